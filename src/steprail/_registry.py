@@ -1,0 +1,100 @@
+"""The ordered list of steps a workflow runs: :class:`StepRegistry`."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from ._context import BaseStepContext
+from ._step import BaseStep, checked_weight
+
+__all__ = ["StepRegistry"]
+
+
+class StepRegistry[C: BaseStepContext]:
+    """Steps in the order they will run, each with a unique name.
+
+    Every step is checked when it is added: it must be a :class:`BaseStep`, its name a non-empty
+    string not used yet, and its ``progress_weight`` a finite number in [0.0, 1.0].
+    """
+
+    def __init__(self) -> None:
+        self._steps: list[BaseStep[C]] = []
+        self._names: set[str] = set()
+
+    def register(self, step: BaseStep[C]) -> None:
+        """Add ``step`` at the end."""
+        self._steps.append(self._admit(step))
+
+    def insert_before(self, before_name: str, step: BaseStep[C]) -> None:
+        """Add ``step`` just before the step called ``before_name``."""
+        index = self._index_of(before_name, "insert_before")
+        self._steps.insert(index, self._admit(step))
+
+    def insert_after(self, after_name: str, step: BaseStep[C]) -> None:
+        """Add ``step`` just after the step called ``after_name``."""
+        index = self._index_of(after_name, "insert_after")
+        self._steps.insert(index + 1, self._admit(step))
+
+    def unregister(self, name: str) -> None:
+        """Remove the step called ``name``."""
+        index = self._index_of(name, "unregister")
+        del self._steps[index]
+        self._names.discard(name)
+
+    def get_steps(self) -> list[BaseStep[C]]:
+        """Return the steps in run order (a copy: changing it leaves the registry alone)."""
+        return list(self._steps)
+
+    def get_step_orders(self) -> dict[str, int]:
+        """Map each step name to its 0-based position."""
+        return {step.name: order for order, step in enumerate(self._steps)}
+
+    @property
+    def total_weight(self) -> float:
+        """Sum of the registered steps' ``progress_weight``."""
+        return sum(step.progress_weight for step in self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __iter__(self) -> Iterator[BaseStep[C]]:
+        return iter(list(self._steps))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __repr__(self) -> str:
+        return f"StepRegistry({[step.name for step in self._steps]!r})"
+
+    def _admit(self, step: BaseStep[C]) -> BaseStep[C]:
+        if not isinstance(step, BaseStep):
+            raise TypeError(
+                f"only BaseStep instances can be registered, got {type(step).__name__}: {step!r}"
+            )
+        name: object = step.name
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{type(step).__name__}.name must be a non-empty string, got {name!r}")
+        if name in self._names:
+            raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
+        checked_weight(name, step.progress_weight)
+        self._names.add(name)
+        return step
+
+    def _index_of(self, name: str, operation: str) -> int:
+        for index, step in enumerate(self._steps):
+            if step.name == name:
+                return index
+        raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}")
+
+    def _hint(self, missing: str) -> str:
+        names = [step.name for step in self._steps]
+        # A wrapper adds a prefix such as "logged_": suggest the wrapped name first.
+        wrapped = [name for name in names if name.endswith("_" + missing)]
+        close = difflib.get_close_matches(missing, names, n=3, cutoff=0.6)
+        suggestions = list(dict.fromkeys(wrapped + close))
+        if suggestions:
+            return "; did you mean " + " or ".join(repr(name) for name in suggestions) + "?"
+        if names:
+            return f"; registered: {', '.join(names)}"
+        return "; the registry is empty"

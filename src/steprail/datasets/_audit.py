@@ -1,0 +1,180 @@
+"""The audit report: every item or annotation a conversion or import skipped, and why.
+
+Bad input never crashes a run and is never dropped silently: each skip is one entry (split, item,
+annotation id, reason, message). Entries are streamed to disk as they happen, so a dataset full
+of bad items does not grow memory; :meth:`AuditLog.close` writes the final ``audit.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AUDIT_FILE_NAME", "AuditEntry", "AuditLog", "AuditReason", "AuditSummary"]
+
+#: The report's file name, written at the root of the output folder.
+AUDIT_FILE_NAME = "audit.json"
+
+
+class AuditReason(StrEnum):
+    """Why something was skipped."""
+
+    MALFORMED_JSON = "malformed_json"
+    INVALID_ITEM = "invalid_item"
+    MISSING_IMAGE = "missing_image"
+    UNREADABLE_IMAGE = "unreadable_image"
+    MISSING_CLASS = "missing_class"
+    UNKNOWN_CLASS = "unknown_class"
+    INVALID_ANNOTATION = "invalid_annotation"
+    BOX_NON_FINITE = "box_non_finite"
+    BOX_NON_POSITIVE = "box_non_positive"
+    BOX_OUTSIDE_IMAGE = "box_outside_image"
+    POLYGON_TOO_FEW_POINTS = "polygon_too_few_points"
+    POLYGON_NON_FINITE = "polygon_non_finite"
+    POLYGON_OUTSIDE_IMAGE = "polygon_outside_image"
+    MALFORMED_ROW = "malformed_row"
+    MISSING_LABELS = "missing_labels"
+
+
+class AuditEntry(BaseModel):
+    """One skipped item (``annotation`` is ``None``) or one skipped annotation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    split: str | None
+    item: str
+    annotation: str | None
+    kind: str
+    reason: AuditReason
+    message: str
+
+
+class AuditSummary(BaseModel):
+    """The counts of a report; also what the steps put in their result data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items_total: int = 0
+    items_written: int = 0
+    items_skipped: int = 0
+    annotations_written: int = 0
+    annotations_skipped: int = 0
+    reasons: dict[str, int] = Field(default_factory=dict)
+
+
+class AuditLog:
+    """Collects skips while a run streams; :meth:`close` writes ``<folder>/audit.json``.
+
+    Entries go to a spool file beside the report as they come; counts stay in memory (a handful
+    of integers). Use it as a context manager; the spool file is removed in every case.
+    """
+
+    def __init__(self, folder: Path, *, source: str, target_format: str) -> None:
+        """Prepare a report for ``folder``; ``source`` and ``target_format`` are echoed in it."""
+        self.path = folder / AUDIT_FILE_NAME
+        self._spool_path = folder / (AUDIT_FILE_NAME + ".spool")
+        self._spool: IO[str] | None = None
+        self._first = True
+        self.source = source
+        self.target_format = target_format
+        self.items_total = 0
+        self.items_written = 0
+        self.annotations_written = 0
+        self._items_skipped: set[tuple[str | None, str]] = set()
+        self.items_skipped = 0
+        self.annotations_skipped = 0
+        self.reasons: Counter[str] = Counter()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard_spool()
+
+    def record(
+        self,
+        *,
+        split: str | None,
+        item: str,
+        reason: AuditReason,
+        message: str,
+        annotation: str | None = None,
+        kind: str = "item",
+    ) -> None:
+        """Record one skip; ``annotation=None`` means the whole item was skipped."""
+        entry = AuditEntry(
+            split=split,
+            item=item,
+            annotation=annotation,
+            kind=kind,
+            reason=reason,
+            message=message,
+        )
+        if self._spool is None:
+            self._spool = self._spool_path.open("w", encoding="utf-8")
+        if not self._first:
+            self._spool.write(",\n")
+        self._first = False
+        self._spool.write(entry.model_dump_json())
+        self.reasons[reason.value] += 1
+        if annotation is None:
+            self.items_skipped += 1
+        else:
+            self.annotations_skipped += 1
+
+    def summary(self) -> AuditSummary:
+        """The counts so far."""
+        return AuditSummary(
+            items_total=self.items_total,
+            items_written=self.items_written,
+            items_skipped=self.items_skipped,
+            annotations_written=self.annotations_written,
+            annotations_skipped=self.annotations_skipped,
+            reasons=dict(sorted(self.reasons.items())),
+        )
+
+    def close(self) -> AuditSummary:
+        """Write ``audit.json`` (summary then entries) and return the summary."""
+        summary = self.summary()
+        head = {
+            "source": self.source,
+            "target_format": self.target_format,
+            "summary": summary.model_dump(),
+        }
+        with self.path.open("w", encoding="utf-8") as out:
+            text = json.dumps(head, indent=2)
+            # Splice the streamed entries in as the last key of the object.
+            out.write(text[:-2] + ',\n  "entries": [\n')
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
+                with self._spool_path.open("r", encoding="utf-8") as spool:
+                    for line in spool:
+                        out.write(line)
+            out.write("\n  ]\n}\n")
+        self.discard_spool()
+        return summary
+
+    def discard_spool(self) -> None:
+        """Close and remove the spool file, if any."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        try:
+            os.unlink(self._spool_path)
+        except FileNotFoundError:
+            pass
+
+
+def read_audit(path: Path) -> tuple[AuditSummary, list[AuditEntry]]:
+    """Load an ``audit.json`` written by :class:`AuditLog` (tests and tools use it)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    summary = AuditSummary.model_validate(raw["summary"])
+    entries = [AuditEntry.model_validate(e) for e in raw["entries"]]
+    return summary, entries

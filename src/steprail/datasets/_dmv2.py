@@ -1,0 +1,151 @@
+"""DM v2, the source dataset format: pydantic models of one item's JSON and the folder layout.
+
+A DM v2 dataset is a folder holding one JSON file per item beside its image::
+
+    json/<stem>.json            the item's annotations
+    original_files/<stem>.<ext> the image
+
+either directly under the root ("flat") or once per split under ``train/``, ``valid/`` and
+``test/`` ("categorized"). An item's JSON is ``{"images": [{"bounding_box": [...],
+"polygon": [...]}]}``; every annotation has an ``id``, a ``classification`` (the class name),
+optional ``attrs`` and its ``data``: ``[x, y, width, height]`` in pixels for a box,
+``[[x, y], ...]`` for a polygon. An image entry may also give its ``width`` and ``height`` in
+pixels; when it does not, converters read them from the image header.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "DMV2_SPLITS",
+    "IMAGE_EXTENSIONS",
+    "Attribute",
+    "BoundingBox",
+    "DMv2Image",
+    "DMv2Item",
+    "Polygon",
+]
+
+#: The split folders of a categorized DM v2 dataset, in their canonical order.
+DMV2_SPLITS: Final[tuple[str, ...]] = ("train", "valid", "test")
+
+#: Image file extensions looked for under ``original_files/``, most common first.
+IMAGE_EXTENSIONS: Final[tuple[str, ...]] = (
+    ".jpg",
+    ".png",
+    ".jpeg",
+    ".bmp",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".JPG",
+    ".PNG",
+    ".JPEG",
+)
+
+# Constraints expressed as core-schema types, so validation stays in pydantic-core (fast) and a
+# violation carries a standard error type that the converters map to an audit reason.
+_Coordinate = Annotated[float, Field(allow_inf_nan=False)]
+_Extent = Annotated[float, Field(allow_inf_nan=False, gt=0)]
+_ClassName = Annotated[str, Field(min_length=1)]
+_Size = Annotated[int, Field(gt=0)]
+
+
+class Attribute(BaseModel):
+    """One attribute of an annotation: a name and a JSON value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    value: JsonValue = None
+
+
+class _Annotation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    classification: _ClassName
+    attrs: list[Attribute] = Field(default_factory=list)
+
+    @field_validator("classification")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("missing_class", "classification is blank")
+        return value
+
+
+class BoundingBox(_Annotation):
+    """An axis-aligned box: ``data`` is ``(x, y, width, height)`` in pixels, from the top left.
+
+    Coordinates must be finite and the width and height positive; whether the box lies inside
+    the image is checked by the converters, which know the image size.
+    """
+
+    data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
+
+
+class Polygon(_Annotation):
+    """A polygon: ``data`` is its vertices ``[(x, y), ...]`` in pixels, at least three distinct."""
+
+    data: list[tuple[_Coordinate, _Coordinate]]
+
+    @field_validator("data")
+    @classmethod
+    def _three_distinct_points(
+        cls, value: list[tuple[float, float]]
+    ) -> list[tuple[float, float]]:
+        if len(set(value)) < 3:
+            raise PydanticCustomError(
+                "polygon_too_few_points",
+                "a polygon needs at least three distinct points, got {count}",
+                {"count": len(set(value))},
+            )
+        return value
+
+
+class DMv2Image(BaseModel):
+    """The annotations of one image, with its size in pixels when the item knows it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    width: _Size | None = None
+    height: _Size | None = None
+    bounding_box: list[BoundingBox] = Field(default_factory=list)
+    polygon: list[Polygon] = Field(default_factory=list)
+
+
+class DMv2Item(BaseModel):
+    """One DM v2 item: the content of ``json/<stem>.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    images: list[DMv2Image] = Field(default_factory=list)
+
+    def boxes(self) -> list[BoundingBox]:
+        """Every box of the item, over all its image entries."""
+        return [box for image in self.images for box in image.bounding_box]
+
+    def polygons(self) -> list[Polygon]:
+        """Every polygon of the item, over all its image entries."""
+        return [poly for image in self.images for poly in image.polygon]
+
+    def size(self) -> tuple[int, int] | None:
+        """``(width, height)`` from the first image entry that gives both, else ``None``."""
+        for image in self.images:
+            if image.width is not None and image.height is not None:
+                return image.width, image.height
+        return None
+
+
+def _polygon_area(points: list[tuple[float, float]]) -> float:
+    """Shoelace area; kept here so COCO writing and the docs agree on one definition."""
+    total = 0.0
+    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
+        total += x1 * y2 - x2 * y1
+    return math.fabs(total) / 2.0
