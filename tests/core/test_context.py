@@ -1,0 +1,241 @@
+"""BaseStepContext: validation at construction and assignment, reporting, undo registration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from steprail import (
+    BaseStep,
+    BaseStepContext,
+    Orchestrator,
+    RuntimeContext,
+    StepFailedError,
+    StepRegistry,
+    StepResult,
+)
+
+from ._steps import ItemsContext, Scripted, new_context
+
+
+def test_bad_field_value_at_construction_names_class_and_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ItemsContext(runtime_ctx=RuntimeContext(), count="three")  # type: ignore[arg-type]  # the runtime check under test
+    assert caught.value.title == "ItemsContext"
+    assert caught.value.errors()[0]["loc"] == ("count",)
+
+
+def test_runtime_ctx_must_be_a_runtime_context() -> None:
+    with pytest.raises(ValidationError, match="runtime_ctx"):
+        ItemsContext(runtime_ctx=object())  # type: ignore[arg-type]  # the runtime check under test
+
+
+def test_bad_assignment_raises_and_keeps_the_old_value() -> None:
+    context = new_context()
+    context.count = 4
+    with pytest.raises(ValidationError) as caught:
+        context.count = "five"  # type: ignore[assignment]  # the runtime check under test
+    assert context.count == 4
+    assert caught.value.title == "ItemsContext"
+    assert caught.value.errors()[0]["loc"] == ("count",)
+
+
+def test_nested_errors_point_inside_the_field() -> None:
+    context = new_context()
+    with pytest.raises(ValidationError) as caught:
+        context.items = ["ok", 7]  # type: ignore[list-item]  # the runtime check under test
+    assert caught.value.errors()[0]["loc"] == ("items", 1)
+    assert context.items == []
+
+
+def test_validation_is_strict_and_keeps_the_assigned_object() -> None:
+    context = new_context()
+    with pytest.raises(ValidationError):
+        context.count = "1"  # type: ignore[assignment]  # no silent coercion of "1" to 1
+    shared: list[str] = ["a"]
+    context.items = shared
+    shared.append("b")
+    assert context.items is shared
+
+
+def test_check_fields_catches_in_place_mutation() -> None:
+    context = new_context()
+    context.items.append(3)  # type: ignore[arg-type]  # the in-place change under test
+    with pytest.raises(ValidationError) as caught:
+        context.check_fields()
+    assert caught.value.errors()[0]["loc"] == ("items", 0)
+
+
+def test_bad_assignment_inside_a_step_fails_that_step() -> None:
+    def write_bad_value(context: ItemsContext) -> StepResult:
+        setattr(context, "count", "many")  # what an untyped caller could do
+        return StepResult()
+
+    registry = StepRegistry[ItemsContext]()
+    registry.register(Scripted("first"))
+    registry.register(Scripted("writer", action=write_bad_value))
+    context = new_context()
+    with pytest.raises(StepFailedError) as caught:
+        Orchestrator(registry, context, lambda current, total: None).execute()
+    assert caught.value.step_name == "writer"
+    assert isinstance(caught.value.__cause__, ValidationError)
+    assert "count" in str(caught.value)
+    assert context.count == 0
+    assert context.journal == ["execute first", "execute writer", "rollback first"]
+
+
+def test_orchestrator_check_fields_fails_the_step_that_mutated_in_place() -> None:
+    def mutate(context: ItemsContext) -> StepResult:
+        context.items.append(42)  # type: ignore[arg-type]  # the in-place change under test
+        return StepResult()
+
+    registry = StepRegistry[ItemsContext]()
+    registry.register(Scripted("first"))
+    registry.register(Scripted("mutator", action=mutate))
+    registry.register(Scripted("never"))
+    context = new_context()
+    with pytest.raises(StepFailedError) as caught:
+        Orchestrator(registry, context, lambda current, total: None, check_fields=True).execute()
+    assert caught.value.step_name == "mutator"
+    assert "items.0" in str(caught.value)
+    assert "execute never" not in context.journal
+
+
+def test_bookkeeping_is_not_a_user_assignment() -> None:
+    assigned: list[str] = []
+
+    @dataclass
+    class Watched(BaseStepContext):
+        def __setattr__(self, name: str, value: object) -> None:
+            assigned.append(name)
+            super().__setattr__(name, value)
+
+    class Quiet(BaseStep[BaseStepContext]):
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        @property
+        def name(self) -> str:
+            return self._name
+
+        @property
+        def progress_weight(self) -> float:
+            return 0.5
+
+        def execute(self, context: BaseStepContext) -> StepResult:
+            assert context.current_step == self._name
+            return StepResult()
+
+    context = Watched(runtime_ctx=RuntimeContext())
+    assigned.clear()
+    registry = StepRegistry[Watched]()
+    for name in ("a", "b", "c"):
+        registry.register(Quiet(name))
+    Orchestrator(registry, context, lambda current, total: None).execute()
+    assert assigned == []
+    assert context.current_step is None
+    assert len(context.step_results) == 3
+
+
+def test_unresolvable_annotation_is_a_clear_type_error() -> None:
+    @dataclass
+    class Broken(BaseStepContext):
+        later: "NotDefinedAnywhere" = None  # type: ignore[name-defined]  # noqa: F821  # the failure under test
+
+    with pytest.raises(TypeError, match="Broken"):
+        Broken(runtime_ctx=RuntimeContext())
+
+
+def test_set_progress_and_metrics_default_to_the_current_step() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def report(context: ItemsContext) -> StepResult:
+        context.set_progress(1, 4)
+        context.set_metrics({"loss": 0.5})
+        context.set_metrics({"loss": 0.1}, step="elsewhere")
+        return StepResult()
+
+    registry = StepRegistry[ItemsContext]()
+    registry.register(Scripted("train", 1.0, action=report))
+    context = new_context()
+    Orchestrator(registry, context, lambda current, total: seen.append(("overall", current))).execute()
+    runtime = context.runtime_ctx
+    assert runtime.progress[0].step == "train"
+    assert (runtime.progress[0].current, runtime.progress[0].total) == (1, 4)
+    assert [(m.value, m.step) for m in runtime.metrics] == [
+        ({"loss": 0.5}, "train"),
+        ({"loss": 0.1}, "elsewhere"),
+    ]
+    assert seen == [("overall", 25), ("overall", 100)]
+
+
+def test_set_metrics_outside_a_step_needs_a_step_name() -> None:
+    context = new_context()
+    with pytest.raises(ValueError, match="step name"):
+        context.set_metrics({"x": 1})
+    context.set_metrics({"x": 1}, step="setup")
+    assert context.runtime_ctx.metrics[-1].step == "setup"
+
+
+def test_set_progress_refuses_negative_numbers() -> None:
+    with pytest.raises(ValueError, match=r"\(-1, 3\)"):
+        new_context().set_progress(-1, 3)
+
+
+def test_on_rollback_outside_a_step_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="while a step is executing"):
+        new_context().on_rollback(lambda: None)
+
+
+def test_step_result_defaults_and_utc_timestamp() -> None:
+    result = StepResult()
+    assert (result.success, result.data, result.error, result.rollback_data, result.skipped) == (
+        True,
+        {},
+        None,
+        {},
+        False,
+    )
+    assert result.timestamp.tzinfo is not None
+    assert result.timestamp.utcoffset() == timedelta(0)
+    assert result.timestamp.tzinfo == UTC
+
+
+def test_runtime_subclass_receives_every_call() -> None:
+    calls: list[tuple[str, object]] = []
+
+    class Recording(RuntimeContext):
+        def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
+            calls.append(("log", event))
+
+        def set_progress(self, current: int, total: int, step: str | None = None) -> None:
+            calls.append(("progress", (current, total, step)))
+
+        def set_metrics(self, value: dict[str, Any], step: str | None = None) -> None:
+            calls.append(("metrics", step))
+
+    def work(context: ItemsContext) -> StepResult:
+        context.log("hello", {})
+        context.set_progress(1, 2)
+        context.set_metrics({"m": 1})
+        return StepResult()
+
+    @dataclass
+    class Ctx(ItemsContext):
+        extra: dict[str, int] = field(default_factory=dict)
+
+    context = Ctx(runtime_ctx=Recording())
+    registry = StepRegistry[Ctx]()
+    registry.register(Scripted("only", 1.0, action=work))
+    Orchestrator(registry, context, lambda current, total: context.set_progress(current, total)).execute()
+    assert calls == [
+        ("log", "hello"),
+        ("progress", (1, 2, "only")),
+        ("progress", (50, 100, None)),
+        ("metrics", "only"),
+        ("progress", (100, 100, None)),
+    ]
