@@ -16,7 +16,14 @@ from typing import IO, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AUDIT_FILE_NAME", "AuditEntry", "AuditLog", "AuditReason", "AuditSummary"]
+__all__ = [
+    "AUDIT_FILE_NAME",
+    "AuditEntry",
+    "AuditLog",
+    "AuditReason",
+    "AuditSummary",
+    "read_audit",
+]
 
 #: The report's file name, written at the root of the output folder.
 AUDIT_FILE_NAME = "audit.json"
@@ -86,7 +93,6 @@ class AuditLog:
         self.items_total = 0
         self.items_written = 0
         self.annotations_written = 0
-        self._items_skipped: set[tuple[str | None, str]] = set()
         self.items_skipped = 0
         self.annotations_skipped = 0
         self.reasons: Counter[str] = Counter()

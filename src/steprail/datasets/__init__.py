@@ -1,0 +1,88 @@
+"""Datasets: a backend (embedded local default), the DM v2 format, YOLO and COCO converters,
+and the built-in dataset steps :class:`ExportDatasetStep` and :class:`ConvertDatasetStep`.
+
+See ``docs/datasets.md`` for the formats, the layouts and the audit report.
+"""
+
+from ._audit import (
+    AUDIT_FILE_NAME,
+    AuditEntry,
+    AuditLog,
+    AuditReason,
+    AuditSummary,
+    read_audit,
+)
+from ._backend import (
+    Backend,
+    BackendError,
+    DatasetNotFoundError,
+    DatasetRecord,
+    DownloadResult,
+    ModelNotFoundError,
+    ModelRecord,
+)
+from ._coco import coco_to_dmv2, dmv2_to_coco
+from ._convert import ConversionResult, OutputExistsError
+from ._dmv2 import (
+    DMV2_SPLITS,
+    IMAGE_EXTENSIONS,
+    Attribute,
+    BoundingBox,
+    DMv2Image,
+    DMv2Item,
+    Polygon,
+)
+from ._local import ImportResult, LocalBackend, default_backend_root
+from ._sample import SAMPLE_CLASSES, SampleDataset, make_sample_dataset
+from ._source import (
+    MANIFEST_FILE_NAME,
+    DatasetInputError,
+    DMv2Manifest,
+    NoUsableItemsError,
+)
+from ._steps import ConvertDatasetStep, DatasetContext, ExportDatasetStep
+from ._yolo import YOLO_CONFIG_NAME, dmv2_to_yolo, read_yolo_config, yolo_to_dmv2
+
+__all__ = [
+    "AUDIT_FILE_NAME",
+    "Attribute",
+    "AuditEntry",
+    "AuditLog",
+    "AuditReason",
+    "AuditSummary",
+    "Backend",
+    "BackendError",
+    "BoundingBox",
+    "ConversionResult",
+    "ConvertDatasetStep",
+    "DMV2_SPLITS",
+    "DMv2Image",
+    "DMv2Item",
+    "DMv2Manifest",
+    "DatasetContext",
+    "DatasetInputError",
+    "DatasetNotFoundError",
+    "DatasetRecord",
+    "DownloadResult",
+    "ExportDatasetStep",
+    "IMAGE_EXTENSIONS",
+    "ImportResult",
+    "LocalBackend",
+    "MANIFEST_FILE_NAME",
+    "ModelNotFoundError",
+    "ModelRecord",
+    "NoUsableItemsError",
+    "OutputExistsError",
+    "Polygon",
+    "SAMPLE_CLASSES",
+    "SampleDataset",
+    "YOLO_CONFIG_NAME",
+    "coco_to_dmv2",
+    "default_backend_root",
+    "dmv2_to_coco",
+    "dmv2_to_yolo",
+    "make_sample_dataset",
+    "read_audit",
+    "read_yolo_config",
+    "yolo_to_dmv2",
+]

@@ -1,0 +1,384 @@
+"""COCO: writing a DM v2 dataset as COCO instances, and importing COCO back to DM v2.
+
+Output layout (a flat dataset has no split level and one ``instances.json``)::
+
+    images/<split>/<stem>.<ext>            the images (hard links to the source when possible)
+    annotations/instances_<split>.json     images, annotations, categories
+    audit.json                             what was skipped, and why
+
+A box becomes an annotation with ``bbox`` ``[x, y, w, h]``, ``area`` ``w*h`` and an empty
+``segmentation``; a polygon becomes an annotation with ``segmentation`` ``[[x1, y1, ...]]``, its
+bounding box and its shoelace area. ``iscrowd`` is 0. Category ids are 1 + the index of the
+sorted class names, the same for every split. The instances file is streamed: images are written
+as they come and annotations are spooled to disk, so memory does not grow with the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, Final
+
+from ._audit import AuditLog, AuditReason
+from ._convert import ConversionResult, fresh_output
+from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon, _polygon_area
+from ._source import (
+    CheckedItem,
+    DatasetInputError,
+    DMv2Layout,
+    NoUsableItemsError,
+    detect_layout,
+    image_size,
+    iter_checked_items,
+    link_or_copy,
+    resolve_classes,
+    write_dmv2_item,
+    write_manifest,
+)
+
+__all__ = ["coco_to_dmv2", "dmv2_to_coco"]
+
+_ANNOTATIONS_DIR: Final = "annotations"
+
+
+def _num(value: float) -> str:
+    # Shortest round-trip text for a float; integral values print without a fraction.
+    return repr(int(value)) if value == int(value) and abs(value) < 1e15 else repr(value)
+
+
+class _InstancesWriter:
+    """Streams one ``instances*.json``: images now, annotations spooled, categories at the end."""
+
+    def __init__(self, path: Path, categories: Sequence[str]) -> None:
+        self.path = path
+        self.spool_path = path.with_suffix(".annotations.spool")
+        self._out: IO[str] = path.open("w", encoding="utf-8")
+        self._spool: IO[str] = self.spool_path.open("w", encoding="utf-8")
+        self._categories = categories
+        self._first_image = True
+        self._first_ann = True
+        self._out.write('{"info": {"description": "written by steprail"}, "licenses": [],\n')
+        self._out.write(' "images": [\n')
+
+    def image(self, image_id: int, file_name: str, width: int, height: int) -> None:
+        sep = "" if self._first_image else ",\n"
+        self._first_image = False
+        self._out.write(
+            f'{sep}  {{"id": {image_id}, "file_name": {json.dumps(file_name)}, '
+            f'"width": {width}, "height": {height}}}'
+        )
+
+    def annotation(
+        self,
+        ann_id: int,
+        image_id: int,
+        category_id: int,
+        bbox: tuple[float, float, float, float],
+        area: float,
+        segmentation: str,
+    ) -> None:
+        sep = "" if self._first_ann else ",\n"
+        self._first_ann = False
+        x, y, w, h = bbox
+        self._spool.write(
+            f'{sep}  {{"id": {ann_id}, "image_id": {image_id}, "category_id": {category_id}, '
+            f'"bbox": [{_num(x)}, {_num(y)}, {_num(w)}, {_num(h)}], "area": {_num(area)}, '
+            f'"segmentation": {segmentation}, "iscrowd": 0}}'
+        )
+
+    def close(self) -> None:
+        self._spool.close()
+        self._out.write('\n ],\n "annotations": [\n')
+        with self.spool_path.open("r", encoding="utf-8") as spool:
+            shutil.copyfileobj(spool, self._out)
+        categories = [
+            {"id": index + 1, "name": name, "supercategory": "none"}
+            for index, name in enumerate(self._categories)
+        ]
+        self._out.write('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n")
+        self._out.close()
+        os.unlink(self.spool_path)
+
+    def abort(self) -> None:
+        self._spool.close()
+        self._out.close()
+        self.spool_path.unlink(missing_ok=True)
+
+
+def _clamp(value: float, limit: float) -> float:
+    return 0.0 if value < 0.0 else limit if value > limit else value
+
+
+def _write_item(
+    writer: _InstancesWriter,
+    item: CheckedItem,
+    image_id: int,
+    next_ann_id: int,
+    class_ids: dict[str, int],
+) -> int:
+    w, h = float(item.width), float(item.height)
+    writer.image(image_id, item.image_path.name, item.width, item.height)
+    for box in item.boxes:
+        x, y, bw, bh = box.data
+        x0, y0 = _clamp(x, w), _clamp(y, h)
+        x1, y1 = _clamp(x + bw, w), _clamp(y + bh, h)
+        writer.annotation(
+            next_ann_id,
+            image_id,
+            class_ids[box.classification],
+            (x0, y0, x1 - x0, y1 - y0),
+            (x1 - x0) * (y1 - y0),
+            "[]",
+        )
+        next_ann_id += 1
+    for poly in item.polygons:
+        points = [(_clamp(px, w), _clamp(py, h)) for px, py in poly.data]
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        flat = ", ".join(f"{_num(px)}, {_num(py)}" for px, py in points)
+        writer.annotation(
+            next_ann_id,
+            image_id,
+            class_ids[poly.classification],
+            (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)),
+            _polygon_area(points),
+            f"[[{flat}]]",
+        )
+        next_ann_id += 1
+    return next_ann_id
+
+
+def dmv2_to_coco(
+    source: Path, output: Path, *, splits: Sequence[str] | None = None
+) -> ConversionResult:
+    """Convert the DM v2 dataset at ``source`` into a new COCO dataset at ``output``.
+
+    Same contract as :func:`~steprail.datasets.dmv2_to_yolo`: streaming, bad input skipped and
+    audited, nothing left behind on failure.
+    """
+    layout = detect_layout(source, splits)
+    names = resolve_classes(layout)
+    class_ids = {name: index + 1 for index, name in enumerate(names)}
+    with fresh_output(output) as out, AuditLog(
+        out, source=str(source), target_format="coco"
+    ) as audit:
+        annotations_dir = out / _ANNOTATIONS_DIR
+        annotations_dir.mkdir()
+        image_id = 1
+        ann_id = 1
+        writer: _InstancesWriter | None = None
+        try:
+            for split in layout.splits:
+                images_dir = out / "images" if split is None else out / "images" / split
+                images_dir.mkdir(parents=True)
+                file_name = "instances.json" if split is None else f"instances_{split}.json"
+                writer = _InstancesWriter(annotations_dir / file_name, names)
+                for item in iter_checked_items(
+                    _single_split(layout, split), audit, class_ids
+                ):
+                    link_or_copy(item.image_path, images_dir / item.image_path.name)
+                    before = ann_id
+                    ann_id = _write_item(writer, item, image_id, ann_id, class_ids)
+                    image_id += 1
+                    audit.items_written += 1
+                    audit.annotations_written += ann_id - before
+                writer.close()
+                writer = None
+        finally:
+            if writer is not None:
+                writer.abort()
+        if audit.items_written == 0:
+            raise NoUsableItemsError(
+                f"no usable item in {str(source)!r}: {audit.items_total} item(s), "
+                f"all skipped ({dict(audit.reasons)})"
+            )
+        summary = audit.close()
+    return ConversionResult(
+        path=str(out),
+        config_path=str(out / _ANNOTATIONS_DIR),
+        format="coco",
+        is_categorized=layout.is_categorized,
+        source_path=str(source),
+        classes=names,
+        splits=[s for s in layout.splits if s is not None],
+        audit_path=str(audit.path),
+        audit=summary,
+    )
+
+
+def _single_split(layout: DMv2Layout, split: str | None) -> DMv2Layout:
+    return DMv2Layout(layout.root, layout.is_categorized, (split,))
+
+
+def coco_to_dmv2(source: Path, output: Path) -> ConversionResult:
+    """Import the COCO dataset at ``source`` (a folder with ``annotations/`` and ``images/``).
+
+    Every ``annotations/instances*.json`` is one split (``instances_<split>.json``; a single
+    ``instances.json`` gives a flat dataset); its images are looked for in ``images/<split>/``,
+    then ``images/``, then ``<split>/``. An annotation with a polygon ``segmentation`` becomes a
+    DM v2 polygon (one per ring), any other becomes a box from its ``bbox``. Unlike the writers,
+    this loads one instances file at a time into memory, as every COCO reader does.
+    """
+    annotations_dir = source / _ANNOTATIONS_DIR
+    files = sorted(annotations_dir.glob("instances*.json")) if annotations_dir.is_dir() else []
+    if not files:
+        raise DatasetInputError(f"no annotations/instances*.json in {str(source)!r}")
+    plan: list[tuple[str | None, Path]] = []
+    for path in files:
+        stem = path.stem
+        split = stem[len("instances_") :] if stem.startswith("instances_") else None
+        if split == "val":
+            split = "valid"
+        plan.append((split, path))
+    if len(plan) > 1 and any(split is None for split, _ in plan):
+        raise DatasetInputError(
+            f"{str(source)!r} mixes instances.json with per-split instances files"
+        )
+    all_names: set[str] = set()
+    with fresh_output(output) as out, AuditLog(
+        out, source=str(source), target_format="dm_v2"
+    ) as audit:
+        for split, path in plan:
+            raw_split = path.stem[len("instances_") :] if split is not None else None
+            candidates = [
+                source / "images" / raw_split if raw_split else source / "images",
+                source / "images",
+                source / raw_split if raw_split else source,
+            ]
+            images_dir = next((c for c in candidates if c.is_dir()), candidates[0])
+            _import_instances(path, images_dir, out, split, audit, all_names)
+        if audit.items_written == 0:
+            raise NoUsableItemsError(f"no usable image in the COCO dataset {str(source)!r}")
+        write_manifest(out, sorted(all_names), audit.items_written)
+        summary = audit.close()
+    return ConversionResult(
+        path=str(out),
+        config_path=str(out / "dataset.json"),
+        format="dm_v2",
+        is_categorized=plan[0][0] is not None,
+        source_path=str(source),
+        classes=sorted(all_names),
+        splits=[s for s, _ in plan if s is not None],
+        audit_path=str(audit.path),
+        audit=summary,
+    )
+
+
+def _import_instances(
+    path: Path,
+    images_dir: Path,
+    out: Path,
+    split: str | None,
+    audit: AuditLog,
+    all_names: set[str],
+) -> None:
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise DatasetInputError(f"{str(path)!r} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DatasetInputError(f"{str(path)!r} has no 'images' list")
+    categories = {
+        c["id"]: str(c["name"])
+        for c in data.get("categories", [])
+        if isinstance(c, dict) and "id" in c and "name" in c
+    }
+    by_image: defaultdict[object, list[dict[str, Any]]] = defaultdict(list)
+    for ann in data.get("annotations", []):
+        if isinstance(ann, dict):
+            by_image[ann.get("image_id")].append(ann)
+    for image in data["images"]:
+        if not isinstance(image, dict) or "file_name" not in image:
+            audit.items_total += 1
+            audit.record(
+                split=split,
+                item=str(image)[:60],
+                reason=AuditReason.INVALID_ITEM,
+                message="image entry without file_name",
+            )
+            continue
+        file_name = str(image["file_name"])
+        image_path = images_dir / file_name
+        stem = Path(file_name).stem
+        audit.items_total += 1
+        if not image_path.is_file():
+            audit.record(
+                split=split,
+                item=stem,
+                reason=AuditReason.MISSING_IMAGE,
+                message=f"{file_name} not found in {images_dir}",
+            )
+            continue
+        width, height = image.get("width"), image.get("height")
+        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+            try:
+                width, height = image_size(image_path)
+            except (OSError, ValueError) as exc:
+                audit.record(
+                    split=split,
+                    item=stem,
+                    reason=AuditReason.UNREADABLE_IMAGE,
+                    message=f"{file_name}: {exc}",
+                )
+                continue
+        boxes: list[BoundingBox] = []
+        polygons: list[Polygon] = []
+        for ann in by_image.get(image.get("id"), []):
+            ann_id = str(ann.get("id"))
+            name = categories.get(ann.get("category_id"))
+            if name is None:
+                audit.record(
+                    split=split,
+                    item=stem,
+                    annotation=ann_id,
+                    kind="annotation",
+                    reason=AuditReason.MISSING_CLASS,
+                    message=f"category_id {ann.get('category_id')!r} is not in categories",
+                )
+                continue
+            segmentation = ann.get("segmentation")
+            rings = (
+                [r for r in segmentation if isinstance(r, list) and r]
+                if isinstance(segmentation, list)
+                else []
+            )
+            try:
+                if rings:
+                    for index, ring in enumerate(rings):
+                        points = [(ring[i], ring[i + 1]) for i in range(0, len(ring) - 1, 2)]
+                        polygons.append(
+                            Polygon.model_validate(
+                                {
+                                    "id": ann_id if len(rings) == 1 else f"{ann_id}.{index}",
+                                    "classification": name,
+                                    "data": points,
+                                }
+                            )
+                        )
+                else:
+                    boxes.append(
+                        BoundingBox.model_validate(
+                            {"id": ann_id, "classification": name, "data": ann.get("bbox")}
+                        )
+                    )
+            except ValueError as exc:
+                audit.record(
+                    split=split,
+                    item=stem,
+                    annotation=ann_id,
+                    kind="polygon" if rings else "box",
+                    reason=AuditReason.INVALID_ANNOTATION,
+                    message=str(exc).splitlines()[-1].strip(),
+                )
+                continue
+            all_names.add(name)
+        item = DMv2Item(
+            images=[DMv2Image(width=width, height=height, bounding_box=boxes, polygon=polygons)]
+        )
+        write_dmv2_item(out, split, stem, item, image_path)
+        audit.items_written += 1
+        audit.annotations_written += len(boxes) + len(polygons)

@@ -1,0 +1,429 @@
+"""Reading and writing DM v2 folders item by item, with every check that can skip something.
+
+Readers stream: one item's JSON is read, validated and handed on before the next is touched, and
+the folder is walked with ``os.scandir`` without collecting its names, so memory does not grow
+with the dataset's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._audit import AuditLog, AuditReason
+from ._dmv2 import (
+    DMV2_SPLITS,
+    IMAGE_EXTENSIONS,
+    BoundingBox,
+    DMv2Image,
+    DMv2Item,
+    Polygon,
+)
+
+__all__ = [
+    "MANIFEST_FILE_NAME",
+    "CheckedItem",
+    "DatasetInputError",
+    "DMv2Layout",
+    "DMv2Manifest",
+    "NoUsableItemsError",
+    "detect_layout",
+    "image_size",
+    "iter_checked_items",
+    "link_or_copy",
+    "read_manifest",
+    "resolve_classes",
+    "scan_classes",
+    "write_dmv2_item",
+    "write_manifest",
+]
+
+#: An optional file at a DM v2 root listing its classes, so converters need not pre-scan.
+MANIFEST_FILE_NAME: Final = "dataset.json"
+
+# Coordinates this close outside the image (in pixels) are float noise, not a bad annotation.
+_EDGE_TOLERANCE: Final = 1e-3
+
+
+class DatasetInputError(ValueError):
+    """The input folder is missing or is not a dataset of the expected format."""
+
+
+class NoUsableItemsError(ValueError):
+    """Every item of the input was skipped: there is nothing to write."""
+
+
+class DMv2Manifest(BaseModel):
+    """The optional ``dataset.json`` at a DM v2 root."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    format: str = "dm_v2"
+    classes: list[str] = Field(default_factory=list)
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DMv2Layout:
+    """Where a DM v2 dataset keeps its items: ``splits`` holds ``None`` for a flat dataset."""
+
+    root: Path
+    is_categorized: bool
+    splits: tuple[str | None, ...]
+
+    def split_dir(self, split: str | None) -> Path:
+        """The folder holding ``json/`` and ``original_files/`` for ``split``."""
+        return self.root if split is None else self.root / split
+
+
+@dataclass(slots=True)
+class CheckedItem:
+    """One item that passed the checks, with only its usable annotations."""
+
+    split: str | None
+    stem: str
+    image_path: Path
+    width: int
+    height: int
+    boxes: list[BoundingBox]
+    polygons: list[Polygon]
+
+
+def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout:
+    """Find whether ``root`` is a flat or a categorized DM v2 dataset.
+
+    ``splits`` restricts a categorized dataset to those splits (each must exist).
+    Raises :class:`DatasetInputError` naming the folder when it is neither.
+    """
+    if not root.is_dir():
+        raise DatasetInputError(f"dataset folder {str(root)!r} does not exist")
+    present = tuple(s for s in DMV2_SPLITS if (root / s / "json").is_dir())
+    if present:
+        if splits is not None:
+            unknown = [s for s in splits if s not in present]
+            if unknown:
+                raise DatasetInputError(
+                    f"split(s) {unknown} not found in {str(root)!r} (it has {list(present)})"
+                )
+            present = tuple(s for s in present if s in splits)
+        return DMv2Layout(root, True, present)
+    if (root / "json").is_dir():
+        return DMv2Layout(root, False, (None,))
+    raise DatasetInputError(
+        f"{str(root)!r} is not a DM v2 dataset: expected json/ or train|valid|test/json/ in it"
+    )
+
+
+def read_manifest(root: Path) -> DMv2Manifest | None:
+    """The root's ``dataset.json``, or ``None`` if absent or unreadable."""
+    path = root / MANIFEST_FILE_NAME
+    try:
+        return DMv2Manifest.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def write_manifest(root: Path, classes: Sequence[str], count: int) -> None:
+    """Write ``dataset.json`` at a DM v2 root."""
+    manifest = DMv2Manifest(classes=sorted(set(classes)), count=count)
+    (root / MANIFEST_FILE_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
+
+def _iter_json(folder: Path) -> Iterator[os.DirEntry[str]]:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.endswith(".json") and entry.is_file():
+                yield entry
+
+
+def scan_classes(layout: DMv2Layout) -> list[str]:
+    """Every class name used in the dataset, sorted (a quick pass that tolerates bad items)."""
+    names: set[str] = set()
+    for split in layout.splits:
+        for entry in _iter_json(layout.split_dir(split) / "json"):
+            try:
+                raw = json.loads(Path(entry.path).read_bytes())
+            except (OSError, ValueError):
+                continue
+            images = raw.get("images") if isinstance(raw, dict) else None
+            if not isinstance(images, list):
+                continue
+            for image in images:
+                if not isinstance(image, dict):
+                    continue
+                for key in ("bounding_box", "polygon"):
+                    anns = image.get(key)
+                    if isinstance(anns, list):
+                        for ann in anns:
+                            name = ann.get("classification") if isinstance(ann, dict) else None
+                            if isinstance(name, str) and name.strip():
+                                names.add(name)
+    return sorted(names)
+
+
+def resolve_classes(layout: DMv2Layout) -> list[str]:
+    """The class names, sorted: from the manifest when there is one, else by scanning."""
+    manifest = read_manifest(layout.root)
+    if manifest is not None and manifest.classes:
+        return sorted(set(manifest.classes))
+    return scan_classes(layout)
+
+
+def find_image(original_files: Path, stem: str, hint: str) -> Path | None:
+    """The image ``original_files/<stem>.<ext>``; ``hint`` (the last extension seen) first."""
+    for ext in (hint, *IMAGE_EXTENSIONS):
+        candidate = original_files / (stem + ext)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` from the image header; Pillow does not decode the pixels here."""
+    with Image.open(path) as image:
+        width, height = image.size
+    return int(width), int(height)
+
+
+_CLASS_ERRORS: Final = frozenset({"missing", "string_too_short", "missing_class"})
+
+
+def _annotation_reason(kind: str, error: ValidationError) -> AuditReason:
+    first = error.errors()[0]
+    loc, kind_of_error = first["loc"], first["type"]
+    if loc and loc[0] == "classification" and kind_of_error in _CLASS_ERRORS:
+        return AuditReason.MISSING_CLASS
+    if loc and loc[0] == "data":
+        if kind_of_error == "finite_number":
+            return (
+                AuditReason.BOX_NON_FINITE if kind == "box" else AuditReason.POLYGON_NON_FINITE
+            )
+        if kind_of_error == "greater_than" and kind == "box":
+            return AuditReason.BOX_NON_POSITIVE
+        if kind_of_error == "polygon_too_few_points":
+            return AuditReason.POLYGON_TOO_FEW_POINTS
+    return AuditReason.INVALID_ANNOTATION
+
+
+def _short(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) -> DMv2Item | None:
+    """Slow path for an item that failed whole-item validation: keep what is valid."""
+    try:
+        raw = json.loads(raw_bytes)
+    except ValueError as exc:
+        audit.record(
+            split=split, item=stem, reason=AuditReason.MALFORMED_JSON, message=str(exc)
+        )
+        return None
+    images = raw.get("images") if isinstance(raw, dict) else None
+    if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
+        audit.record(
+            split=split,
+            item=stem,
+            reason=AuditReason.INVALID_ITEM,
+            message="expected an object with an 'images' list of objects",
+        )
+        return None
+    kept: list[DMv2Image] = []
+    for index, image in enumerate(images):
+        boxes: list[BoundingBox] = []
+        polygons: list[Polygon] = []
+        for key, kind, model in (
+            ("bounding_box", "box", BoundingBox),
+            ("polygon", "polygon", Polygon),
+        ):
+            anns = image.get(key, [])
+            if not isinstance(anns, list):
+                audit.record(
+                    split=split,
+                    item=stem,
+                    reason=AuditReason.INVALID_ITEM,
+                    message=f"images[{index}].{key} is not a list",
+                )
+                return None
+            for position, ann in enumerate(anns):
+                ann_id = (
+                    str(ann.get("id")) if isinstance(ann, dict) and "id" in ann else f"#{position}"
+                )
+                try:
+                    parsed = model.model_validate(ann)
+                except ValidationError as exc:
+                    audit.record(
+                        split=split,
+                        item=stem,
+                        annotation=ann_id,
+                        kind=kind,
+                        reason=_annotation_reason(kind, exc),
+                        message=f"images[{index}].{key}[{position}].{_short(exc)}",
+                    )
+                    continue
+                if isinstance(parsed, BoundingBox):
+                    boxes.append(parsed)
+                elif isinstance(parsed, Polygon):
+                    polygons.append(parsed)
+        try:
+            header = DMv2Image.model_validate(
+                {"width": image.get("width"), "height": image.get("height")}
+            )
+        except ValidationError as exc:
+            audit.record(
+                split=split,
+                item=stem,
+                reason=AuditReason.INVALID_ITEM,
+                message=f"images[{index}].{_short(exc)}",
+            )
+            return None
+        kept.append(
+            DMv2Image(
+                width=header.width, height=header.height, bounding_box=boxes, polygon=polygons
+            )
+        )
+    return DMv2Item(images=kept)
+
+
+def _inside(x: float, y: float, width: int, height: int) -> bool:
+    return (
+        -_EDGE_TOLERANCE <= x <= width + _EDGE_TOLERANCE
+        and -_EDGE_TOLERANCE <= y <= height + _EDGE_TOLERANCE
+    )
+
+
+def iter_checked_items(
+    layout: DMv2Layout,
+    audit: AuditLog,
+    classes: Mapping[str, int] | None = None,
+) -> Iterator[CheckedItem]:
+    """Yield every usable item of ``layout``, recording each skip in ``audit``.
+
+    ``classes`` (name to id), when given, makes an annotation of any other class a skip.
+    """
+    hint = ".jpg"
+    for split in layout.splits:
+        folder = layout.split_dir(split)
+        originals = folder / "original_files"
+        for entry in _iter_json(folder / "json"):
+            stem = entry.name[:-5]
+            audit.items_total += 1
+            try:
+                raw_bytes = Path(entry.path).read_bytes()
+            except OSError as exc:
+                audit.record(
+                    split=split, item=stem, reason=AuditReason.MALFORMED_JSON, message=str(exc)
+                )
+                continue
+            try:
+                item: DMv2Item | None = DMv2Item.model_validate_json(raw_bytes)
+            except ValidationError:
+                item = _salvage(raw_bytes, split, stem, audit)
+            if item is None:
+                continue
+            image_path = find_image(originals, stem, hint)
+            if image_path is None:
+                audit.record(
+                    split=split,
+                    item=stem,
+                    reason=AuditReason.MISSING_IMAGE,
+                    message=f"no image original_files/{stem}.* beside json/{entry.name}",
+                )
+                continue
+            hint = image_path.suffix
+            size = item.size()
+            if size is None:
+                try:
+                    size = image_size(image_path)
+                except (OSError, UnidentifiedImageError, ValueError) as exc:
+                    audit.record(
+                        split=split,
+                        item=stem,
+                        reason=AuditReason.UNREADABLE_IMAGE,
+                        message=f"{image_path.name}: {exc}",
+                    )
+                    continue
+            width, height = size
+            boxes: list[BoundingBox] = []
+            polygons: list[Polygon] = []
+            for image in item.images:
+                for box in image.bounding_box:
+                    if classes is not None and box.classification not in classes:
+                        audit.record(
+                            split=split,
+                            item=stem,
+                            annotation=box.id,
+                            kind="box",
+                            reason=AuditReason.UNKNOWN_CLASS,
+                            message=f"class {box.classification!r} is not in the class list",
+                        )
+                        continue
+                    x, y, w, h = box.data
+                    if not (_inside(x, y, width, height) and _inside(x + w, y + h, width, height)):
+                        audit.record(
+                            split=split,
+                            item=stem,
+                            annotation=box.id,
+                            kind="box",
+                            reason=AuditReason.BOX_OUTSIDE_IMAGE,
+                            message=f"box {list(box.data)} is outside the {width}x{height} image",
+                        )
+                        continue
+                    boxes.append(box)
+                for poly in image.polygon:
+                    if classes is not None and poly.classification not in classes:
+                        audit.record(
+                            split=split,
+                            item=stem,
+                            annotation=poly.id,
+                            kind="polygon",
+                            reason=AuditReason.UNKNOWN_CLASS,
+                            message=f"class {poly.classification!r} is not in the class list",
+                        )
+                        continue
+                    if not all(_inside(px, py, width, height) for px, py in poly.data):
+                        audit.record(
+                            split=split,
+                            item=stem,
+                            annotation=poly.id,
+                            kind="polygon",
+                            reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
+                            message=f"a polygon point is outside the {width}x{height} image",
+                        )
+                        continue
+                    polygons.append(poly)
+            yield CheckedItem(split, stem, image_path, width, height, boxes, polygons)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link ``source`` to ``target`` (no bytes copied), or copy when linking is refused."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def write_dmv2_item(
+    root: Path,
+    split: str | None,
+    stem: str,
+    item: DMv2Item,
+    image_source: Path,
+) -> None:
+    """Write one item (``json/<stem>.json`` and its image) under ``root`` (``root/split``)."""
+    folder = root if split is None else root / split
+    (folder / "json").mkdir(parents=True, exist_ok=True)
+    (folder / "original_files").mkdir(parents=True, exist_ok=True)
+    (folder / "json" / f"{stem}.json").write_text(
+        item.model_dump_json(exclude_none=True), encoding="utf-8"
+    )
+    link_or_copy(image_source, folder / "original_files" / (stem + image_source.suffix))

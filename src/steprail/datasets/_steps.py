@@ -1,0 +1,280 @@
+"""The built-in dataset steps: :class:`ExportDatasetStep` and :class:`ConvertDatasetStep`.
+
+Both run on a :class:`DatasetContext` (or any subclass of it, such as the training action's
+context). Each registers the removal of its output folder with ``context.on_rollback`` as soon as
+it has made it, so a failure inside the step, or in a later step, removes exactly what the step
+created and nothing else.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from steprail._context import BaseStepContext
+from steprail._result import StepResult
+from steprail._step import BaseStep
+
+from ._backend import Backend
+from ._coco import coco_to_dmv2, dmv2_to_coco
+from ._convert import ConversionResult, OutputExistsError
+from ._yolo import dmv2_to_yolo, yolo_to_dmv2
+
+__all__ = ["ConvertDatasetStep", "DatasetContext", "ExportDatasetStep"]
+
+type DatasetFormat = Literal["dm_v2", "yolo", "coco"]
+
+_CONVERTERS: Final[dict[tuple[str, str], Callable[[Path, Path], ConversionResult]]] = {
+    ("dm_v2", "yolo"): lambda s, o: dmv2_to_yolo(s, o),
+    ("dm_v2", "coco"): lambda s, o: dmv2_to_coco(s, o),
+    ("yolo", "dm_v2"): yolo_to_dmv2,
+    ("coco", "dm_v2"): coco_to_dmv2,
+}
+
+
+@dataclass
+class DatasetContext(BaseStepContext):
+    """A context for dataset workflows.
+
+    Attributes:
+        params: The run's parameters; the steps read ``dataset``, ``splits``, ``output_dir`` and
+            ``convert_output_dir`` from it and never change it.
+        dataset: What the last dataset step produced (``path``, ``format``, ...), else ``None``.
+        client: The backend datasets come from; the steps fail with a clear error when unset.
+    """
+
+    params: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] | None = None
+    client: Backend | None = None
+
+
+class _RemoveCreated:
+    """Undo for a folder a step made: remove it, and the parents made for it, if still there."""
+
+    def __init__(self, folder: Path, made_parents: list[Path]) -> None:
+        self.folder = folder
+        self.made_parents = made_parents
+
+    def __call__(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        for parent in self.made_parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+    def __repr__(self) -> str:
+        return f"remove {self.folder}"
+
+
+def _claim_folder(folder: Path) -> _RemoveCreated:
+    """Check ``folder`` can be created by the step and say how to undo it (does not create)."""
+    folder = folder.absolute()
+    if folder.exists():
+        if not folder.is_dir() or any(folder.iterdir()):
+            raise OutputExistsError(f"output folder {str(folder)!r} exists and is not empty")
+        # An empty folder that was already there: the undo must leave it, so only its content
+        # goes. Removing it and re-making it empty keeps the tree identical for the caller.
+        return _RemoveCreatedContent(folder)
+    made: list[Path] = []
+    parent = folder.parent
+    while not parent.exists():
+        made.append(parent)
+        parent = parent.parent
+    return _RemoveCreated(folder, made)
+
+
+class _RemoveCreatedContent(_RemoveCreated):
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, [])
+
+    def __call__(self) -> None:
+        if self.folder.is_dir():
+            for child in self.folder.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+
+
+def _client(context: DatasetContext) -> Backend:
+    if context.client is None:
+        raise ValueError(
+            "context.client is None: set a backend (e.g. steprail.datasets.LocalBackend()) "
+            "on the context before running dataset steps"
+        )
+    return context.client
+
+
+class ExportDatasetStep(BaseStep[DatasetContext]):
+    """Download a dataset from the backend into a local folder, as DM v2.
+
+    Reads ``dataset`` (required: an id or a name), ``splits`` and ``output_dir`` (optional; a new
+    temporary folder by default) from ``context.params``. Sets ``context.dataset`` to ``path``,
+    ``format`` (``'dm_v2'``), ``is_categorized`` and ``count``; the result data holds ``path``
+    and ``count``. Rollback removes the downloaded folder (and parents made for it).
+    """
+
+    def __init__(self, *, name: str = "export_dataset", progress_weight: float = 0.2) -> None:
+        """Name and weight can be changed, e.g. to register two exports in one workflow."""
+        self._name = name
+        self._weight = progress_weight
+
+    @property
+    def name(self) -> str:
+        """The step's name, ``'export_dataset'`` by default."""
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        """The step's share of the run's progress."""
+        return self._weight
+
+    def execute(self, context: DatasetContext) -> StepResult:
+        """Download the dataset named by ``context.params['dataset']``."""
+        ref = context.params.get("dataset")
+        if ref is None:
+            raise ValueError("ExportDatasetStep needs params['dataset'] (a dataset id or name)")
+        if isinstance(ref, bool) or not isinstance(ref, int | str):
+            raise TypeError(
+                f"params['dataset'] must be a dataset id or name, got {type(ref).__name__}"
+            )
+        splits = context.params.get("splits")
+        if splits is not None and (
+            isinstance(splits, str) or not all(isinstance(s, str) for s in splits)
+        ):
+            raise TypeError(f"params['splits'] must be a list of split names, got {splits!r}")
+        client = _client(context)
+        record = client.get_dataset(ref)  # fails with the backend's "not found" naming ref
+        output_dir = context.params.get("output_dir")
+        if output_dir is None:
+            target = Path(tempfile.mkdtemp(prefix=f"steprail-export-{record.id}-"))
+            undo: _RemoveCreated = _RemoveCreated(target, [])
+        else:
+            target = Path(str(output_dir)).absolute()
+            undo = _claim_folder(target)
+        context.on_rollback(undo, label=f"remove exported dataset {target}")
+        context.log("dataset_export_start", {"dataset": ref, "path": str(target)})
+        download = client.download_dataset(
+            ref, target, splits=list(splits) if splits is not None else None
+        )
+        context.dataset = {
+            "path": download.path,
+            "format": download.format,
+            "is_categorized": download.is_categorized,
+            "count": download.count,
+            "dataset_id": record.id,
+            "splits": download.splits,
+        }
+        context.set_progress(1, 1)
+        context.log("dataset_export_complete", {"path": download.path, "count": download.count})
+        return StepResult(
+            data={"path": download.path, "count": download.count},
+            rollback_data={"path": download.path},
+        )
+
+
+class ConvertDatasetStep(BaseStep[DatasetContext]):
+    """Convert the dataset in ``context.dataset`` to another format.
+
+    Supported: ``dm_v2`` to ``yolo`` or ``coco``, and ``yolo`` or ``coco`` to ``dm_v2``. The
+    output goes to ``params['convert_output_dir']`` or, by default, a new folder beside the
+    source named ``<source>_<target>``. Sets ``context.dataset`` to ``path``, ``config_path``,
+    ``format``, ``is_categorized``, ``source_path`` (plus ``classes``, ``count`` and
+    ``audit_path``); the result data holds ``path``, ``config_path`` and the audit counts.
+    Rollback removes the output folder.
+
+    Raises:
+        ValueError: at construction, for an unsupported pair of formats.
+    """
+
+    def __init__(
+        self,
+        target_format: str = "yolo",
+        source_format: str = "dm_v2",
+        *,
+        name: str | None = None,
+        progress_weight: float = 0.2,
+    ) -> None:
+        """Pick the conversion; the name defaults to ``convert_to_<target>``."""
+        if (source_format, target_format) not in _CONVERTERS:
+            pairs = ", ".join(f"{s}->{t}" for s, t in _CONVERTERS)
+            raise ValueError(
+                f"ConvertDatasetStep cannot convert {source_format!r} to {target_format!r}; "
+                f"supported: {pairs}"
+            )
+        self.target_format = target_format
+        self.source_format = source_format
+        self._name = name if name is not None else f"convert_to_{target_format}"
+        self._weight = progress_weight
+
+    @property
+    def name(self) -> str:
+        """The step's name, ``'convert_to_<target>'`` by default."""
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        """The step's share of the run's progress."""
+        return self._weight
+
+    def execute(self, context: DatasetContext) -> StepResult:
+        """Convert ``context.dataset['path']`` into a new folder."""
+        dataset = context.dataset
+        if dataset is None or not dataset.get("path"):
+            raise ValueError(
+                "ConvertDatasetStep needs context.dataset['path']: run ExportDatasetStep "
+                "(or set context.dataset) before it"
+            )
+        found_format = dataset.get("format", self.source_format)
+        if found_format != self.source_format:
+            raise ValueError(
+                f"context.dataset is in {found_format!r}, but this step converts from "
+                f"{self.source_format!r}"
+            )
+        source = Path(str(dataset["path"])).absolute()
+        if not source.is_dir():
+            raise FileNotFoundError(f"dataset folder {str(source)!r} (context.dataset['path'])")
+        output_param = context.params.get("convert_output_dir")
+        target = (
+            Path(str(output_param)).absolute()
+            if output_param is not None
+            else source.with_name(f"{source.name}_{self.target_format}")
+        )
+        undo = _claim_folder(target)
+        context.on_rollback(undo, label=f"remove converted dataset {target}")
+        context.log(
+            "dataset_convert_start",
+            {"source": str(source), "target": str(target), "format": self.target_format},
+        )
+        result = _CONVERTERS[(self.source_format, self.target_format)](source, target)
+        summary = result.audit
+        context.dataset = {
+            "path": result.path,
+            "config_path": result.config_path,
+            "format": result.format,
+            "is_categorized": result.is_categorized,
+            "source_path": result.source_path,
+            "classes": result.classes,
+            "count": summary.items_written,
+            "audit_path": result.audit_path,
+        }
+        context.set_progress(1, 1)
+        context.log("dataset_convert_complete", {"path": result.path, **summary.model_dump()})
+        return StepResult(
+            data={
+                "path": result.path,
+                "config_path": result.config_path,
+                "audit_path": result.audit_path,
+                "items_written": summary.items_written,
+                "items_skipped": summary.items_skipped,
+                "annotations_written": summary.annotations_written,
+                "annotations_skipped": summary.annotations_skipped,
+                "skipped_by_reason": summary.reasons,
+            },
+            rollback_data={"path": result.path},
+        )
