@@ -1,0 +1,61 @@
+"""Full names of the steprail objects the plugin knows about, and a few literal facts.
+
+Kept in one place so the plugin entry can dispatch from ``Final`` tables and a rename in the
+core shows up here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "BASE_CONTEXT",
+    "BASE_STEP",
+    "INSERT_AFTER",
+    "INSERT_BEFORE",
+    "KNOWN_PREFIXES",
+    "LOGGING_STEP",
+    "METADATA_KEY",
+    "ORCHESTRATOR",
+    "REGISTER",
+    "REGISTRY",
+    "REGISTRY_STEP_METHODS",
+    "TIMING_STEP",
+    "UNREGISTER",
+    "VALIDATION_DEFAULT_NAME",
+    "VALIDATION_STEP",
+    "WEIGHT_MAX",
+    "WEIGHT_MIN",
+    "WRAPPER_STEP",
+]
+
+BASE_STEP: Final = "steprail._step.BaseStep"
+BASE_CONTEXT: Final = "steprail._context.BaseStepContext"
+REGISTRY: Final = "steprail._registry.StepRegistry"
+ORCHESTRATOR: Final = "steprail._orchestrator.Orchestrator"
+WRAPPER_STEP: Final = "steprail._wrappers.WrapperStep"
+LOGGING_STEP: Final = "steprail._wrappers.LoggingStep"
+TIMING_STEP: Final = "steprail._wrappers.TimingStep"
+VALIDATION_STEP: Final = "steprail._wrappers.ValidationStep"
+
+REGISTER: Final = f"{REGISTRY}.register"
+INSERT_BEFORE: Final = f"{REGISTRY}.insert_before"
+INSERT_AFTER: Final = f"{REGISTRY}.insert_after"
+UNREGISTER: Final = f"{REGISTRY}.unregister"
+
+#: Registry methods that take a step (checked for its context type).
+REGISTRY_STEP_METHODS: Final = frozenset({REGISTER, INSERT_BEFORE, INSERT_AFTER})
+
+#: Name prefixes of the core wrappers. The semantic pass also records ``prefix`` literals in the
+#: class metadata; these are the fallback when a wrapper's metadata is missing.
+KNOWN_PREFIXES: Final = {LOGGING_STEP: "logged_", TIMING_STEP: "timed_"}
+
+#: ``ValidationStep(validator, name='validate', ...)``: argument defaults are not kept in mypy's
+#: cache, so the default name is written down here.
+VALIDATION_DEFAULT_NAME: Final = "validate"
+
+WEIGHT_MIN: Final = 0.0
+WEIGHT_MAX: Final = 1.0
+
+#: Key of the plugin's entry in ``TypeInfo.metadata`` (serialized in mypy's cache).
+METADATA_KEY: Final = "steprail"

@@ -1,0 +1,29 @@
+"""Every error code the plugin reports. Users silence one with ``# type: ignore[<code>]``."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from mypy.errorcodes import ErrorCode
+
+__all__ = ["ALL_CODES", "STEPRAIL_CONTEXT", "STEPRAIL_NAME", "STEPRAIL_WEIGHT"]
+
+_CATEGORY: Final = "steprail"
+
+STEPRAIL_CONTEXT: Final = ErrorCode(
+    "steprail-context",
+    "A step or context does not fit the registry's context type",
+    _CATEGORY,
+)
+STEPRAIL_WEIGHT: Final = ErrorCode(
+    "steprail-weight",
+    "A literal progress_weight lies outside [0.0, 1.0]",
+    _CATEGORY,
+)
+STEPRAIL_NAME: Final = ErrorCode(
+    "steprail-name",
+    "A step name is registered twice, or a name given to insert/unregister is not registered",
+    _CATEGORY,
+)
+
+ALL_CODES: Final = (STEPRAIL_CONTEXT, STEPRAIL_WEIGHT, STEPRAIL_NAME)

@@ -1,0 +1,121 @@
+"""``steprail-context``: a step, or an orchestrator's context, that does not fit the registry.
+
+Both checks run as *signature* hooks, before mypy checks the call's arguments. When the plugin
+finds a mismatch it reports ``steprail-context`` and hands mypy a signature that accepts the
+argument as it is, so the generic ``[arg-type]`` (or "cannot infer") error is not printed too:
+one error per mistake. Anything the plugin does not recognise keeps the default signature, and
+mypy's own checks apply unchanged.
+"""
+
+from __future__ import annotations
+
+from mypy.nodes import CallExpr, Expression, IndexExpr, RefExpr, TypeInfo, Var
+from mypy.plugin import FunctionSigContext, MethodSigContext
+from mypy.subtypes import is_subtype
+from mypy.types import CallableType, FunctionLike, Instance, ProperType, get_proper_type
+
+from .._consts import BASE_STEP, REGISTRY, WRAPPER_STEP
+from .._errors import STEPRAIL_CONTEXT
+from ._shared import as_checker, context_arg, describe, trial_type
+
+__all__ = ["check_orchestrator_context", "check_registry_step"]
+
+
+def _single_arg(sig: CallableType, args: list[list[Expression]], name: str) -> tuple[int, Expression] | None:
+    """Index and expression of the formal parameter ``name`` when exactly one argument fills it."""
+    if name not in sig.arg_names:
+        return None
+    index = sig.arg_names.index(name)
+    if index >= len(args) or len(args[index]) != 1:
+        return None
+    return index, args[index][0]
+
+
+def _with_arg_type(sig: CallableType, index: int, typ: ProperType) -> CallableType:
+    arg_types = list(sig.arg_types)
+    arg_types[index] = typ
+    return sig.copy_modified(arg_types=arg_types)
+
+
+def _class_of(expr: Expression) -> TypeInfo | None:
+    """The class an expression instantiates (``Foo()``, ``Foo[Ctx]()``) or a variable's class."""
+    if isinstance(expr, CallExpr):
+        callee = expr.callee.base if isinstance(expr.callee, IndexExpr) else expr.callee
+        if isinstance(callee, RefExpr) and isinstance(callee.node, TypeInfo):
+            return callee.node
+    elif isinstance(expr, RefExpr) and isinstance(expr.node, Var):
+        typ = get_proper_type(expr.node.type)
+        if isinstance(typ, Instance):
+            return typ.type
+    return None
+
+
+def _step_label(expr: Expression, step_type: Instance) -> str:
+    """``LoadStep``, or ``LoggingStep(LoadStep)`` when the wrapped step's class is visible."""
+    info = step_type.type
+    if info.has_base(WRAPPER_STEP) and isinstance(expr, CallExpr) and len(expr.args) == 1:
+        inner = expr.args[0]
+        inner_info = _class_of(inner)
+        if inner_info is not None:
+            inner_type = Instance(inner_info, [])
+            return f"{info.name}({_step_label(inner, inner_type)})"
+    return info.name
+
+
+def check_registry_step(ctx: MethodSigContext) -> FunctionLike:
+    """Signature hook for ``StepRegistry.register`` / ``insert_before`` / ``insert_after``."""
+    sig = ctx.default_signature
+    chk = as_checker(ctx.api)
+    found = _single_arg(sig, ctx.args, "step")
+    registry_context = context_arg(ctx.type, REGISTRY)
+    if chk is None or found is None or registry_context is None:
+        return sig
+    index, arg = found
+    expected = sig.arg_types[index]
+    # First the way mypy will see it: inferred against the parameter type. Clean means no
+    # mistake, and the plugin stays out of the way.
+    typ, had_errors = trial_type(chk, arg, expected)
+    if not had_errors and is_subtype(typ, expected):
+        return sig
+    # Then on its own: the step's real context type, e.g. LoggingStep(StepOnOther()) is a
+    # LoggingStep[Other] even though inference against BaseStep[Ctx] blames the inner argument.
+    typ, had_errors = trial_type(chk, arg, None)
+    step_context = context_arg(typ, BASE_STEP)
+    if had_errors or step_context is None or not isinstance(typ, Instance):
+        return sig
+    if is_subtype(typ, expected) or is_subtype(registry_context, step_context):
+        return sig  # not a context mismatch: leave it to mypy's own message
+    ctx.api.fail(
+        f'Step "{_step_label(arg, typ)}" expects context "{describe(step_context)}", but the '
+        f'registry\'s context is "{describe(registry_context)}" (a step must accept '
+        f'"{describe(registry_context)}" or one of its base classes)',
+        arg,
+        code=STEPRAIL_CONTEXT,
+    )
+    return _with_arg_type(sig, index, typ)
+
+
+def check_orchestrator_context(ctx: FunctionSigContext) -> FunctionLike:
+    """Signature hook for ``Orchestrator(registry, context, ...)``."""
+    sig = ctx.default_signature
+    chk = as_checker(ctx.api)
+    registry_arg = _single_arg(sig, ctx.args, "registry")
+    context_found = _single_arg(sig, ctx.args, "context")
+    if chk is None or registry_arg is None or context_found is None:
+        return sig
+    registry_type, had_errors = trial_type(chk, registry_arg[1], None)
+    registry_context = context_arg(registry_type, REGISTRY)
+    if had_errors or registry_context is None:
+        return sig
+    index, arg = context_found
+    typ, had_errors = trial_type(chk, arg, registry_context)
+    if had_errors or is_subtype(typ, registry_context):
+        return sig
+    ctx.api.fail(
+        f'Context "{describe(typ)}" does not match the registry\'s context type '
+        f'"{describe(registry_context)}" (Orchestrator needs a "{describe(registry_context)}" '
+        "or an instance of a subclass of it)",
+        arg,
+        code=STEPRAIL_CONTEXT,
+    )
+    return _with_arg_type(sig, index, typ)

@@ -1,0 +1,302 @@
+"""``steprail-name``: duplicate step names and unknown targets, in straight-line code.
+
+The check reads one body at a time (a function's, or a module's top level) and follows each
+registry *variable* through the statements directly in that body, in order:
+
+- ``r = StepRegistry[...]()`` starts a registry known to be empty ("closed");
+- a registry the body did not create (a parameter such as ``setup_steps(self, registry)``, a
+  global) may already hold steps ("open"): only names this body registered or removed are known;
+- ``r.register(step)``, ``r.insert_before(name, step)``, ``r.insert_after(name, step)`` and
+  ``r.unregister(name)`` update what is known.
+
+A step's name is known when its class's ``name`` is a string literal (recorded by
+:mod:`.step_info`), through ``LoggingStep``/``TimingStep`` prefixes and ``ValidationStep(name=...)``,
+and through a variable assigned in the same straight-line code.
+
+The check gives up on a registry (no more errors for it in that body) as soon as anything it
+cannot follow touches it: any other use of the variable (passed to a function, aliased, used in a
+loop, branch, ``with``, ``try`` or nested function), or ``unregister`` of a name that is not a
+literal. A step whose name is not known makes the registry "open" from then on. This keeps the
+check free of false positives: it reports only calls that fail every time they run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from mypy.checker import TypeChecker
+from mypy.nodes import (
+    ARG_NAMED,
+    ARG_POS,
+    AssignmentStmt,
+    CallExpr,
+    Expression,
+    ExpressionStmt,
+    IndexExpr,
+    MemberExpr,
+    MypyFile,
+    NameExpr,
+    RefExpr,
+    Statement,
+    TypeInfo,
+)
+from mypy.plugin import MethodContext
+from mypy.types import Type
+
+from .._consts import (
+    REGISTRY,
+    VALIDATION_DEFAULT_NAME,
+    VALIDATION_STEP,
+    WRAPPER_STEP,
+)
+from .._errors import STEPRAIL_NAME
+from ._shared import as_checker, str_literal
+from ._walk import functions_in, mentioned_names
+from mypy.traverser import all_name_and_member_expressions
+from .step_info import prefix_of, recorded_name
+
+__all__ = ["NameChecker"]
+
+_METHODS = ("register", "insert_before", "insert_after", "unregister")
+# Formal parameters of each method, in order: where to find the target name and the step.
+_PARAMS: dict[str, tuple[str, ...]] = {
+    "register": ("step",),
+    "insert_before": ("before_name", "step"),
+    "insert_after": ("after_name", "step"),
+    "unregister": ("name",),
+}
+
+
+@dataclass
+class _Registry:
+    """What one body's straight-line code knows about one registry variable."""
+
+    variable: str
+    closed: bool  # known to hold only the names in ``present``
+    present: dict[str, int] = field(default_factory=dict)  # name -> line that added it
+    absent: set[str] = field(default_factory=set)  # names removed by this body
+
+    def add(self, name: str | None, line: int) -> None:
+        if name is None:
+            # Unknown name: anything might be registered now, including a removed name.
+            self.closed = False
+            self.absent.clear()
+            return
+        self.present[name] = line
+        self.absent.discard(name)
+
+    def missing(self, name: str) -> bool:
+        return name not in self.present and (self.closed or name in self.absent)
+
+
+def _mentioned(expr: Expression) -> set[str]:
+    found, _members = all_name_and_member_expressions(expr)
+    return {name.name for name in found}
+
+
+def _callee_class(call: CallExpr) -> TypeInfo | None:
+    callee = call.callee.base if isinstance(call.callee, IndexExpr) else call.callee
+    if isinstance(callee, RefExpr) and isinstance(callee.node, TypeInfo):
+        return callee.node
+    return None
+
+
+def _argument(call: CallExpr, params: tuple[str, ...], wanted: str) -> Expression | None:
+    """The expression passed for parameter ``wanted``; ``None`` if absent or not plain."""
+    for index, (kind, name) in enumerate(zip(call.arg_kinds, call.arg_names, strict=True)):
+        if kind == ARG_POS and index < len(params) and params[index] == wanted:
+            return call.args[index]
+        if kind == ARG_NAMED and name == wanted:
+            return call.args[index]
+    return None
+
+
+def _plain_call(call: CallExpr) -> bool:
+    return all(kind in (ARG_POS, ARG_NAMED) for kind in call.arg_kinds)
+
+
+def _is_new_registry(expr: Expression) -> bool:
+    """``StepRegistry()`` or ``StepRegistry[Ctx]()`` with no arguments."""
+    if not isinstance(expr, CallExpr) or expr.args:
+        return False
+    info = _callee_class(expr)
+    return info is not None and info.fullname == REGISTRY
+
+
+def _init_owner(info: TypeInfo) -> str | None:
+    owner = next((base for base in info.mro if "__init__" in base.names), None)
+    return owner.fullname if owner is not None else None
+
+
+class _BodyWalker:
+    """Follows the registries of one body and records the findings for their calls."""
+
+    def __init__(self, findings: dict[CallExpr, str]) -> None:
+        self.findings = findings
+        self.registries: dict[str, _Registry | None] = {}  # None: given up
+        self.steps: dict[str, str | None] = {}  # variable -> name of the step it holds
+        self.everything_forgotten = False
+
+    # -- names of steps ------------------------------------------------------------------------
+    def step_name(self, expr: Expression | None) -> str | None:
+        if isinstance(expr, NameExpr):
+            return self.steps.get(expr.name)
+        if not isinstance(expr, CallExpr) or not _plain_call(expr):
+            return None
+        info = _callee_class(expr)
+        if info is None:
+            return None
+        owner = next((base for base in info.mro if "name" in base.names), None)
+        if owner is None:
+            return None
+        if owner.fullname == WRAPPER_STEP and _init_owner(info) == WRAPPER_STEP:
+            prefix = prefix_of(info)
+            inner = self.step_name(_argument(expr, ("step",), "step"))
+            return None if prefix is None or inner is None else prefix + inner
+        if owner.fullname == VALIDATION_STEP and _init_owner(info) == VALIDATION_STEP:
+            given = _argument(expr, ("validator", "name", "progress_weight"), "name")
+            return VALIDATION_DEFAULT_NAME if given is None else str_literal(given)
+        return recorded_name(info)
+
+    # -- statements ----------------------------------------------------------------------------
+    def forget(self, names: set[str] | None) -> None:
+        """Nothing these names hold is known any more (``None``: nothing at all is known)."""
+        if names is None:
+            self.registries = dict.fromkeys(self.registries)
+            self.steps.clear()
+            self.everything_forgotten = True
+            return
+        for name in names:
+            self.registries[name] = None
+            self.steps.pop(name, None)
+
+    def escape(self, names: set[str]) -> None:
+        """These names were read: a registry among them may now be changed elsewhere.
+
+        Variables known to hold steps stay known (reading a step does not rename it).
+        """
+        for name in names - self.steps.keys():
+            self.registries[name] = None
+
+    def walk(self, body: list[Statement]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ExpressionStmt) and self.registry_call(stmt.expr):
+                continue
+            if (
+                isinstance(stmt, AssignmentStmt)
+                and len(stmt.lvalues) == 1
+                and isinstance(stmt.lvalues[0], NameExpr)
+            ):
+                self.assignment(stmt.lvalues[0].name, stmt.rvalue)
+                continue
+            self.forget(mentioned_names(stmt))
+
+    def assignment(self, target: str, value: Expression) -> None:
+        self.escape(_mentioned(value))  # e.g. ``other = registry``: no longer followed
+        if _is_new_registry(value):
+            self.registries[target] = _Registry(target, closed=True)
+            self.steps.pop(target, None)
+            return
+        if target in self.registries:
+            self.registries[target] = None
+        self.steps[target] = self.step_name(value)
+
+    def registry_call(self, expr: Expression) -> bool:
+        """Handle ``r.<method>(...)``; ``False`` when ``expr`` is not such a call."""
+        if not (
+            isinstance(expr, CallExpr)
+            and isinstance(expr.callee, MemberExpr)
+            and isinstance(expr.callee.expr, NameExpr)
+            and expr.callee.name in _METHODS
+        ):
+            return False
+        variable = expr.callee.expr.name
+        method = expr.callee.name
+        # The arguments may mention registries (passing one along): those escape.
+        for arg in expr.args:
+            self.escape(_mentioned(arg))
+        if variable not in self.registries:
+            if self.everything_forgotten:
+                # An earlier statement might have done anything to it.
+                self.registries[variable] = None
+                return True
+            # First use of a registry this body did not create: it may already hold steps.
+            self.registries[variable] = _Registry(variable, closed=False)
+        registry = self.registries[variable]
+        if registry is None:
+            return True
+        if not _plain_call(expr):
+            self.registries[variable] = None
+            return True
+        params = _PARAMS[method]
+        if method == "unregister":
+            self.unregister(registry, expr, _argument(expr, params, "name"))
+            return True
+        if method != "register":
+            target = str_literal(_argument(expr, params, params[0]))
+            if target is not None and registry.missing(target):
+                self.findings[expr] = _missing(registry, method, target)
+        name = self.step_name(_argument(expr, params, "step"))
+        if name is not None and name in registry.present:
+            self.findings.setdefault(
+                expr,
+                f'Step name "{name}" is already registered on "{registry.variable}" '
+                f"(line {registry.present[name]}); registering it again fails at run time",
+            )
+        registry.add(name, expr.line)
+        return True
+
+    def unregister(self, registry: _Registry, call: CallExpr, arg: Expression | None) -> None:
+        target = str_literal(arg)
+        if target is None:
+            # Some unknown step was removed: nothing about this registry is certain any more.
+            self.registries[registry.variable] = None
+            return
+        if registry.missing(target):
+            self.findings[call] = _missing(registry, "unregister", target)
+        registry.present.pop(target, None)
+        registry.absent.add(target)
+
+
+def _missing(registry: _Registry, method: str, target: str) -> str:
+    known = list(registry.present)
+    # A wrapper prefix (logged_, timed_) is the usual reason; then near spellings.
+    wrapped = [name for name in known if name.endswith("_" + target)]
+    close = difflib.get_close_matches(target, known, n=3, cutoff=0.6)
+    hints = list(dict.fromkeys(wrapped + close))
+    message = (
+        f'No step named "{target}" is registered on "{registry.variable}" at this point; '
+        f"{method} fails at run time"
+    )
+    if hints:
+        message += " (did you mean " + " or ".join(f'"{hint}"' for hint in hints) + "?)"
+    return message
+
+
+class NameChecker:
+    """Method hook for the four registry methods; analyses each module once, on first use."""
+
+    def __init__(self) -> None:
+        # Keyed by the module's path; the tree is kept so a re-parsed module is re-analysed.
+        self._modules: dict[str, tuple[MypyFile, dict[CallExpr, str]]] = {}
+
+    def _findings(self, chk: TypeChecker) -> dict[CallExpr, str]:
+        tree = chk.tree
+        cached = self._modules.get(tree.path)
+        if cached is not None and cached[0] is tree:
+            return cached[1]
+        findings: dict[CallExpr, str] = {}
+        _BodyWalker(findings).walk(tree.defs)
+        for func in functions_in(tree.defs):
+            _BodyWalker(findings).walk(func.body.body)
+        self._modules[tree.path] = (tree, findings)
+        return findings
+
+    def __call__(self, ctx: MethodContext) -> Type:
+        chk = as_checker(ctx.api)
+        if chk is not None and isinstance(ctx.context, CallExpr) and chk.in_checked_function():
+            message = self._findings(chk).get(ctx.context)
+            if message is not None:
+                ctx.api.fail(message, ctx.context, code=STEPRAIL_NAME)
+        return ctx.default_return_type
