@@ -1,0 +1,228 @@
+"""ExportDatasetStep and ConvertDatasetStep inside real workflows, their errors and rollback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from steprail import BaseStep, Orchestrator, RuntimeContext, StepFailedError, StepRegistry, StepResult
+from steprail.datasets import (
+    ConvertDatasetStep,
+    DatasetContext,
+    ExportDatasetStep,
+    LocalBackend,
+    make_sample_dataset,
+    read_audit,
+)
+
+from ._helpers import tree
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> LocalBackend:
+    backend = LocalBackend(tmp_path / "backend")
+    sample = make_sample_dataset(tmp_path / "sample", items=8, seed=2)
+    backend.import_dataset(sample.path, name="demo")
+    return backend
+
+
+def _context(backend: LocalBackend | None, **params: object) -> DatasetContext:
+    return DatasetContext(runtime_ctx=RuntimeContext(), params=dict(params), client=backend)
+
+
+def _run(context: DatasetContext, *steps: BaseStep[DatasetContext]) -> None:
+    registry = StepRegistry[DatasetContext]()
+    for step in steps:
+        registry.register(step)
+    Orchestrator(registry, context, lambda current, total: None).execute()
+
+
+class Boom(BaseStep[DatasetContext]):
+    @property
+    def name(self) -> str:
+        return "boom"
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.1
+
+    def execute(self, context: DatasetContext) -> StepResult:
+        raise RuntimeError("later step failed")
+
+
+def test_export_then_convert_to_yolo_and_coco(backend: LocalBackend, tmp_path: Path) -> None:
+    out = tmp_path / "work" / "export"
+    context = _context(backend, dataset="demo", output_dir=str(out))
+    _run(context, ExportDatasetStep(), ConvertDatasetStep(target_format="yolo"))
+    assert context.dataset is not None
+    assert context.dataset["format"] == "yolo"
+    assert context.dataset["path"] == str(tmp_path / "work" / "export_yolo")
+    assert context.dataset["config_path"] == str(tmp_path / "work" / "export_yolo" / "dataset.yaml")
+    assert context.dataset["is_categorized"] is True
+    assert context.dataset["source_path"] == str(out)
+    export_result, convert_result = context.step_results
+    assert export_result.data == {"path": str(out), "count": 8}
+    assert convert_result.data["path"] == context.dataset["path"]
+    assert convert_result.data["config_path"] == context.dataset["config_path"]
+    assert convert_result.data["items_written"] == 8 and convert_result.data["items_skipped"] == 0
+
+    coco = _context(backend, dataset=1, output_dir=str(tmp_path / "c" / "export"))
+    _run(coco, ExportDatasetStep(), ConvertDatasetStep(target_format="coco"))
+    assert coco.dataset is not None and coco.dataset["format"] == "coco"
+    assert Path(coco.dataset["config_path"], "instances_train.json").is_file()
+
+
+def test_export_sets_context_dataset(backend: LocalBackend, tmp_path: Path) -> None:
+    context = _context(backend, dataset="demo", splits=["train"], output_dir=str(tmp_path / "e"))
+    _run(context, ExportDatasetStep())
+    assert context.dataset is not None
+    assert {k: context.dataset[k] for k in ("path", "format", "is_categorized", "count")} == {
+        "path": str(tmp_path / "e"),
+        "format": "dm_v2",
+        "is_categorized": True,
+        "count": 6,
+    }
+    assert context.params == {"dataset": "demo", "splits": ["train"], "output_dir": str(tmp_path / "e")}
+
+
+def test_export_to_a_temporary_folder_by_default(backend: LocalBackend) -> None:
+    context = _context(backend, dataset="demo")
+    _run(context, ExportDatasetStep())
+    assert context.dataset is not None
+    path = Path(context.dataset["path"])
+    try:
+        assert path.name.startswith("steprail-export-") and (path / "train" / "json").is_dir()
+    finally:
+        import shutil
+
+        shutil.rmtree(path)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "Step 'export_dataset' failed: ExportDatasetStep needs params['dataset']"),
+        ({"dataset": "nope"}, "dataset 'nope' not found"),
+        ({"dataset": 99}, "dataset 99 not found"),
+        ({"dataset": 1.5}, "must be a dataset id or name, got float"),
+        ({"dataset": "demo", "splits": "train"}, "must be a list of split names"),
+        ({"dataset": "demo", "splits": ["nope"]}, "no split(s) ['nope']"),
+    ],
+)
+def test_export_errors_name_the_problem(
+    backend: LocalBackend, tmp_path: Path, params: dict[str, object], message: str
+) -> None:
+    context = _context(backend, output_dir=str(tmp_path / "out" / "x"), **params)
+    before = tree(tmp_path)
+    with pytest.raises(StepFailedError) as info:
+        _run(context, ExportDatasetStep())
+    assert message in str(info.value)
+    assert tree(tmp_path) == before
+    assert context.dataset is None
+
+
+def test_export_without_a_client(tmp_path: Path) -> None:
+    with pytest.raises(StepFailedError, match=r"context\.client is None"):
+        _run(_context(None, dataset=1), ExportDatasetStep())
+
+
+def test_client_must_be_a_backend() -> None:
+    with pytest.raises(ValidationError, match="client"):
+        DatasetContext(runtime_ctx=RuntimeContext(), client="not a backend")  # type: ignore[arg-type]  # the point of the test
+
+
+def test_convert_without_export_says_so(tmp_path: Path) -> None:
+    with pytest.raises(StepFailedError, match="run ExportDatasetStep"):
+        _run(_context(None), ConvertDatasetStep())
+
+
+def test_convert_refuses_unsupported_pairs() -> None:
+    with pytest.raises(ValueError, match="cannot convert 'dm_v2' to 'voc'"):
+        ConvertDatasetStep(target_format="voc")
+    assert ConvertDatasetStep(target_format="coco").name == "convert_to_coco"
+
+
+def test_convert_refuses_a_dataset_in_another_format(tmp_path: Path) -> None:
+    context = _context(None)
+    context.dataset = {"path": str(tmp_path), "format": "yolo"}
+    with pytest.raises(StepFailedError, match="in 'yolo'"):
+        _run(context, ConvertDatasetStep(target_format="coco"))
+
+
+def test_convert_result_carries_audit_counts(tmp_path: Path) -> None:
+    sample = make_sample_dataset(tmp_path / "s", items=3, categorized=False)
+    (Path(sample.path) / "json" / "bad.json").write_text("{")
+    context = _context(None)
+    context.dataset = {"path": sample.path, "format": "dm_v2"}
+    _run(context, ConvertDatasetStep(target_format="coco"))
+    data = context.step_results[0].data
+    assert data["items_skipped"] == 1 and data["skipped_by_reason"] == {"malformed_json": 1}
+    summary, entries = read_audit(Path(data["audit_path"]))
+    assert summary.items_skipped == 1 and entries[0].item == "bad"
+
+
+@pytest.mark.parametrize("target", ["yolo", "coco"])
+def test_rollback_after_a_later_failure_restores_the_tree(
+    backend: LocalBackend, tmp_path: Path, target: str
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "keep.txt").write_text("user file")
+    before = tree(tmp_path)
+    context = _context(backend, dataset="demo", output_dir=str(work / "nested" / "export"))
+    with pytest.raises(StepFailedError, match="later step failed") as info:
+        _run(context, ExportDatasetStep(), ConvertDatasetStep(target_format=target), Boom())
+    assert tree(tmp_path) == before
+    assert info.value.rollback_report is not None
+    assert not context.errors[1:]  # only the failure itself, no rollback error
+
+
+def test_failed_convert_removes_its_partial_output(backend: LocalBackend, tmp_path: Path) -> None:
+    sample = make_sample_dataset(tmp_path / "s", items=2, categorized=False)
+    for path in (Path(sample.path) / "json").iterdir():
+        path.write_text("{")
+    before = tree(tmp_path)
+    context = _context(None)
+    context.dataset = {"path": sample.path, "format": "dm_v2"}
+    with pytest.raises(StepFailedError, match="no usable item"):
+        _run(context, ConvertDatasetStep(target_format="yolo"))
+    assert tree(tmp_path) == before
+
+
+def test_existing_empty_output_dir_is_kept_on_rollback(backend: LocalBackend, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    before = tree(tmp_path)
+    context = _context(backend, dataset="demo", output_dir=str(tmp_path / "empty"))
+    with pytest.raises(StepFailedError):
+        _run(context, ExportDatasetStep(), Boom())
+    assert tree(tmp_path) == before
+
+
+def test_busy_output_dir_is_refused_untouched(backend: LocalBackend, tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "mine.txt").write_text("x")
+    before = tree(tmp_path)
+    with pytest.raises(StepFailedError, match="not empty"):
+        _run(_context(backend, dataset="demo", output_dir=str(tmp_path / "busy")), ExportDatasetStep())
+    assert tree(tmp_path) == before
+
+
+@dataclass
+class TrainLikeContext(DatasetContext):
+    epochs: int = 1
+
+
+def test_steps_register_into_a_subclass_context_registry(backend: LocalBackend, tmp_path: Path) -> None:
+    registry = StepRegistry[TrainLikeContext]()
+    registry.register(ExportDatasetStep())
+    registry.register(ConvertDatasetStep(target_format="yolo"))
+    context = TrainLikeContext(
+        runtime_ctx=RuntimeContext(),
+        params={"dataset": "demo", "output_dir": str(tmp_path / "e")},
+        client=backend,
+    )
+    Orchestrator(registry, context, lambda c, t: None).execute()
+    assert context.dataset is not None and context.dataset["format"] == "yolo"
