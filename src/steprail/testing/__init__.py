@@ -1,0 +1,97 @@
+"""steprail.testing: property-test your own steps and prove that their rollbacks restore state.
+
+- :func:`record_run` runs a workflow with the real orchestrator and records every call;
+  :func:`check_invariants` (and the ``check_*`` functions) check such a record.
+- :func:`inject_faults` makes a chosen step of your real registry fail; :func:`fault_points`
+  lists where; :func:`assert_rollback_restores` tries each and compares snapshots
+  (:func:`snapshot_tree`, :func:`snapshot_sqlite`) taken before the run and after rollback.
+- :func:`workflows`, :func:`fault_plans` and friends are hypothesis strategies. They need the
+  ``steprail[testing]`` extra and are imported on first use, so the rest of this package (and the
+  pytest plugin) works without hypothesis.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._faults import FaultKind, FaultPlan, FaultPoint, InjectedFault, fault_points, inject_faults
+from ._invariants import (
+    INVARIANTS,
+    InvariantViolation,
+    check_current_step,
+    check_errors,
+    check_invariants,
+    check_order,
+    check_progress,
+    check_results,
+    check_rollback,
+)
+from ._restore import RollbackLeak, assert_rollback_restores, check_fault_point
+from ._runtime import RecordingRuntime
+from ._scripted import Outcome, ScriptedError, ScriptedStep, ScriptLedger, StepScript, WorkflowScript
+from ._snapshots import TableRows, diff_snapshots, snapshot_sqlite, snapshot_tree
+from ._trace import EventKind, RunObserver, RunRecord, TraceEvent, record_run
+
+if TYPE_CHECKING:
+    from ._strategies import fault_plans, step_names, step_scripts, step_weights, workflows
+
+__all__ = [
+    "EventKind",
+    "FaultKind",
+    "FaultPlan",
+    "FaultPoint",
+    "INVARIANTS",
+    "InjectedFault",
+    "InvariantViolation",
+    "Outcome",
+    "RecordingRuntime",
+    "RollbackLeak",
+    "RunObserver",
+    "RunRecord",
+    "ScriptLedger",
+    "ScriptedError",
+    "ScriptedStep",
+    "StepScript",
+    "TableRows",
+    "TraceEvent",
+    "WorkflowScript",
+    "assert_rollback_restores",
+    "check_current_step",
+    "check_errors",
+    "check_fault_point",
+    "check_invariants",
+    "check_order",
+    "check_progress",
+    "check_results",
+    "check_rollback",
+    "diff_snapshots",
+    "fault_plans",
+    "fault_points",
+    "inject_faults",
+    "record_run",
+    "snapshot_sqlite",
+    "snapshot_tree",
+    "step_names",
+    "step_scripts",
+    "step_weights",
+    "workflows",
+]
+
+_STRATEGIES = frozenset({"fault_plans", "step_names", "step_scripts", "step_weights", "workflows"})
+
+
+def __getattr__(name: str) -> object:
+    # The strategies import hypothesis, an optional extra: load them only when asked for.
+    if name in _STRATEGIES:
+        try:
+            from . import _strategies
+        except ImportError as error:
+            raise ImportError(
+                f"steprail.testing.{name} is a hypothesis strategy; install hypothesis with "
+                "pip install 'steprail[testing]'"
+            ) from error
+
+        value: object = getattr(_strategies, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
