@@ -243,7 +243,12 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
         raise DatasetInputError(f"no YOLO config {str(config_path)!r}")
     config = read_yolo_config(config_path)
     folders = {key: folder.resolve() for key, folder in config.splits.items()}
-    flat = len(set(folders.values())) == 1
+    # Our flat output points every key at one folder; a single key is a split only when its
+    # folder is named like one (``images/train``), as our categorized output does.
+    distinct = set(folders.values())
+    flat = len(distinct) == 1 and (
+        len(folders) > 1 or next(iter(distinct)).name not in _SPLITS_FROM_KEYS
+    )
     plan: list[tuple[str | None, Path]] = (
         [(None, next(iter(folders.values())))]
         if flat
