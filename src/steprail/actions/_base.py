@@ -1,0 +1,420 @@
+"""Actions: a job's unit of work, with validated params, a recorded lifecycle and cancellation.
+
+:class:`BaseAction` validates its params before anything runs, tells its runtime about the job
+(created, started, each step, each rollback, finished), wires the orchestrator's progress
+callback itself, and turns SIGTERM / Ctrl-C into a cancelled job when asked to.
+"""
+
+from __future__ import annotations
+
+import time
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, cast
+
+from pydantic import BaseModel
+
+from .._context import BaseStepContext
+from .._errors import RollbackEntry, StepFailedError
+from .._orchestrator import Orchestrator, ProgressCallback, RunSummary
+from .._registry import StepRegistry
+from .._result import StepResult
+from .._runtime import RuntimeContext
+from .._step import BaseStep
+from .._wrappers import WrapperStep
+from ..jobs import ActionRuntime, JobOutcome, PlannedStep, StepOutcome, StepStatus
+from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
+from ._params import InvalidParamsError, validate_params
+from ._plan import plan_steps
+
+__all__ = ["ActionOutcome", "BaseAction", "Workflow"]
+
+type FinalStatus = Literal["success", "failed", "cancelled"]
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+@dataclass
+class ActionOutcome:
+    """How a run of an action ended.
+
+    Attributes:
+        action: The action's name (``module:Class``).
+        status: ``success``, ``failed`` or ``cancelled``.
+        error: Why it failed or was cancelled, ``None`` on success.
+        exception: The exception behind ``error``, if any.
+        plan: The steps the run planned (empty when the params were invalid).
+        steps: How each step that started ended, in order.
+        rollback: Every rollback attempt, in order.
+        summary: The orchestrator's summary, or what ``execute()`` returned.
+        duration: Wall-clock seconds.
+        context: The workflow's context after the run (``None`` for ``execute()``-based actions).
+    """
+
+    action: str
+    status: FinalStatus
+    error: str | None = None
+    exception: BaseException | None = None
+    plan: list[PlannedStep] = field(default_factory=list)
+    steps: list[StepOutcome] = field(default_factory=list)
+    rollback: list[RollbackEntry] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+    context: BaseStepContext | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run succeeded."""
+        return self.status == "success"
+
+    def raise_for_status(self) -> None:
+        """Raise what stopped the run (:class:`InvalidParamsError`, ``StepFailedError``,
+        :class:`JobCancelled`, ...); do nothing after a success."""
+        if self.status == "success":
+            return
+        if self.exception is not None:
+            raise self.exception
+        raise RuntimeError(self.error or f"{self.action} {self.status}")
+
+
+class _Tracker:
+    """Turns what tracked steps see into runtime hooks and the outcome's step list."""
+
+    def __init__(self, hooks: ActionRuntime | None, guard: CancellationGuard) -> None:
+        self.hooks = hooks
+        self.guard = guard
+        self.steps: list[StepOutcome] = []
+        self.rollback: list[RollbackEntry] = []
+        self._started: dict[int, float] = {}
+
+    def begin(self, planned: PlannedStep) -> None:
+        self._started[planned.order] = time.perf_counter()
+        if self.hooks is not None:
+            self.hooks.step_started(planned)
+
+    def end(
+        self,
+        planned: PlannedStep,
+        status: StepStatus,
+        *,
+        data: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        began = self._started.pop(planned.order, None)
+        duration = 0.0 if began is None else time.perf_counter() - began
+        outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error)
+        self.steps.append(outcome)
+        if self.hooks is not None:
+            self.hooks.step_finished(outcome)
+
+    def rolled_back(self, entry: RollbackEntry) -> None:
+        self.rollback.append(entry)
+        if self.hooks is not None:
+            self.hooks.step_rolled_back(entry)
+
+
+class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
+    """Runs a user's step unchanged (same name) and reports its start, end and rollback."""
+
+    prefix = ""
+
+    def __init__(self, step: BaseStep[C], planned: PlannedStep, tracker: _Tracker) -> None:
+        super().__init__(step)
+        self._planned = planned
+        self._tracker = tracker
+
+    def can_skip(self, context: C) -> bool:
+        self._tracker.begin(self._planned)
+        try:
+            # A step that swallowed the cancellation only delayed it: stop before the next one.
+            self._tracker.guard.check()
+            skip = self._wrapped.can_skip(context)
+        except JobCancelled as error:
+            self._tracker.end(self._planned, "cancelled", error=_describe(error))
+            raise
+        except Exception as error:
+            self._tracker.end(self._planned, "failed", error=f"can_skip raised: {_describe(error)}")
+            raise
+        if skip:
+            self._tracker.end(self._planned, "skipped")
+        return skip
+
+    def execute(self, context: C) -> StepResult:
+        try:
+            result = self._wrapped.execute(context)
+        except JobCancelled as error:
+            self._tracker.end(self._planned, "cancelled", error=_describe(error))
+            raise
+        except Exception as error:
+            self._tracker.end(self._planned, "failed", error=_describe(error))
+            raise
+        except BaseException as interrupt:
+            self._tracker.end(self._planned, "cancelled", error=f"interrupted: {type(interrupt).__name__}")
+            raise
+        returned: object = result
+        if not isinstance(returned, StepResult):
+            self._tracker.end(
+                self._planned, "failed", error=f"execute() returned {type(returned).__name__}, expected a StepResult"
+            )
+            return result
+        if result.success:
+            self._tracker.end(self._planned, "success", data=result.data)
+        else:
+            self._tracker.end(self._planned, "failed", data=result.data, error=result.error or "failed")
+        return result
+
+    def rollback(self, context: C, result: StepResult) -> None:
+        name = self._planned.name
+        try:
+            self._wrapped.rollback(context, result)
+        except Exception as error:
+            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, f"{type(error).__name__}: {error}"))
+            raise
+        self._tracker.rolled_back(RollbackEntry(name, "rollback", name))
+
+
+class Workflow[C: BaseStepContext]:
+    """A registry and the context its steps run on: what a step-based action runs."""
+
+    def __init__(self, registry: StepRegistry[C], context: C) -> None:
+        self.registry = registry
+        self.context = context
+
+    def plan(self) -> list[PlannedStep]:
+        """The registry's steps, described."""
+        return plan_steps(self.registry.get_steps())
+
+    def run(self, progress_callback: ProgressCallback, tracker: _Tracker) -> RunSummary:
+        """Run every step through the orchestrator, each one tracked."""
+        tracked = StepRegistry[C]()
+        steps = self.registry.get_steps()
+        for planned, step in zip(plan_steps(steps), steps, strict=True):
+            tracked.register(_TrackedStep(step, planned, tracker))
+        return Orchestrator(tracked, self.context, progress_callback).execute()
+
+
+def _params_model_of(cls: type) -> type[BaseModel] | None:
+    """The pydantic model given as the first type argument of a ``BaseAction`` base, if any."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        origin = typing.get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, BaseAction):
+            args = typing.get_args(base)
+            if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+                return args[0]
+    return None
+
+
+class BaseAction[P: BaseModel]:
+    """An action whose params are the pydantic model ``P``.
+
+    Subclass it as ``class MyAction(BaseAction[MyParams])`` and implement :meth:`execute`, or
+    use :class:`~steprail.actions.BaseTrainAction` for step-based work. :meth:`run` validates
+    the params first: invalid params end the job ``failed`` with one error listing every bad
+    field, and nothing else runs.
+
+    Args:
+        params: The raw params (a mapping) or an instance of ``P``; validated by :meth:`run`.
+        runtime: Where logs, progress, metrics and (for an :class:`~steprail.jobs.ActionRuntime`)
+            the job's lifecycle go. An in-memory ``RuntimeContext()`` by default.
+        handle_signals: Turn SIGTERM and Ctrl-C into a ``cancelled`` job while :meth:`run` runs
+            (main thread only). Without it a ``KeyboardInterrupt`` still rolls back and is
+            recorded as ``cancelled``, then re-raised.
+
+    Attributes:
+        params_model: ``P`` itself, found from the class's generic base.
+        action_name: ``module:ClassName``, how jobs and the command line name the action.
+    """
+
+    params_model: ClassVar[type[BaseModel]] = BaseModel
+    action_name: ClassVar[str] = "steprail.actions:BaseAction"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found = _params_model_of(cls)
+        if found is not None:
+            cls.params_model = found
+        if "action_name" not in cls.__dict__:
+            cls.action_name = f"{cls.__module__}:{cls.__qualname__}"
+
+    def __init__(
+        self,
+        params: P | Mapping[str, Any] | None = None,
+        *,
+        runtime: RuntimeContext | None = None,
+        handle_signals: bool = False,
+    ) -> None:
+        self._raw: P | Mapping[str, Any] = params if params is not None else {}
+        self._params: P | None = None
+        self.runtime: RuntimeContext = runtime if runtime is not None else RuntimeContext()
+        self.handle_signals = handle_signals
+        self._reported = -1
+
+    # -- params ---------------------------------------------------------------------------------
+
+    @property
+    def params(self) -> P:
+        """The validated params (validated on first use).
+
+        Raises:
+            InvalidParamsError: listing every bad field.
+        """
+        if self._params is None:
+            self._params = self.validate_params(self._raw)
+        return self._params
+
+    @classmethod
+    def validate_params(cls, raw: P | Mapping[str, Any]) -> P:
+        """Validate ``raw`` as this action's params model.
+
+        Raises:
+            InvalidParamsError: listing every bad field.
+        """
+        return cast(P, validate_params(cls.params_model, raw, cls.action_name))
+
+    def _raw_params(self) -> dict[str, Any]:
+        raw: object = self._raw
+        if isinstance(raw, BaseModel):
+            return raw.model_dump(mode="json")
+        if isinstance(raw, Mapping):
+            return {str(key): value for key, value in raw.items()}
+        return {"(params)": repr(raw)}  # recorded as given; validation reports the problem
+
+    # -- reporting ------------------------------------------------------------------------------
+
+    def set_progress(self, current: int, total: int) -> None:
+        """Report the job's overall progress. The orchestrator's callback is this method."""
+        if total > 0:
+            self._reported = max(self._reported, current * 100 // total)
+        self.runtime.set_progress(current, total)
+
+    def set_metrics(self, value: dict[str, Any], step: str) -> None:
+        """Report metrics for ``step``."""
+        self.runtime.set_metrics(value, step)
+
+    def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
+        """Log an event."""
+        self.runtime.log(event, data, file)
+
+    # -- what runs ------------------------------------------------------------------------------
+
+    def execute(self) -> dict[str, Any] | None:
+        """Do the action's work when it runs no steps; the return value becomes the summary."""
+        raise NotImplementedError(
+            f"{type(self).__name__} registers no steps and does not implement execute()"
+        )
+
+    def _build_workflow(self) -> Workflow[Any] | None:
+        """The step-based workflow to run, or ``None`` to call :meth:`execute`."""
+        return None
+
+    def plan(self) -> list[PlannedStep]:
+        """The steps a run would take, without running any.
+
+        Uses the validated params when they are valid, else the model's defaults unvalidated,
+        so a plan can be shown before params are chosen.
+        """
+        if self._params is None:
+            try:
+                self._params = self.validate_params(self._raw)
+            except InvalidParamsError:
+                self._params = cast(P, self.params_model.model_construct(**self._raw_params()))
+        workflow = self._build_workflow()
+        return self._plan_of(workflow)
+
+    def _plan_of(self, workflow: Workflow[Any] | None) -> list[PlannedStep]:
+        if workflow is not None:
+            return workflow.plan()
+        return [PlannedStep(0, "execute", 1.0, 1.0, False, type(self).__name__)]
+
+    def _run_execute(self, planned: PlannedStep, tracker: _Tracker) -> dict[str, Any]:
+        tracker.begin(planned)
+        try:
+            returned = self.execute()
+        except JobCancelled as error:
+            tracker.end(planned, "cancelled", error=_describe(error))
+            raise
+        except Exception as error:
+            tracker.end(planned, "failed", error=_describe(error))
+            raise
+        except BaseException as interrupt:
+            tracker.end(planned, "cancelled", error=f"interrupted: {type(interrupt).__name__}")
+            raise
+        summary = dict(returned or {})
+        if self._reported < 100:
+            self.set_progress(100, 100)
+        tracker.end(planned, "success", data=summary)
+        return summary
+
+    def run(self) -> ActionOutcome:
+        """Validate the params, run the workflow (or :meth:`execute`), and record the outcome.
+
+        Returns the outcome whatever happened; call :meth:`ActionOutcome.raise_for_status` to
+        turn a failure into its exception. A ``KeyboardInterrupt`` is re-raised after it is
+        recorded unless ``handle_signals`` was set.
+
+        Raises:
+            steprail.jobs.JobStoreError: the runtime could not record the job.
+        """
+        started = time.monotonic()
+        hooks = self.runtime if isinstance(self.runtime, ActionRuntime) else None
+        outcome = ActionOutcome(action=self.action_name, status="failed")
+        reraise: BaseException | None = None
+        with cancellation_signals(self.handle_signals) as guard:
+            tracker = _Tracker(hooks, guard)
+            created = False
+            try:
+                if hooks is not None:
+                    hooks.job_created(self.action_name, self._raw_params())
+                created = True
+                self._params = self.validate_params(self._raw)
+                workflow = self._build_workflow()
+                outcome.plan = self._plan_of(workflow)
+                if hooks is not None:
+                    hooks.job_started(self._params.model_dump(mode="json"), outcome.plan)
+                if workflow is None:
+                    outcome.summary = self._run_execute(outcome.plan[0], tracker)
+                else:
+                    outcome.context = workflow.context
+                    outcome.summary = dict(workflow.run(self.set_progress, tracker))
+                outcome.status = "success"
+            except StepFailedError as error:
+                cancelled = isinstance(error.__cause__, JobCancelled)
+                outcome.status = "cancelled" if cancelled else "failed"
+                outcome.error = _describe(error.__cause__) if cancelled and error.__cause__ else str(error)
+                outcome.exception = error.__cause__ if cancelled else error
+                outcome.rollback = list(error.rollback_report.entries)
+            except JobCancelled as error:
+                outcome.status, outcome.error, outcome.exception = "cancelled", _describe(error), error
+                outcome.rollback = list(tracker.rollback)
+            except KeyboardInterrupt as interrupt:
+                outcome.status, outcome.exception = "cancelled", interrupt
+                outcome.error = _describe(interrupt) if str(interrupt) else "interrupted (KeyboardInterrupt)"
+                outcome.rollback = list(tracker.rollback)
+                if not self.handle_signals:
+                    reraise = interrupt
+            except Exception as error:
+                if not created:
+                    raise  # the runtime could not even record the job: nothing to finish
+                outcome.status, outcome.error, outcome.exception = "failed", _describe(error), error
+                outcome.rollback = list(tracker.rollback)
+            finally:
+                # From here on a signal is remembered, not raised: the final record must land.
+                guard.deferred = True
+            outcome.steps = list(tracker.steps)
+            outcome.duration = time.monotonic() - started
+            if hooks is not None and created:
+                hooks.job_finished(
+                    JobOutcome(
+                        status=outcome.status,
+                        error=outcome.error,
+                        rollback=tuple(outcome.rollback),
+                        summary=outcome.summary,
+                        duration=outcome.duration,
+                    )
+                )
+        if reraise is not None:
+            raise reraise
+        return outcome

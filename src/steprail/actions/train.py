@@ -1,0 +1,245 @@
+"""Training actions: :class:`BaseTrainAction`, its context :class:`TrainContext` and
+:class:`BaseTrainParams`.
+
+A training action builds its workflow in :meth:`BaseTrainAction.setup_steps`. When that registers
+any step, the steps run through the orchestrator; when it registers none, :meth:`~BaseAction.execute`
+runs instead. With :attr:`BaseTrainAction.target_format` set and ``setup_steps`` left alone, the
+workflow is: export the dataset, convert it, train (your :meth:`BaseTrainAction.train`), upload
+the model.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, cast
+
+from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
+
+from .._registry import StepRegistry
+from .._result import StepResult
+from .._runtime import RuntimeContext
+from .._step import BaseStep
+from ..datasets import Backend, ConvertDatasetStep, DatasetContext, ExportDatasetStep, ModelRecord
+from ._base import BaseAction, Workflow
+
+__all__ = ["BaseTrainAction", "BaseTrainParams", "TrainContext", "TrainModelStep", "UploadModelStep"]
+
+
+class BaseTrainParams(BaseModel):
+    """Params every training action takes; subclass it to add your own (extra keys are kept).
+
+    Attributes:
+        dataset: The backend's id of the dataset to train on.
+        splits: Only these splits of a categorized dataset (all by default).
+        checkpoint: A model to start from (an id or a path), if any.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    dataset: int
+    splits: list[str] | None = None
+    checkpoint: int | str | None = None
+
+
+@dataclass
+class TrainContext(DatasetContext):
+    """The state a training workflow's steps share.
+
+    Besides ``params``, ``dataset`` and ``client`` (from :class:`~steprail.datasets.DatasetContext`):
+
+    Attributes:
+        model_path: The trained model's file, once a training step wrote it.
+        model: The backend's record of the uploaded model.
+    """
+
+    model_path: str | None = None
+    model: ModelRecord | None = None
+
+
+P = TypeVar("P", bound=BaseTrainParams)
+C = TypeVar("C", bound=TrainContext, default=TrainContext)
+
+type TrainFunction[Ctx] = Callable[[Ctx], str | os.PathLike[str]]
+
+
+class TrainModelStep[Ctx: TrainContext](BaseStep[Ctx]):
+    """Runs a training function that writes a model file and returns its path.
+
+    Sets ``context.model_path``. Rollback deletes that file if it is still there.
+    """
+
+    def __init__(self, train: TrainFunction[Ctx], *, name: str = "train", progress_weight: float = 0.6) -> None:
+        self._train = train
+        self._name = name
+        self._weight = progress_weight
+
+    @property
+    def name(self) -> str:
+        """``'train'`` unless given another name."""
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        """The weight given at construction."""
+        return self._weight
+
+    def execute(self, context: Ctx) -> StepResult:
+        """Train; fail if the function returns a path that is not a file."""
+        path = Path(os.fspath(self._train(context)))
+        if not path.is_file():
+            raise FileNotFoundError(f"the training function returned {str(path)!r}, which is not a file")
+        context.model_path = str(path)
+        return StepResult(data={"model_path": str(path)}, rollback_data={"model_path": str(path)})
+
+    def rollback(self, context: Ctx, result: StepResult) -> None:
+        """Delete the model file (idempotent)."""
+        model_path = result.rollback_data.get("model_path")
+        if model_path:
+            Path(str(model_path)).unlink(missing_ok=True)
+        context.model_path = None
+
+
+class UploadModelStep[Ctx: TrainContext](BaseStep[Ctx]):
+    """Creates a model record in ``context.client`` from ``context.model_path``.
+
+    Sets ``context.model``; the result data holds ``model_id`` and the stored ``file``.
+
+    Args:
+        model_name: The record's name (the file's stem by default).
+        metadata: Builds the record's metadata from the context (dataset id and the params by
+            default).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_name: str | None = None,
+        metadata: Callable[[Ctx], Mapping[str, Any]] | None = None,
+        name: str = "upload_model",
+        progress_weight: float = 0.1,
+    ) -> None:
+        self._model_name = model_name
+        self._metadata = metadata
+        self._name = name
+        self._weight = progress_weight
+
+    @property
+    def name(self) -> str:
+        """``'upload_model'`` unless given another name."""
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        """The weight given at construction."""
+        return self._weight
+
+    def execute(self, context: Ctx) -> StepResult:
+        """Upload the model file with its metadata."""
+        if context.model_path is None:
+            raise ValueError("UploadModelStep needs context.model_path: run a training step before it")
+        if context.client is None:
+            raise ValueError("UploadModelStep needs context.client (a steprail.datasets.Backend)")
+        context.set_progress(0, 1)
+        metadata = (
+            dict(self._metadata(context))
+            if self._metadata is not None
+            else {"dataset": context.params.get("dataset"), "params": context.params}
+        )
+        record = context.client.create_model(context.model_path, metadata, name=self._model_name)
+        context.model = record
+        context.set_progress(1, 1)
+        context.log("model_uploaded", {"model_id": record.id, "file": record.file})
+        return StepResult(data={"model_id": record.id, "file": record.file})
+
+
+class BaseTrainAction(BaseAction[P], Generic[P, C]):
+    """A training action: ``class MyTrainAction(BaseTrainAction[MyTrainParams])``.
+
+    With a context of your own, name it as the second type argument:
+    ``BaseTrainAction[MyTrainParams, MyTrainContext]``; then :meth:`setup_steps` receives a
+    ``StepRegistry[MyTrainContext]`` and :meth:`create_context` builds a ``MyTrainContext``.
+
+    Args:
+        params: The raw params or a ``P``; validated before anything runs.
+        runtime: Where the job's events go (an in-memory ``RuntimeContext()`` by default).
+        client: The backend datasets come from and models go to.
+        work_dir: Where the run writes (exported data, converted data, the model); a new
+            temporary folder by default.
+        handle_signals: See :class:`~steprail.actions.BaseAction`.
+
+    Attributes:
+        target_format: Set it (``'yolo'`` or ``'coco'``) to get the default workflow.
+        context_class: The context type (found from the second type argument).
+    """
+
+    target_format: ClassVar[str | None] = None
+    context_class: ClassVar[type[TrainContext]] = TrainContext
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            args: tuple[object, ...] = getattr(base, "__args__", ())
+            context_type = args[1] if len(args) == 2 else None
+            if isinstance(context_type, type) and issubclass(context_type, TrainContext):
+                cls.context_class = context_type
+
+    def __init__(
+        self,
+        params: P | Mapping[str, Any] | None = None,
+        *,
+        runtime: RuntimeContext | None = None,
+        client: Backend | None = None,
+        work_dir: str | os.PathLike[str] | None = None,
+        handle_signals: bool = False,
+    ) -> None:
+        super().__init__(params, runtime=runtime, handle_signals=handle_signals)
+        self.client = client
+        self._work_dir = Path(os.fspath(work_dir)).absolute() if work_dir is not None else None
+
+    @property
+    def work_dir(self) -> Path:
+        """The run's folder (made on first use)."""
+        if self._work_dir is None:
+            self._work_dir = Path(tempfile.mkdtemp(prefix="steprail-train-"))
+        self._work_dir.mkdir(parents=True, exist_ok=True)
+        return self._work_dir
+
+    def create_context(self) -> C:
+        """A new context of :attr:`context_class` with the params, the client and the runtime.
+
+        Unless the params say otherwise, the export goes to ``work_dir/dataset`` (and the
+        conversion beside it).
+        """
+        params = self.params.model_dump(mode="json")
+        params.setdefault("output_dir", str(self.work_dir / "dataset"))
+        return cast(C, self.context_class(runtime_ctx=self.runtime, params=params, client=self.client))
+
+    def setup_steps(self, registry: StepRegistry[C]) -> None:
+        """Register the workflow's steps. The default, when :attr:`target_format` is set:
+        ``export_dataset``, ``convert_to_<format>``, ``train`` (calls :meth:`train`) and
+        ``upload_model``. Register nothing to have :meth:`execute` run instead."""
+        if self.target_format is None:
+            return
+        registry.register(ExportDatasetStep(progress_weight=0.1))
+        registry.register(ConvertDatasetStep(target_format=self.target_format, progress_weight=0.1))
+        registry.register(TrainModelStep(self.train, progress_weight=0.7))
+        registry.register(UploadModelStep(progress_weight=0.1))
+
+    def train(self, context: C) -> str | os.PathLike[str]:
+        """Your training code for the default workflow: read ``context.dataset``, report progress
+        and metrics through the context, write the model file and return its path."""
+        raise NotImplementedError(
+            f"{type(self).__name__} sets target_format but does not implement train(context)"
+        )
+
+    def _build_workflow(self) -> Workflow[Any] | None:
+        registry = StepRegistry[C]()
+        self.setup_steps(registry)
+        if len(registry) == 0:
+            return None
+        return Workflow(registry, self.create_context())

@@ -1,0 +1,115 @@
+"""What an action tells its runtime besides logs, progress and metrics: the job's lifecycle.
+
+:class:`ActionRuntime` is a :class:`~steprail.RuntimeContext` with extra hooks (job created,
+started, each step started and finished, each rollback, job finished). The hooks do nothing by
+default, so a sink overrides only what it needs. Actions call them on any runtime that is an
+``ActionRuntime``; a plain ``RuntimeContext`` still gets logs, progress and metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .._errors import RollbackEntry
+from .._runtime import RuntimeContext
+
+__all__ = [
+    "ActionRuntime",
+    "JobOutcome",
+    "JobState",
+    "JobStatus",
+    "PlannedStep",
+    "StepOutcome",
+    "StepStatus",
+]
+
+type JobStatus = Literal["pending", "running", "success", "failed", "cancelled"]
+"""A job's recorded status. ``success`` is written only after the last step completed."""
+
+type JobState = Literal["pending", "running", "success", "failed", "cancelled", "interrupted"]
+"""A job's status as read back: ``interrupted`` is a ``running`` or ``pending`` job whose process
+is gone (it is derived on read, never written)."""
+
+type StepStatus = Literal["pending", "running", "success", "failed", "skipped", "cancelled"]
+"""A step's status within a job."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """One step of an action's plan, as known before it runs.
+
+    Attributes:
+        order: 0-based position in the run.
+        name: The step's name.
+        weight: Its ``progress_weight`` as declared.
+        share: Its share of the run's progress, from 0.0 to 1.0 (weights normalised by their sum,
+            equal shares when they are all 0), as the orchestrator computes it.
+        can_roll_back: Whether the step (or the step a wrapper wraps) overrides ``rollback``.
+            Undo actions a step registers while it runs are not visible beforehand.
+        kind: The step's class name.
+    """
+
+    order: int
+    name: str
+    weight: float
+    share: float
+    can_roll_back: bool
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How one step of a job ended."""
+
+    order: int
+    name: str
+    status: StepStatus
+    duration: float
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How a job ended.
+
+    Attributes:
+        status: ``success``, ``failed`` or ``cancelled``.
+        error: Why it failed or was cancelled.
+        rollback: Every rollback attempt made, in order.
+        summary: What the action returned (the orchestrator's summary for step-based actions).
+        duration: Wall-clock seconds from start to end.
+    """
+
+    status: Literal["success", "failed", "cancelled"]
+    error: str | None
+    rollback: tuple[RollbackEntry, ...]
+    summary: dict[str, Any]
+    duration: float
+
+
+class ActionRuntime(RuntimeContext):
+    """A runtime that also hears the job's lifecycle from the action that runs it.
+
+    Every hook does nothing here; subclasses override the ones they care about.
+    """
+
+    def job_created(self, action: str, params: Mapping[str, Any]) -> None:
+        """A job for ``action`` with the raw (not yet validated) ``params`` exists."""
+
+    def job_started(self, params: Mapping[str, Any], steps: Sequence[PlannedStep]) -> None:
+        """``params`` (now validated) are valid and the run starts with ``steps``."""
+
+    def step_started(self, step: PlannedStep) -> None:
+        """``step`` is about to run."""
+
+    def step_finished(self, outcome: StepOutcome) -> None:
+        """A step ended (succeeded, failed, was skipped or was cancelled)."""
+
+    def step_rolled_back(self, entry: RollbackEntry) -> None:
+        """A completed step's ``rollback`` was called (``entry.error`` says whether it worked)."""
+
+    def job_finished(self, outcome: JobOutcome) -> None:
+        """The job ended; nothing is reported after this."""

@@ -1,0 +1,606 @@
+"""The job store: one SQLite file holding every job's record.
+
+Written with the standard library's ``sqlite3`` in WAL mode, one transaction per change, so a
+reader (``steprail jobs list``) never waits for a running job and a process that dies mid-run
+leaves every record written so far intact. A job whose process is gone reads back as
+``interrupted`` (see :func:`process_alive`); nothing has to clean it up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, cast
+
+from .._errors import RollbackEntry
+from ._events import JobState, JobStatus, PlannedStep, StepStatus
+
+__all__ = [
+    "JobLog",
+    "JobNotFoundError",
+    "JobRecord",
+    "JobStore",
+    "JobStoreDamagedError",
+    "JobStoreError",
+    "JobStoreLockedError",
+    "StepRecord",
+    "process_alive",
+]
+
+SCHEMA_VERSION: Final = 1
+# A job on another host is presumed dead when it has not written anything for this long.
+REMOTE_STALE_SECONDS: Final = 3600.0
+
+_SCHEMA: Final = """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'success', 'failed', 'cancelled')),
+    progress INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    rollback TEXT NOT NULL DEFAULT '[]',
+    summary TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    updated_at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_started TEXT
+);
+CREATE TABLE steps (
+    job_id INTEGER NOT NULL REFERENCES jobs (id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    weight REAL NOT NULL,
+    share REAL NOT NULL,
+    can_roll_back INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    progress_current INTEGER,
+    progress_total INTEGER,
+    started_at TEXT,
+    finished_at TEXT,
+    duration REAL,
+    data TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    rolled_back INTEGER NOT NULL DEFAULT 0,
+    rollback_error TEXT,
+    PRIMARY KEY (job_id, position)
+);
+CREATE TABLE logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs (id),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('log', 'metrics')),
+    step TEXT,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL,
+    file TEXT
+);
+CREATE INDEX logs_by_job ON logs (job_id, id);
+"""
+_TABLES: Final = frozenset({"jobs", "steps", "logs"})
+
+
+class JobStoreError(RuntimeError):
+    """The job store cannot be used; the message says which file and what to do."""
+
+
+class JobStoreLockedError(JobStoreError):
+    """Another process holds the job store's write lock for longer than the timeout."""
+
+
+class JobStoreDamagedError(JobStoreError):
+    """The file is not a steprail job store, or it is corrupt. It is never overwritten."""
+
+
+class JobNotFoundError(JobStoreError, LookupError):
+    """No job has the requested id."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step of a recorded job."""
+
+    order: int
+    name: str
+    kind: str
+    weight: float
+    share: float
+    can_roll_back: bool
+    status: StepStatus
+    progress: tuple[int, int] | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: float | None
+    data: dict[str, Any]
+    error: str | None
+    rolled_back: bool
+    rollback_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobLog:
+    """One log event or metrics report of a job."""
+
+    at: datetime
+    kind: str
+    step: str | None
+    event: str
+    data: dict[str, Any]
+    file: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as read back from the store.
+
+    Attributes:
+        status: The recorded status, or ``interrupted`` when the job was left ``pending`` or
+            ``running`` by a process that no longer exists.
+        recorded_status: What the file says, whatever became of the process.
+        progress: Overall progress, 0 to 100.
+        metrics: The latest metrics reported by each step, keyed by step name.
+        rollback: Every rollback attempt made when the job failed or was cancelled.
+        steps: Each planned step (empty until the params were valid and the run started).
+    """
+
+    id: int
+    action: str
+    params: dict[str, Any]
+    status: JobState
+    recorded_status: JobStatus
+    progress: int
+    error: str | None
+    rollback: list[RollbackEntry]
+    summary: dict[str, Any]
+    metrics: dict[str, dict[str, Any]]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    host: str
+    pid: int
+    steps: list[StepRecord]
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (to the last write for an unfinished job)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or self.updated_at
+        return (end - self.started_at).total_seconds()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _json_default(value: object) -> object:
+    # Logs carry whatever steps hand them; a value JSON cannot hold is kept as text, never lost.
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return repr(value)
+
+
+def _clean_floats(value: object) -> object:
+    # JSON has no NaN/Infinity; store them as strings so the text stays standard JSON.
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _clean_floats(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_floats(v) for v in value]
+    return value
+
+
+def to_json(value: object) -> str:
+    """Encode ``value`` as standard JSON, turning what JSON cannot hold into text."""
+    try:
+        return json.dumps(value, default=_json_default, allow_nan=False, sort_keys=True)
+    except ValueError:
+        return json.dumps(_clean_floats(value), default=_json_default, allow_nan=False, sort_keys=True)
+
+
+def _process_started(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), to detect pid reuse."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_alive(host: str, pid: int, pid_started: str | None, updated_at: datetime) -> bool:
+    """Whether the process that owns a job may still be running.
+
+    On this host: the pid exists and (where ``/proc`` tells) started when the job's process did.
+    On another host nothing can be asked, so a job silent for :data:`REMOTE_STALE_SECONDS` is
+    presumed dead.
+    """
+    if host != socket.gethostname():
+        return (datetime.now(UTC) - updated_at).total_seconds() < REMOTE_STALE_SECONDS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists but belongs to someone else
+    if pid_started is not None:
+        current = _process_started(pid)
+        if current is not None and current != pid_started:
+            return False  # the pid was reused by a later process
+    return True
+
+
+class JobStore:
+    """Every job's record in one SQLite file.
+
+    Args:
+        path: The database file; its folder is created if needed.
+        timeout: Seconds to wait for another process's write lock before giving up with
+            :class:`JobStoreLockedError`.
+
+    Raises:
+        JobStoreDamagedError: the file exists but is not a steprail job store (or is corrupt).
+        JobStoreLockedError: the store is locked by another process.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._host = socket.gethostname()
+        self._pid = os.getpid()
+        self._pid_started = _process_started(self._pid)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        except sqlite3.Error as error:
+            raise self._translate(error) from error
+        try:
+            with self._guard():
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode is None or str(mode[0]).lower() != "wal":
+                    raise JobStoreDamagedError(f"job store {str(self.path)!r}: cannot switch to WAL mode")
+                # WAL with synchronous=NORMAL survives a crash of the process (not of the OS).
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._ensure_schema()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _translate(self, error: sqlite3.Error) -> JobStoreError:
+        text = str(error)
+        where = str(self.path)
+        if isinstance(error, sqlite3.OperationalError) and "locked" in text:
+            return JobStoreLockedError(
+                f"job store {where!r} is locked by another process (waited {self.timeout:g}s); "
+                "wait for that process to finish, or pass another store with --store"
+            )
+        if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
+            return JobStoreDamagedError(
+                f"job store {where!r} is damaged or is not a steprail job store ({text}); "
+                "move it aside (it was left untouched) or pass another file with --store"
+            )
+        return JobStoreError(f"job store {where!r}: {text}")
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except JobStoreError:
+            raise
+        except sqlite3.Error as error:
+            raise self._translate(error) from error
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One change, committed whole or not at all."""
+        with self._guard():
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _ensure_schema(self) -> None:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = {
+            row[0]
+            for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        } - {"sqlite_sequence"}
+        if version == SCHEMA_VERSION and _TABLES <= tables:
+            return
+        if version == 0 and not tables:
+            with self._transaction() as conn:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
+        raise JobStoreDamagedError(
+            f"job store {str(self.path)!r} is not a steprail job store of schema version "
+            f"{SCHEMA_VERSION} (found version {version}, tables {sorted(tables)}); "
+            "it was left untouched: move it aside or pass another file with --store"
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def create_job(self, action: str, params: Mapping[str, Any]) -> int:
+        """Record a new ``pending`` job and return its id."""
+        now = _now()
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO jobs (action, params, status, created_at, updated_at, host, pid, pid_started)"
+                " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+                (action, to_json(dict(params)), now, now, self._host, self._pid, self._pid_started),
+            )
+            job_id = cursor.lastrowid
+        assert job_id is not None  # an INSERT into a rowid table always sets it
+        return job_id
+
+    def start_job(self, job_id: int, steps: Sequence[PlannedStep], params: Mapping[str, Any]) -> None:
+        """Mark the job ``running`` with its validated ``params`` and its planned steps."""
+        now = _now()
+        with self._transaction() as conn:
+            self._touch(conn, job_id, "status = 'running', started_at = ?, params = ?", now, to_json(dict(params)))
+            conn.executemany(
+                "INSERT INTO steps (job_id, position, name, kind, weight, share, can_roll_back, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                [
+                    (job_id, s.order, s.name, s.kind, s.weight, s.share, int(s.can_roll_back))
+                    for s in steps
+                ],
+            )
+
+    def step_started(self, job_id: int, order: int) -> None:
+        """Mark step ``order`` ``running``."""
+        now = _now()
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE steps SET status = 'running', started_at = ? WHERE job_id = ? AND position = ?",
+                (now, job_id, order),
+            )
+            self._touch(conn, job_id)
+
+    def step_finished(
+        self,
+        job_id: int,
+        order: int,
+        status: StepStatus,
+        duration: float,
+        data: Mapping[str, Any],
+        error: str | None,
+    ) -> None:
+        """Record how step ``order`` ended."""
+        now = _now()
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE steps SET status = ?, finished_at = ?, duration = ?, data = ?, error = ?,"
+                " started_at = COALESCE(started_at, ?) WHERE job_id = ? AND position = ?",
+                (status, now, duration, to_json(dict(data)), error, now, job_id, order),
+            )
+            self._touch(conn, job_id)
+
+    def step_rolled_back(self, job_id: int, order: int, error: str | None) -> None:
+        """Record that step ``order``'s ``rollback`` ran (and whether it raised)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE steps SET rolled_back = 1, rollback_error = ? WHERE job_id = ? AND position = ?",
+                (error, job_id, order),
+            )
+            self._touch(conn, job_id)
+
+    def set_progress(self, job_id: int, current: int, total: int, step_order: int | None = None) -> None:
+        """Record overall progress (``step_order`` is ``None``) or a step's own progress."""
+        with self._transaction() as conn:
+            if step_order is None:
+                percent = 0 if total <= 0 else max(0, min(100, current * 100 // total))
+                self._touch(conn, job_id, "progress = MAX(progress, ?)", percent)
+            else:
+                conn.execute(
+                    "UPDATE steps SET progress_current = ?, progress_total = ? WHERE job_id = ? AND position = ?",
+                    (current, total, job_id, step_order),
+                )
+                self._touch(conn, job_id)
+
+    def add_log(
+        self, job_id: int, event: str, data: Mapping[str, Any], file: str | None, step: str | None
+    ) -> None:
+        """Append a log event."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO logs (job_id, at, kind, step, event, data, file) VALUES (?, ?, 'log', ?, ?, ?, ?)",
+                (job_id, _now(), step, event, to_json(dict(data)), file),
+            )
+            self._touch(conn, job_id)
+
+    def add_metrics(self, job_id: int, value: Mapping[str, Any], step: str | None) -> None:
+        """Append a metrics report and make it the step's latest metrics."""
+        encoded = to_json(dict(value))
+        key = step if step is not None else ""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO logs (job_id, at, kind, step, event, data) VALUES (?, ?, 'metrics', ?, 'metrics', ?)",
+                (job_id, _now(), step, encoded),
+            )
+            self._touch(conn, job_id, "metrics = json_set(metrics, ?, json(?))", _json_path(key), encoded)
+
+    def finish_job(
+        self,
+        job_id: int,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        rollback: Sequence[RollbackEntry] = (),
+        summary: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the job's final status, error, rollback report and summary."""
+        if status not in ("success", "failed", "cancelled"):
+            raise ValueError(f"a job finishes as success, failed or cancelled, not {status!r}")
+        report = [
+            {"step": e.step, "kind": e.kind, "label": e.label, "error": e.error} for e in rollback
+        ]
+        extra = ", progress = 100" if status == "success" else ""
+        with self._transaction() as conn:
+            self._touch(
+                conn,
+                job_id,
+                f"status = ?, error = ?, rollback = ?, summary = ?, finished_at = ?{extra}",
+                status,
+                error,
+                to_json(report),
+                to_json(dict(summary or {})),
+                _now(),
+            )
+
+    def _touch(self, conn: sqlite3.Connection, job_id: int, assignments: str = "", *values: object) -> None:
+        sql = "UPDATE jobs SET updated_at = ?" + (", " + assignments if assignments else "") + " WHERE id = ?"
+        cursor = conn.execute(sql, (_now(), *values, job_id))
+        if cursor.rowcount == 0:
+            raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> JobRecord:
+        """Return job ``job_id`` with its steps.
+
+        Raises:
+            JobNotFoundError: there is no such job.
+        """
+        with self._guard():
+            row = self._conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+            steps = self._conn.execute(
+                f"SELECT {_STEP_COLUMNS} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
+            ).fetchall()
+        return self._job(row, [self._step(s) for s in steps])
+
+    def list_jobs(self, limit: int | None = None) -> list[JobRecord]:
+        """Return jobs newest first (without their steps), at most ``limit`` of them."""
+        with self._guard():
+            rows = self._conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+        return [self._job(row, []) for row in rows]
+
+    def logs(self, job_id: int, *, kind: str | None = None) -> list[JobLog]:
+        """Return a job's log events and metrics reports (only one ``kind`` if given), oldest first."""
+        query = "SELECT at, kind, step, event, data, file FROM logs WHERE job_id = ?"
+        args: tuple[object, ...] = (job_id,)
+        if kind is not None:
+            query += " AND kind = ?"
+            args = (job_id, kind)
+        with self._guard():
+            rows = self._conn.execute(query + " ORDER BY id", args).fetchall()
+        return [
+            JobLog(datetime.fromisoformat(at), k, step, event, json.loads(data), file)
+            for at, k, step, event, data, file in rows
+        ]
+
+    def _job(self, row: tuple[Any, ...], steps: list[StepRecord]) -> JobRecord:
+        (
+            job_id, action, params, status, progress, error, rollback, summary, metrics,
+            created, started, finished, updated, host, pid, pid_started,
+        ) = row  # fmt: skip
+        updated_at = datetime.fromisoformat(updated)
+        state: JobState = status
+        if status in ("pending", "running") and not process_alive(host, pid, pid_started, updated_at):
+            state = "interrupted"
+        return JobRecord(
+            id=job_id,
+            action=action,
+            params=json.loads(params),
+            status=state,
+            recorded_status=cast(JobStatus, status),
+            progress=progress,
+            error=error,
+            rollback=[RollbackEntry(e["step"], e["kind"], e["label"], e["error"]) for e in json.loads(rollback)],
+            summary=json.loads(summary),
+            metrics=json.loads(metrics),
+            created_at=datetime.fromisoformat(created),
+            started_at=_when(started),
+            finished_at=_when(finished),
+            updated_at=updated_at,
+            host=host,
+            pid=pid,
+            steps=steps,
+        )
+
+    @staticmethod
+    def _step(row: tuple[Any, ...]) -> StepRecord:
+        (
+            order, name, kind, weight, share, can_roll_back, status, current, total,
+            started, finished, duration, data, error, rolled_back, rollback_error,
+        ) = row  # fmt: skip
+        return StepRecord(
+            order=order,
+            name=name,
+            kind=kind,
+            weight=weight,
+            share=share,
+            can_roll_back=bool(can_roll_back),
+            status=status,
+            progress=None if current is None else (current, total),
+            started_at=_when(started),
+            finished_at=_when(finished),
+            duration=duration,
+            data=json.loads(data),
+            error=error,
+            rolled_back=bool(rolled_back),
+            rollback_error=rollback_error,
+        )
+
+
+def _json_path(key: str) -> str:
+    # A JSON path member with the key quoted, so step names with dots or spaces stay one key.
+    return "$." + json.dumps(key)
+
+
+_JOB_COLUMNS: Final = (
+    "id, action, params, status, progress, error, rollback, summary, metrics, created_at,"
+    " started_at, finished_at, updated_at, host, pid, pid_started"
+)
+_STEP_COLUMNS: Final = (
+    "position, name, kind, weight, share, can_roll_back, status, progress_current, progress_total,"
+    " started_at, finished_at, duration, data, error, rolled_back, rollback_error"
+)
