@@ -27,7 +27,7 @@ __all__ = ["check_step_class_weight", "check_validation_step_weight"]
 
 def _message(owner: str, value: float) -> str:
     return (
-        f'progress_weight of "{owner}" is {value:g}, outside [{WEIGHT_MIN:g}, {WEIGHT_MAX:g}]; '
+        f'progress_weight of "{owner}" is {value:g}, outside [{WEIGHT_MIN}, {WEIGHT_MAX}]; '
         "the registry refuses this step at run time"
     )
 
