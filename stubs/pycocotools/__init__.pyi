@@ -1,0 +1,1 @@
+# Minimal stubs: only what steprail's tests use.

@@ -1,0 +1,13 @@
+import numpy as np
+import numpy.typing as npt
+
+from .coco import COCO
+
+class COCOeval:
+    stats: npt.NDArray[np.float64]
+    def __init__(
+        self, cocoGt: COCO | None = None, cocoDt: COCO | None = None, iouType: str = "segm"
+    ) -> None: ...
+    def evaluate(self) -> None: ...
+    def accumulate(self) -> None: ...
+    def summarize(self) -> None: ...
