@@ -75,15 +75,18 @@ def check_order(record: RunRecord[BaseStepContext]) -> None:
         raise _fail("order", f"executed {executed!r}, expected every started, unskipped step {expected!r}", record)
 
 
-def _callback_failed_after_return(record: RunRecord[BaseStepContext], step: str) -> bool:
-    """Whether the progress callback raised after ``step``'s execute had returned."""
-    returned = False
+def _callback_failed_after_step(record: RunRecord[BaseStepContext], step: str) -> bool:
+    """Whether the progress callback raised after ``step`` had finished (returned a successful
+    result or was skipped): the run fails at that step, but the step itself did not fail."""
+    finished = False
     for event in record.events:
         if event.step != step:
             continue
         if event.kind == "returned":
-            returned = event.ok
-        elif event.kind == "callback_raised" and returned:
+            finished = event.ok
+        elif event.kind == "skipped":
+            finished = True
+        elif event.kind == "callback_raised" and finished:
             return True
     return False
 
@@ -93,7 +96,7 @@ def _expected_rolled_back(record: RunRecord[BaseStepContext]) -> list[str]:
         return []
     failed = record.failed_step
     completed = [name for name in record.completed if name != failed]
-    if failed is not None and _callback_failed_after_return(record, failed):
+    if failed in record.completed and _callback_failed_after_step(record, failed):
         completed.append(failed)  # it completed; the run failed afterwards, in the callback
     return completed[::-1]
 
@@ -235,7 +238,7 @@ def check_results(record: RunRecord[BaseStepContext]) -> None:
     for name, result in zip(attempted, results):
         if result.skipped != (name in skipped):
             raise _fail("results", f"result of {name!r} has skipped={result.skipped}", record)
-        if name == failed and not _callback_failed_after_return(record, failed):
+        if name == failed and not _callback_failed_after_step(record, failed):
             if result.success:
                 raise _fail("results", f"the failed step {name!r} has a successful result", record)
         elif name not in skipped and record.returned.get(name) is not result:
@@ -254,7 +257,8 @@ def check_errors(record: RunRecord[BaseStepContext]) -> None:
     """A failure raises :class:`~steprail.StepFailedError` naming the step (``BaseException``\\s
     such as ``KeyboardInterrupt`` are re-raised unchanged instead); ``context.errors`` gets the
     failure and one line per failed rollback, which the error's rollback report lists too.
-    A successful run adds no error."""
+    A successful run adds no error. A workflow without steps has no step to blame: when its
+    progress callback raises, that exception comes through unchanged."""
     context = record.context
     new_errors = context.errors[record.errors_before :]
     if record.succeeded:
@@ -270,7 +274,11 @@ def check_errors(record: RunRecord[BaseStepContext]) -> None:
     error, failed = record.error, record.failed_step
     failures = _rollback_failures(record)
     step_error = record.raised.get(failed) if failed is not None else None
-    if isinstance(error, StepFailedError):
+    if not record.step_names:
+        # No step to name: the orchestrator lets the progress callback's error through as is.
+        if error is None or error is not record.callback_error:
+            raise _fail("errors", f"a run without steps failed with {error!r}, not its callback's error", record)
+    elif isinstance(error, StepFailedError):
         _check_step_failed(record, error, failed, step_error, new_errors, failures)
     elif step_error is not None and not isinstance(step_error, Exception):
         if error is not step_error:

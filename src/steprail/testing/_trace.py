@@ -85,6 +85,7 @@ class RunRecord[C: BaseStepContext]:
         results_before: ``len(context.step_results)`` when the run started.
         returned: The object each step's ``execute`` returned, by step name.
         raised: The exception each step's ``can_skip``/``execute`` raised, by step name.
+        callback_error: What the progress callback raised, if it did.
     """
 
     def __init__(self, step_names: tuple[str, ...], weights: tuple[float, ...], context: C) -> None:
@@ -101,6 +102,7 @@ class RunRecord[C: BaseStepContext]:
         self.results_before = len(context.step_results)
         self.returned: dict[str, object] = {}
         self.raised: dict[str, BaseException] = {}
+        self.callback_error: BaseException | None = None
 
     @property
     def context(self) -> C:
@@ -320,6 +322,7 @@ def record_run[C: BaseStepContext](
             try:
                 progress_callback(current, total)
             except BaseException as error:
+                record.callback_error = error
                 recorder.emit(TraceEvent("callback_raised", context.current_step, _text(error)))
                 raise
 
