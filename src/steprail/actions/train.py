@@ -203,20 +203,25 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
 
     @property
     def work_dir(self) -> Path:
-        """The run's folder (made on first use)."""
+        """The run's folder (made on first use; a new temporary folder unless one was given)."""
         if self._work_dir is None:
             self._work_dir = Path(tempfile.mkdtemp(prefix="steprail-train-"))
         self._work_dir.mkdir(parents=True, exist_ok=True)
         return self._work_dir
 
+    @work_dir.setter
+    def work_dir(self, folder: str | os.PathLike[str]) -> None:
+        self._work_dir = Path(os.fspath(folder)).absolute()
+
     def create_context(self) -> C:
         """A new context of :attr:`context_class` with the params, the client and the runtime.
 
-        Unless the params say otherwise, the export goes to ``work_dir/dataset`` (and the
-        conversion beside it).
+        When a work folder was given and the params name no ``output_dir``, the export goes to
+        ``work_dir/dataset`` (and the conversion beside it); otherwise to a temporary folder.
         """
         params = self.params.model_dump(mode="json")
-        params.setdefault("output_dir", str(self.work_dir / "dataset"))
+        if self._work_dir is not None:
+            params.setdefault("output_dir", str(self._work_dir / "dataset"))
         return cast(C, self.context_class(runtime_ctx=self.runtime, params=params, client=self.client))
 
     def setup_steps(self, registry: StepRegistry[C]) -> None:

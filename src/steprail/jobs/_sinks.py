@@ -40,7 +40,9 @@ __all__ = [
     "plain_output_wanted",
 ]
 
-# Plain mode prints a step's metrics at most this often (the step's end line has the latest).
+# Plain mode prints a step's first metrics reports, then at most one per interval (the step's end
+# line always has the latest).
+_PLAIN_METRICS_EVERY: Final = 30
 _PLAIN_METRICS_INTERVAL: Final = 0.5
 
 
@@ -164,6 +166,7 @@ class ConsoleRuntime(ActionRuntime):
         self._metrics: dict[str, dict[str, Any]] = {}
         self._printed_decile = -1
         self._metrics_printed_at = 0.0
+        self._metrics_lines = 0
 
     def _line(self, text: str) -> None:
         if self._progress is not None:
@@ -198,6 +201,7 @@ class ConsoleRuntime(ActionRuntime):
         """Reset the step bar for ``step``."""
         self._current = step
         self._metrics_printed_at = 0.0
+        self._metrics_lines = 0
         label = f"{step.order + 1}/{len(self._steps)} {step.name}"
         if self._progress is not None and self._step_task is not None:
             self._progress.reset(self._step_task, total=100, description=label, info="", visible=True)
@@ -257,8 +261,10 @@ class ConsoleRuntime(ActionRuntime):
             self._progress.update(self._step_task, info=text)
             return
         if self.plain:
+            # Every report while there are few (a readable transcript), then at most twice a second.
+            self._metrics_lines += 1
             now = time.monotonic()
-            if now - self._metrics_printed_at >= _PLAIN_METRICS_INTERVAL:
+            if self._metrics_lines <= _PLAIN_METRICS_EVERY or now - self._metrics_printed_at >= _PLAIN_METRICS_INTERVAL:
                 self._metrics_printed_at = now
                 self._line(f"  metrics {key}: {text}")
 

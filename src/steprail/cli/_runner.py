@@ -1,0 +1,120 @@
+"""Running an action from the command line: sinks, store, backend, signals, exit code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError
+from ..datasets import LocalBackend
+from ..jobs import (
+    ActionRuntime,
+    ConsoleRuntime,
+    FanOutRuntime,
+    JobRuntime,
+    JobStore,
+    JobStoreError,
+    JsonLinesRuntime,
+)
+from .._runtime import RuntimeContext
+from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, UsageProblem
+
+__all__ = ["RunResult", "open_store", "resolve_home", "run_action", "store_path"]
+
+STORE_FILE_NAME = "jobs.sqlite3"
+
+
+def resolve_home(home: Path | None) -> Path:
+    """``--home``, else ``$STEPRAIL_HOME``, else ``./.steprail`` (absolute)."""
+    if home is None:
+        env = os.environ.get("STEPRAIL_HOME")
+        home = Path(env) if env else Path.cwd() / ".steprail"
+    return home.absolute()
+
+
+def store_path(home: Path, store: Path | None) -> Path:
+    """``--store``, else ``<home>/jobs.sqlite3``."""
+    return store.absolute() if store is not None else home / STORE_FILE_NAME
+
+
+def open_store(path: Path, timeout: float = 5.0) -> JobStore:
+    """Open (or create) the job store; any problem becomes a :class:`UsageProblem`."""
+    try:
+        return JobStore(path, timeout=timeout)
+    except JobStoreError as error:
+        raise UsageProblem(str(error)) from error
+
+
+class _WorkDirPerJob(ActionRuntime):
+    """Points a training action's work folder at ``<home>/work/job-<id>`` once the job has an id."""
+
+    def __init__(self, jobs: JobRuntime, home: Path) -> None:
+        super().__init__()
+        self.action: BaseTrainAction[Any, Any] | None = None
+        self._jobs = jobs
+        self._home = home
+
+    def job_created(self, action: str, params: Mapping[str, Any]) -> None:
+        if self.action is not None:
+            self.action.work_dir = self._home / "work" / f"job-{self._jobs.job_id}"
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_action` did."""
+
+    outcome: ActionOutcome
+    job_id: int | None
+    exit_code: int
+    work_dir: Path | None
+
+
+def run_action(
+    action_class: type[BaseAction[Any]],
+    params: dict[str, Any],
+    *,
+    home: Path,
+    store: JobStore,
+    console: Console,
+    plain: bool | None,
+    json_log: Path | None,
+) -> RunResult:
+    """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
+    cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
+    and a work folder ``<home>/work/job-<id>``."""
+    jobs = JobRuntime(store)
+    work_dirs = _WorkDirPerJob(jobs, home)
+    sinks: list[RuntimeContext] = [jobs, work_dirs, ConsoleRuntime(console, plain=plain)]
+    if json_log is not None:
+        sinks.append(JsonLinesRuntime(json_log))
+    runtime = FanOutRuntime(*sinks)
+    backend: LocalBackend | None = None
+    action: BaseAction[Any]
+    if issubclass(action_class, BaseTrainAction):
+        backend = LocalBackend(home / "backend")
+        work_dirs.action = action_class(params, runtime=runtime, client=backend, handle_signals=True)
+        action = work_dirs.action
+    else:
+        action = action_class(params, runtime=runtime, handle_signals=True)
+    try:
+        outcome = action.run()
+    except JobStoreError as error:
+        raise UsageProblem(str(error)) from error
+    finally:
+        if backend is not None:
+            backend.close()
+    if outcome.status == "success":
+        code = EXIT_OK
+    elif outcome.status == "cancelled":
+        code = EXIT_CANCELLED
+    elif isinstance(outcome.exception, InvalidParamsError):
+        code = EXIT_BAD_INPUT
+    else:
+        code = EXIT_FAILED
+    work_dir = home / "work" / f"job-{jobs.job_id}" if work_dirs.action is not None else None
+    return RunResult(outcome, jobs.job_id, code, work_dir)
