@@ -94,7 +94,7 @@ class _InstancesWriter:
         self._spool.close()
         self._out.write('\n ],\n "annotations": [\n')
         with self.spool_path.open("r", encoding="utf-8") as spool:
-            shutil.copyfileobj(spool, self._out)
+            shutil.copyfileobj(spool, self._out, 1 << 14)  # bounded chunks keep the peak flat
         categories = [
             {"id": index + 1, "name": name, "supercategory": "none"}
             for index, name in enumerate(self._categories)
