@@ -1,0 +1,162 @@
+"""The plugin gives the same errors on a cold and a warm mypy cache.
+
+Method bodies are not stored in mypy's cache, so a step module read from the cache has no
+``return "load"`` left to look at: the plugin must rely on what it recorded in the class metadata.
+These tests check a workflow module against a step module that is fresh in the cache.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from mypy import api
+
+STEPS = '''
+from dataclasses import dataclass
+from typing import Final
+
+from steprail import BaseStep, BaseStepContext, StepResult
+
+
+@dataclass
+class Ctx(BaseStepContext):
+    count: int = 0
+
+
+@dataclass
+class OtherCtx(BaseStepContext):
+    label: str = ""
+
+
+class Load(BaseStep[Ctx]):
+    @property
+    def name(self) -> str:
+        return "load"
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.5
+
+    def execute(self, context: Ctx) -> StepResult:
+        return StepResult()
+
+
+class Process(BaseStep[Ctx]):
+    name: Final = "process"
+    progress_weight = 0.5
+
+    def execute(self, context: Ctx) -> StepResult:
+        return StepResult()
+
+
+class Elsewhere(BaseStep[OtherCtx]):
+    name: Final = "elsewhere"
+    progress_weight = 0.1
+
+    def execute(self, context: OtherCtx) -> StepResult:
+        return StepResult()
+'''
+
+WORKFLOW = '''
+from steprail import LoggingStep, StepRegistry, ValidationStep
+from steps import Ctx, Elsewhere, Load, Process
+
+
+def valid(context: Ctx) -> tuple[bool, str | None]:
+    return True, None
+
+
+def build() -> StepRegistry[Ctx]:
+    registry = StepRegistry[Ctx]()
+    registry.register(Load())
+    registry.register(LoggingStep(Process()))
+    registry.register(Load())
+    registry.insert_before("process", ValidationStep(valid, progress_weight=2.0))
+    registry.register(Elsewhere())
+    return registry
+'''
+
+EXPECTED = [
+    'workflow.py:13: error: Step name "load" is already registered',
+    'workflow.py:14: error: No step named "process" is registered on "registry" at this point; '
+    'insert_before fails at run time (did you mean "logged_process"?)',
+    'workflow.py:14: error: progress_weight of "ValidationStep" is 2, outside [0.0, 1.0]',
+    'workflow.py:15: error: Step "Elsewhere" expects context "OtherCtx"',
+]
+
+
+def _write(path: Path, source: str) -> None:
+    path.write_text(textwrap.dedent(source).lstrip())
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _write(tmp_path / "steps.py", STEPS)
+    _write(tmp_path / "workflow.py", WORKFLOW)
+    (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\nplugins = steprail.mypy\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _mypy(project: Path, *extra: str) -> tuple[list[str], str]:
+    stdout, stderr, _status = api.run(
+        [
+            "--config-file",
+            str(project / "mypy.ini"),
+            "--cache-dir",
+            str(project / "cache"),
+            "--no-error-summary",
+            "--show-traceback",
+            *extra,
+            "steps.py",
+            "workflow.py",
+        ]
+    )
+    errors = [line for line in stdout.splitlines() if ": error:" in line or ": note:" in line]
+    return errors, stderr
+
+
+def _assert_expected(errors: list[str]) -> None:
+    for wanted in EXPECTED:
+        assert any(line.startswith(wanted) for line in errors), (wanted, errors)
+    assert len(errors) == len(EXPECTED), errors
+    # One error per mistake: no generic arg-type next to steprail-context.
+    assert not any("[arg-type]" in line for line in errors), errors
+
+
+def test_warm_cache_rerun_gives_the_same_errors(project: Path) -> None:
+    cold, cold_stderr = _mypy(project)
+    assert cold_stderr == ""
+    _assert_expected(cold)
+    warm, _ = _mypy(project)
+    assert warm == cold
+
+
+def test_changed_workflow_against_cached_steps(project: Path) -> None:
+    cold, _ = _mypy(project)
+    _assert_expected(cold)
+    # Edit only the workflow (a comment at the end keeps line numbers): steps.py stays fresh
+    # in the cache, so its property bodies are not available to the plugin on this run.
+    with (project / "workflow.py").open("a") as workflow:
+        workflow.write("# edited\n")
+    warm, stderr = _mypy(project, "--verbose")
+    # The point of the test: steps.py came from the cache, only workflow.py was re-checked.
+    assert "Metadata fresh for steps:" in stderr
+    assert re.search(r"SCC singleton \(workflow\) as inherently stale", stderr) is not None
+    assert warm == cold
+
+
+def test_changed_step_name_invalidates_dependent_module(project: Path) -> None:
+    cold, _ = _mypy(project)
+    _assert_expected(cold)
+    # Renaming the step only changes a method body; the recorded name must still reach the
+    # workflow, which mypy then re-checks: the duplicate "load" is gone.
+    steps = (project / "steps.py").read_text().replace('return "load"', 'return "load_data"')
+    (project / "steps.py").write_text(steps)
+    warm, _ = _mypy(project)
+    assert not any('"load" is already registered' in line for line in warm), warm
+    cold_again, _ = _mypy(project, "--no-incremental")
+    assert warm == cold_again
