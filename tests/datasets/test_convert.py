@@ -230,12 +230,12 @@ def test_failure_midway_removes_partial_output(tmp_path: Path, monkeypatch: pyte
 
     calls = 0
 
-    def failing_link(source: Path, target: Path) -> None:
+    def failing_link(source: str, target: str) -> None:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OSError("disk full")
-        target.write_bytes(source.read_bytes())
+        Path(target).write_bytes(Path(source).read_bytes())
 
     monkeypatch.setattr(yolo_module, "link_or_copy", failing_link)
     with pytest.raises(OSError, match="disk full"):

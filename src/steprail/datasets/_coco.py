@@ -45,9 +45,8 @@ __all__ = ["coco_to_dmv2", "dmv2_to_coco"]
 _ANNOTATIONS_DIR: Final = "annotations"
 
 
-def _num(value: float) -> str:
-    # Shortest round-trip text for a float; integral values print without a fraction.
-    return repr(int(value)) if value == int(value) and abs(value) < 1e15 else repr(value)
+# repr() is the shortest text that reads back as the same float, and valid JSON for finite ones.
+_num = repr
 
 
 class _InstancesWriter:
@@ -121,7 +120,7 @@ def _write_item(
     class_ids: dict[str, int],
 ) -> int:
     w, h = float(item.width), float(item.height)
-    writer.image(image_id, item.image_path.name, item.width, item.height)
+    writer.image(image_id, item.image_name, item.width, item.height)
     for box in item.boxes:
         x, y, bw, bh = box.data
         x0, y0 = _clamp(x, w), _clamp(y, h)
@@ -175,12 +174,13 @@ def dmv2_to_coco(
             for split in layout.splits:
                 images_dir = out / "images" if split is None else out / "images" / split
                 images_dir.mkdir(parents=True)
+                images_str = str(images_dir)
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
                 writer = _InstancesWriter(annotations_dir / file_name, names)
                 for item in iter_checked_items(
                     _single_split(layout, split), audit, class_ids
                 ):
-                    link_or_copy(item.image_path, images_dir / item.image_path.name)
+                    link_or_copy(item.image_path, os.path.join(images_str, item.image_name))
                     before = ann_id
                     ann_id = _write_item(writer, item, image_id, ann_id, class_ids)
                     image_id += 1

@@ -52,7 +52,8 @@ IMAGE_EXTENSIONS: Final[tuple[str, ...]] = (
 # violation carries a standard error type that the converters map to an audit reason.
 _Coordinate = Annotated[float, Field(allow_inf_nan=False)]
 _Extent = Annotated[float, Field(allow_inf_nan=False, gt=0)]
-_ClassName = Annotated[str, Field(min_length=1)]
+# At least one non-space character; a regex keeps the check inside pydantic-core.
+_ClassName = Annotated[str, Field(min_length=1, pattern=r"\S")]
 _Size = Annotated[int, Field(gt=0)]
 
 
@@ -71,13 +72,6 @@ class _Annotation(BaseModel):
     id: str
     classification: _ClassName
     attrs: list[Attribute] = Field(default_factory=list)
-
-    @field_validator("classification")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise PydanticCustomError("missing_class", "classification is blank")
-        return value
 
 
 class BoundingBox(_Annotation):

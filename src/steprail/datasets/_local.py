@@ -331,7 +331,7 @@ class LocalBackend:
                 # The store keeps its own copy: a hard link would change with the user's file.
                 shutil.copyfile(
                     item.image_path,
-                    folder / "original_files" / (item.stem + item.image_path.suffix),
+                    folder / "original_files" / (item.stem + item.image_name[len(item.stem) :]),
                 )
                 names.update(b.classification for b in item.boxes)
                 names.update(p.classification for p in item.polygons)
@@ -489,7 +489,7 @@ def _stored_items(folder: Path) -> Iterator[tuple[str, str]]:
 def _image_name(images: Path, stem: str) -> str:
     from ._source import find_image
 
-    found = find_image(images, stem, ".png")
+    found = find_image(str(images), stem, ".png")
     if found is None:  # staged by our own writers, so this means the staging is corrupt
         raise DatasetInputError(f"staged item {stem!r} has no image")
-    return found.name
+    return os.path.basename(found)

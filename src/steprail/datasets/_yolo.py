@@ -68,15 +68,14 @@ def dmv2_to_yolo(
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="yolo"
     ) as audit:
+        folders: dict[str | None, tuple[str, str]] = {}
         for split in layout.splits:
-            images_dir = out / "images" if split is None else out / "images" / split
-            labels_dir = out / "labels" if split is None else out / "labels" / split
-            images_dir.mkdir(parents=True)
-            labels_dir.mkdir(parents=True)
+            made = [out / kind if split is None else out / kind / split for kind in ("images", "labels")]
+            for folder in made:
+                folder.mkdir(parents=True)
+            folders[split] = (str(made[0]), str(made[1]))
         for item in iter_checked_items(layout, audit, class_ids):
-            split = item.split
-            images_dir = out / "images" if split is None else out / "images" / split
-            labels_dir = out / "labels" if split is None else out / "labels" / split
+            images_dir, labels_dir = folders[item.split]
             w, h = float(item.width), float(item.height)
             rows: list[str] = []
             for box in item.boxes:
@@ -92,8 +91,8 @@ def dmv2_to_yolo(
                     f"{_clamp(px, w) / w:.6f} {_clamp(py, h) / h:.6f}" for px, py in poly.data
                 )
                 rows.append(f"{class_ids[poly.classification]} {coords}\n")
-            link_or_copy(item.image_path, images_dir / item.image_path.name)
-            with open(labels_dir / f"{item.stem}.txt", "w", encoding="utf-8") as label:
+            link_or_copy(item.image_path, os.path.join(images_dir, item.image_name))
+            with open(os.path.join(labels_dir, item.stem + ".txt"), "w", encoding="utf-8") as label:
                 label.write("".join(rows))
             audit.items_written += 1
             audit.annotations_written += len(rows)

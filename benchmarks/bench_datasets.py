@@ -1,0 +1,183 @@
+"""Benchmark: DM v2 to YOLO and to COCO, against an I/O floor and against globox.
+
+    python benchmarks/bench_datasets.py                 # 2 000 items (quick)
+    python benchmarks/bench_datasets.py --items 20000   # the issue's size
+
+One generated dataset (10 boxes and 2 polygons per item, 64x48 PNGs, sizes not recorded in the
+JSON so every image header is read) is converted in one process beside:
+
+* an **I/O floor**: reading and parsing the same JSON files, writing the same number of output
+  files with the same number of bytes, and making the same image hard links. A converter cannot
+  be faster than that; the goal is at most 2x.
+* **globox** converting the same annotations from COCO (our own COCO output) to YOLO. Reported per
+  annotation; the goal is to be faster. globox writes label files only (no images, no image
+  headers), so the comparison favours it.
+
+Times are medians over ``--repeats`` runs. Peak memory is measured with tracemalloc (Python
+allocations) in separate runs at two sizes, ``--items // 10`` and ``--items``; flat means the
+larger run's peak is not ten times the smaller's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+from globox import AnnotationSet
+
+from steprail.datasets import (
+    ConversionResult,
+    dmv2_to_coco,
+    dmv2_to_yolo,
+    make_sample_dataset,
+)
+
+
+def _files(root: Path) -> list[Path]:
+    return [Path(d, f) for d, _, fs in os.walk(root) for f in fs]
+
+
+def _timed(action: Callable[[], object], cleanup: Callable[[], None], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+        cleanup()
+    return statistics.median(times)
+
+
+def _io_floor(source: Path, reference_output: Path, target: Path) -> None:
+    """Read and parse every source JSON; write as many files and bytes as the reference output
+    holds (images excepted), and hard-link every source image as the converters do."""
+    text_files = [p for p in _files(reference_output) if p.suffix in {".txt", ".json", ".yaml"}]
+    total = sum(p.stat().st_size for p in text_files)
+    per_file, extra = divmod(total, max(1, len(text_files)))
+    target.mkdir(parents=True)
+    (target / "links").mkdir()
+    payload = b"x" * (per_file + 1)
+    for entry in os.scandir(source / "json"):
+        json.loads(Path(entry.path).read_bytes())
+    for index in range(len(text_files)):
+        size = per_file + (1 if index < extra else 0)
+        with open(target / f"{index}.out", "wb") as out:
+            out.write(payload[:size])
+    for entry in os.scandir(source / "original_files"):
+        os.link(entry.path, target / "links" / entry.name)
+
+
+def _peak(convert: Callable[[Path, Path], ConversionResult], source: Path, out: Path) -> int:
+    tracemalloc.start()
+    try:
+        convert(source, out)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--items", type=int, default=2000, help="dataset size (default 2000)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measure")
+    parser.add_argument("--boxes", type=int, default=10)
+    parser.add_argument("--polygons", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="steprail-bench-") as tmp:
+        root = Path(tmp)
+        small_items = max(1, args.items // 10)
+        print(f"generating {args.items} + {small_items} items ...", flush=True)
+        source = Path(
+            make_sample_dataset(
+                root / "dm",
+                items=args.items,
+                categorized=False,
+                boxes_per_item=args.boxes,
+                polygons_per_item=args.polygons,
+            ).path
+        )
+        small = Path(
+            make_sample_dataset(
+                root / "dm_small",
+                items=small_items,
+                categorized=False,
+                boxes_per_item=args.boxes,
+                polygons_per_item=args.polygons,
+            ).path
+        )
+        annotations = args.items * (args.boxes + args.polygons)
+
+        # Reference outputs (also warm the page cache and first-use caches).
+        yolo_ref = dmv2_to_yolo(source, root / "yolo_ref")
+        coco_ref = dmv2_to_coco(source, root / "coco_ref")
+        assert yolo_ref.audit.annotations_written == annotations
+        coco_json = Path(coco_ref.config_path) / "instances.json"
+
+        def gone(path: Path) -> Callable[[], None]:
+            return lambda: shutil.rmtree(path, ignore_errors=True)
+
+        out = root / "out"
+        t_yolo = _timed(lambda: dmv2_to_yolo(source, out), gone(out), args.repeats)
+        t_coco = _timed(lambda: dmv2_to_coco(source, out), gone(out), args.repeats)
+        t_floor_yolo = _timed(
+            lambda: _io_floor(source, Path(yolo_ref.path), out), gone(out), args.repeats
+        )
+        t_floor_coco = _timed(
+            lambda: _io_floor(source, Path(coco_ref.path), out), gone(out), args.repeats
+        )
+        label_to_id = {name: index for index, name in enumerate(coco_ref.classes)}
+
+        def globox_run() -> None:
+            AnnotationSet.from_coco(coco_json).save_yolo_v5(out, label_to_id=label_to_id)
+
+        t_globox = _timed(globox_run, gone(out), args.repeats)
+
+        peaks = {}
+        for name, convert in (("yolo", dmv2_to_yolo), ("coco", dmv2_to_coco)):
+            peaks[name] = (
+                _peak(convert, small, root / "peak_small"),
+                _peak(convert, source, root / "peak_large"),
+            )
+
+    per_ann = 1e6 / annotations
+    print(f"\n{args.items} items, {annotations} annotations, median of {args.repeats} runs")
+    print(f"{'':24}{'seconds':>10}{'us/annotation':>16}{'ratio':>10}")
+    rows = [
+        ("DM v2 -> YOLO", t_yolo, t_yolo / t_floor_yolo, "x I/O floor"),
+        ("  I/O floor (YOLO)", t_floor_yolo, 1.0, ""),
+        ("DM v2 -> COCO", t_coco, t_coco / t_floor_coco, "x I/O floor"),
+        ("  I/O floor (COCO)", t_floor_coco, 1.0, ""),
+        ("globox COCO -> YOLO", t_globox, t_globox / t_yolo, "x ours (YOLO)"),
+    ]
+    for label, seconds, ratio, unit in rows:
+        print(f"{label:24}{seconds:10.3f}{seconds * per_ann:16.2f}{ratio:10.2f} {unit}")
+    print("\npeak Python memory (tracemalloc)")
+    for name, (p_small, p_large) in peaks.items():
+        print(
+            f"  DM v2 -> {name.upper():5} {small_items:>6} items: {p_small / 1024:8.1f} KiB   "
+            f"{args.items:>6} items: {p_large / 1024:8.1f} KiB   ratio {p_large / p_small:.2f}"
+        )
+    goals = [
+        ("YOLO <= 2x I/O floor", t_yolo <= 2 * t_floor_yolo),
+        ("COCO <= 2x I/O floor", t_coco <= 2 * t_floor_coco),
+        ("faster per annotation than globox", t_yolo < t_globox),
+        ("peak memory flat", all(large < 2 * s for s, large in peaks.values())),
+    ]
+    print()
+    for goal, met in goals:
+        print(f"  [{'met' if met else 'MISSED'}] {goal}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
