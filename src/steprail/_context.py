@@ -12,13 +12,16 @@ import dataclasses
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
-from pydantic_core import InitErrorDetails
+from pydantic import ConfigDict, PydanticUserError
+from pydantic_core import InitErrorDetails, ValidationError
 
 from ._result import StepResult
 from ._runtime import RuntimeContext
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = ["BaseStepContext", "Undo"]
 
@@ -43,6 +46,10 @@ _checks_by_class: dict[type, dict[str, _FieldCheck]] = {}
 
 
 def _adapter_for(hint: Any) -> TypeAdapter[Any]:
+    # Imported here: pydantic's TypeAdapter pulls in its model machinery, which doubles the cost
+    # of `import steprail`; a context class pays it once, on its first instance.
+    from pydantic import TypeAdapter
+
     try:
         return TypeAdapter(hint, config=_STRICT_CONFIG)
     except PydanticUserError:

@@ -13,7 +13,8 @@ unchanged.
 
 from __future__ import annotations
 
-from array import array
+import math
+from bisect import bisect_left
 from collections.abc import Callable
 from itertools import accumulate
 from typing import TypedDict
@@ -22,7 +23,7 @@ from ._context import BaseStepContext, Undo
 from ._errors import RollbackEntry, RollbackReport, StepFailedError
 from ._registry import StepRegistry
 from ._result import StepResult
-from ._step import BaseStep, checked_weight
+from ._step import BaseStep
 
 __all__ = ["Orchestrator", "ProgressCallback", "RunSummary"]
 
@@ -98,7 +99,8 @@ class Orchestrator[C: BaseStepContext]:
             raise RuntimeError("this orchestrator is already running; execute() is not re-entrant")
         self._running = True
         try:
-            return _Run(self.registry.get_steps(), self.context, self.progress_callback, self.check_fields).run()
+            steps, names, weights = self.registry.snapshot()
+            return _Run(steps, names, weights, self.context, self.progress_callback, self.check_fields).run()
         finally:
             self._running = False
 
@@ -119,37 +121,69 @@ class _Run[C: BaseStepContext]:
     """The bookkeeping of one ``execute()``; also what the context calls while a step runs."""
 
     def __init__(
-        self, steps: list[BaseStep[C]], context: C, callback: ProgressCallback, check_fields: bool
+        self,
+        steps: list[BaseStep[C]],
+        names: list[str],
+        weights: list[float],
+        context: C,
+        callback: ProgressCallback,
+        check_fields: bool,
     ) -> None:
         self.steps = steps
-        self.names = [step.name for step in steps]
+        self.names = names
         self.context = context
         self.callback = callback
         self.check_fields = check_fields
-        weights = [checked_weight(name, step.progress_weight) for name, step in zip(self.names, steps)]
-        total = sum(weights)
-        shares = [w / total for w in weights] if total > 0 else [1.0 / len(steps)] * len(steps) if steps else []
-        self.shares = array("d", shares)
-        self.cumulative = array("d", accumulate(shares))
+        self.total = math.fsum(weights)
+        if self.total > 0:
+            # A list, not an array: bisect and indexing on it need no float boxing.
+            self.accumulated: list[float] = list(accumulate(weights))
+        else:  # every weight is 0: equal shares
+            self.accumulated = [float(count) for count in range(1, len(steps) + 1)]
+            self.total = float(len(steps))
+        self.milestones = self._milestones()
         self.reported = 0
         self.reporting_overall = False
-        self.order = -1
-        self.completed_steps: list[BaseStep[C]] = []
-        self.completed_results: list[StepResult] = []
-        self.completed_orders: list[int] = []
+        # One slot per step that ran or was skipped: its result, or None when skipped.
+        self.completed: list[StepResult | None] = []
         self.undos: dict[int, list[tuple[str, Undo]]] = {}
+
+    def _milestones(self) -> list[tuple[int, int]]:
+        """``(order, percent)`` pairs: after step ``order`` the overall figure reaches ``percent``.
+
+        At most 100 pairs, so the run loop compares one integer per step instead of computing a
+        percentage per step.
+        """
+        count = len(self.steps)
+        if count == 0:
+            return []
+        by_order: dict[int, int] = {}
+        if count <= _TOTAL:
+            for order, reached in enumerate(self.accumulated[:-1]):
+                by_order[order] = int(reached / self.total * _TOTAL + _EPSILON)
+        else:  # a search per percent beats a percentage per step
+            for percent in range(1, _TOTAL):
+                order = bisect_left(self.accumulated, (percent - _EPSILON) * self.total / _TOTAL)
+                by_order[order] = percent
+        by_order[count - 1] = _TOTAL
+        return [(order, min(percent, _TOTAL - 1) if order < count - 1 else percent) for order, percent in sorted(by_order.items()) if percent > 0]
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 
     def step_progress(self, current: int, total: int) -> None:
-        if total <= 0 or self.order < 0:
+        order = self.context.current_step_order
+        if total <= 0 or order is None:
             return
+        before = self.accumulated[order - 1] if order > 0 else 0.0
+        share = self.accumulated[order] - before
         fraction = min(current / total, 1.0)
-        before = self.cumulative[self.order] - self.shares[self.order]
-        self._report(min(int((before + self.shares[self.order] * fraction) * _TOTAL + _EPSILON), _TOTAL - 1))
+        percent = int((before + share * fraction) / self.total * _TOTAL + _EPSILON)
+        self._report(min(percent, _TOTAL - 1))
 
     def add_undo(self, undo: Undo, label: str) -> None:
-        self.undos.setdefault(self.order, []).append((label, undo))
+        order = self.context.current_step_order
+        assert order is not None  # the context only lends the run while a step executes
+        self.undos.setdefault(order, []).append((label, undo))
 
     # -- running --------------------------------------------------------------------------------
 
@@ -164,34 +198,58 @@ class _Run[C: BaseStepContext]:
             self.reporting_overall = False
 
     def run(self) -> RunSummary:
+        # The hot loop: per step it does only what the contract needs, with look-ups hoisted
+        # into locals (measured by benchmarks/bench_orchestrator.py).
         context = self.context
-        set_field = object.__setattr__  # bookkeeping is not a user assignment: skip validation
+        # Bookkeeping is not a user assignment: write the instance dict, skipping validation.
+        fields = context.__dict__
+        names = self.names
         results = context.step_results
-        last = len(self.steps) - 1
+        completed = self.completed
+        check_fields = self.check_fields
+        milestones = iter(self.milestones)
+        next_order, next_percent = next(milestones, (-1, 0))
         skipped = 0
-        set_field(context, "_active_run", self)
+        fields["_active_run"] = self
         try:
             for order, step in enumerate(self.steps):
-                self.order = order
-                set_field(context, "current_step", self.names[order])
-                set_field(context, "current_step_order", order)
+                fields["current_step"] = names[order]
+                fields["current_step_order"] = order
                 try:
-                    if self._run_step(step, order, results):
+                    try:
+                        skip = step.can_skip(context)
+                        if not skip:
+                            result = step.execute(context)
+                    except Exception as error:
+                        failed = StepResult(success=False, error=_describe(error))
+                        results.append(failed)
+                        raise _StepFailure(failed, error) from error
+                    except BaseException as interrupt:
+                        results.append(StepResult(success=False, error=f"interrupted: {type(interrupt).__name__}"))
+                        raise
+                    if skip:
+                        results.append(StepResult(skipped=True))
+                        completed.append(None)
                         skipped += 1
-                    if order == last:
-                        self._report(_TOTAL)
+                    elif type(result) is StepResult and result.success and not check_fields:
+                        results.append(result)  # the common case, without a call
+                        completed.append(result)
                     else:
-                        self._report(min(int(self.cumulative[order] * _TOTAL + _EPSILON), _TOTAL - 1))
+                        self._check_result(result, results)
+                        completed.append(result)
+                    if order == next_order:
+                        self._report(next_percent)
+                        next_order, next_percent = next(milestones, (-1, 0))
                 except _StepFailure as failure:
-                    raise self._fail(failure) from failure.cause
+                    raise self._fail(order, failure) from failure.cause
                 except Exception as error:  # the progress callback raised
                     callback_failure = _StepFailure(
                         StepResult(success=False, error=f"progress callback raised: {_describe(error)}"), error
                     )
-                    raise self._fail(callback_failure) from error
+                    raise self._fail(order, callback_failure) from error
                 except BaseException as interrupt:
-                    report = self._roll_back()
-                    interrupt.add_note(_interrupt_note(self.names[order], report))
+                    report = self._roll_back(order)
+                    interrupt.add_note(_interrupt_note(names[order], report))
                     raise
             if not self.steps:
                 self._report(_TOTAL)
@@ -202,30 +260,17 @@ class _Run[C: BaseStepContext]:
                 "steps_skipped": skipped,
             }
         finally:
-            set_field(context, "_active_run", None)
-            set_field(context, "current_step", None)
-            set_field(context, "current_step_order", None)
+            fields.pop("_active_run", None)
+            fields["current_step"] = None
+            fields["current_step_order"] = None
 
-    def _run_step(self, step: BaseStep[C], order: int, results: list[StepResult]) -> bool:
-        """Run one step; return whether it was skipped. Raise _StepFailure when it fails."""
-        context = self.context
-        try:
-            if step.can_skip(context):
-                results.append(StepResult(skipped=True))
-                return True
-            result = step.execute(context)
-        except Exception as error:
-            failed = StepResult(success=False, error=_describe(error))
-            results.append(failed)
-            raise _StepFailure(failed, error) from error
-        except BaseException as interrupt:
-            results.append(StepResult(success=False, error=f"interrupted: {type(interrupt).__name__}"))
-            raise
+    def _check_result(self, result: StepResult, results: list[StepResult]) -> None:
+        """Record what ``execute`` returned; raise _StepFailure unless it is a successful result."""
         returned: object = result  # untyped callers can return anything
         if not isinstance(returned, StepResult):
             failed = StepResult(
                 success=False,
-                error=f"execute() returned {type(result).__name__}, expected a StepResult",
+                error=f"execute() returned {type(returned).__name__}, expected a StepResult",
             )
             results.append(failed)
             raise _StepFailure(failed, None)
@@ -234,7 +279,7 @@ class _Run[C: BaseStepContext]:
             raise _StepFailure(result, None)
         if self.check_fields:
             try:
-                context.check_fields()
+                self.context.check_fields()
             except Exception as error:
                 failed = StepResult(
                     success=False,
@@ -244,16 +289,12 @@ class _Run[C: BaseStepContext]:
                 )
                 results[-1] = failed
                 raise _StepFailure(failed, error) from error
-        self.completed_steps.append(step)
-        self.completed_results.append(result)
-        self.completed_orders.append(order)
-        return False
 
-    def _fail(self, failure: _StepFailure) -> StepFailedError:
-        name = self.names[self.order]
+    def _fail(self, order: int, failure: _StepFailure) -> StepFailedError:
+        name = self.names[order]
         error = failure.result.error or "returned a failed StepResult without an error message"
         self.context.errors.append(f"Step '{name}' failed: {error}")
-        report = self._roll_back()
+        report = self._roll_back(order)
         failed_result = failure.result
         if failed_result.error is None:
             failed_result = StepResult(
@@ -261,15 +302,16 @@ class _Run[C: BaseStepContext]:
             )
         return StepFailedError(name, failed_result, report)
 
-    def _roll_back(self) -> RollbackReport:
+    def _roll_back(self, failed_order: int) -> RollbackReport:
         """Undo the failed step's registered work, then every completed step, newest first."""
         report = RollbackReport()
-        failed_order = self.order
-        if not self.completed_orders or self.completed_orders[-1] != failed_order:
+        if len(self.completed) <= failed_order:  # the failed step did not complete
             self._run_undos(failed_order, report)
-        for step, result, order in zip(
-            reversed(self.completed_steps), reversed(self.completed_results), reversed(self.completed_orders)
-        ):
+        for order in range(len(self.completed) - 1, -1, -1):
+            result = self.completed[order]
+            if result is None:  # skipped steps did nothing to undo
+                continue
+            step = self.steps[order]
             self._enter(order)
             try:
                 step.rollback(self.context, result)
@@ -295,8 +337,9 @@ class _Run[C: BaseStepContext]:
                 report.entries.append(RollbackEntry(name, "undo", label))
 
     def _enter(self, order: int) -> None:
-        object.__setattr__(self.context, "current_step", self.names[order])
-        object.__setattr__(self.context, "current_step_order", order)
+        fields = self.context.__dict__
+        fields["current_step"] = self.names[order]
+        fields["current_step_order"] = order
 
     def _record(self, report: RollbackReport, entry: RollbackEntry) -> None:
         report.entries.append(entry)
@@ -314,3 +357,5 @@ def _interrupt_note(step_name: str, report: RollbackReport) -> str:
         f"steprail: interrupted during step '{step_name}'; rolled back "
         f"{len(report.rolled_back_steps)} completed step(s), {failures} rollback error(s)"
     )
+
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
 
 from ._context import BaseStepContext
@@ -15,32 +16,33 @@ class StepRegistry[C: BaseStepContext]:
     """Steps in the order they will run, each with a unique name.
 
     Every step is checked when it is added: it must be a :class:`BaseStep`, its name a non-empty
-    string not used yet, and its ``progress_weight`` a finite number in [0.0, 1.0].
+    string not used yet, and its ``progress_weight`` a finite number in [0.0, 1.0]. Name and weight
+    are read once, at that moment: they are the step's identity and share for every later run.
     """
 
     def __init__(self) -> None:
         self._steps: list[BaseStep[C]] = []
-        self._names: set[str] = set()
+        self._names: list[str] = []
+        self._weights: list[float] = []
 
     def register(self, step: BaseStep[C]) -> None:
         """Add ``step`` at the end."""
-        self._steps.append(self._admit(step))
+        self._insert(len(self._steps), step)
 
     def insert_before(self, before_name: str, step: BaseStep[C]) -> None:
         """Add ``step`` just before the step called ``before_name``."""
-        index = self._index_of(before_name, "insert_before")
-        self._steps.insert(index, self._admit(step))
+        self._insert(self._index_of(before_name, "insert_before"), step)
 
     def insert_after(self, after_name: str, step: BaseStep[C]) -> None:
         """Add ``step`` just after the step called ``after_name``."""
-        index = self._index_of(after_name, "insert_after")
-        self._steps.insert(index + 1, self._admit(step))
+        self._insert(self._index_of(after_name, "insert_after") + 1, step)
 
     def unregister(self, name: str) -> None:
         """Remove the step called ``name``."""
         index = self._index_of(name, "unregister")
         del self._steps[index]
-        self._names.discard(name)
+        del self._names[index]
+        del self._weights[index]
 
     def get_steps(self) -> list[BaseStep[C]]:
         """Return the steps in run order (a copy: changing it leaves the registry alone)."""
@@ -48,12 +50,16 @@ class StepRegistry[C: BaseStepContext]:
 
     def get_step_orders(self) -> dict[str, int]:
         """Map each step name to its 0-based position."""
-        return {step.name: order for order, step in enumerate(self._steps)}
+        return {name: order for order, name in enumerate(self._names)}
 
     @property
     def total_weight(self) -> float:
         """Sum of the registered steps' ``progress_weight``."""
-        return sum(step.progress_weight for step in self._steps)
+        return math.fsum(self._weights)
+
+    def snapshot(self) -> tuple[list[BaseStep[C]], list[str], list[float]]:
+        """Return copies of the steps, their names and their weights, in run order."""
+        return list(self._steps), list(self._names), list(self._weights)
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -65,9 +71,9 @@ class StepRegistry[C: BaseStepContext]:
         return name in self._names
 
     def __repr__(self) -> str:
-        return f"StepRegistry({[step.name for step in self._steps]!r})"
+        return f"StepRegistry({self._names!r})"
 
-    def _admit(self, step: BaseStep[C]) -> BaseStep[C]:
+    def _insert(self, index: int, step: BaseStep[C]) -> None:
         if not isinstance(step, BaseStep):
             raise TypeError(
                 f"only BaseStep instances can be registered, got {type(step).__name__}: {step!r}"
@@ -77,18 +83,19 @@ class StepRegistry[C: BaseStepContext]:
             raise TypeError(f"{type(step).__name__}.name must be a non-empty string, got {name!r}")
         if name in self._names:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
-        checked_weight(name, step.progress_weight)
-        self._names.add(name)
-        return step
+        weight = checked_weight(name, step.progress_weight)
+        self._steps.insert(index, step)
+        self._names.insert(index, name)
+        self._weights.insert(index, weight)
 
     def _index_of(self, name: str, operation: str) -> int:
-        for index, step in enumerate(self._steps):
-            if step.name == name:
-                return index
-        raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}")
+        try:
+            return self._names.index(name)
+        except ValueError:
+            raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}") from None
 
     def _hint(self, missing: str) -> str:
-        names = [step.name for step in self._steps]
+        names = self._names
         # A wrapper adds a prefix such as "logged_": suggest the wrapped name first.
         wrapped = [name for name in names if name.endswith("_" + missing)]
         close = difflib.get_close_matches(missing, names, n=3, cutoff=0.6)

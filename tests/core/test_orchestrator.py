@@ -313,7 +313,7 @@ def test_registry_is_read_when_the_run_starts() -> None:
     assert context.journal == ["execute a", "execute grower"]
 
 
-def test_a_weight_that_turned_bad_is_refused_before_any_step_runs() -> None:
+def test_name_and_weight_are_read_once_at_registration() -> None:
     class Drifting(Scripted):
         reads = 0
 
@@ -322,11 +322,11 @@ def test_a_weight_that_turned_bad_is_refused_before_any_step_runs() -> None:
             Drifting.reads += 1
             return 0.5 if Drifting.reads == 1 else 2.0
 
-    context = new_context()
-    registry = registry_of(Scripted("first"), Drifting("drift"))
-    with pytest.raises(ValueError, match="step 'drift'"):
-        run(registry, context)
-    assert context.journal == []
+    registry = registry_of(Scripted("first", 0.5), Drifting("drift"))
+    assert registry.total_weight == 1.0
+    context, reported = run(registry)
+    assert reported == [50, 100]
+    assert Drifting.reads == 1
 
 
 @pytest.mark.parametrize(
