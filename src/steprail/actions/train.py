@@ -219,7 +219,7 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
         When a work folder was given and the params name no ``output_dir``, the export goes to
         ``work_dir/dataset`` (and the conversion beside it); otherwise to a temporary folder.
         """
-        params = self.params.model_dump(mode="json")
+        params = self.params.model_dump(mode="json", warnings=False)  # plan() may hold unvalidated defaults
         if self._work_dir is not None:
             params.setdefault("output_dir", str(self._work_dir / "dataset"))
         return cast(C, self.context_class(runtime_ctx=self.runtime, params=params, client=self.client))

@@ -280,13 +280,16 @@ class JobStore:
             raise self._translate(error) from error
         try:
             with self._guard():
+                # Look before changing anything: a file that is not ours must stay byte for byte.
+                fresh = self._check_schema()
                 self._conn.execute("PRAGMA foreign_keys = ON")
                 mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 if mode is None or str(mode[0]).lower() != "wal":
                     raise JobStoreDamagedError(f"job store {str(self.path)!r}: cannot switch to WAL mode")
                 # WAL with synchronous=NORMAL survives a crash of the process (not of the OS).
                 self._conn.execute("PRAGMA synchronous = NORMAL")
-                self._ensure_schema()
+                if fresh:
+                    self._create_schema()
         except BaseException:
             self._conn.close()
             raise
@@ -330,26 +333,32 @@ class JobStore:
                 raise
             conn.execute("COMMIT")
 
-    def _ensure_schema(self) -> None:
+    def _check_schema(self) -> bool:
+        """Whether the database is empty (new); raise if it is something other than our store."""
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
         tables = {
             row[0]
             for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         } - {"sqlite_sequence"}
         if version == SCHEMA_VERSION and _TABLES <= tables:
-            return
+            return False
         if version == 0 and not tables:
-            with self._transaction() as conn:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            return
+            return True
         raise JobStoreDamagedError(
             f"job store {str(self.path)!r} is not a steprail job store of schema version "
             f"{SCHEMA_VERSION} (found version {version}, tables {sorted(tables)}); "
             "it was left untouched: move it aside or pass another file with --store"
         )
+
+    def _create_schema(self) -> None:
+        with self._transaction() as conn:
+            # Another process may have created it since we looked.
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'jobs'").fetchone():
+                return
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close the connection."""
