@@ -390,7 +390,8 @@ def test_train_model_step_requires_a_file_and_rolls_back(tmp_path: Path) -> None
     step = TrainModelStep[TrainContext](train)
     context = TrainContext(runtime_ctx=RuntimeContext())
     result = step.execute(context)
-    assert context.model_path == str(model)
+    recorded = context.model_path  # a local, so mypy's narrowing does not outlive the rollback
+    assert recorded == str(model)
     step.rollback(context, result)
     assert not model.exists() and context.model_path is None
     with pytest.raises(FileNotFoundError, match="not a file"):

@@ -1,0 +1,217 @@
+"""The command line in process (typer's CliRunner): run, plan, jobs, demo, bad input."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from steprail.cli import app
+from steprail.cli._params import collect_params
+from steprail.datasets import LocalBackend
+from steprail.jobs import JobStore
+
+ACTIONS = "tests.cli._sample_actions"
+ACTIONS_FILE = str(Path(__file__).with_name("_sample_actions.py"))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("STEPRAIL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.delenv("CI", raising=False)
+    return tmp_path / "home"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def store_of(home: Path) -> JobStore:
+    return JobStore(home / "jobs.sqlite3")
+
+
+def test_run_success_prints_the_step_table_and_records_the_job(home: Path, tmp_path: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}")
+    assert result.exit_code == 0, result.output
+    assert "job 1:" in result.output and "success" in result.output
+    for name, weight in (("make_marker", "20%"), ("wait", "60%"), ("maybe_fail", "20%")):
+        line = next(line for line in result.output.splitlines() if f" {name} " in line and "│" in line)
+        assert "success" in line and weight in line
+    assert (tmp_path / "marker.txt").exists()
+    record = store_of(home).get(1)
+    assert record.status == "success" and record.params["folder"] == str(tmp_path)
+
+
+def test_run_execute_action_from_a_file_path_with_a_params_file(home: Path, tmp_path: Path) -> None:
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"name": "ada", "count": 1}))
+    result = invoke("run", f"{ACTIONS_FILE}:EchoAction", "--params", str(params), "-p", "count=2", "-p", 'tags=["x"]')
+    assert result.exit_code == 0, result.output
+    record = store_of(home).get(1)
+    assert record.summary == {"greeting": "hello ada hello ada", "tags": ["x"]}
+
+
+def test_run_failure_exits_1_after_rollback(home: Path, tmp_path: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}", "-p", "fail=true")
+    assert result.exit_code == 1, result.output
+    assert "Step 'maybe_fail' failed: asked to fail" in result.output
+    assert not (tmp_path / "marker.txt").exists()
+    assert (tmp_path / "rolled_back.txt").read_text() == "make_marker\n"
+    record = store_of(home).get(1)
+    assert record.status == "failed"
+    assert [s.rolled_back for s in record.steps] == [True, True, False]
+
+
+def test_invalid_params_exit_2_list_every_field_and_are_recorded(home: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:EchoAction", "-p", "count=0", "-p", "tags=7")
+    assert result.exit_code == 2
+    assert "invalid params" in result.output and "3 problems" in result.output
+    for field in ("name: Field required", "count: Input should be greater than or equal to 1", "tags: Input should be a valid list"):
+        assert field in result.output
+    assert "recorded as failed job 1" in result.output
+    record = store_of(home).get(1)
+    assert record.status == "failed" and record.steps == []
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no_colon_here", "expected MODULE:ACTION"),
+        ("steprail_no_such_module:X", "cannot import module 'steprail_no_such_module'"),
+        (f"{ACTIONS}:Missing", "has no attribute 'Missing'; actions in it: EchoAction, FileStepsAction"),
+        (f"{ACTIONS}:NOT_AN_ACTION", "is a int, not a steprail action"),
+        ("missing/file.py:X", "action file 'missing/file.py' does not exist"),
+    ],
+)
+def test_unknown_actions_exit_2_and_say_what_to_fix(home: Path, target: str, message: str) -> None:
+    result = invoke("run", target)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (home / "jobs.sqlite3").exists()  # nothing was recorded or created
+
+
+def test_bad_params_files_exit_2(home: Path, tmp_path: Path) -> None:
+    missing = invoke("run", f"{ACTIONS}:EchoAction", "--params", str(tmp_path / "nope.json"))
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": "x",\n "count": }')
+    malformed = invoke("run", f"{ACTIONS}:EchoAction", "--params", str(broken))
+    assert malformed.exit_code == 2 and "is not valid JSON" in malformed.output and "line 2" in malformed.output
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    wrong_type = invoke("run", f"{ACTIONS}:EchoAction", "--params", str(listed))
+    assert wrong_type.exit_code == 2 and "must hold a JSON object" in wrong_type.output
+    no_equals = invoke("run", f"{ACTIONS}:EchoAction", "-p", "name")
+    assert no_equals.exit_code == 2 and "-p expects KEY=VALUE" in no_equals.output
+    assert not (home / "jobs.sqlite3").exists()
+
+
+def test_params_files_in_toml_and_nested_assignments(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "ada"\n[opt]\nlr = 0.1\n')
+    assert collect_params(path, ["opt.lr=0.5", "opt.deep.x=true", "word=hello world"]) == {
+        "name": "ada",
+        "opt": {"lr": 0.5, "deep": {"x": True}},
+        "word": "hello world",
+    }
+
+
+def test_a_damaged_store_exits_2_and_is_left_untouched(home: Path, tmp_path: Path) -> None:
+    home.mkdir(parents=True)
+    store = home / "jobs.sqlite3"
+    store.write_bytes(b"garbage" * 100)
+    for args in (["run", f"{ACTIONS}:EchoAction", "-p", "name=x"], ["jobs", "list"], ["jobs", "show", "1"]):
+        result = invoke(*args)
+        assert result.exit_code == 2, args
+        assert "damaged or is not a steprail job store" in result.output
+    assert store.read_bytes() == b"garbage" * 100
+
+
+def test_a_locked_store_exits_2(home: Path, tmp_path: Path) -> None:
+    store_of(home).close()
+    blocker = sqlite3.connect(home / "jobs.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        result = invoke("run", f"{ACTIONS}:EchoAction", "-p", "name=x", "--lock-timeout", "0.1")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.exit_code == 2
+    assert "is locked by another process" in result.output
+    assert store_of(home).list_jobs() == []
+
+
+def test_plan_table_and_mermaid(home: Path) -> None:
+    table = invoke("plan", "steprail.actions.anchors:AnchorBoxTrainAction")
+    assert table.exit_code == 0, table.output
+    rows = {line.split("│")[2].strip(): line for line in table.output.splitlines() if line.count("│") > 5}
+    assert list(rows) == ["export_dataset", "convert_to_yolo", "train", "upload_model"]
+    assert "70.0%" in rows["train"] and "yes" in rows["train"]
+    assert "no" in rows["export_dataset"]
+    graph = invoke("plan", f"{ACTIONS}:FileStepsAction", "--mermaid")
+    assert graph.exit_code == 0
+    assert "flowchart TD" in graph.output and "s0 --> s1" in graph.output
+    assert not (home / "jobs.sqlite3").exists()  # plan runs nothing and records nothing
+
+
+def test_plan_with_invalid_params_exits_2(home: Path) -> None:
+    result = invoke("plan", f"{ACTIONS}:EchoAction", "-p", "count=zero")
+    assert result.exit_code == 2 and "count" in result.output
+
+
+def test_jobs_list_and_show(home: Path, tmp_path: Path) -> None:
+    empty = invoke("jobs", "list")
+    assert empty.exit_code == 0 and "no jobs recorded yet" in empty.output
+    assert not (home / "jobs.sqlite3").exists()
+    invoke("run", f"{ACTIONS}:EchoAction", "-p", "name=x")
+    invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}", "-p", "fail=true")
+    listing = invoke("jobs", "list")
+    assert listing.exit_code == 0
+    lines = [line for line in listing.output.splitlines() if "│" in line]
+    assert len(lines) == 2
+    assert lines[0].split("│")[1].strip() == "2" and "failed" in lines[0]
+    assert lines[1].split("│")[1].strip() == "1" and "success" in lines[1]
+    shown = invoke("jobs", "show", "2", "--logs", "5")
+    assert shown.exit_code == 0
+    assert "status: failed" in shown.output and "rolled back" in shown.output
+    assert "rollback make_marker" in shown.output
+    as_json = json.loads(invoke("jobs", "show", "2", "--json").output)
+    assert as_json["status"] == "failed" and [s["name"] for s in as_json["steps"]] == ["make_marker", "wait", "maybe_fail"]
+    listed = json.loads(invoke("jobs", "list", "--json").output)
+    assert [job["id"] for job in listed] == [2, 1]
+    unknown = invoke("jobs", "show", "9")
+    assert unknown.exit_code == 2 and "no job 9" in unknown.output
+
+
+def test_demo_end_to_end(home: Path) -> None:
+    result = invoke("demo", "--items", "12", "--clusters", "3", "--iterations", "6", "--plain")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "made a sample DM v2 dataset: 12 items" in out
+    assert "imported it into the local backend as dataset 1" in out
+    assert "metrics train: iteration=1 mean_iou=" in out
+    assert "where everything went" in out
+    record = store_of(home).get(1)
+    assert record.status == "success"
+    assert [s.name for s in record.steps] == ["export_dataset", "convert_to_yolo", "train", "upload_model"]
+    assert "mean_iou" in json.dumps(store_of(home).logs(1, kind="metrics")[0].data)
+    with LocalBackend(home / "backend") as backend:
+        models = backend.list_models()
+    assert len(models) == 1 and Path(models[0].file).is_file()
+    assert json.loads(Path(models[0].file).read_text())["format"] == "steprail-anchors/1"
+    assert (home / "work" / "job-1" / "dataset_yolo" / "dataset.yaml").is_file()
+    again = invoke("demo", "--iterations", "3", "--plain")
+    assert again.exit_code == 0, again.output
+    assert "using dataset 1 ('demo-sample'" in again.output
+    assert store_of(home).get(2).status == "success"
+
+
+def test_help_lists_the_commands() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "plan", "jobs", "demo"):
+        assert command in result.output
