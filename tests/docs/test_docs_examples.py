@@ -1,0 +1,75 @@
+"""The README's example and the getting-started page run as pasted, and type-check strictly."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+from mypy import api as mypy_api
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = {
+    "README.md": ROOT / "README.md",
+    "getting-started.md": ROOT / "docs" / "getting-started.md",
+}
+
+
+def script_of(page: Path) -> str:
+    """Every ```python block of the page, in order, as one script."""
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL)
+    assert blocks, f"{page} has no python blocks"
+    return "\n".join(blocks)
+
+
+def run_page(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "pasted.py"
+    script.write_text(script_of(PAGES[page]))
+    # run_path registers a real module while it runs, which dataclasses need.
+    runpy.run_path(str(script), run_name="pasted")
+
+
+def test_readme_example_prints_what_the_readme_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_page("README.md", tmp_path, monkeypatch)
+    assert capsys.readouterr().out.splitlines() == [
+        "40/100",
+        "100/100",
+        "{'success': True, 'steps_executed': 2, 'steps_total': 2, 'steps_skipped': 0}",
+        "['TYPED', 'STEPS']",
+    ]
+
+
+def test_getting_started_runs_and_prints_what_the_page_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_page("getting-started.md", tmp_path, monkeypatch)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:6] == [
+        "progress 20/100",
+        "progress 46/100",
+        "progress 73/100",
+        "progress 99/100",
+        "progress 100/100",
+        "{'success': True, 'steps_executed': 2, 'steps_total': 2, 'steps_skipped': 0}",
+    ]
+    assert lines[6] == "['note-1.txt', 'note-2.txt', 'note-3.txt']"
+    assert lines[7] == "['step_start', 'step_end']"
+    assert lines[8:] == [
+        "Step 'publish' failed: the notice board is offline",
+        "['logged_write', 'collect']",
+        "[]",
+    ]
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_page_type_checks_strictly(page: str, tmp_path: Path) -> None:
+    script = tmp_path / f"{page.replace('-', '_').replace('.', '_')}.py"
+    script.write_text(script_of(PAGES[page]))
+    stdout, stderr, status = mypy_api.run(
+        ["--config-file", str(ROOT / "mypy.ini"), "--cache-dir", str(ROOT / ".mypy_cache"), str(script)]
+    )
+    assert status == 0, stdout + stderr
