@@ -70,6 +70,11 @@ def orchestrated(registry: StepRegistry[BenchContext], context: BenchContext) ->
     Orchestrator(registry, context, ignore_progress).execute()
 
 
+def run_all(run: Callable[[BenchContext], None], contexts: list[BenchContext]) -> None:
+    for context in contexts:
+        run(context)
+
+
 def timed(run: Callable[[], None]) -> float:
     gc.collect()
     started = time.perf_counter()
@@ -86,10 +91,10 @@ def ratio_for(count: int, repeats: int, runs_per_sample: int) -> tuple[float, fl
     plain_times: list[float] = []
     orchestrated_times: list[float] = []
     for _ in range(repeats):
-        contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs_per_sample)]
-        plain = timed(lambda: [plain_loop(steps, context) for context in contexts] and None)
-        contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs_per_sample)]
-        ours = timed(lambda: [orchestrated(registry, context) for context in contexts] and None)
+        plain_contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs_per_sample)]
+        plain = timed(lambda: run_all(lambda context: plain_loop(steps, context), plain_contexts))
+        our_contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs_per_sample)]
+        ours = timed(lambda: run_all(lambda context: orchestrated(registry, context), our_contexts))
         plain_times.append(plain / runs_per_sample)
         orchestrated_times.append(ours / runs_per_sample)
         ratios.append(ours / plain)
