@@ -157,16 +157,18 @@ class _Run[C: BaseStepContext]:
         count = len(self.steps)
         if count == 0:
             return []
+        last = count - 1
         by_order: dict[int, int] = {}
         if count <= _TOTAL:
-            for order, reached in enumerate(self.accumulated[:-1]):
-                by_order[order] = int(reached / self.total * _TOTAL + _EPSILON)
-        else:  # a search per percent beats a percentage per step
+            for order, reached in enumerate(self.accumulated[:last]):
+                by_order[order] = min(int(reached / self.total * _TOTAL + _EPSILON), _TOTAL - 1)
+        else:  # one search per percent beats one percentage per step
             for percent in range(1, _TOTAL):
                 order = bisect_left(self.accumulated, (percent - _EPSILON) * self.total / _TOTAL)
-                by_order[order] = percent
-        by_order[count - 1] = _TOTAL
-        return [(order, min(percent, _TOTAL - 1) if order < count - 1 else percent) for order, percent in sorted(by_order.items()) if percent > 0]
+                if order < last:
+                    by_order[order] = percent
+        by_order[last] = _TOTAL  # only a finished run reports 100
+        return sorted((order, percent) for order, percent in by_order.items() if percent > 0)
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 
