@@ -215,3 +215,35 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("run", "plan", "jobs", "demo"):
         assert command in result.output
+
+
+def test_json_log_gets_every_event(home: Path, tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    result = invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}", "--json-log", str(log))
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert events[0]["type"] == "job_created" and events[-1]["type"] == "job_finished"
+    assert [e["step"] for e in events if e["type"] == "step_finished"] == ["make_marker", "wait", "maybe_fail"]
+    unwritable = invoke("run", f"{ACTIONS}:EchoAction", "-p", "name=x", "--json-log", str(tmp_path))
+    assert unwritable.exit_code == 2 and "cannot write the JSON-lines log" in unwritable.output
+
+
+def test_a_damaged_backend_exits_2_and_is_left_untouched(home: Path, tmp_path: Path) -> None:
+    catalogue = home / "backend" / "catalog.sqlite3"
+    catalogue.parent.mkdir(parents=True)
+    catalogue.write_bytes(b"not sqlite" * 50)
+    result = invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}")
+    assert result.exit_code == 2
+    assert "cannot open the local backend" in result.output
+    assert catalogue.read_bytes() == b"not sqlite" * 50
+    assert store_of(home).list_jobs() == []
+
+
+def test_demo_with_an_unusable_sample_folder_exits_2(home: Path) -> None:
+    folder = home / "demo" / "sample-dmv2"
+    folder.mkdir(parents=True)
+    (folder / "stray.txt").write_text("not a dataset")
+    result = invoke("demo", "--plain")
+    assert result.exit_code == 2
+    assert "delete that folder and run steprail demo again" in result.output
+    assert (folder / "stray.txt").read_text() == "not a dataset"

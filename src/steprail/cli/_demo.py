@@ -10,10 +10,18 @@ from rich.console import Console
 from rich.table import Table
 
 from ..actions.anchors import AnchorBoxTrainAction
-from ..datasets import DatasetNotFoundError, DatasetRecord, LocalBackend, make_sample_dataset
+from ..datasets import (
+    DatasetInputError,
+    DatasetNotFoundError,
+    DatasetRecord,
+    LocalBackend,
+    NoUsableItemsError,
+    make_sample_dataset,
+)
 from ..jobs import JobStore
 from ._render import outcome_table
-from ._runner import RunResult, run_action
+from ._errors import UsageProblem
+from ._runner import RunResult, open_backend, run_action
 
 __all__ = ["DEMO_DATASET_NAME", "DemoSettings", "run_demo"]
 
@@ -54,7 +62,13 @@ def _ensure_dataset(home: Path, backend: LocalBackend, settings: DemoSettings, c
         )
     else:
         console.print(f"using the sample DM v2 dataset in {folder}", highlight=False)
-    imported = backend.import_dataset(folder, name=DEMO_DATASET_NAME)
+    try:
+        imported = backend.import_dataset(folder, name=DEMO_DATASET_NAME)
+    except (DatasetInputError, NoUsableItemsError) as error:
+        raise UsageProblem(
+            f"the sample dataset in {str(folder)!r} cannot be imported ({error}); "
+            "delete that folder and run steprail demo again"
+        ) from error
     console.print(
         f"imported it into the local backend as dataset {imported.dataset.id} ({DEMO_DATASET_NAME!r})",
         highlight=False,
@@ -68,7 +82,7 @@ def run_demo(
     """Make and import the sample dataset if needed, run the anchor-box training action on it,
     print the step table and where everything went."""
     console.print(f"steprail demo: everything goes under {home}", highlight=False)
-    with LocalBackend(home / "backend") as backend:
+    with open_backend(home / "backend") as backend:
         dataset = _ensure_dataset(home, backend, settings, console)
     params = {
         "dataset": dataset.id,

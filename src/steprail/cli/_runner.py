@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from ..jobs import (
 from .._runtime import RuntimeContext
 from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, UsageProblem
 
-__all__ = ["RunResult", "open_store", "resolve_home", "run_action", "store_path"]
+__all__ = ["RunResult", "open_backend", "open_store", "resolve_home", "run_action", "store_path"]
 
 STORE_FILE_NAME = "jobs.sqlite3"
 
@@ -64,6 +65,17 @@ class _WorkDirPerJob(ActionRuntime):
             self.action.work_dir = self._home / "work" / f"job-{self._jobs.job_id}"
 
 
+def open_backend(root: Path) -> LocalBackend:
+    """Open (or create) the local backend; a damaged one becomes a :class:`UsageProblem`."""
+    try:
+        return LocalBackend(root)
+    except (OSError, sqlite3.Error) as error:
+        raise UsageProblem(
+            f"cannot open the local backend at {str(root)!r} ({error}); "
+            "move it aside or pick another folder with --home"
+        ) from error
+
+
 @dataclass
 class RunResult:
     """What :func:`run_action` did."""
@@ -91,12 +103,15 @@ def run_action(
     work_dirs = _WorkDirPerJob(jobs, home)
     sinks: list[RuntimeContext] = [jobs, work_dirs, ConsoleRuntime(console, plain=plain)]
     if json_log is not None:
-        sinks.append(JsonLinesRuntime(json_log))
+        try:
+            sinks.append(JsonLinesRuntime(json_log))
+        except OSError as error:
+            raise UsageProblem(f"cannot write the JSON-lines log {str(json_log)!r}: {error}") from error
     runtime = FanOutRuntime(*sinks)
     backend: LocalBackend | None = None
     action: BaseAction[Any]
     if issubclass(action_class, BaseTrainAction):
-        backend = LocalBackend(home / "backend")
+        backend = open_backend(home / "backend")
         work_dirs.action = action_class(params, runtime=runtime, client=backend, handle_signals=True)
         action = work_dirs.action
     else:
