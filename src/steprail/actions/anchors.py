@@ -82,6 +82,7 @@ class AnchorBoxTrainAction(BaseTrainAction[AnchorBoxParams]):
         fit = fit_anchors(
             train_boxes, params.clusters, iterations=params.iterations, seed=params.seed, on_iteration=report
         )
+        context.set_progress(params.iterations, params.iterations)  # converged early: the step is done
         result: dict[str, Any] = {
             "format": MODEL_FORMAT,
             "anchors": [[round(w, 6), round(h, 6)] for w, h in fit.anchors],

@@ -116,7 +116,7 @@ def run(
             raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
         console.print(outcome_table(outcome, result.job_id))
         if outcome.error:
-            console.print(f"{outcome.status}: {outcome.error}", markup=False, highlight=False)
+            console.print(f"{outcome.status}: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -240,6 +240,7 @@ def jobs_show(
                     f"{json.dumps(event.data, sort_keys=True)}",
                     markup=False,
                     highlight=False,
+                    soft_wrap=True,
                 )
 
 

@@ -51,7 +51,7 @@ def _ensure_dataset(home: Path, backend: LocalBackend, settings: DemoSettings, c
     except DatasetNotFoundError:
         pass
     else:
-        console.print(f"using dataset {record.id} ({DEMO_DATASET_NAME!r}, {record.count} items) from the backend", highlight=False)
+        console.print(f"using dataset {record.id} ({DEMO_DATASET_NAME!r}, {record.count} items) from the backend", highlight=False, soft_wrap=True)
         return record
     if not folder.exists():
         sample = make_sample_dataset(folder, items=settings.items, seed=settings.seed)
@@ -59,9 +59,10 @@ def _ensure_dataset(home: Path, backend: LocalBackend, settings: DemoSettings, c
             f"made a sample DM v2 dataset: {sample.count} items, {sample.annotations} annotations, "
             f"classes {', '.join(sample.classes)} -> {folder}",
             highlight=False,
+            soft_wrap=True,
         )
     else:
-        console.print(f"using the sample DM v2 dataset in {folder}", highlight=False)
+        console.print(f"using the sample DM v2 dataset in {folder}", highlight=False, soft_wrap=True)
     try:
         imported = backend.import_dataset(folder, name=DEMO_DATASET_NAME)
     except (DatasetInputError, NoUsableItemsError) as error:
@@ -72,6 +73,7 @@ def _ensure_dataset(home: Path, backend: LocalBackend, settings: DemoSettings, c
     console.print(
         f"imported it into the local backend as dataset {imported.dataset.id} ({DEMO_DATASET_NAME!r})",
         highlight=False,
+        soft_wrap=True,
     )
     return imported.dataset
 
@@ -81,7 +83,7 @@ def run_demo(
 ) -> RunResult:
     """Make and import the sample dataset if needed, run the anchor-box training action on it,
     print the step table and where everything went."""
-    console.print(f"steprail demo: everything goes under {home}", highlight=False)
+    console.print(f"steprail demo: everything goes under {home}", highlight=False, soft_wrap=True)
     with open_backend(home / "backend") as backend:
         dataset = _ensure_dataset(home, backend, settings, console)
     params = {
@@ -116,5 +118,5 @@ def run_demo(
         table.add_row("JSON-lines log", str(json_log))
     console.print(table)
     if not outcome.ok:
-        console.print(f"demo {outcome.status}: {outcome.error}", markup=False, highlight=False)
+        console.print(f"demo {outcome.status}: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
     return result

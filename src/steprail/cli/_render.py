@@ -96,7 +96,7 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
     """One row per job, newest first."""
     table = Table(title="jobs")
     table.add_column("id", justify="right")
-    table.add_column("action")
+    table.add_column("action", overflow="fold")
     table.add_column("status")
     table.add_column("progress", justify="right")
     table.add_column("created")
@@ -118,19 +118,20 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
 
 def job_detail(console: Console, job: JobRecord) -> None:
     """Print everything recorded about one job."""
-    console.print(f"[bold]job {job.id}[/bold]: {job.action}", highlight=False)
+    console.print(f"[bold]job {job.id}[/bold]: {job.action}", highlight=False, soft_wrap=True)
     status = _status(job.status)
     if job.status != job.recorded_status:
         status += f" (recorded as {job.recorded_status}; its process {job.pid} on {job.host} is gone)"
-    console.print(f"status: {status}   progress: {job.progress}%", highlight=False)
+    console.print(f"status: {status}   progress: {job.progress}%", highlight=False, soft_wrap=True)
     console.print(
         f"created: {_when(job.created_at)}   started: {_when(job.started_at)}   "
         f"finished: {_when(job.finished_at)}   duration: {_seconds(job.duration)}",
         highlight=False,
+        soft_wrap=True,
     )
-    console.print(f"params: {json.dumps(job.params, sort_keys=True)}", markup=False, highlight=False)
+    console.print(f"params: {json.dumps(job.params, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
     if job.error:
-        console.print("error:", job.error, markup=False, highlight=False)
+        console.print("error:", job.error, markup=False, highlight=False, soft_wrap=True)
     if job.steps:
         table = Table(title="steps")
         table.add_column("#", justify="right")
@@ -156,11 +157,11 @@ def job_detail(console: Console, job: JobRecord) -> None:
             )
         console.print(table)
     for step_name, metrics in job.metrics.items():
-        console.print(f"metrics {step_name or '(job)'}: {format_metrics(metrics)}", markup=False, highlight=False)
+        console.print(f"metrics {step_name or '(job)'}: {format_metrics(metrics)}", markup=False, highlight=False, soft_wrap=True)
     if job.rollback:
         console.print("rollback:")
         for entry in job.rollback:
             result = "ok" if entry.error is None else f"FAILED: {entry.error}"
-            console.print(f"  {entry.kind} {entry.step} ({entry.label}): {result}", markup=False, highlight=False)
+            console.print(f"  {entry.kind} {entry.step} ({entry.label}): {result}", markup=False, highlight=False, soft_wrap=True)
     if job.summary:
-        console.print(f"summary: {json.dumps(job.summary, sort_keys=True)}", markup=False, highlight=False)
+        console.print(f"summary: {json.dumps(job.summary, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
