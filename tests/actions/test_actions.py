@@ -362,7 +362,8 @@ def test_target_format_registers_the_default_workflow() -> None:
         ("upload_model", "UploadModelStep"),
     ]
     assert sum(p.share for p in plan) == pytest.approx(1.0)
-    assert [p.can_roll_back for p in plan] == [False, False, True, False]
+    # The dataset steps undo through context.on_rollback; the upload has nothing to undo.
+    assert [p.can_roll_back for p in plan] == [True, True, True, False]
 
 
 def test_plan_without_valid_params_uses_defaults_and_runs_nothing() -> None:
@@ -370,6 +371,29 @@ def test_plan_without_valid_params_uses_defaults_and_runs_nothing() -> None:
     plan = StepsAction({"fail_at": 3}).plan()
     assert [p.name for p in plan] == ["a", "b", "c"]
     assert TRAIL == []
+
+
+def test_can_roll_back_sees_overrides_undo_registration_wrappers_and_declarations() -> None:
+    from steprail import LoggingStep
+
+    from steprail.actions import can_roll_back
+
+    class Plain(BaseStep[TrainContext]):
+        name = "plain"
+        progress_weight = 1.0
+
+        def execute(self, context: TrainContext) -> StepResult:
+            return StepResult()
+
+    class Declares(Plain):
+        can_roll_back = True
+
+    assert not can_roll_back(Plain())
+    assert can_roll_back(Note("n", 1.0, []))  # overrides rollback
+    assert can_roll_back(LoggingStep(Note("n", 1.0, [])))
+    assert not can_roll_back(LoggingStep(Plain()))
+    assert can_roll_back(Declares())
+    assert not can_roll_back("not a step")
 
 
 def test_mermaid_lists_steps_in_order_with_rollback_path() -> None:

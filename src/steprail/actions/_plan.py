@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 from .._context import BaseStepContext
@@ -12,14 +13,37 @@ from ..jobs import PlannedStep
 __all__ = ["can_roll_back", "mermaid", "plan_steps"]
 
 
+def _registers_undo(step: object) -> bool:
+    """Whether the step's ``execute`` source calls ``on_rollback`` (best effort, no false alarms
+    for steps without source: those count as not registering)."""
+    execute = getattr(type(step), "execute", None)
+    try:
+        source = inspect.getsource(execute) if execute is not None else ""
+    except (OSError, TypeError):
+        return False
+    return "on_rollback(" in source
+
+
 def can_roll_back(step: object) -> bool:
-    """Whether ``step`` (or, for a wrapper, the step it wraps) overrides ``rollback``."""
+    """Whether ``step`` can undo its work when the run fails.
+
+    A step says so itself with a boolean ``can_roll_back`` class attribute; otherwise it can when
+    it overrides ``rollback``, or when its ``execute`` registers undo actions with
+    ``context.on_rollback`` (found in its source; a call hidden in a helper is not seen). A
+    wrapper step answers for the step it wraps unless it declares otherwise.
+    """
     current: object = step
-    while isinstance(current, WrapperStep):
-        if type(current).rollback is not WrapperStep.rollback:
-            return True
-        current = current.wrapped
-    return isinstance(current, BaseStep) and type(current).rollback is not BaseStep.rollback
+    while True:
+        declared = getattr(type(current), "can_roll_back", None)
+        if isinstance(declared, bool):
+            return declared
+        if isinstance(current, WrapperStep):
+            # Wrappers delegate rollback (LoggingStep only logs around it): ask the wrapped step.
+            current = current.wrapped
+            continue
+        if not isinstance(current, BaseStep):
+            return False
+        return type(current).rollback is not BaseStep.rollback or _registers_undo(current)
 
 
 def plan_steps[C: BaseStepContext](steps: Sequence[BaseStep[C]]) -> list[PlannedStep]:

@@ -82,7 +82,6 @@ class AnchorBoxTrainAction(BaseTrainAction[AnchorBoxParams]):
         fit = fit_anchors(
             train_boxes, params.clusters, iterations=params.iterations, seed=params.seed, on_iteration=report
         )
-        context.set_progress(params.iterations, params.iterations)  # converged early: the step is done
         result: dict[str, Any] = {
             "format": MODEL_FORMAT,
             "anchors": [[round(w, 6), round(h, 6)] for w, h in fit.anchors],
@@ -101,6 +100,7 @@ class AnchorBoxTrainAction(BaseTrainAction[AnchorBoxParams]):
         if "valid_mean_iou" in result:
             final["valid_mean_iou"] = result["valid_mean_iou"]
         context.set_metrics(final)
+        context.set_progress(params.iterations, params.iterations)  # converged early: the step is done
         model_dir = self.work_dir / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
         path = model_dir / "anchors.json"
