@@ -46,14 +46,19 @@ def _files(root: Path) -> list[Path]:
     return [Path(d, f) for d, _, fs in os.walk(root) for f in fs]
 
 
-def _timed(action: Callable[[], object], cleanup: Callable[[], None], repeats: int) -> float:
-    times = []
+def _interleaved(
+    actions: dict[str, Callable[[], object]], cleanup: Callable[[], None], repeats: int
+) -> dict[str, float]:
+    """Median seconds of each action; one round runs every action once, so machine noise
+    (other processes, page cache) hits all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-        cleanup()
-    return statistics.median(times)
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - start)
+            cleanup()
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _io_floor(source: Path, reference_output: Path, target: Path) -> None:
@@ -91,9 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measure")
     parser.add_argument("--boxes", type=int, default=10)
     parser.add_argument("--polygons", type=int, default=2)
+    parser.add_argument(
+        "--workdir",
+        default=None,
+        help="where to write (default: the system temp folder); /dev/shm takes the disk out",
+    )
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="steprail-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="steprail-bench-", dir=args.workdir) as tmp:
         root = Path(tmp)
         small_items = max(1, args.items // 10)
         print(f"generating {args.items} + {small_items} items ...", flush=True)
@@ -123,24 +133,26 @@ def main(argv: list[str] | None = None) -> int:
         assert yolo_ref.audit.annotations_written == annotations
         coco_json = Path(coco_ref.config_path) / "instances.json"
 
-        def gone(path: Path) -> Callable[[], None]:
-            return lambda: shutil.rmtree(path, ignore_errors=True)
-
         out = root / "out"
-        t_yolo = _timed(lambda: dmv2_to_yolo(source, out), gone(out), args.repeats)
-        t_coco = _timed(lambda: dmv2_to_coco(source, out), gone(out), args.repeats)
-        t_floor_yolo = _timed(
-            lambda: _io_floor(source, Path(yolo_ref.path), out), gone(out), args.repeats
-        )
-        t_floor_coco = _timed(
-            lambda: _io_floor(source, Path(coco_ref.path), out), gone(out), args.repeats
-        )
         label_to_id = {name: index for index, name in enumerate(coco_ref.classes)}
 
         def globox_run() -> None:
             AnnotationSet.from_coco(coco_json).save_yolo_v5(out, label_to_id=label_to_id)
 
-        t_globox = _timed(globox_run, gone(out), args.repeats)
+        medians = _interleaved(
+            {
+                "yolo": lambda: dmv2_to_yolo(source, out),
+                "floor_yolo": lambda: _io_floor(source, Path(yolo_ref.path), out),
+                "coco": lambda: dmv2_to_coco(source, out),
+                "floor_coco": lambda: _io_floor(source, Path(coco_ref.path), out),
+                "globox": globox_run,
+            },
+            lambda: shutil.rmtree(out, ignore_errors=True),
+            args.repeats,
+        )
+        t_yolo, t_floor_yolo = medians["yolo"], medians["floor_yolo"]
+        t_coco, t_floor_coco = medians["coco"], medians["floor_coco"]
+        t_globox = medians["globox"]
 
         peaks = {}
         for name, convert in (("yolo", dmv2_to_yolo), ("coco", dmv2_to_coco)):
@@ -150,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     per_ann = 1e6 / annotations
-    print(f"\n{args.items} items, {annotations} annotations, median of {args.repeats} runs")
+    where = args.workdir or tempfile.gettempdir()
+    print(
+        f"\n{args.items} items, {annotations} annotations, in {where}, "
+        f"median of {args.repeats} interleaved runs"
+    )
     print(f"{'':24}{'seconds':>10}{'us/annotation':>16}{'ratio':>10}")
     rows = [
         ("DM v2 -> YOLO", t_yolo, t_yolo / t_floor_yolo, "x I/O floor"),

@@ -311,13 +311,6 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
     return DMv2Item(images=kept)
 
 
-def _inside(x: float, y: float, width: int, height: int) -> bool:
-    return (
-        -_EDGE_TOLERANCE <= x <= width + _EDGE_TOLERANCE
-        and -_EDGE_TOLERANCE <= y <= height + _EDGE_TOLERANCE
-    )
-
-
 def iter_checked_items(
     layout: DMv2Layout,
     audit: AuditLog,
@@ -373,6 +366,7 @@ def iter_checked_items(
                     )
                     continue
             width, height = size
+            low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
             boxes: list[BoundingBox] = []
             polygons: list[Polygon] = []
             for image in item.images:
@@ -388,7 +382,7 @@ def iter_checked_items(
                         )
                         continue
                     x, y, w, h = box.data
-                    if not (_inside(x, y, width, height) and _inside(x + w, y + h, width, height)):
+                    if not (low <= x and low <= y and x + w <= high_x and y + h <= high_y):
                         audit.record(
                             split=split,
                             item=stem,
@@ -410,7 +404,9 @@ def iter_checked_items(
                             message=f"class {poly.classification!r} is not in the class list",
                         )
                         continue
-                    if not all(_inside(px, py, width, height) for px, py in poly.data):
+                    if not all(
+                        low <= px <= high_x and low <= py <= high_y for px, py in poly.data
+                    ):
                         audit.record(
                             split=split,
                             item=stem,

@@ -80,15 +80,26 @@ def dmv2_to_yolo(
             rows: list[str] = []
             for box in item.boxes:
                 x, y, bw, bh = box.data
-                x0, y0 = _clamp(x, w), _clamp(y, h)
-                x1, y1 = _clamp(x + bw, w), _clamp(y + bh, h)
+                # Clamp into the image: checked boxes are inside up to a 0.001 px tolerance.
+                x0 = 0.0 if x < 0.0 else w if x > w else x
+                y0 = 0.0 if y < 0.0 else h if y > h else y
+                x1 = x + bw
+                x1 = 0.0 if x1 < 0.0 else w if x1 > w else x1
+                y1 = y + bh
+                y1 = 0.0 if y1 < 0.0 else h if y1 > h else y1
                 rows.append(
-                    f"{class_ids[box.classification]} {(x0 + x1) / 2 / w:.6f} "
-                    f"{(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}\n"
+                    "%d %.6f %.6f %.6f %.6f\n"
+                    % (
+                        class_ids[box.classification],
+                        (x0 + x1) / 2 / w,
+                        (y0 + y1) / 2 / h,
+                        (x1 - x0) / w,
+                        (y1 - y0) / h,
+                    )
                 )
             for poly in item.polygons:
                 coords = " ".join(
-                    f"{_clamp(px, w) / w:.6f} {_clamp(py, h) / h:.6f}" for px, py in poly.data
+                    "%.6f %.6f" % (_clamp(px, w) / w, _clamp(py, h) / h) for px, py in poly.data
                 )
                 rows.append(f"{class_ids[poly.classification]} {coords}\n")
             link_or_copy(item.image_path, os.path.join(images_dir, item.image_name))
