@@ -11,6 +11,40 @@ from collections.abc import Iterator
 
 from mypy.nodes import (
     AssertStmt,
+    AssertTypeExpr,
+    AssignmentExpr,
+    AwaitExpr,
+    BytesExpr,
+    CallExpr,
+    CastExpr,
+    ComparisonExpr,
+    ComplexExpr,
+    ConditionalExpr,
+    DictExpr,
+    DictionaryComprehension,
+    EllipsisExpr,
+    FloatExpr,
+    GeneratorExpr,
+    IndexExpr,
+    IntExpr,
+    LambdaExpr,
+    ListComprehension,
+    ListExpr,
+    MemberExpr,
+    NameExpr,
+    OpExpr,
+    RevealExpr,
+    SetComprehension,
+    SetExpr,
+    SliceExpr,
+    StarExpr,
+    StrExpr,
+    SuperExpr,
+    TupleExpr,
+    TypeApplication,
+    UnaryExpr,
+    YieldExpr,
+    YieldFromExpr,
     AssignmentStmt,
     Block,
     BreakStmt,
@@ -37,9 +71,11 @@ from mypy.nodes import (
     WhileStmt,
     WithStmt,
 )
-from mypy.traverser import all_name_and_member_expressions
 
-__all__ = ["functions_in", "mentioned_names", "returns_of"]
+__all__ = ["expression_names", "functions_in", "mentioned_names", "returns_of"]
+
+# Expressions that cannot mention a name.
+_LEAVES = (StrExpr, BytesExpr, IntExpr, FloatExpr, ComplexExpr, EllipsisExpr)
 
 
 def _child_blocks(stmt: Statement) -> list[Block]:
@@ -98,12 +134,71 @@ def functions_in(statements: list[Statement]) -> Iterator[FuncItem]:
         yield from _functions_of(stmt)
 
 
-def _expression_names(exprs: list[Expression | None]) -> set[str]:
+def expression_names(expr: Expression) -> set[str] | None:
+    """Every simple name used or bound inside ``expr``; ``None`` for an expression kind this
+    walk does not know (the caller then assumes the expression may touch anything)."""
+    names: set[str] = set()
+    pending: list[Expression | None] = [expr]
+    while pending:
+        item = pending.pop()
+        if item is None or isinstance(item, _LEAVES):
+            continue
+        if isinstance(item, NameExpr):
+            names.add(item.name)
+        elif isinstance(item, MemberExpr | UnaryExpr | StarExpr | AwaitExpr | CastExpr):
+            pending.append(item.expr)
+        elif isinstance(item, AssertTypeExpr | RevealExpr | TypeApplication | YieldFromExpr):
+            pending.append(item.expr)
+        elif isinstance(item, YieldExpr):
+            pending.append(item.expr)
+        elif isinstance(item, CallExpr):
+            pending += [item.callee, *item.args]
+        elif isinstance(item, IndexExpr):
+            pending += [item.base, item.index]
+        elif isinstance(item, OpExpr):
+            pending += [item.left, item.right]
+        elif isinstance(item, ComparisonExpr):
+            pending += item.operands
+        elif isinstance(item, ListExpr | TupleExpr | SetExpr):
+            pending += item.items
+        elif isinstance(item, DictExpr):
+            for key, value in item.items:
+                pending += [key, value]
+        elif isinstance(item, ConditionalExpr):
+            pending += [item.cond, item.if_expr, item.else_expr]
+        elif isinstance(item, AssignmentExpr):
+            pending += [item.target, item.value]
+        elif isinstance(item, SliceExpr):
+            pending += [item.begin_index, item.end_index, item.stride]
+        elif isinstance(item, ListComprehension | SetComprehension):
+            pending.append(item.generator)
+        elif isinstance(item, GeneratorExpr):
+            pending += [item.left_expr, *item.indices, *item.sequences]
+            pending += [cond for conds in item.condlists for cond in conds]
+        elif isinstance(item, DictionaryComprehension):
+            pending += [item.key, item.value, *item.indices, *item.sequences]
+            pending += [cond for conds in item.condlists for cond in conds]
+        elif isinstance(item, SuperExpr):
+            pending.append(item.call)
+        elif isinstance(item, LambdaExpr):
+            inner = _block_names(item.body.body)
+            if inner is None:
+                return None
+            names |= inner
+            pending += [arg.initializer for arg in item.arguments]
+        else:
+            return None
+    return names
+
+
+def _expression_names(exprs: list[Expression | None]) -> set[str] | None:
     names: set[str] = set()
     for expr in exprs:
         if expr is not None:
-            found, _members = all_name_and_member_expressions(expr)
-            names.update(name.name for name in found)
+            found = expression_names(expr)
+            if found is None:
+                return None
+            names |= found
     return names
 
 
@@ -121,8 +216,8 @@ def _function_names(func: FuncDef) -> set[str] | None:
     inner = _block_names(func.body.body)
     if inner is None:
         return None
-    defaults = [arg.initializer for arg in func.arguments]
-    return inner | _expression_names(defaults) | {func.name}
+    defaults = _expression_names([arg.initializer for arg in func.arguments])
+    return None if defaults is None else inner | defaults | {func.name}
 
 
 def mentioned_names(stmt: Statement) -> set[str] | None:
@@ -171,17 +266,20 @@ def mentioned_names(stmt: Statement) -> set[str] | None:
         return _function_names(stmt)
     elif isinstance(stmt, Decorator):
         inner = _function_names(stmt.func)
-        return None if inner is None else inner | _expression_names(list(stmt.original_decorators))
+        decorators = _expression_names(list(stmt.original_decorators))
+        return None if inner is None or decorators is None else inner | decorators
     elif isinstance(stmt, OverloadedFuncDef):
         return None
     elif isinstance(stmt, ClassDef):
         inner = _block_names(stmt.defs.body)
-        if inner is None:
-            return None
-        return inner | _expression_names([*stmt.decorators, *stmt.base_type_exprs]) | {stmt.name}
+        header = _expression_names([*stmt.decorators, *stmt.base_type_exprs])
+        return None if inner is None or header is None else inner | header | {stmt.name}
     else:
         return None
-    names = _expression_names(exprs) | bound
+    found = _expression_names(exprs)
+    if found is None:
+        return None
+    names = found | bound
     for block in _child_blocks(stmt):
         inner = _block_names(block.body)
         if inner is None:

@@ -113,8 +113,8 @@ def check_orchestrator_context(ctx: FunctionSigContext) -> FunctionLike:
         return sig
     ctx.api.fail(
         f'Context "{describe(typ)}" does not match the registry\'s context type '
-        f'"{describe(registry_context)}" (Orchestrator needs a "{describe(registry_context)}" '
-        "or an instance of a subclass of it)",
+        f'"{describe(registry_context)}" (Orchestrator needs an instance of '
+        f'"{describe(registry_context)}" or of a subclass of it)',
         arg,
         code=STEPRAIL_CONTEXT,
     )

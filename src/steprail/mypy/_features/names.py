@@ -52,8 +52,7 @@ from .._consts import (
 )
 from .._errors import STEPRAIL_NAME
 from ._shared import as_checker, str_literal
-from ._walk import functions_in, mentioned_names
-from mypy.traverser import all_name_and_member_expressions
+from ._walk import expression_names, functions_in, mentioned_names
 from .step_info import prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
@@ -90,9 +89,6 @@ class _Registry:
         return name not in self.present and (self.closed or name in self.absent)
 
 
-def _mentioned(expr: Expression) -> set[str]:
-    found, _members = all_name_and_member_expressions(expr)
-    return {name.name for name in found}
 
 
 def _callee_class(call: CallExpr) -> TypeInfo | None:
@@ -171,11 +167,15 @@ class _BodyWalker:
             self.registries[name] = None
             self.steps.pop(name, None)
 
-    def escape(self, names: set[str]) -> None:
-        """These names were read: a registry among them may now be changed elsewhere.
+    def escape(self, expr: Expression) -> None:
+        """``expr`` was evaluated: a registry it mentions may now be changed elsewhere.
 
         Variables known to hold steps stay known (reading a step does not rename it).
         """
+        names = expression_names(expr)
+        if names is None:
+            self.forget(None)
+            return
         for name in names - self.steps.keys():
             self.registries[name] = None
 
@@ -193,7 +193,7 @@ class _BodyWalker:
             self.forget(mentioned_names(stmt))
 
     def assignment(self, target: str, value: Expression) -> None:
-        self.escape(_mentioned(value))  # e.g. ``other = registry``: no longer followed
+        self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
             self.registries[target] = _Registry(target, closed=True)
             self.steps.pop(target, None)
@@ -215,7 +215,7 @@ class _BodyWalker:
         method = expr.callee.name
         # The arguments may mention registries (passing one along): those escape.
         for arg in expr.args:
-            self.escape(_mentioned(arg))
+            self.escape(arg)
         if variable not in self.registries:
             if self.everything_forgotten:
                 # An earlier statement might have done anything to it.
