@@ -11,7 +11,15 @@ from types import ModuleType
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-MINE = ["basic_workflow", "rollback", "conditional_skip", "dynamic_insertion", "logging_wrappers", "multi_step_training"]
+MINE = [
+    "basic_workflow",
+    "rollback",
+    "conditional_skip",
+    "dynamic_insertion",
+    "logging_wrappers",
+    "multi_step_training",
+    "cancellable_job",
+]
 
 
 def load(name: str) -> ModuleType:
@@ -26,7 +34,7 @@ def load(name: str) -> ModuleType:
 @pytest.mark.parametrize("name", MINE)
 def test_runs_as_a_script(name: str, tmp_path: Path) -> None:
     args = [sys.executable, str(EXAMPLES / f"{name}.py")]
-    if name == "multi_step_training":
+    if name in ("multi_step_training", "cancellable_job"):
         args.append(str(tmp_path))
     result = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -90,3 +98,15 @@ def test_multi_step_training_records_the_job(tmp_path: Path) -> None:
     assert [s.name for s in record.steps] == ["logged_load_dataset", "logged_train", "logged_upload_model"]
     assert record.metrics == {"logged_train": {"loss": 0.25, "epoch": 3}}
     assert record.steps[-1].data == {"model_id": 1}
+
+
+def test_cancellable_job_is_cancelled_and_rolled_back(tmp_path: Path) -> None:
+    outcome, record = load("cancellable_job").main(tmp_path, interrupt_after=0.3)
+    assert outcome.status == "cancelled" and outcome.error == "cancelled by SIGINT"
+    assert not (tmp_path / "draft.txt").exists() and not (tmp_path / "final.txt").exists()
+    assert record.status == "cancelled"
+    assert [(s.name, s.status, s.rolled_back) for s in record.steps] == [
+        ("write_draft", "success", True),
+        ("slow_work", "cancelled", False),
+        ("publish", "pending", False),
+    ]

@@ -306,8 +306,14 @@ class BaseAction[P: BaseModel]:
             f"{type(self).__name__} registers no steps and does not implement execute()"
         )
 
-    def _build_workflow(self) -> Workflow[Any] | None:
-        """The step-based workflow to run, or ``None`` to call :meth:`execute`."""
+    def build_workflow(self) -> Workflow[Any] | None:
+        """The steps to run and their context, or ``None`` (the default) to call :meth:`execute`.
+
+        Called once per run, after the params were validated. Override it to run steps from any
+        action (``return Workflow(registry, context)``); :class:`BaseTrainAction` builds it from
+        ``setup_steps``. The context type differs per action, hence ``Any`` here; an override
+        may return the precise ``Workflow[MyContext]``.
+        """
         return None
 
     def plan(self) -> list[PlannedStep]:
@@ -321,7 +327,7 @@ class BaseAction[P: BaseModel]:
                 self._params = self.validate_params(self._raw)
             except InvalidParamsError:
                 self._params = cast(P, self.params_model.model_construct(**self._raw_params()))
-        workflow = self._build_workflow()
+        workflow = self.build_workflow()
         return self._plan_of(workflow)
 
     def _plan_of(self, workflow: Workflow[Any] | None) -> list[PlannedStep]:
@@ -370,7 +376,7 @@ class BaseAction[P: BaseModel]:
                     hooks.job_created(self.action_name, self._raw_params())
                 created = True
                 self._params = self.validate_params(self._raw)
-                workflow = self._build_workflow()
+                workflow = self.build_workflow()
                 outcome.plan = self._plan_of(workflow)
                 if hooks is not None:
                     hooks.job_started(self._params.model_dump(mode="json"), outcome.plan)

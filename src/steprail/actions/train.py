@@ -242,7 +242,8 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
             f"{type(self).__name__} sets target_format but does not implement train(context)"
         )
 
-    def _build_workflow(self) -> Workflow[Any] | None:
+    def build_workflow(self) -> Workflow[Any] | None:
+        """Call :meth:`setup_steps`; ``None`` (run :meth:`execute`) when it registered nothing."""
         registry = StepRegistry[C]()
         self.setup_steps(registry)
         if len(registry) == 0:
