@@ -53,6 +53,7 @@ def test_run_execute_action_from_a_file_path_with_a_params_file(home: Path, tmp_
     assert result.exit_code == 0, result.output
     record = store_of(home).get(1)
     assert record.summary == {"greeting": "hello ada hello ada", "tags": ["x"]}
+    assert record.action == f"{ACTIONS_FILE}:EchoAction"  # named by its file, not a private module
 
 
 def test_run_failure_exits_1_after_rollback(home: Path, tmp_path: Path) -> None:
@@ -178,7 +179,7 @@ def test_jobs_list_and_show(home: Path, tmp_path: Path) -> None:
     shown = invoke("jobs", "show", "2", "--logs", "5")
     assert shown.exit_code == 0
     assert "status: failed" in shown.output and "rolled back" in shown.output
-    assert "rollback make_marker" in shown.output
+    assert "make_marker.rollback(): ok" in shown.output
     as_json = json.loads(invoke("jobs", "show", "2", "--json").output)
     assert as_json["status"] == "failed" and [s["name"] for s in as_json["steps"]] == ["make_marker", "wait", "maybe_fail"]
     listed = json.loads(invoke("jobs", "list", "--json").output)

@@ -90,4 +90,7 @@ def load_action(target: str) -> type[BaseAction[Any]]:
             f"{target!r} is a {type(value).__name__}, not a steprail action "
             "(a subclass of steprail.actions.BaseAction)"
         )
+    if module.__name__ != module_part and value.action_name == f"{value.__module__}:{value.__qualname__}":
+        # Loaded from a file under a private module name: jobs should name the file instead.
+        value.action_name = f"{module_part}:{attribute}"
     return value

@@ -162,6 +162,7 @@ def job_detail(console: Console, job: JobRecord) -> None:
         console.print("rollback:")
         for entry in job.rollback:
             result = "ok" if entry.error is None else f"FAILED: {entry.error}"
-            console.print(f"  {entry.kind} {entry.step} ({entry.label}): {result}", markup=False, highlight=False, soft_wrap=True)
+            what = f"{entry.step}.rollback()" if entry.kind == "rollback" else f"undo {entry.label!r} of {entry.step}"
+            console.print(f"  {what}: {result}", markup=False, highlight=False, soft_wrap=True)
     if job.summary:
         console.print(f"summary: {json.dumps(job.summary, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
