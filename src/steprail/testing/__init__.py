@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._fixtures import RollbackChecker, WorkflowRunner
 from ._faults import FaultKind, FaultPlan, FaultPoint, InjectedFault, fault_points, inject_faults
 from ._invariants import (
     INVARIANTS,
@@ -45,6 +46,7 @@ __all__ = [
     "InvariantViolation",
     "Outcome",
     "RecordingRuntime",
+    "RollbackChecker",
     "RollbackLeak",
     "RunObserver",
     "RunRecord",
@@ -54,6 +56,7 @@ __all__ = [
     "StepScript",
     "TableRows",
     "TraceEvent",
+    "WorkflowRunner",
     "WorkflowScript",
     "assert_rollback_restores",
     "check_current_step",
@@ -76,6 +79,11 @@ __all__ = [
     "step_weights",
     "workflows",
 ]
+
+# Tracebacks show the public path of the exceptions users meet.
+for _public in (InjectedFault, InvariantViolation, RollbackLeak):
+    _public.__module__ = __name__
+del _public
 
 _STRATEGIES = frozenset({"fault_plans", "step_names", "step_scripts", "step_weights", "workflows"})
 

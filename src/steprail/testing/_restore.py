@@ -47,7 +47,7 @@ class RollbackLeak(AssertionError):
             elif step == plan.step and plan.point == "after":
                 headline = (
                     f"step {step!r} failed after its own work and did not undo it: a failed step's "
-                    "rollback() is not called, so register the undo with context.on_rollback()"
+                    "rollback() is not called, so its undo must be registered with context.on_rollback()"
                 )
             else:
                 headline = f"rollback of step {step!r} left state behind"
