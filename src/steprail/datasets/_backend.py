@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -135,7 +134,3 @@ class Backend(Protocol):
             ModelNotFoundError: naming ``model_id`` when there is none.
         """
         ...
-
-
-def _as_path(value: str | os.PathLike[str]) -> Path:
-    return Path(os.fspath(value))

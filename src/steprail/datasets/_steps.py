@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from steprail._context import BaseStepContext
 from steprail._result import StepResult
@@ -25,8 +25,6 @@ from ._convert import ConversionResult, OutputExistsError
 from ._yolo import dmv2_to_yolo, yolo_to_dmv2
 
 __all__ = ["ConvertDatasetStep", "DatasetContext", "ExportDatasetStep"]
-
-type DatasetFormat = Literal["dm_v2", "yolo", "coco"]
 
 _CONVERTERS: Final[dict[tuple[str, str], Callable[[Path, Path], ConversionResult]]] = {
     ("dm_v2", "yolo"): lambda s, o: dmv2_to_yolo(s, o),
