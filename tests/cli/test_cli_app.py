@@ -248,3 +248,11 @@ def test_demo_with_an_unusable_sample_folder_exits_2(home: Path) -> None:
     assert result.exit_code == 2
     assert "delete that folder and run steprail demo again" in result.output
     assert (folder / "stray.txt").read_text() == "not a dataset"
+
+
+def test_plan_that_needs_params_says_which(home: Path) -> None:
+    result = invoke("plan", "examples/cancellable_job.py:SlowJob")
+    assert result.exit_code == 2
+    assert "depends on its params" in result.output and "folder: Field required" in result.output
+    ok = invoke("plan", "examples/cancellable_job.py:SlowJob", "-p", "folder=/tmp")
+    assert ok.exit_code == 0 and "slow_work" in ok.output

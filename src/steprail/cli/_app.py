@@ -80,7 +80,7 @@ def _bad_input() -> Iterator[None]:
     try:
         yield
     except UsageProblem as problem:
-        _stderr().print(f"error: {problem}", markup=False, highlight=False)
+        _stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
@@ -132,14 +132,22 @@ def plan(
         action_class = load_action(target)
         params = collect_params(params_file, param or [])
         action: BaseAction[Any] = action_class(params)
-        if params_file is not None or param:
-            try:
-                action.validate_params(params)
-            except InvalidParamsError as error:
+        problem: InvalidParamsError | None = None
+        try:
+            action.validate_params(params)
+        except InvalidParamsError as error:
+            if params_file is not None or param:
                 raise UsageProblem(str(error)) from error
+            problem = error  # no params given: try the plan on the defaults
         try:
             steps = action.plan()
         except Exception as error:
+            if problem is not None:
+                raise UsageProblem(
+                    f"the plan of {target!r} depends on its params, and these are missing or invalid:\n"
+                    + "\n".join(f"  - {where}: {message}" for where, message in problem.problems)
+                    + "\npass them with -p KEY=VALUE or --params FILE"
+                ) from error
             raise UsageProblem(f"building the plan of {target!r} raised {type(error).__name__}: {error}") from error
         if show_mermaid:
             typer.echo(mermaid(steps, title=action_class.action_name))

@@ -109,9 +109,9 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
             job.action,
             _status(job.status),
             f"{job.progress}%",
-            _when(job.created_at),
+            job.created_at.astimezone().strftime("%m-%d %H:%M:%S"),
             _seconds(job.duration),
-            error[:60] + ("..." if len(error) > 60 else ""),
+            error[:32] + ("..." if len(error) > 32 else ""),
         )
     return table
 
