@@ -75,3 +75,12 @@ def test_diff_of_equal_and_non_mapping_snapshots() -> None:
 def test_large_and_empty_files_hash(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "f").write_bytes(content)
     assert snapshot_tree(tmp_path)["f"].startswith("sha256:")
+
+
+def test_nested_snapshots_are_compared_inside_and_globs_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / "a.db").write_text("x")
+    (tmp_path / "a.db-wal").write_text("y")
+    assert set(snapshot_tree(tmp_path, ignore=["*.db-*"])) == {".", "a.db"}
+    before = {"files": {"x": 1, "y": 2}, "rows": {"t": (1,)}}
+    after = {"files": {"x": 1, "y": 3, "z": 4}, "rows": {"t": (1,)}}
+    assert diff_snapshots(before, after) == "added (1):\n  'files' / 'z': 4\nchanged (1):\n  'files' / 'y': 2 -> 3"

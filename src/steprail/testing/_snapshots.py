@@ -6,6 +6,7 @@ rollback, and they must be equal.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import pprint
@@ -38,23 +39,29 @@ def snapshot_tree(root: str | os.PathLike[str], *, ignore: Iterable[str] = ()) -
 
     Args:
         root: The folder to describe.
-        ignore: Entry names (any path component) to leave out, such as ``"__pycache__"``.
+        ignore: Names or glob patterns of entries to leave out, matched against each name (not
+            the path), such as ``"__pycache__"`` or ``"*.sqlite3-*"``. A left-out folder is not
+            entered.
     """
     base = Path(root)
     if not base.exists() and not base.is_symlink():
         return {}
-    skipped = frozenset(ignore)
+    patterns = tuple(ignore)
+
+    def skipped(name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
     entries: dict[str, str] = {".": "dir" if base.is_dir() else _describe(base)}
     if not base.is_dir():
         return entries
     for folder, dirs, files in os.walk(base):
-        dirs[:] = sorted(name for name in dirs if name not in skipped)
+        dirs[:] = sorted(name for name in dirs if not skipped(name))
         here = Path(folder)
         for name in dirs:
             path = here / name
             entries[path.relative_to(base).as_posix()] = _describe(path)
         for name in sorted(files):
-            if name not in skipped:
+            if not skipped(name):
                 path = here / name
                 entries[path.relative_to(base).as_posix()] = _describe(path)
     return dict(sorted(entries.items()))
@@ -128,7 +135,8 @@ def diff_snapshots(before: object, after: object, *, limit: int = 20) -> str:
     """Describe how ``after`` differs from ``before`` ("" when they are equal).
 
     Mappings (such as the snapshots above) are compared key by key, listing keys added, removed
-    and changed; anything else is shown whole, before and after.
+    and changed; nested mappings (a dict of snapshots) are compared inside, their keys shown as
+    ``outer / inner``. Anything else is shown whole, before and after.
 
     Args:
         limit: At most this many keys are listed per kind of change.
@@ -136,16 +144,12 @@ def diff_snapshots(before: object, after: object, *, limit: int = 20) -> str:
     if before == after:
         return ""
     if isinstance(before, Mapping) and isinstance(after, Mapping):
+        added: list[str] = []
+        removed: list[str] = []
+        changed: list[str] = []
+        _compare(before, after, "", added, removed, changed)
         lines: list[str] = []
-        added = [key for key in after if key not in before]
-        removed = [key for key in before if key not in after]
-        changed = [key for key in before if key in after and before[key] != after[key]]
-        sections = (
-            ("added", [f"{key!r}: {_short(after[key])}" for key in added]),
-            ("removed", [f"{key!r}: {_short(before[key])}" for key in removed]),
-            ("changed", [f"{key!r}: {_short(before[key])} -> {_short(after[key])}" for key in changed]),
-        )
-        for title, shown in sections:
+        for title, shown in (("added", added), ("removed", removed), ("changed", changed)):
             if shown:
                 lines.append(f"{title} ({len(shown)}):")
                 lines += [f"  {line}" for line in shown[:limit]]
@@ -153,3 +157,27 @@ def diff_snapshots(before: object, after: object, *, limit: int = 20) -> str:
                     lines.append(f"  ... and {len(shown) - limit} more")
         return "\n".join(lines)
     return f"before:\n{pprint.pformat(before)}\nafter:\n{pprint.pformat(after)}"
+
+
+def _compare(
+    before: Mapping[object, object],
+    after: Mapping[object, object],
+    prefix: str,
+    added: list[str],
+    removed: list[str],
+    changed: list[str],
+) -> None:
+    for key, value in after.items():
+        if key not in before:
+            added.append(f"{prefix}{key!r}: {_short(value)}")
+    for key, old in before.items():
+        if key not in after:
+            removed.append(f"{prefix}{key!r}: {_short(old)}")
+            continue
+        new = after[key]
+        if old == new:
+            continue
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            _compare(old, new, f"{prefix}{key!r} / ", added, removed, changed)
+        else:
+            changed.append(f"{prefix}{key!r}: {_short(old)} -> {_short(new)}")
