@@ -92,7 +92,7 @@ class StepRailPlugin(Plugin):
             return _analyse_step_class
         return None
 
-    def report_config_data(self, ctx: ReportConfigContext) -> dict[str, object]:
+    def report_config_data(self, ctx: ReportConfigContext) -> dict[str, str | list[str]]:
         # Part of mypy's cache key: a new plugin version, or other codes, invalidate the cache.
         from . import __version__
 
