@@ -29,8 +29,14 @@ __all__ = [
 
 
 def as_checker(api: CheckerPluginInterface) -> TypeChecker | None:
-    """The concrete checker behind ``api``; the trial inference needs its expression checker."""
-    return api if isinstance(api, TypeChecker) else None
+    """The concrete checker behind ``api`` (the trial inference needs its expression checker).
+
+    ``None`` inside functions mypy does not check (unannotated ones, by default): the plugin
+    stays as quiet there as mypy itself.
+    """
+    if isinstance(api, TypeChecker) and api.in_checked_function():
+        return api
+    return None
 
 
 def context_arg(typ: Type, fullname: str) -> ProperType | None:

@@ -295,7 +295,7 @@ class NameChecker:
 
     def __call__(self, ctx: MethodContext) -> Type:
         chk = as_checker(ctx.api)
-        if chk is not None and isinstance(ctx.context, CallExpr) and chk.in_checked_function():
+        if chk is not None and isinstance(ctx.context, CallExpr):
             message = self._findings(chk).get(ctx.context)
             if message is not None:
                 ctx.api.fail(message, ctx.context, code=STEPRAIL_NAME)
