@@ -203,3 +203,23 @@ def test_a_locked_store_times_out_with_a_clear_error(store: JobStore) -> None:
         blocker.execute("ROLLBACK")
         blocker.close()
     assert [j.action for j in store.list_jobs()] == ["a:B"]
+
+
+def test_a_change_cut_between_begin_and_commit_is_dropped_and_the_store_still_works(store: JobStore) -> None:
+    job = store.create_job("a:B", {})
+    # What a signal landing right after BEGIN leaves behind: an open transaction.
+    store._conn.execute("BEGIN IMMEDIATE")
+    store._conn.execute("UPDATE jobs SET error = 'half' WHERE id = ?", (job,))
+    store.finish_job(job, "cancelled", error="cancelled by SIGTERM")
+    record = store.get(job)
+    assert record.status == "cancelled" and record.error == "cancelled by SIGTERM"
+
+
+def test_an_exception_inside_a_change_rolls_it_back(store: JobStore) -> None:
+    job = store.create_job("a:B", {})
+    with pytest.raises(KeyboardInterrupt):
+        with store._transaction() as conn:
+            conn.execute("UPDATE jobs SET error = 'half' WHERE id = ?", (job,))
+            raise KeyboardInterrupt
+    assert store.get(job).error is None
+    assert not store._conn.in_transaction

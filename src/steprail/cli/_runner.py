@@ -101,7 +101,8 @@ def run_action(
     and a work folder ``<home>/work/job-<id>``."""
     jobs = JobRuntime(store)
     work_dirs = _WorkDirPerJob(jobs, home)
-    sinks: list[RuntimeContext] = [jobs, work_dirs, ConsoleRuntime(console, plain=plain)]
+    console_sink = ConsoleRuntime(console, plain=plain)
+    sinks: list[RuntimeContext] = [jobs, work_dirs, console_sink]
     if json_log is not None:
         try:
             sinks.append(JsonLinesRuntime(json_log))
@@ -121,6 +122,7 @@ def run_action(
     except JobStoreError as error:
         raise UsageProblem(str(error)) from error
     finally:
+        console_sink.close()
         if backend is not None:
             backend.close()
     if outcome.status == "success":

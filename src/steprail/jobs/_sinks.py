@@ -236,6 +236,12 @@ class ConsoleRuntime(ActionRuntime):
         error = f": {outcome.error}" if outcome.error else ""
         self._line(f"job {outcome.status} in {outcome.duration:.2f}s{error}")
 
+    def close(self) -> None:
+        """Stop the live display if it is still up (a run that ended without ``job_finished``)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
     def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
         """Logs are for the job store and JSON lines; the console shows progress and metrics."""
 

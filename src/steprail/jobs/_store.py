@@ -325,13 +325,17 @@ class JobStore:
         """One change, committed whole or not at all."""
         with self._guard():
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
+            if conn.in_transaction:
+                # A signal raised between an earlier BEGIN and its end: drop that half change.
                 conn.execute("ROLLBACK")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _check_schema(self) -> bool:
         """Whether the database is empty (new); raise if it is something other than our store."""
