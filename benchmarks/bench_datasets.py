@@ -63,7 +63,8 @@ def _interleaved(
 
 def _io_floor(source: Path, reference_output: Path, target: Path) -> None:
     """Read and parse every source JSON; write as many files and bytes as the reference output
-    holds (images excepted), and hard-link every source image as the converters do."""
+    holds (images excepted), and hard-link every source image as the converters do. Uses plain
+    os-level calls, the cheapest way Python has to touch a file."""
     text_files = [p for p in _files(reference_output) if p.suffix in {".txt", ".json", ".yaml"}]
     total = sum(p.stat().st_size for p in text_files)
     per_file, extra = divmod(total, max(1, len(text_files)))
@@ -71,13 +72,23 @@ def _io_floor(source: Path, reference_output: Path, target: Path) -> None:
     (target / "links").mkdir()
     payload = b"x" * (per_file + 1)
     for entry in os.scandir(source / "json"):
-        json.loads(Path(entry.path).read_bytes())
+        fd = os.open(entry.path, os.O_RDONLY)
+        try:
+            json.loads(os.read(fd, 1 << 20))
+        finally:
+            os.close(fd)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    base = str(target)
     for index in range(len(text_files)):
         size = per_file + (1 if index < extra else 0)
-        with open(target / f"{index}.out", "wb") as out:
-            out.write(payload[:size])
+        fd = os.open(f"{base}/{index}.out", flags, 0o666)
+        try:
+            os.write(fd, payload[:size])
+        finally:
+            os.close(fd)
+    links = str(target / "links")
     for entry in os.scandir(source / "original_files"):
-        os.link(entry.path, target / "links" / entry.name)
+        os.link(entry.path, f"{links}/{entry.name}")
 
 
 def _peak(convert: Callable[[Path, Path], ConversionResult], source: Path, out: Path) -> int:

@@ -33,6 +33,7 @@ from ._source import (
     resolve_classes,
     write_dmv2_item,
     write_manifest,
+    write_small_file,
 )
 
 __all__ = ["YOLO_CONFIG_NAME", "YoloConfig", "dmv2_to_yolo", "read_yolo_config", "yolo_to_dmv2"]
@@ -103,8 +104,9 @@ def dmv2_to_yolo(
                 )
                 rows.append(f"{class_ids[poly.classification]} {coords}\n")
             link_or_copy(item.image_path, os.path.join(images_dir, item.image_name))
-            with open(os.path.join(labels_dir, item.stem + ".txt"), "w", encoding="utf-8") as label:
-                label.write("".join(rows))
+            write_small_file(
+                os.path.join(labels_dir, item.stem + ".txt"), "".join(rows).encode("utf-8")
+            )
             audit.items_written += 1
             audit.annotations_written += len(rows)
         if audit.items_written == 0:
