@@ -25,6 +25,7 @@ from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
 from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon
 from ._source import (
+    DatasetInputError,
     NoUsableItemsError,
     detect_layout,
     image_size,
@@ -225,7 +226,14 @@ def read_yolo_config(path: Path) -> YoloConfig:
     for key in ("train", "val", "valid", "test"):
         if top.get(key):
             folder = Path(top[key])
-            splits[key] = folder if folder.is_absolute() else base / folder
+            if folder.is_absolute():
+                splits[key] = folder
+                continue
+            # Relative to `path`, else to the config's folder; Roboflow exports write
+            # `../train/images` meaning `<config folder>/train/images`.
+            stripped = Path(*[p for p in folder.parts if p != ".."]) if folder.parts else folder
+            candidates = [base / folder, path.parent / folder, path.parent / stripped]
+            splits[key] = next((c for c in candidates if c.is_dir()), candidates[0])
     if not splits:
         raise ValueError(f"{path}: no train/val/test entry in the YOLO config")
     return YoloConfig(base, splits, name_list)
@@ -250,8 +258,6 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
     """
     config_path = source / YOLO_CONFIG_NAME if source.is_dir() else source
     if not config_path.is_file():
-        from ._source import DatasetInputError
-
         raise DatasetInputError(f"no YOLO config {str(config_path)!r}")
     config = read_yolo_config(config_path)
     folders = {key: folder.resolve() for key, folder in config.splits.items()}
@@ -267,6 +273,9 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
         else [(_SPLITS_FROM_KEYS[k], f) for k, f in folders.items()]
     )
     names = config.names
+    for _, images_dir in plan:
+        if not images_dir.is_dir():
+            raise DatasetInputError(f"YOLO images folder {str(images_dir)!r} does not exist")
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
     ) as audit:

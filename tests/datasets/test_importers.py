@@ -1,0 +1,142 @@
+"""Importers from YOLO and COCO written by others (not by our writers): configs, odd rows, RLE."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from steprail.datasets import (
+    AuditReason,
+    DatasetInputError,
+    NoUsableItemsError,
+    coco_to_dmv2,
+    read_audit,
+    read_yolo_config,
+    yolo_to_dmv2,
+)
+
+from ._helpers import read_dmv2, write_image
+
+
+@pytest.mark.parametrize(
+    "names_block",
+    [
+        "names: ['cat', 'dog']",
+        "names:\n  - cat\n  - dog",
+        "names:\n  0: cat\n  1: dog",
+        "names: {0: cat, 1: dog}",
+    ],
+)
+def test_yolo_config_forms(tmp_path: Path, names_block: str) -> None:
+    (tmp_path / "train" / "images").mkdir(parents=True)
+    (tmp_path / "data.yaml").write_text(
+        f"# exported elsewhere\ntrain: train/images  # comment\nnc: 2\n{names_block}\n"
+    )
+    config = read_yolo_config(tmp_path / "data.yaml")
+    assert config.names == ["cat", "dog"]
+    assert config.splits == {"train": tmp_path / "train" / "images"}
+
+
+def test_yolo_config_without_names_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "data.yaml").write_text("train: images\n")
+    with pytest.raises(ValueError, match="no 'names'"):
+        read_yolo_config(tmp_path / "data.yaml")
+
+
+def test_yolo_import_of_a_roboflow_style_layout(tmp_path: Path) -> None:
+    src = tmp_path / "rf"
+    for split in ("train", "valid"):
+        write_image(src / split / "images" / f"{split}1.jpg", 100, 50)
+        (src / split / "labels").mkdir(parents=True)
+    (src / "train" / "labels" / "train1.txt").write_text(
+        "0 0.5 0.5 0.2 0.4\n"
+        "1 0.1 0.1 0.9 0.1 0.5 0.9\n"
+        "7 0.5 0.5 0.1 0.1\n"  # class id out of range
+        "0 0.5 zero 0.1 0.1\n"  # not a number
+        "1 0.5 0.5 0.1 0.1 0.3\n"  # six numbers: neither box nor polygon
+        "1 0.1 0.1 0.1 0.1 0.1 0.1\n"  # polygon of one repeated point
+    )
+    # valid1.jpg has no label file: a background image.
+    (src / "data.yaml").write_text(
+        "train: ../train/images\nval: ../valid/images\nnc: 2\nnames: ['cat', 'dog']\n"
+    )
+    result = yolo_to_dmv2(src / "data.yaml", tmp_path / "dm")
+    items = read_dmv2(tmp_path / "dm")
+    boxes, polygons = items[("train", "train1")]
+    assert boxes == [("cat", 40.0, 15.0, 20.0, 20.0)]
+    assert polygons == [("dog", ((10.0, 5.0), (90.0, 5.0), (50.0, 45.0)))]
+    assert items[("valid", "valid1")] == ([], [])
+    _, entries = read_audit(Path(result.audit_path))
+    assert [e.reason for e in entries] == [
+        AuditReason.MISSING_CLASS,
+        AuditReason.MALFORMED_ROW,
+        AuditReason.MALFORMED_ROW,
+        AuditReason.POLYGON_TOO_FEW_POINTS,
+    ]
+    assert all("train1.txt line" in e.message for e in entries)
+
+
+def _coco(folder: Path, data: dict[str, object], split: str = "train") -> None:
+    (folder / "annotations").mkdir(parents=True, exist_ok=True)
+    (folder / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
+
+
+def test_coco_import_handles_rle_unknown_categories_and_missing_images(tmp_path: Path) -> None:
+    src = tmp_path / "coco"
+    write_image(src / "images" / "val" / "a.png", 30, 20)
+    _coco(
+        src,
+        {
+            "images": [
+                {"id": 7, "file_name": "a.png", "width": 30, "height": 20},
+                {"id": 8, "file_name": "gone.png", "width": 30, "height": 20},
+            ],
+            "annotations": [
+                {"id": 1, "image_id": 7, "category_id": 3, "bbox": [1, 2, 3, 4], "segmentation": []},
+                {
+                    "id": 2,
+                    "image_id": 7,
+                    "category_id": 3,
+                    "bbox": [0, 0, 5, 5],
+                    "segmentation": {"counts": "abc", "size": [20, 30]},
+                    "iscrowd": 1,
+                },
+                {
+                    "id": 3,
+                    "image_id": 7,
+                    "category_id": 4,
+                    "bbox": [0, 0, 10, 10],
+                    "segmentation": [[0, 0, 10, 0, 10, 10], [20, 0, 25, 5, 20, 10]],
+                },
+                {"id": 4, "image_id": 7, "category_id": 99, "bbox": [1, 1, 1, 1]},
+                {"id": 5, "image_id": 7, "category_id": 3, "bbox": [1, 1, -1, 1]},
+            ],
+            "categories": [{"id": 3, "name": "car"}, {"id": 4, "name": "road"}],
+        },
+        split="val",
+    )
+    result = coco_to_dmv2(src, tmp_path / "dm")
+    assert result.splits == ["valid"] and result.classes == ["car", "road"]
+    boxes, polygons = read_dmv2(tmp_path / "dm")[("valid", "a")]
+    assert boxes == [("car", 0.0, 0.0, 5.0, 5.0), ("car", 1.0, 2.0, 3.0, 4.0)]
+    assert [p[0] for p in polygons] == ["road", "road"]
+    _, entries = read_audit(Path(result.audit_path))
+    assert {(e.item, e.annotation, e.reason) for e in entries} == {
+        ("gone", None, AuditReason.MISSING_IMAGE),
+        ("a", "4", AuditReason.MISSING_CLASS),
+        ("a", "5", AuditReason.INVALID_ANNOTATION),
+    }
+
+
+def test_coco_import_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetInputError, match="no annotations/instances"):
+        coco_to_dmv2(tmp_path, tmp_path / "out")
+    _coco(tmp_path / "c", {"images": [{"id": 1, "file_name": "x.png"}], "annotations": []})
+    with pytest.raises(NoUsableItemsError):
+        coco_to_dmv2(tmp_path / "c", tmp_path / "out")
+    (tmp_path / "c" / "annotations" / "instances_train.json").write_text("{")
+    with pytest.raises(DatasetInputError, match="not valid JSON"):
+        coco_to_dmv2(tmp_path / "c", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
