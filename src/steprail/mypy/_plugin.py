@@ -65,6 +65,13 @@ class StepRailPlugin(Plugin):
         super().__init__(options)
         # One per build: it caches the straight-line analysis of each module it has read.
         self._names = NameChecker()
+        from . import __version__
+
+        # Part of mypy's cache key: a new plugin version, or other codes, invalidate the cache.
+        self._config_data: dict[str, str | list[str]] = {
+            "steprail-plugin": __version__,
+            "codes": [code.code for code in ALL_CODES],
+        }
 
     def get_method_signature_hook(
         self, fullname: str
@@ -93,7 +100,4 @@ class StepRailPlugin(Plugin):
         return None
 
     def report_config_data(self, ctx: ReportConfigContext) -> dict[str, str | list[str]]:
-        # Part of mypy's cache key: a new plugin version, or other codes, invalidate the cache.
-        from . import __version__
-
-        return {"steprail-plugin": __version__, "codes": [code.code for code in ALL_CODES]}
+        return self._config_data

@@ -50,6 +50,26 @@ def _class_of(expr: Expression) -> TypeInfo | None:
     return None
 
 
+def _obvious_type(expr: Expression) -> Instance | None:
+    """The type of ``Foo(...)`` for a plain (non-generic) class, or of a typed variable.
+
+    Enough to accept most correct registrations without a trial inference; anything less
+    obvious returns ``None`` and takes the full path.
+    """
+    if isinstance(expr, CallExpr) and isinstance(expr.callee, RefExpr):
+        info = expr.callee.node
+        if isinstance(info, TypeInfo) and not info.type_vars and not info.is_protocol:
+            # A custom __new__ or metaclass could return something else: take the full path.
+            if info.metaclass_type is None or info.metaclass_type.type.fullname == "abc.ABCMeta":
+                if all(base.get("__new__") is None for base in info.mro[:-1]):
+                    return Instance(info, [])
+    elif isinstance(expr, RefExpr) and isinstance(expr.node, Var):
+        typ = get_proper_type(expr.node.type)
+        if isinstance(typ, Instance):
+            return typ
+    return None
+
+
 def _step_label(expr: Expression, step_type: Instance) -> str:
     """``LoadStep``, or ``LoggingStep(LoadStep)`` when the wrapped step's class is visible."""
     info = step_type.type
@@ -72,6 +92,9 @@ def check_registry_step(ctx: MethodSigContext) -> FunctionLike:
         return sig
     index, arg = found
     expected = sig.arg_types[index]
+    quick = _obvious_type(arg)
+    if quick is not None and is_subtype(quick, expected):
+        return sig  # the common case, decided without inferring anything
     # First the way mypy will see it: inferred against the parameter type. Clean means no
     # mistake, and the plugin stays out of the way.
     typ, had_errors = trial_type(chk, arg, expected)

@@ -120,6 +120,17 @@ def _is_new_registry(expr: Expression) -> bool:
     return info is not None and info.fullname == REGISTRY
 
 
+def _is_registry_call_stmt(stmt: Statement) -> bool:
+    """``name.<registry method>(...)`` as a statement of its own."""
+    return (
+        isinstance(stmt, ExpressionStmt)
+        and isinstance(stmt.expr, CallExpr)
+        and isinstance(stmt.expr.callee, MemberExpr)
+        and isinstance(stmt.expr.callee.expr, NameExpr)
+        and stmt.expr.callee.name in _METHODS
+    )
+
+
 def _init_owner(info: TypeInfo) -> str | None:
     owner = next((base for base in info.mro if "__init__" in base.names), None)
     return owner.fullname if owner is not None else None
@@ -287,9 +298,10 @@ class NameChecker:
         if cached is not None and cached[0] is tree:
             return cached[1]
         findings: dict[CallExpr, str] = {}
-        _BodyWalker(findings).walk(tree.defs)
-        for func in functions_in(tree.defs):
-            _BodyWalker(findings).walk(func.body.body)
+        for body in [tree.defs, *(func.body.body for func in functions_in(tree.defs))]:
+            # Only straight-line registry calls can be reported: skip bodies without any.
+            if any(_is_registry_call_stmt(stmt) for stmt in body):
+                _BodyWalker(findings).walk(body)
         self._modules[tree.path] = (tree, findings)
         return findings
 
