@@ -9,7 +9,7 @@ mypy's own checks apply unchanged.
 
 from __future__ import annotations
 
-from mypy.nodes import CallExpr, Expression, IndexExpr, RefExpr, TypeInfo, Var
+from mypy.nodes import ARG_POS, CallExpr, Expression, IndexExpr, RefExpr, TypeInfo, Var
 from mypy.plugin import FunctionSigContext, MethodSigContext
 from mypy.subtypes import is_subtype
 from mypy.types import CallableType, FunctionLike, Instance, ProperType, get_proper_type
@@ -50,6 +50,10 @@ def _class_of(expr: Expression) -> TypeInfo | None:
     return None
 
 
+def _init_owner(info: TypeInfo) -> str | None:
+    return next((base.fullname for base in info.mro if "__init__" in base.names), None)
+
+
 def _obvious_type(expr: Expression) -> Instance | None:
     """The type of ``Foo(...)`` for a plain (non-generic) class, or of a typed variable.
 
@@ -58,10 +62,21 @@ def _obvious_type(expr: Expression) -> Instance | None:
     """
     if isinstance(expr, CallExpr) and isinstance(expr.callee, RefExpr):
         info = expr.callee.node
+        if (
+            isinstance(info, TypeInfo)
+            and info.has_base(WRAPPER_STEP)
+            and len(info.type_vars) == 1
+            and _init_owner(info) == WRAPPER_STEP
+            and expr.arg_kinds == [ARG_POS]
+        ):
+            # LoggingStep(step) / TimingStep(step): the wrapper runs on its step's context.
+            inner = _obvious_type(expr.args[0])
+            inner_context = context_arg(inner, BASE_STEP) if inner is not None else None
+            return Instance(info, [inner_context]) if inner_context is not None else None
         if isinstance(info, TypeInfo) and not info.type_vars and not info.is_protocol:
             # A custom __new__ or metaclass could return something else: take the full path.
             if info.metaclass_type is None or info.metaclass_type.type.fullname == "abc.ABCMeta":
-                if all(base.get("__new__") is None for base in info.mro[:-1]):
+                if all("__new__" not in base.names for base in info.mro[:-1]):
                     return Instance(info, [])
     elif isinstance(expr, RefExpr) and isinstance(expr.node, Var):
         typ = get_proper_type(expr.node.type)
@@ -126,11 +141,18 @@ def check_orchestrator_context(ctx: FunctionSigContext) -> FunctionLike:
     context_found = _single_arg(sig, ctx.args, "context")
     if chk is None or registry_arg is None or context_found is None:
         return sig
-    registry_type, had_errors = trial_type(chk, registry_arg[1], None)
+    registry_type: ProperType | None = _obvious_type(registry_arg[1])
+    if registry_type is None:
+        registry_type, had_errors = trial_type(chk, registry_arg[1], None)
+        if had_errors:
+            return sig
     registry_context = context_arg(registry_type, REGISTRY)
-    if had_errors or registry_context is None:
+    if registry_context is None:
         return sig
     index, arg = context_found
+    quick = _obvious_type(arg)
+    if quick is not None and is_subtype(quick, registry_context):
+        return sig
     typ, had_errors = trial_type(chk, arg, registry_context)
     if had_errors or is_subtype(typ, registry_context):
         return sig
