@@ -40,7 +40,10 @@ from ._source import (
     write_manifest,
 )
 
-__all__ = ["coco_to_dmv2", "dmv2_to_coco"]
+__all__ = [
+    "coco_to_dmv2",
+    "dmv2_to_coco",
+]
 
 _ANNOTATIONS_DIR: Final = "annotations"
 

@@ -11,7 +11,11 @@ from pydantic import BaseModel, ConfigDict
 
 from ._audit import AuditSummary
 
-__all__ = ["ConversionResult", "OutputExistsError", "fresh_output"]
+__all__ = [
+    "ConversionResult",
+    "OutputExistsError",
+    "fresh_output",
+]
 
 
 class OutputExistsError(FileExistsError):

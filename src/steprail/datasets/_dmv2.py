@@ -22,12 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
-    "DMV2_SPLITS",
-    "IMAGE_EXTENSIONS",
     "Attribute",
     "BoundingBox",
+    "DMV2_SPLITS",
     "DMv2Image",
     "DMv2Item",
+    "IMAGE_EXTENSIONS",
     "Polygon",
 ]
 

@@ -52,7 +52,11 @@ from ._source import (
 from ._dmv2 import DMv2Image, DMv2Item
 from ._yolo import yolo_to_dmv2
 
-__all__ = ["ImportResult", "LocalBackend", "default_backend_root"]
+__all__ = [
+    "ImportResult",
+    "LocalBackend",
+    "default_backend_root",
+]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS datasets (

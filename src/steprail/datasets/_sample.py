@@ -15,7 +15,11 @@ from pydantic import BaseModel, ConfigDict
 from ._convert import fresh_output
 from ._source import write_manifest
 
-__all__ = ["SAMPLE_CLASSES", "SampleDataset", "make_sample_dataset"]
+__all__ = [
+    "SAMPLE_CLASSES",
+    "SampleDataset",
+    "make_sample_dataset",
+]
 
 #: The class names :func:`make_sample_dataset` draws from.
 SAMPLE_CLASSES: Final[tuple[str, ...]] = ("car", "person", "tree")

@@ -29,13 +29,14 @@ from ._dmv2 import (
 )
 
 __all__ = [
-    "MANIFEST_FILE_NAME",
     "CheckedItem",
-    "DatasetInputError",
     "DMv2Layout",
     "DMv2Manifest",
+    "DatasetInputError",
+    "MANIFEST_FILE_NAME",
     "NoUsableItemsError",
     "detect_layout",
+    "find_image",
     "image_size",
     "iter_checked_items",
     "link_or_copy",

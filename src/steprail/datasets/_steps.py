@@ -24,7 +24,11 @@ from ._coco import coco_to_dmv2, dmv2_to_coco
 from ._convert import ConversionResult, OutputExistsError
 from ._yolo import dmv2_to_yolo, yolo_to_dmv2
 
-__all__ = ["ConvertDatasetStep", "DatasetContext", "ExportDatasetStep"]
+__all__ = [
+    "ConvertDatasetStep",
+    "DatasetContext",
+    "ExportDatasetStep",
+]
 
 _CONVERTERS: Final[dict[tuple[str, str], Callable[[Path, Path], ConversionResult]]] = {
     ("dm_v2", "yolo"): lambda s, o: dmv2_to_yolo(s, o),

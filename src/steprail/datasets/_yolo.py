@@ -37,7 +37,13 @@ from ._source import (
     write_small_file,
 )
 
-__all__ = ["YOLO_CONFIG_NAME", "YoloConfig", "dmv2_to_yolo", "read_yolo_config", "yolo_to_dmv2"]
+__all__ = [
+    "YOLO_CONFIG_NAME",
+    "YoloConfig",
+    "dmv2_to_yolo",
+    "read_yolo_config",
+    "yolo_to_dmv2",
+]
 
 YOLO_CONFIG_NAME: Final = "dataset.yaml"
 
