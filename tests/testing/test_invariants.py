@@ -170,3 +170,29 @@ def test_the_record_describes_the_run() -> None:
     assert ok.succeeded and ok.failed_step is None and ok.skipped == ["b"]
     ok.reraise()  # nothing to raise
     assert "outcome: succeeded {'success': True" in ok.format_trace()
+
+
+def test_a_step_failing_the_context_check_after_it_returned_is_not_rolled_back() -> None:
+    from dataclasses import dataclass, field
+
+    from steprail import BaseStep, StepFailedError, StepRegistry
+
+    @dataclass
+    class Items(BaseStepContext):
+        items: list[str] = field(default_factory=list)
+
+    class Sneaky(BaseStep[Items]):
+        name = "sneaky"
+        progress_weight = 0.5
+
+        def execute(self, context: Items) -> StepResult:
+            context.items.append(3)  # type: ignore[arg-type]  # the in-place change check_fields must catch
+            return StepResult()
+
+    registry: StepRegistry[Items] = WorkflowScript((StepScript("first", 0.5),)).build()
+    registry.register(Sneaky())
+    record = record_run(registry, Items(runtime_ctx=RuntimeContext()), check_fields=True)
+    check_invariants(record)
+    assert record.completed == ["first", "sneaky"]  # it returned a successful result...
+    assert record.rolled_back == ["first"]  # ...but failed the check, so it is the failed step
+    assert isinstance(record.error, StepFailedError) and record.error.step_name == "sneaky"
