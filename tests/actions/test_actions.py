@@ -22,7 +22,7 @@ from steprail.actions import (
     mermaid,
 )
 from steprail.actions.train import BaseTrainParams, TrainModelStep, UploadModelStep
-from steprail.jobs import FanOutRuntime, JobRuntime, JobStore
+from steprail.jobs import FanOutRuntime, JobRuntime, JobStore, PlannedStep
 
 
 class Params(BaseModel):
@@ -273,7 +273,7 @@ def test_a_second_signal_stops_rollback_at_once(store: JobStore) -> None:
     assert store.get(runtime.job_id).status == "cancelled"
 
 
-def test_a_swallowed_cancellation_still_stops_before_the_next_step(store: JobStore) -> None:
+def test_a_swallowed_cancellation_still_stops_before_the_next_step_and_rolls_it_back(store: JobStore) -> None:
     TRAIL.clear()
 
     class Swallower(Note):
@@ -295,7 +295,30 @@ def test_a_swallowed_cancellation_still_stops_before_the_next_step(store: JobSto
     outcome = Careless({}, runtime=JobRuntime(store), handle_signals=True).run()
     assert outcome.status == "cancelled"
     assert TRAIL == ["run a", "swallowed", "rollback b", "rollback a", "undo a"]
-    assert [s.status for s in outcome.steps] == ["success", "success", "cancelled"]
+    # Delivered again at the next safe point: the progress report right after the step.
+    assert [s.status for s in outcome.steps] == ["success", "success"]
+    assert outcome.error == "cancelled by SIGTERM"
+
+
+def test_a_signal_during_a_runtime_hook_is_held_and_delivered_at_the_next_safe_point(store: JobStore) -> None:
+    TRAIL.clear()
+
+    class SignalInHook(JobRuntime):
+        def step_started(self, step: PlannedStep) -> None:
+            super().step_started(step)
+            if step.name == "b":
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):
+                    pass
+                TRAIL.append("hook finished")  # the record was not cut short
+
+    runtime = SignalInHook(store)
+    outcome = StepsAction({}, runtime=runtime, handle_signals=True).run()
+    assert outcome.status == "cancelled"
+    assert TRAIL == ["run a", "hook finished", "rollback a", "undo a"]
+    assert runtime.job_id is not None
+    record = store.get(runtime.job_id)
+    assert [(s.name, s.status) for s in record.steps] == [("a", "success"), ("b", "cancelled"), ("c", "pending")]
 
 
 def test_without_handle_signals_no_handler_is_installed() -> None:

@@ -90,10 +90,14 @@ class _Tracker:
         self.rollback: list[RollbackEntry] = []
         self._started: dict[int, float] = {}
 
+    # Hooks run with signals held: a signal must not cut a record in half. One that arrives
+    # meanwhile is delivered at the next check (a step's start, a progress report).
+
     def begin(self, planned: PlannedStep) -> None:
         self._started[planned.order] = time.perf_counter()
         if self.hooks is not None:
-            self.hooks.step_started(planned)
+            with self.guard.deferring():
+                self.hooks.step_started(planned)
 
     def end(
         self,
@@ -108,12 +112,14 @@ class _Tracker:
         outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error)
         self.steps.append(outcome)
         if self.hooks is not None:
-            self.hooks.step_finished(outcome)
+            with self.guard.deferring():
+                self.hooks.step_finished(outcome)
 
     def rolled_back(self, entry: RollbackEntry) -> None:
         self.rollback.append(entry)
         if self.hooks is not None:
-            self.hooks.step_rolled_back(entry)
+            with self.guard.deferring():
+                self.hooks.step_rolled_back(entry)
 
 
 class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
@@ -127,12 +133,13 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         self._tracker = tracker
 
     def can_skip(self, context: C) -> bool:
-        self._tracker.begin(self._planned)
         try:
-            # A step that swallowed the cancellation only delayed it: stop before the next one.
+            self._tracker.begin(self._planned)
+            # A signal held while the step was announced, or one a step swallowed: stop here.
             self._tracker.guard.check()
             skip = self._wrapped.can_skip(context)
         except JobCancelled as error:
+            self._tracker.guard.acknowledged = True
             self._tracker.end(self._planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
@@ -146,6 +153,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         try:
             result = self._wrapped.execute(context)
         except JobCancelled as error:
+            self._tracker.guard.acknowledged = True
             self._tracker.end(self._planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
@@ -251,6 +259,7 @@ class BaseAction[P: BaseModel]:
         self.runtime: RuntimeContext = runtime if runtime is not None else RuntimeContext()
         self.handle_signals = handle_signals
         self._reported = -1
+        self._guard: CancellationGuard | None = None
 
     # -- params ---------------------------------------------------------------------------------
 
@@ -285,7 +294,13 @@ class BaseAction[P: BaseModel]:
     # -- reporting ------------------------------------------------------------------------------
 
     def set_progress(self, current: int, total: int) -> None:
-        """Report the job's overall progress. The orchestrator's callback is this method."""
+        """Report the job's overall progress. The orchestrator's callback is this method.
+
+        While a run handles signals, this is also where a held (or swallowed) cancellation is
+        delivered, so a long step that reports progress stops promptly.
+        """
+        if self._guard is not None:
+            self._guard.check()
         if total > 0:
             self._reported = max(self._reported, current * 100 // total)
         self.runtime.set_progress(current, total)
@@ -336,10 +351,12 @@ class BaseAction[P: BaseModel]:
         return [PlannedStep(0, "execute", 1.0, 1.0, False, type(self).__name__)]
 
     def _run_execute(self, planned: PlannedStep, tracker: _Tracker) -> dict[str, Any]:
-        tracker.begin(planned)
         try:
+            tracker.begin(planned)
+            tracker.guard.check()
             returned = self.execute()
         except JobCancelled as error:
+            tracker.guard.acknowledged = True
             tracker.end(planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
@@ -369,17 +386,20 @@ class BaseAction[P: BaseModel]:
         outcome = ActionOutcome(action=self.action_name, status="failed")
         reraise: BaseException | None = None
         with cancellation_signals(self.handle_signals) as guard:
+            self._guard = guard
             tracker = _Tracker(hooks, guard)
             created = False
             try:
                 if hooks is not None:
-                    hooks.job_created(self.action_name, self._raw_params())
+                    with guard.deferring():
+                        hooks.job_created(self.action_name, self._raw_params())
                 created = True
                 self._params = self.validate_params(self._raw)
                 workflow = self.build_workflow()
                 outcome.plan = self._plan_of(workflow)
                 if hooks is not None:
-                    hooks.job_started(self._params.model_dump(mode="json"), outcome.plan)
+                    with guard.deferring():
+                        hooks.job_started(self._params.model_dump(mode="json"), outcome.plan)
                 if workflow is None:
                     outcome.summary = self._run_execute(outcome.plan[0], tracker)
                 else:
@@ -409,6 +429,7 @@ class BaseAction[P: BaseModel]:
             finally:
                 # From here on a signal is remembered, not raised: the final record must land.
                 guard.deferred = True
+                self._guard = None
             outcome.steps = list(tracker.steps)
             outcome.duration = time.monotonic() - started
             if hooks is not None and created:

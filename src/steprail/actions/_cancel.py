@@ -33,13 +33,20 @@ class JobCancelled(Exception):  # noqa: N818 - it names the event, like Keyboard
 
 
 class CancellationGuard:
-    """What :func:`cancellation_signals` yields: whether a stop was asked and by which signal."""
+    """What :func:`cancellation_signals` yields: whether a stop was asked and by which signal.
+
+    While :attr:`deferred` is set (the action is telling its runtime about a step, or writing
+    the final record) a signal is remembered instead of raised, so no record is cut in half; it
+    is delivered by :meth:`check` at the next safe point (the start of a step, a progress report).
+    """
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self.count = 0
-        # While the action writes its final record, a signal is remembered, not raised.
         self.deferred = False
+        # Set once a JobCancelled has reached the framework (the orchestrator or the action):
+        # from then on the cancellation is under way and check() stays quiet.
+        self.acknowledged = False
 
     @property
     def requested(self) -> bool:
@@ -47,9 +54,30 @@ class CancellationGuard:
         return self.signum is not None
 
     def check(self) -> None:
-        """Raise :class:`JobCancelled` if a signal arrived (for code that swallowed the first)."""
-        if self.signum is not None and not self.deferred:
-            raise JobCancelled(self.signum)
+        """Raise :class:`JobCancelled` if a signal arrived and has not reached the framework yet
+        (it came while deferred, or a step swallowed it)."""
+        if self.signum is not None and not self.deferred and not self.acknowledged:
+            self._raise(self.signum)
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Hold signals for the duration of the block (nesting is fine)."""
+        if self.deferred:
+            yield
+            return
+        self.deferred = True
+        try:
+            yield
+        finally:
+            self.deferred = False
+
+    def _raise(self, signum: int) -> None:
+        if self.count <= 1:
+            raise JobCancelled(signum)
+        # Second signal: stop now, rollback included. Later signals get the default behaviour.
+        for number in _SIGNALS:
+            signal.signal(number, signal.SIG_DFL if number != signal.SIGINT else signal.default_int_handler)
+        raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping without finishing rollback")
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
@@ -57,12 +85,7 @@ class CancellationGuard:
             self.signum = signum
         if self.deferred:
             return
-        if self.count == 1:
-            raise JobCancelled(signum)
-        # Second signal: stop now, rollback included. Later signals get the default behaviour.
-        for number in _SIGNALS:
-            signal.signal(number, signal.SIG_DFL if number != signal.SIGINT else signal.default_int_handler)
-        raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping without finishing rollback")
+        self._raise(signum)
 
 
 @contextmanager
