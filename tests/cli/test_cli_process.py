@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from steprail.jobs import JobStore
+from steprail.jobs import JobStore, JobStoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPRAIL = Path(sys.executable).with_name("steprail")
@@ -34,12 +34,14 @@ def _wait_for_step(store_path: Path, name: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if store_path.exists():
-            with JobStore(store_path) as store:
-                jobs = store.list_jobs(1)
-                if jobs:
-                    steps = store.get(jobs[0].id).steps
-                    if any(step.name == name and step.status == "running" for step in steps):
-                        return
+            try:
+                with JobStore(store_path) as store:
+                    jobs = store.list_jobs(1)
+                    steps = store.get(jobs[0].id).steps if jobs else []
+            except JobStoreError:
+                steps = []  # the other process is creating the file right now: look again
+            if any(step.name == name and step.status == "running" for step in steps):
+                return
         time.sleep(0.05)
     raise AssertionError(f"step {name!r} never started")
 
@@ -76,17 +78,17 @@ def test_a_signal_cancels_rolls_back_and_exits_130(tmp_path: Path, signum: int) 
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, stdout + stderr
-    assert f"cancelled by {signal.Signals(signum).name}" in stdout
-    assert not (tmp_path / "marker.txt").exists()  # make_marker was rolled back
+    assert f"cancelled by {signal.Signals(signum).name}" in stdout, stdout + stderr
+    assert not (tmp_path / "marker.txt").exists(), stdout + stderr  # make_marker was rolled back
     assert (tmp_path / "rolled_back.txt").exists()
     with JobStore(home / "jobs.sqlite3") as store:
         record = store.get(1)
-    assert record.status == "cancelled"
+    assert record.status == "cancelled", stdout + stderr
     assert [(s.name, s.status) for s in record.steps] == [
         ("make_marker", "success"),
         ("wait", "cancelled"),
         ("maybe_fail", "pending"),
-    ]
+    ], stdout + stderr
     assert record.steps[0].rolled_back
     assert record.error == f"cancelled by {signal.Signals(signum).name}"
     assert record.rollback[0].step == "make_marker" and record.rollback[0].error is None
