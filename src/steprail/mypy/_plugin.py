@@ -24,6 +24,7 @@ from ._consts import (
     INSERT_BEFORE,
     ORCHESTRATOR,
     REGISTER,
+    REGISTRY,
     UNREGISTER,
     VALIDATION_STEP,
 )
@@ -48,6 +49,7 @@ _FUNCTION_HOOKS: Final[dict[str, Callable[[FunctionContext], Type]]] = {
 }
 #: Methods whose calls the straight-line name check looks at.
 _NAME_CHECKED_METHODS: Final = frozenset({REGISTER, INSERT_BEFORE, INSERT_AFTER, UNREGISTER})
+_REGISTRY_METHOD_NAMES: Final = frozenset(name.rpartition(".")[2] for name in _NAME_CHECKED_METHODS)
 
 
 def _analyse_step_class(ctx: ClassDefContext) -> None:
@@ -73,10 +75,27 @@ class StepRailPlugin(Plugin):
             "codes": [code.code for code in ALL_CODES],
         }
 
+    def _registry_method(self, fullname: str) -> str:
+        """``fullname`` as StepRegistry's method when called on a subclass that inherits it.
+
+        mypy names a method after the receiver's class (``MyRegistry.register``); the checks
+        apply as long as the method itself is StepRegistry's.
+        """
+        owner, _, method = fullname.rpartition(".")
+        if method not in _REGISTRY_METHOD_NAMES or owner == REGISTRY:
+            return fullname
+        symbol = self.lookup_fully_qualified(owner)
+        info = symbol.node if symbol is not None else None
+        if isinstance(info, TypeInfo) and info.has_base(REGISTRY):
+            definer = next((base for base in info.mro if method in base.names), None)
+            if definer is not None and definer.fullname == REGISTRY:
+                return f"{REGISTRY}.{method}"
+        return fullname
+
     def get_method_signature_hook(
         self, fullname: str
     ) -> Callable[[MethodSigContext], FunctionLike] | None:
-        return _METHOD_SIGNATURE_HOOKS.get(fullname)
+        return _METHOD_SIGNATURE_HOOKS.get(self._registry_method(fullname))
 
     def get_function_signature_hook(
         self, fullname: str
@@ -87,7 +106,7 @@ class StepRailPlugin(Plugin):
         return _FUNCTION_HOOKS.get(fullname)
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
-        return self._names if fullname in _NAME_CHECKED_METHODS else None
+        return self._names if self._registry_method(fullname) in _NAME_CHECKED_METHODS else None
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
         # Called with each *direct* base of every class: a step class may derive from BaseStep

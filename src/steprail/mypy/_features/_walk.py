@@ -40,6 +40,7 @@ from mypy.nodes import (
     StarExpr,
     StrExpr,
     SuperExpr,
+    TempNode,
     TupleExpr,
     TypeApplication,
     UnaryExpr,
@@ -75,7 +76,7 @@ from mypy.nodes import (
 __all__ = ["expression_names", "functions_in", "mentioned_names", "returns_of"]
 
 # Expressions that cannot mention a name.
-_LEAVES = (StrExpr, BytesExpr, IntExpr, FloatExpr, ComplexExpr, EllipsisExpr)
+_LEAVES = (StrExpr, BytesExpr, IntExpr, FloatExpr, ComplexExpr, EllipsisExpr, TempNode)
 
 
 def _child_blocks(stmt: Statement) -> list[Block]:

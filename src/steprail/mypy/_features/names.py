@@ -190,10 +190,21 @@ class _BodyWalker:
         for name in names - self.steps.keys():
             self.registries[name] = None
 
-    def walk(self, body: list[Statement]) -> None:
+    def walk(self, body: list[Statement], until: CallExpr, confirmed: set[CallExpr]) -> None:
+        """Follow ``body`` up to the call ``until``, recording its finding (if any).
+
+        Only calls mypy has confirmed as StepRegistry's own methods count as registrations;
+        any other ``x.register(...)`` (an override, an ``Any`` receiver) is an unknown use.
+        """
         for stmt in body:
-            if isinstance(stmt, ExpressionStmt) and self.registry_call(stmt.expr):
-                continue
+            if _is_registry_call_stmt(stmt):
+                assert isinstance(stmt, ExpressionStmt)  # narrowed by the check above
+                if stmt.expr is until:
+                    self.registry_call(stmt.expr)
+                    return
+                if stmt.expr in confirmed:
+                    self.registry_call(stmt.expr)
+                    continue
             if (
                 isinstance(stmt, AssignmentStmt)
                 and len(stmt.lvalues) == 1
@@ -286,29 +297,46 @@ def _missing(registry: _Registry, method: str, target: str) -> str:
 
 
 class NameChecker:
-    """Method hook for the four registry methods; analyses each module once, on first use."""
+    """Method hook for the four registry methods.
+
+    mypy checks a body's statements in order, so when the hook runs for one call, every earlier
+    call of that body has been seen: the hook remembers which ones were StepRegistry's methods,
+    and follows the body up to the current call.
+    """
 
     def __init__(self) -> None:
-        # Keyed by the module's path; the tree is kept so a re-parsed module is re-analysed.
-        self._modules: dict[str, tuple[MypyFile, dict[CallExpr, str]]] = {}
+        # Per module path: the tree (a re-parsed module is indexed again), the body holding each
+        # straight-line registry call, and the calls confirmed as StepRegistry methods.
+        self._modules: dict[
+            str, tuple[MypyFile, dict[CallExpr, list[Statement]], set[CallExpr]]
+        ] = {}
 
-    def _findings(self, chk: TypeChecker) -> dict[CallExpr, str]:
-        tree = chk.tree
+    def _index(self, tree: MypyFile) -> tuple[dict[CallExpr, list[Statement]], set[CallExpr]]:
         cached = self._modules.get(tree.path)
         if cached is not None and cached[0] is tree:
-            return cached[1]
-        findings: dict[CallExpr, str] = {}
+            return cached[1], cached[2]
+        bodies: dict[CallExpr, list[Statement]] = {}
         for body in [tree.defs, *(func.body.body for func in functions_in(tree.defs))]:
-            # Only straight-line registry calls can be reported: skip bodies without any.
-            if any(_is_registry_call_stmt(stmt) for stmt in body):
-                _BodyWalker(findings).walk(body)
-        self._modules[tree.path] = (tree, findings)
-        return findings
+            for stmt in body:
+                # Only straight-line registry calls can be reported.
+                if _is_registry_call_stmt(stmt):
+                    assert isinstance(stmt, ExpressionStmt) and isinstance(stmt.expr, CallExpr)
+                    bodies[stmt.expr] = body
+        confirmed: set[CallExpr] = set()
+        self._modules[tree.path] = (tree, bodies, confirmed)
+        return bodies, confirmed
 
     def __call__(self, ctx: MethodContext) -> Type:
         chk = as_checker(ctx.api)
-        if chk is not None and isinstance(ctx.context, CallExpr):
-            message = self._findings(chk).get(ctx.context)
-            if message is not None:
-                ctx.api.fail(message, ctx.context, code=STEPRAIL_NAME)
+        call = ctx.context
+        if chk is not None and isinstance(call, CallExpr):
+            bodies, confirmed = self._index(chk.tree)
+            confirmed.add(call)
+            body = bodies.get(call)
+            if body is not None:
+                findings: dict[CallExpr, str] = {}
+                _BodyWalker(findings).walk(body, call, confirmed)
+                message = findings.get(call)
+                if message is not None:
+                    ctx.api.fail(message, call, code=STEPRAIL_NAME)
         return ctx.default_return_type
