@@ -265,3 +265,27 @@ def test_manifest_classes_are_used_and_unknown_classes_audited(tmp_path: Path) -
     assert (tmp_path / "yolo" / "labels" / "x.txt").read_text().startswith("0 ")
     _, entries = read_audit(Path(result.audit_path))
     assert [(e.annotation, e.reason) for e in entries] == [("b1", AuditReason.UNKNOWN_CLASS)]
+
+
+def test_coordinates_within_the_edge_tolerance_are_snapped_inside(tmp_path: Path) -> None:
+    write_dataset(
+        tmp_path / "src",
+        [
+            ItemSpec(
+                "x",
+                10,
+                10,
+                boxes=[("a", -0.0005, 0.0, 10.0008, 5.0)],
+                polygons=[("a", ((0.0, 0.0), (10.0005, 0.0), (5.0, -0.0004)))],
+            )
+        ],
+    )
+    yolo = dmv2_to_yolo(tmp_path / "src", tmp_path / "yolo")
+    coco = dmv2_to_coco(tmp_path / "src", tmp_path / "coco")
+    assert yolo.audit.annotations_skipped == coco.audit.annotations_skipped == 0
+    rows = (tmp_path / "yolo" / "labels" / "x.txt").read_text().splitlines()
+    assert rows == ["0 0.500000 0.250000 1.000000 0.500000", "0 0.000000 0.000000 1.000000 0.000000 0.500000 0.000000"]
+    data = json.loads((tmp_path / "coco" / "annotations" / "instances.json").read_text())
+    box, poly = data["annotations"]
+    assert box["bbox"] == [0, 0, 10, 5]
+    assert poly["segmentation"] == [[0, 0, 10, 0, 5, 0]]

@@ -104,10 +104,6 @@ class _InstancesWriter:
         self.spool_path.unlink(missing_ok=True)
 
 
-def _clamp(value: float, limit: float) -> float:
-    return 0.0 if value < 0.0 else limit if value > limit else value
-
-
 def _write_item(
     writer: _InstancesWriter,
     item: CheckedItem,
@@ -116,35 +112,17 @@ def _write_item(
     class_ids: dict[str, int],
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through repr (C speed).
-    w, h = float(item.width), float(item.height)
     writer.image(image_id, item.image_name, item.width, item.height)
     parts: list[str] = []
     for box in item.boxes:
-        x, y, bw, bh = box.data
-        # Clamp into the image: checked boxes are inside up to a 0.001 px tolerance.
-        x0 = 0.0 if x < 0.0 else w if x > w else x
-        y0 = 0.0 if y < 0.0 else h if y > h else y
-        x1 = x + bw
-        x1 = 0.0 if x1 < 0.0 else w if x1 > w else x1
-        y1 = y + bh
-        y1 = 0.0 if y1 < 0.0 else h if y1 > h else y1
+        x, y, bw, bh = box.data  # inside the image: iter_checked_items guarantees it
         parts.append(
             _ANN_TEMPLATE
-            % (
-                next_ann_id,
-                image_id,
-                class_ids[box.classification],
-                x0,
-                y0,
-                x1 - x0,
-                y1 - y0,
-                (x1 - x0) * (y1 - y0),
-                "[]",
-            )
+            % (next_ann_id, image_id, class_ids[box.classification], x, y, bw, bh, bw * bh, "[]")
         )
         next_ann_id += 1
     for poly in item.polygons:
-        points = [(_clamp(px, w), _clamp(py, h)) for px, py in poly.data]
+        points = poly.data
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
         left, top = min(xs), min(ys)

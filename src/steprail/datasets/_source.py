@@ -343,12 +343,29 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
     return DMv2Item(images=kept)
 
 
+def _clamped_box(box: BoundingBox, width: int, height: int) -> BoundingBox:
+    x, y, w, h = box.data
+    x0, y0 = min(max(x, 0.0), width), min(max(y, 0.0), height)
+    x1, y1 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
+    if x1 <= x0 or y1 <= y0:  # a sliver in the tolerance band: keep it, one ulp wide
+        x1, y1 = max(x1, x0 + 1e-9), max(y1, y0 + 1e-9)
+    return box.model_copy(update={"data": (x0, y0, x1 - x0, y1 - y0)})
+
+
+def _clamped_polygon(poly: Polygon, width: int, height: int) -> Polygon:
+    points = [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in poly.data]
+    return poly.model_copy(update={"data": points})
+
+
 def iter_checked_items(
     layout: DMv2Layout,
     audit: AuditLog,
     classes: Mapping[str, int] | None = None,
 ) -> Iterator[CheckedItem]:
     """Yield every usable item of ``layout``, recording each skip in ``audit``.
+
+    Yielded boxes and polygons lie inside the image: those within the edge tolerance outside it
+    are snapped in, so writers need no clamping.
 
     ``classes`` (name to id), when given, makes an annotation of any other class a skip.
     """
@@ -423,6 +440,8 @@ def iter_checked_items(
                             message=f"box {list(box.data)} is outside the {width}x{height} image",
                         )
                         continue
+                    if x < 0.0 or y < 0.0 or x + w > width or y + h > height:
+                        box = _clamped_box(box, width, height)  # within tolerance: snap inside
                     boxes.append(box)
                 for poly in image.polygon:
                     if classes is not None and poly.classification not in classes:
@@ -447,6 +466,8 @@ def iter_checked_items(
                             message=f"a polygon point is outside the {width}x{height} image",
                         )
                         continue
+                    if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in poly.data):
+                        poly = _clamped_polygon(poly, width, height)
                     polygons.append(poly)
             yield CheckedItem(split, stem, image_path, image_name, width, height, boxes, polygons)
 

@@ -87,28 +87,19 @@ def dmv2_to_yolo(
             w, h = float(item.width), float(item.height)
             rows: list[str] = []
             for box in item.boxes:
-                x, y, bw, bh = box.data
-                # Clamp into the image: checked boxes are inside up to a 0.001 px tolerance.
-                x0 = 0.0 if x < 0.0 else w if x > w else x
-                y0 = 0.0 if y < 0.0 else h if y > h else y
-                x1 = x + bw
-                x1 = 0.0 if x1 < 0.0 else w if x1 > w else x1
-                y1 = y + bh
-                y1 = 0.0 if y1 < 0.0 else h if y1 > h else y1
+                x, y, bw, bh = box.data  # inside the image: iter_checked_items guarantees it
                 rows.append(
                     "%d %.6f %.6f %.6f %.6f\n"
                     % (
                         class_ids[box.classification],
-                        (x0 + x1) / 2 / w,
-                        (y0 + y1) / 2 / h,
-                        (x1 - x0) / w,
-                        (y1 - y0) / h,
+                        (x + bw / 2) / w,
+                        (y + bh / 2) / h,
+                        bw / w,
+                        bh / h,
                     )
                 )
             for poly in item.polygons:
-                coords = " ".join(
-                    "%.6f %.6f" % (_clamp(px, w) / w, _clamp(py, h) / h) for px, py in poly.data
-                )
+                coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in poly.data])
                 rows.append(f"{class_ids[poly.classification]} {coords}\n")
             link_or_copy(item.image_path, os.path.join(images_dir, item.image_name))
             write_small_file(
