@@ -146,3 +146,11 @@ def test_fan_out_reaches_every_sink() -> None:
     assert [m.step for m in plain.metrics] == ["train"]
     assert [entry.event for entry in fan.logs] == ["loaded"]  # kept in memory as well
     assert stream.getvalue().count("\n") == 13
+
+
+def test_fan_out_can_forward_without_keeping() -> None:
+    plain = RuntimeContext()
+    fan = FanOutRuntime(plain, keep=False)
+    drive(fan)
+    assert [entry.event for entry in plain.logs] == ["loaded"]
+    assert fan.logs == [] and fan.progress == [] and fan.metrics == []

@@ -108,7 +108,7 @@ def run_action(
             sinks.append(JsonLinesRuntime(json_log))
         except OSError as error:
             raise UsageProblem(f"cannot write the JSON-lines log {str(json_log)!r}: {error}") from error
-    runtime = FanOutRuntime(*sinks)
+    runtime = FanOutRuntime(*sinks, keep=False)  # the store keeps everything; memory need not
     backend: LocalBackend | None = None
     action: BaseAction[Any]
     if issubclass(action_class, BaseTrainAction):

@@ -364,12 +364,14 @@ class FanOutRuntime(ActionRuntime):
     """Sends every call to each of ``sinks``, in order.
 
     Lifecycle hooks reach only the sinks that are :class:`ActionRuntime`\\s; logs, progress and
-    metrics reach every sink. The calls are also kept in memory, like ``RuntimeContext()``.
+    metrics reach every sink. With ``keep=True`` (the default) the calls are also kept in memory,
+    like ``RuntimeContext()``; a long-running job can pass ``keep=False``.
     """
 
-    def __init__(self, *sinks: RuntimeContext) -> None:
+    def __init__(self, *sinks: RuntimeContext, keep: bool = True) -> None:
         super().__init__()
         self.sinks: tuple[RuntimeContext, ...] = sinks
+        self.keep = keep
         self._listeners = tuple(sink for sink in sinks if isinstance(sink, ActionRuntime))
 
     def job_created(self, action: str, params: Mapping[str, Any]) -> None:
@@ -403,19 +405,22 @@ class FanOutRuntime(ActionRuntime):
             sink.job_finished(outcome)
 
     def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
-        """Forward (and keep)."""
-        super().log(event, data, file)
+        """Forward (and keep, unless ``keep=False``)."""
+        if self.keep:
+            super().log(event, data, file)
         for sink in self.sinks:
             sink.log(event, data, file)
 
     def set_progress(self, current: int, total: int, step: str | None = None) -> None:
-        """Forward (and keep)."""
-        super().set_progress(current, total, step)
+        """Forward (and keep, unless ``keep=False``)."""
+        if self.keep:
+            super().set_progress(current, total, step)
         for sink in self.sinks:
             sink.set_progress(current, total, step)
 
     def set_metrics(self, value: dict[str, Any], step: str | None = None) -> None:
-        """Forward (and keep)."""
-        super().set_metrics(value, step)
+        """Forward (and keep, unless ``keep=False``)."""
+        if self.keep:
+            super().set_metrics(value, step)
         for sink in self.sinks:
             sink.set_metrics(value, step)
