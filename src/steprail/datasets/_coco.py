@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections import defaultdict
 from collections.abc import Sequence
@@ -57,6 +58,14 @@ _ANN_TEMPLATE: Final = (
 )
 
 
+_PLAIN_JSON_TEXT: Final = re.compile(r"[ !#-\[\]-~]*")
+
+
+def _json_string(text: str) -> str:
+    # File names are nearly always plain ASCII, which needs only quotes; json.dumps otherwise.
+    return f'"{text}"' if _PLAIN_JSON_TEXT.fullmatch(text) else json.dumps(text)
+
+
 class _InstancesWriter:
     """Streams one ``instances*.json``: images now, annotations spooled, categories at the end."""
 
@@ -75,7 +84,7 @@ class _InstancesWriter:
         sep = "" if self._first_image else ",\n"
         self._first_image = False
         self._out.write(
-            f'{sep}  {{"id": {image_id}, "file_name": {json.dumps(file_name)}, '
+            f'{sep}  {{"id": {image_id}, "file_name": {_json_string(file_name)}, '
             f'"width": {width}, "height": {height}}}'
         )
 

@@ -390,7 +390,21 @@ def iter_checked_items(
                 item = _salvage(raw_bytes, split, stem, audit)
             if item is None:
                 continue
-            image_path = find_image(originals, stem, hint)
+            size = item.size()
+            candidate = os.path.join(originals, stem) + hint
+            image_path: str | None = None
+            if size is None:
+                # Most items share the last item's extension: reading that header straight away
+                # also proves the file exists (one open instead of a stat and an open).
+                try:
+                    size = image_size(candidate)
+                    image_path = candidate
+                except (OSError, UnidentifiedImageError, ValueError):
+                    pass  # another extension, or unreadable: decided below with its message
+            elif os.path.isfile(candidate):
+                image_path = candidate
+            if image_path is None:
+                image_path = find_image(originals, stem, hint)
             if image_path is None:
                 audit.record(
                     split=split,
@@ -401,7 +415,6 @@ def iter_checked_items(
                 continue
             image_name = os.path.basename(image_path)
             hint = image_name[len(stem) :]
-            size = item.size()
             if size is None:
                 try:
                     size = image_size(image_path)
