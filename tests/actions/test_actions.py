@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,6 +320,24 @@ def test_a_signal_during_a_runtime_hook_is_held_and_delivered_at_the_next_safe_p
     assert runtime.job_id is not None
     record = store.get(runtime.job_id)
     assert [(s.name, s.status) for s in record.steps] == [("a", "success"), ("b", "cancelled"), ("c", "pending")]
+
+
+def test_a_signal_while_the_job_is_created_cancels_before_any_step(store: JobStore) -> None:
+    TRAIL.clear()
+
+    class SignalOnCreate(JobRuntime):
+        def job_created(self, action: str, params: Mapping[str, Any]) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):
+                pass
+            super().job_created(action, params)  # still runs: the signal is held
+
+    runtime = SignalOnCreate(store)
+    outcome = StepsAction({}, runtime=runtime, handle_signals=True).run()
+    assert outcome.status == "cancelled" and outcome.error == "cancelled by SIGTERM"
+    assert TRAIL == [] and outcome.steps == []
+    assert runtime.job_id is not None
+    assert store.get(runtime.job_id).status == "cancelled"
 
 
 def test_without_handle_signals_no_handler_is_installed() -> None:

@@ -391,9 +391,10 @@ class BaseAction[P: BaseModel]:
             created = False
             try:
                 if hooks is not None:
-                    with guard.deferring():
-                        hooks.job_created(self.action_name, self._raw_params())
+                    hooks.job_created(self.action_name, self._raw_params())  # signals still held
                 created = True
+                guard.deferred = False
+                guard.check()  # a signal that came while the job was being created
                 self._params = self.validate_params(self._raw)
                 workflow = self.build_workflow()
                 outcome.plan = self._plan_of(workflow)

@@ -93,12 +93,17 @@ def cancellation_signals(enabled: bool = True) -> Iterator[CancellationGuard]:
     """Turn SIGINT and SIGTERM into :class:`JobCancelled` while the block runs.
 
     Signal handlers can only be set from the main thread; elsewhere (or with ``enabled=False``)
-    nothing is installed and the guard never fires.
+    nothing is installed and the guard never fires. The guard starts deferred: set
+    ``guard.deferred = False`` once the code is ready to be interrupted, then ``guard.check()``
+    delivers a signal that came before.
     """
     guard = CancellationGuard()
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield guard
         return
+    # Held until the caller is ready (it clears ``deferred``): a signal that lands while the
+    # handlers are being installed must not escape from here.
+    guard.deferred = True
     previous = {number: signal.getsignal(number) for number in _SIGNALS}
     for number in _SIGNALS:
         signal.signal(number, guard._handle)
