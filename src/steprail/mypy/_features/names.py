@@ -190,21 +190,20 @@ class _BodyWalker:
         for name in names - self.steps.keys():
             self.registries[name] = None
 
-    def walk(self, body: list[Statement], until: CallExpr, confirmed: set[CallExpr]) -> None:
-        """Follow ``body`` up to the call ``until``, recording its finding (if any).
+    def walk(self, statements: list[Statement], confirmed: set[CallExpr]) -> None:
+        """Follow ``statements`` in order, recording findings for the registry calls.
 
         Only calls mypy has confirmed as StepRegistry's own methods count as registrations;
         any other ``x.register(...)`` (an override, an ``Any`` receiver) is an unknown use.
         """
-        for stmt in body:
-            if _is_registry_call_stmt(stmt):
-                assert isinstance(stmt, ExpressionStmt)  # narrowed by the check above
-                if stmt.expr is until:
-                    self.registry_call(stmt.expr)
-                    return
-                if stmt.expr in confirmed:
-                    self.registry_call(stmt.expr)
-                    continue
+        for stmt in statements:
+            if (
+                isinstance(stmt, ExpressionStmt)
+                and isinstance(stmt.expr, CallExpr)
+                and stmt.expr in confirmed
+                and self.registry_call(stmt.expr)
+            ):
+                continue
             if (
                 isinstance(stmt, AssignmentStmt)
                 and len(stmt.lvalues) == 1
@@ -301,42 +300,57 @@ class NameChecker:
 
     mypy checks a body's statements in order, so when the hook runs for one call, every earlier
     call of that body has been seen: the hook remembers which ones were StepRegistry's methods,
-    and follows the body up to the current call.
+    and follows the body from where it stopped last time up to the current call.
     """
 
     def __init__(self) -> None:
-        # Per module path: the tree (a re-parsed module is indexed again), the body holding each
-        # straight-line registry call, and the calls confirmed as StepRegistry methods.
-        self._modules: dict[
-            str, tuple[MypyFile, dict[CallExpr, list[Statement]], set[CallExpr]]
-        ] = {}
+        # Per module path: the tree (a re-parsed module is indexed again), the body and position
+        # of each straight-line registry call, the calls confirmed as StepRegistry methods, and
+        # for each body how far its walker got.
+        self._modules: dict[str, _ModuleState] = {}
 
-    def _index(self, tree: MypyFile) -> tuple[dict[CallExpr, list[Statement]], set[CallExpr]]:
-        cached = self._modules.get(tree.path)
-        if cached is not None and cached[0] is tree:
-            return cached[1], cached[2]
-        bodies: dict[CallExpr, list[Statement]] = {}
+    def _state(self, tree: MypyFile) -> _ModuleState:
+        state = self._modules.get(tree.path)
+        if state is not None and state.tree is tree:
+            return state
+        state = _ModuleState(tree)
         for body in [tree.defs, *(func.body.body for func in functions_in(tree.defs))]:
-            for stmt in body:
+            for index, stmt in enumerate(body):
                 # Only straight-line registry calls can be reported.
                 if _is_registry_call_stmt(stmt):
                     assert isinstance(stmt, ExpressionStmt) and isinstance(stmt.expr, CallExpr)
-                    bodies[stmt.expr] = body
-        confirmed: set[CallExpr] = set()
-        self._modules[tree.path] = (tree, bodies, confirmed)
-        return bodies, confirmed
+                    state.calls[stmt.expr] = (body, index)
+        self._modules[tree.path] = state
+        return state
 
     def __call__(self, ctx: MethodContext) -> Type:
         chk = as_checker(ctx.api)
         call = ctx.context
-        if chk is not None and isinstance(call, CallExpr):
-            bodies, confirmed = self._index(chk.tree)
-            confirmed.add(call)
-            body = bodies.get(call)
-            if body is not None:
-                findings: dict[CallExpr, str] = {}
-                _BodyWalker(findings).walk(body, call, confirmed)
-                message = findings.get(call)
-                if message is not None:
-                    ctx.api.fail(message, call, code=STEPRAIL_NAME)
+        if chk is None or not isinstance(call, CallExpr):
+            return ctx.default_return_type
+        state = self._state(chk.tree)
+        state.confirmed.add(call)
+        located = state.calls.get(call)
+        if located is None:
+            return ctx.default_return_type
+        body, index = located
+        walker, start = state.progress.get(id(body), (None, 0))
+        if walker is None or start > index:
+            # First call of this body, or mypy checks the body again (a deferred function).
+            walker, start = _BodyWalker({}), 0
+        walker.walk(body[start : index + 1], state.confirmed)
+        state.progress[id(body)] = (walker, index + 1)
+        message = walker.findings.get(call)
+        if message is not None:
+            ctx.api.fail(message, call, code=STEPRAIL_NAME)
         return ctx.default_return_type
+
+
+class _ModuleState:
+    """What :class:`NameChecker` keeps about one module while mypy checks it."""
+
+    def __init__(self, tree: MypyFile) -> None:
+        self.tree = tree
+        self.calls: dict[CallExpr, tuple[list[Statement], int]] = {}
+        self.confirmed: set[CallExpr] = set()
+        self.progress: dict[int, tuple[_BodyWalker, int]] = {}
