@@ -12,8 +12,10 @@ fresh processes, and reports two figures:
 - **full cold**: no cache at all, so steprail's dependencies (pydantic, rich, ...) are analysed
   too, as on a first CI run;
 - **corpus cold**: dependencies come from a cache warmed once beforehand (a copy per run), and
-  only the corpus is analysed cold. The plugin's share is largest here; the goal (<= 1.15x)
-  applies to this figure.
+  only the corpus is analysed cold. The plugin's share is largest here: about half of it is the
+  fixed cost of importing ``steprail`` (and pydantic) to load the plugin.
+
+The goal (<= 1.15x) is checked for both figures.
 
 Times are the mypy process's CPU time (user + system), which a busy machine disturbs far less
 than wall time. Medians over the repeats are printed for each side, with the ratio of the
@@ -272,11 +274,12 @@ def main() -> None:
             f"corpus: {STEP_CLASSES} step classes, {REGISTRY_FUNCTIONS} registry-building "
             f"functions; {repeats} repeats per side; mypy in fresh processes"
         )
-        ratio = _report("corpus cold", _measure(root, repeats, corpus_cold=True))
+        ratios = {"corpus cold": _report("corpus cold", _measure(root, repeats, corpus_cold=True))}
         if not args.quick:
-            _report("full cold", _measure(root, repeats, corpus_cold=False))
-        verdict = "within" if ratio <= GOAL else "OVER"
-        print(f"goal: corpus-cold ratio <= {GOAL}x: {verdict} ({ratio:.3f}x)")
+            ratios["full cold"] = _report("full cold", _measure(root, repeats, corpus_cold=False))
+        for label, ratio in ratios.items():
+            verdict = "within" if ratio <= GOAL else "OVER"
+            print(f"goal <= {GOAL}x, {label}: {verdict} ({ratio:.3f}x)")
 
 
 if __name__ == "__main__":
