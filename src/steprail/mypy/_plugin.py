@@ -67,6 +67,7 @@ class StepRailPlugin(Plugin):
         super().__init__(options)
         # One per build: it caches the straight-line analysis of each module it has read.
         self._names = NameChecker()
+        # Imported here: the package imports this module before it defines __version__.
         from . import __version__
 
         # Part of mypy's cache key: a new plugin version, or other codes, invalidate the cache.

@@ -20,6 +20,7 @@ from mypy.types import AnyType, Instance, ProperType, Type, UninhabitedType, get
 
 __all__ = [
     "as_checker",
+    "init_owner",
     "context_arg",
     "describe",
     "number_literal",
@@ -37,6 +38,11 @@ def as_checker(api: CheckerPluginInterface) -> TypeChecker | None:
     if isinstance(api, TypeChecker) and api.in_checked_function():
         return api
     return None
+
+
+def init_owner(info: TypeInfo) -> str | None:
+    """Full name of the class whose ``__init__`` ``info`` uses."""
+    return next((base.fullname for base in info.mro if "__init__" in base.names), None)
 
 
 def context_arg(typ: Type, fullname: str) -> ProperType | None:

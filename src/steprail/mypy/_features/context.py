@@ -16,7 +16,7 @@ from mypy.types import CallableType, FunctionLike, Instance, ProperType, get_pro
 
 from .._consts import BASE_STEP, REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_CONTEXT
-from ._shared import as_checker, context_arg, describe, trial_type
+from ._shared import as_checker, context_arg, describe, init_owner, trial_type
 
 __all__ = ["check_orchestrator_context", "check_registry_step"]
 
@@ -50,10 +50,6 @@ def _class_of(expr: Expression) -> TypeInfo | None:
     return None
 
 
-def _init_owner(info: TypeInfo) -> str | None:
-    return next((base.fullname for base in info.mro if "__init__" in base.names), None)
-
-
 def _obvious_type(expr: Expression) -> Instance | None:
     """The type of ``Foo(...)`` for a plain (non-generic) class, or of a typed variable.
 
@@ -66,7 +62,7 @@ def _obvious_type(expr: Expression) -> Instance | None:
             isinstance(info, TypeInfo)
             and info.has_base(WRAPPER_STEP)
             and len(info.type_vars) == 1
-            and _init_owner(info) == WRAPPER_STEP
+            and init_owner(info) == WRAPPER_STEP
             and expr.arg_kinds == [ARG_POS]
         ):
             # LoggingStep(step) / TimingStep(step): the wrapper runs on its step's context.

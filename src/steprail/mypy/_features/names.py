@@ -51,7 +51,7 @@ from .._consts import (
     WRAPPER_STEP,
 )
 from .._errors import STEPRAIL_NAME
-from ._shared import as_checker, str_literal
+from ._shared import as_checker, init_owner, str_literal
 from ._walk import expression_names, functions_in, mentioned_names
 from .step_info import prefix_of, recorded_name
 
@@ -131,11 +131,6 @@ def _is_registry_call_stmt(stmt: Statement) -> bool:
     )
 
 
-def _init_owner(info: TypeInfo) -> str | None:
-    owner = next((base for base in info.mro if "__init__" in base.names), None)
-    return owner.fullname if owner is not None else None
-
-
 class _BodyWalker:
     """Follows the registries of one body and records the findings for their calls."""
 
@@ -157,11 +152,11 @@ class _BodyWalker:
         owner = next((base for base in info.mro if "name" in base.names), None)
         if owner is None:
             return None
-        if owner.fullname == WRAPPER_STEP and _init_owner(info) == WRAPPER_STEP:
+        if owner.fullname == WRAPPER_STEP and init_owner(info) == WRAPPER_STEP:
             prefix = prefix_of(info)
             inner = self.step_name(_argument(expr, ("step",), "step"))
             return None if prefix is None or inner is None else prefix + inner
-        if owner.fullname == VALIDATION_STEP and _init_owner(info) == VALIDATION_STEP:
+        if owner.fullname == VALIDATION_STEP and init_owner(info) == VALIDATION_STEP:
             given = _argument(expr, ("validator", "name", "progress_weight"), "name")
             return VALIDATION_DEFAULT_NAME if given is None else str_literal(given)
         return recorded_name(info)
