@@ -6,8 +6,9 @@ through the command line against your own backend::
     steprail run examples/multi_step_training.py:MyTrainAction -p dataset=1 -p epochs=5
 
 It shows a custom params model, a custom context (``MyTrainContext``) typed end to end, steps
-wrapped in ``LoggingStep``, per-step progress and metrics, rollback of the model file, and the
-job record the run leaves behind.
+wrapped in ``LoggingStep``, per-step progress and metrics, rollback of the model file and of the
+model record, and the job record the run leaves behind. ``context.client`` is the backend the
+action was given (without one, a local backend under ``STEPRAIL_HOME`` or ``./.steprail``).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ class LoadDatasetStep(BaseStep[TrainContext]):
 
     def execute(self, context: TrainContext) -> StepResult:
         dataset = context.params.get("dataset")
-        if context.client is None or not isinstance(dataset, int):
-            raise ValueError("load_dataset needs a backend client and params['dataset']")
+        if not isinstance(dataset, int):
+            raise ValueError("load_dataset needs params['dataset'], a dataset id")
         context.log("dataset_load_start", {"dataset": dataset})
         folder = Path(tempfile.mkdtemp(prefix="steprail-load-")) / "data"
         context.on_rollback(lambda: _remove_tree(folder.parent), label=f"remove {folder.parent}")
@@ -109,10 +110,13 @@ class UploadModelStep(BaseStep[TrainContext]):
         return 0.2
 
     def execute(self, context: TrainContext) -> StepResult:
-        if context.client is None or context.model_path is None:
-            raise ValueError("upload_model needs a backend client and a trained model")
         context.set_progress(0, 100)
-        model = context.client.create_model(context.model_path, {"dataset": context.params.get("dataset")}, name="trained-model")
+        # The page's single-mapping form; a missing model_path (None) is refused by the backend.
+        client = context.client
+        model = client.create_model(
+            {"file": context.model_path, "name": "trained-model", "dataset": context.params.get("dataset")}
+        )
+        context.on_rollback(lambda: client.delete_model(model.id), label=f"delete model {model.id}")
         context.model = model
         context.set_progress(100, 100)
         return StepResult(success=True, data={"model_id": model["id"]})

@@ -405,7 +405,7 @@ def test_target_format_registers_the_default_workflow() -> None:
     ]
     assert sum(p.share for p in plan) == pytest.approx(1.0)
     # The dataset steps undo through context.on_rollback; the upload has nothing to undo.
-    assert [p.can_roll_back for p in plan] == [True, True, True, False]
+    assert [p.can_roll_back for p in plan] == [True, True, True, True]  # the upload deletes its model
 
 
 def test_plan_without_valid_params_uses_defaults_and_runs_nothing() -> None:
@@ -464,13 +464,17 @@ def test_train_model_step_requires_a_file_and_rolls_back(tmp_path: Path) -> None
         TrainModelStep[TrainContext](lambda c: tmp_path / "missing").execute(context)
 
 
-def test_upload_model_step_explains_what_is_missing() -> None:
-    context = TrainContext(runtime_ctx=RuntimeContext())
-    with pytest.raises(ValueError, match="run a training step before it"):
-        UploadModelStep[TrainContext]().execute(context)
-    context.model_path = "/x"
-    with pytest.raises(ValueError, match="needs context.client"):
-        UploadModelStep[TrainContext]().execute(context)
+def test_upload_model_step_explains_what_is_missing(tmp_path: Path) -> None:
+    from steprail.datasets import LocalBackend
+
+    with LocalBackend(tmp_path / "backend") as backend:
+        context = TrainContext(runtime_ctx=RuntimeContext(), client=backend)
+        with pytest.raises(ValueError, match="run a training step before it"):
+            UploadModelStep[TrainContext]().execute(context)
+        context.model_path = str(tmp_path / "missing.pt")
+        with pytest.raises(FileNotFoundError, match="missing.pt"):
+            UploadModelStep[TrainContext]().execute(context)
+        assert backend.list_models() == []
 
 
 def test_train_not_implemented_fails_the_train_step_with_a_clear_error(tmp_path: Path) -> None:

@@ -219,3 +219,128 @@ def test_model_errors_leave_nothing(
     assert [m.id for m in backend.list_models()] == [1]
     assert Path(backend.get_model(1).file).is_file()
     assert list((backend.root / "staging").iterdir()) == []
+
+
+def test_a_lazy_backend_creates_nothing_until_first_used(tmp_path: Path) -> None:
+    lazy = LocalBackend(tmp_path / "lazy", lazy=True)
+    assert isinstance(lazy, Backend)
+    assert not lazy.opened
+    lazy.close()  # closing an unused lazy backend is fine, and still creates nothing
+    assert list(tmp_path.iterdir()) == []
+    lazy = LocalBackend(tmp_path / "lazy", lazy=True)
+    assert lazy.list_models() == []
+    assert lazy.opened and (tmp_path / "lazy" / "catalog.sqlite3").is_file()
+    lazy.close()
+
+
+def test_a_lazy_backend_opens_for_an_upload_too(tmp_path: Path) -> None:
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"w")
+    with LocalBackend(tmp_path / "lazy", lazy=True) as lazy:
+        assert lazy.create_model(weights).id == 1  # staging/ must exist before the copy
+        assert Path(lazy.get_model(1).file).read_bytes() == b"w"
+
+
+def test_get_data_collection_is_the_record_as_plain_json(backend: LocalBackend, tmp_path: Path) -> None:
+    sample = make_sample_dataset(tmp_path / "sample", items=6, seed=4)
+    record = backend.import_dataset(sample.path, name="demo").dataset
+    collection = backend.get_data_collection(record.id)
+    assert collection == {
+        "id": record.id,
+        "name": "demo",
+        "format": "dm_v2",
+        "is_categorized": record.is_categorized,
+        "count": 6,
+        "splits": record.splits,
+        "classes": record.classes,
+        "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
+    }
+    json.dumps(collection)  # plain values only
+    assert len(collection) == 8  # keys, not items: the page's len() counts these
+    with pytest.raises(DatasetNotFoundError, match="dataset 42 not found"):
+        backend.get_data_collection(42)
+    with pytest.raises(TypeError, match=r"takes a dataset id \(an int\), got None"):
+        backend.get_data_collection(None)  # type: ignore[arg-type]  # the error path under test
+    with pytest.raises(TypeError, match="got 'demo'"):
+        backend.get_data_collection("demo")  # type: ignore[arg-type]  # names are get_dataset's
+
+
+def test_create_model_takes_the_single_mapping_form(backend: LocalBackend, tmp_path: Path) -> None:
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"abc")
+    record = backend.create_model({"file": str(weights), "name": "trained-model", "epochs": 2})
+    assert record["id"] == 1 and record.name == "trained-model"
+    assert record.metadata == {"name": "trained-model", "epochs": 2}  # everything but 'file'
+    assert Path(record.file).read_bytes() == b"abc"
+    by_path = backend.create_model({"file": weights})  # a Path works too; name from the stem
+    assert by_path.name == "model" and by_path.metadata == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "message"),
+    [
+        ({"name": "m"}, ValueError, r"needs 'file', the model file's path \(got no such key; keys: \['name'\]\)"),
+        ({"file": None, "name": "m"}, ValueError, r"needs 'file'.*\(got None"),
+        ({"file": 3}, TypeError, "'file' must be a path, got int"),
+        ({"file": "MISSING"}, FileNotFoundError, "does not exist"),
+        ({"file": "WEIGHTS", "bad": float("nan")}, BackendError, "not JSON"),
+        ({"file": "WEIGHTS", "bad": object()}, BackendError, "not JSON"),
+    ],
+)
+def test_bad_model_mappings_are_refused_and_leave_nothing(
+    backend: LocalBackend, tmp_path: Path, spec: dict[str, object], error: type[Exception], message: str
+) -> None:
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"w")
+    paths = {"WEIGHTS": str(weights), "MISSING": str(tmp_path / "missing.pt")}
+    spec = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in spec.items()}
+    before = tree(backend.root)
+    with pytest.raises(error, match=message):
+        backend.create_model(spec)
+    assert tree(backend.root) == before
+    assert _rows(backend, "models") == 0
+
+
+def test_the_mapping_form_takes_no_other_arguments(backend: LocalBackend, tmp_path: Path) -> None:
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"w")
+    with pytest.raises(TypeError, match="no separate metadata or name"):
+        backend.create_model({"file": str(weights)}, name="x")  # type: ignore[call-overload]  # the error path under test
+    assert _rows(backend, "models") == 0
+
+
+def test_delete_model_removes_the_record_and_its_file_and_is_idempotent(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"w")
+    kept = backend.create_model(weights, name="kept")
+    before = tree(backend.root)
+    doomed = backend.create_model(weights, name="doomed")
+    assert backend.delete_model(doomed.id) is True
+    assert tree(backend.root) == before
+    assert [m.id for m in backend.list_models()] == [kept.id]
+    with pytest.raises(ModelNotFoundError):
+        backend.get_model(doomed.id)
+    assert backend.delete_model(doomed.id) is False  # again: nothing to do, nothing changes
+    assert backend.delete_model(999) is False
+    assert tree(backend.root) == before
+    with pytest.raises(TypeError, match="takes a model id"):
+        backend.delete_model("1")  # type: ignore[arg-type]  # the error path under test
+    # A new model never reuses the deleted id, so a stale undo cannot delete it.
+    assert backend.create_model(weights).id == doomed.id + 1
+
+
+def test_delete_model_keeps_the_file_when_the_transaction_fails(backend: LocalBackend, tmp_path: Path) -> None:
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"w")
+    record = backend.create_model(weights)
+    before = tree(backend.root)
+    with sqlite3.connect(backend.root / "catalog.sqlite3", timeout=0) as other:
+        other.execute("BEGIN IMMEDIATE")  # hold the write lock
+        backend._db.execute("PRAGMA busy_timeout = 50")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            backend.delete_model(record.id)
+        other.rollback()
+    assert tree(backend.root) == before
+    assert backend.get_model(record.id) == record

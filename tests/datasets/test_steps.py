@@ -30,6 +30,8 @@ def backend(tmp_path: Path) -> LocalBackend:
 
 
 def _context(backend: LocalBackend | None, **params: object) -> DatasetContext:
+    if backend is None:  # the context's default client
+        return DatasetContext(runtime_ctx=RuntimeContext(), params=dict(params))
     return DatasetContext(runtime_ctx=RuntimeContext(), params=dict(params), client=backend)
 
 
@@ -57,7 +59,6 @@ def test_export_then_convert_to_yolo_and_coco(backend: LocalBackend, tmp_path: P
     out = tmp_path / "work" / "export"
     context = _context(backend, dataset="demo", output_dir=str(out))
     _run(context, ExportDatasetStep(), ConvertDatasetStep(target_format="yolo"))
-    assert context.dataset is not None
     assert context.dataset["format"] == "yolo"
     assert context.dataset["path"] == str(tmp_path / "work" / "export_yolo")
     assert context.dataset["config_path"] == str(tmp_path / "work" / "export_yolo" / "dataset.yaml")
@@ -71,14 +72,13 @@ def test_export_then_convert_to_yolo_and_coco(backend: LocalBackend, tmp_path: P
 
     coco = _context(backend, dataset=1, output_dir=str(tmp_path / "c" / "export"))
     _run(coco, ExportDatasetStep(), ConvertDatasetStep(target_format="coco"))
-    assert coco.dataset is not None and coco.dataset["format"] == "coco"
+    assert coco.dataset["format"] == "coco"
     assert Path(coco.dataset["config_path"], "instances_train.json").is_file()
 
 
 def test_export_sets_context_dataset(backend: LocalBackend, tmp_path: Path) -> None:
     context = _context(backend, dataset="demo", splits=["train"], output_dir=str(tmp_path / "e"))
     _run(context, ExportDatasetStep())
-    assert context.dataset is not None
     assert {k: context.dataset[k] for k in ("path", "format", "is_categorized", "count")} == {
         "path": str(tmp_path / "e"),
         "format": "dm_v2",
@@ -91,7 +91,6 @@ def test_export_sets_context_dataset(backend: LocalBackend, tmp_path: Path) -> N
 def test_export_to_a_temporary_folder_by_default(backend: LocalBackend) -> None:
     context = _context(backend, dataset="demo")
     _run(context, ExportDatasetStep())
-    assert context.dataset is not None
     path = Path(context.dataset["path"])
     try:
         assert path.name.startswith("steprail-export-") and (path / "train" / "json").is_dir()
@@ -121,12 +120,39 @@ def test_export_errors_name_the_problem(
         _run(context, ExportDatasetStep())
     assert message in str(info.value)
     assert tree(tmp_path) == before
-    assert context.dataset is None
+    assert context.dataset == {}
 
 
-def test_export_without_a_client(tmp_path: Path) -> None:
-    with pytest.raises(StepFailedError, match=r"context\.client is None"):
-        _run(_context(None, dataset=1), ExportDatasetStep())
+def test_the_default_client_is_a_local_backend_opened_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STEPRAIL_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    context = _context(None, dataset=1)
+    client = context.client
+    assert isinstance(client, LocalBackend)
+    opened_at_first = client.opened  # a local: mypy would narrow the property for the test's rest
+    assert not opened_at_first
+    assert client.root == tmp_path / ".steprail" / "backend"
+    assert context.dataset == {}
+    assert list(tmp_path.iterdir()) == []  # making a context creates nothing
+
+    with pytest.raises(StepFailedError, match=r"dataset 1 not found in the backend at .*\.steprail"):
+        _run(context, ExportDatasetStep())
+    assert client.opened and (tmp_path / ".steprail" / "backend" / "catalog.sqlite3").is_file()
+    client.close()
+
+
+def test_the_default_client_follows_steprail_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEPRAIL_HOME", str(tmp_path / "home"))
+    sample = make_sample_dataset(tmp_path / "sample", items=3, seed=5)
+    with LocalBackend(tmp_path / "home" / "backend") as seeded:
+        seeded.import_dataset(sample.path, name="seeded")
+    context = _context(None, dataset="seeded", output_dir=str(tmp_path / "out"))
+    _run(context, ExportDatasetStep())
+    assert context.dataset["count"] == 3
+    assert isinstance(context.client, LocalBackend)
+    context.client.close()
 
 
 def test_client_must_be_a_backend() -> None:
@@ -225,4 +251,4 @@ def test_steps_register_into_a_subclass_context_registry(backend: LocalBackend, 
         client=backend,
     )
     Orchestrator(registry, context, lambda c, t: None).execute()
-    assert context.dataset is not None and context.dataset["format"] == "yolo"
+    assert context.dataset["format"] == "yolo"

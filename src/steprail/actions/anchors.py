@@ -62,7 +62,7 @@ class AnchorBoxTrainAction(BaseTrainAction[AnchorBoxParams]):
 
     def train(self, context: TrainContext) -> str | os.PathLike[str]:
         """Fit the anchors on the YOLO labels in ``context.dataset['path']``; write the model."""
-        if context.dataset is None:
+        if not context.dataset.get("path"):
             raise ValueError("no dataset in the context: the conversion step must run first")
         root = Path(str(context.dataset["path"]))
         params = self.params

@@ -23,8 +23,8 @@ from typing_extensions import TypeVar
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
-from .._step import BaseStep
 from ..datasets import Backend, ConvertDatasetStep, DatasetContext, ExportDatasetStep, ModelRecord
+from ..datasets._steps import ConfiguredStep
 from ._base import BaseAction, Workflow
 
 __all__ = ["BaseTrainAction", "BaseTrainParams", "TrainContext", "TrainModelStep", "UploadModelStep"]
@@ -67,26 +67,16 @@ C = TypeVar("C", bound=TrainContext, default=TrainContext)
 type TrainFunction[Ctx] = Callable[[Ctx], str | os.PathLike[str]]
 
 
-class TrainModelStep[Ctx: TrainContext](BaseStep[Ctx]):
+class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx]):
     """Runs a training function that writes a model file and returns its path.
 
-    Sets ``context.model_path``. Rollback deletes that file if it is still there.
+    Named ``'train'`` unless given another name. Sets ``context.model_path``. Rollback deletes
+    that file if it is still there.
     """
 
     def __init__(self, train: TrainFunction[Ctx], *, name: str = "train", progress_weight: float = 0.6) -> None:
+        super().__init__(name=name, progress_weight=progress_weight)
         self._train = train
-        self._name = name
-        self._weight = progress_weight
-
-    @property
-    def name(self) -> str:
-        """``'train'`` unless given another name."""
-        return self._name
-
-    @property
-    def progress_weight(self) -> float:
-        """The weight given at construction."""
-        return self._weight
 
     def execute(self, context: Ctx) -> StepResult:
         """Train; fail if the function returns a path that is not a file."""
@@ -104,10 +94,14 @@ class TrainModelStep[Ctx: TrainContext](BaseStep[Ctx]):
         context.model_path = None
 
 
-class UploadModelStep[Ctx: TrainContext](BaseStep[Ctx]):
+class UploadModelStep[Ctx: TrainContext](ConfiguredStep[Ctx]):
     """Creates a model record in ``context.client`` from ``context.model_path``.
 
-    Sets ``context.model``; the result data holds ``model_id`` and the stored ``file``.
+    Named ``'upload_model'`` unless given another name. Sets ``context.model``; the result data
+    holds ``model_id`` and the stored ``file``. As soon as the record exists the step registers
+    its deletion with ``context.on_rollback``, so a failure or a cancellation after the upload
+    (later in this step, in a later step, or in the run's final progress report) deletes the
+    record and its stored file again and leaves the backend as it was.
 
     Args:
         model_name: The record's name (the file's stem by default).
@@ -123,38 +117,41 @@ class UploadModelStep[Ctx: TrainContext](BaseStep[Ctx]):
         name: str = "upload_model",
         progress_weight: float = 0.1,
     ) -> None:
+        super().__init__(name=name, progress_weight=progress_weight)
         self._model_name = model_name
         self._metadata = metadata
-        self._name = name
-        self._weight = progress_weight
-
-    @property
-    def name(self) -> str:
-        """``'upload_model'`` unless given another name."""
-        return self._name
-
-    @property
-    def progress_weight(self) -> float:
-        """The weight given at construction."""
-        return self._weight
 
     def execute(self, context: Ctx) -> StepResult:
         """Upload the model file with its metadata."""
         if context.model_path is None:
             raise ValueError("UploadModelStep needs context.model_path: run a training step before it")
-        if context.client is None:
-            raise ValueError("UploadModelStep needs context.client (a steprail.datasets.Backend)")
         context.set_progress(0, 1)
         metadata = (
             dict(self._metadata(context))
             if self._metadata is not None
             else {"dataset": context.params.get("dataset"), "params": context.params}
         )
-        record = context.client.create_model(context.model_path, metadata, name=self._model_name)
+        client = context.client  # the backend the record is in, even if the context changes
+        record = client.create_model(context.model_path, metadata, name=self._model_name)
+        context.on_rollback(_DeleteModel(client, record.id), label=f"delete model {record.id}")
         context.model = record
         context.set_progress(1, 1)
         context.log("model_uploaded", {"model_id": record.id, "file": record.file})
-        return StepResult(data={"model_id": record.id, "file": record.file})
+        return StepResult(data={"model_id": record.id, "file": record.file}, rollback_data={"model_id": record.id})
+
+
+class _DeleteModel:
+    """Undo for an upload: delete the model record and its file (idempotent)."""
+
+    def __init__(self, client: Backend, model_id: int) -> None:
+        self.client = client
+        self.model_id = model_id
+
+    def __call__(self) -> None:
+        self.client.delete_model(self.model_id)
+
+    def __repr__(self) -> str:
+        return f"delete model {self.model_id}"
 
 
 class BaseTrainAction(BaseAction[P], Generic[P, C]):
@@ -167,7 +164,9 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
     Args:
         params: The raw params or a ``P``; validated before anything runs.
         runtime: Where the job's events go (an in-memory ``RuntimeContext()`` by default).
-        client: The backend datasets come from and models go to.
+        client: The backend datasets come from and models go to; by default the context's
+            own, a lazy :class:`~steprail.datasets.LocalBackend` at
+            :func:`~steprail.datasets.default_backend_root`.
         work_dir: Where the run writes (exported data, converted data, the model); a new
             temporary folder by default.
         handle_signals: See :class:`~steprail.actions.BaseAction`.
@@ -222,6 +221,8 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
         params = self.params.model_dump(mode="json", warnings=False)  # plan() may hold unvalidated defaults
         if self._work_dir is not None:
             params.setdefault("output_dir", str(self._work_dir / "dataset"))
+        if self.client is None:  # the context's default: a lazy local backend
+            return cast(C, self.context_class(runtime_ctx=self.runtime, params=params))
         return cast(C, self.context_class(runtime_ctx=self.runtime, params=params, client=self.client))
 
     def setup_steps(self, registry: StepRegistry[C]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, overload, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -117,14 +117,52 @@ class Backend(Protocol):
         """
         ...
 
+    def get_data_collection(self, dataset_id: int) -> dict[str, Any]:
+        """The dataset ``dataset_id`` described as a plain, JSON-ready dict.
+
+        Its keys are the :class:`DatasetRecord` fields: ``id``, ``name``, ``format``,
+        ``is_categorized``, ``count`` (the number of items), ``splits`` (items per split),
+        ``classes`` and ``created_at`` (ISO 8601 text). Nothing is downloaded, so there is no
+        ``path``; ``len()`` of the dict counts these keys, not items: read ``["count"]`` for that.
+
+        Raises:
+            TypeError: ``dataset_id`` is not an ``int``.
+            DatasetNotFoundError: naming ``dataset_id`` when there is none.
+        """
+        ...
+
+    @overload
+    def create_model(self, file: Mapping[str, object], /) -> ModelRecord: ...
+
+    @overload
     def create_model(
         self,
         file: str | os.PathLike[str],
         metadata: Mapping[str, JsonValue] | None = None,
         *,
         name: str | None = None,
+    ) -> ModelRecord: ...
+
+    def create_model(
+        self,
+        file: Mapping[str, object] | str | os.PathLike[str],
+        metadata: Mapping[str, JsonValue] | None = None,
+        *,
+        name: str | None = None,
     ) -> ModelRecord:
-        """Store the model file with its metadata and return the new record (with its ``id``)."""
+        """Store the model file with its metadata and return the new record (with its ``id``).
+
+        Two forms: ``create_model(path, metadata, name=...)``, and the single mapping
+        ``create_model({"file": path, "name": ..., **metadata})``, which is the first form with
+        ``file`` taken out of the mapping and the rest used as the metadata (the record's name
+        is ``name`` from the metadata, else the file's stem).
+
+        Raises:
+            ValueError: the mapping has no ``file`` (or it is ``None``).
+            TypeError: ``file`` is not a path, or the mapping form got more arguments.
+            FileNotFoundError: the file does not exist.
+            BackendError: the metadata is not JSON.
+        """
         ...
 
     def get_model(self, model_id: int) -> ModelRecord:
@@ -132,5 +170,15 @@ class Backend(Protocol):
 
         Raises:
             ModelNotFoundError: naming ``model_id`` when there is none.
+        """
+        ...
+
+    def delete_model(self, model_id: int) -> bool:
+        """Delete the model record ``model_id`` and its stored file, in one change.
+
+        Idempotent, so a rollback can call it safely: an unknown id changes nothing.
+
+        Returns:
+            ``True`` when a record was deleted, ``False`` when there was none.
         """
         ...

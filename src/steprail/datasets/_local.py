@@ -21,13 +21,14 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Literal, Self
+from typing import Any, Final, Literal, Self, overload
 
 from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError
 
@@ -117,26 +118,56 @@ class LocalBackend:
     """A :class:`~steprail.datasets.Backend` kept in a local folder (see the module docs).
 
     Args:
-        root: The backend folder; made if missing. Defaults to :func:`default_backend_root`.
+        root: The backend folder; made if missing. Defaults to :func:`default_backend_root`
+            (resolved now, from the current folder and ``STEPRAIL_HOME``).
+        lazy: Open on first use instead of now. A lazy backend creates no file or folder, and
+            reports a damaged folder, only when a method first needs the catalogue; this is
+            how a :class:`~steprail.datasets.DatasetContext` gets its default client cheaply.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, lazy: bool = False) -> None:
         self.root = Path(os.fspath(root)) if root is not None else default_backend_root()
         self.root = self.root.absolute()
-        for folder in ("datasets", "models", "staging"):
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
-        self._db = sqlite3.connect(self.root / "catalog.sqlite3", isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._connection: sqlite3.Connection | None = None
+        self._opening = threading.Lock()
+        if not lazy:
+            self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        with self._opening:
+            if self._connection is not None:  # another thread opened it meanwhile
+                return self._connection
+            for folder in ("datasets", "models", "staging"):
+                (self.root / folder).mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per change.
+            db = sqlite3.connect(self.root / "catalog.sqlite3", isolation_level=None, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.executescript(_SCHEMA)
+            except BaseException:
+                db.close()
+                raise
+            self._connection = db
         self._sweep_orphans()
+        return db
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        connection = self._connection
+        return connection if connection is not None else self._open()
+
+    @property
+    def opened(self) -> bool:
+        """Whether the catalogue is open (always, unless made with ``lazy=True`` and unused)."""
+        return self._connection is not None
 
     # -- plumbing -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the catalogue connection."""
-        self._db.close()
+        """Close the catalogue connection (a lazy backend that was never used has none)."""
+        if self._connection is not None:
+            self._connection.close()
 
     def __enter__(self) -> Self:
         return self
@@ -172,6 +203,8 @@ class LocalBackend:
             raise
 
     def _staging(self) -> Path:
+        if self._connection is None:
+            self._open()  # a lazy backend makes its folders, staging/ among them, on first use
         return self.root / "staging" / uuid.uuid4().hex
 
     def _sweep_orphans(self) -> None:
@@ -229,6 +262,21 @@ class LocalBackend:
         if row is None:
             raise DatasetNotFoundError(f"dataset {ref!r} not found in the backend at {self.root}")
         return self._dataset_from_row(row)
+
+    def get_data_collection(self, dataset_id: int) -> dict[str, Any]:
+        """The dataset ``dataset_id`` as a plain dict: ``id``, ``name``, ``format``,
+        ``is_categorized``, ``count`` (items), ``splits`` (items per split), ``classes`` and
+        ``created_at`` (ISO 8601). ``len()`` of it counts these keys; ``["count"]`` the items.
+
+        Raises:
+            TypeError: ``dataset_id`` is not an ``int`` (``bool`` is refused too).
+            DatasetNotFoundError: no dataset has that id.
+        """
+        if isinstance(dataset_id, bool) or not isinstance(dataset_id, int):
+            raise TypeError(
+                f"get_data_collection() takes a dataset id (an int), got {dataset_id!r}"
+            )
+        return self.get_dataset(dataset_id).model_dump(mode="json")
 
     def import_dataset(
         self,
@@ -405,19 +453,47 @@ class LocalBackend:
 
     # -- models -------------------------------------------------------------------------------
 
+    @overload
+    def create_model(self, file: Mapping[str, object], /) -> ModelRecord: ...
+
+    @overload
     def create_model(
         self,
         file: str | os.PathLike[str],
         metadata: Mapping[str, JsonValue] | None = None,
         *,
         name: str | None = None,
+    ) -> ModelRecord: ...
+
+    def create_model(
+        self,
+        file: Mapping[str, object] | str | os.PathLike[str],
+        metadata: Mapping[str, JsonValue] | None = None,
+        *,
+        name: str | None = None,
     ) -> ModelRecord:
-        """Copy ``file`` into the backend and record it with ``metadata`` (JSON values).
+        """Copy the model file into the backend and record it with its metadata (JSON values).
+
+        ``create_model(path, metadata, name=...)``, or the single mapping
+        ``create_model({"file": path, "name": ..., **metadata})``: ``file`` is taken out and
+        the rest is the metadata. The record's name is ``name``, else the metadata's ``name``,
+        else the file's stem. Nothing is stored when any check fails.
 
         Raises:
-            FileNotFoundError: ``file`` is not a file.
-            BackendError: ``metadata`` is not JSON.
+            ValueError: the mapping has no ``file``, or it is ``None``.
+            TypeError: ``file`` is not a path, or the mapping form got more arguments.
+            FileNotFoundError: the file is not a file.
+            BackendError: the metadata is not JSON.
         """
+        if isinstance(file, Mapping):
+            if metadata is not None or name is not None:
+                raise TypeError(
+                    "create_model({...}) takes everything in the one mapping: "
+                    "no separate metadata or name"
+                )
+            file, metadata = _split_model_spec(file)
+        if not isinstance(file, str | os.PathLike):
+            raise TypeError(f"create_model() needs the model file's path, got {file!r}")
         path = Path(os.fspath(file))
         if not path.is_file():
             raise FileNotFoundError(f"model file {str(path)!r} does not exist")
@@ -455,6 +531,25 @@ class LocalBackend:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def delete_model(self, model_id: int) -> bool:
+        """Delete the model record ``model_id`` and its stored file; ``False`` (and no change)
+        when there is no such record, so a rollback may call it more than once.
+
+        The row goes in one transaction; the file right after the commit. A crash between the
+        two leaves a folder no row names, which the next opening of the backend sweeps.
+
+        Raises:
+            TypeError: ``model_id`` is not an ``int``.
+        """
+        if isinstance(model_id, bool) or not isinstance(model_id, int):
+            raise TypeError(f"delete_model() takes a model id (an int), got {model_id!r}")
+        with self._transaction() as db:
+            deleted = db.execute("DELETE FROM models WHERE id = ?", (model_id,)).rowcount > 0
+        if deleted:
+            # Ids are never reused (AUTOINCREMENT), so this folder cannot be a newer model's.
+            shutil.rmtree(self.root / "models" / str(model_id), ignore_errors=True)
+        return deleted
+
     def get_model(self, model_id: int) -> ModelRecord:
         """The model record ``model_id``; its ``file`` is the stored copy's absolute path."""
         row = self._db.execute(
@@ -478,6 +573,23 @@ class LocalBackend:
         """Every model record, oldest first."""
         ids = [int(row[0]) for row in self._db.execute("SELECT id FROM models ORDER BY id")]
         return [self.get_model(i) for i in ids]
+
+
+def _split_model_spec(spec: Mapping[str, object]) -> tuple[str | os.PathLike[str], dict[str, JsonValue]]:
+    """``create_model``'s single-mapping form: the file's path and the rest as metadata."""
+    file = spec.get("file")
+    if file is None:
+        raise ValueError(
+            "create_model({...}) needs 'file', the model file's path "
+            f"(got {'None' if 'file' in spec else 'no such key'}; keys: {sorted(map(str, spec))})"
+        )
+    if not isinstance(file, str | os.PathLike):
+        raise TypeError(f"create_model({{...}}): 'file' must be a path, got {type(file).__name__}")
+    rest = {str(key): value for key, value in spec.items() if key != "file"}
+    try:
+        return file, _metadata_adapter.validate_python(rest)
+    except ValidationError as exc:
+        raise BackendError(f"model metadata is not JSON: {exc}") from exc
 
 
 def _stored_items(folder: Path) -> Iterator[tuple[str, str]]:

@@ -22,9 +22,11 @@ from steprail._step import BaseStep
 from ._backend import Backend
 from ._coco import coco_to_dmv2, dmv2_to_coco
 from ._convert import ConversionResult, OutputExistsError
+from ._local import LocalBackend
 from ._yolo import dmv2_to_yolo, yolo_to_dmv2
 
 __all__ = [
+    "ConfiguredStep",
     "ConvertDatasetStep",
     "DatasetContext",
     "ExportDatasetStep",
@@ -38,6 +40,11 @@ _CONVERTERS: Final[dict[tuple[str, str], Callable[[Path, Path], ConversionResult
 }
 
 
+def _default_client() -> Backend:
+    # Lazy: making a context must not create the backend's folder or open its catalogue.
+    return LocalBackend(lazy=True)
+
+
 @dataclass
 class DatasetContext(BaseStepContext):
     """A context for dataset workflows.
@@ -45,13 +52,39 @@ class DatasetContext(BaseStepContext):
     Attributes:
         params: The run's parameters; the steps read ``dataset``, ``splits``, ``output_dir`` and
             ``convert_output_dir`` from it and never change it.
-        dataset: What the last dataset step produced (``path``, ``format``, ...), else ``None``.
-        client: The backend datasets come from; the steps fail with a clear error when unset.
+        dataset: What the last dataset step produced (``path``, ``format``, ...), or what a step
+            of yours put there (e.g. ``client.get_data_collection(id)``); empty until then.
+        client: The backend datasets come from and models go to. By default a lazy
+            :class:`~steprail.datasets.LocalBackend` at
+            :func:`~steprail.datasets.default_backend_root`, which makes its folder only when a
+            step first uses it.
     """
 
     params: dict[str, Any] = field(default_factory=dict)
-    dataset: dict[str, Any] | None = None
-    client: Backend | None = None
+    dataset: dict[str, Any] = field(default_factory=dict)
+    client: Backend = field(default_factory=_default_client)
+
+
+class ConfiguredStep[C: BaseStepContext](BaseStep[C]):
+    """A step whose name and progress weight are chosen when it is made.
+
+    The built-in steps derive from it, so a workflow can register two of a kind under other
+    names, or weigh them to fit its own steps.
+    """
+
+    def __init__(self, *, name: str, progress_weight: float) -> None:
+        self._name = name
+        self._weight = progress_weight
+
+    @property
+    def name(self) -> str:
+        """The name given at construction (each built-in step has its own default)."""
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        """The step's share of the run's progress, as given at construction."""
+        return self._weight
 
 
 class _RemoveCreated:
@@ -103,16 +136,7 @@ class _RemoveCreatedContent(_RemoveCreated):
                     child.unlink(missing_ok=True)
 
 
-def _client(context: DatasetContext) -> Backend:
-    if context.client is None:
-        raise ValueError(
-            "context.client is None: set a backend (e.g. steprail.datasets.LocalBackend()) "
-            "on the context before running dataset steps"
-        )
-    return context.client
-
-
-class ExportDatasetStep(BaseStep[DatasetContext]):
+class ExportDatasetStep(ConfiguredStep[DatasetContext]):
     """Download a dataset from the backend into a local folder, as DM v2.
 
     Reads ``dataset`` (required: an id or a name), ``splits`` and ``output_dir`` (optional; a new
@@ -123,18 +147,7 @@ class ExportDatasetStep(BaseStep[DatasetContext]):
 
     def __init__(self, *, name: str = "export_dataset", progress_weight: float = 0.2) -> None:
         """Name and weight can be changed, e.g. to register two exports in one workflow."""
-        self._name = name
-        self._weight = progress_weight
-
-    @property
-    def name(self) -> str:
-        """The step's name, ``'export_dataset'`` by default."""
-        return self._name
-
-    @property
-    def progress_weight(self) -> float:
-        """The step's share of the run's progress."""
-        return self._weight
+        super().__init__(name=name, progress_weight=progress_weight)
 
     def execute(self, context: DatasetContext) -> StepResult:
         """Download the dataset named by ``context.params['dataset']``."""
@@ -150,7 +163,7 @@ class ExportDatasetStep(BaseStep[DatasetContext]):
             isinstance(splits, str) or not all(isinstance(s, str) for s in splits)
         ):
             raise TypeError(f"params['splits'] must be a list of split names, got {splits!r}")
-        client = _client(context)
+        client = context.client
         record = client.get_dataset(ref)  # fails with the backend's "not found" naming ref
         output_dir = context.params.get("output_dir")
         if output_dir is None:
@@ -180,7 +193,7 @@ class ExportDatasetStep(BaseStep[DatasetContext]):
         )
 
 
-class ConvertDatasetStep(BaseStep[DatasetContext]):
+class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
     """Convert the dataset in ``context.dataset`` to another format.
 
     Supported: ``dm_v2`` to ``yolo`` or ``coco``, and ``yolo`` or ``coco`` to ``dm_v2``. The
@@ -209,25 +222,17 @@ class ConvertDatasetStep(BaseStep[DatasetContext]):
                 f"ConvertDatasetStep cannot convert {source_format!r} to {target_format!r}; "
                 f"supported: {pairs}"
             )
+        super().__init__(
+            name=name if name is not None else f"convert_to_{target_format}",
+            progress_weight=progress_weight,
+        )
         self.target_format = target_format
         self.source_format = source_format
-        self._name = name if name is not None else f"convert_to_{target_format}"
-        self._weight = progress_weight
-
-    @property
-    def name(self) -> str:
-        """The step's name, ``'convert_to_<target>'`` by default."""
-        return self._name
-
-    @property
-    def progress_weight(self) -> float:
-        """The step's share of the run's progress."""
-        return self._weight
 
     def execute(self, context: DatasetContext) -> StepResult:
         """Convert ``context.dataset['path']`` into a new folder."""
         dataset = context.dataset
-        if dataset is None or not dataset.get("path"):
+        if not dataset.get("path"):
             raise ValueError(
                 "ConvertDatasetStep needs context.dataset['path']: run ExportDatasetStep "
                 "(or set context.dataset) before it"
