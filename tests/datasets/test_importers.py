@@ -140,3 +140,40 @@ def test_coco_import_errors(tmp_path: Path) -> None:
     with pytest.raises(DatasetInputError, match="not valid JSON"):
         coco_to_dmv2(tmp_path / "c", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_import_audit_messages_say_what_was_wrong(tmp_path: Path) -> None:
+    # A rejected annotation's message names the field and the problem, not pydantic's title
+    # line or its documentation link; a non-finite polygon is not called "too few points".
+    yolo = tmp_path / "yolo"
+    write_image(yolo / "images" / "train" / "a.png", 10, 10)
+    (yolo / "labels" / "train").mkdir(parents=True)
+    (yolo / "labels" / "train" / "a.txt").write_text(
+        "0 0.5 0.5 0 0.2\n"  # zero width
+        "0 0.1 0.1 nan 0.2 0.5 0.9\n"  # a polygon with a NaN coordinate
+    )
+    (yolo / "dataset.yaml").write_text("train: images/train\nnames: ['cat']\n")
+    result = yolo_to_dmv2(yolo / "dataset.yaml", tmp_path / "dm_yolo")
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.annotation, e.reason) for e in entries] == [
+        ("a-1", AuditReason.INVALID_ANNOTATION),
+        ("a-2", AuditReason.POLYGON_NON_FINITE),
+    ]
+    assert "line 1: data.2: Input should be greater than 0" in entries[0].message
+    assert "line 2: data.1.0: Input should be a finite number" in entries[1].message
+
+    coco = tmp_path / "coco"
+    write_image(coco / "images" / "train" / "a.png", 10, 10)
+    _coco(
+        coco,
+        {
+            "images": [{"id": 1, "file_name": "a.png", "width": 10, "height": 10}],
+            "annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 1, -1, 1]}],
+            "categories": [{"id": 1, "name": "car"}],
+        },
+    )
+    result = coco_to_dmv2(coco, tmp_path / "dm_coco")
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.annotation, e.reason, e.message) for e in entries] == [
+        ("5", AuditReason.INVALID_ANNOTATION, "data.2: Input should be greater than 0")
+    ]

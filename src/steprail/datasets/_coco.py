@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
+from pydantic import ValidationError
+
 from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
 from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon, _polygon_area
@@ -37,6 +39,7 @@ from ._source import (
     iter_checked_items,
     link_or_copy,
     resolve_classes,
+    validation_message,
     write_dmv2_item,
     write_manifest,
 )
@@ -370,14 +373,14 @@ def _import_instances(
                             {"id": ann_id, "classification": name, "data": ann.get("bbox")}
                         )
                     )
-            except ValueError as exc:
+            except ValidationError as exc:
                 audit.record(
                     split=split,
                     item=stem,
                     annotation=ann_id,
                     kind="polygon" if rings else "box",
                     reason=AuditReason.INVALID_ANNOTATION,
-                    message=str(exc).splitlines()[-1].strip(),
+                    message=validation_message(exc),
                 )
                 continue
             all_names.add(name)

@@ -35,6 +35,7 @@ __all__ = [
     "DatasetInputError",
     "MANIFEST_FILE_NAME",
     "NoUsableItemsError",
+    "annotation_reason",
     "detect_layout",
     "find_image",
     "image_size",
@@ -44,6 +45,7 @@ __all__ = [
     "read_small_file",
     "resolve_classes",
     "scan_classes",
+    "validation_message",
     "write_dmv2_item",
     "write_manifest",
     "write_small_file",
@@ -245,7 +247,9 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
 _CLASS_ERRORS: Final = frozenset({"missing", "string_too_short", "string_pattern_mismatch"})
 
 
-def _annotation_reason(kind: str, error: ValidationError) -> AuditReason:
+def annotation_reason(kind: str, error: ValidationError) -> AuditReason:
+    """The audit reason for an annotation (``kind`` ``"box"`` or ``"polygon"``) that ``error``
+    rejected: the specific reason where the first error has one, else ``INVALID_ANNOTATION``."""
     first = error.errors()[0]
     loc, kind_of_error = first["loc"], first["type"]
     if loc and loc[0] == "classification" and kind_of_error in _CLASS_ERRORS:
@@ -262,7 +266,9 @@ def _annotation_reason(kind: str, error: ValidationError) -> AuditReason:
     return AuditReason.INVALID_ANNOTATION
 
 
-def _short(error: ValidationError) -> str:
+def validation_message(error: ValidationError) -> str:
+    """``"<field path>: <message>"`` of the first error: what was wrong and where, in one line
+    (``str(error)`` spans several lines and ends with a documentation link)."""
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     return f"{where}: {first['msg']}" if where else str(first["msg"])
@@ -315,8 +321,8 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
                         item=stem,
                         annotation=ann_id,
                         kind=kind,
-                        reason=_annotation_reason(kind, exc),
-                        message=f"images[{index}].{key}[{position}].{_short(exc)}",
+                        reason=annotation_reason(kind, exc),
+                        message=f"images[{index}].{key}[{position}].{validation_message(exc)}",
                     )
                     continue
                 if isinstance(parsed, BoundingBox):
@@ -332,7 +338,7 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
                 split=split,
                 item=stem,
                 reason=AuditReason.INVALID_ITEM,
-                message=f"images[{index}].{_short(exc)}",
+                message=f"images[{index}].{validation_message(exc)}",
             )
             return None
         kept.append(

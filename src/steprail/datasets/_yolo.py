@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from PIL import UnidentifiedImageError
+from pydantic import ValidationError
 
 from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
@@ -27,11 +28,13 @@ from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
+    annotation_reason,
     detect_layout,
     image_size,
     iter_checked_items,
     link_or_copy,
     resolve_classes,
+    validation_message,
     write_dmv2_item,
     write_manifest,
     write_small_file,
@@ -371,8 +374,8 @@ def _read_label(
                         {"id": ann_id, "classification": name, "data": data}
                     )
                 )
-            except ValueError as exc:
-                skip(AuditReason.INVALID_ANNOTATION, str(exc).splitlines()[0], "box")
+            except ValidationError as exc:
+                skip(AuditReason.INVALID_ANNOTATION, validation_message(exc), "box")
         elif len(numbers) >= 6 and len(numbers) % 2 == 0:
             points = [
                 (_clamp(numbers[i] * width, width), _clamp(numbers[i + 1] * height, height))
@@ -382,8 +385,8 @@ def _read_label(
                 polygons.append(
                     Polygon.model_validate({"id": ann_id, "classification": name, "data": points})
                 )
-            except ValueError as exc:
-                skip(AuditReason.POLYGON_TOO_FEW_POINTS, str(exc).splitlines()[-1], "polygon")
+            except ValidationError as exc:
+                skip(annotation_reason("polygon", exc), validation_message(exc), "polygon")
         else:
             skip(AuditReason.MALFORMED_ROW, f"{len(values)} values is neither a box nor a polygon")
     return DMv2Item(
