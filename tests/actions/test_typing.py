@@ -8,6 +8,8 @@ from pathlib import Path
 
 from mypy import api
 
+from .test_spec_page_examples import PAGE_CUSTOM_CONTEXT
+
 USER_CODE = '''
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +63,8 @@ class Wrong(BaseTrainAction[MyTrainParams]):
 
 def test_custom_context_types_check_and_mismatches_are_reported(tmp_path: Path) -> None:
     (tmp_path / "user.py").write_text(textwrap.dedent(USER_CODE).lstrip())
+    # The page's "Custom Context", checked in the same run (one mypy start-up for both files).
+    (tmp_path / "page_context.py").write_text(PAGE_CUSTOM_CONTEXT)
     (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\nplugins = steprail.mypy\n")
     stdout, stderr, _ = api.run(
         [
@@ -68,9 +72,22 @@ def test_custom_context_types_check_and_mismatches_are_reported(tmp_path: Path) 
             "--cache-dir", str(tmp_path / "cache"),
             "--no-error-summary",
             str(tmp_path / "user.py"),
+            str(tmp_path / "page_context.py"),
         ]
     )  # fmt: skip
     assert stderr == ""
+    # The page annotates with bare `dict` and `list`: the only errors --strict has for it.
+    page_lines = PAGE_CUSTOM_CONTEXT.splitlines()
+    expected = [
+        f"{page_lines.index(line) + 1}: error: Missing type arguments for generic type "
+        f'"{generic}"  [type-arg]'
+        for line, generic in (
+            ("    augmentation_config: dict = field(default_factory=dict)", "dict"),
+            ("    validation_results: list = field(default_factory=list)", "list"),
+        )
+    ]
+    page = [line.split("page_context.py:", 1)[1] for line in stdout.splitlines() if "page_context.py:" in line]
+    assert page == expected, page
     lines = [line.split("user.py:", 1)[1] for line in stdout.splitlines() if "user.py:" in line]
     notes = [line for line in lines if "note: Revealed type" in line]
     errors = [line for line in lines if ": error:" in line]

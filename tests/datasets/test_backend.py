@@ -260,7 +260,7 @@ def test_get_data_collection_is_the_record_as_plain_json(backend: LocalBackend, 
     with pytest.raises(DatasetNotFoundError, match="dataset 42 not found"):
         backend.get_data_collection(42)
     with pytest.raises(TypeError, match=r"takes a dataset id \(an int\), got None"):
-        backend.get_data_collection(None)  # type: ignore[arg-type]  # the error path under test
+        backend.get_data_collection(None)  # what params.get("dataset") gives when unset
     with pytest.raises(TypeError, match="got 'demo'"):
         backend.get_data_collection("demo")  # type: ignore[arg-type]  # names are get_dataset's
 

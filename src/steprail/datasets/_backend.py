@@ -117,7 +117,7 @@ class Backend(Protocol):
         """
         ...
 
-    def get_data_collection(self, dataset_id: int) -> dict[str, Any]:
+    def get_data_collection(self, dataset_id: int | None) -> dict[str, Any]:
         """The dataset ``dataset_id`` described as a plain, JSON-ready dict.
 
         Its keys are the :class:`DatasetRecord` fields: ``id``, ``name``, ``format``,
@@ -125,8 +125,11 @@ class Backend(Protocol):
         ``classes`` and ``created_at`` (ISO 8601 text). Nothing is downloaded, so there is no
         ``path``; ``len()`` of the dict counts these keys, not items: read ``["count"]`` for that.
 
+        ``None`` is accepted by the signature so that ``params.get("dataset")`` can be passed
+        as it is (the page's example does); it is refused at run time with a clear error.
+
         Raises:
-            TypeError: ``dataset_id`` is not an ``int``.
+            TypeError: ``dataset_id`` is not an ``int`` (``None`` included).
             DatasetNotFoundError: naming ``dataset_id`` when there is none.
         """
         ...

@@ -263,18 +263,19 @@ class LocalBackend:
             raise DatasetNotFoundError(f"dataset {ref!r} not found in the backend at {self.root}")
         return self._dataset_from_row(row)
 
-    def get_data_collection(self, dataset_id: int) -> dict[str, Any]:
+    def get_data_collection(self, dataset_id: int | None) -> dict[str, Any]:
         """The dataset ``dataset_id`` as a plain dict: ``id``, ``name``, ``format``,
         ``is_categorized``, ``count`` (items), ``splits`` (items per split), ``classes`` and
         ``created_at`` (ISO 8601). ``len()`` of it counts these keys; ``["count"]`` the items.
 
         Raises:
-            TypeError: ``dataset_id`` is not an ``int`` (``bool`` is refused too).
+            TypeError: ``dataset_id`` is not an ``int`` (``None`` and ``bool`` are refused too).
             DatasetNotFoundError: no dataset has that id.
         """
         if isinstance(dataset_id, bool) or not isinstance(dataset_id, int):
+            hint = " (is params['dataset'] set?)" if dataset_id is None else ""
             raise TypeError(
-                f"get_data_collection() takes a dataset id (an int), got {dataset_id!r}"
+                f"get_data_collection() takes a dataset id (an int), got {dataset_id!r}{hint}"
             )
         return self.get_dataset(dataset_id).model_dump(mode="json")
 
