@@ -45,6 +45,25 @@ def test_yolo_config_without_names_is_refused(tmp_path: Path) -> None:
         read_yolo_config(tmp_path / "data.yaml")
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("train: images\nnames:\n  first: cat\n", 3, "invalid literal for int()"),
+        ("train: images\nnames: {a: cat}\n", 2, "invalid literal for int()"),
+        ('train: "images\nnames: [cat]\n', 1, "Unterminated string"),
+        ("train: images\nnames: [cat]\njust words\n", 3, "cannot read 'just words'"),
+    ],
+)
+def test_unreadable_yolo_config_lines_are_named(
+    tmp_path: Path, text: str, line: int, problem: str
+) -> None:
+    (tmp_path / "data.yaml").write_text(text)
+    with pytest.raises(ValueError) as caught:
+        read_yolo_config(tmp_path / "data.yaml")
+    assert str(caught.value).startswith(f"{tmp_path / 'data.yaml'} line {line}: ")
+    assert problem in str(caught.value)
+
+
 def test_yolo_import_of_a_roboflow_style_layout(tmp_path: Path) -> None:
     src = tmp_path / "rf"
     for split in ("train", "valid"):

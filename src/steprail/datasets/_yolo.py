@@ -178,42 +178,48 @@ def _flow_list(text: str) -> list[str]:
 
 def read_yolo_config(path: Path) -> YoloConfig:
     """Read the subset of YAML that YOLO configs use: scalars, and ``names`` as a flow list,
-    a block list or a ``index: name`` mapping. Raises ``ValueError`` naming the file."""
+    a block list or a ``index: name`` mapping. Raises ``ValueError`` naming the file (and the
+    line, for a line it cannot read)."""
     top: dict[str, str] = {}
     names: list[str] | dict[int, str] | None = None
     current_block: str | None = None
-    for raw_line in path.read_text(encoding="utf-8").splitlines():
-        if not raw_line.strip() or raw_line.lstrip().startswith("#"):
-            continue
-        indented = raw_line[0] in " \t"
-        line = raw_line.strip()
-        if indented or line.startswith("- "):
-            if current_block != "names":
+    number = 0
+    try:
+        for number, raw_line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not raw_line.strip() or raw_line.lstrip().startswith("#"):
                 continue
-            if line.startswith("- "):
-                if not isinstance(names, list):
-                    names = []
-                names.append(_scalar(line[2:]))
-            elif ":" in line:
-                key, value = line.split(":", 1)
-                if not isinstance(names, dict):
-                    names = {}
-                names[int(key.strip())] = _scalar(value)
-            continue
-        if ":" not in line:
-            raise ValueError(f"{path}: cannot read line {raw_line!r}")
-        key, value = (part.strip() for part in line.split(":", 1))
-        current_block = key
-        if key == "names":
-            if value.startswith("["):
-                names = _flow_list(value)
-            elif value.startswith("{"):
-                names = {
-                    int(k.strip()): _scalar(v)
-                    for k, v in (p.split(":", 1) for p in value[1:-1].split(",") if p.strip())
-                }
-        else:
-            top[key] = _scalar(value)
+            indented = raw_line[0] in " \t"
+            line = raw_line.strip()
+            if indented or line.startswith("- "):
+                if current_block != "names":
+                    continue
+                if line.startswith("- "):
+                    if not isinstance(names, list):
+                        names = []
+                    names.append(_scalar(line[2:]))
+                elif ":" in line:
+                    key, value = line.split(":", 1)
+                    if not isinstance(names, dict):
+                        names = {}
+                    names[int(key.strip())] = _scalar(value)
+                continue
+            if ":" not in line:
+                raise ValueError(f"cannot read {raw_line!r}")
+            key, value = (part.strip() for part in line.split(":", 1))
+            current_block = key
+            if key == "names":
+                if value.startswith("["):
+                    names = _flow_list(value)
+                elif value.startswith("{"):
+                    names = {
+                        int(k.strip()): _scalar(v)
+                        for k, v in (p.split(":", 1) for p in value[1:-1].split(",") if p.strip())
+                    }
+            else:
+                top[key] = _scalar(value)
+    except ValueError as exc:  # int(), json.loads() and decoding name neither file nor line
+        where = f"{path} line {number}" if number else str(path)
+        raise ValueError(f"{where}: {exc}") from exc
     if names is None:
         raise ValueError(f"{path}: no 'names' in the YOLO config")
     name_list = names if isinstance(names, list) else [names[i] for i in sorted(names)]
