@@ -152,7 +152,10 @@ def test_plan_table_and_mermaid(home: Path) -> None:
     rows = {line.split("│")[2].strip(): line for line in table.output.splitlines() if line.count("│") > 5}
     assert list(rows) == ["export_dataset", "convert_to_yolo", "train", "upload_model"]
     assert "70.0%" in rows["train"] and "yes" in rows["train"]
-    assert "yes" in rows["export_dataset"] and "no" in rows["upload_model"]
+    assert all(line.split("│")[6].strip() == "yes" for line in rows.values())
+    table = invoke("plan", f"{ACTIONS}:FileStepsAction")
+    rows = {line.split("│")[2].strip(): line for line in table.output.splitlines() if line.count("│") > 5}
+    assert [line.split("│")[6].strip() for line in rows.values()] == ["yes", "no", "no"]
     graph = invoke("plan", f"{ACTIONS}:FileStepsAction", "--mermaid")
     assert graph.exit_code == 0
     assert "flowchart TD" in graph.output and "s0 --> s1" in graph.output
