@@ -6,6 +6,7 @@ import math
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,32 @@ def test_a_reused_pid_is_not_taken_for_the_job_process(store: JobStore) -> None:
     conn.close()
     if Path("/proc/self/stat").exists():
         assert store.get(job).status == "interrupted"
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    # The CLI creates the store while `jobs list` (or a test polling it) opens it: one of them
+    # must not read the other's half-made schema as a foreign database, nor give up on the lock
+    # that switching to WAL takes. Connections in threads race like processes do.
+    for round_ in range(40):
+        path = tmp_path / f"jobs{round_}.sqlite3"
+        barrier = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def open_store() -> None:
+            barrier.wait()
+            try:
+                JobStore(path).close()
+            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+
+        threads = [threading.Thread(target=open_store) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], (round_, errors)
+        with JobStore(path) as store:
+            assert store.list_jobs() == []
 
 
 def test_a_damaged_file_is_refused_and_left_untouched(tmp_path: Path) -> None:

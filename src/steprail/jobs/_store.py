@@ -13,6 +13,7 @@ import math
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -280,19 +281,35 @@ class JobStore:
             raise self._translate(error) from error
         try:
             with self._guard():
+                self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _prepare(self) -> None:
+        """Check that the file is ours (or new), switch to WAL, create the schema if new."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
                 # Look before changing anything: a file that is not ours must stay byte for byte.
                 fresh = self._check_schema()
                 self._conn.execute("PRAGMA foreign_keys = ON")
                 mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
-                if mode is None or str(mode[0]).lower() != "wal":
-                    raise JobStoreDamagedError(f"job store {str(self.path)!r}: cannot switch to WAL mode")
-                # WAL with synchronous=NORMAL survives a crash of the process (not of the OS).
-                self._conn.execute("PRAGMA synchronous = NORMAL")
-                if fresh:
-                    self._create_schema()
-        except BaseException:
-            self._conn.close()
-            raise
+                break
+            except sqlite3.OperationalError as error:
+                # Two connections switching a new file to WAL at once both hold a shared lock
+                # and want the exclusive one: SQLite refuses one straight away (waiting would
+                # deadlock) instead of calling the busy handler. Look again: the winner may
+                # have made the store meanwhile.
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+        if mode is None or str(mode[0]).lower() != "wal":
+            raise JobStoreDamagedError(f"job store {str(self.path)!r}: cannot switch to WAL mode")
+        # WAL with synchronous=NORMAL survives a crash of the process (not of the OS).
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        if fresh:
+            self._create_schema()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -339,11 +356,18 @@ class JobStore:
 
     def _check_schema(self) -> bool:
         """Whether the database is empty (new); raise if it is something other than our store."""
-        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-        tables = {
-            row[0]
-            for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        } - {"sqlite_sequence"}
+        # One read transaction for both reads: another process creating the schema in between
+        # would otherwise show its tables with the version read before (a "foreign" file).
+        self._conn.execute("BEGIN")
+        try:
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = {
+                row[0]
+                for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            } - {"sqlite_sequence"}
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")  # it only read
         if version == SCHEMA_VERSION and _TABLES <= tables:
             return False
         if version == 0 and not tables:
