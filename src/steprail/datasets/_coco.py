@@ -34,8 +34,9 @@ from ._source import (
     DatasetInputError,
     DMv2Layout,
     NoUsableItemsError,
+    check_something_written,
     detect_layout,
-    image_size,
+    image_size_or_skip,
     iter_checked_items,
     link_or_copy,
     resolve_classes,
@@ -123,7 +124,7 @@ def _write_item(
     next_ann_id: int,
     class_ids: dict[str, int],
 ) -> int:
-    # The hot loop of COCO output: one string per item, numbers through repr (C speed).
+    # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
     writer.image(image_id, item.image_name, item.width, item.height)
     parts: list[str] = []
     for box in item.boxes:
@@ -199,11 +200,7 @@ def dmv2_to_coco(
         finally:
             if writer is not None:
                 writer.abort()
-        if audit.items_written == 0:
-            raise NoUsableItemsError(
-                f"no usable item in {str(source)!r}: {audit.items_total} item(s), "
-                f"all skipped ({dict(audit.reasons)})"
-            )
+        check_something_written(audit, source)
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -235,14 +232,12 @@ def coco_to_dmv2(source: Path, output: Path) -> ConversionResult:
     files = sorted(annotations_dir.glob("instances*.json")) if annotations_dir.is_dir() else []
     if not files:
         raise DatasetInputError(f"no annotations/instances*.json in {str(source)!r}")
-    plan: list[tuple[str | None, Path]] = []
+    # (DM v2 split, the name in the file name, the file): "val" files give the "valid" split.
+    plan: list[tuple[str | None, str | None, Path]] = []
     for path in files:
-        stem = path.stem
-        split = stem[len("instances_") :] if stem.startswith("instances_") else None
-        if split == "val":
-            split = "valid"
-        plan.append((split, path))
-    if len(plan) > 1 and any(split is None for split, _ in plan):
+        raw = path.stem.removeprefix("instances_") if path.stem.startswith("instances_") else None
+        plan.append(("valid" if raw == "val" else raw, raw, path))
+    if len(plan) > 1 and any(split is None for split, _, _ in plan):
         raise DatasetInputError(
             f"{str(source)!r} mixes instances.json with per-split instances files"
         )
@@ -250,8 +245,7 @@ def coco_to_dmv2(source: Path, output: Path) -> ConversionResult:
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
     ) as audit:
-        for split, path in plan:
-            raw_split = path.stem[len("instances_") :] if split is not None else None
+        for split, raw_split, path in plan:
             candidates = [
                 source / "images" / raw_split if raw_split else source / "images",
                 source / "images",
@@ -270,7 +264,7 @@ def coco_to_dmv2(source: Path, output: Path) -> ConversionResult:
         is_categorized=plan[0][0] is not None,
         source_path=str(source),
         classes=sorted(all_names),
-        splits=[s for s, _ in plan if s is not None],
+        splits=[s for s, _, _ in plan if s is not None],
         audit_path=str(audit.path),
         audit=summary,
     )
@@ -300,8 +294,8 @@ def _import_instances(
         if isinstance(ann, dict):
             by_image[ann.get("image_id")].append(ann)
     for image in data["images"]:
+        audit.items_total += 1
         if not isinstance(image, dict) or "file_name" not in image:
-            audit.items_total += 1
             audit.record(
                 split=split,
                 item=str(image)[:60],
@@ -312,7 +306,6 @@ def _import_instances(
         file_name = str(image["file_name"])
         image_path = images_dir / file_name
         stem = Path(file_name).stem
-        audit.items_total += 1
         if not image_path.is_file():
             audit.record(
                 split=split,
@@ -323,16 +316,10 @@ def _import_instances(
             continue
         width, height = image.get("width"), image.get("height")
         if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-            try:
-                width, height = image_size(image_path)
-            except (OSError, ValueError) as exc:
-                audit.record(
-                    split=split,
-                    item=stem,
-                    reason=AuditReason.UNREADABLE_IMAGE,
-                    message=f"{file_name}: {exc}",
-                )
+            size = image_size_or_skip(image_path, file_name, audit, split, stem)
+            if size is None:
                 continue
+            width, height = size
         boxes: list[BoundingBox] = []
         polygons: list[Polygon] = []
         for ann in by_image.get(image.get("id"), []):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._audit import AuditLog, AuditReason
@@ -36,9 +36,11 @@ __all__ = [
     "MANIFEST_FILE_NAME",
     "NoUsableItemsError",
     "annotation_reason",
+    "check_something_written",
     "detect_layout",
     "find_image",
     "image_size",
+    "image_size_or_skip",
     "iter_checked_items",
     "link_or_copy",
     "read_manifest",
@@ -150,28 +152,30 @@ def _iter_json(folder: Path) -> Iterator[os.DirEntry[str]]:
                 yield entry
 
 
+def _class_names(raw: object) -> Iterator[str]:
+    # Whatever class names a parsed item JSON holds, ignoring every part of the wrong shape.
+    images = raw.get("images") if isinstance(raw, dict) else None
+    for image in images if isinstance(images, list) else ():
+        if not isinstance(image, dict):
+            continue
+        for key in ("bounding_box", "polygon"):
+            anns = image.get(key)
+            for ann in anns if isinstance(anns, list) else ():
+                name = ann.get("classification") if isinstance(ann, dict) else None
+                if isinstance(name, str) and name.strip():
+                    yield name
+
+
 def scan_classes(layout: DMv2Layout) -> list[str]:
     """Every class name used in the dataset, sorted (a quick pass that tolerates bad items)."""
     names: set[str] = set()
     for split in layout.splits:
         for entry in _iter_json(layout.split_dir(split) / "json"):
             try:
-                raw = json.loads(Path(entry.path).read_bytes())
+                raw = json.loads(read_small_file(entry.path))
             except (OSError, ValueError):
                 continue
-            images = raw.get("images") if isinstance(raw, dict) else None
-            if not isinstance(images, list):
-                continue
-            for image in images:
-                if not isinstance(image, dict):
-                    continue
-                for key in ("bounding_box", "polygon"):
-                    anns = image.get(key)
-                    if isinstance(anns, list):
-                        for ann in anns:
-                            name = ann.get("classification") if isinstance(ann, dict) else None
-                            if isinstance(name, str) and name.strip():
-                                names.add(name)
+            names.update(_class_names(raw))
     return sorted(names)
 
 
@@ -186,8 +190,13 @@ def resolve_classes(layout: DMv2Layout) -> list[str]:
 def find_image(original_files: str, stem: str, hint: str) -> str | None:
     """The image ``original_files/<stem>.<ext>``; ``hint`` (the last extension seen) first."""
     base = os.path.join(original_files, stem)
-    for ext in (hint, *IMAGE_EXTENSIONS):
-        if os.path.isfile(base + ext):
+    return base + hint if os.path.isfile(base + hint) else _find_other_image(base, hint)
+
+
+def _find_other_image(base: str, hint: str) -> str | None:
+    # ``base`` with any image extension but ``hint``, which the caller has tried already.
+    for ext in IMAGE_EXTENSIONS:
+        if ext != hint and os.path.isfile(base + ext):
             return base + ext
     return None
 
@@ -242,6 +251,33 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     with Image.open(path) as image:
         width, height = image.size
     return int(width), int(height)
+
+
+def image_size_or_skip(
+    path: str | os.PathLike[str], name: str, audit: AuditLog, split: str | None, stem: str
+) -> tuple[int, int] | None:
+    """:func:`image_size`, or ``None`` once item ``stem`` is recorded in ``audit`` as an
+    unreadable image (the message is the file's ``name`` and what is wrong with it)."""
+    try:
+        return image_size(path)
+    except (OSError, ValueError) as exc:  # Pillow's UnidentifiedImageError is an OSError
+        audit.record(
+            split=split,
+            item=stem,
+            reason=AuditReason.UNREADABLE_IMAGE,
+            message=f"{name}: {exc}",
+        )
+        return None
+
+
+def check_something_written(audit: AuditLog, source: Path) -> None:
+    """Raise :class:`NoUsableItemsError` (with the skip counts) when a conversion of ``source``
+    wrote no item."""
+    if audit.items_written == 0:
+        raise NoUsableItemsError(
+            f"no usable item in {str(source)!r}: {audit.items_total} item(s), "
+            f"all skipped ({dict(audit.reasons)})"
+        )
 
 
 _CLASS_ERRORS: Final = frozenset({"missing", "string_too_short", "string_pattern_mismatch"})
@@ -353,7 +389,7 @@ def _clamped_box(box: BoundingBox, width: int, height: int) -> BoundingBox:
     x, y, w, h = box.data
     x0, y0 = min(max(x, 0.0), width), min(max(y, 0.0), height)
     x1, y1 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
-    if x1 <= x0 or y1 <= y0:  # a sliver in the tolerance band: keep it, one ulp wide
+    if x1 <= x0 or y1 <= y0:  # a sliver in the tolerance band: keep it, 1e-9 wide
         x1, y1 = max(x1, x0 + 1e-9), max(y1, y0 + 1e-9)
     return box.model_copy(update={"data": (x0, y0, x1 - x0, y1 - y0)})
 
@@ -361,6 +397,24 @@ def _clamped_box(box: BoundingBox, width: int, height: int) -> BoundingBox:
 def _clamped_polygon(poly: Polygon, width: int, height: int) -> Polygon:
     points = [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in poly.data]
     return poly.model_copy(update={"data": points})
+
+
+def _skip_annotation(
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    annotation: BoundingBox | Polygon,
+    reason: AuditReason,
+    message: str,
+) -> None:
+    kind = "box" if isinstance(annotation, BoundingBox) else "polygon"
+    audit.record(
+        split=split, item=stem, annotation=annotation.id, kind=kind, reason=reason, message=message
+    )
+
+
+def _unknown_class(name: str) -> str:
+    return f"class {name!r} is not in the class list"
 
 
 def iter_checked_items(
@@ -397,7 +451,8 @@ def iter_checked_items(
             if item is None:
                 continue
             size = item.size()
-            candidate = os.path.join(originals, stem) + hint
+            base = os.path.join(originals, stem)
+            candidate = base + hint
             image_path: str | None = None
             if size is None:
                 # Most items share the last item's extension: reading that header straight away
@@ -405,12 +460,15 @@ def iter_checked_items(
                 try:
                     size = image_size(candidate)
                     image_path = candidate
-                except (OSError, UnidentifiedImageError, ValueError):
+                except (OSError, ValueError):  # Pillow's UnidentifiedImageError is an OSError
                     pass  # another extension, or unreadable: decided below with its message
             elif os.path.isfile(candidate):
                 image_path = candidate
             if image_path is None:
-                image_path = find_image(originals, stem, hint)
+                if size is None and os.path.isfile(candidate):
+                    image_path = candidate  # there but unreadable: recorded below with its error
+                else:
+                    image_path = _find_other_image(base, hint)
             if image_path is None:
                 audit.record(
                     split=split,
@@ -422,15 +480,8 @@ def iter_checked_items(
             image_name = os.path.basename(image_path)
             hint = image_name[len(stem) :]
             if size is None:
-                try:
-                    size = image_size(image_path)
-                except (OSError, UnidentifiedImageError, ValueError) as exc:
-                    audit.record(
-                        split=split,
-                        item=stem,
-                        reason=AuditReason.UNREADABLE_IMAGE,
-                        message=f"{image_name}: {exc}",
-                    )
+                size = image_size_or_skip(image_path, image_name, audit, split, stem)
+                if size is None:
                     continue
             width, height = size
             low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
@@ -439,51 +490,35 @@ def iter_checked_items(
             for image in item.images:
                 for box in image.bounding_box:
                     if classes is not None and box.classification not in classes:
-                        audit.record(
-                            split=split,
-                            item=stem,
-                            annotation=box.id,
-                            kind="box",
-                            reason=AuditReason.UNKNOWN_CLASS,
-                            message=f"class {box.classification!r} is not in the class list",
-                        )
+                        _skip_annotation(
+                            audit, split, stem, box, AuditReason.UNKNOWN_CLASS,
+                            _unknown_class(box.classification),
+                        )  # fmt: skip
                         continue
                     x, y, w, h = box.data
                     if not (low <= x and low <= y and x + w <= high_x and y + h <= high_y):
-                        audit.record(
-                            split=split,
-                            item=stem,
-                            annotation=box.id,
-                            kind="box",
-                            reason=AuditReason.BOX_OUTSIDE_IMAGE,
-                            message=f"box {list(box.data)} is outside the {width}x{height} image",
-                        )
+                        _skip_annotation(
+                            audit, split, stem, box, AuditReason.BOX_OUTSIDE_IMAGE,
+                            f"box {list(box.data)} is outside the {width}x{height} image",
+                        )  # fmt: skip
                         continue
                     if x < 0.0 or y < 0.0 or x + w > width or y + h > height:
                         box = _clamped_box(box, width, height)  # within tolerance: snap inside
                     boxes.append(box)
                 for poly in image.polygon:
                     if classes is not None and poly.classification not in classes:
-                        audit.record(
-                            split=split,
-                            item=stem,
-                            annotation=poly.id,
-                            kind="polygon",
-                            reason=AuditReason.UNKNOWN_CLASS,
-                            message=f"class {poly.classification!r} is not in the class list",
-                        )
+                        _skip_annotation(
+                            audit, split, stem, poly, AuditReason.UNKNOWN_CLASS,
+                            _unknown_class(poly.classification),
+                        )  # fmt: skip
                         continue
                     if not all(
                         low <= px <= high_x and low <= py <= high_y for px, py in poly.data
                     ):
-                        audit.record(
-                            split=split,
-                            item=stem,
-                            annotation=poly.id,
-                            kind="polygon",
-                            reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
-                            message=f"a polygon point is outside the {width}x{height} image",
-                        )
+                        _skip_annotation(
+                            audit, split, stem, poly, AuditReason.POLYGON_OUTSIDE_IMAGE,
+                            f"a polygon point is outside the {width}x{height} image",
+                        )  # fmt: skip
                         continue
                     if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in poly.data):
                         poly = _clamped_polygon(poly, width, height)
@@ -506,12 +541,20 @@ def write_dmv2_item(
     item: DMv2Item,
     image_source: str | os.PathLike[str],
 ) -> None:
-    """Write one item (``json/<stem>.json`` and its image) under ``root`` (``root/split``)."""
-    folder = root if split is None else root / split
-    (folder / "json").mkdir(parents=True, exist_ok=True)
-    (folder / "original_files").mkdir(parents=True, exist_ok=True)
-    (folder / "json" / f"{stem}.json").write_text(
-        item.model_dump_json(exclude_none=True), encoding="utf-8"
-    )
-    suffix = os.path.splitext(image_source)[1]
-    link_or_copy(image_source, folder / "original_files" / (stem + suffix))
+    """Write one item (``json/<stem>.json`` and its image) under ``root`` (``root/split``),
+    making those two folders when they are not there yet."""
+    folder = os.path.join(root, split) if split is not None else os.fspath(root)
+    json_dir, images_dir = os.path.join(folder, "json"), os.path.join(folder, "original_files")
+    data = item.model_dump_json(exclude_none=True).encode("utf-8")
+
+    def write() -> None:
+        write_small_file(os.path.join(json_dir, stem + ".json"), data)
+        link_or_copy(image_source, os.path.join(images_dir, stem + os.path.splitext(image_source)[1]))
+
+    try:
+        write()
+    except FileNotFoundError:
+        # Usually the split's first item: its folders are made then, not looked for every time.
+        os.makedirs(json_dir, exist_ok=True)
+        os.makedirs(images_dir, exist_ok=True)
+        write()

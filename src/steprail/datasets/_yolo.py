@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from PIL import UnidentifiedImageError
 from pydantic import ValidationError
 
 from ._audit import AuditLog, AuditReason
@@ -29,8 +28,9 @@ from ._source import (
     DatasetInputError,
     NoUsableItemsError,
     annotation_reason,
+    check_something_written,
     detect_layout,
-    image_size,
+    image_size_or_skip,
     iter_checked_items,
     link_or_copy,
     resolve_classes,
@@ -53,6 +53,7 @@ YOLO_CONFIG_NAME: Final = "dataset.yaml"
 # DM v2 split folder -> the key Ultralytics reads in dataset.yaml.
 _YAML_KEYS: Final = {"train": "train", "valid": "val", "test": "test"}
 _SPLITS_FROM_KEYS: Final = {"train": "train", "val": "valid", "valid": "valid", "test": "test"}
+_OUT_DIRS: Final = ("images", "labels")
 _IMAGE_SUFFIXES: Final = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 )
@@ -81,7 +82,7 @@ def dmv2_to_yolo(
     ) as audit:
         folders: dict[str | None, tuple[str, str]] = {}
         for split in layout.splits:
-            made = [out / kind if split is None else out / kind / split for kind in ("images", "labels")]
+            made = [out / kind if split is None else out / kind / split for kind in _OUT_DIRS]
             for folder in made:
                 folder.mkdir(parents=True)
             folders[split] = (str(made[0]), str(made[1]))
@@ -110,11 +111,7 @@ def dmv2_to_yolo(
             )
             audit.items_written += 1
             audit.annotations_written += len(rows)
-        if audit.items_written == 0:
-            raise NoUsableItemsError(
-                f"no usable item in {str(source)!r}: {audit.items_total} item(s), "
-                f"all skipped ({dict(audit.reasons)})"
-            )
+        check_something_written(audit, source)
         config = out / YOLO_CONFIG_NAME
         config.write_text(_yaml(out, layout.splits, names), encoding="utf-8")
         summary = audit.close()
@@ -134,7 +131,7 @@ def dmv2_to_yolo(
 def _yaml(root: Path, splits: Sequence[str | None], names: Sequence[str]) -> str:
     # JSON strings are valid YAML double-quoted scalars, so names with any character survive.
     lines = [f"path: {json.dumps(str(root))}"]
-    if splits == (None,) or list(splits) == [None]:
+    if list(splits) == [None]:
         lines += ["train: images", "val: images"]
     else:
         for split in splits:
@@ -295,16 +292,10 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                     image_path = Path(entry.path)
                     stem = image_path.stem
                     audit.items_total += 1
-                    try:
-                        width, height = image_size(image_path)
-                    except (OSError, UnidentifiedImageError, ValueError) as exc:
-                        audit.record(
-                            split=split,
-                            item=stem,
-                            reason=AuditReason.UNREADABLE_IMAGE,
-                            message=f"{entry.name}: {exc}",
-                        )
+                    size = image_size_or_skip(image_path, entry.name, audit, split, stem)
+                    if size is None:
                         continue
+                    width, height = size
                     item = _read_label(
                         labels_dir / f"{stem}.txt", width, height, names, split, stem, audit
                     )
