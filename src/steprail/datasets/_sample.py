@@ -67,21 +67,24 @@ def make_sample_dataset(
     if not classes:
         raise ValueError("make_sample_dataset(classes=...): need at least one class")
     rng = random.Random(seed)
+    names = list(classes)
     width, height = image_size
     annotations = 0
     with fresh_output(Path(os.fspath(folder))) as out:
+        made: set[str | None] = set()
         for index in range(items):
             split = _split_of(index, items) if categorized else None
             base = out if split is None else out / split
-            if index == 0 or not (base / "json").is_dir():
-                (base / "json").mkdir(parents=True, exist_ok=True)
-                (base / "original_files").mkdir(parents=True, exist_ok=True)
+            if split not in made:
+                (base / "json").mkdir(parents=True)
+                (base / "original_files").mkdir(parents=True)
+                made.add(split)
             stem = f"item_{index:06d}"
             image = Image.new("RGB", (width, height), (245, 245, 240))
             draw = ImageDraw.Draw(image)
             boxes = []
             for number in range(boxes_per_item):
-                name = rng.choice(list(classes))
+                name = rng.choice(names)
                 w = rng.randint(2, max(2, width // 2))
                 h = rng.randint(2, max(2, height // 2))
                 x = rng.randint(0, width - w)
@@ -92,7 +95,7 @@ def make_sample_dataset(
                 )
             polygons = []
             for number in range(polygons_per_item):
-                name = rng.choice(list(classes))
+                name = rng.choice(names)
                 cx = rng.uniform(width * 0.25, width * 0.75)
                 cy = rng.uniform(height * 0.25, height * 0.75)
                 r = min(width, height) * 0.2
