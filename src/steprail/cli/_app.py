@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 
 from ..actions import BaseAction, InvalidParamsError, mermaid
-from ..jobs import JobNotFoundError, JobRecord, JobStoreError
+from ..jobs import JobNotFoundError, JobRecord, JobStore, JobStoreError
+from ..jobs._store import rollback_report
 from ._demo import DemoSettings, run_demo
 from ._errors import EXIT_BAD_INPUT, EXIT_OK, UsageProblem
 from ._loading import load_action
@@ -156,7 +157,7 @@ def plan(
     raise typer.Exit(EXIT_OK)
 
 
-def _read_jobs[T](home: Path | None, store: Path | None, read: Callable[[Any], T]) -> T | None:
+def _read_jobs[T](home: Path | None, store: Path | None, read: Callable[[JobStore], T]) -> T | None:
     path = store_path(resolve_home(home), store)
     if not path.exists():
         _stdout().print(f"no jobs recorded yet: {path} does not exist", markup=False, highlight=False)
@@ -184,7 +185,7 @@ def _job_json(job: JobRecord) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "metrics": job.metrics,
         "summary": job.summary,
-        "rollback": [{"step": e.step, "kind": e.kind, "label": e.label, "error": e.error} for e in job.rollback],
+        "rollback": rollback_report(job.rollback),
         "steps": [
             {
                 "order": s.order,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_OK", "UsageProblem"]
 
+#: The job succeeded (or a command that runs no job worked).
 EXIT_OK = 0
+#: The job failed (after its rollback).
 EXIT_FAILED = 1
+#: Bad input: a :class:`UsageProblem`, reported on stderr with what to fix.
 EXIT_BAD_INPUT = 2
+#: The job was cancelled by SIGTERM or Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_CANCELLED = 130
 
 

@@ -74,16 +74,14 @@ def load_action(target: str) -> type[BaseAction[Any]]:
         raise UsageProblem(f"expected MODULE:ACTION, got {target!r} (for example {_EXAMPLE})")
     if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
         module = _import_file(Path(module_part))
-        where = module_part
     else:
         module = _import_module(module_part)
-        where = module_part
     value: object = module
     for part in attribute.split("."):
         if not hasattr(value, part):
             actions = _actions_in(module)
             hint = f"; actions in it: {', '.join(actions)}" if actions else "; it defines no action"
-            raise UsageProblem(f"{where!r} has no attribute {attribute!r}{hint}")
+            raise UsageProblem(f"{module_part!r} has no attribute {attribute!r}{hint}")
         value = getattr(value, part)
     if not (inspect.isclass(value) and issubclass(value, BaseAction)):
         raise UsageProblem(

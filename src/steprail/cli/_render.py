@@ -103,7 +103,7 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
     table.add_column("duration", justify="right")
     table.add_column("error")
     for job in jobs:
-        error = (job.error or "").splitlines()[0] if job.error else ""
+        error = job.error.splitlines()[0] if job.error else ""
         table.add_row(
             str(job.id),
             job.action,

@@ -27,6 +27,7 @@ from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, Usage
 
 __all__ = ["RunResult", "open_backend", "open_store", "resolve_home", "run_action", "store_path"]
 
+#: The job store's file name under the home folder, unless ``--store`` names another file.
 STORE_FILE_NAME = "jobs.sqlite3"
 
 

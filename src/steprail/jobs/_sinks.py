@@ -29,7 +29,7 @@ from rich.progress import (
 from .._errors import RollbackEntry
 from .._runtime import RuntimeContext
 from ._events import ActionRuntime, JobOutcome, PlannedStep, StepOutcome
-from ._store import JobStore, to_json
+from ._store import JobStore, rollback_report, to_json
 
 __all__ = [
     "ConsoleRuntime",
@@ -342,7 +342,7 @@ class JsonLinesRuntime(ActionRuntime):
             error=outcome.error,
             duration=outcome.duration,
             summary=outcome.summary,
-            rollback=[{"step": e.step, "kind": e.kind, "label": e.label, "error": e.error} for e in outcome.rollback],
+            rollback=rollback_report(outcome.rollback),
         )
         if self._owned:
             self._stream.close()

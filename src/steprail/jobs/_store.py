@@ -14,7 +14,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,8 +36,9 @@ __all__ = [
     "process_alive",
 ]
 
+#: The schema this code writes (``PRAGMA user_version``); a store of another version is refused.
 SCHEMA_VERSION: Final = 1
-# A job on another host is presumed dead when it has not written anything for this long.
+#: A job on another host is presumed dead when it has not written anything for this long.
 REMOTE_STALE_SECONDS: Final = 3600.0
 
 _SCHEMA: Final = """
@@ -220,6 +221,12 @@ def to_json(value: object) -> str:
         return json.dumps(value, default=_json_default, allow_nan=False, sort_keys=True)
     except ValueError:
         return json.dumps(_clean_floats(value), default=_json_default, allow_nan=False, sort_keys=True)
+
+
+def rollback_report(entries: Iterable[RollbackEntry]) -> list[dict[str, str | None]]:
+    """``entries`` as JSON objects (``step``, ``kind``, ``label``, ``error``), the one form the
+    store, the JSON-lines sink and ``steprail jobs show --json`` write."""
+    return [{"step": e.step, "kind": e.kind, "label": e.label, "error": e.error} for e in entries]
 
 
 def _process_started(pid: int) -> str | None:
@@ -512,9 +519,6 @@ class JobStore:
         """Record the job's final status, error, rollback report and summary."""
         if status not in ("success", "failed", "cancelled"):
             raise ValueError(f"a job finishes as success, failed or cancelled, not {status!r}")
-        report = [
-            {"step": e.step, "kind": e.kind, "label": e.label, "error": e.error} for e in rollback
-        ]
         extra = ", progress = 100" if status == "success" else ""
         with self._transaction() as conn:
             self._touch(
@@ -523,7 +527,7 @@ class JobStore:
                 f"status = ?, error = ?, rollback = ?, summary = ?, finished_at = ?{extra}",
                 status,
                 error,
-                to_json(report),
+                to_json(rollback_report(rollback)),
                 to_json(dict(summary or {})),
                 _now(),
             )
