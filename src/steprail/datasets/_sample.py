@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict
 
 from ._convert import fresh_output
@@ -66,6 +65,10 @@ def make_sample_dataset(
         raise ValueError(f"make_sample_dataset(items={items}): need at least one item")
     if not classes:
         raise ValueError("make_sample_dataset(classes=...): need at least one class")
+    # Imported here: Pillow and its drawing modules cost ~65 ms, which every
+    # `import steprail.datasets` paid.
+    from PIL import Image, ImageDraw
+
     rng = random.Random(seed)
     names = list(classes)
     width, height = image_size

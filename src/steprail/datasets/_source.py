@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._audit import AuditLog, AuditReason
@@ -248,6 +247,10 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         if width > 0 and height > 0:
             return width, height
         raise ValueError(f"PNG header gives a {width}x{height} image")
+    # Pillow is imported here, not with the module: it costs ~45 ms, and `steprail jobs list`
+    # or a PNG-only dataset never needs it.
+    from PIL import Image
+
     with Image.open(path) as image:
         width, height = image.size
     return int(width), int(height)
@@ -546,10 +549,11 @@ def write_dmv2_item(
     folder = os.path.join(root, split) if split is not None else os.fspath(root)
     json_dir, images_dir = os.path.join(folder, "json"), os.path.join(folder, "original_files")
     data = item.model_dump_json(exclude_none=True).encode("utf-8")
+    image_name = stem + os.path.splitext(image_source)[1]
 
     def write() -> None:
         write_small_file(os.path.join(json_dir, stem + ".json"), data)
-        link_or_copy(image_source, os.path.join(images_dir, stem + os.path.splitext(image_source)[1]))
+        link_or_copy(image_source, os.path.join(images_dir, image_name))
 
     try:
         write()
