@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from steprail.datasets import (
     AuditReason,
+    ConversionResult,
     DatasetInputError,
     NoUsableItemsError,
     OutputExistsError,
@@ -19,6 +21,9 @@ from steprail.datasets import (
 )
 
 from ._helpers import ItemSpec, tree, write_dataset, write_image, write_item
+
+
+Convert = Callable[[Path, Path], ConversionResult]
 
 
 def _two_splits(root: Path) -> None:
@@ -165,9 +170,8 @@ EXPECTED_SKIPS = {
 
 
 @pytest.mark.parametrize("convert", [dmv2_to_yolo, dmv2_to_coco])
-def test_bad_items_are_skipped_and_audited(tmp_path: Path, convert: object) -> None:
+def test_bad_items_are_skipped_and_audited(tmp_path: Path, convert: Convert) -> None:
     _bad_dataset(tmp_path / "src")
-    assert callable(convert)
     result = convert(tmp_path / "src", tmp_path / "out")
     summary, entries = read_audit(Path(result.audit_path))
     assert Path(result.audit_path) == tmp_path / "out" / "audit.json"
@@ -202,11 +206,10 @@ def test_missing_input_fails_and_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("convert", [dmv2_to_yolo, dmv2_to_coco])
-def test_nothing_usable_fails_and_leaves_no_output(tmp_path: Path, convert: object) -> None:
+def test_nothing_usable_fails_and_leaves_no_output(tmp_path: Path, convert: Convert) -> None:
     root = tmp_path / "src"
     (root / "json").mkdir(parents=True)
     (root / "json" / "x.json").write_text("[")
-    assert callable(convert)
     with pytest.raises(NoUsableItemsError, match="malformed_json"):
         convert(root, tmp_path / "deep" / "out")
     assert not (tmp_path / "deep").exists()

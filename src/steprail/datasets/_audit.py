@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -161,8 +162,7 @@ class AuditLog:
                 self._spool.close()
                 self._spool = None
                 with self._spool_path.open("r", encoding="utf-8") as spool:
-                    for line in spool:
-                        out.write(line)
+                    shutil.copyfileobj(spool, out, 1 << 16)  # bounded chunks, not line by line
             out.write("\n  ]\n}\n")
         self.discard_spool()
         return summary
