@@ -196,3 +196,19 @@ def test_import_audit_messages_say_what_was_wrong(tmp_path: Path) -> None:
     assert [(e.annotation, e.reason, e.message) for e in entries] == [
         ("5", AuditReason.INVALID_ANNOTATION, "data.2: Input should be greater than 0")
     ]
+
+
+def test_a_yolo_box_across_the_left_or_top_edge_is_clipped_not_shifted(tmp_path: Path) -> None:
+    src = tmp_path / "yolo"
+    write_image(src / "images" / "a.png", 100, 50)
+    (src / "labels").mkdir(parents=True)
+    # x from -5 to 15 and y from 20 to 30; then x from 40 to 60 and y from -5 to 5 (pixels).
+    (src / "labels" / "a.txt").write_text("0 0.05 0.5 0.2 0.2\n0 0.5 0.0 0.2 0.2\n")
+    (src / "dataset.yaml").write_text("train: images\nval: images\nnames: ['cat']\n")
+    yolo_to_dmv2(src / "dataset.yaml", tmp_path / "dm")
+    boxes, _ = read_dmv2(tmp_path / "dm")[(None, "a")]
+    assert [name for name, *_ in boxes] == ["cat", "cat"]
+    assert [tuple(data) for _, *data in boxes] == [
+        pytest.approx((0.0, 20.0, 15.0, 10.0)),
+        pytest.approx((40.0, 0.0, 20.0, 5.0)),
+    ]

@@ -362,9 +362,16 @@ def _read_label(
         name = names[class_id]
         if len(numbers) == 4:
             cx, cy, bw, bh = numbers
-            x = _clamp((cx - bw / 2) * width, width)
-            y = _clamp((cy - bh / 2) * height, height)
-            data = (x, y, min(bw * width, width - x), min(bh * height, height - y))
+            # Clipped to the image: what a box across the left or top edge loses comes off its
+            # size too, so its right and bottom edges stay where the row puts them.
+            left, top = (cx - bw / 2) * width, (cy - bh / 2) * height
+            x, y = _clamp(left, width), _clamp(top, height)
+            data = (
+                x,
+                y,
+                min(bw * width - (x - left), width - x),
+                min(bh * height - (y - top), height - y),
+            )
             try:
                 boxes.append(
                     BoundingBox.model_validate(
