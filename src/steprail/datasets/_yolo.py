@@ -48,6 +48,7 @@ __all__ = [
     "yolo_to_dmv2",
 ]
 
+#: The file name of the Ultralytics-style config written at (and read from) a YOLO dataset root.
 YOLO_CONFIG_NAME: Final = "dataset.yaml"
 
 # DM v2 split folder -> the key Ultralytics reads in dataset.yaml.
