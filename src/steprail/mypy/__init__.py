@@ -23,7 +23,7 @@ __all__ = ["STEPRAIL_CONTEXT", "STEPRAIL_NAME", "STEPRAIL_WEIGHT", "StepRailPlug
 
 #: Bump on every change to the plugin: mypy's cache keys on this entry file and on
 #: ``report_config_data``, not on the modules it imports.
-__version__ = "1.0.3"
+__version__ = "1.0.4"
 
 
 def plugin(version: str) -> type[Plugin]:
