@@ -43,7 +43,11 @@ class JobContext(BaseStepContext):
 
 
 class WriteDraftStep(BaseStep[JobContext]):
-    """Writes ``draft.txt``; rollback removes it."""
+    """Writes ``draft.txt`` into ``folder``, creating the folder (and its parents) if needed.
+
+    Rollback removes the draft, then the folders this step created, deepest first. A folder that
+    existed before the run is left in place.
+    """
 
     @property
     def name(self) -> str:
@@ -54,7 +58,14 @@ class WriteDraftStep(BaseStep[JobContext]):
         return 0.1
 
     def execute(self, context: JobContext) -> StepResult:
-        draft = Path(context.folder) / "draft.txt"
+        folder = Path(context.folder)
+        made = _missing_folders(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if made:
+            # Registered as soon as the folders exist: it runs if the write below fails, and after
+            # rollback() (which removes the draft first) if a later step fails.
+            context.on_rollback(lambda: _remove_folders(made), label=f"remove {made[-1]}")
+        draft = folder / "draft.txt"
         draft.write_text("work in progress\n")
         context.made = [*context.made, str(draft)]
         return StepResult(data={"draft": str(draft)}, rollback_data={"draft": str(draft)})
@@ -62,6 +73,25 @@ class WriteDraftStep(BaseStep[JobContext]):
     def rollback(self, context: JobContext, result: StepResult) -> None:
         Path(str(result.rollback_data["draft"])).unlink(missing_ok=True)
         context.log("draft_removed", {"path": result.rollback_data["draft"]})
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` would create for ``folder``, deepest first."""
+    missing: list[Path] = []
+    current = folder.absolute()
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    return missing
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    # rmdir, not rmtree: a file someone else put there since is kept, and the OSError
+    # ("Directory not empty") shows up in the rollback report instead of the file vanishing.
+    for folder in folders:
+        folder.rmdir()
 
 
 class SlowStep(BaseStep[JobContext]):
