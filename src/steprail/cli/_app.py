@@ -264,8 +264,12 @@ def demo(
     json_log: JsonLogOption = None,
     plain: PlainOption = False,
 ) -> None:
-    """The main job: make a sample DM v2 dataset (first run), import it into the local backend,
-    then export, convert to YOLO, fit anchor boxes and upload the model, as a recorded job."""
+    """The main job: sample dataset, import, export, convert to YOLO, fit anchors, upload.
+
+    The first run makes a sample DM v2 dataset and imports it into the local backend; every run
+    then exports it, converts it to YOLO, fits anchor boxes and uploads the model, as a
+    recorded job.
+    """
     with _bad_input():
         root = resolve_home(home)
         settings = DemoSettings(items=items, clusters=clusters, iterations=iterations, seed=seed)
