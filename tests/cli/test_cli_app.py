@@ -84,14 +84,22 @@ def test_invalid_params_exit_2_list_every_field_and_are_recorded(home: Path) -> 
         ("no_colon_here", "expected MODULE:ACTION"),
         ("steprail_no_such_module:X", "cannot import module 'steprail_no_such_module'"),
         (f"{ACTIONS}:Missing", "has no attribute 'Missing'; actions in it: EchoAction, FileStepsAction"),
-        (f"{ACTIONS}:NOT_AN_ACTION", "is a int, not a steprail action"),
+        (f"{ACTIONS}:NOT_AN_ACTION", "is an int, not a steprail action"),
+        (f"{ACTIONS}:time", "is a module, not a steprail action"),
+        ("steprail:BaseStep", "'steprail:BaseStep' is a class that does not subclass steprail.actions.BaseAction"),
+        (f"{ACTIONS}:EchoParams", "is a class that does not subclass steprail.actions.BaseAction"),
+        # Generic bases have no params model of their own: refused before any job is recorded.
+        ("steprail.actions:BaseAction", "'steprail.actions:BaseAction' is an abstract action class: it has no params model of its own; pass your subclass (class MyAction(BaseAction[MyParams])"),
+        ("steprail.actions.train:BaseTrainAction", "is an abstract action class: it has no params model of its own; pass your subclass (class MyAction(BaseTrainAction[MyParams, ...])"),
         ("missing/file.py:X", "action file 'missing/file.py' does not exist"),
     ],
 )
 def test_unknown_actions_exit_2_and_say_what_to_fix(home: Path, target: str, message: str) -> None:
-    result = invoke("run", target)
-    assert result.exit_code == 2
-    assert message in result.output
+    for command in ("run", "plan"):
+        result = invoke(command, target)
+        assert result.exit_code == 2, (command, result.output)
+        assert message in result.output, (command, result.output)
+        assert "BaseModel cannot be instantiated" not in result.output
     assert not (home / "jobs.sqlite3").exists()  # nothing was recorded or created
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_OK", "UsageProblem"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_OK", "UsageProblem", "with_article"]
 
 #: The job succeeded (or a command that runs no job worked).
 EXIT_OK = 0
@@ -16,3 +16,8 @@ EXIT_CANCELLED = 130
 
 class UsageProblem(Exception):
     """Something the user gave cannot be used; the message says what to fix."""
+
+
+def with_article(word: str) -> str:
+    """``'int'`` -> ``'an int'``, ``'list'`` -> ``'a list'``: messages name types with an article."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -11,8 +11,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..actions import BaseAction
-from ._errors import UsageProblem
+from ._errors import UsageProblem, with_article
 
 __all__ = ["load_action"]
 
@@ -83,10 +85,21 @@ def load_action(target: str) -> type[BaseAction[Any]]:
             hint = f"; actions in it: {', '.join(actions)}" if actions else "; it defines no action"
             raise UsageProblem(f"{module_part!r} has no attribute {attribute!r}{hint}")
         value = getattr(value, part)
-    if not (inspect.isclass(value) and issubclass(value, BaseAction)):
+    if not inspect.isclass(value):
         raise UsageProblem(
-            f"{target!r} is a {type(value).__name__}, not a steprail action "
+            f"{target!r} is {with_article(type(value).__name__)}, not a steprail action "
             "(a subclass of steprail.actions.BaseAction)"
+        )
+    if not issubclass(value, BaseAction):
+        raise UsageProblem(f"{target!r} is a class that does not subclass steprail.actions.BaseAction")
+    if value.params_model is BaseModel:
+        # BaseAction, BaseTrainAction and other generic bases: their params model is still a
+        # type variable, so nothing could validate params; running one would only record a
+        # failed job with a pydantic internal message.
+        generic = value.__name__ + ("[MyParams, ...]" if len(getattr(value, "__parameters__", ())) > 1 else "[MyParams]")
+        raise UsageProblem(
+            f"{target!r} is an abstract action class: it has no params model of its own; "
+            f"pass your subclass (class MyAction({generic}) with MyParams a pydantic model)"
         )
     if module.__name__ != module_part and value.action_name == f"{value.__module__}:{value.__qualname__}":
         # Loaded from a file under a private module name: jobs should name the file instead.

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageProblem
+from ._errors import UsageProblem, with_article
 
 __all__ = ["collect_params", "parse_assignment", "read_params_file"]
 
@@ -40,7 +40,7 @@ def read_params_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageProblem(
             f"params file {str(path)!r} must hold a JSON object of names to values, "
-            f"not a {type(data).__name__}"
+            f"not {with_article(type(data).__name__)}"
         )
     return data
 
