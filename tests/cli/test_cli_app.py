@@ -137,6 +137,7 @@ def test_a_damaged_store_exits_2_and_is_left_untouched(home: Path, tmp_path: Pat
         result = invoke(*args)
         assert result.exit_code == 2, args
         assert "damaged or is not a steprail job store" in result.output
+        assert "or pass another file with --store" in result.output  # the hint is added by the CLI
     assert store.read_bytes() == b"garbage" * 100
 
 
@@ -151,7 +152,49 @@ def test_a_locked_store_exits_2(home: Path, tmp_path: Path) -> None:
         blocker.close()
     assert result.exit_code == 2
     assert "is locked by another process" in result.output
+    assert "wait for that process to finish, or pass another file with --store" in result.output
     assert store_of(home).list_jobs() == []
+
+
+def test_a_home_that_is_a_file_exits_2_for_every_command(home: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "f"
+    blocker.write_text("x\n")
+    for args in (
+        ["run", f"{ACTIONS}:EchoAction", "-p", "name=x"],
+        ["demo"],
+        ["jobs", "list"],
+        ["jobs", "show", "1"],
+    ):
+        result = invoke(*args, "--home", str(blocker))
+        assert result.exit_code == 2, (args, result.output)
+        assert f"error: --home {str(blocker)!r} is not a folder" in result.output, (args, result.output)
+        assert "no jobs recorded yet" not in result.output
+    assert blocker.read_text() == "x\n"
+
+
+def test_a_steprail_home_variable_that_is_a_file_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "f"
+    blocker.write_text("x")
+    monkeypatch.setenv("STEPRAIL_HOME", str(blocker))
+    result = invoke("jobs", "list")
+    assert result.exit_code == 2
+    assert f"$STEPRAIL_HOME {str(blocker)!r} is not a folder" in result.output
+
+
+def test_a_store_that_is_a_folder_exits_2(home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "somewhere"
+    folder.mkdir()
+    for args in (["jobs", "list"], ["jobs", "show", "1"], ["run", f"{ACTIONS}:EchoAction", "-p", "name=x"], ["demo"]):
+        result = invoke(*args, "--store", str(folder))
+        assert result.exit_code == 2, (args, result.output)
+        assert f"{str(folder)!r} is a folder; --store needs a file" in result.output, (args, result.output)
+    assert list(folder.iterdir()) == [] and not home.exists()
+    # The default store path being a folder is reported too, by the store itself.
+    (home / "jobs.sqlite3").mkdir(parents=True)
+    result = invoke("jobs", "list")
+    assert result.exit_code == 2 and "jobs.sqlite3' is a folder, not a file" in result.output
 
 
 def test_plan_table_and_mermaid(home: Path) -> None:

@@ -16,6 +16,7 @@ from steprail.jobs import (
     JobNotFoundError,
     JobStore,
     JobStoreDamagedError,
+    JobStoreError,
     JobStoreLockedError,
     PlannedStep,
 )
@@ -194,9 +195,22 @@ def test_a_damaged_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
     garbage = b"this is not a database\x00" * 200
     path.write_bytes(garbage)
-    with pytest.raises(JobStoreDamagedError, match="damaged or is not a steprail job store"):
+    with pytest.raises(JobStoreDamagedError, match="damaged or is not a steprail job store") as caught:
         JobStore(path)
+    assert "--store" not in str(caught.value)  # a command-line hint has no place in the Python API
     assert path.read_bytes() == garbage
+
+
+def test_a_folder_or_a_file_in_the_way_is_refused_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(JobStoreError, match=r"job store '.*' is a folder, not a file$"):
+        JobStore(tmp_path)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    with pytest.raises(JobStoreError, match=r"cannot create its folder '.*blocker' \(a file is in the way\)"):
+        JobStore(blocker / "jobs.sqlite3")
+    with pytest.raises(JobStoreError, match=r"cannot create its folder .*\(a file is in the way\)"):
+        JobStore(blocker / "deeper" / "jobs.sqlite3")
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
 
 
 def test_a_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
@@ -207,8 +221,9 @@ def test_a_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path: Path)
         conn.execute("INSERT INTO people VALUES ('ada')")
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(JobStoreDamagedError, match="not a steprail job store"):
+    with pytest.raises(JobStoreDamagedError, match="not a steprail job store") as caught:
         JobStore(path)
+    assert "--store" not in str(caught.value)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT name FROM people").fetchall() == [("ada",)]
     conn.close()
@@ -221,7 +236,7 @@ def test_a_locked_store_times_out_with_a_clear_error(store: JobStore) -> None:
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         other = JobStore(store.path, timeout=0.1)
-        with pytest.raises(JobStoreLockedError, match="locked by another process"):
+        with pytest.raises(JobStoreLockedError, match=r"locked by another process \(waited 0.1s\)$"):
             other.create_job("a:C", {})
         # Readers are not blocked by a writer in WAL mode.
         assert other.get(job).action == "a:B"

@@ -19,7 +19,7 @@ from ._errors import EXIT_BAD_INPUT, EXIT_OK, UsageProblem
 from ._loading import load_action
 from ._params import collect_params
 from ._render import job_detail, jobs_table, outcome_table, plan_table
-from ._runner import open_store, resolve_home, run_action, store_path
+from ._runner import open_store, resolve_home, run_action, store_path, store_problem
 
 __all__ = ["app"]
 
@@ -168,7 +168,7 @@ def _read_jobs[T](home: Path | None, store: Path | None, read: Callable[[JobStor
         except JobNotFoundError as error:
             raise UsageProblem(f"{error}; list the jobs with: steprail jobs list") from error
         except JobStoreError as error:
-            raise UsageProblem(str(error)) from error
+            raise store_problem(error) from error
 
 
 def _job_json(job: JobRecord) -> dict[str, Any]:

@@ -19,29 +19,59 @@ from ..jobs import (
     FanOutRuntime,
     JobRuntime,
     JobStore,
+    JobStoreDamagedError,
     JobStoreError,
+    JobStoreLockedError,
     JsonLinesRuntime,
 )
 from .._runtime import RuntimeContext
 from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, UsageProblem
 
-__all__ = ["RunResult", "open_backend", "open_store", "resolve_home", "run_action", "store_path"]
+__all__ = ["RunResult", "open_backend", "open_store", "resolve_home", "run_action", "store_path", "store_problem"]
 
 #: The job store's file name under the home folder, unless ``--store`` names another file.
 STORE_FILE_NAME = "jobs.sqlite3"
 
 
 def resolve_home(home: Path | None) -> Path:
-    """``--home``, else ``$STEPRAIL_HOME``, else ``./.steprail`` (absolute)."""
+    """``--home``, else ``$STEPRAIL_HOME``, else ``./.steprail`` (absolute).
+
+    Raises:
+        UsageProblem: the chosen path exists and is not a folder.
+    """
+    option = "--home"
     if home is None:
         env = os.environ.get("STEPRAIL_HOME")
+        option = "$STEPRAIL_HOME" if env else "the default home"
         home = Path(env) if env else Path.cwd() / ".steprail"
+    # Checked up front: a file here would otherwise surface as a FileExistsError traceback
+    # from mkdir, or as "no jobs recorded yet" from the read-only commands.
+    if home.exists() and not home.is_dir():
+        raise UsageProblem(f"{option} {str(home)!r} is not a folder")
     return home.absolute()
 
 
 def store_path(home: Path, store: Path | None) -> Path:
-    """``--store``, else ``<home>/jobs.sqlite3``."""
-    return store.absolute() if store is not None else home / STORE_FILE_NAME
+    """``--store``, else ``<home>/jobs.sqlite3``.
+
+    Raises:
+        UsageProblem: ``--store`` names a folder.
+    """
+    if store is None:
+        return home / STORE_FILE_NAME
+    if store.is_dir():
+        raise UsageProblem(f"{str(store)!r} is a folder; --store needs a file")
+    return store.absolute()
+
+
+def store_problem(error: JobStoreError) -> UsageProblem:
+    """``error`` with what the user can do about it on the command line."""
+    hint = ""
+    if isinstance(error, JobStoreDamagedError):
+        hint = "; move it aside (it was left untouched) or pass another file with --store"
+    elif isinstance(error, JobStoreLockedError):
+        hint = "; wait for that process to finish, or pass another file with --store"
+    return UsageProblem(f"{error}{hint}")
 
 
 def open_store(path: Path, timeout: float = 5.0) -> JobStore:
@@ -49,7 +79,7 @@ def open_store(path: Path, timeout: float = 5.0) -> JobStore:
     try:
         return JobStore(path, timeout=timeout)
     except JobStoreError as error:
-        raise UsageProblem(str(error)) from error
+        raise store_problem(error) from error
 
 
 class _WorkDirPerJob(ActionRuntime):
@@ -121,7 +151,7 @@ def run_action(
     try:
         outcome = action.run()
     except JobStoreError as error:
-        raise UsageProblem(str(error)) from error
+        raise store_problem(error) from error
     finally:
         console_sink.close()
         if backend is not None:

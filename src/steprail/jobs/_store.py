@@ -96,7 +96,7 @@ _TABLES: Final = frozenset({"jobs", "steps", "logs"})
 
 
 class JobStoreError(RuntimeError):
-    """The job store cannot be used; the message says which file and what to do."""
+    """The job store cannot be used; the message says which file and what is wrong."""
 
 
 class JobStoreLockedError(JobStoreError):
@@ -273,6 +273,7 @@ class JobStore:
     Raises:
         JobStoreDamagedError: the file exists but is not a steprail job store (or is corrupt).
         JobStoreLockedError: the store is locked by another process.
+        JobStoreError: ``path`` is a folder, or its folder cannot be created.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
@@ -281,7 +282,17 @@ class JobStore:
         self._host = socket.gethostname()
         self._pid = os.getpid()
         self._pid_started = _process_started(self._pid)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Both would otherwise reach the caller as sqlite's "unable to open database file" or a
+        # bare FileExistsError from mkdir, naming neither the path nor the problem.
+        if self.path.is_dir():
+            raise JobStoreError(f"job store {str(self.path)!r} is a folder, not a file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            why = "a file is in the way" if isinstance(error, FileExistsError | NotADirectoryError) else error
+            raise JobStoreError(
+                f"job store {str(self.path)!r}: cannot create its folder {str(self.path.parent)!r} ({why})"
+            ) from error
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         except sqlite3.Error as error:
@@ -325,13 +336,11 @@ class JobStore:
         where = str(self.path)
         if isinstance(error, sqlite3.OperationalError) and "locked" in text:
             return JobStoreLockedError(
-                f"job store {where!r} is locked by another process (waited {self.timeout:g}s); "
-                "wait for that process to finish, or pass another store with --store"
+                f"job store {where!r} is locked by another process (waited {self.timeout:g}s)"
             )
         if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
             return JobStoreDamagedError(
-                f"job store {where!r} is damaged or is not a steprail job store ({text}); "
-                "move it aside (it was left untouched) or pass another file with --store"
+                f"job store {where!r} is damaged or is not a steprail job store ({text})"
             )
         return JobStoreError(f"job store {where!r}: {text}")
 
@@ -381,8 +390,7 @@ class JobStore:
             return True
         raise JobStoreDamagedError(
             f"job store {str(self.path)!r} is not a steprail job store of schema version "
-            f"{SCHEMA_VERSION} (found version {version}, tables {sorted(tables)}); "
-            "it was left untouched: move it aside or pass another file with --store"
+            f"{SCHEMA_VERSION} (found version {version}, tables {sorted(tables)})"
         )
 
     def _create_schema(self) -> None:
