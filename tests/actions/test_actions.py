@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from steprail import BaseStep, RuntimeContext, StepFailedError, StepRegistry, StepResult
 from steprail.actions import (
@@ -22,6 +22,7 @@ from steprail.actions import (
     TrainContext,
     mermaid,
 )
+from steprail.actions._params import validate_params
 from steprail.actions.train import BaseTrainParams, TrainModelStep, UploadModelStep
 from steprail.jobs import FanOutRuntime, JobRuntime, JobStore, PlannedStep
 
@@ -70,10 +71,11 @@ def test_invalid_params_list_every_field_record_failed_and_run_nothing(store: Jo
     assert outcome.status == "failed"
     assert isinstance(outcome.exception, InvalidParamsError)
     problems = dict(outcome.exception.problems)
-    assert set(problems) == {"name", "count", "ratio"}
+    assert set(problems) == {"name", "count", "ratio", "extra"}
     assert "Field required" in problems["name"]
     assert "greater than or equal to 1" in problems["count"] and "(got 0)" in problems["count"]
-    assert "3 problems" in str(outcome.exception)
+    assert problems["extra"] == "unknown param; known params: name, count, ratio"
+    assert "4 problems" in str(outcome.exception)
     assert CountingAction.calls == 0
     assert outcome.plan == [] and outcome.steps == []
     assert runtime.job_id is not None
@@ -99,6 +101,51 @@ def test_a_model_instance_is_validated_again() -> None:
     outcome = CountingAction(sneaky).run()
     assert isinstance(outcome.exception, InvalidParamsError)
     assert "count" in dict(outcome.exception.problems)
+
+
+def test_a_misspelt_param_is_an_error_with_a_suggestion_and_nothing_runs(store: JobStore) -> None:
+    CountingAction.calls = 0
+    runtime = JobRuntime(store)
+    given = {"name": "ab", "count": 2, "ratoi": 0.9, "cuont": 3}
+    outcome = CountingAction(given, runtime=runtime).run()
+    assert outcome.status == "failed" and CountingAction.calls == 0
+    assert isinstance(outcome.exception, InvalidParamsError)
+    assert outcome.exception.problems == [
+        ("ratoi", "unknown param; did you mean 'ratio'?"),
+        ("cuont", "unknown param; did you mean 'count'?"),
+    ]
+    assert outcome.plan == [] and outcome.steps == []
+    assert runtime.job_id is not None
+    record = store.get(runtime.job_id)
+    assert record.status == "failed" and record.params == given and record.steps == []
+    assert record.error is not None and "ratoi: unknown param; did you mean 'ratio'?" in record.error
+    with pytest.raises(InvalidParamsError, match="2 problems"):
+        CountingAction.validate_params(given)
+
+
+class StrictParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(default=1, alias="sz")
+
+
+class OpenParams(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    size: int = 1
+
+
+def test_unknown_keys_depend_on_what_the_model_allows() -> None:
+    # extra="forbid": listed once (not again as pydantic's "Extra inputs are not permitted").
+    with pytest.raises(InvalidParamsError) as caught:
+        validate_params(StrictParams, {"sz": "x", "szie": 2}, "a:B")
+    assert caught.value.problems == [
+        ("szie", "unknown param; did you mean 'size'?"),
+        ("sz", "Input should be a valid integer, unable to parse string as an integer (got 'x')"),
+    ]
+    assert validate_params(StrictParams, {"sz": 3}, "a:B").size == 3  # an alias is a known key
+    # extra="allow" (as BaseTrainParams): unknown keys are kept, not refused.
+    assert validate_params(OpenParams, {"size": 2, "note": "hi"}, "a:B").model_extra == {"note": "hi"}
+    assert TParams.model_validate({"dataset": 1, "anything": 2}).model_extra == {"anything": 2}
+    assert StepsAction.validate_params({"dataset": 1, "anything": 2}).model_extra == {"anything": 2}
 
 
 # -- step-based actions ------------------------------------------------------------------------

@@ -197,6 +197,27 @@ def test_a_store_that_is_a_folder_exits_2(home: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "jobs.sqlite3' is a folder, not a file" in result.output
 
 
+def test_misspelt_params_exit_2_with_a_suggestion(home: Path, tmp_path: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:EchoAction", "-p", "name=x", "-p", "cuont=2", "-p", "zzz=1")
+    assert result.exit_code == 2, result.output
+    assert "invalid params" in result.output and "2 problems" in result.output
+    assert "cuont: unknown param; did you mean 'count'?" in result.output
+    assert "zzz: unknown param; known params: name, count, tags" in result.output
+    assert "recorded as failed job 1" in result.output
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"name": "x", "tgas": ["a"]}))
+    from_file = invoke("run", f"{ACTIONS}:EchoAction", "--params", str(params))
+    assert from_file.exit_code == 2 and "tgas: unknown param; did you mean 'tags'?" in from_file.output
+    planned = invoke("plan", f"{ACTIONS}:EchoAction", "-p", "name=x", "-p", "cuont=2")
+    assert planned.exit_code == 2 and "did you mean 'count'?" in planned.output
+    records = store_of(home).list_jobs()
+    assert [(job.status, job.progress) for job in records] == [("failed", 0), ("failed", 0)]
+    # A params model with extra="allow" (BaseTrainParams) keeps accepting extra keys.
+    allowed = invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}", "-p", "note=hi")
+    assert allowed.exit_code == 0, allowed.output
+    assert store_of(home).get(3).params["note"] == "hi"
+
+
 def test_plan_table_and_mermaid(home: Path) -> None:
     table = invoke("plan", "steprail.actions.anchors:AnchorBoxTrainAction")
     assert table.exit_code == 0, table.output
