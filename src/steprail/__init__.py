@@ -5,34 +5,62 @@ A workflow is a :class:`StepRegistry` of :class:`BaseStep`\\s run in order by an
 order when one fails.
 """
 
+import importlib
 from typing import TYPE_CHECKING
 
-from ._context import BaseStepContext, Undo
-from ._errors import RollbackEntry, RollbackReport, StepFailedError
-from ._orchestrator import Orchestrator, ProgressCallback, RunSummary
-from ._registry import StepRegistry
-from ._result import StepResult
-from ._runtime import LogEntry, MetricsEntry, ProgressEntry, RuntimeContext
-from ._step import BaseStep
-from ._wrappers import LoggingStep, TimingStep, ValidationStep, Validator, WrapperStep
-
 if TYPE_CHECKING:
+    from ._context import BaseStepContext, Undo
+    from ._errors import RollbackEntry, RollbackReport, StepFailedError
+    from ._orchestrator import Orchestrator, ProgressCallback, RunSummary
+    from ._registry import StepRegistry
+    from ._result import StepResult
+    from ._runtime import LogEntry, MetricsEntry, ProgressEntry, RuntimeContext
+    from ._step import BaseStep
+    from ._wrappers import LoggingStep, TimingStep, ValidationStep, Validator, WrapperStep
     from .datasets import ConvertDatasetStep, ExportDatasetStep
 
 __version__ = "0.1.0"
 
-# The dataset steps are listed with the core steps (as on the page), but loading them pulls in
-# pydantic models and Pillow: they are imported on first access, not with `import steprail`.
-_LAZY = {"ConvertDatasetStep": "steprail.datasets", "ExportDatasetStep": "steprail.datasets"}
+# Every public name is imported on first access. `import steprail` alone then costs next to
+# nothing, which matters to the mypy plugin (`steprail.mypy` loads this package but needs none of
+# it) and to the dataset steps, which pull in pydantic models and Pillow.
+_HOMES = {
+    "BaseStep": "._step",
+    "BaseStepContext": "._context",
+    "ConvertDatasetStep": ".datasets",
+    "ExportDatasetStep": ".datasets",
+    "LogEntry": "._runtime",
+    "LoggingStep": "._wrappers",
+    "MetricsEntry": "._runtime",
+    "Orchestrator": "._orchestrator",
+    "ProgressCallback": "._orchestrator",
+    "ProgressEntry": "._runtime",
+    "RollbackEntry": "._errors",
+    "RollbackReport": "._errors",
+    "RunSummary": "._orchestrator",
+    "RuntimeContext": "._runtime",
+    "StepFailedError": "._errors",
+    "StepRegistry": "._registry",
+    "StepResult": "._result",
+    "TimingStep": "._wrappers",
+    "Undo": "._context",
+    "ValidationStep": "._wrappers",
+    "Validator": "._wrappers",
+    "WrapperStep": "._wrappers",
+}
 
 
 def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
+    home = _HOMES.get(name)
+    if home is None:
         raise AttributeError(f"module 'steprail' has no attribute {name!r}")
-    import importlib
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
-    return getattr(importlib.import_module(module), name)
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
 
 
 __all__ = [

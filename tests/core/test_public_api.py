@@ -32,12 +32,16 @@ def test_all_is_sorted_and_every_name_is_documented(package: str) -> None:
     assert undocumented == []
 
 
-def test_dataset_steps_are_exported_from_the_top_level_but_loaded_lazily() -> None:
+def test_public_names_are_loaded_on_first_access() -> None:
+    # `import steprail` alone (what the mypy plugin pays) loads neither pydantic nor the datasets.
     code = (
-        "import sys, steprail\n"
-        "assert 'steprail.datasets' not in sys.modules, 'import steprail loaded the dataset steps'\n"
-        "from steprail import ExportDatasetStep\n"
+        "import sys, steprail, steprail.mypy\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('pydantic', 'steprail.datasets', 'PIL')))\n"
+        "assert not loaded, loaded\n"
+        "from steprail import ExportDatasetStep, Orchestrator\n"
         "assert ExportDatasetStep.__module__.startswith('steprail.datasets')\n"
+        "assert Orchestrator.__module__ == 'steprail._orchestrator'\n"
+        "assert set(steprail.__all__) <= set(dir(steprail))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
