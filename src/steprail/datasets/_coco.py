@@ -30,14 +30,14 @@ from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
 from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon, _polygon_area
 from ._source import (
-    CheckedItem,
+    CheckedShapes,
     DatasetInputError,
     DMv2Layout,
     NoUsableItemsError,
     check_something_written,
     detect_layout,
     image_size_or_skip,
-    iter_checked_items,
+    iter_checked_shapes,
     link_or_copy,
     resolve_classes,
     validation_message,
@@ -56,9 +56,13 @@ _ANNOTATIONS_DIR: Final = "annotations"
 # Pixel values with 10 significant digits (sub-micro-pixel for any real image size): several
 # times cheaper than repr() for arbitrary floats, and valid JSON for the finite values that
 # reach a writer ("%g" drops trailing zeros, so integral values print as integers).
-_ANN_TEMPLATE: Final = (
+_BOX_TEMPLATE: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
-    '"area": %.10g, "segmentation": %s, "iscrowd": 0}'
+    '"area": %.10g, "segmentation": [], "iscrowd": 0}'
+)
+_POLYGON_TEMPLATE: Final = (
+    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
+    '"area": %.10g, "segmentation": [[%s]], "iscrowd": 0}'
 )
 
 
@@ -93,7 +97,7 @@ class _InstancesWriter:
         )
 
     def annotations(self, texts: list[str]) -> None:
-        """Spool already formatted annotation objects (see ``_ANN_TEMPLATE``)."""
+        """Spool already formatted annotation objects (see ``_BOX_TEMPLATE``)."""
         sep = "" if self._first_ann else ",\n"
         self._first_ann = False
         self._spool.write(sep + ",\n".join(texts))
@@ -119,7 +123,7 @@ class _InstancesWriter:
 
 def _write_item(
     writer: _InstancesWriter,
-    item: CheckedItem,
+    item: CheckedShapes,
     image_id: int,
     next_ann_id: int,
     class_ids: dict[str, int],
@@ -127,31 +131,27 @@ def _write_item(
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
     writer.image(image_id, item.image_name, item.width, item.height)
     parts: list[str] = []
-    for box in item.boxes:
-        x, y, bw, bh = box.data  # inside the image: iter_checked_items guarantees it
+    for name, (x, y, bw, bh) in item.boxes:  # inside the image: the reader guarantees it
         parts.append(
-            _ANN_TEMPLATE
-            % (next_ann_id, image_id, class_ids[box.classification], x, y, bw, bh, bw * bh, "[]")
+            _BOX_TEMPLATE % (next_ann_id, image_id, class_ids[name], x, y, bw, bh, bw * bh)
         )
         next_ann_id += 1
-    for poly in item.polygons:
-        points = poly.data
+    for name, points in item.polygons:
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
         left, top = min(xs), min(ys)
-        flat = ", ".join(["%.10g, %.10g" % point for point in points])
         parts.append(
-            _ANN_TEMPLATE
+            _POLYGON_TEMPLATE
             % (
                 next_ann_id,
                 image_id,
-                class_ids[poly.classification],
+                class_ids[name],
                 left,
                 top,
                 max(xs) - left,
                 max(ys) - top,
                 _polygon_area(points),
-                f"[[{flat}]]",
+                ", ".join(["%.10g, %.10g" % point for point in points]),
             )
         )
         next_ann_id += 1
@@ -186,7 +186,7 @@ def dmv2_to_coco(
                 images_str = str(images_dir)
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
                 writer = _InstancesWriter(annotations_dir / file_name, names)
-                for item in iter_checked_items(
+                for item in iter_checked_shapes(
                     _single_split(layout, split), audit, class_ids
                 ):
                     link_or_copy(item.image_path, os.path.join(images_str, item.image_name))

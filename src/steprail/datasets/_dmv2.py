@@ -16,9 +16,17 @@ pixels; when it does not, converters read them from the image header.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Final
+from typing import Annotated, Final, NotRequired, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -55,6 +63,19 @@ _Extent = Annotated[float, Field(allow_inf_nan=False, gt=0)]
 # At least one non-space character; a regex keeps the check inside pydantic-core.
 _ClassName = Annotated[str, Field(min_length=1, pattern=r"\S")]
 _Size = Annotated[int, Field(gt=0)]
+_Point = tuple[_Coordinate, _Coordinate]
+
+
+def _three_distinct(value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    # Shared by the Polygon model and the lean item schema, so both reject the same polygons.
+    count = len(set(value))
+    if count < 3:
+        raise PydanticCustomError(
+            "polygon_too_few_points",
+            "a polygon needs at least three distinct points, got {count}",
+            {"count": count},
+        )
+    return value
 
 
 class Attribute(BaseModel):
@@ -87,20 +108,14 @@ class BoundingBox(_Annotation):
 class Polygon(_Annotation):
     """A polygon: ``data`` is its vertices ``[(x, y), ...]`` in pixels, at least three distinct."""
 
-    data: list[tuple[_Coordinate, _Coordinate]]
+    data: list[_Point]
 
     @field_validator("data")
     @classmethod
     def _three_distinct_points(
         cls, value: list[tuple[float, float]]
     ) -> list[tuple[float, float]]:
-        if len(set(value)) < 3:
-            raise PydanticCustomError(
-                "polygon_too_few_points",
-                "a polygon needs at least three distinct points, got {count}",
-                {"count": len(set(value))},
-            )
-        return value
+        return _three_distinct(value)
 
 
 class DMv2Image(BaseModel):
@@ -135,6 +150,39 @@ class DMv2Item(BaseModel):
             if image.width is not None and image.height is not None:
                 return image.width, image.height
         return None
+
+
+# The lean twin of DMv2Item: the same fields with the same constraints (the same aliases and the
+# same polygon check), validated into plain dicts and tuples. Converters that only read ``data``
+# and ``classification`` use it on the fast path: building a model object for each of thousands
+# of annotations costs more than parsing the JSON. Only what both accept may go through it; an
+# item it rejects goes to the model-based salvage path, which records what was wrong.
+class _LeanBox(TypedDict):
+    id: str
+    classification: _ClassName
+    attrs: NotRequired[list[Attribute]]
+    data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
+
+
+class _LeanPolygon(TypedDict):
+    id: str
+    classification: _ClassName
+    attrs: NotRequired[list[Attribute]]
+    data: Annotated[list[_Point], AfterValidator(_three_distinct)]
+
+
+class _LeanImage(TypedDict):
+    width: NotRequired[_Size | None]
+    height: NotRequired[_Size | None]
+    bounding_box: NotRequired[list[_LeanBox]]
+    polygon: NotRequired[list[_LeanPolygon]]
+
+
+class _LeanItem(TypedDict):
+    images: NotRequired[list[_LeanImage]]
+
+
+_LEAN_ITEM: Final = TypeAdapter(_LeanItem)
 
 
 def _polygon_area(points: list[tuple[float, float]]) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -25,10 +25,13 @@ from ._dmv2 import (
     DMv2Image,
     DMv2Item,
     Polygon,
+    _LeanImage,
+    _LEAN_ITEM,
 )
 
 __all__ = [
     "CheckedItem",
+    "CheckedShapes",
     "DMv2Layout",
     "DMv2Manifest",
     "DatasetInputError",
@@ -41,6 +44,7 @@ __all__ = [
     "image_size",
     "image_size_or_skip",
     "iter_checked_items",
+    "iter_checked_shapes",
     "link_or_copy",
     "read_manifest",
     "read_small_file",
@@ -102,6 +106,22 @@ class CheckedItem:
     height: int
     boxes: list[BoundingBox]
     polygons: list[Polygon]
+
+
+@dataclass(slots=True)
+class CheckedShapes:
+    """One item that passed the checks, as only the class name and data of its usable
+    annotations: ``boxes`` holds ``(name, (x, y, width, height))``, ``polygons``
+    ``(name, [(x, y), ...])``."""
+
+    split: str | None
+    stem: str
+    image_path: str
+    image_name: str
+    width: int
+    height: int
+    boxes: list[tuple[str, tuple[float, float, float, float]]]
+    polygons: list[tuple[str, list[tuple[float, float]]]]
 
 
 def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout:
@@ -388,50 +408,145 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
     return DMv2Item(images=kept)
 
 
-def _clamped_box(box: BoundingBox, width: int, height: int) -> BoundingBox:
-    x, y, w, h = box.data
+def _clamped_box_data(
+    data: tuple[float, float, float, float], width: int, height: int
+) -> tuple[float, float, float, float]:
+    x, y, w, h = data
     x0, y0 = min(max(x, 0.0), width), min(max(y, 0.0), height)
     x1, y1 = min(max(x + w, 0.0), width), min(max(y + h, 0.0), height)
     if x1 <= x0 or y1 <= y0:  # a sliver in the tolerance band: keep it, 1e-9 wide
         x1, y1 = max(x1, x0 + 1e-9), max(y1, y0 + 1e-9)
-    return box.model_copy(update={"data": (x0, y0, x1 - x0, y1 - y0)})
-
-
-def _clamped_polygon(poly: Polygon, width: int, height: int) -> Polygon:
-    points = [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in poly.data]
-    return poly.model_copy(update={"data": points})
-
-
-def _skip_annotation(
-    audit: AuditLog,
-    split: str | None,
-    stem: str,
-    annotation: BoundingBox | Polygon,
-    reason: AuditReason,
-    message: str,
-) -> None:
-    kind = "box" if isinstance(annotation, BoundingBox) else "polygon"
-    audit.record(
-        split=split, item=stem, annotation=annotation.id, kind=kind, reason=reason, message=message
-    )
+    return (x0, y0, x1 - x0, y1 - y0)
 
 
 def _unknown_class(name: str) -> str:
     return f"class {name!r} is not in the class list"
 
 
-def iter_checked_items(
-    layout: DMv2Layout,
+def _checked_box(
     audit: AuditLog,
-    classes: Mapping[str, int] | None = None,
-) -> Iterator[CheckedItem]:
-    """Yield every usable item of ``layout``, recording each skip in ``audit``.
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    name: str,
+    data: tuple[float, float, float, float],
+    classes: Mapping[str, int] | None,
+    width: int,
+    height: int,
+) -> tuple[float, float, float, float] | None:
+    # A box's data as written (snapped inside when within the edge tolerance), or None once its
+    # skip is recorded. Both readers below use it, so their reasons and messages are the same.
+    if classes is not None and name not in classes:
+        audit.record(
+            split=split, item=stem, annotation=ann_id, kind="box",
+            reason=AuditReason.UNKNOWN_CLASS, message=_unknown_class(name),
+        )  # fmt: skip
+        return None
+    x, y, w, h = data
+    low = -_EDGE_TOLERANCE
+    if not (
+        low <= x
+        and low <= y
+        and x + w <= width + _EDGE_TOLERANCE
+        and y + h <= height + _EDGE_TOLERANCE
+    ):
+        audit.record(
+            split=split, item=stem, annotation=ann_id, kind="box",
+            reason=AuditReason.BOX_OUTSIDE_IMAGE,
+            message=f"box {list(data)} is outside the {width}x{height} image",
+        )  # fmt: skip
+        return None
+    if x < 0.0 or y < 0.0 or x + w > width or y + h > height:
+        return _clamped_box_data(data, width, height)  # within tolerance: snap inside
+    return data
 
-    Yielded boxes and polygons lie inside the image: those within the edge tolerance outside it
-    are snapped in, so writers need no clamping.
 
-    ``classes`` (name to id), when given, makes an annotation of any other class a skip.
-    """
+def _checked_polygon(
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    name: str,
+    points: list[tuple[float, float]],
+    classes: Mapping[str, int] | None,
+    width: int,
+    height: int,
+) -> list[tuple[float, float]] | None:
+    # The polygon counterpart of _checked_box.
+    if classes is not None and name not in classes:
+        audit.record(
+            split=split, item=stem, annotation=ann_id, kind="polygon",
+            reason=AuditReason.UNKNOWN_CLASS, message=_unknown_class(name),
+        )  # fmt: skip
+        return None
+    low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
+    if not all(low <= px <= high_x and low <= py <= high_y for px, py in points):
+        audit.record(
+            split=split, item=stem, annotation=ann_id, kind="polygon",
+            reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
+            message=f"a polygon point is outside the {width}x{height} image",
+        )  # fmt: skip
+        return None
+    if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in points):
+        return [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in points]
+    return points
+
+
+type _Parsed[T] = tuple[list[T], tuple[int, int] | None]
+type _Parser[T] = Callable[[bytes, str | None, str, AuditLog], _Parsed[T] | None]
+
+
+def _parse_models(
+    raw: bytes, split: str | None, stem: str, audit: AuditLog
+) -> _Parsed[DMv2Image] | None:
+    try:
+        item: DMv2Item | None = DMv2Item.model_validate_json(raw)
+    except ValidationError:
+        item = _salvage(raw, split, stem, audit)
+    return None if item is None else (item.images, item.size())
+
+
+def _lean_image(image: DMv2Image) -> _LeanImage:
+    lean: _LeanImage = {
+        "bounding_box": [
+            {"id": b.id, "classification": b.classification, "data": b.data}
+            for b in image.bounding_box
+        ],
+        "polygon": [
+            {"id": p.id, "classification": p.classification, "data": p.data}
+            for p in image.polygon
+        ],
+    }
+    if image.width is not None:
+        lean["width"] = image.width
+    if image.height is not None:
+        lean["height"] = image.height
+    return lean
+
+
+def _parse_lean(
+    raw: bytes, split: str | None, stem: str, audit: AuditLog
+) -> _Parsed[_LeanImage] | None:
+    try:
+        images = _LEAN_ITEM.validate_json(raw).get("images", [])
+    except ValidationError:
+        # Something is wrong: the model path keeps what is valid and records the rest.
+        item = _salvage(raw, split, stem, audit)
+        if item is None:
+            return None
+        images = [_lean_image(image) for image in item.images]
+    for image in images:
+        width, height = image.get("width"), image.get("height")
+        if width is not None and height is not None:
+            return images, (width, height)
+    return images, None
+
+
+def _iter_sized[T](
+    layout: DMv2Layout, audit: AuditLog, parse: _Parser[T]
+) -> Iterator[tuple[str | None, str, str, str, int, int, list[T]]]:
+    # Every item that parses and has a readable image, with its size: (split, stem, image path,
+    # image file name, width, height, its image entries). Skips are recorded in ``audit``.
     hint = ".jpg"
     for split in layout.splits:
         folder = layout.split_dir(split)
@@ -447,13 +562,10 @@ def iter_checked_items(
                     split=split, item=stem, reason=AuditReason.MALFORMED_JSON, message=str(exc)
                 )
                 continue
-            try:
-                item: DMv2Item | None = DMv2Item.model_validate_json(raw_bytes)
-            except ValidationError:
-                item = _salvage(raw_bytes, split, stem, audit)
-            if item is None:
+            parsed = parse(raw_bytes, split, stem, audit)
+            if parsed is None:
                 continue
-            size = item.size()
+            images, size = parsed
             base = os.path.join(originals, stem)
             candidate = base + hint
             image_path: str | None = None
@@ -486,47 +598,86 @@ def iter_checked_items(
                 size = image_size_or_skip(image_path, image_name, audit, split, stem)
                 if size is None:
                     continue
-            width, height = size
-            low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
-            boxes: list[BoundingBox] = []
-            polygons: list[Polygon] = []
-            for image in item.images:
-                for box in image.bounding_box:
-                    if classes is not None and box.classification not in classes:
-                        _skip_annotation(
-                            audit, split, stem, box, AuditReason.UNKNOWN_CLASS,
-                            _unknown_class(box.classification),
-                        )  # fmt: skip
+            yield split, stem, image_path, image_name, size[0], size[1], images
+
+
+def iter_checked_items(
+    layout: DMv2Layout,
+    audit: AuditLog,
+    classes: Mapping[str, int] | None = None,
+) -> Iterator[CheckedItem]:
+    """Yield every usable item of ``layout``, recording each skip in ``audit``.
+
+    Yielded boxes and polygons lie inside the image: those within the edge tolerance outside it
+    are snapped in, so writers need no clamping.
+
+    ``classes`` (name to id), when given, makes an annotation of any other class a skip.
+    """
+    for split, stem, image_path, image_name, width, height, images in _iter_sized(
+        layout, audit, _parse_models
+    ):
+        boxes: list[BoundingBox] = []
+        polygons: list[Polygon] = []
+        for image in images:
+            for box in image.bounding_box:
+                data = _checked_box(
+                    audit, split, stem, box.id, box.classification, box.data, classes,
+                    width, height,
+                )  # fmt: skip
+                if data is not None:
+                    boxes.append(
+                        box if data is box.data else box.model_copy(update={"data": data})
+                    )
+            for poly in image.polygon:
+                points = _checked_polygon(
+                    audit, split, stem, poly.id, poly.classification, poly.data, classes,
+                    width, height,
+                )  # fmt: skip
+                if points is not None:
+                    polygons.append(
+                        poly if points is poly.data else poly.model_copy(update={"data": points})
+                    )
+        yield CheckedItem(split, stem, image_path, image_name, width, height, boxes, polygons)
+
+
+def iter_checked_shapes(
+    layout: DMv2Layout, audit: AuditLog, classes: Mapping[str, int]
+) -> Iterator[CheckedShapes]:
+    """:func:`iter_checked_items` for writers that need only each annotation's class and data.
+
+    The same items, annotations, skips and audit records, without a model object per
+    annotation: a valid item is validated in one pydantic-core call into plain tuples (an item
+    with anything wrong goes through the same salvage path as in :func:`iter_checked_items`).
+    """
+    for split, stem, image_path, image_name, width, height, images in _iter_sized(
+        layout, audit, _parse_lean
+    ):
+        boxes: list[tuple[str, tuple[float, float, float, float]]] = []
+        polygons: list[tuple[str, list[tuple[float, float]]]] = []
+        for image in images:
+            for box in image.get("bounding_box", ()):
+                name, data = box["classification"], box["data"]
+                x, y, w, h = data
+                # The common case inline (known class, inside the image); the rest as above.
+                if not (
+                    name in classes and 0.0 <= x and 0.0 <= y and x + w <= width
+                    and y + h <= height
+                ):  # fmt: skip
+                    checked = _checked_box(
+                        audit, split, stem, box["id"], name, data, classes, width, height
+                    )
+                    if checked is None:
                         continue
-                    x, y, w, h = box.data
-                    if not (low <= x and low <= y and x + w <= high_x and y + h <= high_y):
-                        _skip_annotation(
-                            audit, split, stem, box, AuditReason.BOX_OUTSIDE_IMAGE,
-                            f"box {list(box.data)} is outside the {width}x{height} image",
-                        )  # fmt: skip
-                        continue
-                    if x < 0.0 or y < 0.0 or x + w > width or y + h > height:
-                        box = _clamped_box(box, width, height)  # within tolerance: snap inside
-                    boxes.append(box)
-                for poly in image.polygon:
-                    if classes is not None and poly.classification not in classes:
-                        _skip_annotation(
-                            audit, split, stem, poly, AuditReason.UNKNOWN_CLASS,
-                            _unknown_class(poly.classification),
-                        )  # fmt: skip
-                        continue
-                    if not all(
-                        low <= px <= high_x and low <= py <= high_y for px, py in poly.data
-                    ):
-                        _skip_annotation(
-                            audit, split, stem, poly, AuditReason.POLYGON_OUTSIDE_IMAGE,
-                            f"a polygon point is outside the {width}x{height} image",
-                        )  # fmt: skip
-                        continue
-                    if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in poly.data):
-                        poly = _clamped_polygon(poly, width, height)
-                    polygons.append(poly)
-            yield CheckedItem(split, stem, image_path, image_name, width, height, boxes, polygons)
+                    data = checked
+                boxes.append((name, data))
+            for poly in image.get("polygon", ()):
+                name, points = poly["classification"], poly["data"]
+                checked_points = _checked_polygon(
+                    audit, split, stem, poly["id"], name, points, classes, width, height
+                )
+                if checked_points is not None:
+                    polygons.append((name, checked_points))
+        yield CheckedShapes(split, stem, image_path, image_name, width, height, boxes, polygons)
 
 
 def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
