@@ -295,6 +295,34 @@ def test_help_lists_the_commands() -> None:
     assert sorted(names) == ["demo", "jobs", "plan", "run"]
 
 
+@pytest.mark.parametrize("command", [["run"], ["plan"], ["demo"], ["jobs", "list"], ["jobs", "show"], ["jobs"], []])
+def test_help_keeps_bracketed_defaults_and_shows_no_bool_type(command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    # Flags take no value: no "<bool>" next to --help, --plain, --json or --mermaid.
+    assert "<bool>" not in result.output
+    assert "--help" in result.output
+    if "--home" in result.output:
+        assert "work files [default: $STEPRAIL_HOME or ./.steprail]." in result.output
+        assert "The job store file [default: <home>/jobs.sqlite3]." in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["jobs", "list", "--limit", "-1"], "'--limit' / '-n'"),
+        (["jobs", "list", "-n", "0"], "'--limit' / '-n'"),
+        (["jobs", "show", "1", "--logs", "-1"], "'--logs'"),
+    ],
+)
+def test_negative_counts_are_refused(home: Path, args: list[str], option: str) -> None:
+    invoke("run", f"{ACTIONS}:EchoAction", "-p", "name=x")
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {option}" in result.output
+
+
 def test_json_log_gets_every_event(home: Path, tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     result = invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}", "--json-log", str(log))

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..actions import BaseAction, InvalidParamsError, mermaid
 from ..jobs import JobNotFoundError, JobRecord, JobStore, JobStoreError
@@ -23,28 +24,52 @@ from ._runner import open_store, resolve_home, run_action, store_path, store_pro
 
 __all__ = ["app"]
 
+class _Command(typer.core.TyperCommand):
+    """A command whose ``--help`` shows no ``<bool>`` type: it is a flag, it takes no value."""
+
+    def get_help_option(self, ctx: Any) -> typer.core.TyperOption | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Group(typer.core.TyperGroup):
+    """A command group whose ``--help`` shows no ``<bool>`` type (see :class:`_Command`)."""
+
+    def get_help_option(self, ctx: Any) -> typer.core.TyperOption | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
 app = typer.Typer(
     name="steprail",
+    cls=_Group,
     help="Run typed step workflows as recorded jobs: run, plan, jobs, demo.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-jobs_app = typer.Typer(help="Job history from the job store.", no_args_is_help=True)
+jobs_app = typer.Typer(cls=_Group, help="Job history from the job store.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 
 HomeOption = Annotated[
     Path | None,
     typer.Option(
         "--home",
+        # Help text is rich markup: unescaped, "[default: ...]" would be taken for a style tag.
         help="Folder for the job store, the local backend and work files "
-        "[default: $STEPRAIL_HOME or ./.steprail].",
+        + escape("[default: $STEPRAIL_HOME or ./.steprail]."),
         show_default=False,
     ),
 ]
 StoreOption = Annotated[
     Path | None,
-    typer.Option("--store", help="The job store file [default: <home>/jobs.sqlite3].", show_default=False),
+    typer.Option(
+        "--store", help="The job store file " + escape("[default: <home>/jobs.sqlite3]."), show_default=False
+    ),
 ]
 ParamsFileOption = Annotated[
     Path | None,
@@ -53,11 +78,11 @@ ParamsFileOption = Annotated[
 ParamOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--param", "-p", help="KEY=VALUE, repeatable; VALUE is read as JSON when it parses.", show_default=False
+        "--param", "-p", metavar="KEY=VALUE", help="Repeatable; VALUE is read as JSON when it parses.", show_default=False
     ),
 ]
 PlainOption = Annotated[
-    bool, typer.Option("--plain", help="Plain lines instead of live progress bars (automatic off a terminal or with CI).")
+    bool, typer.Option("--plain", metavar="", help="Plain lines instead of live progress bars (automatic off a terminal or with CI).")
 ]
 JsonLogOption = Annotated[
     Path | None, typer.Option("--json-log", help="Also write every event to this JSON-lines file.", show_default=False)
@@ -85,7 +110,7 @@ def _bad_input() -> Iterator[None]:
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     target: Annotated[str, typer.Argument(metavar="MODULE:ACTION", help="The action, e.g. steprail.actions.anchors:AnchorBoxTrainAction or path/to/file.py:MyAction.")],
     params_file: ParamsFileOption = None,
@@ -121,12 +146,12 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def plan(
     target: Annotated[str, typer.Argument(metavar="MODULE:ACTION", help="The action to describe.")],
     params_file: ParamsFileOption = None,
     param: ParamOption = None,
-    show_mermaid: Annotated[bool, typer.Option("--mermaid", help="Print a Mermaid flowchart instead of the table.")] = False,
+    show_mermaid: Annotated[bool, typer.Option("--mermaid", metavar="", help="Print a Mermaid flowchart instead of the table.")] = False,
 ) -> None:
     """Show an action's steps with normalised weights and rollback support; runs nothing."""
     with _bad_input():
@@ -204,12 +229,12 @@ def _job_json(job: JobRecord) -> dict[str, Any]:
     }
 
 
-@jobs_app.command("list")
+@jobs_app.command("list", cls=_Command)
 def jobs_list(
     home: HomeOption = None,
     store: StoreOption = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many jobs.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many jobs.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List recorded jobs, newest first."""
     with _bad_input():
@@ -221,13 +246,13 @@ def jobs_list(
                 _stdout().print(jobs_table(jobs))
 
 
-@jobs_app.command("show")
+@jobs_app.command("show", cls=_Command)
 def jobs_show(
     job_id: Annotated[int, typer.Argument(metavar="ID", help="The job's id (see steprail jobs list).")],
     home: HomeOption = None,
     store: StoreOption = None,
-    logs: Annotated[int, typer.Option("--logs", help="Also print the last N log events.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    logs: Annotated[int, typer.Option("--logs", min=0, help="Also print the last N log events.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show one job: status, params, steps, metrics, errors, rollback."""
     with _bad_input():
@@ -253,7 +278,7 @@ def jobs_show(
                 )
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     home: HomeOption = None,
     store: StoreOption = None,
