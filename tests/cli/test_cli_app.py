@@ -12,7 +12,8 @@ from typer.testing import CliRunner, Result
 from steprail.cli import app
 from steprail.cli._params import collect_params
 from steprail.datasets import LocalBackend
-from steprail.jobs import JobStore
+from steprail.cli._render import shown_step_status
+from steprail.jobs import JobStore, PlannedStep
 
 ACTIONS = "tests.cli._sample_actions"
 ACTIONS_FILE = str(Path(__file__).with_name("_sample_actions.py"))
@@ -321,6 +322,28 @@ def test_negative_counts_are_refused(home: Path, args: list[str], option: str) -
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert f"Invalid value for {option}" in result.output
+
+
+def test_a_step_that_never_ran_reads_not_run_in_tables_and_pending_in_the_record(home: Path) -> None:
+    plan = [PlannedStep(0, "first", 1.0, 0.5, True, "A"), PlannedStep(1, "second", 1.0, 0.5, False, "B")]
+    with store_of(home) as store:
+        for final in ("cancelled", None):  # job 1 ended, job 2 still running (this process)
+            job = store.create_job("pkg:Action", {})
+            store.start_job(job, plan, {})
+            store.step_started(job, 0)
+            store.step_finished(job, 0, "success", 0.1, {}, None)
+            if final == "cancelled":
+                store.finish_job(job, "cancelled", error="cancelled by SIGTERM")
+    ended = invoke("jobs", "show", "1")
+    row = next(line for line in ended.output.splitlines() if " second " in line)
+    assert "not run" in row and "pending" not in row
+    as_json = json.loads(invoke("jobs", "show", "1", "--json").output)
+    assert [step["status"] for step in as_json["steps"]] == ["success", "pending"]  # the record's word
+    running = invoke("jobs", "show", "2")
+    row = next(line for line in running.output.splitlines() if " second " in line)
+    assert "pending" in row  # it may still run
+    assert shown_step_status("pending", "interrupted") == "not run"
+    assert shown_step_status("cancelled", "cancelled") == "cancelled"
 
 
 def test_json_log_gets_every_event(home: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..actions import ActionOutcome
 from ..jobs import JobRecord, PlannedStep, format_metrics
 
-__all__ = ["job_detail", "jobs_table", "outcome_table", "plan_table"]
+__all__ = ["job_detail", "jobs_table", "outcome_table", "plan_table", "shown_step_status"]
 
 _STATUS_STYLE = {
     "success": "green",
@@ -29,6 +29,16 @@ _STATUS_STYLE = {
 def _status(text: str) -> str:
     style = _STATUS_STYLE.get(text)
     return f"[{style}]{text}[/{style}]" if style else text
+
+
+def shown_step_status(status: str, job_status: str) -> str:
+    """How the tables name a step's status: the record's wording, except that a step still
+    ``pending`` in a job that has ended (success, failed, cancelled, interrupted) is shown as
+    ``not run``, since it never will. The one place this mapping is made: the record and
+    ``--json`` keep ``pending``."""
+    if status == "pending" and job_status not in ("pending", "running"):
+        return "not run"
+    return status
 
 
 def _seconds(value: float | None) -> str:
@@ -63,7 +73,7 @@ def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
         table.add_row(
             str(planned.order + 1),
             planned.name,
-            _status(step.status if step else "not run"),
+            _status(shown_step_status(step.status if step else "pending", outcome.status)),
             _seconds(step.duration if step else None),
             f"{planned.share:.0%}",
             rollback,
@@ -149,7 +159,7 @@ def job_detail(console: Console, job: JobRecord) -> None:
             table.add_row(
                 str(step.order + 1),
                 step.name,
-                _status(step.status),
+                _status(shown_step_status(step.status, job.status)),
                 _seconds(step.duration),
                 f"{step.share:.0%}",
                 progress,
