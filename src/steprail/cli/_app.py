@@ -24,24 +24,25 @@ from ._runner import open_store, resolve_home, run_action, store_path, store_pro
 
 __all__ = ["app"]
 
+def _flag_help(option: typer.core.TyperOption | None) -> typer.core.TyperOption | None:
+    """``--help`` is a flag: without this, the help lists it with a ``<bool>`` value."""
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
 class _Command(typer.core.TyperCommand):
-    """A command whose ``--help`` shows no ``<bool>`` type: it is a flag, it takes no value."""
+    """A command whose ``--help`` shows no ``<bool>`` type."""
 
     def get_help_option(self, ctx: Any) -> typer.core.TyperOption | None:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
+        return _flag_help(super().get_help_option(ctx))
 
 
 class _Group(typer.core.TyperGroup):
-    """A command group whose ``--help`` shows no ``<bool>`` type (see :class:`_Command`)."""
+    """A command group whose ``--help`` shows no ``<bool>`` type."""
 
     def get_help_option(self, ctx: Any) -> typer.core.TyperOption | None:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
+        return _flag_help(super().get_help_option(ctx))
 
 
 app = typer.Typer(
