@@ -15,6 +15,7 @@ as they come and annotations are spooled to disk, so memory does not grow with t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -60,10 +61,17 @@ _BOX_TEMPLATE: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
     '"area": %.10g, "segmentation": [], "iscrowd": 0}'
 )
-_POLYGON_TEMPLATE: Final = (
+_POLYGON_HEAD: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
-    '"area": %.10g, "segmentation": [[%s]], "iscrowd": 0}'
+    '"area": %.10g, "segmentation": [['
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _polygon_template(points: int) -> str:
+    # One template per vertex count, so a polygon's numbers are formatted in a single % call.
+    return _POLYGON_HEAD + ", ".join(["%.10g, %.10g"] * points) + ']], "iscrowd": 0}'
+
 
 
 _PLAIN_JSON_TEXT: Final = re.compile(r"[ !#-\[\]-~]*")
@@ -74,44 +82,67 @@ def _json_string(text: str) -> str:
     return f'"{text}"' if _PLAIN_JSON_TEXT.fullmatch(text) else json.dumps(text)
 
 
+# Items formatted between two writes: fewer, larger writes, with a small bounded buffer (tens of
+# kilobytes) so peak memory stays flat.
+_BATCH_ITEMS: Final = 16
+
+
 class _InstancesWriter:
     """Streams one ``instances*.json``: images now, annotations spooled, categories at the end."""
 
     def __init__(self, path: Path, categories: Sequence[str]) -> None:
         self.path = path
         self.spool_path = path.with_suffix(".annotations.spool")
-        self._out: IO[str] = path.open("w", encoding="utf-8")
-        self._spool: IO[str] = self.spool_path.open("w", encoding="utf-8")
+        # Binary files fed with one encoded batch at a time: the spool is copied back by the
+        # kernel (sendfile), never decoded and encoded again.
+        self._out: IO[bytes] = path.open("wb")
+        self._spool: IO[bytes] = self.spool_path.open("wb")
         self._categories = categories
-        self._first_image = True
-        self._first_ann = True
-        self._out.write('{"info": {"description": "written by steprail"}, "licenses": [],\n')
-        self._out.write(' "images": [\n')
-
-    def image(self, image_id: int, file_name: str, width: int, height: int) -> None:
-        sep = "" if self._first_image else ",\n"
-        self._first_image = False
+        self._images: list[str] = []
+        self._annotations: list[str] = []
+        self._pending = 0
+        self._image_sep = ""
+        self._ann_sep = ""
         self._out.write(
-            f'{sep}  {{"id": {image_id}, "file_name": {_json_string(file_name)}, '
-            f'"width": {width}, "height": {height}}}'
+            b'{"info": {"description": "written by steprail"}, "licenses": [],\n "images": [\n'
         )
 
-    def annotations(self, texts: list[str]) -> None:
-        """Spool already formatted annotation objects (see ``_BOX_TEMPLATE``)."""
-        sep = "" if self._first_ann else ",\n"
-        self._first_ann = False
-        self._spool.write(sep + ",\n".join(texts))
+    def item(self, image_id: int, file_name: str, width: int, height: int, anns: str) -> None:
+        """Add one image and its already formatted annotation objects (``anns``, joined by
+        ``",\\n"``, empty when it has none; see ``_BOX_TEMPLATE``)."""
+        self._images.append(
+            f'{self._image_sep}  {{"id": {image_id}, "file_name": {_json_string(file_name)}, '
+            f'"width": {width}, "height": {height}}}'
+        )
+        self._image_sep = ",\n"
+        if anns:
+            self._annotations.append(self._ann_sep + anns)
+            self._ann_sep = ",\n"
+        self._pending += 1
+        if self._pending >= _BATCH_ITEMS:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._out.write("".join(self._images).encode("utf-8"))
+        self._spool.write("".join(self._annotations).encode("utf-8"))
+        self._images.clear()
+        self._annotations.clear()
+        self._pending = 0
 
     def close(self) -> None:
+        self._flush()
         self._spool.close()
-        self._out.write('\n ],\n "annotations": [\n')
-        with self.spool_path.open("r", encoding="utf-8") as spool:
-            shutil.copyfileobj(spool, self._out, 1 << 14)  # bounded chunks keep the peak flat
+        self._out.write(b"\n ],\n \"annotations\": [\n")
+        self._out.flush()
+        with self.spool_path.open("rb") as spool:
+            _copy_to(spool, self._out)
         categories = [
             {"id": index + 1, "name": name, "supercategory": "none"}
             for index, name in enumerate(self._categories)
         ]
-        self._out.write('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n")
+        self._out.write(
+            ('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n").encode("utf-8")
+        )
         self._out.close()
         os.unlink(self.spool_path)
 
@@ -119,6 +150,26 @@ class _InstancesWriter:
         self._spool.close()
         self._out.close()
         self.spool_path.unlink(missing_ok=True)
+
+
+def _copy_to(source: IO[bytes], target: IO[bytes]) -> None:
+    # Append all of ``source`` to ``target`` (flushed, positioned at its end) in the kernel, or in
+    # bounded chunks where sendfile is not available.
+    try:
+        out_fd, in_fd = target.fileno(), source.fileno()
+        offset, size = 0, os.fstat(in_fd).st_size
+        while offset < size:
+            sent = os.sendfile(out_fd, in_fd, offset, size - offset)
+            if sent == 0:
+                break
+            offset += sent
+        if offset == size:
+            return
+        source.seek(offset)
+    except (AttributeError, OSError):  # no os.sendfile (Windows), or refused for these files
+        source.seek(0)
+        target.seek(0, os.SEEK_END)
+    shutil.copyfileobj(source, target, 1 << 16)
 
 
 def _write_item(
@@ -129,19 +180,16 @@ def _write_item(
     class_ids: dict[str, int],
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
-    writer.image(image_id, item.image_name, item.width, item.height)
-    parts: list[str] = []
-    for name, (x, y, bw, bh) in item.boxes:  # inside the image: the reader guarantees it
-        parts.append(
-            _BOX_TEMPLATE % (next_ann_id, image_id, class_ids[name], x, y, bw, bh, bw * bh)
-        )
-        next_ann_id += 1
+    parts: list[str] = [
+        _BOX_TEMPLATE % (next_ann_id + index, image_id, class_ids[name], x, y, bw, bh, bw * bh)
+        for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
+    ]
+    next_ann_id += len(parts)
     for name, points in item.polygons:
-        xs = [p[0] for p in points]
-        ys = [p[1] for p in points]
+        xs, ys = zip(*points, strict=True)
         left, top = min(xs), min(ys)
         parts.append(
-            _POLYGON_TEMPLATE
+            _polygon_template(len(points))
             % (
                 next_ann_id,
                 image_id,
@@ -151,12 +199,11 @@ def _write_item(
                 max(xs) - left,
                 max(ys) - top,
                 _polygon_area(points),
-                ", ".join(["%.10g, %.10g" % point for point in points]),
+                *[c for point in points for c in point],
             )
         )
         next_ann_id += 1
-    if parts:
-        writer.annotations(parts)
+    writer.item(image_id, item.image_name, item.width, item.height, ",\n".join(parts))
     return next_ann_id
 
 

@@ -672,11 +672,18 @@ def iter_checked_shapes(
                 boxes.append((name, data))
             for poly in image.get("polygon", ()):
                 name, points = poly["classification"], poly["data"]
-                checked_points = _checked_polygon(
-                    audit, split, stem, poly["id"], name, points, classes, width, height
-                )
-                if checked_points is not None:
-                    polygons.append((name, checked_points))
+                xs, ys = zip(*points, strict=True)
+                if not (
+                    name in classes and 0.0 <= min(xs) and max(xs) <= width
+                    and 0.0 <= min(ys) and max(ys) <= height
+                ):  # fmt: skip
+                    checked_points = _checked_polygon(
+                        audit, split, stem, poly["id"], name, points, classes, width, height
+                    )
+                    if checked_points is None:
+                        continue
+                    points = checked_points
+                polygons.append((name, points))
         yield CheckedShapes(split, stem, image_path, image_name, width, height, boxes, polygons)
 
 
