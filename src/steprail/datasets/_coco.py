@@ -185,9 +185,8 @@ def _write_item(
         for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
     ]
     next_ann_id += len(parts)
-    for name, points in item.polygons:
-        xs, ys = zip(*points, strict=True)
-        left, top = min(xs), min(ys)
+    for name, points, (left, top, right, bottom) in item.polygons:
+        flat = [c for point in points for c in point]
         parts.append(
             _polygon_template(len(points))
             % (
@@ -196,10 +195,10 @@ def _write_item(
                 class_ids[name],
                 left,
                 top,
-                max(xs) - left,
-                max(ys) - top,
-                _polygon_area(points),
-                *[c for point in points for c in point],
+                right - left,
+                bottom - top,
+                _polygon_area(flat[0::2], flat[1::2]),
+                *flat,
             )
         )
         next_ann_id += 1

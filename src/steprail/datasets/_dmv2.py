@@ -16,6 +16,7 @@ pixels; when it does not, converters read them from the image header.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Annotated, Final, NotRequired, TypedDict
 
 from pydantic import (
@@ -185,9 +186,10 @@ class _LeanItem(TypedDict):
 _LEAN_ITEM: Final = TypeAdapter(_LeanItem)
 
 
-def _polygon_area(points: list[tuple[float, float]]) -> float:
-    """Shoelace area; kept here so COCO writing and the docs agree on one definition."""
-    total = 0.0
-    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
-        total += x1 * y2 - x2 * y1
-    return math.fabs(total) / 2.0
+def _polygon_area(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Shoelace area of the polygon with vertices ``zip(xs, ys)``; kept here so COCO writing and
+    the docs agree on one definition. ``math.sumprod`` adds the products in extended precision,
+    in C."""
+    ys_next = [*ys[1:], *ys[:1]]
+    xs_next = [*xs[1:], *xs[:1]]
+    return math.fabs(math.sumprod(xs, ys_next) - math.sumprod(xs_next, ys)) / 2.0

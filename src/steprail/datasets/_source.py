@@ -108,11 +108,14 @@ class CheckedItem:
     polygons: list[Polygon]
 
 
+type _CheckedPolygon = tuple[str, list[tuple[float, float]], tuple[float, float, float, float]]
+
+
 @dataclass(slots=True)
 class CheckedShapes:
     """One item that passed the checks, as only the class name and data of its usable
     annotations: ``boxes`` holds ``(name, (x, y, width, height))``, ``polygons``
-    ``(name, [(x, y), ...])``."""
+    ``(name, [(x, y), ...], (min x, min y, max x, max y))``."""
 
     split: str | None
     stem: str
@@ -121,7 +124,7 @@ class CheckedShapes:
     width: int
     height: int
     boxes: list[tuple[str, tuple[float, float, float, float]]]
-    polygons: list[tuple[str, list[tuple[float, float]]]]
+    polygons: list[_CheckedPolygon]
 
 
 def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout:
@@ -653,7 +656,7 @@ def iter_checked_shapes(
         layout, audit, _parse_lean
     ):
         boxes: list[tuple[str, tuple[float, float, float, float]]] = []
-        polygons: list[tuple[str, list[tuple[float, float]]]] = []
+        polygons: list[_CheckedPolygon] = []
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -673,17 +676,21 @@ def iter_checked_shapes(
             for poly in image.get("polygon", ()):
                 name, points = poly["classification"], poly["data"]
                 xs, ys = zip(*points, strict=True)
+                bounds = (min(xs), min(ys), max(xs), max(ys))
                 if not (
-                    name in classes and 0.0 <= min(xs) and max(xs) <= width
-                    and 0.0 <= min(ys) and max(ys) <= height
+                    name in classes and 0.0 <= bounds[0] and 0.0 <= bounds[1]
+                    and bounds[2] <= width and bounds[3] <= height
                 ):  # fmt: skip
                     checked_points = _checked_polygon(
                         audit, split, stem, poly["id"], name, points, classes, width, height
                     )
                     if checked_points is None:
                         continue
-                    points = checked_points
-                polygons.append((name, points))
+                    if checked_points is not points:  # snapped inside: new bounds
+                        points = checked_points
+                        xs, ys = zip(*points, strict=True)
+                        bounds = (min(xs), min(ys), max(xs), max(ys))
+                polygons.append((name, points, bounds))
         yield CheckedShapes(split, stem, image_path, image_name, width, height, boxes, polygons)
 
 
