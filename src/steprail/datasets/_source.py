@@ -554,7 +554,8 @@ def _iter_sized[T](
     for split in layout.splits:
         folder = layout.split_dir(split)
         # Plain strings in this loop: pathlib objects cost more than the I/O for small items.
-        originals = os.path.join(folder, "original_files")
+        # ".../original_files/": an image path is this + stem + extension (no join per item).
+        originals = os.path.join(folder, "original_files", "")
         for entry in _iter_json(folder / "json"):
             stem = entry.name[:-5]
             audit.items_total += 1
@@ -569,7 +570,7 @@ def _iter_sized[T](
             if parsed is None:
                 continue
             images, size = parsed
-            base = os.path.join(originals, stem)
+            base = originals + stem
             candidate = base + hint
             image_path: str | None = None
             if size is None:
@@ -595,7 +596,7 @@ def _iter_sized[T](
                     message=f"no image original_files/{stem}.* beside json/{entry.name}",
                 )
                 continue
-            image_name = os.path.basename(image_path)
+            image_name = image_path[len(originals) :]
             hint = image_name[len(stem) :]
             if size is None:
                 size = image_size_or_skip(image_path, image_name, audit, split, stem)
