@@ -4,6 +4,7 @@ record the same audit entries, on generated folders mixing valid and invalid inp
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tempfile
@@ -49,6 +50,8 @@ class _RecordingAudit(AuditLog):
         )  # fmt: skip
 
 
+# Cached: building (and validating) a strategy per draw costs more than the readers under test.
+@functools.cache
 def _near_edge(limit: int) -> st.SearchStrategy[float]:
     # A coordinate on 0 or ``limit`` plus an offset, or anywhere in and around the image.
     edge = st.builds(
@@ -96,6 +99,11 @@ def _box_data(draw: st.DrawFn, width: int, height: int, *, valid: bool) -> objec
     return data
 
 
+@functools.cache
+def _point(width: int, height: int) -> st.SearchStrategy[list[object]]:
+    return st.tuples(_near_edge(width), _near_edge(height)).map(lambda p: list[object](p))
+
+
 @st.composite
 def _polygon_data(draw: st.DrawFn, width: int, height: int, *, valid: bool) -> object:
     kind = (
@@ -103,7 +111,7 @@ def _polygon_data(draw: st.DrawFn, width: int, height: int, *, valid: bool) -> o
         if valid
         else draw(st.sampled_from(["dupes", "few", "nonfinite", "junk", "arity"]))
     )
-    point = st.tuples(_near_edge(width), _near_edge(height)).map(lambda p: list[object](p))
+    point = _point(width, height)
     if kind == "few":
         points = draw(st.lists(point, max_size=2))
     else:
@@ -144,9 +152,11 @@ _FAULTS = ("none",) * 8 + ("id", "class", "attrs", "data", "nodata", "notobject"
 
 
 @st.composite
-def _annotation(draw: st.DrawFn, kind: str, index: int, width: int, height: int) -> object:
+def _annotation(
+    draw: st.DrawFn, kind: str, index: int, width: int, height: int, faults: tuple[str, ...]
+) -> object:
     # Mostly one fault at a time (or none), so valid annotations reach the geometry checks.
-    fault = draw(st.sampled_from(_FAULTS))
+    fault = draw(st.sampled_from(faults))
     if fault == "notobject":
         return draw(st.sampled_from(["ann", 3, None, []]))
     ann: dict[str, object] = {"id": f"{kind[0]}{index}"}
@@ -174,14 +184,17 @@ _BAD_SIZES: tuple[object, ...] = (0, -3, 1.5, "abc", None, "12", 12.0, True)
 
 
 @st.composite
-def _image_entry(draw: st.DrawFn, width: int, height: int) -> object:
-    if draw(st.integers(0, 30)) == 0:
+def _image_entry(draw: st.DrawFn, width: int, height: int, *, wild: bool) -> object:
+    # ``wild``: anything may be wrong; else the entry and its annotations are well-formed (the
+    # annotations may still be outside the image or of an unknown class).
+    if wild and draw(st.integers(0, 30)) == 0:
         return draw(st.sampled_from(["img", 1, None]))
     # The size recorded in the JSON (used instead of the header) may differ from the file's.
     recorded_w = draw(st.sampled_from([width, width, width + 3, max(1, width - 2)]))
     recorded_h = draw(st.sampled_from([height, height, height + 1]))
     entry: dict[str, object] = {}
-    size_kind = draw(st.sampled_from(["none", "both", "both", "width", "height", "bad"]))
+    size_kinds = ["none", "both", "both", "width", "height"] + (["bad"] if wild else [])
+    size_kind = draw(st.sampled_from(size_kinds))
     if size_kind in ("both", "width", "bad"):
         entry["width"] = recorded_w
     if size_kind in ("both", "height", "bad"):
@@ -191,10 +204,16 @@ def _image_entry(draw: st.DrawFn, width: int, height: int) -> object:
     # Annotations are checked against the size the reader settles on; aim near either.
     aim_w, aim_h = draw(st.sampled_from([(width, height), (recorded_w, recorded_h)]))
     for key, kind in (("bounding_box", "box"), ("polygon", "polygon")):
-        shape = draw(st.sampled_from(["list", "list", "list", "list", "missing", "bad"]))
+        shapes = ["list", "list", "list", "list", "missing"] + (["bad"] if wild else [])
+        shape = draw(st.sampled_from(shapes))
         if shape == "list":
             count = draw(st.integers(0, 4))
-            entry[key] = [draw(_annotation(kind, i, aim_w, aim_h)) for i in range(count)]
+            faults = _FAULTS if wild else ("none",)
+            entry[key] = [
+                draw(_annotation(kind, i, aim_w, aim_h, faults)) for i in range(count)
+            ]
+        elif shape == "missing" and not wild:
+            entry[key] = [draw(_annotation(kind, 0, aim_w, aim_h, ("none",)))]
         elif shape == "bad":
             entry[key] = draw(st.sampled_from([None, {}, "x", 3]))
     if draw(st.booleans()):
@@ -209,10 +228,25 @@ def _item_bytes(draw: st.DrawFn, width: int, height: int) -> bytes:
         return draw(st.sampled_from([b"", b"{", b'{"images": [', b"not json", b"\xff\xfe"]))
     if shape == 1:
         return draw(st.sampled_from([b"[]", b'{"images": "x"}', b'{"images": null}', b"3"]))
+    # "wild" items may have anything wrong; the others are well-formed but for at most one
+    # faulty annotation. Those are where the readers can part: an item both schemas reject goes
+    # to the same salvage path in both, but one with a single fault the lean schema misses is
+    # yielded whole by it and salvaged (with an audit entry) by the models.
+    mode = draw(st.sampled_from(["wild", "clean", "one_fault", "one_fault"]))
     item: dict[str, object] = {}
-    if draw(st.integers(0, 10)) != 0:
+    if mode != "wild" or draw(st.integers(0, 10)) != 0:
         count = draw(st.integers(1, 2))
-        item["images"] = [draw(_image_entry(width, height)) for _ in range(count)]
+        entries = [draw(_image_entry(width, height, wild=mode == "wild")) for _ in range(count)]
+        item["images"] = entries
+        if mode == "one_fault":
+            entry = entries[draw(st.integers(0, count - 1))]
+            assert isinstance(entry, dict)
+            key, kind = draw(st.sampled_from([("bounding_box", "box"), ("polygon", "polygon")]))
+            anns = entry[key]
+            assert isinstance(anns, list)
+            index = draw(st.integers(0, len(anns)))  # replace one, or add one at the end
+            bad = draw(_annotation(kind, index, width, height, _FAULTS[8:]))
+            anns[index : index + 1] = [bad]
     if draw(st.booleans()):
         item["meta"] = {"k": 1}
     return json.dumps(item).encode()  # NaN and Infinity as JSON literals, as Python writes them
