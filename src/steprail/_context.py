@@ -49,7 +49,7 @@ _STRICT_CONFIG = ConfigDict(strict=True, arbitrary_types_allowed=True)
 _fields_by_class: dict[type, dict[str, _FieldCheck | None]] = {}
 # Context classes made dataclasses by __init_subclass__ and not yet finished (see _finish_class),
 # with the dataclass options they were made with.
-_pending_classes: dict[type, tuple[object, ...]] = {}
+_pending_classes: dict[type, dict[str, object]] = {}
 
 
 def _adapter_for(hint: Any) -> TypeAdapter[Any]:
@@ -145,14 +145,40 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
 # for different ones: _finish_class refuses a decorator with options.
 
 
-def _dataclass_options(cls: type) -> tuple[object, ...]:
+def _dataclass_options(cls: type) -> dict[str, object]:
     params = cls.__dict__["__dataclass_params__"]
-    return tuple(getattr(params, name) for name in type(params).__slots__)
+    return {name: getattr(params, name) for name in type(params).__slots__}
+
+
+@dataclass
+class _PlainDataclass:
+    """What a plain ``@dataclass`` records as its options."""
+
+
+# A decorator's own class copy honours these options; every other one would be silently ignored.
+_HONOURED_OPTIONS = ("slots", "weakref_slot")
+_PLAIN_OPTIONS = _dataclass_options(_PlainDataclass)
+
+
+def _options_error(cls: type) -> TypeError:
+    return TypeError(
+        f"context class {cls.__qualname__}: @dataclass(...) with options is not supported on a "
+        "BaseStepContext subclass, which is made a dataclass when it is created; drop the "
+        "decorator (or its options), and pass kw_only=True as a class keyword for keyword-only "
+        f"fields: class {cls.__name__}(BaseStepContext, kw_only=True)"
+    )
 
 
 def _make_dataclass(cls: type, kw_only: bool) -> None:
     if "__dataclass_fields__" in cls.__dict__:
-        return  # the copy that @dataclass(slots=True) makes of an already processed class
+        # The copy @dataclass(slots=True) makes of a class this function already processed. Its
+        # keyword arguments are lost, so kw_only cannot be compared.
+        options = _dataclass_options(cls)
+        for name in (*_HONOURED_OPTIONS, "kw_only"):
+            options[name] = _PLAIN_OPTIONS[name]
+        if options != _PLAIN_OPTIONS:
+            raise _options_error(cls)
+        return
     for base in cls.__mro__[1:]:
         _finish_class(base)  # its decorator, if any, has run by now
     specs = {name: value for name, value in cls.__dict__.items() if isinstance(value, dataclasses.Field)}
@@ -161,7 +187,10 @@ def _make_dataclass(cls: type, kw_only: bool) -> None:
     except (TypeError, ValueError) as error:
         hint = ""
         if "follows default argument" in str(error):
-            hint = f" (give it a default, or declare the class with kw_only=True: class {cls.__name__}(..., kw_only=True))"
+            hint = (
+                " (give it a default, or declare the class with kw_only=True: "
+                f"class {cls.__name__}(..., kw_only=True))"
+            )
         raise TypeError(f"context class {cls.__qualname__}: {error}{hint}") from error
     for name, spec in specs.items():
         setattr(cls, name, spec)
@@ -169,23 +198,18 @@ def _make_dataclass(cls: type, kw_only: bool) -> None:
 
 
 def _finish_class(cls: type) -> None:
-    options = _pending_classes.pop(cls, None)
+    options = _pending_classes.get(cls)
     if options is None:
         return
     if _dataclass_options(cls) != options:
-        raise TypeError(
-            f"context class {cls.__qualname__}: @dataclass(...) with options is not supported on a "
-            "BaseStepContext subclass, which is made a dataclass when it is created; drop the "
-            "decorator (or its options), and pass kw_only=True as a class keyword for "
-            "keyword-only fields: class "
-            f"{cls.__name__}(BaseStepContext, kw_only=True)"
-        )
+        raise _options_error(cls)  # and again at every use: the class stays pending
     for context_field in dataclasses.fields(cls):
         if isinstance(cls.__dict__.get(context_field.name), dataclasses.Field):
             if context_field.default is dataclasses.MISSING:
                 delattr(cls, context_field.name)
             else:
                 setattr(cls, context_field.name, context_field.default)
+    del _pending_classes[cls]
 
 
 # -- unknown attribute names ---------------------------------------------------------------------
@@ -232,8 +256,8 @@ def _missing_attribute(self: object, name: str) -> object:
 class BaseStepContext:
     """Base class for the state shared by the steps of one workflow.
 
-    A subclass is a standard-library dataclass: it is made one when it is created (writing
-    ``@dataclass`` on it is allowed, without options). Give every new field a default
+    A subclass is a standard-library dataclass: it is made one when it is created (``@dataclass``
+    on it is allowed, with no option but ``slots=True``). Give every new field a default
     (``field(default_factory=...)`` for mutable ones), or declare the class with the keyword
     ``kw_only=True`` to have required keyword-only fields. Every field is validated against its
     annotation at construction and on each assignment. Assigning or reading a name that is not a

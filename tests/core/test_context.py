@@ -318,8 +318,25 @@ def test_dataclass_options_on_a_context_are_refused_at_first_use() -> None:
     class Options(BaseStepContext):
         x: int = 0
 
-    with pytest.raises(TypeError, match=r"context class .*Options: @dataclass\(\.\.\.\) with options"):
-        Options(runtime_ctx=RuntimeContext())
+    for _ in range(2):  # refused at every use, not only the first
+        with pytest.raises(TypeError, match=r"context class .*Options: @dataclass\(\.\.\.\) with options"):
+            Options(runtime_ctx=RuntimeContext())
+
+
+def test_slots_is_the_one_dataclass_option_honoured() -> None:
+    @dataclass(slots=True)
+    class Slotted(BaseStepContext):
+        title: str = ""
+
+    context = Slotted(runtime_ctx=RuntimeContext(), title="t")
+    assert "title" in getattr(Slotted, "__slots__")
+    with pytest.raises(ValidationError):
+        context.title = 1  # type: ignore[assignment]  # the runtime check under test
+    with pytest.raises(TypeError, match="with options"):
+
+        @dataclass(slots=True, order=True)
+        class Ordered(BaseStepContext):
+            title: str = ""
 
 
 def test_assigning_an_unknown_name_is_refused_with_the_closest_field() -> None:
