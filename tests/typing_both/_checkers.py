@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mypy import api as mypy_api
 
-__all__ = ["Finding", "PYRIGHT_CONFIG", "basedpyright_errors", "mypy_errors"]
+__all__ = ["PYRIGHT_CONFIG", "Finding", "basedpyright_errors", "mypy_errors", "mypy_report"]
 
 ROOT = Path(__file__).resolve().parents[2]
 type Finding = tuple[str, int, str]
@@ -27,14 +27,20 @@ PYRIGHT_CONFIG = {"typeCheckingMode": "strict", "pythonVersion": "3.12"}
 _MYPY_ERROR = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): error: .*?(?:  \[(?P<code>[a-z0-9-]+)\])?$", re.MULTILINE)
 
 
-def mypy_errors(files: Sequence[Path]) -> set[Finding]:
-    """Every error mypy reports on ``files`` with the project's configuration."""
+def mypy_report(files: Sequence[Path]) -> str:
+    """mypy's report on ``files`` with the project's configuration."""
     stdout, stderr, status = mypy_api.run(
         ["--config-file", str(ROOT / "mypy.ini"), "--cache-dir", str(ROOT / ".mypy_cache"), *map(str, files)]
     )
     assert status in (0, 1), f"mypy did not run: {stdout}{stderr}"
+    return stdout
+
+
+def mypy_errors(files: Sequence[Path], report: str | None = None) -> set[Finding]:
+    """Every error mypy reports on ``files`` (read from ``report`` when the caller has it)."""
+    text = mypy_report(files) if report is None else report
     return {
-        (Path(match["file"]).name, int(match["line"]), match["code"] or "-") for match in _MYPY_ERROR.finditer(stdout)
+        (Path(match["file"]).name, int(match["line"]), match["code"] or "-") for match in _MYPY_ERROR.finditer(text)
     }
 
 

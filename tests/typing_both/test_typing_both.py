@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ._checkers import Finding, basedpyright_errors, mypy_errors
+from ._checkers import Finding, basedpyright_errors, mypy_errors, mypy_report
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.py"))
 _MARKER = re.compile(r"#\s*E:\s*(?P<codes>[\w -]+)$")
@@ -39,7 +39,11 @@ def test_every_case_marks_errors_for_both_checkers() -> None:
 
 
 def test_mypy_reports_exactly_the_marked_errors() -> None:
-    assert sorted(mypy_errors(CASES)) == sorted(expected(CASES, pyright=False))
+    report = mypy_report(CASES)
+    assert sorted(mypy_errors(CASES, report)) == sorted(expected(CASES, pyright=False))
+    # A misspelt context field gets mypy's own suggestion, as for any class.
+    assert 'error: "Decorated" has no attribute "titel"; maybe "title"?  [attr-defined]' in report
+    assert 'error: "Undecorated" has no attribute "tag"; maybe "tags"?  [attr-defined]' in report
 
 
 def test_basedpyright_reports_exactly_the_marked_errors(tmp_path: Path) -> None:
