@@ -108,7 +108,7 @@ def wrapped_order() -> tuple[list[str], list[str], str]:
 def main() -> None:
     """Print both orders and the hint."""
     print(" -> ".join(plain_order()))
-    ran, names, hint = wrapped_order()
+    _, names, hint = wrapped_order()
     print(" -> ".join(names))
     print(hint)
 

@@ -25,10 +25,12 @@ class ExportContext(BaseStepContext):
 class MakeFolder(BaseStep[ExportContext]):
     """Creates ``<out_dir>/<folder>``; removes it again if the run fails later."""
 
-    progress_weight = 0.1
-
     def __init__(self, folder: str) -> None:
         self.folder = folder
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.1
 
     @property
     def name(self) -> str:
@@ -46,11 +48,13 @@ class MakeFolder(BaseStep[ExportContext]):
 class WriteFile(BaseStep[ExportContext]):
     """Writes one file (replacing an older one) and restores what was there on rollback."""
 
-    progress_weight = 0.3
-
     def __init__(self, relative: str, text: str) -> None:
         self.relative = relative
         self.text = text
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.3
 
     @property
     def name(self) -> str:
@@ -75,8 +79,13 @@ class WriteFile(BaseStep[ExportContext]):
 class WriteManifest(BaseStep[ExportContext]):
     """Lists the written files in ``manifest.json``; its rollback deletes the manifest."""
 
-    name = "write_manifest"
-    progress_weight = 0.2
+    @property
+    def name(self) -> str:
+        return "write_manifest"
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.2
 
     def execute(self, context: ExportContext) -> StepResult:
         path = Path(context.out_dir, "manifest.json")

@@ -1,18 +1,21 @@
 """The shared state every step of a workflow reads and writes: :class:`BaseStepContext`.
 
-Contexts are ordinary standard-library dataclasses. What this base class adds is validation:
-each field's value is checked by pydantic (strict mode) when the context is made and on every
-assignment, so a step that writes a wrong value fails at the line that wrote it, and the field
-keeps its old value.
+Contexts are ordinary standard-library dataclasses: every subclass is made one when it is created
+(``@dataclass`` on it is allowed, not needed). What this base class adds is checking: each field's
+value is validated by pydantic (strict mode) when the context is made and on every assignment, so
+a step that writes a wrong value fails at the line that wrote it and the field keeps its old
+value; and a name that is not a field (a typo such as ``context.titel``) is refused, by type
+checkers and at run time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, dataclass_transform
 
 from pydantic import ConfigDict, PydanticUserError
 from pydantic_core import InitErrorDetails, ValidationError
@@ -42,7 +45,11 @@ class _ActiveRun(Protocol):
 
 
 _STRICT_CONFIG = ConfigDict(strict=True, arbitrary_types_allowed=True)
-_checks_by_class: dict[type, dict[str, _FieldCheck]] = {}
+# Per context class: each field's name and its check (None: the field's type is not checked).
+_fields_by_class: dict[type, dict[str, _FieldCheck | None]] = {}
+# Context classes made dataclasses by __init_subclass__ and not yet finished (see _finish_class),
+# with the dataclass options they were made with.
+_pending_classes: dict[type, dict[str, object]] = {}
 
 
 def _adapter_for(hint: Any) -> TypeAdapter[Any]:
@@ -104,15 +111,16 @@ def _details_of(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[In
     return details
 
 
-def _checks_for(cls: type) -> dict[str, _FieldCheck]:
-    checks = _checks_by_class.get(cls)
-    if checks is None:
-        checks = _build_checks(cls)
-        _checks_by_class[cls] = checks
-    return checks
+def _fields_for(cls: type) -> dict[str, _FieldCheck | None]:
+    fields = _fields_by_class.get(cls)
+    if fields is None:
+        _finish_class(cls)
+        fields = _build_checks(cls)
+        _fields_by_class[cls] = fields
+    return fields
 
 
-def _build_checks(cls: type) -> dict[str, _FieldCheck]:
+def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
     try:
         hints = typing.get_type_hints(cls)
     except NameError as error:
@@ -120,21 +128,141 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck]:
             f"{cls.__name__}: cannot resolve the type of a context field ({error}); "
             "define the types a context uses at module level so they can be validated"
         ) from error
-    checks: dict[str, _FieldCheck] = {}
+    return {
+        context_field.name: _make_check(cls, context_field.name, hints.get(context_field.name, Any))
+        for context_field in dataclasses.fields(cls)
+    }
+
+
+# -- every subclass is a dataclass ---------------------------------------------------------------
+#
+# A subclass is made a dataclass in __init_subclass__, before any decorator on it runs. A plain
+# @dataclass written on it then processes the class a second time; for that second pass to see
+# the class as it was written, the field specifications (``field(...)``) that the first pass
+# replaced are put back, and removed again by _finish_class once no decorator can follow (at the
+# first instance, or when the class is subclassed). The second pass keeps the methods the first
+# one generated (dataclasses never overwrite methods defined in the class), so it must not ask
+# for different ones: _finish_class refuses a decorator with options.
+
+
+def _dataclass_options(cls: type) -> dict[str, object]:
+    params = cls.__dict__["__dataclass_params__"]
+    return {name: getattr(params, name) for name in type(params).__slots__}
+
+
+@dataclass
+class _PlainDataclass:
+    """What a plain ``@dataclass`` records as its options."""
+
+
+# A decorator's own class copy honours these options; every other one would be silently ignored.
+_HONOURED_OPTIONS = ("slots", "weakref_slot")
+_PLAIN_OPTIONS = _dataclass_options(_PlainDataclass)
+
+
+def _options_error(cls: type) -> TypeError:
+    return TypeError(
+        f"context class {cls.__qualname__}: @dataclass(...) with options is not supported on a "
+        "BaseStepContext subclass, which is made a dataclass when it is created; drop the "
+        "decorator (or its options), and pass kw_only=True as a class keyword for keyword-only "
+        f"fields: class {cls.__name__}(BaseStepContext, kw_only=True)"
+    )
+
+
+def _make_dataclass(cls: type, kw_only: bool) -> None:
+    if "__dataclass_fields__" in cls.__dict__:
+        # The copy @dataclass(slots=True) makes of a class this function already processed. Its
+        # keyword arguments are lost, so kw_only cannot be compared.
+        options = _dataclass_options(cls)
+        for name in (*_HONOURED_OPTIONS, "kw_only"):
+            options[name] = _PLAIN_OPTIONS[name]
+        if options != _PLAIN_OPTIONS:
+            raise _options_error(cls)
+        return
+    for base in cls.__mro__[1:]:
+        _finish_class(base)  # its decorator, if any, has run by now
+    specs = {name: value for name, value in cls.__dict__.items() if isinstance(value, dataclasses.Field)}
+    try:
+        dataclass(kw_only=kw_only)(cls)
+    except (TypeError, ValueError) as error:
+        hint = ""
+        if "follows default argument" in str(error):
+            hint = (
+                " (give it a default, or declare the class with kw_only=True: "
+                f"class {cls.__name__}(..., kw_only=True))"
+            )
+        raise TypeError(f"context class {cls.__qualname__}: {error}{hint}") from error
+    for name, spec in specs.items():
+        setattr(cls, name, spec)
+    _pending_classes[cls] = _dataclass_options(cls)
+
+
+def _finish_class(cls: type) -> None:
+    options = _pending_classes.get(cls)
+    if options is None:
+        return
+    if _dataclass_options(cls) != options:
+        raise _options_error(cls)  # and again at every use: the class stays pending
     for context_field in dataclasses.fields(cls):
-        check = _make_check(cls, context_field.name, hints.get(context_field.name, Any))
-        if check is not None:
-            checks[context_field.name] = check
-    return checks
+        if isinstance(cls.__dict__.get(context_field.name), dataclasses.Field):
+            if context_field.default is dataclasses.MISSING:
+                delattr(cls, context_field.name)
+            else:
+                setattr(cls, context_field.name, context_field.default)
+    del _pending_classes[cls]
 
 
+# -- unknown attribute names ---------------------------------------------------------------------
+
+
+def _unknown_name(cls: type, name: str, what: str) -> str:
+    fields = [f.name for f in dataclasses.fields(cls)]
+    known = [*fields, *(attr for attr in dir(cls) if not attr.startswith("_") and attr not in fields)]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{cls.__name__} {what} {name!r}{hint}"
+
+
+def _not_a_field(value: object) -> None:
+    """Stands for "no such field" in a field table lookup (never called)."""
+
+
+def _checked_setattr(self: object, name: str, value: object) -> None:
+    cls = type(self)
+    fields = _fields_by_class.get(cls)
+    if fields is None:
+        fields = _fields_for(cls)
+    check = fields.get(name, _not_a_field)
+    if check is _not_a_field:
+        if not name.startswith("_") and not hasattr(cls, name):
+            raise AttributeError(
+                _unknown_name(cls, name, "has no field")
+                + " (declare new state as a field of the class; names starting with '_' are free)"
+            )
+    elif check is not None:
+        check(value)
+    object.__setattr__(self, name, value)
+
+
+def _missing_attribute(self: object, name: str) -> object:
+    # Called only when normal lookup failed. Protocol probes (copy, pickle) get the plain error.
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(_unknown_name(type(self), name, "has no attribute"))
+
+
+@dataclass_transform(field_specifiers=(field, dataclasses.Field))
 @dataclass
 class BaseStepContext:
     """Base class for the state shared by the steps of one workflow.
 
-    Subclass it with the standard library's ``@dataclass`` and give every new field a default
-    (``field(default_factory=...)`` for mutable ones). Every field is validated against its
-    annotation at construction and on each assignment.
+    A subclass is a standard-library dataclass: it is made one when it is created (``@dataclass``
+    on it is allowed, with no option but ``slots=True``). Give every new field a default
+    (``field(default_factory=...)`` for mutable ones), or declare the class with the keyword
+    ``kw_only=True`` to have required keyword-only fields. Every field is validated against its
+    annotation at construction and on each assignment. Assigning or reading a name that is not a
+    field, a method or a property raises ``AttributeError`` (with the closest name); names that
+    start with ``_`` are free for a subclass's private state.
 
     Validation sees assignments only: in-place changes such as ``context.items.append(x)`` are not
     checked when they happen. Call :meth:`check_fields` (or pass ``check_fields=True`` to the
@@ -157,11 +285,17 @@ class BaseStepContext:
     # Lent by the orchestrator during a run; never a dataclass field and never validated.
     _active_run: ClassVar[_ActiveRun | None] = None
 
-    def __setattr__(self, name: str, value: object) -> None:
-        check = _checks_for(type(self)).get(name)
-        if check is not None:
-            check(value)
-        object.__setattr__(self, name, value)
+    def __init_subclass__(cls, *, kw_only: bool = False, **kwargs: object) -> None:
+        """Make the subclass a dataclass (``kw_only`` as in ``dataclasses.dataclass``)."""
+        super().__init_subclass__(**kwargs)
+        _make_dataclass(cls, kw_only)
+
+    # Hidden from type checkers: seen, they would make any attribute name acceptable, and a typo
+    # such as `context.titel = ...` must be a type error (mypy attr-defined, pyright
+    # reportAttributeAccessIssue). The functions are module-level so that mypy still checks them.
+    if not TYPE_CHECKING:
+        __setattr__ = _checked_setattr
+        __getattr__ = _missing_attribute
 
     def check_fields(self) -> None:
         """Validate every field's current value, including changes made in place.
@@ -171,7 +305,9 @@ class BaseStepContext:
         """
         cls = type(self)
         details: list[InitErrorDetails] = []
-        for name, check in _checks_for(cls).items():
+        for name, check in _fields_for(cls).items():
+            if check is None:
+                continue
             try:
                 check(getattr(self, name))
             except ValidationError as error:

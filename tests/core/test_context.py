@@ -7,6 +7,8 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from steprail import (
@@ -239,3 +241,155 @@ def test_runtime_subclass_receives_every_call() -> None:
         ("metrics", "only"),
         ("progress", (100, 100, None)),
     ]
+
+
+# -- every subclass is a dataclass; unknown names are refused ------------------------------------
+
+
+class Article(BaseStepContext):
+    """No @dataclass: made one when the class is created."""
+
+    title: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DecoratedArticle(BaseStepContext):
+    title: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+class Review(Article):
+    score: int = 0
+
+
+class Required(BaseStepContext, kw_only=True):
+    title: str
+    pages: int = 1
+
+
+@pytest.mark.parametrize("cls", [Article, DecoratedArticle])
+def test_a_subclass_is_a_validated_dataclass_with_or_without_the_decorator(cls: type[Article]) -> None:
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(cls)][-2:] == ["title", "tags"]
+    first, second = cls(runtime_ctx=RuntimeContext()), cls(runtime_ctx=RuntimeContext())
+    first.tags.append("x")
+    assert second.tags == []  # default_factory gives each instance its own list
+    with pytest.raises(ValidationError) as caught:
+        cls(runtime_ctx=RuntimeContext(), title=3)  # type: ignore[arg-type]  # the runtime check under test
+    assert caught.value.title == cls.__name__
+    with pytest.raises(ValidationError):
+        first.title = None  # type: ignore[assignment]  # the runtime check under test
+    assert first.title == ""
+    assert "tags" not in cls.__dict__  # the field specification is not left on the class
+
+
+def test_undecorated_and_decorated_subclasses_have_the_same_constructor() -> None:
+    import inspect
+
+    assert str(inspect.signature(Article)) == str(inspect.signature(DecoratedArticle))
+    assert Article(RuntimeContext(), [], [], "t").title == "t"  # positional, as @dataclass makes it
+
+
+def test_a_subclass_of_an_undecorated_context_inherits_and_adds_fields() -> None:
+    review = Review(runtime_ctx=RuntimeContext(), title="t", score=4)
+    assert (review.title, review.tags, review.score) == ("t", [], 4)
+    with pytest.raises(ValidationError):
+        review.score = "4"  # type: ignore[assignment]  # the runtime check under test
+
+
+def test_kw_only_class_keyword_allows_required_fields() -> None:
+    context = Required(runtime_ctx=RuntimeContext(), title="x")
+    assert (context.title, context.pages) == ("x", 1)
+    with pytest.raises(TypeError, match="title"):
+        Required(runtime_ctx=RuntimeContext())  # type: ignore[call-arg]  # the runtime check under test
+
+
+def test_a_field_without_default_after_defaults_fails_at_class_creation() -> None:
+    with pytest.raises(TypeError, match=r"context class .*Late: non-default argument 'late'.*kw_only=True"):
+
+        class Late(BaseStepContext):
+            late: int  # type: ignore[misc]  # the failure under test
+
+
+def test_dataclass_options_on_a_context_are_refused_at_first_use() -> None:
+    @dataclass(eq=False)
+    class Options(BaseStepContext):
+        x: int = 0
+
+    for _ in range(2):  # refused at every use, not only the first
+        with pytest.raises(TypeError, match=r"context class .*Options: @dataclass\(\.\.\.\) with options"):
+            Options(runtime_ctx=RuntimeContext())
+
+
+def test_slots_is_the_one_dataclass_option_honoured() -> None:
+    @dataclass(slots=True)
+    class Slotted(BaseStepContext):
+        title: str = ""
+
+    context = Slotted(runtime_ctx=RuntimeContext(), title="t")
+    assert "title" in getattr(Slotted, "__slots__")
+    with pytest.raises(ValidationError):
+        context.title = 1  # type: ignore[assignment]  # the runtime check under test
+    with pytest.raises(TypeError, match="with options"):
+
+        @dataclass(slots=True, order=True)
+        class Ordered(BaseStepContext):
+            title: str = ""
+
+
+def test_assigning_an_unknown_name_is_refused_with_the_closest_field() -> None:
+    context = Article(runtime_ctx=RuntimeContext(), title="kept")
+    before = dict(vars(context))
+    with pytest.raises(AttributeError, match=r"^Article has no field 'titel'; did you mean 'title'\?"):
+        context.titel = "x"  # type: ignore[attr-defined]  # the runtime check under test
+    assert vars(context) == before
+
+
+def test_reading_an_unknown_name_says_the_closest_one() -> None:
+    context = Article(runtime_ctx=RuntimeContext())
+    with pytest.raises(AttributeError, match=r"^Article has no attribute 'tagz'; did you mean 'tags'\?$"):
+        context.tagz  # type: ignore[attr-defined]  # noqa: B018  # the runtime check under test
+    with pytest.raises(AttributeError, match=r"has no attribute 'zzzzzz'$"):  # nothing close: no hint
+        getattr(context, "zzzzzz")
+
+
+def test_private_names_methods_and_bookkeeping_can_still_be_set() -> None:
+    context = Article(runtime_ctx=RuntimeContext())
+    context._cache = {"a": 1}  # type: ignore[attr-defined]  # private state: not checked at run time
+    context.current_step = "load"
+    context.current_step_order = 0
+    logged: list[str] = []
+    context.log = lambda event, data, file=None: logged.append(event)  # type: ignore[method-assign]  # an existing name is no typo
+    context.log("e", {})
+    assert (getattr(context, "_cache"), context.current_step, logged) == ({"a": 1}, "load", ["e"])
+
+
+def test_copy_and_pickle_still_work() -> None:
+    import copy
+    import pickle
+
+    context = Article(runtime_ctx=RuntimeContext(), title="t", tags=["a"])
+    assert copy.deepcopy(context).tags == ["a"]
+    assert pickle.loads(pickle.dumps(context)).title == "t"
+
+
+_IDENTIFIER = st.from_regex(r"[a-z][a-z0-9_]{0,14}", fullmatch=True)
+
+
+@given(name=_IDENTIFIER, value=st.integers())
+def test_any_name_that_is_not_declared_is_refused_and_changes_nothing(name: str, value: int) -> None:
+    context = Review(runtime_ctx=RuntimeContext())
+    before = dict(vars(context))
+    declared = hasattr(Review, name) or name in before
+    try:
+        setattr(context, name, value)
+    except AttributeError as error:
+        assert not declared
+        assert str(error).startswith(f"Review has no field {name!r}")
+        assert vars(context) == before
+    except ValidationError:
+        assert declared  # a declared field of another type: validation, not a name error
+    else:
+        assert declared

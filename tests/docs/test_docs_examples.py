@@ -1,4 +1,5 @@
-"""The README's example and the getting-started page run as pasted, and type-check strictly."""
+"""The README's example and the docs pages' code run as pasted, and type-check strictly under
+mypy (with the plugin) and basedpyright."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 
 import pytest
 from mypy import api as mypy_api
+
+from tests._doc_blocks import run_script, scripts_of, type_check
+from tests.typing_both._checkers import basedpyright_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {
@@ -73,3 +77,43 @@ def test_page_type_checks_strictly(page: str, tmp_path: Path) -> None:
         ["--config-file", str(ROOT / "mypy.ini"), "--cache-dir", str(ROOT / ".mypy_cache"), str(script)]
     )
     assert status == 0, stdout + stderr
+
+
+# Pages whose blocks are marked (<!-- doc-test: ... -->). Each page's own tests run its scripts;
+# context.md and steps.md are run here.
+MARKED_PAGES = sorted(page for page in (ROOT / "docs").glob("*.md") if "<!-- doc-test:" in page.read_text())
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        ("context.md", ["0 Typed steps", "MyContext has no field 'procesed_count'; did you mean 'processed_count'? "
+                        "(declare new state as a field of the class; names starting with '_' are free)"]),
+        ("steps.md", ["{'publish': 0, 'notify_mail': 1, 'notify_chat': 2}"]),
+    ],
+)
+def test_page_runs_prints_what_it_says_and_type_checks(
+    page: str, expected: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    scripts = scripts_of(ROOT / "docs" / page)
+    assert len(scripts) == 1
+    run_script(scripts[0][1], tmp_path, page.replace(".md", ""))
+    assert capsys.readouterr().out.splitlines() == expected
+    assert type_check(scripts, tmp_path, page.replace(".md", "")) == ""
+
+
+def test_all_docs_code_type_checks_under_basedpyright_strict(tmp_path: Path) -> None:
+    """What a pyright or Pylance user pastes from the docs must be clean for them too."""
+    files: list[Path] = []
+    for page, path in PAGES.items():
+        files.append(tmp_path / f"{page.replace('-', '_').replace('.', '_')}.py")
+        files[-1].write_text(script_of(path))
+    for path in MARKED_PAGES:
+        for line, code in scripts_of(path):
+            files.append(tmp_path / f"{path.stem.replace('-', '_')}_line_{line}.py")
+            files[-1].write_text(code)
+    assert {"README_md", "getting_started_md", "context", "steps", "actions", "datasets"} <= {
+        file.stem.split("_line_")[0] for file in files
+    }
+    assert sorted(basedpyright_errors(files, tmp_path)) == []
