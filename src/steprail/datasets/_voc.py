@@ -423,25 +423,25 @@ def _polygon_points(polygon: StdET.Element, offset: float) -> list[tuple[float, 
 
 
 def _read_attributes(obj: StdET.Element) -> list[Attribute]:
-    attrs: list[Attribute] = []
+    values: dict[str, JsonValue] = {}
     for name in VOC_ATTRIBUTES:
         element = obj.find(name)
         if element is None:
             continue
         text = (element.text or "").strip()
-        value: JsonValue = int(text) if name in _FLAGS and text.isdigit() else text
-        attrs.append(Attribute(name=name, value=value))
+        values[name] = int(text) if name in _FLAGS and text.isdigit() else text
+    # CVAT-style extra attributes; one named like a VOC field carries a value that field's
+    # text cannot (a pose that is not text, a flag that is not a count), so it wins.
     for attribute in obj.findall("attributes/attribute"):
         name = (attribute.findtext("name") or "").strip()
-        if not name or name in VOC_ATTRIBUTES:
+        if not name:
             continue
         text = attribute.findtext("value") or ""
         try:
-            parsed: JsonValue = json.loads(text)
+            values[name] = json.loads(text)
         except ValueError:
-            parsed = text  # CVAT writes plain text values
-        attrs.append(Attribute(name=name, value=parsed))
-    return attrs
+            values[name] = text  # CVAT writes plain text values
+    return [Attribute(name=name, value=value) for name, value in values.items()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,6 +562,19 @@ def _number(value: float) -> str:
     return repr(value)
 
 
+def _plain_voc_value(name: str, value: JsonValue) -> bool:
+    """Whether ``value`` of VOC field ``name`` reads back the same from that field's text."""
+    if isinstance(value, str) and _NOT_XML_CHARS.search(value):
+        return False  # as JSON text in <attributes> instead, where it is escaped
+    if name == "pose":
+        return isinstance(value, str) and value == value.strip()
+    if name in _FLAGS:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value >= 0
+        return isinstance(value, str) and value == value.strip() and not value.isdigit()
+    return False
+
+
 def _json_text(value: JsonValue) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -593,12 +606,11 @@ def _object_element(shape: BoundingBox | Polygon) -> StdET.Element:
     obj = StdET.Element("object")
     _sub(obj, "name", shape.classification)
     given = {a.name: a.value for a in shape.attrs}
-    pose = given.get("pose", "Unspecified")
-    _sub(obj, "pose", pose if isinstance(pose, str) else _json_text(pose))
+    plain = {name: value for name, value in given.items() if _plain_voc_value(name, value)}
+    _sub(obj, "pose", str(plain.get("pose", "Unspecified")))
     for flag in ("truncated", "difficult", "occluded"):
         if flag in given or flag != "occluded":
-            value = given.get(flag, 0)
-            _sub(obj, flag, value if isinstance(value, str) else _json_text(value))
+            _sub(obj, flag, str(plain.get(flag, 0)))
     if isinstance(shape, BoundingBox):
         x, y, w, h = shape.data
         corners = (x + 1, y + 1, x + w, y + h)
@@ -614,7 +626,7 @@ def _object_element(shape: BoundingBox | Polygon) -> StdET.Element:
         for index, (px, py) in enumerate(shape.data, start=1):
             _sub(polygon, f"x{index}", _number(px + 1))
             _sub(polygon, f"y{index}", _number(py + 1))
-    others = [a for a in shape.attrs if a.name not in VOC_ATTRIBUTES]
+    others = [a for a in shape.attrs if a.name not in plain]
     if others:
         attributes = _sub(obj, "attributes")
         for attr in others:
