@@ -145,21 +145,21 @@ def test_supervision_and_globox_read_our_voc_with_the_same_boxes(tmp_path: Path)
         stem = Path(image_path).stem
         assert detections.class_id is not None
         got = sorted(
-            (dataset.classes[int(c)], *(float(v) for v in xyxy))
+            (dataset.classes[int(c)], tuple(float(v) for v in xyxy))
             for c, xyxy in zip(detections.class_id, detections.xyxy, strict=True)
         )
-        want = sorted((n, x, y, x + w, y + h) for n, x, y, w, h in expected[stem])
-        assert np.allclose([g[1:] for g in got], [w[1:] for w in want])
-        assert [g[0] for g in got] == [w[0] for w in want]
+        want = sorted((n, (x, y, x + w, y + h)) for n, x, y, w, h in expected[stem])
+        assert [name for name, _ in got] == [name for name, _ in want]
+        assert np.allclose([box for _, box in got], [box for _, box in want])
 
     # globox takes the corners as written (no 1-based shift): xmin = x + 1, xmax = x + width.
     annotations = globox.AnnotationSet.from_pascal_voc(tmp_path / "voc" / "Annotations")
     seen = 0
     for annotation in annotations:
         stem = Path(annotation.image_id).stem
-        got = sorted((b.label, *b.ltrb) for b in annotation.boxes)
-        want = sorted((n, x + 1, y + 1, x + w, y + h) for n, x, y, w, h in expected[stem])
-        assert got == want
+        read = sorted((b.label, *b.ltrb) for b in annotation.boxes)
+        shifted = sorted((n, x + 1, y + 1, x + w, y + h) for n, x, y, w, h in expected[stem])
+        assert read == shifted
         seen += 1
     assert seen == len(expected)
 
@@ -197,8 +197,12 @@ def _voc_boxes(draw: st.DrawFn, width: int, height: int) -> tuple[float, float, 
     )
 
 
+type _Corners = tuple[float, float, float, float]
+type _VocItems = list[tuple[int, int, list[tuple[str, _Corners, int]]]]
+
+
 @st.composite
-def _voc_items(draw: st.DrawFn) -> list[tuple[int, int, list[tuple[str, tuple[float, ...], int]]]]:
+def _voc_items(draw: st.DrawFn) -> _VocItems:
     items = []
     for _ in range(draw(st.integers(1, 3))):
         width, height = draw(st.integers(2, 40)), draw(st.integers(2, 40))
@@ -211,7 +215,7 @@ def _voc_items(draw: st.DrawFn) -> list[tuple[int, int, list[tuple[str, tuple[fl
     return items
 
 
-def _write_voc(root: Path, items: list[tuple[int, int, list[tuple[str, tuple[float, ...], int]]]]) -> None:
+def _write_voc(root: Path, items: _VocItems) -> None:
     (root / "Annotations").mkdir(parents=True)
     for index, (width, height, objects) in enumerate(items):
         stem = f"img{index}"
@@ -233,7 +237,7 @@ def _write_voc(root: Path, items: list[tuple[int, int, list[tuple[str, tuple[flo
 @given(items=_voc_items())
 def test_voc_round_trip_keeps_boxes_classes_and_flags(
     tmp_path_factory: pytest.TempPathFactory,
-    items: list[tuple[int, int, list[tuple[str, tuple[float, ...], int]]]],
+    items: _VocItems,
 ) -> None:
     base = tmp_path_factory.mktemp("voc")
     _write_voc(base / "in", items)
