@@ -23,8 +23,10 @@ from steprail.datasets import (
     OutputExistsError,
     read_audit,
 )
+from steprail.datasets import _voc
 from steprail.datasets._voc import dmv2_to_voc, voc_to_dmv2
 
+from .._doc_blocks import ROOT, scripts_of
 from ._helpers import ItemSpec, read_dmv2, tree, write_dataset, write_image
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -483,3 +485,10 @@ def test_voc_is_found_one_folder_down_and_zero_based_tools_need_the_flag(tmp_pat
 def _import(source: Path, output: Path, *, one_based: bool) -> Path:
     voc_to_dmv2(source, output, one_based=one_based)
     return output
+
+
+def test_the_voc_docs_page_marks_its_blocks_and_names_the_module_api() -> None:
+    page = ROOT / "docs" / "datasets-voc.md"
+    scripts_of(page)  # fails on an unmarked block or a fragment that does not say so
+    text = page.read_text(encoding="utf-8")
+    assert [name for name in _voc.__all__ if name not in text] == []
