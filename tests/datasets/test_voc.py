@@ -377,6 +377,10 @@ def test_hostile_and_broken_voc_input_is_audited_and_the_rest_imported(tmp_path:
     }
     for stem, text in files.items():
         (root / "Annotations" / f"{stem}.xml").write_text(text, encoding="utf-8")
+    # An annotation file that is a link to a file outside the folder is not read either.
+    (tmp_path / "secret.xml").write_text(_annotation("good.png", _object("secret", "1", "1", "2", "2")))
+    (root / "Annotations" / "xml_link.xml").symlink_to(tmp_path / "secret.xml")
+    files["xml_link"] = ""
 
     result = voc_to_dmv2(root, tmp_path / "dm")
     summary, entries = read_audit(Path(result.audit_path))
@@ -389,6 +393,7 @@ def test_hostile_and_broken_voc_input_is_audited_and_the_rest_imported(tmp_path:
     assert by_item[("no_image", None)].reason is AuditReason.MISSING_IMAGE
     assert "would leave JPEGImages" in by_item[("escape", None)].message
     assert "outside the dataset" in by_item[("linked", None)].message
+    assert "outside the dataset" in by_item[("xml_link", None)].message
     reasons = [by_item[("bad_boxes", f"bad_boxes-{n}")].reason for n in range(1, 6)]
     assert reasons == [
         AuditReason.BOX_NON_POSITIVE,
@@ -406,6 +411,7 @@ def test_hostile_and_broken_voc_input_is_audited_and_the_rest_imported(tmp_path:
     assert written[(None, "bad_boxes")][0] == [("dog", 1.0, 1.0, 3.0, 3.0)]
     # Nothing of the refused files reached the output: no expanded entity, no outside bytes.
     assert not any("lol" in p.name or p.name.startswith("outside") for p in (tmp_path / "dm").rglob("*"))
+    assert "secret" not in json.dumps(read_dmv2(tmp_path / "dm"))
 
 
 def test_image_sets_ids_are_checked_and_unlisted_files_audited(tmp_path: Path) -> None:
