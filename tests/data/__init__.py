@@ -1,0 +1,1 @@
+"""Test data: real public dataset fixtures (see real/README.md)."""

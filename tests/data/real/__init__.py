@@ -1,0 +1,1 @@
+"""Real public dataset fixtures and make_facts.py, which computes their facts.json without steprail."""

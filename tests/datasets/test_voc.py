@@ -1,0 +1,500 @@
+"""Pascal VOC in and out: real VOC folders, round trips, real consumers, hostile XML."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import defusedxml.ElementTree as SafeET
+import globox
+import numpy as np
+import pytest
+import supervision as sv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from steprail.datasets import (
+    AuditReason,
+    DatasetInputError,
+    NoUsableItemsError,
+    OutputExistsError,
+    read_audit,
+)
+from steprail.datasets import _voc
+from steprail.datasets._voc import dmv2_to_voc, voc_to_dmv2
+
+from .._doc_blocks import ROOT, scripts_of
+from ._helpers import ItemSpec, read_dmv2, tree, write_dataset, write_image
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+BCCD = REAL / "bccd_voc"
+LABELME_VOC = REAL / "labelme_voc"
+
+
+def _facts(folder: Path) -> dict[str, object]:
+    facts = json.loads((folder / "facts.json").read_text(encoding="utf-8"))
+    assert isinstance(facts, dict)
+    return facts
+
+
+def _item_attrs(root: Path) -> list[dict[str, object]]:
+    """Every annotation's attributes (name -> value) in a DM v2 folder."""
+    found: list[dict[str, object]] = []
+    for path in sorted(root.rglob("json/*.json")):
+        for image in json.loads(path.read_text())["images"]:
+            for shape in [*image.get("bounding_box", []), *image.get("polygon", [])]:
+                found.append({a["name"]: a.get("value") for a in shape.get("attrs", [])})
+    return found
+
+
+def _voc_objects(annotations: Path) -> dict[str, list[tuple[str, tuple[float, ...], str]]]:
+    """stem -> sorted (name, corners, flags) of every object, read with defusedxml."""
+    out: dict[str, list[tuple[str, tuple[float, ...], str]]] = {}
+    for path in sorted(annotations.glob("*.xml")):
+        root = SafeET.parse(path).getroot()
+        assert root is not None
+        objects = []
+        for obj in root.iter("object"):
+            box = obj.find("bndbox")
+            assert box is not None
+            corners = tuple(float(box.findtext(k) or "nan") for k in ("xmin", "ymin", "xmax", "ymax"))
+            flags = "/".join((obj.findtext(f) or "").strip() for f in ("truncated", "difficult"))
+            objects.append(((obj.findtext("name") or "").strip(), corners, flags))
+        out[path.stem] = sorted(objects)
+    return out
+
+
+# --- the real fixtures -------------------------------------------------------------------------
+
+
+def test_real_bccd_voc_imports_with_the_independent_counts(tmp_path: Path) -> None:
+    facts = _facts(BCCD)
+    result = voc_to_dmv2(BCCD, tmp_path / "dm")  # BCCD/ is found one level down
+    items = read_dmv2(tmp_path / "dm")
+    per_class: Counter[str] = Counter(b[0] for boxes, _ in items.values() for b in boxes)
+    assert dict(per_class) == facts["objects_per_class"]
+    assert result.audit.annotations_written == facts["objects"]
+    assert result.audit.items_written == facts["annotation_files"]
+    assert result.audit.items_skipped == 0 and result.audit.annotations_skipped == 0
+    # ImageSets/Main: val becomes valid; trainval (the union) adds no split of its own.
+    image_sets = facts["image_sets"]
+    assert isinstance(image_sets, dict)
+    for voc_split, dm_split in (("train", "train"), ("val", "valid"), ("test", "test")):
+        assert sorted(s for (sp, s) in items if sp == dm_split) == sorted(image_sets[voc_split])
+    assert result.splits == ["train", "valid", "test"] and result.is_categorized
+    # VOC's flags survive as attributes: as many truncated objects as the XML says.
+    attrs = _item_attrs(tmp_path / "dm")
+    flags_set = facts["flags_set"]
+    assert isinstance(flags_set, dict)
+    assert sum(1 for a in attrs if a.get("truncated") == 1) == flags_set["truncated"]
+    assert all(a["pose"] == "Unspecified" and a["difficult"] == 0 for a in attrs)
+
+
+def test_voc_corners_are_one_based_and_inclusive(tmp_path: Path) -> None:
+    # BloodImage_00338 has the real box xmin == xmax == 504, ymin == ymax == 337: under the
+    # devkit convention that is the single pixel (503, 336) to (504, 337), a 1x1 box.
+    voc_to_dmv2(BCCD, tmp_path / "dm")
+    boxes, _ = read_dmv2(tmp_path / "dm")[("valid", "BloodImage_00338")]
+    assert ("RBC", 503.0, 336.0, 1.0, 1.0) in boxes
+    # BloodImage_00000's first object: WBC 260 177 491 376.
+    boxes, _ = read_dmv2(tmp_path / "dm")[("valid", "BloodImage_00000")]
+    assert ("WBC", 259.0, 176.0, 232.0, 200.0) in boxes
+
+
+def test_labelme_voc_export_reads_zero_based_and_keeps_float_corners(tmp_path: Path) -> None:
+    facts = _facts(LABELME_VOC)
+    result = voc_to_dmv2(LABELME_VOC, tmp_path / "dm", one_based=False)
+    items = read_dmv2(tmp_path / "dm")
+    assert not result.is_categorized and result.splits == []
+    assert dict(Counter(b[0] for bs, _ in items.values() for b in bs)) == facts["objects_per_class"]
+    # 2011_000003's first person: 191.0 107.369... 313.0 329.369..., taken as written.
+    boxes, _ = items[(None, "2011_000003")]
+    name, x, y, w, h = boxes[0]
+    assert (name, x, w) == ("person", 191.0, 122.0)
+    assert y == pytest.approx(107.36900369003689) and y + h == pytest.approx(329.36900369003695)
+    # labelme writes empty <pose/>, <truncated/>, <difficult/>: kept as empty text, not invented.
+    assert all(a == {"pose": "", "truncated": "", "difficult": ""} for a in _item_attrs(tmp_path / "dm"))
+
+
+def test_real_bccd_round_trip_keeps_every_object_flag_and_split(tmp_path: Path) -> None:
+    voc_to_dmv2(BCCD, tmp_path / "dm")
+    result = dmv2_to_voc(tmp_path / "dm", tmp_path / "voc")
+    assert result.audit.items_skipped == 0 and result.audit.annotations_skipped == 0
+    assert _voc_objects(tmp_path / "voc" / "Annotations") == _voc_objects(BCCD / "BCCD" / "Annotations")
+    for name in ("train", "val", "test", "trainval"):
+        ours = (tmp_path / "voc" / "ImageSets" / "Main" / f"{name}.txt").read_text().split()
+        theirs = (BCCD / "BCCD" / "ImageSets" / "Main" / f"{name}.txt").read_text().split()
+        assert sorted(ours) == sorted(theirs)
+    # Integer corners are written as integers, as VOC tools that call int() expect.
+    text = (tmp_path / "voc" / "Annotations" / "BloodImage_00000.xml").read_text()
+    assert "<xmin>260</xmin>" in text and ".0<" not in text
+
+
+def test_supervision_and_globox_read_our_voc_with_the_same_boxes(tmp_path: Path) -> None:
+    voc_to_dmv2(BCCD, tmp_path / "dm")
+    dmv2_to_voc(tmp_path / "dm", tmp_path / "voc")
+    expected = {stem: boxes for (_, stem), (boxes, _) in read_dmv2(tmp_path / "dm").items()}
+
+    dataset = sv.DetectionDataset.from_pascal_voc(
+        images_directory_path=str(tmp_path / "voc" / "JPEGImages"),
+        annotations_directory_path=str(tmp_path / "voc" / "Annotations"),
+    )
+    assert len(dataset) == len(expected)
+    for image_path, _, detections in dataset:
+        stem = Path(image_path).stem
+        assert detections.class_id is not None
+        got = sorted(
+            (dataset.classes[int(c)], tuple(float(v) for v in xyxy))
+            for c, xyxy in zip(detections.class_id, detections.xyxy, strict=True)
+        )
+        want = sorted((n, (x, y, x + w, y + h)) for n, x, y, w, h in expected[stem])
+        assert [name for name, _ in got] == [name for name, _ in want]
+        assert np.allclose([box for _, box in got], [box for _, box in want])
+
+    # globox takes the corners as written (no 1-based shift): xmin = x + 1, xmax = x + width.
+    annotations = globox.AnnotationSet.from_pascal_voc(tmp_path / "voc" / "Annotations")
+    seen = 0
+    for annotation in annotations:
+        stem = Path(annotation.image_id).stem
+        read = sorted((b.label, *b.ltrb) for b in annotation.boxes)
+        shifted = sorted((n, x + 1, y + 1, x + w, y + h) for n, x, y, w, h in expected[stem])
+        assert read == shifted
+        seen += 1
+    assert seen == len(expected)
+
+
+# --- generated round trips ---------------------------------------------------------------------
+
+_NAMES = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=8,
+)
+
+
+@st.composite
+def _voc_boxes(draw: st.DrawFn, width: int, height: int) -> tuple[float, float, float, float]:
+    """VOC corners inside a ``width`` x ``height`` image: integers or fractional values."""
+    integral = draw(st.booleans())
+    if integral:
+        xmin = draw(st.integers(1, width))
+        ymin = draw(st.integers(1, height))
+        return (
+            float(xmin),
+            float(ymin),
+            float(draw(st.integers(xmin, width))),
+            float(draw(st.integers(ymin, height))),
+        )
+    # 1-based: the smallest corner is 1 (the left edge of the first pixel column is 0 in DM v2).
+    xmin_f = draw(st.floats(1.0, float(width), allow_nan=False))
+    ymin_f = draw(st.floats(1.0, float(height), allow_nan=False))
+    return (
+        xmin_f,
+        ymin_f,
+        draw(st.floats(xmin_f, float(width), allow_nan=False)),
+        draw(st.floats(ymin_f, float(height), allow_nan=False)),
+    )
+
+
+type _Corners = tuple[float, float, float, float]
+type _VocItems = list[tuple[int, int, list[tuple[str, _Corners, int]]]]
+
+
+@st.composite
+def _voc_items(draw: st.DrawFn) -> _VocItems:
+    items = []
+    for _ in range(draw(st.integers(1, 3))):
+        width, height = draw(st.integers(2, 40)), draw(st.integers(2, 40))
+        objects = draw(
+            st.lists(
+                st.tuples(_NAMES, _voc_boxes(width, height), st.integers(0, 1)), max_size=4
+            )
+        )
+        items.append((width, height, objects))
+    return items
+
+
+def _write_voc(root: Path, items: _VocItems) -> None:
+    (root / "Annotations").mkdir(parents=True)
+    for index, (width, height, objects) in enumerate(items):
+        stem = f"img{index}"
+        write_image(root / "JPEGImages" / f"{stem}.png", width, height)
+        body = "".join(
+            f"<object><name>{escape(name)}</name><difficult>{difficult}</difficult><bndbox>"
+            f"<xmin>{c[0]!r}</xmin><ymin>{c[1]!r}</ymin><xmax>{c[2]!r}</xmax><ymax>{c[3]!r}</ymax>"
+            "</bndbox></object>"
+            for name, c, difficult in objects
+        )
+        (root / "Annotations" / f"{stem}.xml").write_text(
+            f"<annotation><filename>{stem}.png</filename><size><width>{width}</width>"
+            f"<height>{height}</height><depth>3</depth></size>{body}</annotation>",
+            encoding="utf-8",
+        )
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(items=_voc_items())
+def test_voc_round_trip_keeps_boxes_classes_and_flags(
+    tmp_path_factory: pytest.TempPathFactory,
+    items: _VocItems,
+) -> None:
+    base = tmp_path_factory.mktemp("voc")
+    _write_voc(base / "in", items)
+    imported = voc_to_dmv2(base / "in", base / "dm")
+    total = sum(len(objects) for _, _, objects in items)
+    assert imported.audit.annotations_written == total and imported.audit.annotations_skipped == 0
+    exported = dmv2_to_voc(base / "dm", base / "out")
+    assert exported.audit.annotations_written == total
+    for index, (_, _, objects) in enumerate(items):
+        root = SafeET.parse(base / "out" / "Annotations" / f"img{index}.xml").getroot()
+        assert root is not None
+        got = sorted(
+            (
+                obj.findtext("name") or "",
+                tuple(float(obj.findtext(f"bndbox/{k}") or "nan") for k in ("xmin", "ymin", "xmax", "ymax")),
+                int(obj.findtext("difficult") or "-1"),
+            )
+            for obj in root.iter("object")
+        )
+        want = sorted(objects)
+        assert [(n, d) for n, _, d in got] == [(n, d) for n, _, d in want]
+        for (_, got_corners, _), (_, want_corners, _) in zip(got, want, strict=True):
+            # Corners of whole pixels come back exactly; fractional ones within float rounding
+            # of the -1/+1 shift.
+            assert got_corners == pytest.approx(want_corners, abs=1e-9)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    boxes=st.lists(
+        st.tuples(
+            _NAMES,
+            st.integers(0, 30),
+            st.integers(0, 20),
+            st.integers(1, 10),
+            st.integers(1, 10),
+        ),
+        max_size=4,
+    ),
+    attrs=st.dictionaries(
+        st.sampled_from(["color", "score", "pose", "occluded"]),
+        st.one_of(st.integers(0, 3), st.text(max_size=5), st.booleans()),
+        max_size=3,
+    ),
+)
+def test_dmv2_round_trip_through_voc_keeps_boxes_polygons_and_attributes(
+    tmp_path_factory: pytest.TempPathFactory,
+    boxes: list[tuple[str, int, int, int, int]],
+    attrs: dict[str, object],
+) -> None:
+    base = tmp_path_factory.mktemp("dm")
+    spec = ItemSpec(
+        "a",
+        40,
+        30,
+        boxes=[(n, float(x), float(y), float(w), float(h)) for n, x, y, w, h in boxes],
+        polygons=[("zone", ((1.5, 2.0), (20.25, 3.0), (10.0, 25.5)))],
+    )
+    write_dataset(base / "src", [spec])
+    item_path = base / "src" / "json" / "a.json"
+    raw = json.loads(item_path.read_text())
+    for shape in raw["images"][0]["bounding_box"]:
+        shape["attrs"] = [{"name": k, "value": v} for k, v in attrs.items()]
+    item_path.write_text(json.dumps(raw))
+    dmv2_to_voc(base / "src", base / "voc")
+    voc_to_dmv2(base / "voc", base / "back")
+    assert read_dmv2(base / "back") == read_dmv2(base / "src")
+    for got in _item_attrs(base / "back")[: len(boxes)]:
+        # VOC always writes pose/truncated/difficult; given values win over those defaults.
+        assert {k: got[k] for k in attrs} == attrs
+
+
+# --- hostile and broken input ------------------------------------------------------------------
+
+_BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<annotation><filename>bomb.png</filename><object><name>&lol9;</name>
+<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></annotation>
+"""
+
+_EXTERNAL = """<?xml version="1.0"?>
+<!DOCTYPE a [<!ENTITY secret SYSTEM "file:///etc/hostname">]>
+<annotation><filename>ext.png</filename><object><name>&secret;</name>
+<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox></object></annotation>
+"""
+
+
+def _annotation(filename: str, *objects: str) -> str:
+    return f"<annotation><filename>{filename}</filename>{''.join(objects)}</annotation>"
+
+
+def _object(name: str, xmin: str, ymin: str, xmax: str, ymax: str) -> str:
+    return (
+        f"<object><name>{name}</name><bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
+        f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>"
+    )
+
+
+def test_hostile_and_broken_voc_input_is_audited_and_the_rest_imported(tmp_path: Path) -> None:
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    for stem in ("good", "bomb", "ext", "broken", "bad_boxes", "escape", "linked"):
+        write_image(root / "JPEGImages" / f"{stem}.png", 20, 10)
+    write_image(tmp_path / "outside.png", 20, 10)
+    (root / "JPEGImages" / "linked.png").unlink()
+    (root / "JPEGImages" / "linked.png").symlink_to(tmp_path / "outside.png")
+    files = {
+        "good": _annotation("good.png", _object("cat", "1", "1", "20", "10")),
+        "bomb": _BOMB,
+        "ext": _EXTERNAL,
+        "broken": "<annotation><filename>broken.png</filename><object>",
+        "no_image": _annotation("no_image.png", _object("cat", "1", "1", "2", "2")),
+        "escape": _annotation("../../outside.png", _object("cat", "1", "1", "2", "2")),
+        "linked": _annotation("linked.png", _object("cat", "1", "1", "2", "2")),
+        "bad_boxes": _annotation(
+            "bad_boxes.png",
+            _object("cat", "5", "5", "2", "8"),  # xmax < xmin
+            _object("cat", "0", "1", "4", "4"),  # column 0 is left of the image (1-based)
+            _object("cat", "1", "1", "21", "4"),  # past the right edge
+            _object("cat", "one", "1", "4", "4"),  # not a number
+            _object("", "1", "1", "4", "4"),  # no class
+            _object("dog", "2", "2", "4", "4"),  # the only good one
+        ),
+    }
+    for stem, text in files.items():
+        (root / "Annotations" / f"{stem}.xml").write_text(text, encoding="utf-8")
+    # An annotation file that is a link to a file outside the folder is not read either.
+    (tmp_path / "secret.xml").write_text(_annotation("good.png", _object("secret", "1", "1", "2", "2")))
+    (root / "Annotations" / "xml_link.xml").symlink_to(tmp_path / "secret.xml")
+    files["xml_link"] = ""
+
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    summary, entries = read_audit(Path(result.audit_path))
+    by_item = {(e.item, e.annotation): e for e in entries}
+    assert by_item[("bomb", None)].reason is AuditReason.INVALID_ITEM
+    assert "unsafe XML refused" in by_item[("bomb", None)].message
+    assert by_item[("ext", None)].reason is AuditReason.INVALID_ITEM
+    assert "unsafe XML refused" in by_item[("ext", None)].message
+    assert "not well-formed" in by_item[("broken", None)].message
+    assert by_item[("no_image", None)].reason is AuditReason.MISSING_IMAGE
+    assert "would leave JPEGImages" in by_item[("escape", None)].message
+    assert "outside the dataset" in by_item[("linked", None)].message
+    assert "outside the dataset" in by_item[("xml_link", None)].message
+    reasons = [by_item[("bad_boxes", f"bad_boxes-{n}")].reason for n in range(1, 6)]
+    assert reasons == [
+        AuditReason.BOX_NON_POSITIVE,
+        AuditReason.BOX_OUTSIDE_IMAGE,
+        AuditReason.BOX_OUTSIDE_IMAGE,
+        AuditReason.INVALID_ANNOTATION,
+        AuditReason.MISSING_CLASS,
+    ]
+    # Counts add up: every file is written or skipped, every object written or skipped.
+    assert summary.items_total == len(files) == summary.items_written + summary.items_skipped
+    assert summary.items_written == 2 and summary.annotations_written == 2
+    assert summary.annotations_skipped == 5
+    written = read_dmv2(tmp_path / "dm")
+    assert set(written) == {(None, "good"), (None, "bad_boxes")}
+    assert written[(None, "bad_boxes")][0] == [("dog", 1.0, 1.0, 3.0, 3.0)]
+    # Nothing of the refused files reached the output: no expanded entity, no outside bytes.
+    assert not any("lol" in p.name or p.name.startswith("outside") for p in (tmp_path / "dm").rglob("*"))
+    assert "secret" not in str(read_dmv2(tmp_path / "dm"))
+
+
+def test_image_sets_ids_are_checked_and_unlisted_files_audited(tmp_path: Path) -> None:
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    for stem in ("a", "b", "c"):
+        write_image(root / "JPEGImages" / f"{stem}.jpg", 8, 8)
+        (root / "Annotations" / f"{stem}.xml").write_text(
+            _annotation(f"{stem}.jpg", _object("x", "1", "1", "8", "8"))
+        )
+    (root / "ImageSets" / "Main" / "train.txt").write_text("a\n../../etc/passwd\nghost\n")
+    (root / "ImageSets" / "Main" / "val.txt").write_text("b\n")
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    _, entries = read_audit(Path(result.audit_path))
+    reasons = {e.item: (e.reason, e.message) for e in entries}
+    assert reasons["../../etc/passwd"][0] is AuditReason.INVALID_ITEM
+    assert reasons["ghost"][0] is AuditReason.MISSING_LABELS
+    assert reasons["c"][0] is AuditReason.INVALID_ITEM and "no ImageSets/Main list" in reasons["c"][1]
+    assert set(read_dmv2(tmp_path / "dm")) == {("train", "a"), ("valid", "b")}
+    assert result.audit.items_total == 5
+
+
+def test_a_folder_that_is_not_voc_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(DatasetInputError, match="not a Pascal VOC folder"):
+        voc_to_dmv2(tmp_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_nothing_usable_fails_and_leaves_no_output(tmp_path: Path) -> None:
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "bomb.xml").write_text(_BOMB)
+    with pytest.raises(NoUsableItemsError):
+        voc_to_dmv2(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_audits_what_voc_cannot_hold_and_never_overwrites(tmp_path: Path) -> None:
+    write_dataset(
+        tmp_path / "src",
+        [
+            ItemSpec("same", 10, 10, boxes=[("a", 1, 1, 2, 2)], split="train"),
+            ItemSpec("same", 10, 10, boxes=[("b", 1, 1, 2, 2)], split="valid"),
+            ItemSpec("odd", 10, 10, boxes=[("bad\x01name", 1, 1, 2, 2), ("ok", 0, 0, 10, 10)], split="test"),
+        ],
+    )
+    result = dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.item, e.split, e.reason) for e in entries if e.annotation is None] == [
+        ("same", "valid", AuditReason.INVALID_ITEM)
+    ]
+    assert [e.message for e in entries if e.annotation is not None][0].endswith("not written")
+    assert (tmp_path / "voc" / "ImageSets" / "Main" / "train.txt").read_text() == "same\n"
+    assert not (tmp_path / "voc" / "ImageSets" / "Main" / "val.txt").exists()
+    odd = (tmp_path / "voc" / "Annotations" / "odd.xml").read_text()
+    assert "<name>ok</name>" in odd and "<xmin>1</xmin>" in odd and "<xmax>10</xmax>" in odd
+
+    before = tree(tmp_path / "voc")
+    with pytest.raises(OutputExistsError):
+        dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    assert tree(tmp_path / "voc") == before
+
+
+def test_voc_is_found_one_folder_down_and_zero_based_tools_need_the_flag(tmp_path: Path) -> None:
+    devkit = tmp_path / "VOCdevkit"
+    shutil.copytree(LABELME_VOC, devkit / "VOC2012")
+    # 1-based reading of labelme's 0-based corners is still valid here (no corner at 0) but
+    # moves every box by one pixel: the flag matters and is not guessed.
+    one = read_dmv2(_import(devkit, tmp_path / "one", one_based=True))
+    zero = read_dmv2(_import(devkit, tmp_path / "zero", one_based=False))
+    for key, (boxes, _) in zero.items():
+        shifted = [(n, x - 1, y - 1, w + 1, h + 1) for n, x, y, w, h in boxes]
+        assert one[key][0] == shifted
+
+
+def _import(source: Path, output: Path, *, one_based: bool) -> Path:
+    voc_to_dmv2(source, output, one_based=one_based)
+    return output
+
+
+def test_the_voc_docs_page_marks_its_blocks_and_names_the_module_api() -> None:
+    page = ROOT / "docs" / "datasets-voc.md"
+    scripts_of(page)  # fails on an unmarked block or a fragment that does not say so
+    text = page.read_text(encoding="utf-8")
+    assert [name for name in _voc.__all__ if name not in text] == []
