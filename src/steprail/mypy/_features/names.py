@@ -44,16 +44,11 @@ from mypy.nodes import (
 from mypy.plugin import MethodContext
 from mypy.types import Type
 
-from .._consts import (
-    REGISTRY,
-    VALIDATION_DEFAULT_NAME,
-    VALIDATION_STEP,
-    WRAPPER_STEP,
-)
+from .._consts import REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_NAME
 from ._shared import as_checker, init_owner, str_literal
 from ._walk import expression_names, functions_in, mentioned_names
-from .step_info import prefix_of, recorded_name
+from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
 
@@ -108,6 +103,22 @@ def _argument(call: CallExpr, params: tuple[str, ...], wanted: str) -> Expressio
     return None
 
 
+def _constructor_name(call: CallExpr, info: TypeInfo) -> str | None:
+    """The name a constructor call gives its step (``name=`` argument, or the default)."""
+    taken = init_name_of(info)
+    if taken is None:
+        return None
+    index, default = taken
+    if "name" in call.arg_names:
+        return str_literal(call.args[call.arg_names.index("name")])
+    positional = sum(1 for kind in call.arg_kinds if kind == ARG_POS)
+    if index >= 0 and positional > index:
+        return str_literal(call.args[index])
+    if index == UNKNOWN_POSITION and positional > 0:
+        return None  # a dataclass field may have been given by position
+    return default
+
+
 def _plain_call(call: CallExpr) -> bool:
     return all(kind in (ARG_POS, ARG_NAMED) for kind in call.arg_kinds)
 
@@ -156,10 +167,10 @@ class _BodyWalker:
             prefix = prefix_of(info)
             inner = self.step_name(_argument(expr, ("step",), "step"))
             return None if prefix is None or inner is None else prefix + inner
-        if owner.fullname == VALIDATION_STEP and init_owner(info) == VALIDATION_STEP:
-            given = _argument(expr, ("validator", "name", "progress_weight"), "name")
-            return VALIDATION_DEFAULT_NAME if given is None else str_literal(given)
-        return recorded_name(info)
+        fixed = recorded_name(info)
+        if fixed is not None:
+            return fixed
+        return _constructor_name(expr, info)
 
     # -- statements ----------------------------------------------------------------------------
     def forget(self, names: set[str] | None) -> None:
