@@ -47,7 +47,7 @@ from mypy.types import Type
 from .._consts import REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_NAME
 from ._shared import as_checker, init_owner, str_literal
-from ._walk import expression_names, functions_in, mentioned_names
+from ._walk import bodies_in, expression_may_call, expression_names, mentioned_names, statement_may_call
 from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
@@ -68,6 +68,7 @@ class _Registry:
 
     variable: str
     closed: bool  # known to hold only the names in ``present``
+    reachable: bool  # other code (a call, an import) can get at it
     present: dict[str, int] = field(default_factory=dict)  # name -> line that added it
     absent: set[str] = field(default_factory=set)  # names removed by this body
 
@@ -145,8 +146,10 @@ def _is_registry_call_stmt(stmt: Statement) -> bool:
 class _BodyWalker:
     """Follows the registries of one body and records the findings for their calls."""
 
-    def __init__(self, findings: dict[CallExpr, str]) -> None:
+    def __init__(self, findings: dict[CallExpr, str], shared: bool) -> None:
         self.findings = findings
+        # A module's or class's top level: its variables are reachable from anywhere.
+        self.shared = shared
         self.registries: dict[str, _Registry | None] = {}  # None: given up
         self.steps: dict[str, str | None] = {}  # variable -> name of the step it holds
         self.everything_forgotten = False
@@ -184,6 +187,13 @@ class _BodyWalker:
             self.registries[name] = None
             self.steps.pop(name, None)
 
+    def reached(self) -> None:
+        """Code ran that may get at registries this body did not create itself, or at any
+        registry of a module or class body (a function call, an import): stop following them."""
+        for variable, registry in self.registries.items():
+            if registry is not None and registry.reachable:
+                self.registries[variable] = None
+
     def escape(self, expr: Expression) -> None:
         """``expr`` was evaluated: a registry it mentions may now be changed elsewhere.
 
@@ -215,14 +225,18 @@ class _BodyWalker:
                 and len(stmt.lvalues) == 1
                 and isinstance(stmt.lvalues[0], NameExpr)
             ):
+                if expression_may_call(stmt.rvalue):
+                    self.reached()
                 self.assignment(stmt.lvalues[0].name, stmt.rvalue)
                 continue
+            if statement_may_call(stmt):
+                self.reached()
             self.forget(mentioned_names(stmt))
 
     def assignment(self, target: str, value: Expression) -> None:
         self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
-            self.registries[target] = _Registry(target, closed=True)
+            self.registries[target] = _Registry(target, closed=True, reachable=self.shared)
             self.steps.pop(target, None)
             return
         if target in self.registries:
@@ -240,7 +254,10 @@ class _BodyWalker:
             return False
         variable = expr.callee.expr.name
         method = expr.callee.name
-        # The arguments may mention registries (passing one along): those escape.
+        # The arguments run first; they may mention registries (passing one along: those
+        # escape) or call code that can reach one.
+        if any(expression_may_call(arg) for arg in expr.args):
+            self.reached()
         for arg in expr.args:
             self.escape(arg)
         if variable not in self.registries:
@@ -249,7 +266,7 @@ class _BodyWalker:
                 self.registries[variable] = None
                 return True
             # First use of a registry this body did not create: it may already hold steps.
-            self.registries[variable] = _Registry(variable, closed=False)
+            self.registries[variable] = _Registry(variable, closed=False, reachable=True)
         registry = self.registries[variable]
         if registry is None:
             return True
@@ -320,7 +337,8 @@ class NameChecker:
         if state is not None and state.tree is tree:
             return state
         state = _ModuleState(tree)
-        for body in [tree.defs, *(func.body.body for func in functions_in(tree.defs))]:
+        for body, shared in [(tree.defs, True), *bodies_in(tree.defs)]:
+            state.shared[id(body)] = shared
             for index, stmt in enumerate(body):
                 # Only straight-line registry calls can be reported.
                 if _is_registry_call_stmt(stmt):
@@ -343,7 +361,7 @@ class NameChecker:
         walker, start = state.progress.get(id(body), (None, 0))
         if walker is None or start > index:
             # First call of this body, or mypy checks the body again (a deferred function).
-            walker, start = _BodyWalker({}), 0
+            walker, start = _BodyWalker({}, shared=state.shared[id(body)]), 0
         walker.walk(body[start : index + 1], state.confirmed)
         state.progress[id(body)] = (walker, index + 1)
         message = walker.findings.get(call)
@@ -360,3 +378,4 @@ class _ModuleState:
         self.calls: dict[CallExpr, tuple[list[Statement], int]] = {}
         self.confirmed: set[CallExpr] = set()
         self.progress: dict[int, tuple[_BodyWalker, int]] = {}
+        self.shared: dict[int, bool] = {}  # id(body) -> module or class body
