@@ -60,10 +60,10 @@ def test_the_workflows_run_as_written() -> None:
 
 def test_the_shared_registry_was_changed_by_a_call_and_an_import() -> None:
     assert _names(shared_registry.REGISTRY) == [
+        "parse",
+        "check_after_parse",
         "fetch",
         "copy_after_fetch",
-        "parse",
-        "copy_after_parse",
     ]
 
 

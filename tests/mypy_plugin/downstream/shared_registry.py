@@ -1,27 +1,22 @@
 """A module-level registry that other code changes: through a call and through an import.
 
-Both happen before the ``insert_after`` calls below, which are therefore correct: the plugin
+Each happens before the ``insert_after`` calls below, which are therefore correct: the plugin
 must not follow the registry past them (the issue's false positive (b)).
 """
 
 from __future__ import annotations
 
-from steprail import StepRegistry
+from steprail import StepRegistry, ValidationStep
 
 from .contexts import IngestContext
-from .steps import Copy, Fetch
+from .shared_helpers import add_fetch
+from .steps import Copy, first_path_present
 
-REGISTRY = StepRegistry[IngestContext]()
+REGISTRY: StepRegistry[IngestContext] = StepRegistry[IngestContext]()
 
+from . import shared_plugins  # noqa: E402, F401  # registers "parse" when imported
 
-def add_fetch() -> None:
-    """Registers ``fetch`` on the shared registry."""
-    REGISTRY.register(Fetch())
+REGISTRY.insert_after("parse", ValidationStep(first_path_present, name="check_after_parse"))
 
-
-add_fetch()
+add_fetch()  # registers "fetch" on REGISTRY
 REGISTRY.insert_after("fetch", Copy("copy_after_fetch"))
-
-from . import shared_plugins  # noqa: E402  # registers "parse" when imported
-
-REGISTRY.insert_after("parse", Copy("copy_after_parse"))

@@ -54,6 +54,7 @@ from .._consts import KNOWN_PREFIXES, METADATA_KEY, NAME_TAKING_STEPS
 from ._shared import VarLookup, str_literal
 
 __all__ = [
+    "class_lookup",
     "KEYWORD_ONLY",
     "UNKNOWN_POSITION",
     "class_attribute_literal",
@@ -116,7 +117,7 @@ def _self_attribute(expr: Expression | None) -> str | None:
     return None
 
 
-def _lookup(ctx: ClassDefContext) -> VarLookup:
+def class_lookup(ctx: ClassDefContext) -> VarLookup:
     """Resolves ``NAME``, ``self.NAME`` and ``Cls.NAME`` in a method body of the class."""
     info = ctx.cls.info
 
@@ -211,7 +212,7 @@ def _init_name(ctx: ClassDefContext, data: dict[str, object]) -> dict[str, objec
 def record_step_class(ctx: ClassDefContext) -> None:
     """Write where the class's name comes from (and its wrapper prefix) into its metadata."""
     info = ctx.cls.info
-    lookup = _lookup(ctx)
+    lookup = class_lookup(ctx)
     dataclass = is_dataclass_class(ctx)
     data: dict[str, object] = {}
     for stmt in ctx.cls.defs.body:

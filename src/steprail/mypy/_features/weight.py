@@ -23,22 +23,22 @@ from mypy.types import Instance, Type, get_proper_type
 
 from .._consts import WEIGHT_MAX, WEIGHT_MIN
 from .._errors import STEPRAIL_WEIGHT
-from ._shared import bool_literal, number_literal, show_number
+from ._shared import VarLookup, bool_literal, number_literal, show_number
 from ._walk import returns_of
-from .step_info import class_attribute_literal, property_getter
+from .step_info import class_attribute_literal, class_lookup, property_getter
 
 __all__ = ["check_step_class_weight", "check_step_constructor_weight", "weight_problem"]
 
 
-def weight_problem(owner: str, expr: Expression | None) -> str | None:
+def weight_problem(owner: str, expr: Expression | None, lookup: VarLookup | None = None) -> str | None:
     """The message for a literal weight the registry refuses; ``None`` when fine or unknown."""
-    flag = bool_literal(expr)
+    flag = bool_literal(expr, lookup)
     if flag is not None:
         return (
             f'progress_weight of "{owner}" is {flag}, a bool, not a number; '
             "the registry refuses this step at run time"
         )
-    value = number_literal(expr)
+    value = number_literal(expr, lookup)
     if value is None or WEIGHT_MIN <= value <= WEIGHT_MAX:
         return None
     return (
@@ -50,17 +50,18 @@ def weight_problem(owner: str, expr: Expression | None) -> str | None:
 def check_step_class_weight(ctx: ClassDefContext) -> None:
     """Semantic-pass check of a step class's literal ``progress_weight``."""
     owner = ctx.cls.name
+    lookup = class_lookup(ctx)
     for stmt in ctx.cls.defs.body:
         getter = property_getter(stmt, "progress_weight")
         if getter is not None:
             for ret in returns_of(getter):
-                message = weight_problem(owner, ret.expr)
+                message = weight_problem(owner, ret.expr, lookup)
                 if message is not None and ret.expr is not None:
                     ctx.api.fail(message, ret.expr, code=STEPRAIL_WEIGHT)
             continue
         assigned = class_attribute_literal(stmt, "progress_weight")
         if assigned is not None:
-            message = weight_problem(owner, assigned[0].rvalue)
+            message = weight_problem(owner, assigned[0].rvalue, lookup)
             if message is not None:
                 ctx.api.fail(message, assigned[0].rvalue, code=STEPRAIL_WEIGHT)
 
