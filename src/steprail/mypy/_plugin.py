@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from mypy.checker import TypeChecker
 from mypy.nodes import CallExpr, IndexExpr, RefExpr, TypeAlias, TypeInfo
 from mypy.options import Options
 from mypy.plugin import (
@@ -66,16 +67,20 @@ def _analyse_step_class(ctx: ClassDefContext) -> None:
 
 
 class _DaemonNote:
-    """Method hook used under dmypy instead of the name check: one note per module."""
+    """Method hook used under dmypy instead of the name check.
 
-    def __init__(self) -> None:
-        self._noted: set[str] = set()
+    One note per checked target (function or module top level) that calls a registry method:
+    the daemon keeps and re-checks messages target by target, so the note stays next to the
+    code it is about, however the daemon re-checks it.
+    """
 
     def __call__(self, ctx: MethodContext) -> Type:
-        path = ctx.api.path
-        if path not in self._noted:
-            self._noted.add(path)
-            ctx.api.msg.note(DAEMON_NOTE, ctx.context, code=STEPRAIL_NAME)
+        chk = ctx.api
+        if isinstance(chk, TypeChecker):
+            target = chk.msg.errors.current_target()
+            reported = chk.msg.errors.error_info_map.get(chk.path, [])
+            if not any(info.message == DAEMON_NOTE and info.target == target for info in reported):
+                chk.msg.note(DAEMON_NOTE, ctx.context, code=STEPRAIL_NAME)
         return ctx.default_return_type
 
 
