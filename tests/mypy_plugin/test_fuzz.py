@@ -23,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mypy import api
 
-_EXAMPLES = max(10, (settings.default.max_examples or 100) // 10)
+_PROFILE = settings.default
+_EXAMPLES = max(10, (_PROFILE.max_examples if _PROFILE is not None else 100) // 10)
 
 _HEADER = """\
 from __future__ import annotations
