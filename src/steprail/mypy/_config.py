@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["INI_SECTION", "TOML_SECTION", "Settings", "read_settings"]
+__all__ = [
+    "INI_SECTION",
+    "Settings",
+    "TOML_SECTION",
+    "read_settings",
+]
 
 INI_SECTION: Final = "steprail-mypy"
 TOML_SECTION: Final = "steprail-mypy"  # under [tool]

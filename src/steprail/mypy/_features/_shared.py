@@ -24,17 +24,17 @@ from .._errors import STEPRAIL_CATEGORY
 from mypy.types import AnyType, Instance, ProperType, Type, UninhabitedType, get_proper_type
 
 __all__ = [
+    "VarLookup",
     "as_checker",
     "bool_literal",
     "context_arg",
     "describe",
     "init_owner",
+    "literal_value",
     "number_literal",
     "show_number",
     "str_literal",
-    "literal_value",
     "trial_type",
-    "VarLookup",
 ]
 
 

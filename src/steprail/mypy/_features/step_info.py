@@ -54,10 +54,10 @@ from .._consts import KNOWN_PREFIXES, METADATA_KEY, NAME_TAKING_STEPS
 from ._shared import VarLookup, str_literal
 
 __all__ = [
-    "class_lookup",
     "KEYWORD_ONLY",
     "UNKNOWN_POSITION",
     "class_attribute_literal",
+    "class_lookup",
     "init_name_of",
     "is_dataclass_class",
     "prefix_of",
