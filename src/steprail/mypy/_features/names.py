@@ -25,7 +25,6 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from mypy.checker import TypeChecker
 from mypy.nodes import (
     ARG_NAMED,
     ARG_POS,
