@@ -54,6 +54,24 @@ class Process(BaseStep[Ctx]):
         return StepResult()
 
 
+class Copy(BaseStep[Ctx]):
+    """Named at construction: the default and the stored argument are recorded in metadata."""
+
+    def __init__(self, name: str = "copy") -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.0
+
+    def execute(self, context: Ctx) -> StepResult:
+        return StepResult()
+
+
 class Elsewhere(BaseStep[OtherCtx]):
     name: Final = "elsewhere"
     progress_weight = 0.1
@@ -64,7 +82,7 @@ class Elsewhere(BaseStep[OtherCtx]):
 
 WORKFLOW = '''
 from steprail import LoggingStep, StepRegistry, ValidationStep
-from steps import Ctx, Elsewhere, Load, Process
+from steps import Copy, Ctx, Elsewhere, Load, Process
 
 
 def valid(context: Ctx) -> tuple[bool, str | None]:
@@ -79,6 +97,14 @@ def build() -> StepRegistry[Ctx]:
     registry.insert_before("process", ValidationStep(valid, progress_weight=2.0))
     registry.register(Elsewhere())
     return registry
+
+
+def build_copies() -> StepRegistry[Ctx]:
+    registry = StepRegistry[Ctx]()
+    registry.register(Copy(name="copy_a"))
+    registry.register(Copy())
+    registry.register(Copy(name="copy"))
+    return registry
 '''
 
 EXPECTED = [
@@ -87,6 +113,7 @@ EXPECTED = [
     'insert_before fails at run time (did you mean "logged_process"?)',
     'workflow.py:14: error: progress_weight of "ValidationStep" is 2, outside [0.0, 1.0]',
     'workflow.py:15: error: Step "Elsewhere" expects context "OtherCtx"',
+    'workflow.py:23: error: Step name "copy" is already registered on "registry" (line 22)',
 ]
 
 

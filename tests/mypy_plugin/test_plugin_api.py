@@ -11,7 +11,14 @@ from mypy.options import Options
 from mypy.plugin import Plugin, ReportConfigContext
 
 import steprail.mypy
-from steprail.mypy import STEPRAIL_CONTEXT, STEPRAIL_NAME, STEPRAIL_WEIGHT, StepRailPlugin, plugin
+from steprail.mypy import (
+    STEPRAIL_CONTEXT,
+    STEPRAIL_INTERNAL,
+    STEPRAIL_NAME,
+    STEPRAIL_WEIGHT,
+    StepRailPlugin,
+    plugin,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,17 +30,21 @@ def test_entry_point_returns_the_plugin_class() -> None:
 
 
 def test_error_codes_are_registered_with_mypy() -> None:
-    codes = {code.code for code in (STEPRAIL_CONTEXT, STEPRAIL_NAME, STEPRAIL_WEIGHT)}
-    assert codes == {"steprail-context", "steprail-name", "steprail-weight"}
+    codes = {code.code for code in (STEPRAIL_CONTEXT, STEPRAIL_NAME, STEPRAIL_WEIGHT, STEPRAIL_INTERNAL)}
+    assert codes == {"steprail-context", "steprail-name", "steprail-weight", "steprail-internal"}
     for code in codes:
         assert error_codes[code].category == "steprail"
+    # An ignore[arg-type] or disable_error_code = arg-type covers steprail-context too.
+    assert STEPRAIL_CONTEXT.sub_code_of is not None
+    assert STEPRAIL_CONTEXT.sub_code_of.code == "arg-type"
 
 
 def test_report_config_data_carries_the_version() -> None:
     instance = StepRailPlugin(Options())
     data = instance.report_config_data(ReportConfigContext("mod", "mod.py", is_check=False))
     assert data["steprail-plugin"] == steprail.mypy.__version__
-    assert data["codes"] == ["steprail-context", "steprail-weight", "steprail-name"]
+    assert data["codes"] == ["steprail-context", "steprail-weight", "steprail-name", "steprail-internal"]
+    assert data["report_internal_errors"] == "False"
 
 
 def test_hooks_are_looked_up_by_full_name() -> None:
@@ -42,7 +53,7 @@ def test_hooks_are_looked_up_by_full_name() -> None:
     assert instance.get_method_signature_hook("steprail._registry.StepRegistry.unregister") is None
     assert instance.get_method_hook("steprail._registry.StepRegistry.unregister") is not None
     assert instance.get_function_signature_hook("steprail._orchestrator.Orchestrator") is not None
-    assert instance.get_function_hook("steprail._wrappers.ValidationStep") is not None
+    assert instance.get_function_signature_hook("steprail.actions._base.Workflow") is not None
     assert instance.get_method_hook("builtins.list.append") is None
     assert instance.get_function_signature_hook("builtins.print") is None
 

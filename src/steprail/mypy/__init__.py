@@ -5,9 +5,10 @@ under ``[tool.mypy]``). It reports, each under its own error code:
 
 - ``steprail-context``: a step whose context type does not fit the registry's, or an
   ``Orchestrator`` context that is not the registry's context type;
-- ``steprail-weight``: a literal ``progress_weight`` outside [0.0, 1.0];
+- ``steprail-weight``: a literal ``progress_weight`` outside [0.0, 1.0], or a ``bool``;
 - ``steprail-name``: in straight-line code, a step name registered twice, or an
-  ``insert_before``/``insert_after``/``unregister`` target that was never registered.
+  ``insert_before``/``insert_after``/``unregister`` target that was never registered;
+- ``steprail-internal`` (only when asked for): a note where a check failed and was skipped.
 
 See ``docs/mypy-plugin.md`` for examples and for what is not checked.
 """
@@ -16,14 +17,22 @@ from __future__ import annotations
 
 from mypy.plugin import Plugin
 
-from ._errors import STEPRAIL_CONTEXT, STEPRAIL_NAME, STEPRAIL_WEIGHT
+from ._errors import STEPRAIL_CONTEXT, STEPRAIL_INTERNAL, STEPRAIL_NAME, STEPRAIL_WEIGHT
 from ._plugin import StepRailPlugin
 
-__all__ = ["STEPRAIL_CONTEXT", "STEPRAIL_NAME", "STEPRAIL_WEIGHT", "StepRailPlugin", "__version__", "plugin"]
+__all__ = [
+    "STEPRAIL_CONTEXT",
+    "STEPRAIL_INTERNAL",
+    "STEPRAIL_NAME",
+    "STEPRAIL_WEIGHT",
+    "StepRailPlugin",
+    "__version__",
+    "plugin",
+]
 
 #: Bump on every change to the plugin: mypy's cache keys on this entry file and on
 #: ``report_config_data``, not on the modules it imports.
-__version__ = "1.0.4"
+__version__ = "1.1.0"
 
 
 def plugin(version: str) -> type[Plugin]:

@@ -16,16 +16,17 @@ __all__ = [
     "KNOWN_PREFIXES",
     "LOGGING_STEP",
     "METADATA_KEY",
+    "NAME_TAKING_STEPS",
     "ORCHESTRATOR",
     "REGISTER",
     "REGISTRY",
     "REGISTRY_STEP_METHODS",
     "TIMING_STEP",
     "UNREGISTER",
-    "VALIDATION_DEFAULT_NAME",
     "VALIDATION_STEP",
     "WEIGHT_MAX",
     "WEIGHT_MIN",
+    "WORKFLOW",
     "WRAPPER_STEP",
 ]
 
@@ -37,6 +38,8 @@ WRAPPER_STEP: Final = "steprail._wrappers.WrapperStep"
 LOGGING_STEP: Final = "steprail._wrappers.LoggingStep"
 TIMING_STEP: Final = "steprail._wrappers.TimingStep"
 VALIDATION_STEP: Final = "steprail._wrappers.ValidationStep"
+#: ``Workflow(registry, context)``: the registry and context a step-based action runs.
+WORKFLOW: Final = "steprail.actions._base.Workflow"
 
 REGISTER: Final = f"{REGISTRY}.register"
 INSERT_BEFORE: Final = f"{REGISTRY}.insert_before"
@@ -50,9 +53,19 @@ REGISTRY_STEP_METHODS: Final = frozenset({REGISTER, INSERT_BEFORE, INSERT_AFTER}
 #: class metadata; these are the fallback when a wrapper's metadata is missing.
 KNOWN_PREFIXES: Final = {LOGGING_STEP: "logged_", TIMING_STEP: "timed_"}
 
-#: ``ValidationStep(validator, name='validate', ...)``: argument defaults are not kept in mypy's
-#: cache, so the default name is written down here.
-VALIDATION_DEFAULT_NAME: Final = "validate"
+#: steprail's own steps whose ``__init__`` takes the step's name as ``name``. mypy does not keep
+#: the method bodies of installed packages, so the plugin cannot see that these properties
+#: return what ``__init__`` stored; the defaults are still read from the signatures.
+NAME_TAKING_STEPS: Final = frozenset(
+    {
+        VALIDATION_STEP,
+        "steprail.datasets._steps.ConfiguredStep",
+        "steprail.datasets._steps.ExportDatasetStep",
+        "steprail.datasets._steps.ConvertDatasetStep",
+        "steprail.actions.train.TrainModelStep",
+        "steprail.actions.train.UploadModelStep",
+    }
+)
 
 WEIGHT_MIN: Final = 0.0
 WEIGHT_MAX: Final = 1.0

@@ -1,11 +1,12 @@
-"""The plugin class: looks hooks up by full name in ``Final`` tables, nothing else."""
+"""The plugin class: looks hooks up by full name in ``Final`` tables, every hook guarded."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Final
 
-from mypy.nodes import TypeInfo
+from mypy.checker import TypeChecker
+from mypy.nodes import CallExpr, IndexExpr, RefExpr, TypeAlias, TypeInfo
 from mypy.options import Options
 from mypy.plugin import (
     ClassDefContext,
@@ -16,8 +17,9 @@ from mypy.plugin import (
     Plugin,
     ReportConfigContext,
 )
-from mypy.types import FunctionLike, Type
+from mypy.types import FunctionLike, Instance, Type, get_proper_type
 
+from ._config import read_settings
 from ._consts import (
     BASE_STEP,
     INSERT_AFTER,
@@ -26,38 +28,60 @@ from ._consts import (
     REGISTER,
     REGISTRY,
     UNREGISTER,
-    VALIDATION_STEP,
+    WORKFLOW,
 )
-from ._errors import ALL_CODES
-from ._features.context import check_orchestrator_context, check_registry_step
+from ._errors import ALL_CODES, STEPRAIL_NAME
+from ._features.context import check_orchestrator_context, check_registry_step, check_workflow_context
 from ._features.names import NameChecker
 from ._features.step_info import record_step_class
-from ._features.weight import check_step_class_weight, check_validation_step_weight
+from ._features.weight import check_step_class_weight, check_step_constructor_weight
+from ._guard import Guard
 
 __all__ = ["StepRailPlugin"]
 
-_METHOD_SIGNATURE_HOOKS: Final[dict[str, Callable[[MethodSigContext], FunctionLike]]] = {
-    REGISTER: check_registry_step,
-    INSERT_BEFORE: check_registry_step,
-    INSERT_AFTER: check_registry_step,
-}
-_FUNCTION_SIGNATURE_HOOKS: Final[dict[str, Callable[[FunctionSigContext], FunctionLike]]] = {
-    ORCHESTRATOR: check_orchestrator_context,
-}
-_FUNCTION_HOOKS: Final[dict[str, Callable[[FunctionContext], Type]]] = {
-    VALIDATION_STEP: check_validation_step_weight,
-}
 #: Methods whose calls the straight-line name check looks at.
 _NAME_CHECKED_METHODS: Final = frozenset({REGISTER, INSERT_BEFORE, INSERT_AFTER, UNREGISTER})
 _REGISTRY_METHOD_NAMES: Final = frozenset(name.rpartition(".")[2] for name in _NAME_CHECKED_METHODS)
 
+#: Said once per module under the daemon, where the name check is off (see docs/mypy-plugin.md).
+DAEMON_NOTE: Final = (
+    "steprail-name is off under the mypy daemon (dmypy): it cannot tell which modules to "
+    "re-check when a step is renamed; run mypy itself for duplicate names and missing targets"
+)
+
 
 def _analyse_step_class(ctx: ClassDefContext) -> None:
-    """Semantic-pass work on a class that derives from ``BaseStep``."""
+    """Semantic-pass work on a class that derives from ``BaseStep``.
+
+    mypy calls base-class hooks once per base expression; the work is done once, for the first.
+    """
     if not ctx.cls.info.has_base(BASE_STEP):
+        return
+    first = next(
+        (base for base in ctx.cls.base_type_exprs if isinstance(base, RefExpr | IndexExpr | CallExpr)), None
+    )
+    if first is not None and ctx.reason is not first:
         return
     record_step_class(ctx)
     check_step_class_weight(ctx)
+
+
+class _DaemonNote:
+    """Method hook used under dmypy instead of the name check.
+
+    One note per checked target (function or module top level) that calls a registry method:
+    the daemon keeps and re-checks messages target by target, so the note stays next to the
+    code it is about, however the daemon re-checks it.
+    """
+
+    def __call__(self, ctx: MethodContext) -> Type:
+        chk = ctx.api
+        if isinstance(chk, TypeChecker):
+            target = chk.msg.errors.current_target()
+            reported = chk.msg.errors.error_info_map.get(chk.path, [])
+            if not any(info.message == DAEMON_NOTE and info.target == target for info in reported):
+                chk.msg.note(DAEMON_NOTE, ctx.context, code=STEPRAIL_NAME)
+        return ctx.default_return_type
 
 
 class StepRailPlugin(Plugin):
@@ -65,15 +89,32 @@ class StepRailPlugin(Plugin):
 
     def __init__(self, options: Options) -> None:
         super().__init__(options)
+        settings = read_settings(options.config_file)
+        guard = Guard(report=settings.report_internal_errors)
+        self._method_signature_hooks: dict[str, Callable[[MethodSigContext], FunctionLike]] = {
+            method: guard.method_signature("steprail-context", check_registry_step)
+            for method in (REGISTER, INSERT_BEFORE, INSERT_AFTER)
+        }
+        self._function_signature_hooks: dict[str, Callable[[FunctionSigContext], FunctionLike]] = {
+            ORCHESTRATOR: guard.function_signature("steprail-context", check_orchestrator_context),
+            WORKFLOW: guard.function_signature("steprail-context", check_workflow_context),
+        }
+        self._constructor_hook = guard.function("steprail-weight", check_step_constructor_weight)
+        self._class_hook = guard.class_def("step class", _analyse_step_class)
+        # The daemon re-checks a module only when what it depends on changes in ways mypy
+        # tracks; names recorded in class metadata are not among them (see the docs).
+        self._daemon = options.fine_grained_incremental
         # One per build: it caches the straight-line analysis of each module it has read.
-        self._names = NameChecker()
+        names: Callable[[MethodContext], Type] = _DaemonNote() if self._daemon else NameChecker()
+        self._name_hook = guard.method("steprail-name", names)
         # Imported here: the package imports this module before it defines __version__.
         from . import __version__
 
-        # Part of mypy's cache key: a new plugin version, or other codes, invalidate the cache.
+        # Part of mypy's cache key: a new plugin version, other codes or settings invalidate it.
         self._config_data: dict[str, str | list[str]] = {
             "steprail-plugin": __version__,
             "codes": [code.code for code in ALL_CODES],
+            "report_internal_errors": str(settings.report_internal_errors),
         }
 
     def _registry_method(self, fullname: str) -> str:
@@ -93,31 +134,37 @@ class StepRailPlugin(Plugin):
                 return f"{REGISTRY}.{method}"
         return fullname
 
+    def _is_step_class(self, fullname: str) -> bool:
+        """Whether ``fullname`` names a step class, directly or through a type alias."""
+        symbol = self.lookup_fully_qualified(fullname)
+        node = symbol.node if symbol is not None else None
+        if isinstance(node, TypeAlias):
+            target = get_proper_type(node.target)
+            node = target.type if isinstance(target, Instance) else None
+        return isinstance(node, TypeInfo) and node.has_base(BASE_STEP)
+
     def get_method_signature_hook(
         self, fullname: str
     ) -> Callable[[MethodSigContext], FunctionLike] | None:
-        return _METHOD_SIGNATURE_HOOKS.get(self._registry_method(fullname))
+        return self._method_signature_hooks.get(self._registry_method(fullname))
 
     def get_function_signature_hook(
         self, fullname: str
     ) -> Callable[[FunctionSigContext], FunctionLike] | None:
-        return _FUNCTION_SIGNATURE_HOOKS.get(fullname)
+        return self._function_signature_hooks.get(fullname)
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
-        return _FUNCTION_HOOKS.get(fullname)
+        # Any step class's constructor: a literal progress_weight argument is checked.
+        return self._constructor_hook if self._is_step_class(fullname) else None
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
-        return self._names if self._registry_method(fullname) in _NAME_CHECKED_METHODS else None
+        return self._name_hook if self._registry_method(fullname) in _NAME_CHECKED_METHODS else None
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
-        # Called with each *direct* base of every class: a step class may derive from BaseStep
-        # through other step classes, so any base that is itself a step qualifies.
-        if fullname == BASE_STEP:
-            return _analyse_step_class
-        symbol = self.lookup_fully_qualified(fullname)
-        if symbol is not None and isinstance(symbol.node, TypeInfo) and symbol.node.has_base(BASE_STEP):
-            return _analyse_step_class
-        return None
+        # Called with each *direct* base of every class. A step class may derive from BaseStep
+        # through other step classes or through an alias (CtxStep = BaseStep[Ctx]), and the
+        # base may not be fully known yet: the hook itself checks the finished MRO.
+        return self._class_hook
 
     def report_config_data(self, ctx: ReportConfigContext) -> dict[str, str | list[str]]:
         return self._config_data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from mypy.checker import TypeChecker
@@ -11,19 +11,28 @@ from mypy.nodes import (
     Expression,
     FloatExpr,
     IntExpr,
+    NameExpr,
+    RefExpr,
     StrExpr,
     TypeInfo,
     UnaryExpr,
+    Var,
 )
 from mypy.plugin import CheckerPluginInterface
+
+from .._errors import STEPRAIL_CATEGORY
 from mypy.types import AnyType, Instance, ProperType, Type, UninhabitedType, get_proper_type
 
 __all__ = [
+    "VarLookup",
     "as_checker",
-    "init_owner",
+    "bool_literal",
     "context_arg",
     "describe",
+    "init_owner",
+    "literal_value",
     "number_literal",
+    "show_number",
     "str_literal",
     "trial_type",
 ]
@@ -74,9 +83,14 @@ def _quiet(chk: TypeChecker) -> Iterator[list[bool]]:
     # Types go to a scratch map so mypy's own pass stores the real ones later.
     chk._type_maps.append({})  # noqa: SLF001 - no public way to make a scratch type map
     try:
-        with chk.msg.filter_errors() as watcher:
+        with chk.msg.filter_errors(save_filtered_errors=True) as watcher:
             yield outcome
-        outcome[0] = watcher.has_new_errors()
+        # The plugin's own findings (a bad weight inside the argument) do not make the
+        # expression ill-typed: only mypy's errors count.
+        outcome[0] = any(
+            info.severity == "error" and (info.code is None or info.code.category != STEPRAIL_CATEGORY)
+            for info in watcher.filtered_errors()
+        )
     finally:
         chk._type_maps.pop()  # noqa: SLF001
 
@@ -100,19 +114,79 @@ def describe(typ: Type) -> str:
     return str(proper)
 
 
-def str_literal(expr: Expression | None) -> str | None:
-    """The value of a plain string literal, else ``None``."""
-    return expr.value if isinstance(expr, StrExpr) else None
+#: Finds the variable an expression refers to when mypy has not bound it yet (method bodies
+#: are analysed after the class hooks run); ``None`` when it cannot tell.
+type VarLookup = Callable[[Expression], Var | None]
 
 
-def number_literal(expr: Expression | None) -> float | None:
-    """The value of an int/float literal, optionally signed (``-0.5``), else ``None``."""
-    sign = 1.0
-    while isinstance(expr, UnaryExpr) and expr.op in ("-", "+"):
-        if expr.op == "-":
-            sign = -sign
-        expr = expr.expr
-    if isinstance(expr, IntExpr | FloatExpr):
-        return sign * float(expr.value)
+def _final_value(expr: Expression, lookup: VarLookup | None) -> object:
+    """The literal value of a ``Final`` constant that ``expr`` refers to, else ``None``.
+
+    mypy keeps the value of ``NAME: Final = <literal>`` (module or class level) on the
+    variable, also in its cache, so a constant from another module is read the same way.
+    """
+    var: Var | None = None
+    if isinstance(expr, RefExpr) and isinstance(expr.node, Var):
+        var = expr.node
+    elif isinstance(expr, RefExpr) and expr.node is None and lookup is not None:
+        var = lookup(expr)
+    if var is not None and var.is_final:
+        return var.final_value
     return None
 
+
+def literal_value(expr: Expression | None, lookup: VarLookup | None = None) -> object:
+    """What a literal expression stands for: a ``str``, ``bool``, ``int`` or ``float``.
+
+    Reads literals written in place (optionally signed: ``-0.5``), ``True``/``False`` and
+    ``Final`` constants holding one; ``None`` for anything else. Integers stay integers: a
+    huge one has no float value.
+    """
+    negative = False
+    while isinstance(expr, UnaryExpr) and expr.op in ("-", "+"):
+        negative = negative != (expr.op == "-")
+        expr = expr.expr
+    value: object
+    if expr is None:
+        return None
+    if isinstance(expr, StrExpr | IntExpr | FloatExpr):
+        value = expr.value
+    elif isinstance(expr, NameExpr) and expr.fullname in ("builtins.True", "builtins.False"):
+        value = expr.fullname == "builtins.True"
+    elif isinstance(expr, NameExpr) and expr.node is None and expr.name in ("True", "False"):
+        value = expr.name == "True"
+    else:
+        value = _final_value(expr, lookup)
+    if negative:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return -value
+    return value
+
+
+def str_literal(expr: Expression | None, lookup: VarLookup | None = None) -> str | None:
+    """The value of a string literal, or of a ``Final`` constant holding one, else ``None``."""
+    value = literal_value(expr, lookup)
+    return value if isinstance(value, str) else None
+
+
+def bool_literal(expr: Expression | None, lookup: VarLookup | None = None) -> bool | None:
+    """``True``/``False`` (or a ``Final`` constant holding one), else ``None``."""
+    value = literal_value(expr, lookup)
+    return value if isinstance(value, bool) else None
+
+
+def number_literal(expr: Expression | None, lookup: VarLookup | None = None) -> int | float | None:
+    """The value of an int/float literal or ``Final`` number constant (not a bool), else ``None``."""
+    value = literal_value(expr, lookup)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def show_number(value: int | float) -> str:
+    """``value`` for a message; a huge integer is shortened rather than printed in full."""
+    if isinstance(value, int):
+        text = str(value)
+        return text if len(text) <= 20 else f"{text[:8]}... ({len(text.lstrip('-'))} digits)"
+    return f"{value:g}"

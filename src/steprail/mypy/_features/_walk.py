@@ -43,6 +43,7 @@ from mypy.nodes import (
     TempNode,
     TupleExpr,
     TypeApplication,
+    TypeInfo,
     UnaryExpr,
     YieldExpr,
     YieldFromExpr,
@@ -66,6 +67,7 @@ from mypy.nodes import (
     IfStmt,
     MatchStmt,
     OverloadedFuncDef,
+    RefExpr,
     ReturnStmt,
     Statement,
     TryStmt,
@@ -73,7 +75,15 @@ from mypy.nodes import (
     WithStmt,
 )
 
-__all__ = ["expression_names", "functions_in", "mentioned_names", "returns_of"]
+__all__ = [
+    "bodies_in",
+    "expression_may_call",
+    "expression_names",
+    "functions_in",
+    "mentioned_names",
+    "returns_of",
+    "statement_may_call",
+]
 
 # Expressions that cannot mention a name.
 _LEAVES = (StrExpr, BytesExpr, IntExpr, FloatExpr, ComplexExpr, EllipsisExpr, TempNode)
@@ -129,10 +139,69 @@ def _functions_of(stmt: Statement) -> Iterator[FuncItem]:
             yield from functions_in(block.body)
 
 
+def bodies_in(statements: list[Statement]) -> Iterator[tuple[list[Statement], bool]]:
+    """Every class body and function body inside ``statements`` (nested ones included), each
+    with whether it is a class body (whose names, like a module's, other code can reach)."""
+    for stmt in statements:
+        if isinstance(stmt, ClassDef):
+            yield stmt.defs.body, True
+            yield from bodies_in(stmt.defs.body)
+        elif isinstance(stmt, FuncDef):
+            yield stmt.body.body, False
+            yield from bodies_in(stmt.body.body)
+        elif isinstance(stmt, Decorator):
+            yield from bodies_in([stmt.func])
+        elif isinstance(stmt, OverloadedFuncDef):
+            yield from bodies_in([item for item in [*stmt.items, stmt.impl] if item is not None])
+        else:
+            for block in _child_blocks(stmt):
+                yield from bodies_in(block.body)
+
+
 def functions_in(statements: list[Statement]) -> Iterator[FuncItem]:
     """Every function defined in ``statements``, nested ones and methods included."""
     for stmt in statements:
         yield from _functions_of(stmt)
+
+
+def _expression_children(item: Expression) -> list[Expression | None] | None:
+    """The sub-expressions of ``item`` (a lambda's body excluded); ``None`` for an unknown kind."""
+    if isinstance(item, (*_LEAVES, NameExpr)):
+        return []
+    if isinstance(item, MemberExpr | UnaryExpr | StarExpr | AwaitExpr | CastExpr):
+        return [item.expr]
+    if isinstance(item, AssertTypeExpr | RevealExpr | TypeApplication | YieldFromExpr | YieldExpr):
+        return [item.expr]
+    if isinstance(item, CallExpr):
+        return [item.callee, *item.args]
+    if isinstance(item, IndexExpr):
+        return [item.base, item.index]
+    if isinstance(item, OpExpr):
+        return [item.left, item.right]
+    if isinstance(item, ComparisonExpr):
+        return list(item.operands)
+    if isinstance(item, ListExpr | TupleExpr | SetExpr):
+        return list(item.items)
+    if isinstance(item, DictExpr):
+        return [part for pair in item.items for part in pair]
+    if isinstance(item, ConditionalExpr):
+        return [item.cond, item.if_expr, item.else_expr]
+    if isinstance(item, AssignmentExpr):
+        return [item.target, item.value]
+    if isinstance(item, SliceExpr):
+        return [item.begin_index, item.end_index, item.stride]
+    if isinstance(item, ListComprehension | SetComprehension):
+        return [item.generator]
+    if isinstance(item, GeneratorExpr):
+        return [item.left_expr, *item.indices, *item.sequences, *(c for conds in item.condlists for c in conds)]
+    if isinstance(item, DictionaryComprehension):
+        conditions = [c for conds in item.condlists for c in conds]
+        return [item.key, item.value, *item.indices, *item.sequences, *conditions]
+    if isinstance(item, SuperExpr):
+        return [item.call]
+    if isinstance(item, LambdaExpr):
+        return [arg.initializer for arg in item.arguments]
+    return None
 
 
 def expression_names(expr: Expression) -> set[str] | None:
@@ -142,54 +211,124 @@ def expression_names(expr: Expression) -> set[str] | None:
     pending: list[Expression | None] = [expr]
     while pending:
         item = pending.pop()
-        if item is None or isinstance(item, _LEAVES):
+        if item is None:
             continue
         if isinstance(item, NameExpr):
             names.add(item.name)
-        elif isinstance(item, MemberExpr | UnaryExpr | StarExpr | AwaitExpr | CastExpr):
-            pending.append(item.expr)
-        elif isinstance(item, AssertTypeExpr | RevealExpr | TypeApplication | YieldFromExpr):
-            pending.append(item.expr)
-        elif isinstance(item, YieldExpr):
-            pending.append(item.expr)
-        elif isinstance(item, CallExpr):
-            pending += [item.callee, *item.args]
-        elif isinstance(item, IndexExpr):
-            pending += [item.base, item.index]
-        elif isinstance(item, OpExpr):
-            pending += [item.left, item.right]
-        elif isinstance(item, ComparisonExpr):
-            pending += item.operands
-        elif isinstance(item, ListExpr | TupleExpr | SetExpr):
-            pending += item.items
-        elif isinstance(item, DictExpr):
-            for key, value in item.items:
-                pending += [key, value]
-        elif isinstance(item, ConditionalExpr):
-            pending += [item.cond, item.if_expr, item.else_expr]
-        elif isinstance(item, AssignmentExpr):
-            pending += [item.target, item.value]
-        elif isinstance(item, SliceExpr):
-            pending += [item.begin_index, item.end_index, item.stride]
-        elif isinstance(item, ListComprehension | SetComprehension):
-            pending.append(item.generator)
-        elif isinstance(item, GeneratorExpr):
-            pending += [item.left_expr, *item.indices, *item.sequences]
-            pending += [cond for conds in item.condlists for cond in conds]
-        elif isinstance(item, DictionaryComprehension):
-            pending += [item.key, item.value, *item.indices, *item.sequences]
-            pending += [cond for conds in item.condlists for cond in conds]
-        elif isinstance(item, SuperExpr):
-            pending.append(item.call)
         elif isinstance(item, LambdaExpr):
             inner = _block_names(item.body.body)
             if inner is None:
                 return None
             names |= inner
-            pending += [arg.initializer for arg in item.arguments]
-        else:
+        children = _expression_children(item)
+        if children is None:
             return None
+        pending += children
     return names
+
+
+def _is_class_reference(expr: Expression) -> bool:
+    base = expr.base if isinstance(expr, IndexExpr) else expr
+    return isinstance(base, RefExpr) and isinstance(base.node, TypeInfo)
+
+
+#: Decorators known to run no user code that could reach a registry.
+_HARMLESS_DECORATORS = frozenset(
+    {
+        "builtins.property",
+        "builtins.staticmethod",
+        "builtins.classmethod",
+        "abc.abstractmethod",
+        "dataclasses.dataclass",
+        "typing.final",
+        "typing.override",
+        "typing_extensions.final",
+        "typing_extensions.override",
+    }
+)
+
+
+def _harmless_decorator(expr: Expression) -> bool:
+    callee = expr.callee if isinstance(expr, CallExpr) else expr
+    if isinstance(callee, MemberExpr) and callee.name in ("setter", "deleter", "getter"):
+        return True  # @name.setter of a property
+    return isinstance(callee, RefExpr) and callee.fullname in _HARMLESS_DECORATORS
+
+
+def expression_may_call(expr: Expression | None) -> bool:
+    """Whether evaluating ``expr`` may run code other than a class's constructor.
+
+    Constructing a class (a step, a registry) is assumed not to touch registries; any other call
+    (a function, a method, an unknown expression kind) may.
+    """
+    pending: list[Expression | None] = [expr]
+    while pending:
+        item = pending.pop()
+        if item is None:
+            continue
+        if isinstance(item, CallExpr) and not _is_class_reference(item.callee):
+            return True
+        children = _expression_children(item)
+        if children is None:
+            return True
+        pending += children
+    return False
+
+
+def statement_may_call(stmt: Statement) -> bool:
+    """Whether running ``stmt`` may run code that could reach a registry from elsewhere.
+
+    Imports (the imported module's top level runs), calls other than constructors, decorators
+    not known to be harmless and any statement kind this walk does not know all count.
+    """
+    if isinstance(stmt, FuncDef):
+        return any(expression_may_call(arg.initializer) for arg in stmt.arguments)
+    if isinstance(stmt, Decorator):
+        if not all(_harmless_decorator(expr) for expr in stmt.original_decorators):
+            return True
+        return statement_may_call(stmt.func)
+    if isinstance(stmt, OverloadedFuncDef):
+        return any(statement_may_call(item) for item in [*stmt.items, stmt.impl] if item is not None)
+    if isinstance(stmt, ClassDef):
+        if not all(_harmless_decorator(expr) for expr in stmt.decorators):
+            return True
+        if any(expression_may_call(expr) for expr in [*stmt.base_type_exprs, *stmt.keywords.values()]):
+            return True
+        return any(statement_may_call(inner) for inner in stmt.defs.body)
+    parts = _statement_expressions(stmt)
+    if parts is None:
+        return True
+    if any(expression_may_call(expr) for expr in parts):
+        return True
+    return any(statement_may_call(inner) for block in _child_blocks(stmt) for inner in block.body)
+
+
+def _statement_expressions(stmt: Statement) -> list[Expression | None] | None:
+    """The expressions a simple or compound statement evaluates itself; ``None``: unknown kind
+    (imports count as unknown: they run another module)."""
+    if isinstance(stmt, ExpressionStmt | ReturnStmt | DelStmt):
+        return [stmt.expr]
+    if isinstance(stmt, AssignmentStmt):
+        return [*stmt.lvalues, stmt.rvalue]
+    if isinstance(stmt, OperatorAssignmentStmt):
+        return [stmt.lvalue, stmt.rvalue]
+    if isinstance(stmt, AssertStmt):
+        return [stmt.expr, stmt.msg]
+    if isinstance(stmt, RaiseStmt):
+        return [stmt.expr, stmt.from_expr]
+    if isinstance(stmt, PassStmt | BreakStmt | ContinueStmt | Block):
+        return []
+    if isinstance(stmt, IfStmt):
+        return list(stmt.expr)
+    if isinstance(stmt, WhileStmt):
+        return [stmt.expr]
+    if isinstance(stmt, ForStmt):
+        return [stmt.index, stmt.expr]
+    if isinstance(stmt, WithStmt):
+        return [*stmt.expr, *stmt.target]
+    if isinstance(stmt, TryStmt):
+        return [*stmt.types, *stmt.vars]
+    return None
 
 
 def _expression_names(exprs: list[Expression | None]) -> set[str] | None:

@@ -9,16 +9,26 @@ mypy's own checks apply unchanged.
 
 from __future__ import annotations
 
-from mypy.nodes import ARG_POS, CallExpr, Expression, IndexExpr, RefExpr, TypeInfo, Var
+from mypy.nodes import (
+    ARG_POS,
+    CallExpr,
+    Expression,
+    IndexExpr,
+    MemberExpr,
+    NameExpr,
+    RefExpr,
+    TypeInfo,
+    Var,
+)
 from mypy.plugin import FunctionSigContext, MethodSigContext
 from mypy.subtypes import is_subtype
 from mypy.types import CallableType, FunctionLike, Instance, ProperType, get_proper_type
 
-from .._consts import BASE_STEP, REGISTRY, WRAPPER_STEP
+from .._consts import BASE_CONTEXT, BASE_STEP, REGISTRY, VALIDATION_STEP, WRAPPER_STEP
 from .._errors import STEPRAIL_CONTEXT
 from ._shared import as_checker, context_arg, describe, init_owner, trial_type
 
-__all__ = ["check_orchestrator_context", "check_registry_step"]
+__all__ = ["check_orchestrator_context", "check_registry_step", "check_workflow_context"]
 
 
 def _single_arg(sig: CallableType, args: list[list[Expression]], name: str) -> tuple[int, Expression] | None:
@@ -82,15 +92,39 @@ def _obvious_type(expr: Expression) -> Instance | None:
 
 
 def _step_label(expr: Expression, step_type: Instance) -> str:
-    """``LoadStep``, or ``LoggingStep(LoadStep)`` when the wrapped step's class is visible."""
+    """How a message names the step: what the code wrote, as far as it is short and clear.
+
+    ``LoadStep`` for ``LoadStep()``, ``LoggingStep(LoadStep)`` when the wrapped step's class is
+    visible, ``ValidationStep(check_title)`` with its validator, and the variable (``step`` or
+    ``self.step``) for a step passed in a variable, whose declared type is often just
+    ``BaseStep``.
+    """
     info = step_type.type
-    if info.has_base(WRAPPER_STEP) and isinstance(expr, CallExpr) and len(expr.args) == 1:
-        inner = expr.args[0]
-        inner_info = _class_of(inner)
-        if inner_info is not None:
-            inner_type = Instance(inner_info, [])
-            return f"{info.name}({_step_label(inner, inner_type)})"
+    if isinstance(expr, NameExpr | MemberExpr) and not isinstance(expr.node, TypeInfo):
+        written = _dotted(expr)
+        if written is not None:
+            return written
+    if isinstance(expr, CallExpr) and expr.args:
+        first = expr.args[0]
+        if info.has_base(WRAPPER_STEP) and len(expr.args) == 1:
+            inner_info = _class_of(first)
+            if inner_info is not None:
+                return f"{info.name}({_step_label(first, Instance(inner_info, []))})"
+        if info.has_base(VALIDATION_STEP):
+            validator = _dotted(first)
+            if validator is not None:
+                return f"{info.name}({validator})"
     return info.name
+
+
+def _dotted(expr: Expression) -> str | None:
+    """``name`` or ``a.b.c`` for a plain reference, else ``None``."""
+    if isinstance(expr, NameExpr):
+        return expr.name
+    if isinstance(expr, MemberExpr):
+        base = _dotted(expr.expr)
+        return None if base is None else f"{base}.{expr.name}"
+    return None
 
 
 def check_registry_step(ctx: MethodSigContext) -> FunctionLike:
@@ -131,6 +165,20 @@ def check_registry_step(ctx: MethodSigContext) -> FunctionLike:
 
 def check_orchestrator_context(ctx: FunctionSigContext) -> FunctionLike:
     """Signature hook for ``Orchestrator(registry, context, ...)``."""
+    return _check_registry_and_context(ctx, "Orchestrator")
+
+
+def check_workflow_context(ctx: FunctionSigContext) -> FunctionLike:
+    """Signature hook for ``Workflow(registry, context)`` (``steprail.actions``)."""
+    return _check_registry_and_context(ctx, "Workflow")
+
+
+def _check_registry_and_context(ctx: FunctionSigContext, callee: str) -> FunctionLike:
+    """The ``context`` argument must be an instance of the ``registry`` argument's context type.
+
+    Only a context class (a ``BaseStepContext``) of the wrong kind is the plugin's to report;
+    anything else (``None``, a string, a step) keeps mypy's own ``arg-type`` error.
+    """
     sig = ctx.default_signature
     chk = as_checker(ctx.api)
     registry_arg = _single_arg(sig, ctx.args, "registry")
@@ -152,9 +200,13 @@ def check_orchestrator_context(ctx: FunctionSigContext) -> FunctionLike:
     typ, had_errors = trial_type(chk, arg, registry_context)
     if had_errors or is_subtype(typ, registry_context):
         return sig
+    if not (isinstance(typ, Instance) and typ.type.has_base(BASE_CONTEXT)):
+        # Not a context at all: mypy's own arg-type says it best. The parameter is pinned to
+        # the registry's context type, so mypy reports that rather than "cannot infer".
+        return _with_arg_type(sig, index, registry_context)
     ctx.api.fail(
         f'Context "{describe(typ)}" does not match the registry\'s context type '
-        f'"{describe(registry_context)}" (Orchestrator needs an instance of '
+        f'"{describe(registry_context)}" ({callee} needs an instance of '
         f'"{describe(registry_context)}" or of a subclass of it)',
         arg,
         code=STEPRAIL_CONTEXT,

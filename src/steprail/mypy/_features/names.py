@@ -25,7 +25,6 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from mypy.checker import TypeChecker
 from mypy.nodes import (
     ARG_NAMED,
     ARG_POS,
@@ -44,16 +43,11 @@ from mypy.nodes import (
 from mypy.plugin import MethodContext
 from mypy.types import Type
 
-from .._consts import (
-    REGISTRY,
-    VALIDATION_DEFAULT_NAME,
-    VALIDATION_STEP,
-    WRAPPER_STEP,
-)
+from .._consts import REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_NAME
 from ._shared import as_checker, init_owner, str_literal
-from ._walk import expression_names, functions_in, mentioned_names
-from .step_info import prefix_of, recorded_name
+from ._walk import bodies_in, expression_may_call, expression_names, mentioned_names, statement_may_call
+from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
 
@@ -73,6 +67,7 @@ class _Registry:
 
     variable: str
     closed: bool  # known to hold only the names in ``present``
+    reachable: bool  # other code (a call, an import) can get at it
     present: dict[str, int] = field(default_factory=dict)  # name -> line that added it
     absent: set[str] = field(default_factory=set)  # names removed by this body
 
@@ -108,6 +103,22 @@ def _argument(call: CallExpr, params: tuple[str, ...], wanted: str) -> Expressio
     return None
 
 
+def _constructor_name(call: CallExpr, info: TypeInfo) -> str | None:
+    """The name a constructor call gives its step (``name=`` argument, or the default)."""
+    taken = init_name_of(info)
+    if taken is None:
+        return None
+    index, default = taken
+    if "name" in call.arg_names:
+        return str_literal(call.args[call.arg_names.index("name")])
+    positional = sum(1 for kind in call.arg_kinds if kind == ARG_POS)
+    if index >= 0 and positional > index:
+        return str_literal(call.args[index])
+    if index == UNKNOWN_POSITION and positional > 0:
+        return None  # a dataclass field may have been given by position
+    return default
+
+
 def _plain_call(call: CallExpr) -> bool:
     return all(kind in (ARG_POS, ARG_NAMED) for kind in call.arg_kinds)
 
@@ -134,8 +145,10 @@ def _is_registry_call_stmt(stmt: Statement) -> bool:
 class _BodyWalker:
     """Follows the registries of one body and records the findings for their calls."""
 
-    def __init__(self, findings: dict[CallExpr, str]) -> None:
+    def __init__(self, findings: dict[CallExpr, str], shared: bool) -> None:
         self.findings = findings
+        # A module's or class's top level: its variables are reachable from anywhere.
+        self.shared = shared
         self.registries: dict[str, _Registry | None] = {}  # None: given up
         self.steps: dict[str, str | None] = {}  # variable -> name of the step it holds
         self.everything_forgotten = False
@@ -156,10 +169,10 @@ class _BodyWalker:
             prefix = prefix_of(info)
             inner = self.step_name(_argument(expr, ("step",), "step"))
             return None if prefix is None or inner is None else prefix + inner
-        if owner.fullname == VALIDATION_STEP and init_owner(info) == VALIDATION_STEP:
-            given = _argument(expr, ("validator", "name", "progress_weight"), "name")
-            return VALIDATION_DEFAULT_NAME if given is None else str_literal(given)
-        return recorded_name(info)
+        fixed = recorded_name(info)
+        if fixed is not None:
+            return fixed
+        return _constructor_name(expr, info)
 
     # -- statements ----------------------------------------------------------------------------
     def forget(self, names: set[str] | None) -> None:
@@ -172,6 +185,13 @@ class _BodyWalker:
         for name in names:
             self.registries[name] = None
             self.steps.pop(name, None)
+
+    def reached(self) -> None:
+        """Code ran that may get at registries this body did not create itself, or at any
+        registry of a module or class body (a function call, an import): stop following them."""
+        for variable, registry in self.registries.items():
+            if registry is not None and registry.reachable:
+                self.registries[variable] = None
 
     def escape(self, expr: Expression) -> None:
         """``expr`` was evaluated: a registry it mentions may now be changed elsewhere.
@@ -204,14 +224,18 @@ class _BodyWalker:
                 and len(stmt.lvalues) == 1
                 and isinstance(stmt.lvalues[0], NameExpr)
             ):
+                if expression_may_call(stmt.rvalue):
+                    self.reached()
                 self.assignment(stmt.lvalues[0].name, stmt.rvalue)
                 continue
+            if statement_may_call(stmt):
+                self.reached()
             self.forget(mentioned_names(stmt))
 
     def assignment(self, target: str, value: Expression) -> None:
         self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
-            self.registries[target] = _Registry(target, closed=True)
+            self.registries[target] = _Registry(target, closed=True, reachable=self.shared)
             self.steps.pop(target, None)
             return
         if target in self.registries:
@@ -229,7 +253,10 @@ class _BodyWalker:
             return False
         variable = expr.callee.expr.name
         method = expr.callee.name
-        # The arguments may mention registries (passing one along): those escape.
+        # The arguments run first; they may mention registries (passing one along: those
+        # escape) or call code that can reach one.
+        if any(expression_may_call(arg) for arg in expr.args):
+            self.reached()
         for arg in expr.args:
             self.escape(arg)
         if variable not in self.registries:
@@ -238,7 +265,7 @@ class _BodyWalker:
                 self.registries[variable] = None
                 return True
             # First use of a registry this body did not create: it may already hold steps.
-            self.registries[variable] = _Registry(variable, closed=False)
+            self.registries[variable] = _Registry(variable, closed=False, reachable=True)
         registry = self.registries[variable]
         if registry is None:
             return True
@@ -309,7 +336,8 @@ class NameChecker:
         if state is not None and state.tree is tree:
             return state
         state = _ModuleState(tree)
-        for body in [tree.defs, *(func.body.body for func in functions_in(tree.defs))]:
+        for body, shared in [(tree.defs, True), *bodies_in(tree.defs)]:
+            state.shared[id(body)] = shared
             for index, stmt in enumerate(body):
                 # Only straight-line registry calls can be reported.
                 if _is_registry_call_stmt(stmt):
@@ -332,7 +360,7 @@ class NameChecker:
         walker, start = state.progress.get(id(body), (None, 0))
         if walker is None or start > index:
             # First call of this body, or mypy checks the body again (a deferred function).
-            walker, start = _BodyWalker({}), 0
+            walker, start = _BodyWalker({}, shared=state.shared[id(body)]), 0
         walker.walk(body[start : index + 1], state.confirmed)
         state.progress[id(body)] = (walker, index + 1)
         message = walker.findings.get(call)
@@ -349,3 +377,4 @@ class _ModuleState:
         self.calls: dict[CallExpr, tuple[list[Statement], int]] = {}
         self.confirmed: set[CallExpr] = set()
         self.progress: dict[int, tuple[_BodyWalker, int]] = {}
+        self.shared: dict[int, bool] = {}  # id(body) -> module or class body

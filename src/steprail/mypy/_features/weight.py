@@ -1,70 +1,80 @@
-"""``steprail-weight``: a literal ``progress_weight`` outside [0.0, 1.0].
+"""``steprail-weight``: a literal ``progress_weight`` outside [0.0, 1.0], or a ``bool``.
 
-Three spellings are checked, each reported at the literal itself:
+Checked spellings, each reported at the value itself:
 
-- a ``progress_weight`` property that returns a number literal (every ``return`` of a literal
-  in the getter, so a bad branch is caught too);
-- a ``progress_weight = <literal>`` class attribute (``Final`` or not);
-- ``ValidationStep(..., progress_weight=<literal>)`` (keyword or third positional argument).
+- a ``progress_weight`` property that returns a literal (every ``return`` of a literal in the
+  getter, so a bad branch is caught too);
+- a ``progress_weight = <literal>`` class attribute (``Final`` or not, or a dataclass field's
+  default);
+- the ``progress_weight`` argument of any step class's constructor (``ValidationStep``, the
+  built-in dataset and training steps, your own), keyword or positional.
 
-Anything computed (``return self._weight``, ``0.1 * 3``) is not checked.
+A literal is a number or ``True``/``False`` written in place, or a ``Final`` constant holding
+one (module or class level, from any module). The registry refuses a ``bool`` even though
+``bool`` is a subtype of ``float`` for mypy. Anything computed (``0.1 * 3``,
+``return self._weight``) is not checked.
 """
 
 from __future__ import annotations
 
 from mypy.nodes import Expression
 from mypy.plugin import ClassDefContext, FunctionContext
-from mypy.types import Type
+from mypy.types import Instance, Type, get_proper_type
 
 from .._consts import WEIGHT_MAX, WEIGHT_MIN
 from .._errors import STEPRAIL_WEIGHT
-from ._shared import number_literal
+from ._shared import VarLookup, bool_literal, number_literal, show_number
 from ._walk import returns_of
-from .step_info import class_attribute_literal, property_getter
+from .step_info import class_attribute_literal, class_lookup, property_getter
 
-__all__ = ["check_step_class_weight", "check_validation_step_weight"]
-
-
-def _message(owner: str, value: float) -> str:
-    return (
-        f'progress_weight of "{owner}" is {value:g}, outside [{WEIGHT_MIN}, {WEIGHT_MAX}]; '
-        "the registry refuses this step at run time"
-    )
+__all__ = ["check_step_class_weight", "check_step_constructor_weight", "weight_problem"]
 
 
-def _out_of_range(expr: Expression | None) -> float | None:
-    value = number_literal(expr)
+def weight_problem(owner: str, expr: Expression | None, lookup: VarLookup | None = None) -> str | None:
+    """The message for a literal weight the registry refuses; ``None`` when fine or unknown."""
+    flag = bool_literal(expr, lookup)
+    if flag is not None:
+        return (
+            f'progress_weight of "{owner}" is {flag}, a bool, not a number; '
+            "the registry refuses this step at run time"
+        )
+    value = number_literal(expr, lookup)
     if value is None or WEIGHT_MIN <= value <= WEIGHT_MAX:
         return None
-    return value
-
-
+    return (
+        f'progress_weight of "{owner}" is {show_number(value)}, outside [{WEIGHT_MIN}, {WEIGHT_MAX}]; '
+        "the registry refuses this step at run time"
+    )
 
 
 def check_step_class_weight(ctx: ClassDefContext) -> None:
     """Semantic-pass check of a step class's literal ``progress_weight``."""
     owner = ctx.cls.name
+    lookup = class_lookup(ctx)
     for stmt in ctx.cls.defs.body:
         getter = property_getter(stmt, "progress_weight")
         if getter is not None:
             for ret in returns_of(getter):
-                value = _out_of_range(ret.expr)
-                if value is not None and ret.expr is not None:
-                    ctx.api.fail(_message(owner, value), ret.expr, code=STEPRAIL_WEIGHT)
+                message = weight_problem(owner, ret.expr, lookup)
+                if message is not None and ret.expr is not None:
+                    ctx.api.fail(message, ret.expr, code=STEPRAIL_WEIGHT)
             continue
         assigned = class_attribute_literal(stmt, "progress_weight")
         if assigned is not None:
-            value = _out_of_range(assigned[0].rvalue)
-            if value is not None:
-                ctx.api.fail(_message(owner, value), assigned[0].rvalue, code=STEPRAIL_WEIGHT)
+            message = weight_problem(owner, assigned[0].rvalue, lookup)
+            if message is not None:
+                ctx.api.fail(message, assigned[0].rvalue, code=STEPRAIL_WEIGHT)
 
 
-def check_validation_step_weight(ctx: FunctionContext) -> Type:
-    """Function hook for ``ValidationStep(...)``: its ``progress_weight`` argument."""
-    if "progress_weight" in ctx.callee_arg_names:
-        index = ctx.callee_arg_names.index("progress_weight")
-        for expr in ctx.args[index]:
-            value = _out_of_range(expr)
-            if value is not None:
-                ctx.api.fail(_message("ValidationStep", value), expr, code=STEPRAIL_WEIGHT)
+def check_step_constructor_weight(ctx: FunctionContext) -> Type:
+    """Function hook for a step class's constructor: its ``progress_weight`` argument."""
+    if "progress_weight" not in ctx.callee_arg_names:
+        return ctx.default_return_type
+    made = get_proper_type(ctx.default_return_type)
+    owner = made.type.name if isinstance(made, Instance) else "step"
+    index = ctx.callee_arg_names.index("progress_weight")
+    for expr in ctx.args[index]:
+        message = weight_problem(owner, expr)
+        if message is not None:
+            ctx.api.fail(message, expr, code=STEPRAIL_WEIGHT)
     return ctx.default_return_type
