@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml  # type: ignore[import-untyped]  # PyYAML comes with pytest-mypy-plugins (dev); no stubs needed for one safe_load
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANTED = ROOT / "tests" / "typesafety" / "test_planted.yml"
