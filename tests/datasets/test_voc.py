@@ -821,3 +821,16 @@ def test_a_source_or_output_that_is_a_file_is_refused_saying_so(tmp_path: Path) 
     with pytest.raises(OutputExistsError, match="is a file, expected a folder"):
         dmv2_to_voc(tmp_path / "src", tmp_path / "file")
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_export_audits_attribute_values_json_cannot_hold(tmp_path: Path) -> None:
+    # Review #8: a NaN score (Python's json reads and writes it) came back as null.
+    write_dataset(tmp_path / "src", [ItemSpec("a", 20, 20, boxes=[("dog", 0, 0, 4, 4)] * 2)])
+    item_path = tmp_path / "src" / "json" / "a.json"
+    raw = json.loads(item_path.read_text())
+    raw["images"][0]["bounding_box"][0]["attrs"] = [{"name": "score", "value": float("nan")}]
+    item_path.write_text(json.dumps(raw))  # writes the non-standard token NaN
+    exported = dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    [(annotation, reason, message)] = _entries(exported.audit_path)["a"]
+    assert (annotation, reason) == ("b0", AuditReason.INVALID_ANNOTATION) and "NaN" in message
+    assert exported.audit.annotations_written == 1
