@@ -156,7 +156,7 @@ class _Log:
 
 
 def _refuse_file_output(output: Path) -> None:
-    if output.is_file() or (output.exists() and not output.is_dir()):
+    if output.exists() and not output.is_dir():
         raise OutputExistsError(
             f"output {str(output)!r} is a file, expected a folder (absent or empty)"
         )
