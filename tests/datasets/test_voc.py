@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -352,7 +353,8 @@ def _object(name: str, xmin: str, ymin: str, xmax: str, ymax: str) -> str:
 def test_hostile_and_broken_voc_input_is_audited_and_the_rest_imported(tmp_path: Path) -> None:
     root = tmp_path / "voc"
     (root / "Annotations").mkdir(parents=True)
-    for stem in ("good", "bomb", "ext", "broken", "bad_boxes", "escape", "linked"):
+    # No escape.png: <filename> is only used when JPEGImages/<id>.<ext> is missing.
+    for stem in ("good", "bomb", "ext", "broken", "bad_boxes", "linked"):
         write_image(root / "JPEGImages" / f"{stem}.png", 20, 10)
     write_image(tmp_path / "outside.png", 20, 10)
     (root / "JPEGImages" / "linked.png").unlink()
@@ -498,3 +500,337 @@ def test_the_voc_docs_page_marks_its_blocks_and_names_the_module_api() -> None:
     scripts_of(page)  # fails on an unmarked block or a fragment that does not say so
     text = page.read_text(encoding="utf-8")
     assert [name for name in _voc.__all__ if name not in text] == []
+
+
+# --- regressions from the hostile review (one test per finding) ----------------------------------
+
+
+def _voc_root(tmp_path: Path) -> Path:
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    return root
+
+
+def _put(root: Path, stem: str, *parts: str, filename: str | None = None, extra: str = "") -> None:
+    """Annotations/<stem>.xml naming ``filename`` (``<stem>.png`` by default)."""
+    name = f"{stem}.png" if filename is None else filename
+    (root / "Annotations" / f"{stem}.xml").write_text(
+        f"<annotation><filename>{escape(name)}</filename>{extra}{''.join(parts)}</annotation>",
+        encoding="utf-8",
+    )
+
+
+def _entries(result_audit_path: str) -> dict[str, list[tuple[str | None, AuditReason, str]]]:
+    """item -> [(annotation, reason, message)] of every audit entry."""
+    _, entries = read_audit(Path(result_audit_path))
+    found: dict[str, list[tuple[str | None, AuditReason, str]]] = {}
+    for entry in entries:
+        found.setdefault(entry.item, []).append((entry.annotation, entry.reason, entry.message))
+    return found
+
+
+def _attrs_of(dm: Path, stem: str) -> dict[str, object]:
+    raw = json.loads(next(dm.rglob(f"json/{stem}.json")).read_text(encoding="utf-8"))
+    shape = [*raw["images"][0]["bounding_box"], *raw["images"][0]["polygon"]][0]
+    return {a["name"]: a.get("value") for a in shape.get("attrs", [])}
+
+
+def test_an_annotation_pairs_with_the_image_of_its_id_not_a_stale_filename(tmp_path: Path) -> None:
+    # Review #2: labelImg after a rename leaves b.xml saying <filename>a.jpg</filename>. The VOC
+    # devkit, Detectron2 and supervision pair by id; so do we, and say what disagreed.
+    root = _voc_root(tmp_path)
+    write_image(root / "JPEGImages" / "a.png", 100, 80)
+    write_image(root / "JPEGImages" / "b.png", 300, 200)
+    write_image(root / "JPEGImages" / "c.png", 100, 80)
+    write_image(root / "JPEGImages" / "photo_d.png", 40, 30)
+    _put(root, "a", _object("dog", "1", "1", "10", "10"))
+    size = "<size><width>300</width><height>200</height><depth>3</depth></size>"
+    _put(root, "b", _object("dog", "150", "100", "300", "200"), filename="a.png", extra=size)
+    _put(root, "c", _object("cat", "1", "1", "100", "80"), extra=size)  # <size> is stale
+    _put(root, "d", _object("cat", "1", "1", "40", "30"), filename="photo_d.png")  # no d.*
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    items = read_dmv2(tmp_path / "dm")
+    assert items[(None, "b")][0] == [("dog", 149.0, 99.0, 151.0, 101.0)]
+    assert items[(None, "d")][0] == [("cat", 0.0, 0.0, 40.0, 30.0)]
+    assert result.audit.items_written == 4 and result.audit.items_skipped == 0
+    notes = _entries(result.audit_path)
+    assert "paired by id with JPEGImages/b.png" in notes["b"][0][2]
+    assert "<size> says 300x200 but JPEGImages/c.png is 100x80" in notes["c"][0][2]
+    assert set(notes) == {"b", "c"}
+
+
+def test_one_odd_value_never_stops_the_run(tmp_path: Path) -> None:
+    # Review #3 and #8 (import side): a superscript digit, JSON nested 200 000 deep, NaN and
+    # 1e999 (not JSON values: a DM v2 file would turn them into null).
+    root = _voc_root(tmp_path)
+    write_image(root / "JPEGImages" / "a.png", 20, 20)
+    deep = "[" * 200_000 + "]" * 200_000
+
+    def attribute(name: str, value: str) -> str:
+        return f"<attribute><name>{name}</name><value>{value}</value></attribute>"
+
+    odd = (
+        "<difficult>\u00b2</difficult><attributes>"
+        + attribute("score", "NaN")
+        + attribute("big", "1e999")
+        + "</attributes>"
+    )
+    box = "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>4</xmax><ymax>4</ymax></bndbox>"
+    _put(
+        root,
+        "a",
+        f"<object><name>odd</name>{odd}{box}</object>",
+        f"<object><name>deep</name><attributes>{attribute('x', deep)}</attributes>{box}</object>",
+    )
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    assert _attrs_of(tmp_path / "dm", "a") == {"difficult": "\u00b2", "score": "NaN", "big": "1e999"}
+    [(annotation, reason, message)] = _entries(result.audit_path)["a"]
+    assert (annotation, reason) == ("a-2", AuditReason.INVALID_ANNOTATION)
+    assert "nested too deeply" in message
+
+
+def test_non_utf8_file_names_are_audited_escaped_and_never_written_as_broken_xml(
+    tmp_path: Path,
+) -> None:
+    # Review #4 (import) and #5 (export).
+    root = _voc_root(tmp_path)
+    bad = os.fsdecode(b"caf\xe9")
+    write_image(root / "JPEGImages" / f"{bad}.png", 20, 20)
+    write_image(root / "JPEGImages" / "ok.png", 20, 20)
+    _put(root, bad, _object("dog", "1", "1", "4", "4"), filename="x.png")
+    _put(root, "ok", _object("dog", "1", "1", "4", "4"))
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    entries = _entries(result.audit_path)
+    [(_, reason, message)] = entries["caf\\xe9"]
+    assert reason is AuditReason.INVALID_ITEM and "not UTF-8" in message
+    assert set(read_dmv2(tmp_path / "dm")) == {(None, "ok")}
+
+    specs = [ItemSpec(stem, 10, 10, boxes=[("dog", 0, 0, 4, 4)]) for stem in ("ctl\x01x", bad, "ok")]
+    write_dataset(tmp_path / "src", specs)
+    exported = dmv2_to_voc(tmp_path / "src", tmp_path / "out")
+    skipped = _entries(exported.audit_path)
+    assert set(skipped) == {"ctl\x01x", "caf\\xe9"}
+    assert all("XML 1.0 cannot carry" in m for e in skipped.values() for _, _, m in e)
+    for path in (tmp_path / "out" / "Annotations").iterdir():
+        SafeET.parse(path)  # every file written is well-formed
+    assert [p.name for p in (tmp_path / "out" / "Annotations").iterdir()] == ["ok.xml"]
+
+
+def test_export_writes_flags_as_integers_and_keeps_other_values_as_attributes(
+    tmp_path: Path,
+) -> None:
+    # Review #7: labelme's empty <truncated/> came back out empty; the devkit calls int() on it.
+    voc_to_dmv2(LABELME_VOC, tmp_path / "dm", one_based=False)
+    dmv2_to_voc(tmp_path / "dm", tmp_path / "voc")
+    for path in sorted((tmp_path / "voc" / "Annotations").glob("*.xml")):
+        root = SafeET.parse(path).getroot()
+        assert root is not None
+        for obj in root.iter("object"):
+            assert int(obj.findtext("truncated") or "x") == 0
+            assert int(obj.findtext("difficult") or "x") == 0
+    voc_to_dmv2(tmp_path / "voc", tmp_path / "back")
+    # The empty text is not lost: it travels in <attributes> and wins on the way back.
+    assert {json.dumps(a, sort_keys=True) for a in _item_attrs(tmp_path / "back")} == {
+        json.dumps({"pose": "", "truncated": "", "difficult": ""}, sort_keys=True)
+    }
+
+
+_COORD = st.floats(0.0, 50.0, allow_nan=False, allow_infinity=False)
+_EXTENT = st.floats(1.0, 50.0, allow_nan=False, allow_infinity=False)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    boxes=st.lists(st.tuples(_COORD, _COORD, _EXTENT, _EXTENT), min_size=1, max_size=5),
+    vertices=st.lists(st.tuples(_COORD, _COORD), min_size=3, max_size=6, unique=True),
+)
+def test_dmv2_voc_dmv2_keeps_every_float_bit_for_bit(
+    tmp_path_factory: pytest.TempPathFactory,
+    boxes: list[tuple[float, float, float, float]],
+    vertices: list[tuple[float, float]],
+) -> None:
+    # Review #8: corners drifted by up to 7e-15 px through the +1/-1 shift.
+    base = tmp_path_factory.mktemp("exact")
+    spec = ItemSpec(
+        "a",
+        101,
+        101,
+        boxes=[("c", *box) for box in boxes],
+        polygons=[("p", tuple(vertices))],
+    )
+    write_dataset(base / "src", [spec])
+    exported = dmv2_to_voc(base / "src", base / "voc")
+    assert exported.audit.annotations_skipped == 0
+    voc_to_dmv2(base / "voc", base / "back")
+    assert read_dmv2(base / "back") == read_dmv2(base / "src")
+
+
+def test_names_and_attributes_round_trip_or_are_audited(tmp_path: Path) -> None:
+    # Review #8: "\r" came back as "\n"; duplicate, empty and padded attribute names were merged
+    # or stripped.
+    attrs = [
+        {"name": "pose", "value": "a\rb"},
+        {"name": "note", "value": "x"},
+        {"name": "note", "value": "y"},
+        {"name": "", "value": 1},
+        {"name": " padded ", "value": 2},
+        {"name": "truncated", "value": True},
+        {"name": "difficult", "value": "\u00b2"},
+    ]
+    write_dataset(tmp_path / "src", [ItemSpec("a", 20, 20, boxes=[("car\rtruck", 1, 1, 5, 5)])])
+    item_path = tmp_path / "src" / "json" / "a.json"
+    raw = json.loads(item_path.read_text())
+    raw["images"][0]["bounding_box"][0]["attrs"] = attrs
+    item_path.write_text(json.dumps(raw))
+    dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    voc_to_dmv2(tmp_path / "voc", tmp_path / "back")
+    assert read_dmv2(tmp_path / "back") == read_dmv2(tmp_path / "src")
+    back = json.loads((tmp_path / "back" / "json" / "a.json").read_text())["images"][0]
+    got = back["bounding_box"][0]["attrs"]
+    assert sorted(json.dumps(a, sort_keys=True) for a in got) == sorted(
+        json.dumps(a, sort_keys=True) for a in attrs
+    )
+    assert back["bounding_box"][0]["classification"] == "car\rtruck"
+
+
+def test_split_lists_bom_encoding_trainval_and_ids_in_two_splits(tmp_path: Path) -> None:
+    # Review #9.
+    root = _voc_root(tmp_path)
+    main = root / "ImageSets" / "Main"
+    main.mkdir(parents=True)
+    for stem in ("a", "b", "c", "d"):
+        write_image(root / "JPEGImages" / f"{stem}.png", 8, 8)
+        _put(root, stem, _object("x", "1", "1", "8", "8"))
+    (main / "train.txt").write_bytes(b"\xef\xbb\xbfa\nb\n")  # a BOM from Notepad
+    (main / "trainval.txt").write_text("a\nb\nc\n")  # no val.txt: val = trainval - train
+    (main / "test.txt").write_text("d\nb\n")  # b is in train too: a leak
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    assert set(read_dmv2(tmp_path / "dm")) == {
+        ("train", "a"),
+        ("train", "b"),
+        ("valid", "c"),
+        ("test", "d"),
+    }
+    [(_, reason, message)] = _entries(result.audit_path)["b"]
+    assert reason is AuditReason.INVALID_ITEM and "test.txt lists 'b'" in message
+    assert result.splits == ["train", "valid", "test"]
+
+    (main / "test.txt").write_bytes("d\n".encode("utf-16"))
+    with pytest.raises(DatasetInputError, match=r"test\.txt.*not UTF-8"):
+        voc_to_dmv2(root, tmp_path / "dm2")
+    assert not (tmp_path / "dm2").exists()
+
+
+def test_a_symlinked_folder_leaving_the_dataset_is_refused_naming_it(tmp_path: Path) -> None:
+    # Review #10: shared-disk setups link JPEGImages/ elsewhere; say so instead of auditing
+    # every image as a bare invalid_item.
+    root = _voc_root(tmp_path)
+    write_image(tmp_path / "shared" / "a.png", 8, 8)
+    (root / "JPEGImages").rmdir()
+    (root / "JPEGImages").symlink_to(tmp_path / "shared")
+    _put(root, "a", _object("x", "1", "1", "8", "8"))
+    with pytest.raises(DatasetInputError, match=r"JPEGImages' is a symlink to .*shared"):
+        voc_to_dmv2(root, tmp_path / "dm")
+    assert not (tmp_path / "dm").exists()
+
+
+def test_polygons_use_the_box_convention_documented_and_round_trip(tmp_path: Path) -> None:
+    # Review #11: a polygon touching the right edge. Vertices are shifted by +1 like xmin (the
+    # reading supervision and Roboflow use), the polygon's <bndbox> is the box of its extent.
+    triangle = ((0.0, 0.0), (100.0, 0.0), (100.0, 80.0))
+    write_dataset(tmp_path / "src", [ItemSpec("edge", 100, 80, polygons=[("tri", triangle)])])
+    dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    root = SafeET.parse(tmp_path / "voc" / "Annotations" / "edge.xml").getroot()
+    assert root is not None
+    obj = root.find("object")
+    assert obj is not None
+    corners = [obj.findtext(f"bndbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
+    assert corners == ["1", "1", "100", "80"]
+    vertices = [obj.findtext(f"polygon/{k}") for k in ("x1", "y1", "x2", "y2", "x3", "y3")]
+    assert vertices == ["1", "1", "101", "1", "101", "81"]
+    voc_to_dmv2(tmp_path / "voc", tmp_path / "back")
+    assert read_dmv2(tmp_path / "back") == read_dmv2(tmp_path / "src")
+
+
+def test_annotation_folder_entries_are_read_or_audited_by_what_they_are(tmp_path: Path) -> None:
+    # Review #12 and #14: an upper-case .XML is an annotation file; a folder or FIFO named
+    # *.xml is audited as such; an output folder put inside Annotations/ is not input; an
+    # image whose extension DM v2 does not read is audited (review #6).
+    root = _voc_root(tmp_path)
+    for stem in ("upper", "odd"):
+        write_image(root / "JPEGImages" / f"{stem}.png", 8, 8)
+    (root / "JPEGImages" / "odd.png").rename(root / "JPEGImages" / "odd.gif")
+    (root / "Annotations" / "upper.XML").write_text(
+        _annotation("upper.png", _object("x", "1", "1", "8", "8"))
+    )
+    _put(root, "odd", _object("x", "1", "1", "8", "8"), filename="odd.gif")
+    (root / "Annotations" / "folder.xml").mkdir()
+    os.mkfifo(root / "Annotations" / "pipe.xml")
+    result = voc_to_dmv2(root, root / "Annotations" / "out.xml")
+    entries = _entries(result.audit_path)
+    assert set(read_dmv2(root / "Annotations" / "out.xml")) == {(None, "upper")}
+    assert "is a folder" in entries["folder"][0][2]
+    assert "not a regular file" in entries["pipe"][0][2]
+    assert "not .gif" in entries["odd"][0][2]
+    assert "out" not in entries and result.audit.items_total == 4
+    assert not any("split list" in m for e in entries.values() for _, _, m in e)
+
+
+def test_reversed_and_non_decimal_corners_are_refused(tmp_path: Path) -> None:
+    # Review #13: xmin > xmax (even by half a pixel) is box_non_positive, as documented;
+    # "1_000" and "²" are not numbers (float() takes both).
+    root = _voc_root(tmp_path)
+    write_image(root / "JPEGImages" / "a.png", 100, 80)
+    _put(
+        root,
+        "a",
+        _object("half", "10", "10", "9.5", "20"),
+        _object("under", "1_000", "1", "5", "5"),
+        _object("sup", "\u00b2", "1", "5", "5"),
+        _object("ok", "1", "1", "5", "5"),
+    )
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    reasons = {a: r for a, r, _ in _entries(result.audit_path)["a"]}
+    assert reasons == {
+        "a-1": AuditReason.BOX_NON_POSITIVE,
+        "a-2": AuditReason.INVALID_ANNOTATION,
+        "a-3": AuditReason.INVALID_ANNOTATION,
+    }
+    # The other way: a DM v2 box under one pixel wide cannot be written with inclusive corners.
+    boxes = [("thin", 1.0, 1.0, 0.5, 4.0), ("ok", 1.0, 1.0, 1.0, 4.0)]
+    write_dataset(tmp_path / "src", [ItemSpec("t", 10, 10, boxes=boxes)])
+    exported = dmv2_to_voc(tmp_path / "src", tmp_path / "out")
+    [(annotation, reason, message)] = _entries(exported.audit_path)["t"]
+    assert (annotation, reason) == ("b0", AuditReason.BOX_NON_POSITIVE) and "xmax before" in message
+    assert exported.audit.annotations_written == 1
+
+
+def test_a_source_or_output_that_is_a_file_is_refused_saying_so(tmp_path: Path) -> None:
+    # Review #14.
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DatasetInputError, match="is a file, expected a folder"):
+        voc_to_dmv2(tmp_path / "file", tmp_path / "out")
+    with pytest.raises(OutputExistsError, match="is a file, expected a folder"):
+        voc_to_dmv2(BCCD, tmp_path / "file")
+    write_dataset(tmp_path / "src", [ItemSpec("a", 10, 10, boxes=[("x", 1, 1, 2, 2)])])
+    with pytest.raises(OutputExistsError, match="is a file, expected a folder"):
+        dmv2_to_voc(tmp_path / "src", tmp_path / "file")
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_export_audits_attribute_values_json_cannot_hold(tmp_path: Path) -> None:
+    # Review #8: a NaN score (Python's json reads and writes it) came back as null.
+    write_dataset(tmp_path / "src", [ItemSpec("a", 20, 20, boxes=[("dog", 0, 0, 4, 4)] * 2)])
+    item_path = tmp_path / "src" / "json" / "a.json"
+    raw = json.loads(item_path.read_text())
+    raw["images"][0]["bounding_box"][0]["attrs"] = [{"name": "score", "value": float("nan")}]
+    item_path.write_text(json.dumps(raw))  # writes the non-standard token NaN
+    exported = dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    [(annotation, reason, message)] = _entries(exported.audit_path)["a"]
+    assert (annotation, reason) == ("b0", AuditReason.INVALID_ANNOTATION) and "NaN" in message
+    assert exported.audit.annotations_written == 1

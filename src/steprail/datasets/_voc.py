@@ -6,17 +6,23 @@ A VOC folder (``VOC2012/``, or any folder laid out the same way)::
     JPEGImages/<id>.jpg         the images
     ImageSets/Main/<split>.txt  optional: the ids of each split (train, val, trainval, test)
 
+An annotation file is paired with its image by id (the XML file's stem), as the VOC devkit,
+Detectron2 and supervision do; ``<filename>`` is only used when no ``JPEGImages/<id>.<ext>``
+exists, and a ``<filename>`` or ``<size>`` that disagrees with the image used is noted in the
+audit.
+
 Pixel convention: VOC corners are 1-based and inclusive (the devkit's ``xmin = 1`` is the
 first pixel column, ``xmax = width`` the last). DM v2 boxes are continuous, from the top left
 corner of the image, so a VOC box ``(xmin, ymin, xmax, ymax)`` is the DM v2 box
 ``x = xmin - 1, y = ymin - 1, width = xmax - xmin + 1, height = ymax - ymin + 1``, and back.
 This is the reading Detectron2 and supervision use. Tools that write 0-based corners (labelme,
-some exporters) are read with ``one_based=False``.
+some exporters) are read with ``one_based=False``. Numbers are converted in exact decimal
+arithmetic, so a DM v2 coordinate comes back bit for bit after DM v2 -> VOC -> DM v2.
 
 Kept through VOC -> DM v2 -> VOC: each object's class, box, ``pose``, ``truncated``,
 ``difficult`` and ``occluded`` (as DM v2 attributes of those names), polygons written as a
-``<polygon>`` element (``x1, y1, x2, y2, ...``, 1-based like the box, as supervision and
-Roboflow read them), and any other DM v2 attribute as CVAT's
+``<polygon>`` element (``x1, y1, x2, y2, ...``, each vertex shifted by +1 like ``xmin``, as
+supervision and Roboflow read them), and any other DM v2 attribute as CVAT's
 ``<attributes><attribute><name/><value/></attribute></attributes>`` (the value as JSON).
 Everything skipped is recorded in ``audit.json``; nothing is clamped.
 """
@@ -24,10 +30,15 @@ Everything skipped is recorded in ``audit.json``; nothing is clamped.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import stat
+import unicodedata
 import xml.etree.ElementTree as StdET  # writing only: parsing goes through defusedxml
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, DecimalException, localcontext
 from pathlib import Path
 from typing import IO, Final
 
@@ -37,14 +48,14 @@ from PIL import Image
 from pydantic import JsonValue, ValidationError
 
 from ._audit import AuditLog, AuditReason
-from ._convert import ConversionResult, fresh_output
+from ._convert import ConversionResult, OutputExistsError, fresh_output
 from ._dmv2 import IMAGE_EXTENSIONS, Attribute, BoundingBox, DMv2Image, DMv2Item, Polygon
 from ._source import (
     DatasetInputError,
     annotation_reason,
     check_something_written,
     detect_layout,
-    image_size_or_skip,
+    image_size,
     iter_checked_items,
     link_or_copy,
     resolve_classes,
@@ -72,9 +83,83 @@ _SPLITS_OUT: Final = {"train": "train", "valid": "val", "test": "test"}
 _MAX_XML_BYTES: Final = 16 * 1024 * 1024
 # Float noise allowed outside the image before a box counts as leaving it (pixels).
 _EDGE_TOLERANCE: Final = 1e-6
-# Characters XML 1.0 cannot carry at all (not even escaped).
+# Characters XML 1.0 cannot carry at all (not even escaped); lone surrogates (file names that
+# are not UTF-8) are among them.
 _NOT_XML_CHARS: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _POLYGON_TAG: Final = re.compile(r"([xy])(\d+)")
+# A plain decimal number, ASCII digits only: not "1_000", "²", "nan" or "inf" (which float()
+# would take).
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_COUNT: Final = re.compile(r"[0-9]+")
+# Exact decimal arithmetic for coordinates: enough digits for any double plus the 1-pixel shift.
+_DECIMAL_DIGITS: Final = 1200
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+
+type _Skip = Callable[[AuditReason, str], None]
+
+
+def _shown(text: str) -> str:
+    """``text`` safe to put in JSON: bytes of a non-UTF-8 file name shown as ``\\xe9``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_text(name: str) -> bool:
+    """Whether a file name decoded from disk is real text (not undecodable bytes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Log:
+    """The run's :class:`AuditLog`, with names made safe for JSON and kept-but-noted entries."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+
+    def skip(
+        self,
+        split: str | None,
+        item: str,
+        reason: AuditReason,
+        message: str,
+        *,
+        annotation: str | None = None,
+        kind: str = "item",
+    ) -> None:
+        """Record that an item (``annotation=None``) or one annotation was left out."""
+        self.audit.record(
+            split=split,
+            item=_shown(item),
+            annotation=None if annotation is None else _shown(annotation),
+            kind=kind,
+            reason=reason,
+            message=_shown(message),
+        )
+
+    def note(self, split: str | None, item: str, reason: AuditReason, message: str) -> None:
+        """Record something about an item that was imported anyway (not counted as a skip)."""
+        record_change = getattr(self.audit, "record_change", None)
+        if record_change is not None:  # an AuditLog with "changed" entries: the proper place
+            record_change(split=split, item=_shown(item), reason=reason, message=_shown(message))
+            return
+        # Until then: an entry of kind "note" that the counts leave out, so that
+        # items_written + items_skipped == items_total still holds.
+        self.audit.record(
+            split=split, item=_shown(item), kind="note", reason=reason, message=_shown(message)
+        )
+        self.audit.items_skipped -= 1
+        self.audit.reasons[reason.value] -= 1
+        if self.audit.reasons[reason.value] == 0:
+            del self.audit.reasons[reason.value]
+
+
+def _refuse_file_output(output: Path) -> None:
+    if output.exists() and not output.is_dir():
+        raise OutputExistsError(
+            f"output {str(output)!r} is a file, expected a folder (absent or empty)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,29 +171,35 @@ def voc_to_dmv2(source: Path, output: Path, *, one_based: bool = True) -> Conver
 
     ``source`` is the folder holding ``Annotations/`` (or a folder with exactly one such
     sub-folder, as ``VOCdevkit/`` has ``VOC2012/``). With ``ImageSets/Main/{train,val,test}.txt``
-    the output is categorized (``val`` becomes ``valid``; ``trainval`` is used as ``train`` only
-    when neither ``train`` nor ``val`` exists); without them it is flat. ``one_based=False``
-    reads corners as 0-based (see the module docs).
+    the output is categorized (``val`` becomes ``valid``; ``trainval`` stands in for a missing
+    ``train`` or ``val``: minus the other list, or as ``train`` when both are missing).
+    ``one_based=False`` reads corners as 0-based (see the module docs).
 
-    XML is parsed with defusedxml: a file with a DTD or entity declarations (billion laughs,
-    external entities) is refused and audited, never expanded. An object with a bad box, an
-    unknown class or a polygon outside the image, an annotation file whose image is missing, an
-    id that would leave the folder, and an annotation file no split lists are all recorded in
-    ``output/audit.json`` with a reason code. Raises
-    :class:`~steprail.datasets.DatasetInputError` when ``source`` is not a VOC folder and
+    Each annotation file is paired with ``JPEGImages/<id>.<ext>`` by its id; ``<filename>`` is
+    used only when no such image exists. XML is parsed with defusedxml: a file with a DTD or
+    entity declarations (billion laughs, external entities) is refused and audited, never
+    expanded. An object with a bad box, an unknown class or a polygon outside the image, an
+    annotation file whose image is missing, an id that would leave the folder, an id listed in
+    two splits and an annotation file no split lists are all recorded in ``output/audit.json``
+    with a reason code. Raises :class:`~steprail.datasets.DatasetInputError` when ``source``
+    is not a VOC folder, when a split list is not UTF-8 text, or when ``Annotations/`` or
+    ``JPEGImages/`` is a symlink to outside ``source``, and
     :class:`~steprail.datasets.NoUsableItemsError` when nothing usable remains; on failure
     ``output`` is left as it was.
     """
     root = _find_voc_root(source)
-    offset = 1.0 if one_based else 0.0
+    _refuse_linked_folders(root)
+    _refuse_file_output(output)
+    offset = Decimal(1) if one_based else Decimal(0)
     split_lists = _read_split_lists(root)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
     ) as audit:
+        log = _Log(audit)
         classes: set[str] = set()
-        for split, stem in _plan(root, split_lists, audit):
+        for split, stem, file_name in _plan(root, split_lists, log, out):
             audit.items_total += 1
-            read = _read_voc_item(root, split, stem, audit, offset)
+            read = _read_voc_item(root, split, stem, file_name, log, offset)
             if read is None:
                 continue
             item, image_path = read
@@ -127,17 +218,21 @@ def voc_to_dmv2(source: Path, output: Path, *, one_based: bool = True) -> Conver
         is_categorized=split_lists is not None,
         source_path=str(source),
         classes=sorted(classes),
-        splits=list(split_lists) if split_lists is not None else [],
+        splits=list(split_lists.ids) if split_lists is not None else [],
         audit_path=str(audit.path),
         audit=summary,
     )
 
 
 def _find_voc_root(source: Path) -> Path:
-    if (source / "Annotations").is_dir():
-        return source
+    if source.exists() and not source.is_dir():
+        raise DatasetInputError(
+            f"VOC source {str(source)!r} is a file, expected a folder holding Annotations/"
+        )
     if not source.is_dir():
         raise DatasetInputError(f"VOC folder {str(source)!r} does not exist")
+    if (source / "Annotations").is_dir():
+        return source
     inner = [child for child in sorted(source.iterdir()) if (child / "Annotations").is_dir()]
     if len(inner) == 1:
         return inner[0]
@@ -147,31 +242,81 @@ def _find_voc_root(source: Path) -> Path:
     )
 
 
+def _refuse_linked_folders(root: Path) -> None:
+    """A VOC folder whose ``Annotations/``, ``JPEGImages/`` or ``ImageSets/`` is a symlink
+    leaving it is refused as a whole, naming the link (nothing outside a dataset is read)."""
+    for name in ("Annotations", "JPEGImages", "ImageSets"):
+        folder = root / name
+        if folder.is_symlink() and not _inside(folder, root):
+            raise DatasetInputError(
+                f"{str(folder)!r} is a symlink to {str(folder.resolve())!r}, outside the dataset "
+                f"folder {str(root)!r}; steprail reads nothing outside the dataset: give a "
+                "folder that holds the real Annotations/ and JPEGImages/ (or copy them in)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _SplitLists:
+    """The ids of each DM v2 split, and where each split's list came from (for messages)."""
+
+    ids: dict[str, list[str]]
+    origin: dict[str, str]
+
+
 def _read_ids(path: Path) -> list[str]:
-    # One id per line; keep the first occurrence of each, in order.
+    """One id per line (the first word: class lists add ``1``/``-1``); the first of each kept.
+
+    UTF-8, with or without a byte-order mark; anything else is refused naming the file."""
+    data = path.read_bytes()
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetInputError(
+            f"split list {str(path)!r} is not UTF-8 text ({exc}); save it as UTF-8"
+        ) from None
     seen: dict[str, None] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         parts = line.split()
         if parts:
             seen.setdefault(parts[0], None)
     return list(seen)
 
 
-def _read_split_lists(root: Path) -> dict[str, list[str]] | None:
-    """DM v2 split -> VOC ids, from ``ImageSets/Main``; ``None`` when there are no lists."""
+def _read_split_lists(root: Path) -> _SplitLists | None:
+    """DM v2 split -> VOC ids, from ``ImageSets/Main``; ``None`` when there are no lists.
+
+    ``trainval`` is the union of ``train`` and ``val`` in VOC: it stands in for whichever of
+    the two is missing (``val = trainval - train``), or is ``train`` when both are."""
     main = root / "ImageSets" / "Main"
     present = {name: main / f"{name}.txt" for name in ("train", "val", "test", "trainval")}
     present = {name: path for name, path in present.items() if path.is_file()}
     if not present:
         return None
-    lists: dict[str, list[str]] = {}
+    read = {name: _read_ids(path) for name, path in present.items()}
+    ids: dict[str, list[str]] = {}
+    origin: dict[str, str] = {}
     for voc_split, dm_split in _SPLITS_IN.items():
-        if voc_split in present:
-            lists[dm_split] = _read_ids(present[voc_split])
-    if "trainval" in present and "train" not in present and "val" not in present:
-        lists["train"] = _read_ids(present["trainval"])
+        if voc_split in read:
+            ids[dm_split] = read[voc_split]
+            origin[dm_split] = f"ImageSets/Main/{voc_split}.txt"
+    if "trainval" in read:
+        both = read["trainval"]
+        if "train" in read and "val" not in read:
+            known = set(read["train"])
+            ids["valid"] = [stem for stem in both if stem not in known]
+            origin["valid"] = "ImageSets/Main/trainval.txt minus train.txt"
+        elif "val" in read and "train" not in read:
+            known = set(read["val"])
+            ids["train"] = [stem for stem in both if stem not in known]
+            origin["train"] = "ImageSets/Main/trainval.txt minus val.txt"
+        elif "train" not in read and "val" not in read:
+            ids["train"] = both
+            origin["train"] = "ImageSets/Main/trainval.txt"
     # Order the splits as DM v2 does (train, valid, test).
-    return {split: lists[split] for split in ("train", "valid", "test") if split in lists}
+    order = [split for split in ("train", "valid", "test") if split in ids]
+    return _SplitLists({s: ids[s] for s in order}, {s: origin[s] for s in order})
 
 
 def _plain_name(name: str) -> bool:
@@ -185,48 +330,93 @@ def _plain_name(name: str) -> bool:
     )
 
 
+def _scan_annotations(annotations: Path, out: Path, log: _Log) -> dict[str, str]:
+    """id -> file name of every ``*.xml`` (any case) in ``Annotations/``.
+
+    The output folder (when it was put in there) is not input; a name that is not UTF-8 and a
+    second file for one id (``a.xml`` and ``a.XML``) are audited."""
+    own = out.resolve()
+    found: dict[str, str] = {}
+    with os.scandir(annotations) as entries:
+        # Only a folder can be the output (resolved only then: one syscall less per file).
+        names = sorted(
+            e.name
+            for e in entries
+            if e.name.lower().endswith(".xml")
+            and not (e.is_dir() and Path(e.path).resolve() == own)
+        )
+    for name in names:
+        stem = name[:-4]
+        where = f"Annotations/{name}"
+        if not _is_text(name):
+            log.audit.items_total += 1
+            log.skip(
+                None,
+                stem,
+                AuditReason.INVALID_ITEM,
+                f"{where}: the file name is not UTF-8 (its bytes are shown escaped); a DM v2 "
+                "item name must be text: rename the file and its image to import it",
+            )
+        elif stem in found:
+            log.audit.items_total += 1
+            log.skip(
+                None,
+                stem,
+                AuditReason.INVALID_ITEM,
+                f"{where}: Annotations/{found[stem]} already has the id {stem!r}; not imported",
+            )
+        else:
+            found[stem] = name
+    return found
+
+
 def _plan(
-    root: Path, split_lists: dict[str, list[str]] | None, audit: AuditLog
-) -> Iterator[tuple[str | None, str]]:
-    """Every ``(split, id)`` to import; unlisted annotation files and unsafe ids are audited."""
-    annotations = root / "Annotations"
+    root: Path, split_lists: _SplitLists | None, log: _Log, out: Path
+) -> Iterator[tuple[str | None, str, str | None]]:
+    """Every ``(split, id, annotation file name or None when absent)`` to import.
+
+    Unlisted annotation files, unsafe ids and an id listed in a second split are audited."""
+    files = _scan_annotations(root / "Annotations", out, log)
     if split_lists is None:
-        with os.scandir(annotations) as entries:
-            stems = sorted(e.name[:-4] for e in entries if e.name.endswith(".xml"))
-        for stem in stems:
-            yield None, stem
+        for stem, name in files.items():
+            yield None, stem, name
         return
-    listed: set[str] = set()
-    for split, ids in split_lists.items():
+    listed: dict[str, str] = {}
+    for split, ids in split_lists.ids.items():
+        origin = split_lists.origin[split]
         for stem in ids:
             if not _plain_name(stem):
-                audit.items_total += 1
-                audit.record(
-                    split=split,
-                    item=stem,
-                    reason=AuditReason.INVALID_ITEM,
-                    message=(
-                        f"ImageSets/Main/{_SPLITS_OUT[split]}.txt: id {stem!r} would leave "
-                        "Annotations/; refused, nothing read"
-                    ),
+                log.audit.items_total += 1
+                log.skip(
+                    split,
+                    stem,
+                    AuditReason.INVALID_ITEM,
+                    f"{origin}: id {stem!r} would leave Annotations/; refused, nothing read",
                 )
                 continue
-            listed.add(stem)
-            yield split, stem
-    with os.scandir(annotations) as entries:
-        unlisted = sorted(
-            e.name[:-4] for e in entries if e.name.endswith(".xml") and e.name[:-4] not in listed
-        )
-    for stem in unlisted:
-        audit.items_total += 1
-        audit.record(
-            split=None,
-            item=stem,
-            reason=AuditReason.INVALID_ITEM,
-            message=(
-                f"Annotations/{stem}.xml is in no ImageSets/Main list "
-                f"({', '.join(_SPLITS_OUT[s] + '.txt' for s in split_lists)}); not imported"
-            ),
+            if stem in listed:
+                log.audit.items_total += 1
+                log.skip(
+                    split,
+                    stem,
+                    AuditReason.INVALID_ITEM,
+                    f"{origin} lists {stem!r}, already imported from "
+                    f"{split_lists.origin[listed[stem]]} (an id in two splits leaks between "
+                    "them); kept once, in the first split",
+                )
+                continue
+            listed[stem] = split
+            yield split, stem, files.get(stem)
+    for stem in files:
+        if stem in listed:
+            continue
+        log.audit.items_total += 1
+        log.skip(
+            None,
+            stem,
+            AuditReason.INVALID_ITEM,
+            f"Annotations/{files[stem]} is in no ImageSets/Main list "
+            f"({', '.join(split_lists.origin.values())}); not imported",
         )
 
 
@@ -236,45 +426,47 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def _read_voc_item(
-    root: Path, split: str | None, stem: str, audit: AuditLog, offset: float
+    root: Path,
+    split: str | None,
+    stem: str,
+    file_name: str | None,
+    log: _Log,
+    offset: Decimal,
 ) -> tuple[DMv2Item, Path] | None:
     """One VOC annotation file as a DM v2 item and its image path, or ``None`` once audited."""
 
     def skip(reason: AuditReason, message: str) -> None:
-        audit.record(split=split, item=stem, reason=reason, message=message)
+        log.skip(split, stem, reason, message)
 
-    xml_path = root / "Annotations" / f"{stem}.xml"
-    where = f"Annotations/{stem}.xml"
-    if not xml_path.is_file():
-        skip(AuditReason.MISSING_LABELS, f"{where} does not exist (the id is in a split list)")
-        return None
-    if not _inside(xml_path, root):
-        skip(AuditReason.INVALID_ITEM, f"{where} is a link to outside the dataset; not read")
-        return None
-    if xml_path.stat().st_size > _MAX_XML_BYTES:
-        skip(AuditReason.INVALID_ITEM, f"{where} is over {_MAX_XML_BYTES} bytes; not read")
-        return None
-    try:
-        document = SafeET.fromstring(xml_path.read_bytes(), forbid_dtd=True)
-    except DefusedXmlException as exc:
+    if file_name is None:
+        listed_in = "a split list" if split is None else f"ImageSets/Main/{_SPLITS_OUT[split]}.txt"
         skip(
-            AuditReason.INVALID_ITEM,
-            f"{where}: unsafe XML refused ({type(exc).__name__}: a DTD or entity declaration)",
+            AuditReason.MISSING_LABELS,
+            f"Annotations/{stem}.xml does not exist (the id is in {listed_in})",
         )
         return None
-    except SafeET.ParseError as exc:
-        skip(AuditReason.INVALID_ITEM, f"{where}: not well-formed XML ({exc})")
+    xml_path = root / "Annotations" / file_name
+    where = f"Annotations/{file_name}"
+    document = _parse_annotation(xml_path, where, root, skip)
+    if document is None:
         return None
-    if document.tag != "annotation":
-        skip(AuditReason.INVALID_ITEM, f"{where}: root element is <{document.tag}>, not <annotation>")
-        return None
-    image_path = _find_voc_image(root, stem, (document.findtext("filename") or "").strip(), skip)
+    image_path = _find_voc_image(root, split, stem, document, log)
     if image_path is None:
         return None
-    size = image_size_or_skip(image_path, image_path.name, audit, split, stem)
-    if size is None:
+    try:
+        width, height = image_size(image_path)
+    except (OSError, ValueError) as exc:  # Pillow's UnidentifiedImageError is an OSError
+        skip(AuditReason.UNREADABLE_IMAGE, f"JPEGImages/{image_path.name}: {exc}")
         return None
-    width, height = size
+    stated = _stated_size(document)
+    if stated is not None and stated != (width, height):
+        log.note(
+            split,
+            stem,
+            AuditReason.INVALID_ITEM,
+            f"{where}: <size> says {stated[0]}x{stated[1]} but JPEGImages/{image_path.name} is "
+            f"{width}x{height}; imported, boxes checked against the image",
+        )
     boxes: list[BoundingBox] = []
     polygons: list[Polygon] = []
     for number, obj in enumerate(document.findall("object"), start=1):
@@ -285,61 +477,175 @@ def _read_voc_item(
             polygons.append(shape)
         else:
             reason, kind, message = shape
-            audit.record(
-                split=split,
-                item=stem,
+            log.skip(
+                split,
+                stem,
+                reason,
+                f"{where} <object> {number}: {message}",
                 annotation=f"{stem}-{number}",
                 kind=kind,
-                reason=reason,
-                message=f"{where} <object> {number}: {message}",
             )
         for part in obj.findall("part"):
-            audit.record(
-                split=split,
-                item=stem,
+            log.skip(
+                split,
+                stem,
+                AuditReason.INVALID_ANNOTATION,
+                f"{where} <object> {number}: <part> {part.findtext('name')!r} "
+                "(VOC person layout) has no DM v2 form; not imported",
                 annotation=f"{stem}-{number}",
                 kind="part",
-                reason=AuditReason.INVALID_ANNOTATION,
-                message=(
-                    f"{where} <object> {number}: <part> {part.findtext('name')!r} "
-                    "(VOC person layout) has no DM v2 form; not imported"
-                ),
             )
     image = DMv2Image(width=width, height=height, bounding_box=boxes, polygon=polygons)
     return DMv2Item(images=[image]), image_path
 
 
-def _find_voc_image(
-    root: Path, stem: str, filename: str, skip: Callable[[AuditReason, str], None]
-) -> Path | None:
-    images = root / "JPEGImages"
-    if filename and not _plain_name(filename):
+def _parse_annotation(
+    xml_path: Path, where: str, root: Path, skip: _Skip
+) -> StdET.Element | None:
+    """The ``<annotation>`` element of one file, or ``None`` once audited. Only a regular file
+    inside the dataset is opened (a FIFO or device would block or never end)."""
+    if not _inside(xml_path, root):
+        skip(AuditReason.INVALID_ITEM, f"{where} is a link to outside the dataset; not read")
+        return None
+    try:
+        mode = xml_path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            skip(AuditReason.INVALID_ITEM, f"{where} is a folder, not an annotation file")
+            return None
+        if not stat.S_ISREG(mode):
+            skip(
+                AuditReason.INVALID_ITEM,
+                f"{where} is not a regular file (a FIFO, socket or device); not read",
+            )
+            return None
+        if xml_path.stat().st_size > _MAX_XML_BYTES:
+            skip(AuditReason.INVALID_ITEM, f"{where} is over {_MAX_XML_BYTES} bytes; not read")
+            return None
+        data = xml_path.read_bytes()
+    except OSError as exc:
+        skip(AuditReason.INVALID_ITEM, f"{where} cannot be read ({exc.strerror or exc})")
+        return None
+    try:
+        document = SafeET.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as exc:
         skip(
+            AuditReason.INVALID_ITEM,
+            f"{where}: unsafe XML refused ({type(exc).__name__}: a DTD or entity declaration)",
+        )
+        return None
+    except SafeET.ParseError as exc:
+        skip(AuditReason.INVALID_ITEM, f"{where}: not well-formed XML ({exc})")
+        return None
+    except (RecursionError, MemoryError):
+        skip(AuditReason.INVALID_ITEM, f"{where}: nested too deeply to read")
+        return None
+    if document.tag != "annotation":
+        skip(AuditReason.INVALID_ITEM, f"{where}: root element is <{document.tag}>, not <annotation>")
+        return None
+    return document
+
+
+def _find_voc_image(
+    root: Path, split: str | None, stem: str, document: StdET.Element, log: _Log
+) -> Path | None:
+    """The image of annotation ``stem``: ``JPEGImages/<id>.<ext>`` first, as the VOC devkit,
+    Detectron2 and supervision pair them, else the file ``<filename>`` names."""
+    images = root / "JPEGImages"
+    filename = (document.findtext("filename") or "").strip()
+
+    def usable(candidate: Path) -> Path | None:
+        if not _inside(candidate, root):
+            log.skip(
+                split,
+                stem,
+                AuditReason.INVALID_ITEM,
+                f"JPEGImages/{candidate.name} is a link to outside the dataset; not read",
+            )
+            return None
+        if candidate.suffix not in IMAGE_EXTENSIONS:
+            log.skip(
+                split,
+                stem,
+                AuditReason.INVALID_ITEM,
+                f"JPEGImages/{candidate.name}: DM v2 reads images named "
+                f"{', '.join(IMAGE_EXTENSIONS)}, not {candidate.suffix or 'no extension'}; "
+                "not imported",
+            )
+            return None
+        return candidate
+
+    by_id = next(
+        (images / (stem + ext) for ext in IMAGE_EXTENSIONS if (images / (stem + ext)).is_file()),
+        None,
+    )
+    if by_id is not None:
+        # Compared in NFC: a macOS archive may hold the same name in another normal form.
+        if filename and _nfc(filename) not in (_nfc(by_id.name), _nfc(stem)):
+            log.note(
+                split,
+                stem,
+                AuditReason.INVALID_ITEM,
+                f"Annotations/{stem}.xml: <filename> {filename!r} is not its image; paired by "
+                f"id with JPEGImages/{by_id.name}, as the VOC devkit does",
+            )
+        return usable(by_id)
+    if not filename:
+        log.skip(
+            split,
+            stem,
+            AuditReason.MISSING_IMAGE,
+            f"no image JPEGImages/{stem}.<ext> ({', '.join(IMAGE_EXTENSIONS)}) and no "
+            f"<filename> in Annotations/{stem}.xml",
+        )
+        return None
+    if not _plain_name(filename):
+        log.skip(
+            split,
+            stem,
             AuditReason.INVALID_ITEM,
             f"<filename> {filename!r} would leave JPEGImages/; refused, nothing read",
         )
         return None
-    candidates = [images / filename] if filename else []
-    candidates += [images / (stem + ext) for ext in IMAGE_EXTENSIONS]
-    for candidate in candidates:
-        if candidate.is_file():
-            if not _inside(candidate, root):
-                skip(
-                    AuditReason.INVALID_ITEM,
-                    f"JPEGImages/{candidate.name} is a link to outside the dataset; not read",
-                )
-                return None
-            return candidate
-    named = f"JPEGImages/{filename}" if filename else f"JPEGImages/{stem}.*"
-    skip(AuditReason.MISSING_IMAGE, f"no image {named} for Annotations/{stem}.xml")
-    return None
+    named = images / filename
+    if not named.is_file():
+        log.skip(
+            split,
+            stem,
+            AuditReason.MISSING_IMAGE,
+            f"no image JPEGImages/{stem}.<ext> and no JPEGImages/{filename} (its <filename>) "
+            f"for Annotations/{stem}.xml",
+        )
+        return None
+    return usable(named)
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _stated_size(document: StdET.Element) -> tuple[int, int] | None:
+    """``<size>``'s width and height when both are positive whole numbers, else ``None``."""
+    width = (document.findtext("size/width") or "").strip()
+    height = (document.findtext("size/height") or "").strip()
+    if not (_COUNT.fullmatch(width) and _COUNT.fullmatch(height)):
+        return None
+    size = int(width), int(height)
+    return size if size[0] > 0 and size[1] > 0 else None
 
 
 type _Rejected = tuple[AuditReason, str, str]  # reason, annotation kind, message
 
 
+def _decimal(text: str | None) -> Decimal | None:
+    """A coordinate's exact value, or ``None`` when it is not a plain decimal number."""
+    text = (text or "").strip()
+    if not _NUMBER.fullmatch(text) or len(text) > _DECIMAL_DIGITS:
+        return None
+    return Decimal(text)
+
+
 def _read_object(
-    obj: StdET.Element, ann_id: str, width: int, height: int, offset: float
+    obj: StdET.Element, ann_id: str, width: int, height: int, offset: Decimal
 ) -> BoundingBox | Polygon | _Rejected:
     """One ``<object>`` as a DM v2 box or polygon, or why it cannot be one."""
     name = (obj.findtext("name") or "").strip()
@@ -347,52 +653,78 @@ def _read_object(
     if not name:
         return AuditReason.MISSING_CLASS, kind, "no <name>"
     attrs = _read_attributes(obj)
+    if isinstance(attrs, str):
+        return AuditReason.INVALID_ANNOTATION, kind, attrs
     fields: dict[str, object] = {"id": ann_id, "classification": name, "attrs": attrs}
-    if kind == "polygon":
-        polygon = obj.find("polygon")
-        assert polygon is not None
-        points = _polygon_points(polygon, offset)
-        if isinstance(points, str):
-            return AuditReason.INVALID_ANNOTATION, kind, points
-        try:
-            shape: BoundingBox | Polygon = Polygon.model_validate({**fields, "data": points})
-        except ValidationError as exc:
-            return annotation_reason("polygon", exc), kind, validation_message(exc)
-        if not all(_in_image(x, y, width, height) for x, y in points):
+    with localcontext(prec=_DECIMAL_DIGITS):
+        if kind == "polygon":
+            polygon = obj.find("polygon")
+            assert polygon is not None
+            return _read_polygon(polygon, fields, kind, width, height, offset)
+        box = obj.find("bndbox")
+        if box is None:
+            return AuditReason.INVALID_ANNOTATION, kind, "no <bndbox>"
+        corners: list[Decimal] = []
+        for tag in ("xmin", "ymin", "xmax", "ymax"):
+            value = _decimal(box.findtext(tag))
+            if value is None:
+                text = (box.findtext(tag) or "").strip()
+                return AuditReason.INVALID_ANNOTATION, kind, f"<{tag}> {text[:40]!r} is not a plain decimal number"
+            corners.append(value)
+        xmin, ymin, xmax, ymax = corners
+        shown = ", ".join(_shown_number(c) for c in corners)
+        if xmax < xmin or ymax < ymin:
             return (
-                AuditReason.POLYGON_OUTSIDE_IMAGE,
+                AuditReason.BOX_NON_POSITIVE,
                 kind,
-                f"a vertex lies outside the {width}x{height} image",
+                f"corners ({shown}): xmax < xmin or ymax < ymin",
             )
-        return shape
-    box = obj.find("bndbox")
-    if box is None:
-        return AuditReason.INVALID_ANNOTATION, kind, "no <bndbox>"
-    corners: list[float] = []
-    for tag in ("xmin", "ymin", "xmax", "ymax"):
-        text = (box.findtext(tag) or "").strip()
-        try:
-            corners.append(float(text))
-        except ValueError:
-            return AuditReason.INVALID_ANNOTATION, kind, f"<{tag}> {text!r} is not a number"
-    xmin, ymin, xmax, ymax = corners
-    x, y = xmin - offset, ymin - offset
-    data = (x, y, xmax - x, ymax - y)
+        try:  # each rounded once to the nearest double (inf when out of range: refused below)
+            x, y = float(xmin - offset), float(ymin - offset)
+            w, h = float(xmax - xmin + offset), float(ymax - ymin + offset)
+        except DecimalException:
+            return AuditReason.BOX_NON_FINITE, kind, f"corners ({shown}) are out of range"
     try:
-        shape = BoundingBox.model_validate({**fields, "data": data})
+        shape = BoundingBox.model_validate({**fields, "data": (x, y, w, h)})
     except ValidationError as exc:
         return (
             annotation_reason("box", exc),
             kind,
-            f"corners ({_number(xmin)}, {_number(ymin)}, {_number(xmax)}, {_number(ymax)}): "
-            + validation_message(exc),
+            f"corners ({shown}): " + validation_message(exc),
         )
-    if not (_in_image(x, y, width, height) and _in_image(xmax, ymax, width, height)):
+    if not (_in_image(x, y, width, height) and _in_image(x + w, y + h, width, height)):
         return (
             AuditReason.BOX_OUTSIDE_IMAGE,
             kind,
-            f"corners ({_number(xmin)}, {_number(ymin)}, {_number(xmax)}, {_number(ymax)}) "
-            f"leave the {width}x{height} image",
+            f"corners ({shown}) leave the {width}x{height} image",
+        )
+    return shape
+
+
+def _shown_number(value: Decimal) -> str:
+    return format(value, "f") if abs(value.adjusted()) < 30 else str(value)
+
+
+def _read_polygon(
+    polygon: StdET.Element,
+    fields: dict[str, object],
+    kind: str,
+    width: int,
+    height: int,
+    offset: Decimal,
+) -> Polygon | _Rejected:
+    points = _polygon_points(polygon, offset)
+    if isinstance(points, str):
+        return AuditReason.INVALID_ANNOTATION, kind, points
+    try:
+        shape = Polygon.model_validate({**fields, "data": points})
+    except ValidationError as exc:
+        return annotation_reason("polygon", exc), kind, validation_message(exc)
+    if not all(_in_image(x, y, width, height) for x, y in points):
+        return (
+            AuditReason.POLYGON_OUTSIDE_IMAGE,
+            kind,
+            f"a vertex lies outside the {width}x{height} image",
         )
     return shape
 
@@ -404,7 +736,7 @@ def _in_image(x: float, y: float, width: int, height: int) -> bool:
     )
 
 
-def _polygon_points(polygon: StdET.Element, offset: float) -> list[tuple[float, float]] | str:
+def _polygon_points(polygon: StdET.Element, offset: Decimal) -> list[tuple[float, float]] | str:
     """The vertices of ``<polygon><x1/><y1/>...``, shifted to DM v2, or what is wrong."""
     xs: dict[int, float] = {}
     ys: dict[int, float] = {}
@@ -412,36 +744,69 @@ def _polygon_points(polygon: StdET.Element, offset: float) -> list[tuple[float, 
         match = _POLYGON_TAG.fullmatch(child.tag)
         if match is None:
             return f"<polygon> has an element <{child.tag}>; expected x1, y1, x2, y2, ..."
+        value = _decimal(child.text)
+        if value is None:
+            return f"<polygon> <{child.tag}> {(child.text or '')[:40]!r} is not a plain decimal number"
         try:
-            value = float((child.text or "").strip())
-        except ValueError:
-            return f"<polygon> <{child.tag}> {child.text!r} is not a number"
-        (xs if match[1] == "x" else ys)[int(match[2])] = value - offset
+            (xs if match[1] == "x" else ys)[int(match[2])] = float(value - offset)
+        except DecimalException:
+            return f"<polygon> <{child.tag}> is out of range"
     if sorted(xs) != sorted(ys):
         return "<polygon> has x and y elements that do not pair up"
     return [(xs[i], ys[i]) for i in sorted(xs)]
 
 
-def _read_attributes(obj: StdET.Element) -> list[Attribute]:
-    values: dict[str, JsonValue] = {}
+def _strict_json(text: str) -> JsonValue:
+    """Standard JSON only: ``NaN``, ``Infinity`` and numbers out of range (``1e999``) are not
+    JSON values (a DM v2 file could not hold them), so they raise ``ValueError``."""
+
+    def refuse(token: str) -> float:
+        raise ValueError(f"{token} is not a JSON value")
+
+    def finite(token: str) -> float:
+        number = float(token)
+        if not math.isfinite(number):
+            raise ValueError(f"{token} is out of range")
+        return number
+
+    value: JsonValue = json.loads(text, parse_constant=refuse, parse_float=finite)
+    return value
+
+
+def _read_attributes(obj: StdET.Element) -> list[Attribute] | str:
+    """The object's VOC fields and CVAT attributes, or what makes them unreadable.
+
+    CVAT attributes named like a VOC field carry values that field's text cannot (a pose that
+    is not text, a flag that is not a count, two values of one name: see ``_object_element``),
+    so they replace the field; every attribute is kept in order, duplicate names and names
+    with spaces included."""
+    fields: dict[str, JsonValue] = {}
     for name in VOC_ATTRIBUTES:
         element = obj.find(name)
         if element is None:
             continue
         text = (element.text or "").strip()
-        values[name] = int(text) if name in _FLAGS and text.isdigit() else text
-    # CVAT-style extra attributes; one named like a VOC field carries a value that field's
-    # text cannot (a pose that is not text, a flag that is not a count), so it wins.
+        fields[name] = int(text) if name in _FLAGS and _COUNT.fullmatch(text) else text
+    extra: list[tuple[str, JsonValue]] = []
     for attribute in obj.findall("attributes/attribute"):
-        name = (attribute.findtext("name") or "").strip()
-        if not name:
+        name_element = attribute.find("name")
+        if name_element is None:
             continue
+        name = name_element.text or ""
         text = attribute.findtext("value") or ""
         try:
-            values[name] = json.loads(text)
+            value = _strict_json(text)
         except ValueError:
-            values[name] = text  # CVAT writes plain text values
-    return [Attribute(name=name, value=value) for name, value in values.items()]
+            value = text  # CVAT writes plain text values; NaN and 1e999 stay as written
+        except RecursionError:
+            return f"attribute {name[:40]!r}: its value is nested too deeply to read"
+        extra.append((name, value))
+    replaced = {name for name, _ in extra}
+    kept = [(name, value) for name, value in fields.items() if name not in replaced]
+    try:
+        return [Attribute(name=n, value=v) for n, v in [*kept, *extra]]
+    except (ValidationError, RecursionError):
+        return "an attribute's value is nested too deeply for DM v2"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,56 +822,55 @@ def dmv2_to_voc(
     to the source images when possible) and, for a categorized dataset,
     ``ImageSets/Main/{train,val,test,trainval}.txt``. A polygon becomes an object with its
     bounding ``<bndbox>`` and a ``<polygon>`` element. VOC keeps one ``Annotations/`` folder for
-    all splits, so a stem met in a second split is audited, not overwritten; so is an annotation
-    whose class name or attributes hold characters XML 1.0 cannot carry. Raises as
+    all splits, so a stem met in a second split is audited, not overwritten; so is an item
+    whose name XML 1.0 cannot carry (control characters, bytes that are not UTF-8) or, in a
+    categorized dataset, holds white space (a split list could not name it), and an annotation
+    whose class name or attributes cannot be written so that they read back the same. Raises as
     :func:`~steprail.datasets.dmv2_to_yolo` does; on failure ``output`` is left as it was.
     """
     layout = detect_layout(source, splits)
+    _refuse_file_output(output)
     names = resolve_classes(layout)
     class_ids = {name: index for index, name in enumerate(names)}
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="voc"
-    ) as audit, _SplitLists(out / "ImageSets" / "Main") as split_lists:
+    ) as audit, _SplitListWriter(out / "ImageSets" / "Main") as split_lists:
+        log = _Log(audit)
         annotations_dir = out / "Annotations"
         images_dir = out / "JPEGImages"
         annotations_dir.mkdir()
         images_dir.mkdir()
         written: dict[str, str | None] = {}
         for item in iter_checked_items(layout, audit, class_ids):
-            if item.stem in written:
-                audit.record(
-                    split=item.split,
-                    item=item.stem,
-                    reason=AuditReason.INVALID_ITEM,
-                    message=(
-                        f"the stem is also in split {written[item.stem]!r}; a VOC folder has "
-                        "one Annotations/ for every split, so this one is not written"
-                    ),
+            problem = _unwritable_name(item.stem, item.image_name, item.split is not None)
+            if problem is None and item.stem in written:
+                problem = (
+                    f"the stem is also in split {written[item.stem]!r}; a VOC folder has "
+                    "one Annotations/ for every split, so this one is not written"
                 )
+            if problem is not None:
+                log.skip(item.split, item.stem, AuditReason.INVALID_ITEM, problem)
                 continue
             objects: list[StdET.Element] = []
             shapes: list[BoundingBox | Polygon] = [*item.boxes, *item.polygons]
             for shape in shapes:
-                problem = _unwritable(shape)
-                if problem is not None:
-                    audit.record(
-                        split=item.split,
-                        item=item.stem,
+                refused = _unwritable(shape)
+                if refused is not None:
+                    reason, message = refused
+                    log.skip(
+                        item.split,
+                        item.stem,
+                        reason,
+                        message,
                         annotation=shape.id,
                         kind="box" if isinstance(shape, BoundingBox) else "polygon",
-                        reason=AuditReason.INVALID_ANNOTATION,
-                        message=problem,
                     )
                     continue
                 objects.append(_object_element(shape))
             document = _annotation_element(
                 item.image_name, item.width, item.height, _depth(item.image_path), objects
             )
-            StdET.indent(document)
-            write_small_file(
-                str(annotations_dir / f"{item.stem}.xml"),
-                StdET.tostring(document, encoding="utf-8", xml_declaration=False),
-            )
+            write_small_file(str(annotations_dir / f"{item.stem}.xml"), _xml_bytes(document))
             link_or_copy(item.image_path, images_dir / item.image_name)
             split_lists.add(item.split, item.stem)
             written[item.stem] = item.split
@@ -527,14 +891,23 @@ def dmv2_to_voc(
     )
 
 
-class _SplitLists:
+def _xml_bytes(document: StdET.Element) -> bytes:
+    """The document as UTF-8 XML. A carriage return in text is written as ``&#13;``: a parser
+    turns a raw one into a line feed (XML end-of-line handling), the reference keeps it."""
+    StdET.indent(document)
+    data: bytes = StdET.tostring(document, encoding="utf-8", xml_declaration=False)
+    # Only text holds a \r (the layout uses \n), and "&#13;" is read back as exactly that.
+    return data.replace(b"\r", b"&#13;")
+
+
+class _SplitListWriter:
     """Appends ids to ``ImageSets/Main/<split>.txt`` (and ``trainval.txt``) as items stream."""
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self._files: dict[str, IO[str]] = {}
 
-    def __enter__(self) -> _SplitLists:
+    def __enter__(self) -> _SplitListWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -550,43 +923,99 @@ class _SplitLists:
             if handle is None:
                 self._folder.mkdir(parents=True, exist_ok=True)
                 handle = self._files[name] = (self._folder / f"{name}.txt").open(
-                    "w", encoding="utf-8"
+                    "w", encoding="utf-8", newline="\n"
                 )
             handle.write(stem + "\n")
 
 
-def _number(value: float) -> str:
-    """Integers without a fraction (``12``, as VOC tools expect), others in full precision."""
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
+def _unwritable_name(stem: str, image_name: str, listed: bool) -> str | None:
+    """Why an item named ``stem`` cannot be written as VOC, or ``None``."""
+    for name in (stem, image_name):
+        if _NOT_XML_CHARS.search(name):
+            return (
+                f"the name {name!r} holds characters XML 1.0 cannot carry (control characters "
+                "or bytes that are not UTF-8); not written"
+            )
+    if listed and (not stem or any(c.isspace() for c in stem)):
+        return (
+            f"the stem {stem!r} holds white space, so ImageSets/Main (one id per line, the "
+            "first word) cannot list it; not written"
+        )
+    return None
+
+
+def _voc_number(*parts: float) -> str:
+    """The exact decimal sum of ``parts`` (each taken as its shortest repr): integers as
+    ``12``, others in full, so reading it back and undoing the shift gives each float exactly."""
+    with localcontext(prec=_DECIMAL_DIGITS):
+        total = sum((Decimal(repr(part)) for part in parts), Decimal(0))
+        if total == total.to_integral_value():
+            return str(int(total))
+        return format(total, "f")
+
+
+def _finite(value: JsonValue) -> bool:
+    """Whether ``value`` holds no NaN or infinity anywhere (JSON has no such numbers)."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, float) and not math.isfinite(current):
+            return False
+        if isinstance(current, list):
+            stack.extend(current)
+        elif isinstance(current, dict):
+            stack.extend(current.values())
+    return True
 
 
 def _plain_voc_value(name: str, value: JsonValue) -> bool:
-    """Whether ``value`` of VOC field ``name`` reads back the same from that field's text."""
-    if isinstance(value, str) and _NOT_XML_CHARS.search(value):
-        return False  # as JSON text in <attributes> instead, where it is escaped
+    """Whether ``value`` of VOC field ``name`` can be that field's text and read back the same.
+
+    Flags are written as text only when they are counts (``0``, ``1``): VOC readers call
+    ``int()`` on them; every other flag value goes to ``<attributes>``."""
     if name == "pose":
-        return isinstance(value, str) and value == value.strip()
+        return (
+            isinstance(value, str)
+            and value == value.strip()
+            and not _NOT_XML_CHARS.search(value)
+        )
     if name in _FLAGS:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value >= 0
-        return isinstance(value, str) and value == value.strip() and not value.isdigit()
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
     return False
 
 
 def _json_text(value: JsonValue) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
-def _unwritable(shape: BoundingBox | Polygon) -> str | None:
+def _unwritable(shape: BoundingBox | Polygon) -> tuple[AuditReason, str] | None:
+    """Why ``shape`` cannot be written so that it reads back the same, or ``None``."""
+    if isinstance(shape, BoundingBox) and min(shape.data[2], shape.data[3]) < 1:
+        # Inclusive corners: xmax = xmin + width - 1, before xmin when width < 1, and a box
+        # with xmax < xmin is refused by every VOC reader (this one included).
+        return (
+            AuditReason.BOX_NON_POSITIVE,
+            f"box {shape.data[2]!r} x {shape.data[3]!r} is under one pixel wide or high: VOC's "
+            "inclusive corners would put xmax before xmin (or ymax before ymin); not written",
+        )
+    problem = _unwritable_text(shape)
+    return None if problem is None else (AuditReason.INVALID_ANNOTATION, problem)
+
+
+def _unwritable_text(shape: BoundingBox | Polygon) -> str | None:
+    for attr in shape.attrs:
+        if not _finite(attr.value):
+            return (
+                f"attribute {attr.name!r} holds NaN or an infinity, which JSON (and so "
+                "<attributes>) cannot carry; not written"
+            )
     texts = [shape.classification]
     for attr in shape.attrs:
         texts.append(attr.name)
         texts.append(_json_text(attr.value))
     for text in texts:
         if _NOT_XML_CHARS.search(text):
-            return f"{text!r} holds characters XML 1.0 cannot carry; not written"
+            return f"{text[:60]!r} holds characters XML 1.0 cannot carry; not written"
     if shape.classification != shape.classification.strip():
         return (
             f"class {shape.classification!r} begins or ends with white space, which VOC readers "
@@ -605,28 +1034,46 @@ def _sub(parent: StdET.Element, tag: str, text: str | None = None) -> StdET.Elem
 def _object_element(shape: BoundingBox | Polygon) -> StdET.Element:
     obj = StdET.Element("object")
     _sub(obj, "name", shape.classification)
-    given = {a.name: a.value for a in shape.attrs}
-    plain = {name: value for name, value in given.items() if _plain_voc_value(name, value)}
+    # A VOC field's only attribute goes in that field when its text can hold it; every other
+    # attribute, and every value of a field name given twice, goes to <attributes> (which the
+    # importer lets replace the field, so nothing is read back twice).
+    counts: dict[str, int] = {}
+    for attr in shape.attrs:
+        counts[attr.name] = counts.get(attr.name, 0) + 1
+    plain = {
+        attr.name: attr.value
+        for attr in shape.attrs
+        if attr.name in VOC_ATTRIBUTES
+        and counts[attr.name] == 1
+        and _plain_voc_value(attr.name, attr.value)
+    }
+    others = [attr for attr in shape.attrs if attr.name not in plain]
+    seen = set(counts)
     _sub(obj, "pose", str(plain.get("pose", "Unspecified")))
     for flag in ("truncated", "difficult", "occluded"):
-        if flag in given or flag != "occluded":
+        if flag in seen or flag != "occluded":
             _sub(obj, flag, str(plain.get(flag, 0)))
+    bndbox = _sub(obj, "bndbox")
     if isinstance(shape, BoundingBox):
         x, y, w, h = shape.data
-        corners = (x + 1, y + 1, x + w, y + h)
+        corners = (_voc_number(x, 1), _voc_number(y, 1), _voc_number(x, w), _voc_number(y, h))
     else:
         xs = [px for px, _ in shape.data]
         ys = [py for _, py in shape.data]
-        corners = (min(xs) + 1, min(ys) + 1, max(xs), max(ys))
-    bndbox = _sub(obj, "bndbox")
+        # The box a box of the polygon's extent gets: the polygon's own bounds, 1-based inclusive.
+        corners = (
+            _voc_number(min(xs), 1),
+            _voc_number(min(ys), 1),
+            _voc_number(max(xs)),
+            _voc_number(max(ys)),
+        )
     for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
-        _sub(bndbox, tag, _number(value))
+        _sub(bndbox, tag, value)
     if isinstance(shape, Polygon):
         polygon = _sub(obj, "polygon")
         for index, (px, py) in enumerate(shape.data, start=1):
-            _sub(polygon, f"x{index}", _number(px + 1))
-            _sub(polygon, f"y{index}", _number(py + 1))
-    others = [a for a in shape.attrs if a.name not in plain]
+            _sub(polygon, f"x{index}", _voc_number(px, 1))
+            _sub(polygon, f"y{index}", _voc_number(py, 1))
     if others:
         attributes = _sub(obj, "attributes")
         for attr in others:
