@@ -124,9 +124,11 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
     try:
         hints = typing.get_type_hints(cls)
     except NameError as error:
+        missing = repr(error.name) if error.name else "a name"
         raise TypeError(
-            f"{cls.__name__}: cannot resolve the type of a context field ({error}); "
-            "define the types a context uses at module level so they can be validated"
+            f"context class {cls.__qualname__}: the field annotations use {missing}, which does not "
+            "exist at run time; fields are validated at run time, so every type a field uses must "
+            "be importable then: import it at module level (not only under `if TYPE_CHECKING:`)"
         ) from error
     return {
         context_field.name: _make_check(cls, context_field.name, hints.get(context_field.name, Any))
@@ -215,10 +217,16 @@ def _finish_class(cls: type) -> None:
 # -- unknown attribute names ---------------------------------------------------------------------
 
 
+def _declared_on(cls: type, name: str) -> bool:
+    # Not hasattr(cls, name): that also finds the metaclass's attributes (``mro``), which are not
+    # attributes of an instance.
+    return any(name in vars(klass) for klass in cls.__mro__)
+
+
 def _unknown_name(cls: type, name: str, what: str) -> str:
     fields = [f.name for f in dataclasses.fields(cls)]
     known = [*fields, *(attr for attr in dir(cls) if not attr.startswith("_") and attr not in fields)]
-    close = difflib.get_close_matches(name, known, n=1)
+    close = difflib.get_close_matches(name, [known_name for known_name in known if known_name != name], n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{cls.__name__} {what} {name!r}{hint}"
 
@@ -234,7 +242,7 @@ def _checked_setattr(self: object, name: str, value: object) -> None:
         fields = _fields_for(cls)
     check = fields.get(name, _not_a_field)
     if check is _not_a_field:
-        if not name.startswith("_") and not hasattr(cls, name):
+        if not name.startswith("_") and not _declared_on(cls, name):
             raise AttributeError(
                 _unknown_name(cls, name, "has no field")
                 + " (declare new state as a field of the class; names starting with '_' are free)"
@@ -248,7 +256,15 @@ def _missing_attribute(self: object, name: str) -> object:
     # Called only when normal lookup failed. Protocol probes (copy, pickle) get the plain error.
     if name.startswith("__"):
         raise AttributeError(name)
-    raise AttributeError(_unknown_name(type(self), name, "has no attribute"))
+    cls = type(self)
+    if _declared_on(cls, name):
+        # The name exists, so the lookup failed inside it: a property or cached_property whose
+        # body raised AttributeError. Python drops that error before calling __getattr__; looking
+        # the name up again raises it once more, with its real message and traceback.
+        return object.__getattribute__(self, name)
+    if name in _fields_for(cls):
+        raise AttributeError(f"{cls.__name__} field {name!r} has no value (it was deleted)")
+    raise AttributeError(_unknown_name(cls, name, "has no attribute"))
 
 
 @dataclass_transform(field_specifiers=(field, dataclasses.Field))
@@ -296,6 +312,12 @@ class BaseStepContext:
     if not TYPE_CHECKING:
         __setattr__ = _checked_setattr
         __getattr__ = _missing_attribute
+
+    def __getstate__(self) -> dict[str, object]:
+        """Copy and pickle the fields and private state, never the run an orchestrator lent."""
+        state = dict(self.__dict__)
+        state.pop("_active_run", None)
+        return state
 
     def check_fields(self) -> None:
         """Validate every field's current value, including changes made in place.

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
+import inspect
+import pickle
+import types
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
@@ -144,11 +150,12 @@ def test_bookkeeping_is_not_a_user_assignment() -> None:
 
 
 def test_unresolvable_annotation_is_a_clear_type_error() -> None:
+    # What a type imported only under `if TYPE_CHECKING:` looks like at run time.
     @dataclass
     class Broken(BaseStepContext):
         later: "NotDefinedAnywhere" = None  # type: ignore[name-defined]  # noqa: F821  # the failure under test
 
-    with pytest.raises(TypeError, match="Broken"):
+    with pytest.raises(TypeError, match=r"context class .*Broken: .*'NotDefinedAnywhere'.*not only under `if TYPE_CHECKING:`"):
         Broken(runtime_ctx=RuntimeContext())
 
 
@@ -270,7 +277,6 @@ class Required(BaseStepContext, kw_only=True):
 
 @pytest.mark.parametrize("cls", [Article, DecoratedArticle])
 def test_a_subclass_is_a_validated_dataclass_with_or_without_the_decorator(cls: type[Article]) -> None:
-    import dataclasses
 
     assert [f.name for f in dataclasses.fields(cls)][-2:] == ["title", "tags"]
     first, second = cls(runtime_ctx=RuntimeContext()), cls(runtime_ctx=RuntimeContext())
@@ -286,7 +292,6 @@ def test_a_subclass_is_a_validated_dataclass_with_or_without_the_decorator(cls: 
 
 
 def test_undecorated_and_decorated_subclasses_have_the_same_constructor() -> None:
-    import inspect
 
     assert str(inspect.signature(Article)) == str(inspect.signature(DecoratedArticle))
     assert Article(RuntimeContext(), [], [], "t").title == "t"  # positional, as @dataclass makes it
@@ -366,9 +371,68 @@ def test_private_names_methods_and_bookkeeping_can_still_be_set() -> None:
     assert (getattr(context, "_cache"), context.current_step, logged) == ({"a": 1}, "load", ["e"])
 
 
+def test_an_attribute_error_inside_a_property_is_not_masked() -> None:
+    class Report(BaseStepContext):
+        output: str | None = None
+
+        @property
+        def shout(self) -> str:
+            return self.output.upper()  # type: ignore[union-attr]  # the failure under test
+
+        @functools.cached_property
+        def cached(self) -> str:
+            return self.output.upper()  # type: ignore[union-attr]  # the failure under test
+
+    report = Report(runtime_ctx=RuntimeContext())
+    for name in ("shout", "cached"):
+        with pytest.raises(AttributeError, match=r"^'NoneType' object has no attribute 'upper'$"):
+            getattr(report, name)
+
+
+def test_reading_a_deleted_field_says_so_without_suggesting_the_same_name() -> None:
+    context = Article(runtime_ctx=RuntimeContext())
+    del context.tags
+    with pytest.raises(AttributeError, match=r"^Article field 'tags' has no value \(it was deleted\)$"):
+        context.tags  # noqa: B018  # the runtime check under test
+
+
+def test_names_of_the_metaclass_are_not_attributes_of_a_context() -> None:
+    context = Article(runtime_ctx=RuntimeContext())
+    before = dict(vars(context))
+    for name in ("mro", "register"):
+        with pytest.raises(AttributeError, match=rf"^Article has no field '{name}'"):
+            setattr(context, name, 5)
+    assert vars(context) == before
+
+
+class _Snapshot(BaseStep[Article]):
+    """Copies and pickles the context while it runs."""
+
+    def __init__(self) -> None:
+        self.copies: list[Article] = []
+
+    @property
+    def name(self) -> str:
+        return "snapshot"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: Article) -> StepResult:
+        self.copies += [copy.copy(context), copy.deepcopy(context), pickle.loads(pickle.dumps(context))]
+        return StepResult()
+
+
+def test_copies_made_during_a_run_leave_the_run_behind() -> None:
+    step = _Snapshot()
+    registry = StepRegistry[Article]()
+    registry.register(step)
+    Orchestrator(registry, Article(runtime_ctx=RuntimeContext(), title="t"), lambda current, total: None).execute()
+    assert [(vars(c).get("_active_run"), c.current_step, c.title) for c in step.copies] == [(None, "snapshot", "t")] * 3
+
+
 def test_copy_and_pickle_still_work() -> None:
-    import copy
-    import pickle
 
     context = Article(runtime_ctx=RuntimeContext(), title="t", tags=["a"])
     assert copy.deepcopy(context).tags == ["a"]
@@ -382,7 +446,7 @@ _IDENTIFIER = st.from_regex(r"[a-z][a-z0-9_]{0,14}", fullmatch=True)
 def test_any_name_that_is_not_declared_is_refused_and_changes_nothing(name: str, value: int) -> None:
     context = Review(runtime_ctx=RuntimeContext())
     before = dict(vars(context))
-    declared = hasattr(Review, name) or name in before
+    declared = any(name in vars(klass) for klass in Review.__mro__) or name in before
     try:
         setattr(context, name, value)
     except AttributeError as error:
