@@ -324,24 +324,121 @@ def test_dataclass_options_on_a_context_are_refused_at_first_use() -> None:
         x: int = 0
 
     for _ in range(2):  # refused at every use, not only the first
-        with pytest.raises(TypeError, match=r"context class .*Options: @dataclass\(\.\.\.\) with options"):
+        with pytest.raises(TypeError, match=r"context class .*Options: @dataclass\(eq=False\) is refused"):
             Options(runtime_ctx=RuntimeContext())
 
 
-def test_slots_is_the_one_dataclass_option_honoured() -> None:
-    @dataclass(slots=True)
-    class Slotted(BaseStepContext):
-        title: str = ""
+def test_a_kw_only_decorator_option_is_refused_with_the_class_keyword_to_write() -> None:
+    @dataclass(kw_only=True)
+    class Keywords(BaseStepContext):
+        x: int = 0
 
-    context = Slotted(runtime_ctx=RuntimeContext(), title="t")
-    assert "title" in getattr(Slotted, "__slots__")
-    with pytest.raises(ValidationError):
-        context.title = 1  # type: ignore[assignment]  # the runtime check under test
-    with pytest.raises(TypeError, match="with options"):
+    with pytest.raises(
+        TypeError,
+        match=r"@dataclass\(kw_only=True\) is refused.*class keyword: class Keywords\(BaseStepContext, kw_only=True\)",
+    ):
+        Keywords(runtime_ctx=RuntimeContext())
+    # With a required field the class fails before the decorator runs; the hint says the same.
+    with pytest.raises(TypeError, match=r"non-default argument 'x'.*kw_only=True.*decorator options are refused"):
 
-        @dataclass(slots=True, order=True)
-        class Ordered(BaseStepContext):
-            title: str = ""
+        @dataclass(kw_only=True)
+        class RequiredKeywords(BaseStepContext):
+            x: int  # type: ignore[misc]  # the failure under test
+
+
+@pytest.mark.parametrize("kw_only", [False, True])
+def test_slots_are_refused_when_the_class_is_created(kw_only: bool) -> None:
+    # A slots copy would hide the instance dict the orchestrator writes its bookkeeping to, and
+    # every run would fail reading context.current_step.
+    with pytest.raises(TypeError, match=r"context class .*Slotted: @dataclass\(slots=True\) is not supported"):
+
+        dataclass(slots=True)(
+            types.new_class(
+                "Slotted", (BaseStepContext,), {"kw_only": kw_only}, lambda ns: ns.update(__annotations__={"title": "str"}, title="")
+            )
+        )
+
+
+@pytest.mark.parametrize("option", ["order", "eq", "frozen", "slots", "match_args", "unsafe_hash"])
+def test_a_dataclass_option_as_class_keyword_is_refused_by_name(option: str) -> None:
+    with pytest.raises(TypeError, match=rf"context class .*Keyworded: {option}= is not a class keyword.*only one is kw_only"):
+        types.new_class("Keyworded", (BaseStepContext,), {option: True})
+
+
+class _Tagging:
+    """A mixin with a class keyword of its own."""
+
+    tag: ClassVar[str] = ""
+
+    def __init_subclass__(cls, *, tag: str = "", **keywords: Any) -> None:
+        super().__init_subclass__(**keywords)
+        cls.tag = tag
+
+
+def test_other_class_keywords_reach_the_next_class_in_the_mro() -> None:
+    class Tagged(BaseStepContext, _Tagging, tag="news", kw_only=True):  # type: ignore[call-arg]  # mypy reads BaseStepContext's signature only
+        title: str
+
+    assert (Tagged.tag, Tagged(runtime_ctx=RuntimeContext(), title="t").title) == ("news", "t")
+
+
+def _field_view(cls: type) -> list[tuple[object, ...]]:
+    return [
+        (f.name, f.kw_only, f.default, f.default_factory, f.repr, f.init, f.compare)
+        for f in dataclasses.fields(cls)
+    ]
+
+
+@pytest.mark.parametrize("kw_only", [False, True])
+def test_a_plain_decorator_changes_nothing_whatever_the_class_keywords(kw_only: bool) -> None:
+    def declare(decorated: bool) -> type[BaseStepContext]:
+        namespace = {
+            "__annotations__": {"title": "str", "notes": "list[str]", "hidden": "int", "pages": "int"},
+            "notes": field(default_factory=list),
+            "hidden": field(default=0, repr=False),
+            "pages": 1,
+        }
+        if not kw_only:
+            namespace["title"] = ""
+        cls = types.new_class("Declared", (BaseStepContext,), {"kw_only": kw_only}, lambda ns: ns.update(namespace))
+        return dataclass(cls) if decorated else cls
+
+    plain, decorated = declare(False), declare(True)
+    assert _field_view(decorated) == _field_view(plain)
+    assert str(inspect.signature(decorated)) == str(inspect.signature(plain))
+    context = decorated(runtime_ctx=RuntimeContext(), title="t")  # type: ignore[call-arg]  # made at run time
+    assert (getattr(context, "title"), getattr(context, "notes"), getattr(context, "pages")) == ("t", [], 1)
+    assert getattr(decorated, "__dataclass_params__").kw_only is kw_only
+    assert _field_view(decorated) == _field_view(plain)
+
+
+def test_a_plain_default_is_the_class_attribute_from_creation() -> None:
+    class Defaults(BaseStepContext):
+        n: int = field(default=3)
+        m: int = 4
+
+    assert (Defaults.n, Defaults.m) == (3, 4)  # before any instance
+
+
+def test_a_base_listed_in_the_wrong_order_gets_the_right_advice() -> None:
+    @dataclass
+    class Mixin:
+        tag: str = ""
+
+    with pytest.raises(TypeError) as caught:
+
+        class Mixed(BaseStepContext, Mixin, kw_only=True):  # type: ignore[misc]  # the failure under test
+            n: int = 0
+
+    message = str(caught.value)
+    assert "'runtime_ctx' comes from BaseStepContext" in message
+    assert "list BaseStepContext last among the bases" in message
+    assert "does not help" in message  # kw_only=True is not suggested again
+
+    class Reordered(Mixin, BaseStepContext, kw_only=True):
+        n: int = 0
+
+    assert Reordered(runtime_ctx=RuntimeContext(), tag="x").tag == "x"
 
 
 def test_assigning_an_unknown_name_is_refused_with_the_closest_field() -> None:
