@@ -412,6 +412,60 @@ def test_a_plain_decorator_changes_nothing_whatever_the_class_keywords(kw_only: 
     assert _field_view(decorated) == _field_view(plain)
 
 
+# How a generated field is declared: its class-body value (None: no value, a required field).
+_FIELD_SPELLINGS: dict[str, Any] = {
+    "required": None,
+    "plain": 3,
+    "default": field(default=3),
+    "factory": field(default_factory=list),
+    "hidden": field(default=3, repr=False),
+    "not_init": field(default=3, init=False),
+    "kw_only": field(kw_only=True),
+    "metadata": field(default=3, metadata={"unit": "px"}),
+}
+
+
+@given(
+    spellings=st.lists(st.sampled_from(sorted(_FIELD_SPELLINGS)), max_size=5),
+    kw_only=st.booleans(),
+)
+def test_a_plain_decorator_never_changes_a_context(spellings: list[str], kw_only: bool) -> None:
+    def declare(decorated: bool) -> type[BaseStepContext] | str:
+        def body(namespace: dict[str, Any]) -> None:
+            namespace["__annotations__"] = {}
+            for index, spelling in enumerate(spellings):
+                name = f"f{index}"
+                namespace["__annotations__"][name] = "list[int]" if spelling == "factory" else "int"
+                value = _FIELD_SPELLINGS[spelling]
+                if value is not None:  # a fresh Field each time: dataclasses fills it in
+                    namespace[name] = copy.copy(value)
+
+        try:
+            cls = types.new_class("Generated", (BaseStepContext,), {"kw_only": kw_only}, body)
+            return dataclass(cls) if decorated else cls
+        except TypeError as error:  # a required field after defaults: the same error both ways
+            return str(error)
+
+    plain, decorated = declare(False), declare(True)
+    if isinstance(plain, str) or isinstance(decorated, str):
+        assert plain == decorated
+        return
+    before = _field_view(decorated)
+    assert before == _field_view(plain)
+    assert str(inspect.signature(decorated)) == str(inspect.signature(plain))
+    required: dict[str, Any] = {
+        f"f{index}": 1 for index, spelling in enumerate(spellings) if spelling in ("required", "kw_only")
+    }
+    made = [dataclasses.asdict(cls(runtime_ctx=RuntimeContext(), **required)) for cls in (plain, decorated)]
+    assert [{name: value for name, value in values.items() if name != "runtime_ctx"} for values in made] == [
+        {name: value for name, value in made[0].items() if name != "runtime_ctx"}
+    ] * 2
+    # After the first instance the class attributes are the final ones, the same both ways.
+    assert _field_view(decorated) == before == _field_view(plain)
+    names = [f.name for f in dataclasses.fields(plain)]
+    assert [vars(plain).get(name) for name in names] == [vars(decorated).get(name) for name in names]
+
+
 def test_a_plain_default_is_the_class_attribute_from_creation() -> None:
     class Defaults(BaseStepContext):
         n: int = field(default=3)
