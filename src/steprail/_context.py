@@ -162,7 +162,6 @@ class _PlainDataclass:
 
 
 _PLAIN_OPTIONS = _dataclass_options(vars(_PlainDataclass)["__dataclass_params__"])
-_SLOTS_OPTIONS = ("slots", "weakref_slot")
 
 
 def _class_keywords_error(cls: type, names: list[str]) -> TypeError:
@@ -210,9 +209,8 @@ def _ordering_hint(cls: type, error: Exception) -> str:
     return (
         f" (the field {name!r} comes from {owner.__name__} and has no default, but fields with "
         f"defaults from a base listed after {via.__name__} come first: dataclass fields are ordered "
-        f"from the last base to the first; list {via.__name__} last among the bases (kw_only=True "
-        "on this class does not help: it applies to the class's own fields only)"
-        ")"
+        f"from the last base to the first; list {via.__name__} last among the bases; kw_only=True "
+        "on this class does not help, it applies to the class's own fields only)"
     )
 
 
