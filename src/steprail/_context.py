@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,8 +49,8 @@ _STRICT_CONFIG = ConfigDict(strict=True, arbitrary_types_allowed=True)
 # Per context class: each field's name and its check (None: the field's type is not checked).
 _fields_by_class: dict[type, dict[str, _FieldCheck | None]] = {}
 # Context classes made dataclasses by __init_subclass__ and not yet finished (see _finish_class),
-# with the dataclass options they were made with.
-_pending_classes: dict[type, dict[str, object]] = {}
+# with the dataclass parameters object recorded by that first pass.
+_pending_classes: dict[type, object] = {}
 
 
 def _adapter_for(hint: Any) -> TypeAdapter[Any]:
@@ -124,9 +125,11 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
     try:
         hints = typing.get_type_hints(cls)
     except NameError as error:
+        missing = repr(error.name) if error.name else "a name"
         raise TypeError(
-            f"{cls.__name__}: cannot resolve the type of a context field ({error}); "
-            "define the types a context uses at module level so they can be validated"
+            f"context class {cls.__qualname__}: the field annotations use {missing}, which does not "
+            "exist at run time; fields are validated at run time, so every type a field uses must "
+            "be importable then: import it at module level (not only under `if TYPE_CHECKING:`)"
         ) from error
     return {
         context_field.name: _make_check(cls, context_field.name, hints.get(context_field.name, Any))
@@ -137,17 +140,20 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
 # -- every subclass is a dataclass ---------------------------------------------------------------
 #
 # A subclass is made a dataclass in __init_subclass__, before any decorator on it runs. A plain
-# @dataclass written on it then processes the class a second time; for that second pass to see
-# the class as it was written, the field specifications (``field(...)``) that the first pass
-# replaced are put back, and removed again by _finish_class once no decorator can follow (at the
-# first instance, or when the class is subclassed). The second pass keeps the methods the first
-# one generated (dataclasses never overwrite methods defined in the class), so it must not ask
-# for different ones: _finish_class refuses a decorator with options.
+# @dataclass written on it then processes the class a second time, reading each field's
+# specification from the class attribute of the same name. For that second pass to build exactly
+# the fields the first one built, a field whose class attribute alone would not say everything (a
+# default_factory, field options, keyword-only) keeps its processed ``Field`` as the class
+# attribute until _finish_class puts its default there, once no decorator can follow (at the
+# first instance, or when the class is subclassed). A field with a plain default (or none) gets
+# its final class attribute at once. A decorator with options is refused: the second pass keeps
+# the methods the first one generated (dataclasses never overwrite a method defined in the class),
+# so its options could not take effect.
 
 
-def _dataclass_options(cls: type) -> dict[str, object]:
-    params = cls.__dict__["__dataclass_params__"]
-    return {name: getattr(params, name) for name in type(params).__slots__}
+def _dataclass_options(params: object) -> dict[str, object]:
+    names: tuple[str, ...] = getattr(type(params), "__slots__")
+    return {name: getattr(params, name) for name in names}
 
 
 @dataclass
@@ -155,70 +161,130 @@ class _PlainDataclass:
     """What a plain ``@dataclass`` records as its options."""
 
 
-# A decorator's own class copy honours these options; every other one would be silently ignored.
-_HONOURED_OPTIONS = ("slots", "weakref_slot")
-_PLAIN_OPTIONS = _dataclass_options(_PlainDataclass)
+_PLAIN_OPTIONS = _dataclass_options(vars(_PlainDataclass)["__dataclass_params__"])
 
 
-def _options_error(cls: type) -> TypeError:
+def _class_keywords_error(cls: type, names: list[str]) -> TypeError:
+    given = ", ".join(f"{name}=" for name in names)
     return TypeError(
-        f"context class {cls.__qualname__}: @dataclass(...) with options is not supported on a "
-        "BaseStepContext subclass, which is made a dataclass when it is created; drop the "
-        "decorator (or its options), and pass kw_only=True as a class keyword for keyword-only "
-        f"fields: class {cls.__name__}(BaseStepContext, kw_only=True)"
+        f"context class {cls.__qualname__}: {given} is not a class keyword of BaseStepContext; the "
+        "only one is kw_only (kw_only=True makes the class's new fields keyword-only). Dataclass "
+        "options such as order, eq, frozen or slots are not supported on a context"
     )
+
+
+def _slots_error(cls: type) -> TypeError:
+    return TypeError(
+        f"context class {cls.__qualname__}: @dataclass(slots=True) is not supported on a "
+        "BaseStepContext subclass: a running orchestrator keeps its bookkeeping (the current step) "
+        "in the instance's __dict__. Drop slots=True (a plain @dataclass, or none, is fine)"
+    )
+
+
+def _decorator_options_error(cls: type, options: dict[str, object]) -> TypeError:
+    given = ", ".join(f"{name}={value!r}" for name, value in options.items() if value != _PLAIN_OPTIONS[name])
+    advice = "use a plain @dataclass, or none"
+    if options["kw_only"]:
+        advice += f", and pass kw_only=True as a class keyword: class {cls.__name__}(BaseStepContext, kw_only=True)"
+    return TypeError(
+        f"context class {cls.__qualname__}: @dataclass({given}) is refused: a BaseStepContext "
+        "subclass is made a dataclass when it is created, before any decorator runs, so decorator "
+        f"options cannot take effect; {advice}"
+    )
+
+
+def _ordering_hint(cls: type, error: Exception) -> str:
+    found = re.search(r"non-default argument '(\w+)' follows default argument", str(error))
+    if found is None:
+        return ""
+    name = found.group(1)
+    owner = next((k for k in cls.__mro__ if name in vars(k).get("__annotations__", {})), cls)
+    if owner is cls:
+        return (
+            " (give it a default, or declare the class with kw_only=True: "
+            f"class {cls.__name__}(..., kw_only=True); a @dataclass(kw_only=True) decorator cannot "
+            "do this, decorator options are refused on a context)"
+        )
+    via = next((base for base in cls.__bases__ if owner in base.__mro__), owner)
+    return (
+        f" (the field {name!r} comes from {owner.__name__} and has no default, but fields with "
+        f"defaults from a base listed after {via.__name__} come first: dataclass fields are ordered "
+        f"from the last base to the first; list {via.__name__} last among the bases; kw_only=True "
+        "on this class does not help, it applies to the class's own fields only)"
+    )
+
+
+def _is_plain(spec: dataclasses.Field[Any]) -> bool:
+    """Whether a second @dataclass pass rebuilds this field from its plain default alone."""
+    return (
+        spec.default_factory is dataclasses.MISSING
+        and spec.init
+        and spec.repr
+        and spec.hash is None
+        and spec.compare
+        and not spec.metadata
+        and spec.kw_only is not True
+    )
+
+
+def _init_subclass(cls: type, kw_only: bool, keywords: dict[str, object]) -> None:
+    refused = [name for name in keywords if name in _PLAIN_OPTIONS]
+    if refused:
+        raise _class_keywords_error(cls, refused)
+    _make_dataclass(cls, kw_only)
 
 
 def _make_dataclass(cls: type, kw_only: bool) -> None:
     if "__dataclass_fields__" in cls.__dict__:
-        # The copy @dataclass(slots=True) makes of a class this function already processed. Its
-        # keyword arguments are lost, so kw_only cannot be compared.
-        options = _dataclass_options(cls)
-        for name in (*_HONOURED_OPTIONS, "kw_only"):
-            options[name] = _PLAIN_OPTIONS[name]
-        if options != _PLAIN_OPTIONS:
-            raise _options_error(cls)
-        return
+        # Only @dataclass(slots=True) (or weakref_slot=True) makes a new class that already has
+        # its fields: the copy of a context class.
+        raise _slots_error(cls)
     for base in cls.__mro__[1:]:
         _finish_class(base)  # its decorator, if any, has run by now
-    specs = {name: value for name, value in cls.__dict__.items() if isinstance(value, dataclasses.Field)}
     try:
         dataclass(kw_only=kw_only)(cls)
     except (TypeError, ValueError) as error:
-        hint = ""
-        if "follows default argument" in str(error):
-            hint = (
-                " (give it a default, or declare the class with kw_only=True: "
-                f"class {cls.__name__}(..., kw_only=True))"
-            )
-        raise TypeError(f"context class {cls.__qualname__}: {error}{hint}") from error
-    for name, spec in specs.items():
-        setattr(cls, name, spec)
-    _pending_classes[cls] = _dataclass_options(cls)
+        raise TypeError(f"context class {cls.__qualname__}: {error}{_ordering_hint(cls, error)}") from error
+    own = cls.__dict__.get("__annotations__", {})
+    for spec in cls.__dict__["__dataclass_fields__"].values():
+        if spec.name in own and not _is_plain(spec):
+            setattr(cls, spec.name, spec)
+    _pending_classes[cls] = cls.__dict__["__dataclass_params__"]
 
 
 def _finish_class(cls: type) -> None:
-    options = _pending_classes.get(cls)
-    if options is None:
+    params = _pending_classes.get(cls)
+    if params is None:
         return
-    if _dataclass_options(cls) != options:
-        raise _options_error(cls)  # and again at every use: the class stays pending
-    for context_field in dataclasses.fields(cls):
-        if isinstance(cls.__dict__.get(context_field.name), dataclasses.Field):
-            if context_field.default is dataclasses.MISSING:
-                delattr(cls, context_field.name)
+    current = cls.__dict__["__dataclass_params__"]
+    if current is not params:  # a decorator processed the class again
+        options = _dataclass_options(current)
+        if options != _PLAIN_OPTIONS:
+            raise _decorator_options_error(cls, options)  # and again at every use: still pending
+        # A plain decorator records kw_only=False; the fields are as the class keyword made them.
+        setattr(cls, "__dataclass_params__", params)
+    for spec in cls.__dict__["__dataclass_fields__"].values():
+        if isinstance(cls.__dict__.get(spec.name), dataclasses.Field):
+            if spec.default is dataclasses.MISSING:
+                delattr(cls, spec.name)
             else:
-                setattr(cls, context_field.name, context_field.default)
+                setattr(cls, spec.name, spec.default)
     del _pending_classes[cls]
 
 
 # -- unknown attribute names ---------------------------------------------------------------------
 
 
+def _declared_on(cls: type, name: str) -> bool:
+    # Not hasattr(cls, name): that also finds the metaclass's attributes (``mro``), which are not
+    # attributes of an instance.
+    return any(name in vars(klass) for klass in cls.__mro__)
+
+
 def _unknown_name(cls: type, name: str, what: str) -> str:
     fields = [f.name for f in dataclasses.fields(cls)]
     known = [*fields, *(attr for attr in dir(cls) if not attr.startswith("_") and attr not in fields)]
-    close = difflib.get_close_matches(name, known, n=1)
+    close = difflib.get_close_matches(name, [known_name for known_name in known if known_name != name], n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{cls.__name__} {what} {name!r}{hint}"
 
@@ -234,7 +300,7 @@ def _checked_setattr(self: object, name: str, value: object) -> None:
         fields = _fields_for(cls)
     check = fields.get(name, _not_a_field)
     if check is _not_a_field:
-        if not name.startswith("_") and not hasattr(cls, name):
+        if not name.startswith("_") and not _declared_on(cls, name):
             raise AttributeError(
                 _unknown_name(cls, name, "has no field")
                 + " (declare new state as a field of the class; names starting with '_' are free)"
@@ -248,7 +314,15 @@ def _missing_attribute(self: object, name: str) -> object:
     # Called only when normal lookup failed. Protocol probes (copy, pickle) get the plain error.
     if name.startswith("__"):
         raise AttributeError(name)
-    raise AttributeError(_unknown_name(type(self), name, "has no attribute"))
+    cls = type(self)
+    if _declared_on(cls, name):
+        # The name exists, so the lookup failed inside it: a property or cached_property whose
+        # body raised AttributeError. Python drops that error before calling __getattr__; looking
+        # the name up again raises it once more, with its real message and traceback.
+        return object.__getattribute__(self, name)
+    if name in _fields_for(cls):
+        raise AttributeError(f"{cls.__name__} field {name!r} has no value (it was deleted)")
+    raise AttributeError(_unknown_name(cls, name, "has no attribute"))
 
 
 @dataclass_transform(field_specifiers=(field, dataclasses.Field))
@@ -256,10 +330,11 @@ def _missing_attribute(self: object, name: str) -> object:
 class BaseStepContext:
     """Base class for the state shared by the steps of one workflow.
 
-    A subclass is a standard-library dataclass: it is made one when it is created (``@dataclass``
-    on it is allowed, with no option but ``slots=True``). Give every new field a default
-    (``field(default_factory=...)`` for mutable ones), or declare the class with the keyword
-    ``kw_only=True`` to have required keyword-only fields. Every field is validated against its
+    A subclass is a standard-library dataclass: it is made one when it is created (a plain
+    ``@dataclass`` on it is allowed and changes nothing; decorator options, ``slots=True``
+    included, are refused). Give every new field a default (``field(default_factory=...)`` for
+    mutable ones), or declare the class with the keyword ``kw_only=True``, its only class
+    keyword, to have required keyword-only fields. Every field is validated against its
     annotation at construction and on each assignment. Assigning or reading a name that is not a
     field, a method or a property raises ``AttributeError`` (with the closest name); names that
     start with ``_`` are free for a subclass's private state.
@@ -285,10 +360,18 @@ class BaseStepContext:
     # Lent by the orchestrator during a run; never a dataclass field and never validated.
     _active_run: ClassVar[_ActiveRun | None] = None
 
-    def __init_subclass__(cls, *, kw_only: bool = False, **kwargs: object) -> None:
-        """Make the subclass a dataclass (``kw_only`` as in ``dataclasses.dataclass``)."""
-        super().__init_subclass__(**kwargs)
-        _make_dataclass(cls, kw_only)
+    if TYPE_CHECKING:
+        # Only kw_only, so that both checkers reject a dataclass option given as a class keyword.
+        def __init_subclass__(cls, *, kw_only: bool = False) -> None:
+            """Make the subclass a dataclass (``kw_only`` as in ``dataclasses.dataclass``)."""
+
+    else:
+
+        def __init_subclass__(cls, *, kw_only=False, **keywords):
+            # Other keywords go on to the next class in the MRO (a mixin may take its own), after
+            # dataclass options are refused by name.
+            _init_subclass(cls, kw_only, keywords)
+            super().__init_subclass__(**keywords)
 
     # Hidden from type checkers: seen, they would make any attribute name acceptable, and a typo
     # such as `context.titel = ...` must be a type error (mypy attr-defined, pyright
@@ -296,6 +379,12 @@ class BaseStepContext:
     if not TYPE_CHECKING:
         __setattr__ = _checked_setattr
         __getattr__ = _missing_attribute
+
+    def __getstate__(self) -> dict[str, object]:
+        """Copy and pickle the fields and private state, never the run an orchestrator lent."""
+        state = dict(self.__dict__)
+        state.pop("_active_run", None)
+        return state
 
     def check_fields(self) -> None:
         """Validate every field's current value, including changes made in place.

@@ -40,3 +40,16 @@ Undecorated(runtime_ctx=runtime, titel="t")  # E: call-arg reportCallIssue
 Undecorated(runtime_ctx=runtime, title=1)  # E: arg-type reportArgumentType
 Required(runtime_ctx=runtime, title="t")
 Required(runtime_ctx=runtime)  # E: call-arg reportCallIssue
+
+
+# kw_only is the one class keyword; a dataclass option written as one is refused by both checkers.
+class KeywordOnly(BaseStepContext, kw_only=True):
+    count: int
+
+
+class Ordered(BaseStepContext, order=True):  # E: call-arg reportCallIssue reportGeneralTypeIssues
+    rank: int = 0
+
+
+class Frozen(BaseStepContext, frozen=True):  # E: call-arg misc reportCallIssue reportGeneralTypeIssues
+    rank: int = 0
