@@ -6,10 +6,15 @@ Output layout (a flat dataset has no split level and one ``instances.json``)::
     annotations/instances_<split>.json     images, annotations, categories
     audit.json                             what was skipped, and why
 
-A box becomes an annotation with ``bbox`` ``[x, y, w, h]``, ``area`` ``w*h`` and an empty
-``segmentation``; a polygon becomes an annotation with ``segmentation`` ``[[x1, y1, ...]]``, its
-bounding box and its shoelace area. ``iscrowd`` is 0. Category ids are 1 + the index of the
-sorted class names, the same for every split. The instances file is streamed: images are written
+A box becomes an annotation with ``bbox`` ``[x, y, w, h]``, ``area`` ``w*h`` and its rectangle
+as ``segmentation`` (pycocotools' mask tools, ``annToMask`` and ``COCOeval(..., "segm")``, fail
+on an empty one; the audit says how many boxes were written so); a polygon becomes an annotation
+with ``segmentation`` ``[[x1, y1, ...]]``, its bounding box and its shoelace area. ``iscrowd``
+is 0. Category ids are the source's (the DM v2 manifest's ``categories``, unused ones and
+``supercategory`` included), or those of an explicit ``class_map``, else 1 + the index of the
+sorted class names; the same for every split. Image ids are the items' source ids where they
+have one (a clash is renumbered and audited), and ``file_name`` is the item's identity, with its
+sub-folders. The instances file is streamed: images are written
 as they come and annotations are spooled to disk, so memory does not grow with the dataset.
 """
 
@@ -21,7 +26,7 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -29,7 +34,9 @@ from pydantic import ValidationError
 
 from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
-from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon, _polygon_area
+from ._classes import resolve_class_map
+from ._coco_read import coco_to_dmv2
+from ._dmv2 import DMv2Category, _polygon_area
 from ._source import (
     CheckedShapes,
     DatasetInputError,
@@ -40,7 +47,7 @@ from ._source import (
     image_size_or_skip,
     iter_checked_shapes,
     link_or_copy,
-    resolve_classes,
+    read_manifest,
     validation_message,
     write_dmv2_item,
     write_manifest,
@@ -59,7 +66,8 @@ _ANNOTATIONS_DIR: Final = "annotations"
 # reach a writer ("%g" drops trailing zeros, so integral values print as integers).
 _BOX_TEMPLATE: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
-    '"area": %.10g, "segmentation": [], "iscrowd": 0}'
+    '"area": %.10g, "segmentation": [[%.10g, %.10g, %.10g, %.10g, %.10g, %.10g, %.10g, %.10g]], '
+    '"iscrowd": 0}'
 )
 _POLYGON_HEAD: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
@@ -90,7 +98,7 @@ _BATCH_ITEMS: Final = 16
 class _InstancesWriter:
     """Streams one ``instances*.json``: images now, annotations spooled, categories at the end."""
 
-    def __init__(self, path: Path, categories: Sequence[str]) -> None:
+    def __init__(self, path: Path, categories: Sequence[DMv2Category]) -> None:
         self.path = path
         self.spool_path = path.with_suffix(".annotations.spool")
         # Binary files fed with one encoded batch at a time: the spool is copied back by the
@@ -137,8 +145,8 @@ class _InstancesWriter:
         with self.spool_path.open("rb") as spool:
             _copy_to(spool, self._out)
         categories = [
-            {"id": index + 1, "name": name, "supercategory": "none"}
-            for index, name in enumerate(self._categories)
+            {"id": c.id, "name": c.name, "supercategory": c.supercategory or "none"}
+            for c in self._categories
         ]
         self._out.write(
             ('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n").encode("utf-8")
@@ -178,10 +186,15 @@ def _write_item(
     image_id: int,
     next_ann_id: int,
     class_ids: dict[str, int],
+    file_name: str,
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
     parts: list[str] = [
-        _BOX_TEMPLATE % (next_ann_id + index, image_id, class_ids[name], x, y, bw, bh, bw * bh)
+        _BOX_TEMPLATE
+        % (
+            next_ann_id + index, image_id, class_ids[name], x, y, bw, bh, bw * bh,
+            x, y, x + bw, y, x + bw, y + bh, x, y + bh,
+        )  # fmt: skip
         for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
     ]
     next_ann_id += len(parts)
@@ -202,43 +215,103 @@ def _write_item(
             )
         )
         next_ann_id += 1
-    writer.item(image_id, item.image_name, item.width, item.height, ",\n".join(parts))
+    writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
     return next_ann_id
 
 
+class _ImageIds:
+    """Image ids of one output: an item's source id when still free, else the next free one."""
+
+    def __init__(self, first_new: int) -> None:
+        self._used: set[int] = set()
+        self._next = max(first_new, 1)
+
+    def take(self, wanted: int | None) -> tuple[int, bool]:
+        """The id for an item that wants ``wanted``; True when it could not have it."""
+        if wanted is not None and wanted not in self._used:
+            self._used.add(wanted)
+            return wanted, False
+        while self._next in self._used:
+            self._next += 1
+        self._used.add(self._next)
+        return self._next, wanted is not None
+
+
+def _unique_file_name(identity: str, used: set[str]) -> tuple[str, bool]:
+    if identity not in used:
+        used.add(identity)
+        return identity, False
+    stem, ext = os.path.splitext(identity)
+    number = 2
+    while f"{stem}~{number}{ext}" in used:
+        number += 1
+    used.add(f"{stem}~{number}{ext}")
+    return f"{stem}~{number}{ext}", True
+
+
 def dmv2_to_coco(
-    source: Path, output: Path, *, splits: Sequence[str] | None = None
+    source: Path,
+    output: Path,
+    *,
+    splits: Sequence[str] | None = None,
+    class_map: Mapping[str, int] | None = None,
 ) -> ConversionResult:
     """Convert the DM v2 dataset at ``source`` into a new COCO dataset at ``output``.
 
     Same contract as :func:`~steprail.datasets.dmv2_to_yolo`: streaming, bad input skipped and
-    audited, nothing left behind on failure.
+    audited, nothing left behind on failure. Category ids, image ids and file names (with their
+    sub-folders) are the source's where it has them (see the module docs); ``class_map`` fixes
+    the category ids instead.
     """
     layout = detect_layout(source, splits)
-    names = resolve_classes(layout)
-    class_ids = {name: index + 1 for index, name in enumerate(names)}
+    resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
+    class_ids = resolved.ids
+    manifest = read_manifest(layout.root)
+    image_ids = _ImageIds(manifest.next_image_id or 1 if manifest is not None else 1)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="coco"
     ) as audit:
         annotations_dir = out / _ANNOTATIONS_DIR
         annotations_dir.mkdir()
-        image_id = 1
         ann_id = 1
+        boxes = 0
         writer: _InstancesWriter | None = None
         try:
             for split in layout.splits:
                 images_dir = out / "images" if split is None else out / "images" / split
                 images_dir.mkdir(parents=True)
                 images_str = str(images_dir)
+                made: set[str] = {images_str}
+                used: set[str] = set()
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
-                writer = _InstancesWriter(annotations_dir / file_name, names)
+                writer = _InstancesWriter(annotations_dir / file_name, resolved.categories)
                 for item in iter_checked_shapes(
                     _single_split(layout, split), audit, class_ids
                 ):
-                    link_or_copy(item.image_path, os.path.join(images_str, item.image_name))
+                    identity = item.file_name or item.image_name
+                    name, renamed = _unique_file_name(identity, used)
+                    if renamed:
+                        audit.record_change(
+                            split=split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
+                            message=f"{identity} is the file name of an earlier item too: "
+                            f"written as {name}",
+                        )  # fmt: skip
+                    image_id, moved = image_ids.take(item.image_id)
+                    if moved:
+                        audit.record_change(
+                            split=split, item=item.stem, reason=AuditReason.IMAGE_ID_RENUMBERED,
+                            message=f"image id {item.image_id} is taken: written as {image_id}",
+                        )  # fmt: skip
+                    target = os.path.join(images_str, name)
+                    if "/" in name:
+                        parent = os.path.dirname(target)
+                        if parent not in made:
+                            os.makedirs(parent, exist_ok=True)
+                            made.add(parent)
+                    link_or_copy(item.image_path, target)
                     before = ann_id
-                    ann_id = _write_item(writer, item, image_id, ann_id, class_ids)
-                    image_id += 1
+                    ann_id = _write_item(writer, item, image_id, ann_id, class_ids, name)
+                    boxes += len(item.boxes)
                     audit.items_written += 1
                     audit.annotations_written += ann_id - before
                 writer.close()
@@ -247,7 +320,14 @@ def dmv2_to_coco(
             if writer is not None:
                 writer.abort()
         check_something_written(audit, source)
+        if boxes:
+            audit.record_change(
+                split=None, item="*", kind="dataset", reason=AuditReason.BOX_AS_RECTANGLE,
+                message=f"{boxes} box(es) written with their rectangle as segmentation, so "
+                "pycocotools' mask tools (annToMask, COCOeval segm) accept them",
+            )  # fmt: skip
         summary = audit.close()
+    names = sorted(class_ids)
     return ConversionResult(
         path=str(out),
         config_path=str(out / _ANNOTATIONS_DIR),
@@ -263,163 +343,3 @@ def dmv2_to_coco(
 
 def _single_split(layout: DMv2Layout, split: str | None) -> DMv2Layout:
     return DMv2Layout(layout.root, layout.is_categorized, (split,))
-
-
-def coco_to_dmv2(source: Path, output: Path) -> ConversionResult:
-    """Import the COCO dataset at ``source`` (a folder with ``annotations/`` and ``images/``).
-
-    Every ``annotations/instances*.json`` is one split (``instances_<split>.json``; a single
-    ``instances.json`` gives a flat dataset); its images are looked for in ``images/<split>/``,
-    then ``images/``, then ``<split>/``. An annotation with a polygon ``segmentation`` becomes a
-    DM v2 polygon (one per ring), any other becomes a box from its ``bbox``. Unlike the writers,
-    this loads one instances file at a time into memory, as every COCO reader does.
-    """
-    annotations_dir = source / _ANNOTATIONS_DIR
-    files = sorted(annotations_dir.glob("instances*.json")) if annotations_dir.is_dir() else []
-    if not files:
-        raise DatasetInputError(f"no annotations/instances*.json in {str(source)!r}")
-    # (DM v2 split, the name in the file name, the file): "val" files give the "valid" split.
-    plan: list[tuple[str | None, str | None, Path]] = []
-    for path in files:
-        raw = path.stem.removeprefix("instances_") if path.stem.startswith("instances_") else None
-        plan.append(("valid" if raw == "val" else raw, raw, path))
-    if len(plan) > 1 and any(split is None for split, _, _ in plan):
-        raise DatasetInputError(
-            f"{str(source)!r} mixes instances.json with per-split instances files"
-        )
-    all_names: set[str] = set()
-    with fresh_output(output) as out, AuditLog(
-        out, source=str(source), target_format="dm_v2"
-    ) as audit:
-        for split, raw_split, path in plan:
-            candidates = [
-                source / "images" / raw_split if raw_split else source / "images",
-                source / "images",
-                source / raw_split if raw_split else source,
-            ]
-            images_dir = next((c for c in candidates if c.is_dir()), candidates[0])
-            _import_instances(path, images_dir, out, split, audit, all_names)
-        if audit.items_written == 0:
-            raise NoUsableItemsError(f"no usable image in the COCO dataset {str(source)!r}")
-        write_manifest(out, sorted(all_names), audit.items_written)
-        summary = audit.close()
-    return ConversionResult(
-        path=str(out),
-        config_path=str(out / "dataset.json"),
-        format="dm_v2",
-        is_categorized=plan[0][0] is not None,
-        source_path=str(source),
-        classes=sorted(all_names),
-        splits=[s for s, _, _ in plan if s is not None],
-        audit_path=str(audit.path),
-        audit=summary,
-    )
-
-
-def _import_instances(
-    path: Path,
-    images_dir: Path,
-    out: Path,
-    split: str | None,
-    audit: AuditLog,
-    all_names: set[str],
-) -> None:
-    try:
-        data = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise DatasetInputError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise DatasetInputError(f"{str(path)!r} has no 'images' list")
-    categories = {
-        c["id"]: str(c["name"])
-        for c in data.get("categories", [])
-        if isinstance(c, dict) and "id" in c and "name" in c
-    }
-    by_image: defaultdict[object, list[dict[str, Any]]] = defaultdict(list)
-    for ann in data.get("annotations", []):
-        if isinstance(ann, dict):
-            by_image[ann.get("image_id")].append(ann)
-    for image in data["images"]:
-        audit.items_total += 1
-        if not isinstance(image, dict) or "file_name" not in image:
-            audit.record(
-                split=split,
-                item=str(image)[:60],
-                reason=AuditReason.INVALID_ITEM,
-                message="image entry without file_name",
-            )
-            continue
-        file_name = str(image["file_name"])
-        image_path = images_dir / file_name
-        stem = Path(file_name).stem
-        if not image_path.is_file():
-            audit.record(
-                split=split,
-                item=stem,
-                reason=AuditReason.MISSING_IMAGE,
-                message=f"{file_name} not found in {images_dir}",
-            )
-            continue
-        width, height = image.get("width"), image.get("height")
-        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-            size = image_size_or_skip(image_path, file_name, audit, split, stem)
-            if size is None:
-                continue
-            width, height = size
-        boxes: list[BoundingBox] = []
-        polygons: list[Polygon] = []
-        for ann in by_image.get(image.get("id"), []):
-            ann_id = str(ann.get("id"))
-            name = categories.get(ann.get("category_id"))
-            if name is None:
-                audit.record(
-                    split=split,
-                    item=stem,
-                    annotation=ann_id,
-                    kind="annotation",
-                    reason=AuditReason.MISSING_CLASS,
-                    message=f"category_id {ann.get('category_id')!r} is not in categories",
-                )
-                continue
-            segmentation = ann.get("segmentation")
-            rings = (
-                [r for r in segmentation if isinstance(r, list) and r]
-                if isinstance(segmentation, list)
-                else []
-            )
-            try:
-                if rings:
-                    for index, ring in enumerate(rings):
-                        points = [(ring[i], ring[i + 1]) for i in range(0, len(ring) - 1, 2)]
-                        polygons.append(
-                            Polygon.model_validate(
-                                {
-                                    "id": ann_id if len(rings) == 1 else f"{ann_id}.{index}",
-                                    "classification": name,
-                                    "data": points,
-                                }
-                            )
-                        )
-                else:
-                    boxes.append(
-                        BoundingBox.model_validate(
-                            {"id": ann_id, "classification": name, "data": ann.get("bbox")}
-                        )
-                    )
-            except ValidationError as exc:
-                audit.record(
-                    split=split,
-                    item=stem,
-                    annotation=ann_id,
-                    kind="polygon" if rings else "box",
-                    reason=AuditReason.INVALID_ANNOTATION,
-                    message=validation_message(exc),
-                )
-                continue
-            all_names.add(name)
-        item = DMv2Item(
-            images=[DMv2Image(width=width, height=height, bounding_box=boxes, polygon=polygons)]
-        )
-        write_dmv2_item(out, split, stem, item, image_path)
-        audit.items_written += 1
-        audit.annotations_written += len(boxes) + len(polygons)

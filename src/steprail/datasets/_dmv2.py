@@ -11,6 +11,14 @@ either directly under the root ("flat") or once per split under ``train/``, ``va
 optional ``attrs`` and its ``data``: ``[x, y, width, height]`` in pixels for a box,
 ``[[x, y], ...]`` for a polygon. An image entry may also give its ``width`` and ``height`` in
 pixels; when it does not, converters read them from the image header.
+
+Schema version 2.1 (see ``DMV2_SCHEMA_VERSION``) adds, all optional so 2.0 items stay valid:
+
+* ``source`` on an item: ``{"file_name": "camA/0001.jpg", "image_id": 397133}``, the item's
+  identity (its path relative to the images root it was imported from) and the image id its
+  source gave it, so converters write them back;
+* ``categories`` in the ``dataset.json`` manifest: ``[{"id", "name", "supercategory"}]``, the
+  class map with the source's ids (gaps and unused classes included).
 """
 
 from __future__ import annotations
@@ -33,12 +41,18 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "Attribute",
     "BoundingBox",
+    "DMV2_SCHEMA_VERSION",
     "DMV2_SPLITS",
+    "DMv2Category",
     "DMv2Image",
     "DMv2Item",
+    "DMv2Source",
     "IMAGE_EXTENSIONS",
     "Polygon",
 ]
+
+#: The DM v2 schema version written by this library (items and manifest); 2.0 is read too.
+DMV2_SCHEMA_VERSION: Final = "2.1"
 
 #: The split folders of a categorized DM v2 dataset, in their canonical order.
 DMV2_SPLITS: Final[tuple[str, ...]] = ("train", "valid", "test")
@@ -130,12 +144,48 @@ class DMv2Image(BaseModel):
     polygon: list[Polygon] = Field(default_factory=list)
 
 
+def _safe_identity(value: str | None) -> str | None:
+    # An identity is written back as a path under an output folder: refuse any that leaves it.
+    if value is None:
+        return None
+    from ._paths import UnsafePathError, relative_identity
+
+    try:
+        return relative_identity(value)
+    except UnsafePathError as exc:
+        raise PydanticCustomError("unsafe_path", "{error}", {"error": str(exc)}) from None
+
+
+_Identity = Annotated[str | None, AfterValidator(_safe_identity)]
+
+
+class DMv2Source(BaseModel):
+    """Where an item came from: its path relative to the source's images root, and the image
+    id the source gave it (COCO ``images[].id``), when it had one."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    file_name: _Identity = None
+    image_id: int | None = None
+
+
+class DMv2Category(BaseModel):
+    """One class of the manifest's class map: its id, name and (COCO) super-category."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: int
+    name: _ClassName
+    supercategory: str | None = None
+
+
 class DMv2Item(BaseModel):
     """One DM v2 item: the content of ``json/<stem>.json``."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     images: list[DMv2Image] = Field(default_factory=list)
+    source: DMv2Source | None = None
 
     def boxes(self) -> list[BoundingBox]:
         """Every box of the item, over all its image entries."""
@@ -179,8 +229,14 @@ class _LeanImage(TypedDict):
     polygon: NotRequired[list[_LeanPolygon]]
 
 
+class _LeanSource(TypedDict):
+    file_name: NotRequired[_Identity]
+    image_id: NotRequired[int | None]
+
+
 class _LeanItem(TypedDict):
     images: NotRequired[list[_LeanImage]]
+    source: NotRequired[_LeanSource | None]
 
 
 _LEAN_ITEM: Final = TypeAdapter(_LeanItem)

@@ -48,6 +48,7 @@ from ._source import (
     NoUsableItemsError,
     detect_layout,
     iter_checked_items,
+    read_manifest,
     write_manifest,
 )
 from ._dmv2 import DMv2Image, DMv2Item
@@ -373,7 +374,8 @@ class LocalBackend:
                             bounding_box=item.boxes,
                             polygon=item.polygons,
                         )
-                    ]
+                    ],
+                    source=item.source,
                 )
                 folder = out if item.split is None else out / item.split
                 (folder / "json").mkdir(parents=True, exist_ok=True)
@@ -395,7 +397,15 @@ class LocalBackend:
                     f"no usable item in {str(source)!r}: {audit.items_total} item(s), "
                     f"all skipped ({dict(audit.reasons)})"
                 )
-            write_manifest(out, sorted(names), audit.items_written)
+            # The source's class map (ids, unused classes) is kept as it was given.
+            manifest = read_manifest(source)
+            write_manifest(
+                out,
+                sorted(names),
+                audit.items_written,
+                categories=manifest.categories if manifest is not None else (),
+                next_image_id=manifest.next_image_id if manifest is not None else None,
+            )
             return audit.close()
 
     def download_dataset(

@@ -19,15 +19,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._audit import AuditLog, AuditReason
 from ._dmv2 import (
+    DMV2_SCHEMA_VERSION,
     DMV2_SPLITS,
     IMAGE_EXTENSIONS,
     BoundingBox,
+    DMv2Category,
     DMv2Image,
     DMv2Item,
+    DMv2Source,
     Polygon,
     _LeanImage,
     _LEAN_ITEM,
 )
+from ._paths import UnsafePathError, inside_root
 
 __all__ = [
     "CheckedItem",
@@ -59,6 +63,9 @@ __all__ = [
 #: An optional file at a DM v2 root listing its classes, so converters need not pre-scan.
 MANIFEST_FILE_NAME: Final = "dataset.json"
 
+# An item JSON larger than this is recorded as too large, never read: real items are kilobytes.
+MAX_ITEM_BYTES: Final = 64 << 20
+
 # Coordinates this close outside the image (in pixels) are float noise, not a bad annotation.
 _EDGE_TOLERANCE: Final = 1e-3
 
@@ -72,13 +79,21 @@ class NoUsableItemsError(ValueError):
 
 
 class DMv2Manifest(BaseModel):
-    """The optional ``dataset.json`` at a DM v2 root."""
+    """The optional ``dataset.json`` at a DM v2 root.
+
+    ``classes`` lists the class names (sorted); ``categories`` (schema 2.1) is the class map with
+    the ids the source gave them, unused classes and gaps included; ``next_image_id`` is the
+    first image id above every id the items carry, for items that need a new one.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     format: str = "dm_v2"
+    version: str = "2.0"
     classes: list[str] = Field(default_factory=list)
+    categories: list[DMv2Category] = Field(default_factory=list)
     count: int | None = None
+    next_image_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +121,7 @@ class CheckedItem:
     height: int
     boxes: list[BoundingBox]
     polygons: list[Polygon]
+    source: DMv2Source | None = None
 
 
 type _CheckedPolygon = tuple[str, list[tuple[float, float]], tuple[float, float, float, float]]
@@ -125,6 +141,9 @@ class CheckedShapes:
     height: int
     boxes: list[tuple[str, tuple[float, float, float, float]]]
     polygons: list[_CheckedPolygon]
+    #: The item's identity and source image id (``DMv2Source``), when it has them.
+    file_name: str | None = None
+    image_id: int | None = None
 
 
 def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout:
@@ -161,9 +180,22 @@ def read_manifest(root: Path) -> DMv2Manifest | None:
         return None
 
 
-def write_manifest(root: Path, classes: Sequence[str], count: int) -> None:
-    """Write ``dataset.json`` at a DM v2 root."""
-    manifest = DMv2Manifest(classes=sorted(set(classes)), count=count)
+def write_manifest(
+    root: Path,
+    classes: Sequence[str],
+    count: int,
+    *,
+    categories: Sequence[DMv2Category] = (),
+    next_image_id: int | None = None,
+) -> None:
+    """Write ``dataset.json`` (schema 2.1) at a DM v2 root."""
+    manifest = DMv2Manifest(
+        version=DMV2_SCHEMA_VERSION,
+        classes=sorted(set(classes) | {c.name for c in categories}),
+        categories=sorted(categories, key=lambda c: c.id),
+        count=count,
+        next_image_id=next_image_id,
+    )
     (root / MANIFEST_FILE_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
 
@@ -195,7 +227,7 @@ def scan_classes(layout: DMv2Layout) -> list[str]:
         for entry in _iter_json(layout.split_dir(split) / "json"):
             try:
                 raw = json.loads(read_small_file(entry.path))
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 continue
             names.update(_class_names(raw))
     return sorted(names)
@@ -204,8 +236,8 @@ def scan_classes(layout: DMv2Layout) -> list[str]:
 def resolve_classes(layout: DMv2Layout) -> list[str]:
     """The class names, sorted: from the manifest when there is one, else by scanning."""
     manifest = read_manifest(layout.root)
-    if manifest is not None and manifest.classes:
-        return sorted(set(manifest.classes))
+    if manifest is not None and (manifest.classes or manifest.categories):
+        return sorted(set(manifest.classes) | {c.name for c in manifest.categories})
     return scan_classes(layout)
 
 
@@ -345,6 +377,25 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
             split=split, item=stem, reason=AuditReason.MALFORMED_JSON, message=str(exc)
         )
         return None
+    except RecursionError:
+        audit.record(
+            split=split, item=stem, reason=AuditReason.ITEM_TOO_LARGE,
+            message="the JSON is nested too deeply to parse",
+        )  # fmt: skip
+        return None
+    source: DMv2Source | None = None
+    if isinstance(raw, dict) and raw.get("source") is not None:
+        try:
+            source = DMv2Source.model_validate(raw["source"])
+        except ValidationError as exc:
+            unsafe = any(e["type"] == "unsafe_path" for e in exc.errors())
+            audit.record(
+                split=split,
+                item=stem,
+                reason=AuditReason.UNSAFE_PATH if unsafe else AuditReason.INVALID_ITEM,
+                message=f"source.{validation_message(exc)}",
+            )
+            return None
     images = raw.get("images") if isinstance(raw, dict) else None
     if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
         audit.record(
@@ -408,7 +459,7 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
                 width=header.width, height=header.height, bounding_box=boxes, polygon=polygons
             )
         )
-    return DMv2Item(images=kept)
+    return DMv2Item(images=kept, source=source)
 
 
 def _clamped_box_data(
@@ -495,7 +546,8 @@ def _checked_polygon(
     return points
 
 
-type _Parsed[T] = tuple[list[T], tuple[int, int] | None]
+# (image entries, (width, height) when the item gives it, (identity, source image id)).
+type _Parsed[T] = tuple[list[T], tuple[int, int] | None, tuple[str | None, int | None]]
 type _Parser[T] = Callable[[bytes, str | None, str, AuditLog], _Parsed[T] | None]
 
 
@@ -506,7 +558,11 @@ def _parse_models(
         item: DMv2Item | None = DMv2Item.model_validate_json(raw)
     except ValidationError:
         item = _salvage(raw, split, stem, audit)
-    return None if item is None else (item.images, item.size())
+    if item is None:
+        return None
+    source = item.source
+    identity = (None, None) if source is None else (source.file_name, source.image_id)
+    return item.images, item.size(), identity
 
 
 def _lean_image(image: DMv2Image) -> _LeanImage:
@@ -530,36 +586,74 @@ def _lean_image(image: DMv2Image) -> _LeanImage:
 def _parse_lean(
     raw: bytes, split: str | None, stem: str, audit: AuditLog
 ) -> _Parsed[_LeanImage] | None:
+    identity: tuple[str | None, int | None] = (None, None)
     try:
-        images = _LEAN_ITEM.validate_json(raw).get("images", [])
+        lean = _LEAN_ITEM.validate_json(raw)
+        images = lean.get("images", [])
+        source = lean.get("source")
+        if source is not None:
+            identity = (source.get("file_name"), source.get("image_id"))
     except ValidationError:
         # Something is wrong: the model path keeps what is valid and records the rest.
         item = _salvage(raw, split, stem, audit)
         if item is None:
             return None
         images = [_lean_image(image) for image in item.images]
+        if item.source is not None:
+            identity = (item.source.file_name, item.source.image_id)
     for image in images:
         width, height = image.get("width"), image.get("height")
         if width is not None and height is not None:
-            return images, (width, height)
-    return images, None
+            return images, (width, height), identity
+    return images, None, identity
+
+
+def _unsafe_entry(
+    root: Path, root_real: str, path: str, split: str | None, stem: str, audit: AuditLog
+) -> bool:
+    # True (and recorded) when ``path`` (under ``root``) is a symlink, or under one, that leaves
+    # the root.
+    try:
+        inside_root(root_real, os.path.join(root_real, os.path.relpath(path, root)))
+    except UnsafePathError as exc:
+        audit.record(split=split, item=stem, reason=AuditReason.UNSAFE_PATH, message=str(exc))
+        return True
+    return False
 
 
 def _iter_sized[T](
     layout: DMv2Layout, audit: AuditLog, parse: _Parser[T]
-) -> Iterator[tuple[str | None, str, str, str, int, int, list[T]]]:
+) -> Iterator[tuple[str | None, str, str, str, int, int, list[T], tuple[str | None, int | None]]]:
     # Every item that parses and has a readable image, with its size: (split, stem, image path,
-    # image file name, width, height, its image entries). Skips are recorded in ``audit``.
+    # image file name, width, height, its image entries, its source identity). Skips are
+    # recorded in ``audit``. No file reached through a symlink leading out of the root is read.
     hint = ".jpg"
+    root_real = os.path.realpath(layout.root)
     for split in layout.splits:
         folder = layout.split_dir(split)
         # Plain strings in this loop: pathlib objects cost more than the I/O for small items.
         # ".../original_files/": an image path is this + stem + extension (no join per item).
         originals = os.path.join(folder, "original_files", "")
+        # Folders that are symlinks out of the root make every item in them unsafe; checked once
+        # here, so each item needs only an lstat of its own two files.
+        json_folder = os.path.join(folder, "json")
+        folders_safe = all(
+            _is_inside(root_real, os.path.join(root_real, os.path.relpath(f, layout.root)))
+            for f in (json_folder, originals)
+        )
         for entry in _iter_json(folder / "json"):
             stem = entry.name[:-5]
             audit.items_total += 1
+            if not folders_safe or entry.is_symlink():
+                if _unsafe_entry(layout.root, root_real, entry.path, split, stem, audit):
+                    continue
             try:
+                if entry.stat().st_size > MAX_ITEM_BYTES:
+                    audit.record(
+                        split=split, item=stem, reason=AuditReason.ITEM_TOO_LARGE,
+                        message=f"json/{entry.name} is larger than {MAX_ITEM_BYTES} bytes",
+                    )  # fmt: skip
+                    continue
                 raw_bytes = read_small_file(entry.path)
             except OSError as exc:
                 audit.record(
@@ -569,7 +663,7 @@ def _iter_sized[T](
             parsed = parse(raw_bytes, split, stem, audit)
             if parsed is None:
                 continue
-            images, size = parsed
+            images, size, identity = parsed
             base = originals + stem
             candidate = base + hint
             image_path: str | None = None
@@ -598,11 +692,23 @@ def _iter_sized[T](
                 continue
             image_name = image_path[len(originals) :]
             hint = image_name[len(stem) :]
+            if (not folders_safe or os.path.islink(image_path)) and _unsafe_entry(
+                layout.root, root_real, image_path, split, stem, audit
+            ):
+                continue
             if size is None:
                 size = image_size_or_skip(image_path, image_name, audit, split, stem)
                 if size is None:
                     continue
-            yield split, stem, image_path, image_name, size[0], size[1], images
+            yield split, stem, image_path, image_name, size[0], size[1], images, identity
+
+
+def _is_inside(root_real: str, path: str) -> bool:
+    try:
+        inside_root(root_real, path)
+    except UnsafePathError:
+        return False
+    return True
 
 
 def iter_checked_items(
@@ -617,7 +723,7 @@ def iter_checked_items(
 
     ``classes`` (name to id), when given, makes an annotation of any other class a skip.
     """
-    for split, stem, image_path, image_name, width, height, images in _iter_sized(
+    for split, stem, image_path, image_name, width, height, images, identity in _iter_sized(
         layout, audit, _parse_models
     ):
         boxes: list[BoundingBox] = []
@@ -641,7 +747,12 @@ def iter_checked_items(
                     polygons.append(
                         poly if points is poly.data else poly.model_copy(update={"data": points})
                     )
-        yield CheckedItem(split, stem, image_path, image_name, width, height, boxes, polygons)
+        source = None if identity == (None, None) else DMv2Source(
+            file_name=identity[0], image_id=identity[1]
+        )
+        yield CheckedItem(
+            split, stem, image_path, image_name, width, height, boxes, polygons, source
+        )
 
 
 def iter_checked_shapes(
@@ -653,7 +764,7 @@ def iter_checked_shapes(
     annotation: a valid item is validated in one pydantic-core call into plain tuples (an item
     with anything wrong goes through the same salvage path as in :func:`iter_checked_items`).
     """
-    for split, stem, image_path, image_name, width, height, images in _iter_sized(
+    for split, stem, image_path, image_name, width, height, images, identity in _iter_sized(
         layout, audit, _parse_lean
     ):
         boxes: list[tuple[str, tuple[float, float, float, float]]] = []
@@ -692,7 +803,9 @@ def iter_checked_shapes(
                         xs, ys = zip(*points, strict=True)
                         bounds = (min(xs), min(ys), max(xs), max(ys))
                 polygons.append((name, points, bounds))
-        yield CheckedShapes(split, stem, image_path, image_name, width, height, boxes, polygons)
+        yield CheckedShapes(
+            split, stem, image_path, image_name, width, height, boxes, polygons, *identity
+        )
 
 
 def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
