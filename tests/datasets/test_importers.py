@@ -163,7 +163,13 @@ def test_coco_import_handles_rle_unknown_categories_and_missing_images(tmp_path:
     assert result.splits == ["valid"] and result.classes == ["car", "road"]
     boxes, polygons = read_dmv2(tmp_path / "dm")[("valid", "a")]
     assert boxes == [("car", 0.0, 0.0, 5.0, 5.0), ("car", 1.0, 2.0, 3.0, 4.0)]
-    assert [p[0] for p in polygons] == ["road", "road"]
+    # The object of two polygons stays one object, with a further ring.
+    assert [p[0] for p in polygons] == ["road"]
+    item = json.loads((tmp_path / "dm" / "valid" / "json" / "a.json").read_text())
+    (road,) = item["images"][0]["polygon"]
+    assert road["data"] == [[0, 0], [10, 0], [10, 10]]
+    assert road["rings"] == [[[20, 0], [25, 5], [20, 10]]]
+    assert item["source"] == {"file_name": "a.png", "image_id": 7}
     _, entries = read_audit(Path(result.audit_path))
     assert {(e.item, e.annotation, e.reason, e.action) for e in entries} == {
         ("gone.png", None, AuditReason.MISSING_IMAGE, "skipped"),
@@ -171,7 +177,6 @@ def test_coco_import_handles_rle_unknown_categories_and_missing_images(tmp_path:
         ("a.png", "5", AuditReason.BOX_NON_POSITIVE, "skipped"),
         # Kept, but not as given: said in the audit.
         ("a.png", "2", AuditReason.CROWD_AS_BOX, "changed"),
-        ("a.png", "3", AuditReason.POLYGON_RINGS_SPLIT, "changed"),
     }
 
 

@@ -72,7 +72,7 @@ class AuditReason(StrEnum):
     MIXED_BOXES_AND_POLYGONS = "mixed_boxes_and_polygons"
     #: A coordinate slightly outside the image (within 1% of its size) was moved onto its edge.
     CLAMPED_TO_IMAGE = "clamped_to_image"
-    #: A COCO object of several polygons was kept as one polygon per ring.
+    #: An object of several polygons was written as one polygon per ring (YOLO rows).
     POLYGON_RINGS_SPLIT = "polygon_rings_split"
     #: A crowd region (RLE mask) was kept as its bounding box.
     CROWD_AS_BOX = "crowd_as_box"

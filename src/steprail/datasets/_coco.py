@@ -180,6 +180,26 @@ def _copy_to(source: IO[bytes], target: IO[bytes]) -> None:
     shutil.copyfileobj(source, target, 1 << 16)
 
 
+def _multi_ring(
+    ann_id: int, image_id: int, category_id: int, rings: list[list[tuple[float, float]]]
+) -> str:
+    # An object of several polygons: one annotation, one segmentation list per ring, the bbox of
+    # them all and the sum of their areas (as COCO's own multi-part objects have).
+    xs = [x for ring in rings for x, _ in ring]
+    ys = [y for ring in rings for _, y in ring]
+    area = sum(_polygon_area([x for x, _ in r], [y for _, y in r]) for r in rings)
+    segmentation = ", ".join(
+        "[" + ", ".join("%.10g, %.10g" % point for point in ring) + "]" for ring in rings
+    )
+    return (
+        '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
+        '"area": %.10g, "segmentation": [%s], "iscrowd": 0}'
+    ) % (
+        ann_id, image_id, category_id, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys),
+        area, segmentation,
+    )  # fmt: skip
+
+
 def _write_item(
     writer: _InstancesWriter,
     item: CheckedShapes,
@@ -198,7 +218,13 @@ def _write_item(
         for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
     ]
     next_ann_id += len(parts)
-    for name, points, (left, top, right, bottom) in item.polygons:
+    for index, (name, points, (left, top, right, bottom)) in enumerate(item.polygons):
+        if index in item.rings:
+            parts.append(
+                _multi_ring(next_ann_id, image_id, class_ids[name], [points, *item.rings[index]])
+            )
+            next_ann_id += 1
+            continue
         flat = [c for point in points for c in point]
         parts.append(
             _polygon_template(len(points))

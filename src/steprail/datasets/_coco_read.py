@@ -15,8 +15,8 @@ Split names: a year or other suffix is dropped (``val2017`` is ``val``), then ``
 Kept: each image's identity (its ``file_name``, sub-folders included) and id, every category
 with its id, name and ``supercategory`` (unused ones too) in the manifest, each annotation's id.
 Audited: a ``file_name`` that leaves the images root, a missing image, an annotation whose image
-is not listed, duplicate image ids or file names; an object of several polygons is kept as one
-polygon per ring, a crowd region (RLE) as its box (both recorded as changes).
+is not listed, duplicate image ids or file names; a crowd region (RLE) is kept as its box
+(recorded as a change). An object of several polygons stays one polygon with several rings.
 """
 
 from __future__ import annotations
@@ -339,24 +339,24 @@ def _annotations(
         if rings and _is_box_rectangle(rings, ann.get("bbox")):
             rings = []  # a box written with its rectangle as segmentation (as our writer does)
         if rings:
-            if len(rings) > 1:
-                changed(
-                    AuditReason.POLYGON_RINGS_SPLIT,
-                    f"object of {len(rings)} polygons kept as {len(rings)} polygons "
-                    f"{ann_id}.0 .. {ann_id}.{len(rings) - 1}", "polygon",
-                )  # fmt: skip
+            # One object, however many polygons it is drawn in: the first ring is the polygon's
+            # data, the others its further rings. A broken ring is audited; the rest is kept.
+            kept: list[list[tuple[float, float]]] = []
             for index, ring in enumerate(rings):
-                poly_id = ann_id if len(rings) == 1 else f"{ann_id}.{index}"
                 points = _ring_points(ring)
                 if points is None:
                     audit.record(
-                        split=split, item=identity, annotation=poly_id, kind="polygon",
-                        reason=AuditReason.POLYGON_TOO_FEW_POINTS,
+                        split=split, item=identity, annotation=f"{ann_id}.{index}",
+                        kind="polygon", reason=AuditReason.POLYGON_TOO_FEW_POINTS,
                         message="a polygon ring needs an even count of finite numbers and "
                         "three distinct points",
                     )  # fmt: skip
                     continue
-                polygons.append(Polygon(id=poly_id, classification=name, data=points))
+                kept.append(points)
+            if kept:
+                polygons.append(
+                    Polygon(id=ann_id, classification=name, data=kept[0], rings=kept[1:])
+                )
             continue
         box = ann.get("bbox")
         if not (

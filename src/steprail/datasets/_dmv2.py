@@ -120,10 +120,18 @@ class BoundingBox(_Annotation):
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
 
 
+_Ring = Annotated[list[_Point], AfterValidator(_three_distinct)]
+
+
 class Polygon(_Annotation):
-    """A polygon: ``data`` is its vertices ``[(x, y), ...]`` in pixels, at least three distinct."""
+    """A polygon: ``data`` is its vertices ``[(x, y), ...]`` in pixels, at least three distinct.
+
+    ``rings`` (schema 2.1) holds the further polygons of an object drawn in several parts (a
+    COCO ``segmentation`` with several lists: a car split by a pole), each like ``data``.
+    """
 
     data: list[_Point]
+    rings: list[_Ring] = Field(default_factory=list)
 
     @field_validator("data")
     @classmethod
@@ -219,7 +227,8 @@ class _LeanPolygon(TypedDict):
     id: str
     classification: _ClassName
     attrs: NotRequired[list[Attribute]]
-    data: Annotated[list[_Point], AfterValidator(_three_distinct)]
+    data: _Ring
+    rings: NotRequired[list[_Ring]]
 
 
 class _LeanImage(TypedDict):

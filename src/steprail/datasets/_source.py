@@ -141,6 +141,8 @@ class CheckedShapes:
     height: int
     boxes: list[tuple[str, tuple[float, float, float, float]]]
     polygons: list[_CheckedPolygon]
+    #: Further rings of multi-part polygons: index in ``polygons`` -> rings (usually empty).
+    rings: dict[int, list[list[tuple[float, float]]]]
     #: The item's identity and source image id (``DMv2Source``), when it has them.
     file_name: str | None = None
     image_id: int | None = None
@@ -551,6 +553,33 @@ type _Parsed[T] = tuple[list[T], tuple[int, int] | None, tuple[str | None, int |
 type _Parser[T] = Callable[[bytes, str | None, str, AuditLog], _Parsed[T] | None]
 
 
+def _checked_rings(
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    rings: list[list[tuple[float, float]]],
+    width: int,
+    height: int,
+) -> list[list[tuple[float, float]]] | None:
+    # The further rings of a polygon, snapped inside when within the tolerance; None (recorded)
+    # when one leaves the image: the object is one, so it is skipped whole.
+    low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
+    kept: list[list[tuple[float, float]]] = []
+    for ring in rings:
+        if not all(low <= px <= high_x and low <= py <= high_y for px, py in ring):
+            audit.record(
+                split=split, item=stem, annotation=ann_id, kind="polygon",
+                reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
+                message=f"a point of a further ring is outside the {width}x{height} image",
+            )  # fmt: skip
+            return None
+        kept.append(
+            [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in ring]
+        )
+    return kept
+
+
 def _parse_models(
     raw: bytes, split: str | None, stem: str, audit: AuditLog
 ) -> _Parsed[DMv2Image] | None:
@@ -572,7 +601,7 @@ def _lean_image(image: DMv2Image) -> _LeanImage:
             for b in image.bounding_box
         ],
         "polygon": [
-            {"id": p.id, "classification": p.classification, "data": p.data}
+            {"id": p.id, "classification": p.classification, "data": p.data, "rings": p.rings}
             for p in image.polygon
         ],
     }
@@ -743,6 +772,13 @@ def iter_checked_items(
                     audit, split, stem, poly.id, poly.classification, poly.data, classes,
                     width, height,
                 )  # fmt: skip
+                if points is not None and poly.rings:
+                    rings = _checked_rings(
+                        audit, split, stem, poly.id, poly.rings, width, height
+                    )
+                    if rings is None:
+                        continue
+                    poly = poly.model_copy(update={"rings": rings})
                 if points is not None:
                     polygons.append(
                         poly if points is poly.data else poly.model_copy(update={"data": points})
@@ -769,6 +805,7 @@ def iter_checked_shapes(
     ):
         boxes: list[tuple[str, tuple[float, float, float, float]]] = []
         polygons: list[_CheckedPolygon] = []
+        rings: dict[int, list[list[tuple[float, float]]]] = {}
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -802,9 +839,17 @@ def iter_checked_shapes(
                         points = checked_points
                         xs, ys = zip(*points, strict=True)
                         bounds = (min(xs), min(ys), max(xs), max(ys))
+                extra = poly.get("rings")
+                if extra:
+                    checked_rings = _checked_rings(
+                        audit, split, stem, poly["id"], extra, width, height
+                    )
+                    if checked_rings is None:
+                        continue
+                    rings[len(polygons)] = checked_rings
                 polygons.append((name, points, bounds))
         yield CheckedShapes(
-            split, stem, image_path, image_name, width, height, boxes, polygons, *identity
+            split, stem, image_path, image_name, width, height, boxes, polygons, rings, *identity
         )
 
 

@@ -173,10 +173,18 @@ def dmv2_to_yolo(
                     )
                 )
             for poly in item.polygons:
-                coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in poly.data])
-                rows.append(f"{class_ids[poly.classification]} {coords}\n")
+                for ring in (poly.data, *poly.rings):
+                    coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in ring])
+                    rows.append(f"{class_ids[poly.classification]} {coords}\n")
+                if poly.rings:
+                    audit.record_change(
+                        split=item.split, item=item.stem, annotation=poly.id, kind="polygon",
+                        reason=AuditReason.POLYGON_RINGS_SPLIT,
+                        message=f"an object of {1 + len(poly.rings)} polygons written as "
+                        f"{1 + len(poly.rings)} rows: a YOLO row holds one polygon",
+                    )  # fmt: skip
             boxes_written += len(item.boxes)
-            polygons_written += len(item.polygons)
+            polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
             image_target = os.path.join(images_dir, name)
             label_target = os.path.join(labels_dir, posixpath.splitext(name)[0] + ".txt")
             if "/" in name:

@@ -1,7 +1,8 @@
 """Reading an Ultralytics dataset yaml, with PyYAML's ``safe_load`` and Ultralytics' rules.
 
-* ``path`` is the dataset root: absolute, or relative to the yaml's folder (missing or empty:
-  the yaml's folder).
+* ``path`` is the dataset root: absolute, or relative to the yaml's folder; missing, empty or
+  not an existing folder (published yamls name a folder under Ultralytics' datasets directory):
+  the yaml's folder.
 * ``train``, ``val`` (also ``validation`` or ``valid``) and ``test`` are each a folder, a ``.txt``
   file listing images, or a list of those, relative to the root; an entry starting with ``../``
   that does not exist is retried without it (Roboflow exports write ``../train/images``).
@@ -141,7 +142,10 @@ def read_yolo_config(path: Path) -> YoloConfig:
     root = path.parent
     if isinstance(raw_root, str) and raw_root.strip():
         given = Path(raw_root)
-        root = given if given.is_absolute() else path.parent / given
+        candidate = given if given.is_absolute() else path.parent / given
+        # Published yamls say `path: coco8` meaning Ultralytics' datasets folder: when that is
+        # not beside the yaml, the yaml's own folder is the root (never the working directory).
+        root = candidate if candidate.is_dir() else path.parent
     sources: dict[str, list[Path]] = {}
     for key in ("train", "val", "validation", "valid", "test"):
         value = data.get(key)
