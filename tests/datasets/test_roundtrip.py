@@ -135,7 +135,9 @@ def bad_annotations(draw: st.DrawFn, width: int, height: int, ann_id: str) -> Ba
     )
     name = draw(st.sampled_from(CLASS_NAMES))
     if defect == "box_outside":
-        x = draw(st.one_of(st.floats(-50, -0.01), st.floats(width - 1, width + 50)))
+        # Further out than the clipping margin (1% of the image size): skipped, not clipped.
+        margin = 0.01 * width + 0.01
+        x = draw(st.one_of(st.floats(-50, -margin), st.floats(width - 2 + margin, width + 50)))
         return BadAnnotation(
             "bounding_box",
             {"id": ann_id, "classification": name, "data": [x, 0, 2, 2]},

@@ -24,12 +24,15 @@ from ._backend import (
 from ._coco import coco_to_dmv2, dmv2_to_coco
 from ._convert import ConversionResult, OutputExistsError
 from ._dmv2 import (
+    DMV2_SCHEMA_VERSION,
     DMV2_SPLITS,
     IMAGE_EXTENSIONS,
     Attribute,
     BoundingBox,
+    DMv2Category,
     DMv2Image,
     DMv2Item,
+    DMv2Source,
     Polygon,
 )
 from ._local import ImportResult, LocalBackend, default_backend_root
@@ -41,7 +44,13 @@ from ._source import (
     NoUsableItemsError,
 )
 from ._steps import ConvertDatasetStep, DatasetContext, ExportDatasetStep
-from ._yolo import YOLO_CONFIG_NAME, dmv2_to_yolo, read_yolo_config, yolo_to_dmv2
+from ._yolo import (
+    YOLO_CONFIG_NAME,
+    YoloConfig,
+    dmv2_to_yolo,
+    read_yolo_config,
+    yolo_to_dmv2,
+)
 
 __all__ = [
     "AUDIT_FILE_NAME",
@@ -55,10 +64,13 @@ __all__ = [
     "BoundingBox",
     "ConversionResult",
     "ConvertDatasetStep",
+    "DMV2_SCHEMA_VERSION",
     "DMV2_SPLITS",
+    "DMv2Category",
     "DMv2Image",
     "DMv2Item",
     "DMv2Manifest",
+    "DMv2Source",
     "DatasetContext",
     "DatasetInputError",
     "DatasetNotFoundError",
@@ -77,6 +89,7 @@ __all__ = [
     "SAMPLE_CLASSES",
     "SampleDataset",
     "YOLO_CONFIG_NAME",
+    "YoloConfig",
     "coco_to_dmv2",
     "default_backend_root",
     "dmv2_to_coco",

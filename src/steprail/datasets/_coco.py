@@ -181,13 +181,27 @@ def _copy_to(source: IO[bytes], target: IO[bytes]) -> None:
 
 
 def _multi_ring(
-    ann_id: int, image_id: int, category_id: int, rings: list[list[tuple[float, float]]]
+    ann_id: int,
+    image_id: int,
+    category_id: int,
+    rings: list[list[tuple[float, float]]],
+    stored_bbox: tuple[float, float, float, float] | None,
+    stored_area: float | None,
 ) -> str:
     # An object of several polygons: one annotation, one segmentation list per ring, the bbox of
-    # them all and the sum of their areas (as COCO's own multi-part objects have).
+    # them all and the sum of their areas (as COCO's own multi-part objects have), unless the
+    # source stored its own.
     xs = [x for ring in rings for x, _ in ring]
     ys = [y for ring in rings for _, y in ring]
-    area = sum(_polygon_area([x for x, _ in r], [y for _, y in r]) for r in rings)
+    if stored_bbox is not None:
+        xs, ys = [stored_bbox[0], stored_bbox[0] + stored_bbox[2]], [
+            stored_bbox[1], stored_bbox[1] + stored_bbox[3]
+        ]
+    area = (
+        sum(_polygon_area([x for x, _ in r], [y for _, y in r]) for r in rings)
+        if stored_area is None
+        else stored_area
+    )
     segmentation = ", ".join(
         "[" + ", ".join("%.10g, %.10g" % point for point in ring) + "]" for ring in rings
     )
@@ -212,20 +226,28 @@ def _write_item(
     parts: list[str] = [
         _BOX_TEMPLATE
         % (
-            next_ann_id + index, image_id, class_ids[name], x, y, bw, bh, bw * bh,
+            next_ann_id + index, image_id, class_ids[name], x, y, bw, bh,
+            item.box_areas.get(index, bw * bh) if item.box_areas else bw * bh,
             x, y, x + bw, y, x + bw, y + bh, x, y + bh,
         )  # fmt: skip
         for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
     ]
     next_ann_id += len(parts)
     for index, (name, points, (left, top, right, bottom)) in enumerate(item.polygons):
+        stored_bbox, stored_area = item.polygon_stored.get(index, (None, None))
         if index in item.rings:
             parts.append(
-                _multi_ring(next_ann_id, image_id, class_ids[name], [points, *item.rings[index]])
+                _multi_ring(
+                    next_ann_id, image_id, class_ids[name], [points, *item.rings[index]],
+                    stored_bbox, stored_area,
+                )  # fmt: skip
             )
             next_ann_id += 1
             continue
         flat = [c for point in points for c in point]
+        if stored_bbox is not None:
+            left, top = stored_bbox[0], stored_bbox[1]
+            right, bottom = left + stored_bbox[2], top + stored_bbox[3]
         parts.append(
             _polygon_template(len(points))
             % (
@@ -236,7 +258,7 @@ def _write_item(
                 top,
                 right - left,
                 bottom - top,
-                _polygon_area(flat[0::2], flat[1::2]),
+                _polygon_area(flat[0::2], flat[1::2]) if stored_area is None else stored_area,
                 *flat,
             )
         )

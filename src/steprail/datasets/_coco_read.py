@@ -5,7 +5,8 @@ Accepted as ``source``:
 * a folder with ``annotations/instances_<split>.json`` (any other ``annotations/*.json`` when
   there is no ``instances*`` file), images in ``images/<split>/``, ``<split>/`` (the COCO 2017
   layout: ``val2017/``), ``images/`` or the folder itself;
-* a folder holding exactly one ``*.json`` (a tool's export beside its ``JPEGImages/``);
+* a folder holding one ``*.json`` (a tool's export beside its ``JPEGImages/``; of several, the
+  one named like ``annotations``, ``instances`` or ``coco``);
 * one annotations JSON file, its ``file_name`` entries resolved under ``images_root`` (by
   default the file's folder); ``file_name`` may hold sub-folders.
 
@@ -54,6 +55,7 @@ _SPLIT_WORDS: Final = {
     "testdev": "test",
 }
 _SUFFIX: Final = re.compile(r"[-_]?\d+$")
+_ANNOTATIONS_NAME: Final = re.compile(r"annotations|instances|coco", re.IGNORECASE)
 
 
 def split_of(raw: str) -> str | None:
@@ -91,6 +93,8 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
         files = sorted(annotations.glob("instances*.json")) or sorted(annotations.glob("*.json"))
     if not files:
         top = sorted(p for p in source.glob("*.json") if p.is_file())
+        if len(top) > 1:  # several: the ones named like annotations (tools add other JSON files)
+            top = [p for p in top if _ANNOTATIONS_NAME.search(p.name)] or top
         if len(top) == 1:
             return [_Job(split_of(_raw_split(top[0])), top[0], images_root or source)]
         if top:
@@ -354,8 +358,13 @@ def _annotations(
                     continue
                 kept.append(points)
             if kept:
+                stored_bbox = _stored_bbox(ann.get("bbox")) if len(kept) == len(rings) else None
                 polygons.append(
-                    Polygon(id=ann_id, classification=name, data=kept[0], rings=kept[1:])
+                    Polygon(
+                        id=ann_id, classification=name, data=kept[0], rings=kept[1:],
+                        bbox=stored_bbox,
+                        area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
+                    )  # fmt: skip
                 )
             continue
         box = ann.get("bbox")
@@ -375,10 +384,33 @@ def _annotations(
             continue
         boxes.append(
             BoundingBox(
-                id=ann_id, classification=name, data=(values[0], values[1], values[2], values[3])
+                id=ann_id,
+                classification=name,
+                data=(values[0], values[1], values[2], values[3]),
+                area=_stored_area(ann.get("area")),
             )
         )
     return boxes, polygons
+
+
+def _stored_bbox(box: object) -> tuple[float, float, float, float] | None:
+    # The bbox a source stored with a polygon, kept when it is a usable box.
+    if not (isinstance(box, list) and len(box) == 4):
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+        return None
+    x, y, w, h = (float(v) for v in box)
+    if not all(abs(v) != float("inf") and v == v for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        return None
+    return (x, y, w, h)
+
+
+def _stored_area(area: object) -> float | None:
+    if isinstance(area, (int, float)) and not isinstance(area, bool):
+        value = float(area)
+        if value >= 0 and value != float("inf"):
+            return value
+    return None
 
 
 def _is_box_rectangle(rings: list[Any], box: object) -> bool:

@@ -17,6 +17,9 @@ Schema version 2.1 (see ``DMV2_SCHEMA_VERSION``) adds, all optional so 2.0 items
 * ``source`` on an item: ``{"file_name": "camA/0001.jpg", "image_id": 397133}``, the item's
   identity (its path relative to the images root it was imported from) and the image id its
   source gave it, so converters write them back;
+* ``rings`` on a polygon: the further polygons of an object drawn in several parts;
+* ``bbox`` and ``area`` on a polygon, ``area`` on a box: what the source stored, written back
+  to COCO as they were instead of being recomputed;
 * ``categories`` in the ``dataset.json`` manifest: ``[{"id", "name", "supercategory"}]``, the
   class map with the source's ids (gaps and unused classes included).
 """
@@ -79,6 +82,7 @@ _Extent = Annotated[float, Field(allow_inf_nan=False, gt=0)]
 _ClassName = Annotated[str, Field(min_length=1, pattern=r"\S")]
 _Size = Annotated[int, Field(gt=0)]
 _Point = tuple[_Coordinate, _Coordinate]
+_Area = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 
 
 def _three_distinct(value: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -118,6 +122,8 @@ class BoundingBox(_Annotation):
     """
 
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
+    #: The area the source stored (COCO ``area``; a crowd region's is its mask's), if any.
+    area: _Area | None = None
 
 
 _Ring = Annotated[list[_Point], AfterValidator(_three_distinct)]
@@ -132,6 +138,9 @@ class Polygon(_Annotation):
 
     data: list[_Point]
     rings: list[_Ring] = Field(default_factory=list)
+    #: The box and area the source stored (COCO ``bbox``, ``area``), written back as they were.
+    bbox: tuple[_Coordinate, _Coordinate, _Extent, _Extent] | None = None
+    area: _Area | None = None
 
     @field_validator("data")
     @classmethod
@@ -221,6 +230,7 @@ class _LeanBox(TypedDict):
     classification: _ClassName
     attrs: NotRequired[list[Attribute]]
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
+    area: NotRequired[_Area | None]
 
 
 class _LeanPolygon(TypedDict):
@@ -229,6 +239,8 @@ class _LeanPolygon(TypedDict):
     attrs: NotRequired[list[Attribute]]
     data: _Ring
     rings: NotRequired[list[_Ring]]
+    bbox: NotRequired[tuple[_Coordinate, _Coordinate, _Extent, _Extent] | None]
+    area: NotRequired[_Area | None]
 
 
 class _LeanImage(TypedDict):

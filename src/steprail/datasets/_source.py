@@ -68,6 +68,10 @@ MAX_ITEM_BYTES: Final = 64 << 20
 
 # Coordinates this close outside the image (in pixels) are float noise, not a bad annotation.
 _EDGE_TOLERANCE: Final = 1e-3
+# Annotations reaching up to this fraction of the image size past its edge (tools export points a
+# fraction of a pixel outside; Ultralytics accepts 1%) are clipped to the image and the change is
+# audited; further out, they are skipped and audited.
+_CLIP_FRACTION: Final = 0.01
 
 
 class DatasetInputError(ValueError):
@@ -143,6 +147,10 @@ class CheckedShapes:
     polygons: list[_CheckedPolygon]
     #: Further rings of multi-part polygons: index in ``polygons`` -> rings (usually empty).
     rings: dict[int, list[list[tuple[float, float]]]]
+    #: What the source stored, by index in ``polygons``: (bbox or None, area or None); and the
+    #: stored area of boxes, by index in ``boxes``. Usually empty.
+    polygon_stored: dict[int, tuple[tuple[float, float, float, float] | None, float | None]]
+    box_areas: dict[int, float]
     #: The item's identity and source image id (``DMv2Source``), when it has them.
     file_name: str | None = None
     image_id: int | None = None
@@ -499,12 +507,13 @@ def _checked_box(
         )  # fmt: skip
         return None
     x, y, w, h = data
-    low = -_EDGE_TOLERANCE
+    margin_x = max(_EDGE_TOLERANCE, _CLIP_FRACTION * width)
+    margin_y = max(_EDGE_TOLERANCE, _CLIP_FRACTION * height)
     if not (
-        low <= x
-        and low <= y
-        and x + w <= width + _EDGE_TOLERANCE
-        and y + h <= height + _EDGE_TOLERANCE
+        -margin_x <= x
+        and -margin_y <= y
+        and x + w <= width + margin_x
+        and y + h <= height + margin_y
     ):
         audit.record(
             split=split, item=stem, annotation=ann_id, kind="box",
@@ -513,7 +522,19 @@ def _checked_box(
         )  # fmt: skip
         return None
     if x < 0.0 or y < 0.0 or x + w > width or y + h > height:
-        return _clamped_box_data(data, width, height)  # within tolerance: snap inside
+        low = -_EDGE_TOLERANCE
+        if not (
+            low <= x
+            and low <= y
+            and x + w <= width + _EDGE_TOLERANCE
+            and y + h <= height + _EDGE_TOLERANCE
+        ):
+            audit.record_change(
+                split=split, item=stem, annotation=ann_id, kind="box",
+                reason=AuditReason.CLAMPED_TO_IMAGE,
+                message=f"box {list(data)} reaches past the {width}x{height} image: clipped",
+            )  # fmt: skip
+        return _clamped_box_data(data, width, height)  # float noise is snapped without a word
     return data
 
 
@@ -535,8 +556,7 @@ def _checked_polygon(
             reason=AuditReason.UNKNOWN_CLASS, message=_unknown_class(name),
         )  # fmt: skip
         return None
-    low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
-    if not all(low <= px <= high_x and low <= py <= high_y for px, py in points):
+    if not _points_near(points, width, height):
         audit.record(
             split=split, item=stem, annotation=ann_id, kind="polygon",
             reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
@@ -544,8 +564,35 @@ def _checked_polygon(
         )  # fmt: skip
         return None
     if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in points):
+        _note_clipped(audit, split, stem, ann_id, points, width, height)
         return [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in points]
     return points
+
+
+def _points_near(points: list[tuple[float, float]], width: int, height: int) -> bool:
+    margin_x = max(_EDGE_TOLERANCE, _CLIP_FRACTION * width)
+    margin_y = max(_EDGE_TOLERANCE, _CLIP_FRACTION * height)
+    low_x, low_y, high_x, high_y = -margin_x, -margin_y, width + margin_x, height + margin_y
+    return all(low_x <= px <= high_x and low_y <= py <= high_y for px, py in points)
+
+
+def _note_clipped(
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    points: list[tuple[float, float]],
+    width: int,
+    height: int,
+) -> None:
+    # Points moved onto the edge from further than float noise are a change worth an entry.
+    low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
+    if not all(low <= px <= high_x and low <= py <= high_y for px, py in points):
+        audit.record_change(
+            split=split, item=stem, annotation=ann_id, kind="polygon",
+            reason=AuditReason.CLAMPED_TO_IMAGE,
+            message=f"polygon points past the {width}x{height} image moved onto its edge",
+        )  # fmt: skip
 
 
 # (image entries, (width, height) when the item gives it, (identity, source image id)).
@@ -564,16 +611,17 @@ def _checked_rings(
 ) -> list[list[tuple[float, float]]] | None:
     # The further rings of a polygon, snapped inside when within the tolerance; None (recorded)
     # when one leaves the image: the object is one, so it is skipped whole.
-    low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
     kept: list[list[tuple[float, float]]] = []
     for ring in rings:
-        if not all(low <= px <= high_x and low <= py <= high_y for px, py in ring):
+        if not _points_near(ring, width, height):
             audit.record(
                 split=split, item=stem, annotation=ann_id, kind="polygon",
                 reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
                 message=f"a point of a further ring is outside the {width}x{height} image",
             )  # fmt: skip
             return None
+        if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in ring):
+            _note_clipped(audit, split, stem, ann_id, ring, width, height)
         kept.append(
             [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in ring]
         )
@@ -597,11 +645,14 @@ def _parse_models(
 def _lean_image(image: DMv2Image) -> _LeanImage:
     lean: _LeanImage = {
         "bounding_box": [
-            {"id": b.id, "classification": b.classification, "data": b.data}
+            {"id": b.id, "classification": b.classification, "data": b.data, "area": b.area}
             for b in image.bounding_box
         ],
         "polygon": [
-            {"id": p.id, "classification": p.classification, "data": p.data, "rings": p.rings}
+            {
+                "id": p.id, "classification": p.classification, "data": p.data,
+                "rings": p.rings, "bbox": p.bbox, "area": p.area,
+            }  # fmt: skip
             for p in image.polygon
         ],
     }
@@ -765,7 +816,9 @@ def iter_checked_items(
                 )  # fmt: skip
                 if data is not None:
                     boxes.append(
-                        box if data is box.data else box.model_copy(update={"data": data})
+                        box
+                        if data is box.data
+                        else box.model_copy(update={"data": data, "area": None})
                     )
             for poly in image.polygon:
                 points = _checked_polygon(
@@ -781,7 +834,9 @@ def iter_checked_items(
                     poly = poly.model_copy(update={"rings": rings})
                 if points is not None:
                     polygons.append(
-                        poly if points is poly.data else poly.model_copy(update={"data": points})
+                        poly
+                        if points is poly.data
+                        else poly.model_copy(update={"data": points, "bbox": None, "area": None})
                     )
         source = None if identity == (None, None) else DMv2Source(
             file_name=identity[0], image_id=identity[1]
@@ -806,6 +861,10 @@ def iter_checked_shapes(
         boxes: list[tuple[str, tuple[float, float, float, float]]] = []
         polygons: list[_CheckedPolygon] = []
         rings: dict[int, list[list[tuple[float, float]]]] = {}
+        polygon_stored: dict[
+            int, tuple[tuple[float, float, float, float] | None, float | None]
+        ] = {}
+        box_areas: dict[int, float] = {}
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -821,6 +880,9 @@ def iter_checked_shapes(
                     if checked is None:
                         continue
                     data = checked
+                area = box.get("area")
+                if area is not None and data is box["data"]:
+                    box_areas[len(boxes)] = area
                 boxes.append((name, data))
             for poly in image.get("polygon", ()):
                 name, points = poly["classification"], poly["data"]
@@ -839,6 +901,7 @@ def iter_checked_shapes(
                         points = checked_points
                         xs, ys = zip(*points, strict=True)
                         bounds = (min(xs), min(ys), max(xs), max(ys))
+                        poly = {**poly, "bbox": None, "area": None}  # no longer what was stored
                 extra = poly.get("rings")
                 if extra:
                     checked_rings = _checked_rings(
@@ -847,10 +910,14 @@ def iter_checked_shapes(
                     if checked_rings is None:
                         continue
                     rings[len(polygons)] = checked_rings
+                stored_bbox, stored_area = poly.get("bbox"), poly.get("area")
+                if stored_bbox is not None or stored_area is not None:
+                    polygon_stored[len(polygons)] = (stored_bbox, stored_area)
                 polygons.append((name, points, bounds))
         yield CheckedShapes(
-            split, stem, image_path, image_name, width, height, boxes, polygons, rings, *identity
-        )
+            split, stem, image_path, image_name, width, height, boxes, polygons, rings,
+            polygon_stored, box_areas, *identity,
+        )  # fmt: skip
 
 
 def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:

@@ -1,0 +1,254 @@
+"""Real public datasets (tests/data/real, nobody here wrote them) through every conversion path.
+
+What is compared comes from each fixture's ``facts.json`` (computed with pycocotools and PyYAML,
+not with steprail) or from the original files read by a real consumer (pycocotools, supervision),
+never from our own readers alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import supervision as sv
+import yaml
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from steprail.datasets import (
+    AuditReason,
+    ConversionResult,
+    coco_to_dmv2,
+    dmv2_to_coco,
+    dmv2_to_yolo,
+    read_audit,
+    yolo_to_dmv2,
+)
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+
+
+def _facts(name: str) -> dict[str, Any]:
+    facts: dict[str, Any] = json.loads((REAL / name / "facts.json").read_text(encoding="utf-8"))
+    return facts
+
+
+def _quiet_coco(path: Path) -> COCO:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(str(path))
+
+
+def _items(dm: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted(dm.rglob("json/*.json"))
+    ]
+
+
+def _changes(result: ConversionResult) -> Counter[str]:
+    _, entries = read_audit(Path(result.audit_path))
+    return Counter(e.reason.value for e in entries if e.action == "changed")
+
+
+def _bbox_ap(truth: COCO, detections: list[dict[str, Any]], kind: str = "bbox") -> float:
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval(truth, truth.loadRes(detections), kind)
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return float(evaluation.stats[0])
+
+
+def _as_detections(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("image_id", "category_id", "bbox")
+    return [{**{k: a[k] for k in keys}, "score": 1.0} for a in annotations]
+
+
+def _as_mask_detections(coco: COCO, annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Segmentation results must be RLE for loadRes: made from our polygons by pycocotools.
+    return [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "segmentation": coco.annToRLE(a),
+            "score": 1.0,
+        }
+        for a in annotations
+    ]
+
+
+# -- COCO 2017 layout ------------------------------------------------------------------------
+
+
+def test_coco2017_layout_imports_with_its_ids_and_counts(tmp_path: Path) -> None:
+    facts = _facts("coco2017_val")
+    result = coco_to_dmv2(REAL / "coco2017_val", tmp_path / "dm")
+    # val2017 is the valid split; every image and every object of the file is there.
+    assert result.splits == ["valid"]
+    assert result.audit.items_written == facts["images"] == facts["images_on_disk"]
+    assert result.audit.annotations_written == facts["annotations"]
+    assert result.audit.items_skipped == result.audit.annotations_skipped == 0
+    # Kept: every category (unused ones, id gaps, supercategory) and every image id.
+    manifest = json.loads((tmp_path / "dm" / "dataset.json").read_text())
+    assert manifest["version"] == "2.1"
+    assert manifest["categories"] == facts["categories"]
+    items = _items(tmp_path / "dm")
+    assert sorted(i["source"]["image_id"] for i in items) == facts["image_ids"]
+    assert sorted(i["source"]["file_name"] for i in items) == facts["file_names"]
+    # Not silent: the crowd region kept as a box is said, per annotation.
+    assert _changes(result)[AuditReason.CROWD_AS_BOX.value] == facts["crowd_rle"]
+    multi = [p for i in items for p in i["images"][0]["polygon"] if p.get("rings")]
+    assert len(multi) == facts["multi_polygon"]
+
+
+def test_coco2017_through_dmv2_back_to_coco_is_the_same_for_pycocotools(tmp_path: Path) -> None:
+    original_path = REAL / "coco2017_val" / "annotations" / "instances_val2017.json"
+    coco_to_dmv2(REAL / "coco2017_val", tmp_path / "dm")
+    result = dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    out_path = tmp_path / "coco" / "annotations" / "instances_valid.json"
+    original, ours = _quiet_coco(original_path), _quiet_coco(out_path)
+    assert ours.dataset["categories"] == original.dataset["categories"]
+    assert sorted((i["id"], i["file_name"]) for i in ours.dataset["images"]) == sorted(
+        (i["id"], i["file_name"]) for i in original.dataset["images"]
+    )
+    for image in ours.dataset["images"]:
+        assert (tmp_path / "coco" / "images" / "valid" / image["file_name"]).is_file()
+    annotations = ours.loadAnns(ours.getAnnIds())
+    # Our output as detections against the original ground truth: a perfect match.
+    assert _bbox_ap(original, _as_detections(annotations)) == pytest.approx(1.0)
+    # Mask tools accept every annotation we write, and segm evaluation runs on our output.
+    assert all(ours.annToMask(a).sum() > 0 for a in annotations)
+    # (loadRes adds fields to the detections it is given: each call gets fresh ones.)
+    # The crowd region is a box in DM v2 (audited), so its mask differs; the rest are the same.
+    assert _bbox_ap(original, _as_mask_detections(ours, annotations), "segm") > 0.9
+    assert _bbox_ap(ours, _as_mask_detections(ours, annotations), "segm") == pytest.approx(1.0)
+    assert result.audit.annotations_skipped == 0
+
+
+def test_coco2017_to_yolo_says_what_it_changed(tmp_path: Path) -> None:
+    coco_to_dmv2(REAL / "coco2017_val", tmp_path / "dm")
+    result = dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo")
+    changes = _changes(result)
+    # COCO's ids 1..90 with gaps cannot be YOLO ids; the mapping is in the audit.
+    assert changes[AuditReason.CLASS_IDS_RENUMBERED.value] == 1
+    assert changes[AuditReason.POLYGON_RINGS_SPLIT.value] == _facts("coco2017_val")["multi_polygon"]
+    config = yaml.safe_load((tmp_path / "yolo" / "dataset.yaml").read_text())
+    assert "path" not in config  # relative to the yaml: the folder can be moved
+    assert config["names"][0] == "person" and len(config["names"]) == 80
+
+
+# -- a tool's COCO export (labelme) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["folder", "file", "file+root"])
+def test_labelme_export_keeps_sub_folder_names_and_ids(tmp_path: Path, given: str) -> None:
+    facts = _facts("labelme_coco")
+    annotations = REAL / "labelme_coco" / "annotations.json"
+    if given == "folder":
+        result = coco_to_dmv2(REAL / "labelme_coco", tmp_path / "dm")
+    elif given == "file":
+        result = coco_to_dmv2(annotations, tmp_path / "dm")
+    else:
+        result = coco_to_dmv2(annotations, tmp_path / "dm", images_root=REAL / "labelme_coco")
+    assert result.audit.items_written == facts["images"]
+    assert result.audit.annotations_written == facts["annotations"]
+    items = _items(tmp_path / "dm")
+    assert sorted(i["source"]["file_name"] for i in items) == facts["file_names"]
+    assert sorted(i["source"]["image_id"] for i in items) == facts["image_ids"]
+    manifest = json.loads((tmp_path / "dm" / "dataset.json").read_text())
+    assert [(c["id"], c["name"]) for c in manifest["categories"]] == [
+        (c["id"], c["name"]) for c in facts["categories"]
+    ]  # category 0 (_background_) and the unused ones included
+
+
+def test_labelme_export_back_to_coco_matches_the_original(tmp_path: Path) -> None:
+    source = REAL / "labelme_coco" / "annotations.json"
+    coco_to_dmv2(source, tmp_path / "dm")
+    result = dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    ours = _quiet_coco(tmp_path / "coco" / "annotations" / "instances.json")
+    original = _quiet_coco(source)
+    assert sorted(i["file_name"] for i in ours.dataset["images"]) == _facts("labelme_coco")["file_names"]
+    assert (tmp_path / "coco" / "images" / "JPEGImages" / "2011_000003.jpg").is_file()
+    annotations = ours.loadAnns(ours.getAnnIds())
+    assert len(annotations) == len(original.getAnnIds())
+    # pycocotools never matches a ground-truth annotation with id 0 (it marks "unmatched" with
+    # 0), and labelme numbers from 0: the original against itself is the ceiling to reach.
+    ceiling = _bbox_ap(original, _as_detections(original.loadAnns(original.getAnnIds())))
+    assert ceiling < 1.0
+    assert _bbox_ap(original, _as_detections(annotations)) == pytest.approx(ceiling)
+    # A point 0.4 px past the bottom edge is clipped, and said (not dropped, not silent).
+    assert _changes(result)[AuditReason.CLAMPED_TO_IMAGE.value] == 1
+    assert result.audit.annotations_skipped == 0
+
+
+# -- Ultralytics datasets with their published yaml ------------------------------------------
+
+
+def _label_class_ids(folder: Path) -> dict[str, list[int]]:
+    return {
+        p.relative_to(folder).as_posix(): sorted(int(line.split()[0]) for line in p.read_text().splitlines() if line.strip())
+        for p in sorted(folder.rglob("*.txt"))
+    }
+
+
+@pytest.mark.parametrize("name", ["coco8-seg", "coco128"])
+def test_ultralytics_dataset_round_trip_keeps_class_ids(tmp_path: Path, name: str) -> None:
+    facts = _facts(name)
+    result = yolo_to_dmv2(REAL / name, tmp_path / "dm")  # the folder: its yaml is found
+    splits = {k: v for k, v in facts["splits"].items() if v}
+    folders = {v["folder"] for v in splits.values()}
+    images = sum(v["images"] for v in splits.values()) if len(folders) > 1 else next(iter(splits.values()))["images"]
+    rows = sum(v["label_rows"] for v in splits.values()) if len(folders) > 1 else next(iter(splits.values()))["label_rows"]
+    assert result.audit.items_written == images
+    assert result.audit.annotations_written == rows
+    back = dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo")
+    config = yaml.safe_load((tmp_path / "yolo" / "dataset.yaml").read_text())
+    assert {str(k): v for k, v in config["names"].items()} == facts["names"]
+    original = Counter(c for ids in _label_class_ids(REAL / name / "labels").values() for c in ids)
+    ours = Counter(c for ids in _label_class_ids(tmp_path / "yolo" / "labels").values() for c in ids)
+    assert ours == original  # person is still 0, not renumbered by name
+    assert back.audit.annotations_written == rows
+    assert back.audit.changes == {}
+
+
+def test_ultralytics_output_reads_in_supervision(tmp_path: Path) -> None:
+    yolo_to_dmv2(REAL / "coco8-seg" / "coco8-seg.yaml", tmp_path / "dm")
+    dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo")
+    for split, key in (("train", "train"), ("valid", "val")):
+        ours = sv.DetectionDataset.from_yolo(
+            images_directory_path=str(tmp_path / "yolo" / "images" / split),
+            annotations_directory_path=str(tmp_path / "yolo" / "labels" / split),
+            data_yaml_path=str(tmp_path / "yolo" / "dataset.yaml"),
+        )
+        original = sv.DetectionDataset.from_yolo(
+            images_directory_path=str(REAL / "coco8-seg" / "images" / key),
+            annotations_directory_path=str(REAL / "coco8-seg" / "labels" / key),
+            data_yaml_path=str(REAL / "coco8-seg" / "coco8-seg.yaml"),
+        )
+        assert list(ours.classes) == list(original.classes)
+        theirs = {Path(p).name: d for p, _, d in original}
+        for path, _, detections in ours:
+            expected = theirs[Path(path).name]
+            assert sorted(np.asarray(detections.class_id).tolist()) == sorted(
+                np.asarray(expected.class_id).tolist()
+            )
+            assert np.allclose(
+                np.sort(np.asarray(detections.xyxy), axis=0),
+                np.sort(np.asarray(expected.xyxy), axis=0),
+                atol=1.0,
+            )
+
+
+def test_ultralytics_pose_keeps_boxes_and_says_keypoints_are_dropped(tmp_path: Path) -> None:
+    facts = _facts("coco8-pose")
+    rows = sum(v["label_rows"] for v in facts["splits"].values() if v)
+    result = yolo_to_dmv2(REAL / "coco8-pose", tmp_path / "dm")
+    assert result.audit.annotations_written == rows
+    assert _changes(result)[AuditReason.KEYPOINTS_DROPPED.value] == rows
+    boxes = [b for i in _items(tmp_path / "dm") for b in i["images"][0]["bounding_box"]]
+    assert len(boxes) == rows and {b["classification"] for b in boxes} == {"person"}
