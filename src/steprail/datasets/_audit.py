@@ -194,6 +194,15 @@ class AuditLog:
         self.changes[reason.value] += 1
 
     def _write(self, entry: AuditEntry) -> None:
+        if not _is_text(entry.item, entry.annotation or "", entry.message):
+            # A file name with bytes that are not UTF-8 cannot go into JSON as it is: escaped.
+            entry = entry.model_copy(
+                update={
+                    "item": _escaped(entry.item),
+                    "annotation": None if entry.annotation is None else _escaped(entry.annotation),
+                    "message": _escaped(entry.message),
+                }
+            )
         if self._spool is None:
             self._spool = self._spool_path.open("w", encoding="utf-8")
         if not self._first:
@@ -243,6 +252,19 @@ class AuditLog:
             os.unlink(self._spool_path)
         except FileNotFoundError:
             pass
+
+
+def _is_text(*values: str) -> bool:
+    try:
+        for value in values:
+            value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def read_audit(path: Path) -> tuple[AuditSummary, list[AuditEntry]]:

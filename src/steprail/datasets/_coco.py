@@ -37,6 +37,7 @@ from ._convert import ConversionResult, fresh_output
 from ._classes import resolve_class_map
 from ._coco_read import coco_to_dmv2
 from ._dmv2 import DMv2Category, _polygon_area
+from ._paths import utf8_identity
 from ._source import (
     CheckedShapes,
     DatasetInputError,
@@ -336,9 +337,9 @@ def dmv2_to_coco(
                 for item in iter_checked_shapes(
                     _single_split(layout, split), audit, class_ids
                 ):
-                    identity = item.file_name or item.image_name
+                    identity, encoded = utf8_identity(item.file_name or item.image_name)
                     name, renamed = _unique_file_name(identity, used)
-                    if renamed:
+                    if renamed or encoded:
                         audit.record_change(
                             split=split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
                             message=f"{identity} is the file name of an earlier item too: "

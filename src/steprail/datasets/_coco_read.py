@@ -33,7 +33,7 @@ from typing import Any, Final
 from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
 from ._dmv2 import BoundingBox, DMv2Category, DMv2Image, DMv2Item, DMv2Source, Polygon
-from ._paths import ItemKeys, UnsafePathError, relative_identity
+from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
@@ -294,9 +294,15 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
                 continue
             width, height = size
         boxes, polygons = _annotations(anns, categories, split, identity, audit)
+        text_identity, encoded = utf8_identity(identity)
+        if encoded:
+            audit.record_change(
+                split=split, item=text_identity, reason=AuditReason.RENAMED_FOR_TARGET,
+                message="the file name is not UTF-8 text: its identity is kept percent-encoded",
+            )  # fmt: skip
         item = DMv2Item(
             images=[DMv2Image(width=width, height=height, bounding_box=boxes, polygon=polygons)],
-            source=DMv2Source(file_name=identity, image_id=image_id),
+            source=DMv2Source(file_name=text_identity, image_id=image_id),
         )
         write_dmv2_item(out, split, keys.key(identity), item, image_path)
         audit.items_written += 1

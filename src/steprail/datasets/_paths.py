@@ -21,6 +21,7 @@ __all__ = [
     "UnsafePathError",
     "inside_root",
     "relative_identity",
+    "utf8_identity",
 ]
 
 # Characters left as they are in an item key; everything else (the folder separator among them)
@@ -58,6 +59,16 @@ def inside_root(root_real: str, path: str) -> str:
     if real != normal and os.path.commonpath([root_real, real]) != root_real:
         raise UnsafePathError(f"{path!r} is a symlink to {real!r}, outside the dataset root")
     return normal
+
+
+def utf8_identity(identity: str) -> tuple[str, bool]:
+    """``identity`` if it is valid text, else (a file name holding bytes that are not UTF-8, which
+    JSON cannot carry) its percent-encoded form; True when it had to be encoded."""
+    try:
+        identity.encode("utf-8")
+    except UnicodeEncodeError:
+        return quote(identity, safe="/" + _KEY_SAFE, errors="surrogateescape"), True
+    return identity, False
 
 
 class ItemKeys:

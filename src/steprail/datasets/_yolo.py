@@ -29,7 +29,7 @@ from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
 from ._convert import ConversionResult, fresh_output
 from ._dmv2 import BoundingBox, DMv2Category, DMv2Image, DMv2Item, DMv2Source, Polygon
-from ._paths import ItemKeys, UnsafePathError
+from ._paths import ItemKeys, UnsafePathError, utf8_identity
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
@@ -151,8 +151,9 @@ def dmv2_to_yolo(
                 if item.source is not None and item.source.file_name
                 else item.image_name
             )
+            identity, encoded = utf8_identity(identity)
             name, renamed = _target_name(identity, used[item.split])
-            if renamed:
+            if renamed or encoded:
                 audit.record_change(
                     split=item.split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
                     message=f"{identity} written as {name}: YOLO finds labels by file name "
@@ -393,7 +394,14 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                 item = _read_label(
                     Path(label), width, height, config, split, identity, audit
                 )
-                item = item.model_copy(update={"source": DMv2Source(file_name=identity)})
+                text_identity, encoded = utf8_identity(identity)
+                if encoded:
+                    audit.record_change(
+                        split=split, item=text_identity, reason=AuditReason.RENAMED_FOR_TARGET,
+                        message="the file name is not UTF-8 text: its identity is kept "
+                        "percent-encoded",
+                    )  # fmt: skip
+                item = item.model_copy(update={"source": DMv2Source(file_name=text_identity)})
                 write_dmv2_item(out, split, keys.key(identity), item, image_path)
                 audit.items_written += 1
                 audit.annotations_written += len(item.boxes()) + len(item.polygons())
