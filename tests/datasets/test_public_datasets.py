@@ -252,3 +252,100 @@ def test_ultralytics_pose_keeps_boxes_and_says_keypoints_are_dropped(tmp_path: P
     assert _changes(result)[AuditReason.KEYPOINTS_DROPPED.value] == rows
     boxes = [b for i in _items(tmp_path / "dm") for b in i["images"][0]["bounding_box"]]
     assert len(boxes) == rows and {b["classification"] for b in boxes} == {"person"}
+
+
+# -- the backend imports what users have -----------------------------------------------------
+
+
+def test_backend_imports_the_real_layouts_with_their_counts(tmp_path: Path) -> None:
+    from steprail.datasets import LocalBackend
+
+    with LocalBackend(tmp_path / "store") as backend:
+        coco = backend.import_dataset(REAL / "coco2017_val", source_format="coco")
+        assert coco.dataset.name == "coco2017_val"
+        assert coco.dataset.count == _facts("coco2017_val")["images"]
+        assert coco.dataset.splits == {"valid": 3}
+        labelme = backend.import_dataset(
+            REAL / "labelme_coco" / "annotations.json", source_format="coco"
+        )
+        assert labelme.dataset.name == "labelme_coco" and labelme.dataset.count == 3
+        seg = backend.import_dataset(REAL / "coco8-seg" / "coco8-seg.yaml", source_format="yolo")
+        assert seg.dataset.splits == {"train": 4, "valid": 4}
+        assert seg.audit.annotations_written == 30
+        # What was stored converts back with the source's ids: the manifest kept them.
+        out = backend.download_dataset(seg.dataset.id, tmp_path / "seg_dm")
+        back = dmv2_to_yolo(Path(out.path), tmp_path / "seg_yolo")
+        names = yaml.safe_load((tmp_path / "seg_yolo" / "dataset.yaml").read_text())["names"]
+        assert names == {int(k): v for k, v in _facts("coco8-seg")["names"].items()}
+        assert back.audit.annotations_written == 30
+
+
+def test_backend_errors_name_the_users_path_never_the_staging_folder(tmp_path: Path) -> None:
+    from steprail.datasets import DatasetInputError, LocalBackend, NoUsableItemsError
+
+    empty = tmp_path / "empty"
+    (empty / "annotations").mkdir(parents=True)
+    (empty / "annotations" / "instances_val2017.json").write_text(
+        json.dumps({"images": [{"id": 1, "file_name": "gone.jpg"}], "categories": []})
+    )
+    with LocalBackend(tmp_path / "store") as backend:
+        for source, error in (
+            (empty, NoUsableItemsError),
+            (tmp_path / "nothing", DatasetInputError),
+        ):
+            with pytest.raises(error) as caught:
+                backend.import_dataset(source, source_format="coco")
+            assert str(source) in str(caught.value)
+            assert "staging" not in str(caught.value)
+        assert backend.list_datasets() == []
+
+
+# -- ids: an explicit class map, and ids shared across splits --------------------------------
+
+
+def test_an_explicit_class_map_fixes_the_ids_and_audits_other_classes(tmp_path: Path) -> None:
+    coco_to_dmv2(REAL / "coco2017_val", tmp_path / "dm")
+    class_map = {"person": 0, "car": 2}  # a model that knows only these two
+    yolo = dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo", class_map=class_map)
+    config = yaml.safe_load((tmp_path / "yolo" / "dataset.yaml").read_text())
+    assert config["names"] == {0: "person", 1: "class_1", 2: "car"}
+    rows = [
+        line.split()[0]
+        for p in (tmp_path / "yolo" / "labels").rglob("*.txt")
+        for line in p.read_text().splitlines()
+    ]
+    per_id = _facts("coco2017_val")["annotations_per_category_id"]
+    assert rows.count("0") == per_id["1"]  # every person (COCO id 1) is class 0
+    _, entries = read_audit(Path(yolo.audit_path))
+    unknown = [e for e in entries if e.reason is AuditReason.UNKNOWN_CLASS]
+    assert len(unknown) == _facts("coco2017_val")["annotations"] - per_id["1"] - per_id.get("3", 0)
+    coco = dmv2_to_coco(tmp_path / "dm", tmp_path / "coco", class_map=class_map)
+    written = json.loads((tmp_path / "coco" / "annotations" / "instances_valid.json").read_text())
+    assert [(c["id"], c["name"], c["supercategory"]) for c in written["categories"]] == [
+        (0, "person", "person"),
+        (2, "car", "vehicle"),
+    ]
+    assert coco.audit.annotations_written == per_id["1"] + per_id.get("3", 0)
+
+
+def test_source_ids_win_and_new_names_get_new_ids_shared_across_splits(tmp_path: Path) -> None:
+    yolo_to_dmv2(REAL / "coco8-seg", tmp_path / "dm")
+    # A class the source did not number appears in the valid split only.
+    item = next((tmp_path / "dm" / "valid" / "json").glob("*.json"))
+    raw = json.loads(item.read_text())
+    raw["images"][0]["bounding_box"].append(
+        {"id": "new", "classification": "zebra crossing", "data": [1, 1, 5, 5]}
+    )
+    item.write_text(json.dumps(raw))
+    manifest_path = tmp_path / "dm" / "dataset.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["classes"].append("zebra crossing")
+    manifest_path.write_text(json.dumps(manifest))
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    cats = {}
+    for split in ("train", "valid"):
+        data = json.loads((tmp_path / "coco" / "annotations" / f"instances_{split}.json").read_text())
+        cats[split] = {c["name"]: c["id"] for c in data["categories"]}
+    assert cats["train"] == cats["valid"]  # one class map for every split
+    assert cats["train"]["person"] == 0 and cats["train"]["toothbrush"] == 79
+    assert cats["train"]["zebra crossing"] == 80  # the only new id, above the source's

@@ -286,11 +286,16 @@ class LocalBackend:
         *,
         name: str | None = None,
         source_format: SourceFormat = "dm_v2",
+        images_root: str | os.PathLike[str] | None = None,
     ) -> ImportResult:
-        """Import the folder ``source`` (DM v2, YOLO or COCO) as a new dataset.
+        """Import ``source`` (DM v2, YOLO or COCO) as a new dataset.
 
-        Items are checked as a conversion checks them: bad items and annotations are skipped and
-        listed in the dataset's ``audit.json``. The dataset is stored in DM v2.
+        ``source`` is a folder, or for YOLO its dataset yaml and for COCO one annotations JSON
+        (``images_root`` then says where its ``file_name`` entries are; see
+        :func:`~steprail.datasets.coco_to_dmv2`). Items are checked as a conversion checks them:
+        bad items and annotations are skipped and listed in the dataset's ``audit.json``. The
+        dataset is stored in DM v2; its name defaults to the folder's name (for a file, its
+        folder's name).
 
         Raises:
             BackendError: the name is taken.
@@ -298,7 +303,8 @@ class LocalBackend:
             NoUsableItemsError: every item was skipped.
         """
         source_path = Path(os.fspath(source)).absolute()
-        name = name if name is not None else source_path.name
+        if name is None:
+            name = source_path.parent.name if source_path.is_file() else source_path.name
         if self._db.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone():
             raise BackendError(f"a dataset named {name!r} already exists")
         staging = self._staging()
@@ -308,7 +314,8 @@ class LocalBackend:
             elif source_format == "yolo":
                 audit = yolo_to_dmv2(source_path, staging).audit
             elif source_format == "coco":
-                audit = coco_to_dmv2(source_path, staging).audit
+                root = Path(os.fspath(images_root)).absolute() if images_root is not None else None
+                audit = coco_to_dmv2(source_path, staging, images_root=root).audit
             else:
                 raise ValueError(
                     f"source_format {source_format!r} is not one of 'dm_v2', 'yolo', 'coco'"
@@ -453,7 +460,17 @@ class LocalBackend:
                         src / "original_files" / image, dst / "original_files" / image
                     )
                     count += 1
-            write_manifest(out, record.classes, count)
+            # The stored manifest's class map (the source's ids) goes with the items.
+            stored_manifest = read_manifest(source)
+            write_manifest(
+                out,
+                record.classes,
+                count,
+                categories=stored_manifest.categories if stored_manifest is not None else (),
+                next_image_id=(
+                    stored_manifest.next_image_id if stored_manifest is not None else None
+                ),
+            )
         return DownloadResult(
             path=str(out),
             format="dm_v2",
