@@ -78,8 +78,6 @@ class AuditReason(StrEnum):
     CROWD_AS_BOX = "crowd_as_box"
     #: An annotation's keypoints could not be kept; the box was.
     KEYPOINTS_DROPPED = "keypoints_dropped"
-    #: A rotated box (YOLO-OBB row) was kept as a four-point polygon.
-    OBB_AS_POLYGON = "obb_as_polygon"
 
 
 class AuditEntry(BaseModel):

@@ -338,6 +338,13 @@ def _annotations(
         if name is None:
             skip(AuditReason.MISSING_CLASS, f"category_id {category_id!r} is not in categories")
             continue
+        keypoints = ann.get("keypoints")
+        if isinstance(keypoints, list) and any(keypoints[2::3]):
+            changed(
+                AuditReason.KEYPOINTS_DROPPED,
+                f"{sum(1 for v in keypoints[2::3] if v)} labelled keypoint(s) not kept (DM v2 "
+                "holds no keypoints); the object is", "annotation",
+            )  # fmt: skip
         segmentation = ann.get("segmentation")
         rings = segmentation if isinstance(segmentation, list) else []
         if isinstance(segmentation, dict) or ann.get("iscrowd") == 1:
