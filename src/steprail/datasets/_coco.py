@@ -224,11 +224,12 @@ def _write_item(
     file_name: str,
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
+    areas = item.box_areas
     parts: list[str] = [
         _BOX_TEMPLATE
         % (
             next_ann_id + index, image_id, class_ids[name], x, y, bw, bh,
-            item.box_areas.get(index, bw * bh) if item.box_areas else bw * bh,
+            areas.get(index, bw * bh) if areas else bw * bh,
             x, y, x + bw, y, x + bw, y + bh, x, y + bh,
         )  # fmt: skip
         for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
@@ -269,33 +270,58 @@ def _write_item(
 
 
 class _ImageIds:
-    """Image ids of one output: an item's source id when still free, else the next free one."""
+    """Image ids of one output: an item's source id when still free, else the next free one.
+
+    Ids taken are bits of a bytearray (an id costs one bit, whatever the item count), with a set
+    only for ids too large or negative for it.
+    """
+
+    _BITMAP_LIMIT: Final = 1 << 31
 
     def __init__(self, first_new: int) -> None:
-        self._used: set[int] = set()
+        self._bits = bytearray()
+        self._other: set[int] = set()
         self._next = max(first_new, 1)
+
+    def _taken(self, value: int) -> bool:
+        if 0 <= value < self._BITMAP_LIMIT:
+            byte = value >> 3
+            return byte < len(self._bits) and bool(self._bits[byte] & (1 << (value & 7)))
+        return value in self._other
+
+    def _take(self, value: int) -> None:
+        if 0 <= value < self._BITMAP_LIMIT:
+            byte = value >> 3
+            if byte >= len(self._bits):
+                self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+            self._bits[byte] |= 1 << (value & 7)
+        else:
+            self._other.add(value)
 
     def take(self, wanted: int | None) -> tuple[int, bool]:
         """The id for an item that wants ``wanted``; True when it could not have it."""
-        if wanted is not None and wanted not in self._used:
-            self._used.add(wanted)
+        if wanted is not None and not self._taken(wanted):
+            self._take(wanted)
             return wanted, False
-        while self._next in self._used:
+        while self._taken(self._next):
             self._next += 1
-        self._used.add(self._next)
+        self._take(self._next)
         return self._next, wanted is not None
 
 
-def _unique_file_name(identity: str, used: set[str]) -> tuple[str, bool]:
-    if identity not in used:
-        used.add(identity)
-        return identity, False
+def _link_unique(source: str, folder: str, identity: str) -> str:
+    # Link ``source`` as ``folder/identity``; when that file exists (an earlier item with the
+    # same identity), as ``<stem>~2<ext>``, ``~3``...: the name written.
+    name = identity
     stem, ext = os.path.splitext(identity)
-    number = 2
-    while f"{stem}~{number}{ext}" in used:
-        number += 1
-    used.add(f"{stem}~{number}{ext}")
-    return f"{stem}~{number}{ext}", True
+    number = 1
+    while True:
+        try:
+            link_or_copy(source, os.path.join(folder, name))
+            return name
+        except FileExistsError:
+            number += 1
+            name = f"{stem}~{number}{ext}"
 
 
 def dmv2_to_coco(
@@ -331,19 +357,23 @@ def dmv2_to_coco(
                 images_dir.mkdir(parents=True)
                 images_str = str(images_dir)
                 made: set[str] = {images_str}
-                used: set[str] = set()
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
                 writer = _InstancesWriter(annotations_dir / file_name, resolved.categories)
                 for item in iter_checked_shapes(
                     _single_split(layout, split), audit, class_ids
                 ):
                     identity, encoded = utf8_identity(item.file_name or item.image_name)
-                    name, renamed = _unique_file_name(identity, used)
-                    if renamed or encoded:
+                    if "/" in identity:
+                        parent = os.path.dirname(os.path.join(images_str, identity))
+                        if parent not in made:
+                            os.makedirs(parent, exist_ok=True)
+                            made.add(parent)
+                    name = _link_unique(item.image_path, images_str, identity)
+                    if name != identity or encoded:
                         audit.record_change(
                             split=split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
-                            message=f"{identity} is the file name of an earlier item too: "
-                            f"written as {name}",
+                            message=f"{identity} written as {name}: an earlier item has that "
+                            "file name, or the name is not UTF-8 text",
                         )  # fmt: skip
                     image_id, moved = image_ids.take(item.image_id)
                     if moved:
@@ -351,13 +381,6 @@ def dmv2_to_coco(
                             split=split, item=item.stem, reason=AuditReason.IMAGE_ID_RENUMBERED,
                             message=f"image id {item.image_id} is taken: written as {image_id}",
                         )  # fmt: skip
-                    target = os.path.join(images_str, name)
-                    if "/" in name:
-                        parent = os.path.dirname(target)
-                        if parent not in made:
-                            os.makedirs(parent, exist_ok=True)
-                            made.add(parent)
-                    link_or_copy(item.image_path, target)
                     before = ann_id
                     ann_id = _write_item(writer, item, image_id, ann_id, class_ids, name)
                     boxes += len(item.boxes)

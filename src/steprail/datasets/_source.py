@@ -268,16 +268,24 @@ def _find_other_image(base: str, hint: str) -> str | None:
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+_NEW_FILE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 # Converters open three small files per item. Plain os-level calls skip the buffered-file layers
 # of open(), which cost more than the I/O itself for files of a few kilobytes.
-def read_small_file(path: str, limit: int = -1) -> bytes:
-    """The whole file (or its first ``limit`` bytes)."""
+class FileTooLargeError(OSError):
+    """A file is larger than the reader accepts."""
+
+
+def read_small_file(path: str, limit: int = -1, *, max_size: int | None = None) -> bytes:
+    """The whole file (or its first ``limit`` bytes); :class:`FileTooLargeError` when it is
+    larger than ``max_size``."""
     fd = os.open(path, _READ_FLAGS)
     try:
         if limit < 0:
             limit = os.fstat(fd).st_size  # one right-sized read, no chunk buffers
+            if max_size is not None and limit > max_size:
+                raise FileTooLargeError(f"{limit} bytes, more than the {max_size} accepted")
         data = os.read(fd, limit)
         # A file that grew since fstat (or a short read) is finished in chunks.
         while len(data) < limit and (chunk := os.read(fd, limit - len(data))):
@@ -287,9 +295,10 @@ def read_small_file(path: str, limit: int = -1) -> bytes:
         os.close(fd)
 
 
-def write_small_file(path: str, data: bytes) -> None:
-    """Create or replace ``path`` with ``data``."""
-    fd = os.open(path, _WRITE_FLAGS, 0o666)
+def write_small_file(path: str, data: bytes, *, exclusive: bool = False) -> None:
+    """Create or replace ``path`` with ``data``; ``exclusive``: create only (``FileExistsError``
+    when it exists)."""
+    fd = os.open(path, _NEW_FILE_FLAGS if exclusive else _WRITE_FLAGS, 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -728,13 +737,13 @@ def _iter_sized[T](
                 if _unsafe_entry(layout.root, root_real, entry.path, split, stem, audit):
                     continue
             try:
-                if entry.stat().st_size > MAX_ITEM_BYTES:
-                    audit.record(
-                        split=split, item=stem, reason=AuditReason.ITEM_TOO_LARGE,
-                        message=f"json/{entry.name} is larger than {MAX_ITEM_BYTES} bytes",
-                    )  # fmt: skip
-                    continue
-                raw_bytes = read_small_file(entry.path)
+                raw_bytes = read_small_file(entry.path, max_size=MAX_ITEM_BYTES)
+            except FileTooLargeError as exc:
+                audit.record(
+                    split=split, item=stem, reason=AuditReason.ITEM_TOO_LARGE,
+                    message=f"json/{entry.name}: {exc}",
+                )  # fmt: skip
+                continue
             except OSError as exc:
                 audit.record(
                     split=split, item=stem, reason=AuditReason.MALFORMED_JSON, message=str(exc)
@@ -921,11 +930,18 @@ def iter_checked_shapes(
 
 
 def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-    """Hard-link ``source`` to ``target`` (no bytes copied), or copy when linking is refused."""
+    """Hard-link ``source`` to ``target`` (no bytes copied), or copy when linking is refused.
+
+    Raises ``FileExistsError`` when ``target`` exists: an output file is never replaced, which
+    is also how writers find two items wanting one file name, without remembering every name.
+    """
     try:
         os.link(source, target)
+    except FileExistsError:
+        raise
     except OSError:
-        shutil.copyfile(source, target)
+        with open(source, "rb") as src, open(target, "xb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def write_dmv2_item(

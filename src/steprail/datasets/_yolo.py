@@ -93,18 +93,28 @@ def _yolo_ids(
     return mapped, [c.name for c in ordered]
 
 
-def _target_name(identity: str, used: set[str]) -> tuple[str, bool]:
-    # An image path under images/<split>/ whose label path (extension -> .txt) is not taken yet;
-    # True when the identity had to be renamed for that.
+def _write_pair(
+    images_dir: str, labels_dir: str, identity: str, image_source: str, label: bytes
+) -> str:
+    # Write the label (create-only) then link the image, as ``identity`` or, when an earlier
+    # item already has that label file (x.jpg then x.png) or image, as ``<stem>~2<ext>``...:
+    # the name written. The files on disk are the memory of names taken.
     stem, ext = posixpath.splitext(identity)
-    if stem not in used:
-        used.add(stem)
-        return identity, False
-    number = 2
-    while f"{stem}~{number}" in used:
+    name, number = identity, 1
+    while True:
+        label_path = os.path.join(labels_dir, posixpath.splitext(name)[0] + ".txt")
+        try:
+            write_small_file(label_path, label, exclusive=True)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                link_or_copy(image_source, os.path.join(images_dir, name))
+                return name
+            except FileExistsError:
+                os.unlink(label_path)
         number += 1
-    used.add(f"{stem}~{number}")
-    return f"{stem}~{number}{ext}", True
+        name = f"{stem}~{number}{ext}"
 
 
 def dmv2_to_yolo(
@@ -135,14 +145,12 @@ def dmv2_to_yolo(
         )
         folders: dict[str | None, tuple[str, str]] = {}
         made: set[str] = set()
-        used: dict[str | None, set[str]] = {}
         for split in layout.splits:
             made_pair = [out / kind if split is None else out / kind / split for kind in _OUT_DIRS]
             for folder in made_pair:
                 folder.mkdir(parents=True)
                 made.add(str(folder))
             folders[split] = (str(made_pair[0]), str(made_pair[1]))
-            used[split] = set()
         boxes_written = polygons_written = 0
         for item in iter_checked_items(layout, audit, class_ids):
             images_dir, labels_dir = folders[item.split]
@@ -152,13 +160,6 @@ def dmv2_to_yolo(
                 else item.image_name
             )
             identity, encoded = utf8_identity(identity)
-            name, renamed = _target_name(identity, used[item.split])
-            if renamed or encoded:
-                audit.record_change(
-                    split=item.split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
-                    message=f"{identity} written as {name}: YOLO finds labels by file name "
-                    "without extension, and another image already has that label file",
-                )  # fmt: skip
             w, h = float(item.width), float(item.height)
             rows: list[str] = []
             for box in item.boxes:
@@ -186,16 +187,22 @@ def dmv2_to_yolo(
                     )  # fmt: skip
             boxes_written += len(item.boxes)
             polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
-            image_target = os.path.join(images_dir, name)
-            label_target = os.path.join(labels_dir, posixpath.splitext(name)[0] + ".txt")
-            if "/" in name:
-                for target in (image_target, label_target):
-                    parent = os.path.dirname(target)
+            if "/" in identity:
+                for base in (images_dir, labels_dir):
+                    parent = os.path.dirname(os.path.join(base, identity))
                     if parent not in made:
                         os.makedirs(parent, exist_ok=True)
                         made.add(parent)
-            link_or_copy(item.image_path, image_target)
-            write_small_file(label_target, "".join(rows).encode("utf-8"))
+            name = _write_pair(
+                images_dir, labels_dir, identity, item.image_path, "".join(rows).encode("utf-8")
+            )
+            if name != identity or encoded:
+                audit.record_change(
+                    split=item.split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
+                    message=f"{identity} written as {name}: YOLO finds a label by the image's "
+                    "path without extension, and an earlier image has that label file (or the "
+                    "name is not UTF-8 text)",
+                )  # fmt: skip
             audit.items_written += 1
             audit.annotations_written += len(rows)
         check_something_written(audit, source)
