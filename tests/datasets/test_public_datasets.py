@@ -244,14 +244,42 @@ def test_ultralytics_output_reads_in_supervision(tmp_path: Path) -> None:
             )
 
 
-def test_ultralytics_pose_keeps_boxes_and_says_keypoints_are_dropped(tmp_path: Path) -> None:
+def test_ultralytics_pose_keypoints_are_kept_through_every_path(tmp_path: Path) -> None:
     facts = _facts("coco8-pose")
     rows = sum(v["label_rows"] for v in facts["splits"].values() if v)
     result = yolo_to_dmv2(REAL / "coco8-pose", tmp_path / "dm")
-    assert result.audit.annotations_written == rows
-    assert _changes(result)[AuditReason.KEYPOINTS_DROPPED.value] == rows
+    assert result.audit.annotations_written == rows and result.audit.changes == {}
     boxes = [b for i in _items(tmp_path / "dm") for b in i["images"][0]["bounding_box"]]
-    assert len(boxes) == rows and {b["classification"] for b in boxes} == {"person"}
+    assert len(boxes) == rows and all(len(b["keypoints"]) == 17 for b in boxes)
+    manifest = json.loads((tmp_path / "dm" / "dataset.json").read_text())
+    assert manifest["keypoints"]["names"][:3] == ["nose", "left_eye", "right_eye"]
+    # COCO output: pycocotools evaluates keypoints of our output against itself perfectly.
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    truth = _quiet_coco(tmp_path / "coco" / "annotations" / "instances_valid.json")
+    detections = [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "keypoints": a["keypoints"],
+         "score": 1.0}
+        for a in truth.loadAnns(truth.getAnnIds())
+    ]  # fmt: skip
+    assert _bbox_ap(truth, detections, "keypoints") == pytest.approx(1.0)
+    # And back to COCO -> DM v2 -> YOLO: the same pose rows as the published labels.
+    coco_to_dmv2(tmp_path / "coco", tmp_path / "dm2")
+    back = dmv2_to_yolo(tmp_path / "dm2", tmp_path / "yolo")
+    assert back.audit.changes == {}
+    config = yaml.safe_load((tmp_path / "yolo" / "dataset.yaml").read_text())
+    assert config["kpt_shape"] == [17, 3]
+    ours = sorted(
+        line for p in (tmp_path / "yolo" / "labels").rglob("*.txt") for line in p.read_text().splitlines()
+    )
+    original = sorted(
+        line.strip()
+        for p in (REAL / "coco8-pose" / "labels").rglob("*.txt")
+        for line in p.read_text().splitlines()
+        if line.strip()
+    )
+    assert len(ours) == len(original)
+    for mine, theirs in zip(ours, original, strict=True):
+        assert np.allclose([float(v) for v in mine.split()], [float(v) for v in theirs.split()], atol=2e-6)
 
 
 # -- the backend imports what users have -----------------------------------------------------
@@ -349,3 +377,31 @@ def test_source_ids_win_and_new_names_get_new_ids_shared_across_splits(tmp_path:
     assert cats["train"] == cats["valid"]  # one class map for every split
     assert cats["train"]["person"] == 0 and cats["train"]["toothbrush"] == 79
     assert cats["train"]["zebra crossing"] == 80  # the only new id, above the source's
+
+
+def test_yolo_obb_rows_come_back_unchanged(tmp_path: Path) -> None:
+    # The published dota8.yaml (its dataset is not in the fixtures), with rotated boxes of our
+    # own in its layout: an OBB row (class and four corners) is a four-point polygon in DM v2,
+    # and a four-point polygon is written back as the same OBB row.
+    from ._helpers import write_image
+
+    root = tmp_path / "dota8"
+    rows = {
+        "train/a": "0 0.100000 0.200000 0.400000 0.100000 0.500000 0.400000 0.200000 0.500000\n"
+        "14 0.600000 0.600000 0.900000 0.650000 0.850000 0.900000 0.550000 0.850000\n",
+        "val/b": "9 0.300000 0.300000 0.700000 0.300000 0.700000 0.700000 0.300000 0.700000\n",
+    }
+    for stem, text in rows.items():
+        write_image(root / "images" / f"{stem}.png", 100, 80)
+        label = root / "labels" / f"{stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text(text)
+    (root / "dota8.yaml").write_bytes((REAL / "ultralytics_cfg" / "dota8.yaml").read_bytes())
+    result = yolo_to_dmv2(root / "dota8.yaml", tmp_path / "dm")
+    assert result.splits == ["train", "valid"] and result.audit.changes == {}
+    back = dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo")
+    assert back.audit.changes == {}
+    assert (tmp_path / "yolo" / "labels" / "train" / "a.txt").read_text() == rows["train/a"]
+    assert (tmp_path / "yolo" / "labels" / "valid" / "b.txt").read_text() == rows["val/b"]
+    names = yaml.safe_load((tmp_path / "yolo" / "dataset.yaml").read_text())["names"]
+    assert names == yaml.safe_load((root / "dota8.yaml").read_text())["names"]

@@ -32,6 +32,7 @@ from ._dmv2 import (
     DMv2Category,
     DMv2Image,
     DMv2Item,
+    DMv2Keypoints,
     DMv2Source,
     Polygon,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "DMv2Category",
     "DMv2Image",
     "DMv2Item",
+    "DMv2Keypoints",
     "DMv2Manifest",
     "DMv2Source",
     "DatasetContext",

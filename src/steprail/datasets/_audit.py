@@ -76,8 +76,10 @@ class AuditReason(StrEnum):
     POLYGON_RINGS_SPLIT = "polygon_rings_split"
     #: A crowd region (RLE mask) was kept as its bounding box.
     CROWD_AS_BOX = "crowd_as_box"
-    #: An annotation's keypoints could not be kept; the box was.
+    #: An annotation's keypoints could not be kept; the object was.
     KEYPOINTS_DROPPED = "keypoints_dropped"
+    #: A polygon written as its bounding box (a YOLO pose dataset holds boxes only).
+    POLYGON_AS_BOX = "polygon_as_box"
 
 
 class AuditEntry(BaseModel):

@@ -36,7 +36,7 @@ from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
 from ._classes import resolve_class_map
 from ._coco_read import coco_to_dmv2
-from ._dmv2 import DMv2Category, _polygon_area
+from ._dmv2 import DMv2Category, DMv2Keypoints, _polygon_area
 from ._paths import utf8_identity
 from ._source import (
     CheckedShapes,
@@ -99,8 +99,16 @@ _BATCH_ITEMS: Final = 16
 class _InstancesWriter:
     """Streams one ``instances*.json``: images now, annotations spooled, categories at the end."""
 
-    def __init__(self, path: Path, categories: Sequence[DMv2Category]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        categories: Sequence[DMv2Category],
+        keypoints: DMv2Keypoints | None = None,
+    ) -> None:
         self.path = path
+        #: Class names that have an annotation with keypoints: their category gets the names.
+        self.keypoint_classes: set[str] = set()
+        self._keypoints = keypoints
         self.spool_path = path.with_suffix(".annotations.spool")
         # Binary files fed with one encoded batch at a time: the spool is copied back by the
         # kernel (sendfile), never decoded and encoded again.
@@ -112,9 +120,15 @@ class _InstancesWriter:
         self._pending = 0
         self._image_sep = ""
         self._ann_sep = ""
+        self._keypoint_count = 0
         self._out.write(
             b'{"info": {"description": "written by steprail"}, "licenses": [],\n "images": [\n'
         )
+
+    def note_keypoints(self, name: str, count: int) -> None:
+        """Remember that class ``name`` has an annotation with ``count`` keypoints."""
+        self.keypoint_classes.add(name)
+        self._keypoint_count = max(self._keypoint_count, count)
 
     def item(self, image_id: int, file_name: str, width: int, height: int, anns: str) -> None:
         """Add one image and its already formatted annotation objects (``anns``, joined by
@@ -145,10 +159,24 @@ class _InstancesWriter:
         self._out.flush()
         with self.spool_path.open("rb") as spool:
             _copy_to(spool, self._out)
-        categories = [
+        categories: list[dict[str, object]] = [
             {"id": c.id, "name": c.name, "supercategory": c.supercategory or "none"}
             for c in self._categories
         ]
+        schema = self._keypoints
+        # The manifest says which classes have keypoints (the same in every split); without it,
+        # the classes seen with keypoints in this file.
+        with_keypoints = set(schema.classes) if schema is not None and schema.classes else (
+            self.keypoint_classes
+        )
+        for category in categories:
+            if category["name"] in with_keypoints:
+                names = schema.names if schema is not None else []
+                if not names or (self._keypoint_count and len(names) != self._keypoint_count):
+                    names = [str(i) for i in range(self._keypoint_count)]
+                category["keypoints"] = names
+                skeleton = schema.skeleton if schema is not None else None
+                category["skeleton"] = [list(pair) for pair in skeleton or []]
         self._out.write(
             ('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n").encode("utf-8")
         )
@@ -215,6 +243,16 @@ def _multi_ring(
     )  # fmt: skip
 
 
+def _with_keypoints(
+    annotation: str, keypoints: list[tuple[float, float, int]], writer: _InstancesWriter, name: str
+) -> str:
+    # The formatted annotation object with COCO's "keypoints" (x, y, v flat) and "num_keypoints".
+    writer.note_keypoints(name, len(keypoints))
+    flat = ", ".join("%.10g, %.10g, %d" % point for point in keypoints)
+    labelled = sum(1 for point in keypoints if point[2] > 0)
+    return f'{annotation[:-1]}, "keypoints": [{flat}], "num_keypoints": {labelled}}}'
+
+
 def _write_item(
     writer: _InstancesWriter,
     item: CheckedShapes,
@@ -234,6 +272,8 @@ def _write_item(
         )  # fmt: skip
         for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
     ]
+    for index, keypoints in item.box_keypoints.items():
+        parts[index] = _with_keypoints(parts[index], keypoints, writer, item.boxes[index][0])
     next_ann_id += len(parts)
     for index, (name, points, (left, top, right, bottom)) in enumerate(item.polygons):
         stored_bbox, stored_area = item.polygon_stored.get(index, (None, None))
@@ -244,6 +284,8 @@ def _write_item(
                     stored_bbox, stored_area,
                 )  # fmt: skip
             )
+            if index in item.polygon_keypoints:
+                parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
             next_ann_id += 1
             continue
         flat = [c for point in points for c in point]
@@ -264,6 +306,8 @@ def _write_item(
                 *flat,
             )
         )
+        if index in item.polygon_keypoints:
+            parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
         next_ann_id += 1
     writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
     return next_ann_id
@@ -358,7 +402,11 @@ def dmv2_to_coco(
                 images_str = str(images_dir)
                 made: set[str] = {images_str}
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
-                writer = _InstancesWriter(annotations_dir / file_name, resolved.categories)
+                writer = _InstancesWriter(
+                    annotations_dir / file_name,
+                    resolved.categories,
+                    manifest.keypoints if manifest is not None else None,
+                )
                 for item in iter_checked_shapes(
                     _single_split(layout, split), audit, class_ids
                 ):

@@ -17,7 +17,8 @@ Kept: each image's identity (its ``file_name``, sub-folders included) and id, ev
 with its id, name and ``supercategory`` (unused ones too) in the manifest, each annotation's id.
 Audited: a ``file_name`` that leaves the images root, a missing image, an annotation whose image
 is not listed, duplicate image ids or file names; a crowd region (RLE) is kept as its box
-(recorded as a change). An object of several polygons stays one polygon with several rings.
+(recorded as a change). An object of several polygons stays one polygon with several rings;
+keypoints are kept on it, the categories' keypoint names and skeleton in the manifest.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ from typing import Any, Final
 
 from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
-from ._dmv2 import BoundingBox, DMv2Category, DMv2Image, DMv2Item, DMv2Source, Polygon
+from ._dmv2 import (
+    BoundingBox,
+    DMv2Category,
+    DMv2Image,
+    DMv2Item,
+    DMv2Keypoints,
+    DMv2Source,
+    Polygon,
+)
 from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
 from ._source import (
     DatasetInputError,
@@ -75,6 +84,7 @@ class _Job:
 class _Totals:
     categories: dict[int, DMv2Category] = field(default_factory=dict)
     max_image_id: int = 0
+    keypoints: DMv2Keypoints | None = None
 
 
 def _raw_split(path: Path) -> str:
@@ -169,7 +179,27 @@ def _categories(data: dict[str, Any], path: Path, totals: _Totals) -> dict[int, 
             raise DatasetInputError(f"{str(path)!r}: category {name!r} has two ids")
         totals.categories[cat_id] = category
         names[cat_id] = name
+        _note_keypoint_schema(raw, name, totals)
     return names
+
+
+def _note_keypoint_schema(raw: dict[str, Any], name: str, totals: _Totals) -> None:
+    # A category listing keypoint names (COCO person_keypoints): the dataset's keypoint schema.
+    point_names = raw.get("keypoints")
+    if not (isinstance(point_names, list) and point_names):
+        return
+    skeleton = raw.get("skeleton")
+    pairs: list[tuple[int, int]] = []
+    for pair in skeleton if isinstance(skeleton, list) else []:
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) for v in pair):
+            pairs.append((pair[0], pair[1]))
+    known = totals.keypoints
+    if known is None:
+        totals.keypoints = DMv2Keypoints(
+            names=[str(n) for n in point_names], skeleton=pairs or None, classes=[name]
+        )
+    elif name not in known.classes:
+        totals.keypoints = known.model_copy(update={"classes": [*known.classes, name]})
 
 
 def coco_to_dmv2(
@@ -201,6 +231,7 @@ def coco_to_dmv2(
             audit.items_written,
             categories=categories,
             next_image_id=totals.max_image_id + 1,
+            keypoints=totals.keypoints,
         )
         summary = audit.close()
     return ConversionResult(
@@ -338,13 +369,14 @@ def _annotations(
         if name is None:
             skip(AuditReason.MISSING_CLASS, f"category_id {category_id!r} is not in categories")
             continue
-        keypoints = ann.get("keypoints")
-        if isinstance(keypoints, list) and any(keypoints[2::3]):
+        keypoints = _keypoints(ann.get("keypoints"))
+        if keypoints is None:
             changed(
                 AuditReason.KEYPOINTS_DROPPED,
-                f"{sum(1 for v in keypoints[2::3] if v)} labelled keypoint(s) not kept (DM v2 "
-                "holds no keypoints); the object is", "annotation",
+                "keypoints not kept: not a list of (x, y, visibility 0..2) triples of finite "
+                "numbers; the object is", "annotation",
             )  # fmt: skip
+            keypoints = []
         segmentation = ann.get("segmentation")
         rings = segmentation if isinstance(segmentation, list) else []
         if isinstance(segmentation, dict) or ann.get("iscrowd") == 1:
@@ -377,6 +409,7 @@ def _annotations(
                         id=ann_id, classification=name, data=kept[0], rings=kept[1:],
                         bbox=stored_bbox,
                         area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
+                        keypoints=keypoints,
                     )  # fmt: skip
                 )
             continue
@@ -401,9 +434,28 @@ def _annotations(
                 classification=name,
                 data=(values[0], values[1], values[2], values[3]),
                 area=_stored_area(ann.get("area")),
+                keypoints=keypoints,
             )
         )
     return boxes, polygons
+
+
+def _keypoints(raw: object) -> list[tuple[float, float, int]] | None:
+    # COCO's flat [x1, y1, v1, x2, ...]: triples; [] when absent or all zero; None when broken.
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list) or len(raw) % 3:
+        return None
+    points: list[tuple[float, float, int]] = []
+    for index in range(0, len(raw), 3):
+        x, y, v = raw[index : index + 3]
+        numbers = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in (x, y, v))
+        if not numbers or float(v) not in (0.0, 1.0, 2.0):
+            return None
+        if not all(abs(float(c)) != float("inf") and c == c for c in (x, y)):
+            return None
+        points.append((float(x), float(y), int(v)))
+    return points if any(v for _, _, v in points) else []
 
 
 def _stored_bbox(box: object) -> tuple[float, float, float, float] | None:

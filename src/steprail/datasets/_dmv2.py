@@ -20,6 +20,8 @@ Schema version 2.1 (see ``DMV2_SCHEMA_VERSION``) adds, all optional so 2.0 items
 * ``rings`` on a polygon: the further polygons of an object drawn in several parts;
 * ``bbox`` and ``area`` on a polygon, ``area`` on a box: what the source stored, written back
   to COCO as they were instead of being recomputed;
+* ``keypoints`` on a box or a polygon: ``[(x, y, visibility), ...]``, with the manifest's
+  ``keypoints`` (``DMv2Keypoints``) naming them;
 * ``categories`` in the ``dataset.json`` manifest: ``[{"id", "name", "supercategory"}]``, the
   class map with the source's ids (gaps and unused classes included).
 """
@@ -49,6 +51,7 @@ __all__ = [
     "DMv2Category",
     "DMv2Image",
     "DMv2Item",
+    "DMv2Keypoints",
     "DMv2Source",
     "IMAGE_EXTENSIONS",
     "Polygon",
@@ -83,6 +86,8 @@ _ClassName = Annotated[str, Field(min_length=1, pattern=r"\S")]
 _Size = Annotated[int, Field(gt=0)]
 _Point = tuple[_Coordinate, _Coordinate]
 _Area = Annotated[float, Field(allow_inf_nan=False, ge=0)]
+# (x, y, visibility) in pixels; visibility as COCO has it: 0 not labelled, 1 hidden, 2 visible.
+_Keypoint = tuple[_Coordinate, _Coordinate, Annotated[int, Field(ge=0, le=2)]]
 
 
 def _three_distinct(value: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -124,6 +129,9 @@ class BoundingBox(_Annotation):
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
     #: The area the source stored (COCO ``area``; a crowd region's is its mask's), if any.
     area: _Area | None = None
+    #: The object's keypoints ``(x, y, visibility)``, in the order of the manifest's
+    #: ``keypoints.names`` (YOLO pose rows, COCO ``keypoints``).
+    keypoints: list[_Keypoint] = Field(default_factory=list)
 
 
 _Ring = Annotated[list[_Point], AfterValidator(_three_distinct)]
@@ -141,6 +149,8 @@ class Polygon(_Annotation):
     #: The box and area the source stored (COCO ``bbox``, ``area``), written back as they were.
     bbox: tuple[_Coordinate, _Coordinate, _Extent, _Extent] | None = None
     area: _Area | None = None
+    #: The object's keypoints, as on :class:`BoundingBox`.
+    keypoints: list[_Keypoint] = Field(default_factory=list)
 
     @field_validator("data")
     @classmethod
@@ -196,6 +206,20 @@ class DMv2Category(BaseModel):
     supercategory: str | None = None
 
 
+class DMv2Keypoints(BaseModel):
+    """The keypoint schema of a dataset (manifest ``keypoints``): the keypoints' names in order,
+    and, when the source gave them, Ultralytics' ``flip_idx`` and COCO's ``skeleton`` (pairs of
+    1-based keypoint numbers)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    names: list[str]
+    flip_idx: list[int] | None = None
+    skeleton: list[tuple[int, int]] | None = None
+    #: The classes whose objects have keypoints (COCO: the categories listing keypoint names).
+    classes: list[str] = Field(default_factory=list)
+
+
 class DMv2Item(BaseModel):
     """One DM v2 item: the content of ``json/<stem>.json``."""
 
@@ -231,6 +255,7 @@ class _LeanBox(TypedDict):
     attrs: NotRequired[list[Attribute]]
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
     area: NotRequired[_Area | None]
+    keypoints: NotRequired[list[_Keypoint]]
 
 
 class _LeanPolygon(TypedDict):
@@ -241,6 +266,7 @@ class _LeanPolygon(TypedDict):
     rings: NotRequired[list[_Ring]]
     bbox: NotRequired[tuple[_Coordinate, _Coordinate, _Extent, _Extent] | None]
     area: NotRequired[_Area | None]
+    keypoints: NotRequired[list[_Keypoint]]
 
 
 class _LeanImage(TypedDict):

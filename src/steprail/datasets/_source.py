@@ -26,6 +26,7 @@ from ._dmv2 import (
     DMv2Category,
     DMv2Image,
     DMv2Item,
+    DMv2Keypoints,
     DMv2Source,
     Polygon,
     _LeanImage,
@@ -98,6 +99,7 @@ class DMv2Manifest(BaseModel):
     categories: list[DMv2Category] = Field(default_factory=list)
     count: int | None = None
     next_image_id: int | None = None
+    keypoints: DMv2Keypoints | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,9 @@ class CheckedShapes:
     #: stored area of boxes, by index in ``boxes``. Usually empty.
     polygon_stored: dict[int, tuple[tuple[float, float, float, float] | None, float | None]]
     box_areas: dict[int, float]
+    #: Keypoints ``[(x, y, visibility), ...]`` by index in ``boxes`` / ``polygons``.
+    box_keypoints: dict[int, list[tuple[float, float, int]]]
+    polygon_keypoints: dict[int, list[tuple[float, float, int]]]
     #: The item's identity and source image id (``DMv2Source``), when it has them.
     file_name: str | None = None
     image_id: int | None = None
@@ -197,6 +202,7 @@ def write_manifest(
     *,
     categories: Sequence[DMv2Category] = (),
     next_image_id: int | None = None,
+    keypoints: DMv2Keypoints | None = None,
 ) -> None:
     """Write ``dataset.json`` (schema 2.1) at a DM v2 root."""
     manifest = DMv2Manifest(
@@ -205,6 +211,7 @@ def write_manifest(
         categories=sorted(categories, key=lambda c: c.id),
         count=count,
         next_image_id=next_image_id,
+        keypoints=keypoints,
     )
     (root / MANIFEST_FILE_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
@@ -654,13 +661,16 @@ def _parse_models(
 def _lean_image(image: DMv2Image) -> _LeanImage:
     lean: _LeanImage = {
         "bounding_box": [
-            {"id": b.id, "classification": b.classification, "data": b.data, "area": b.area}
+            {
+                "id": b.id, "classification": b.classification, "data": b.data,
+                "area": b.area, "keypoints": b.keypoints,
+            }  # fmt: skip
             for b in image.bounding_box
         ],
         "polygon": [
             {
                 "id": p.id, "classification": p.classification, "data": p.data,
-                "rings": p.rings, "bbox": p.bbox, "area": p.area,
+                "rings": p.rings, "bbox": p.bbox, "area": p.area, "keypoints": p.keypoints,
             }  # fmt: skip
             for p in image.polygon
         ],
@@ -874,6 +884,8 @@ def iter_checked_shapes(
             int, tuple[tuple[float, float, float, float] | None, float | None]
         ] = {}
         box_areas: dict[int, float] = {}
+        box_keypoints: dict[int, list[tuple[float, float, int]]] = {}
+        polygon_keypoints: dict[int, list[tuple[float, float, int]]] = {}
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -889,9 +901,13 @@ def iter_checked_shapes(
                     if checked is None:
                         continue
                     data = checked
-                area = box.get("area")
-                if area is not None and data is box["data"]:
-                    box_areas[len(boxes)] = area
+                if len(box) > 3:  # id, classification and data, plus something stored
+                    area = box.get("area")
+                    if area is not None and data is box["data"]:
+                        box_areas[len(boxes)] = area
+                    box_points = box.get("keypoints")
+                    if box_points:
+                        box_keypoints[len(boxes)] = box_points
                 boxes.append((name, data))
             for poly in image.get("polygon", ()):
                 name, points = poly["classification"], poly["data"]
@@ -922,10 +938,13 @@ def iter_checked_shapes(
                 stored_bbox, stored_area = poly.get("bbox"), poly.get("area")
                 if stored_bbox is not None or stored_area is not None:
                     polygon_stored[len(polygons)] = (stored_bbox, stored_area)
+                poly_points = poly.get("keypoints")
+                if poly_points:
+                    polygon_keypoints[len(polygons)] = poly_points
                 polygons.append((name, points, bounds))
         yield CheckedShapes(
             split, stem, image_path, image_name, width, height, boxes, polygons, rings,
-            polygon_stored, box_areas, *identity,
+            polygon_stored, box_areas, box_keypoints, polygon_keypoints, *identity,
         )  # fmt: skip
 
 

@@ -28,9 +28,18 @@ from typing import Final
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
 from ._convert import ConversionResult, fresh_output
-from ._dmv2 import BoundingBox, DMv2Category, DMv2Image, DMv2Item, DMv2Source, Polygon
+from ._dmv2 import (
+    BoundingBox,
+    DMv2Category,
+    DMv2Image,
+    DMv2Item,
+    DMv2Keypoints,
+    DMv2Source,
+    Polygon,
+)
 from ._paths import ItemKeys, UnsafePathError, utf8_identity
 from ._source import (
+    CheckedItem,
     DatasetInputError,
     NoUsableItemsError,
     check_something_written,
@@ -38,6 +47,7 @@ from ._source import (
     image_size_or_skip,
     iter_checked_items,
     link_or_copy,
+    read_manifest,
     write_dmv2_item,
     write_manifest,
     write_small_file,
@@ -61,6 +71,9 @@ __all__ = [
 # DM v2 split folder -> the key Ultralytics reads in dataset.yaml.
 _YAML_KEYS: Final = {"train": "train", "valid": "val", "test": "test"}
 _OUT_DIRS: Final = ("images", "labels")
+# Past the image edge by less than this (pixels) is rounding of the six-decimal rows: clipped
+# without an audit entry.
+_PIXEL_NOISE: Final = 1e-2
 _IMAGE_SUFFIXES: Final = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".dng", ".mpo", ".pfm", ".heic"}
 )
@@ -143,6 +156,10 @@ def dmv2_to_yolo(
         class_ids, names = _yolo_ids(
             resolved.ids, resolved.categories, class_map is not None, audit
         )
+        manifest = read_manifest(layout.root)
+        # A dataset whose manifest names keypoints is written as a pose dataset (every row a box
+        # with K keypoints, as Ultralytics requires); otherwise keypoints are dropped, audited.
+        pose = manifest.keypoints if manifest is not None and manifest.keypoints else None
         folders: dict[str | None, tuple[str, str]] = {}
         made: set[str] = set()
         for split in layout.splits:
@@ -162,7 +179,10 @@ def dmv2_to_yolo(
             identity, encoded = utf8_identity(identity)
             w, h = float(item.width), float(item.height)
             rows: list[str] = []
-            for box in item.boxes:
+            if pose is not None:
+                rows = _pose_rows(item, class_ids, pose, audit)
+                boxes_written += len(rows)
+            for box in item.boxes if pose is None else ():
                 x, y, bw, bh = box.data  # inside the image: iter_checked_items guarantees it
                 rows.append(
                     "%d %.6f %.6f %.6f %.6f\n"
@@ -174,7 +194,11 @@ def dmv2_to_yolo(
                         bh / h,
                     )
                 )
-            for poly in item.polygons:
+                if box.keypoints:
+                    _keypoints_dropped(audit, item, box.id, "box")
+            for poly in item.polygons if pose is None else ():
+                if poly.keypoints:
+                    _keypoints_dropped(audit, item, poly.id, "polygon")
                 for ring in (poly.data, *poly.rings):
                     coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in ring])
                     rows.append(f"{class_ids[poly.classification]} {coords}\n")
@@ -185,8 +209,9 @@ def dmv2_to_yolo(
                         message=f"an object of {1 + len(poly.rings)} polygons written as "
                         f"{1 + len(poly.rings)} rows: a YOLO row holds one polygon",
                     )  # fmt: skip
-            boxes_written += len(item.boxes)
-            polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
+            if pose is None:
+                boxes_written += len(item.boxes)
+                polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
             if "/" in identity:
                 for base in (images_dir, labels_dir):
                     parent = os.path.dirname(os.path.join(base, identity))
@@ -215,7 +240,7 @@ def dmv2_to_yolo(
                 "otherwise drops all polygons",
             )  # fmt: skip
         config = out / YOLO_CONFIG_NAME
-        config.write_text(_yaml(layout.splits, names), encoding="utf-8")
+        config.write_text(_yaml(layout.splits, names, pose), encoding="utf-8")
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -230,7 +255,62 @@ def dmv2_to_yolo(
     )
 
 
-def _yaml(splits: Sequence[str | None], names: Sequence[str]) -> str:
+def _keypoints_dropped(audit: AuditLog, item: CheckedItem, ann_id: str, kind: str) -> None:
+    audit.record_change(
+        split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+        reason=AuditReason.KEYPOINTS_DROPPED,
+        message="keypoints not written: the dataset's manifest names no keypoints, so the "
+        "output is not a pose dataset",
+    )  # fmt: skip
+
+
+# (annotation id, class, box (x, y, w, h), keypoints, kind) of one object of a pose row.
+type _PoseShape = tuple[
+    str, str, tuple[float, float, float, float], list[tuple[float, float, int]], str
+]
+
+
+def _pose_rows(
+    item: CheckedItem, class_ids: Mapping[str, int], pose: DMv2Keypoints, audit: AuditLog
+) -> list[str]:
+    # Ultralytics pose rows: class, box (centre, size) and K keypoints (x, y, visibility), all
+    # normalised; an object without keypoints gets K unlabelled ones (0 0 0).
+    w, h = float(item.width), float(item.height)
+    count = len(pose.names)
+    rows: list[str] = []
+    shapes: list[_PoseShape] = [
+        (b.id, b.classification, b.data, b.keypoints, "box") for b in item.boxes
+    ]
+    for poly in item.polygons:
+        xs = [x for ring in (poly.data, *poly.rings) for x, _ in ring]
+        ys = [y for ring in (poly.data, *poly.rings) for _, y in ring]
+        box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+        shapes.append((poly.id, poly.classification, box, poly.keypoints, "polygon"))
+        audit.record_change(
+            split=item.split, item=item.stem, annotation=poly.id, kind="polygon",
+            reason=AuditReason.POLYGON_AS_BOX,
+            message="a pose dataset holds boxes: the polygon is written as its bounding box",
+        )  # fmt: skip
+    for ann_id, name, (x, y, bw, bh), keypoints, kind in shapes:
+        if keypoints and len(keypoints) != count:
+            audit.record_change(
+                split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+                reason=AuditReason.KEYPOINTS_DROPPED,
+                message=f"{len(keypoints)} keypoints, the dataset has {count}: written unlabelled",
+            )  # fmt: skip
+            keypoints = []
+        points = keypoints or [(0.0, 0.0, 0)] * count
+        tail = " ".join("%.6f %.6f %d" % (px / w, py / h, v) for px, py, v in points)
+        rows.append(
+            "%d %.6f %.6f %.6f %.6f %s\n"
+            % (class_ids[name], (x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h, tail)
+        )
+    return rows
+
+
+def _yaml(
+    splits: Sequence[str | None], names: Sequence[str], pose: DMv2Keypoints | None = None
+) -> str:
     # No `path` key: Ultralytics then takes the yaml's own folder as the root, so the dataset can
     # be moved (a relative `path` would be read against the working directory).
     # JSON strings are valid YAML double-quoted scalars, so names with any character survive.
@@ -242,6 +322,10 @@ def _yaml(splits: Sequence[str | None], names: Sequence[str]) -> str:
             assert split is not None
             lines.append(f"{_YAML_KEYS[split]}: images/{split}")
     lines.append(f"nc: {len(names)}")
+    if pose is not None:
+        lines.append(f"kpt_shape: [{len(pose.names)}, 3]")
+        if pose.flip_idx is not None:
+            lines.append(f"flip_idx: {json.dumps(pose.flip_idx)}")
     lines.append("names:" if names else "names: {}")
     lines += [f"  {index}: {json.dumps(name)}" for index, name in enumerate(names)]
     return "\n".join(lines) + "\n"
@@ -418,7 +502,15 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
         categories = [
             DMv2Category(id=class_id, name=name) for name, class_id in ids_by_name.items()
         ]
-        write_manifest(out, config.names, audit.items_written, categories=categories)
+        keypoints = None
+        if config.kpt_shape is not None:
+            names = config.kpt_names or [str(i) for i in range(config.kpt_shape[0])]
+            keypoints = DMv2Keypoints(
+                names=names, flip_idx=config.flip_idx, classes=list(config.names)
+            )
+        write_manifest(
+            out, config.names, audit.items_written, categories=categories, keypoints=keypoints
+        )
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -450,6 +542,24 @@ def _audit_orphan_labels(
                         split=split, item=entry.name, reason=AuditReason.MISSING_IMAGE,
                         message=f"label file {entry.path} has no image",
                     )  # fmt: skip
+
+
+def _row_keypoints(
+    values: Sequence[float], dims: int, width: int, height: int
+) -> list[tuple[float, float, int]] | None:
+    # A pose row's keypoints in pixels with COCO visibility; with 2 dims, (0, 0) is unlabelled
+    # and anything else visible. None when a visibility is not 0, 1 or 2.
+    points: list[tuple[float, float, int]] = []
+    for index in range(0, len(values), dims):
+        x, y = values[index], values[index + 1]
+        if dims == 3:
+            if values[index + 2] not in (0.0, 1.0, 2.0):
+                return None
+            visibility = int(values[index + 2])
+        else:
+            visibility = 0 if x == 0 and y == 0 else 2
+        points.append((x * width, y * height, visibility))
+    return points
 
 
 def _finite(values: Sequence[float]) -> bool:
@@ -506,13 +616,14 @@ def _read_label(
         if name is None:
             skip(AuditReason.MISSING_CLASS, f"class id {class_id} is not in names")
             continue
+        keypoints: list[tuple[float, float, int]] = []
         if keypoint_values is not None and len(numbers) == 4 + keypoint_values:
-            changed(
-                AuditReason.KEYPOINTS_DROPPED,
-                f"{config.kpt_shape} keypoints not kept (DM v2 holds no keypoints); box kept",
-                "box",
-            )
-            numbers = numbers[:4]
+            assert config.kpt_shape is not None
+            parsed = _row_keypoints(numbers[4:], config.kpt_shape[1], width, height)
+            if parsed is None:
+                skip(AuditReason.MALFORMED_ROW, "keypoint visibility is not 0, 1 or 2", "box")
+                continue
+            keypoints, numbers = parsed, numbers[:4]
         if len(numbers) == 4:
             if not _finite(numbers):
                 skip(AuditReason.BOX_NON_FINITE, f"box {numbers} is not finite", "box")
@@ -526,22 +637,29 @@ def _read_label(
                 skip(AuditReason.BOX_NON_POSITIVE, f"box {numbers} has no area", "box")
                 continue
             if left < 0 or top < 0 or right > width or bottom > height:
+                overshoot = max(-left, -top, right - width, bottom - height)
                 left, top = max(left, 0.0), max(top, 0.0)
                 right, bottom = min(right, float(width)), min(bottom, float(height))
                 if right <= left or bottom <= top:
                     skip(AuditReason.BOX_OUTSIDE_IMAGE, f"box {numbers} is outside the image", "box")
                     continue
-                changed(
-                    AuditReason.CLAMPED_TO_IMAGE,
-                    f"box {numbers} reaches past the image: clipped to it", "box",
-                )  # fmt: skip
+                if overshoot > _PIXEL_NOISE:  # six-decimal rounding is not worth an entry
+                    changed(
+                        AuditReason.CLAMPED_TO_IMAGE,
+                        f"box {numbers} reaches past the image: clipped to it", "box",
+                    )  # fmt: skip
             data = (left, top, right - left, bottom - top)
-            boxes.append(BoundingBox(id=ann_id, classification=name, data=data))
+            boxes.append(
+                BoundingBox(id=ann_id, classification=name, data=data, keypoints=keypoints)
+            )
         elif len(numbers) >= 6 and len(numbers) % 2 == 0:
             if not _finite(numbers):
                 skip(AuditReason.POLYGON_NON_FINITE, "a polygon point is not finite", "polygon")
                 continue
-            if min(numbers) < 0.0 or max(numbers) > 1.0:
+            if (
+                min(numbers) * max(width, height) < -_PIXEL_NOISE
+                or (max(numbers) - 1.0) * max(width, height) > _PIXEL_NOISE
+            ):
                 changed(
                     AuditReason.CLAMPED_TO_IMAGE,
                     "polygon points past the image moved onto its edge", "polygon",

@@ -8,7 +8,8 @@
   that does not exist is retried without it (Roboflow exports write ``../train/images``).
 * ``names`` is a list (ids 0..n-1) or a mapping id -> name (gaps allowed); with only ``nc``,
   the names are ``class_0`` ... as Ultralytics makes them.
-* ``kpt_shape`` ``[K, D]`` (pose datasets) says each row carries K keypoints of D values.
+* ``kpt_shape`` ``[K, D]`` (pose datasets) says each row carries K keypoints of D values;
+  ``flip_idx`` and ``kpt_names`` are kept when given.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class YoloConfig:
         sources: dict[str, list[Path]],
         name_ids: dict[int, str],
         kpt_shape: tuple[int, int] | None = None,
+        flip_idx: list[int] | None = None,
+        kpt_names: list[str] | None = None,
     ) -> None:
         """``sources`` maps a split key (``train``, ``val``, ``test``) to its folders/files."""
         self.root = root
@@ -60,6 +63,8 @@ class YoloConfig:
         self.name_ids = dict(sorted(name_ids.items()))
         self.names = list(self.name_ids.values())
         self.kpt_shape = kpt_shape
+        self.flip_idx = flip_idx
+        self.kpt_names = kpt_names
 
 
 def find_yolo_config(folder: Path) -> Path:
@@ -169,4 +174,20 @@ def read_yolo_config(path: Path) -> YoloConfig:
         ):
             raise ValueError(f"{path}: kpt_shape {raw_shape!r} is not [keypoints, 2 or 3]")
         kpt_shape = (raw_shape[0], raw_shape[1])
-    return YoloConfig(root, sources, name_ids, kpt_shape)
+    flip_idx = data.get("flip_idx")
+    flips = (
+        [int(v) for v in flip_idx]
+        if isinstance(flip_idx, list) and all(isinstance(v, int) for v in flip_idx)
+        else None
+    )
+    return YoloConfig(root, sources, name_ids, kpt_shape, flips, _kpt_names(data, kpt_shape))
+
+
+def _kpt_names(data: dict[object, object], kpt_shape: tuple[int, int] | None) -> list[str] | None:
+    # Ultralytics' `kpt_names: {class id: [names]}`: the first class's list, when it names all K.
+    raw = data.get("kpt_names")
+    lists = list(raw.values()) if isinstance(raw, dict) else [raw] if isinstance(raw, list) else []
+    for names in lists:
+        if isinstance(names, list) and kpt_shape is not None and len(names) == kpt_shape[0]:
+            return [str(n) for n in names]
+    return None
