@@ -161,9 +161,8 @@ def test_labelme_export_keeps_sub_folder_names_and_ids(tmp_path: Path, given: st
     assert sorted(i["source"]["file_name"] for i in items) == facts["file_names"]
     assert sorted(i["source"]["image_id"] for i in items) == facts["image_ids"]
     manifest = json.loads((tmp_path / "dm" / "dataset.json").read_text())
-    assert [(c["id"], c["name"]) for c in manifest["categories"]] == [
-        (c["id"], c["name"]) for c in facts["categories"]
-    ]  # category 0 (_background_) and the unused ones included
+    # Category 0 (_background_), the unused ones and the null supercategory included.
+    assert manifest["categories"] == facts["categories"]
 
 
 def test_labelme_export_back_to_coco_matches_the_original(tmp_path: Path) -> None:
@@ -405,3 +404,34 @@ def test_yolo_obb_rows_come_back_unchanged(tmp_path: Path) -> None:
     assert (tmp_path / "yolo" / "labels" / "valid" / "b.txt").read_text() == rows["val/b"]
     names = yaml.safe_load((tmp_path / "yolo" / "dataset.yaml").read_text())["names"]
     assert names == yaml.safe_load((root / "dota8.yaml").read_text())["names"]
+
+
+# -- globox reads what we write as it reads the originals ------------------------------------
+
+
+def _globox_boxes(annotations: Any) -> dict[str, list[tuple[str, float, float, float, float]]]:
+    return {
+        Path(a.image_id).name: sorted((b.label, *(round(v, 1) for v in b.ltrb)) for b in a.boxes)
+        for a in annotations
+    }
+
+
+def test_globox_reads_our_coco_and_yolo_like_the_originals(tmp_path: Path) -> None:
+    from globox import AnnotationSet
+
+    coco_to_dmv2(REAL / "coco2017_val", tmp_path / "dm")
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    original = AnnotationSet.from_coco(REAL / "coco2017_val" / "annotations" / "instances_val2017.json")
+    ours = AnnotationSet.from_coco(tmp_path / "coco" / "annotations" / "instances_valid.json")
+    assert _globox_boxes(ours) == _globox_boxes(original)
+
+    yolo_to_dmv2(REAL / "coco128", tmp_path / "dm128")
+    dmv2_to_yolo(tmp_path / "dm128", tmp_path / "yolo128")
+    original = AnnotationSet.from_yolo_v5(
+        REAL / "coco128" / "labels" / "train2017", image_folder=REAL / "coco128" / "images" / "train2017"
+    )
+    ours = AnnotationSet.from_yolo_v5(
+        tmp_path / "yolo128" / "labels", image_folder=tmp_path / "yolo128" / "images"
+    )
+    assert len(ours) == len(original) == _facts("coco128")["splits"]["train"]["images"]
+    assert _globox_boxes(ours) == _globox_boxes(original)

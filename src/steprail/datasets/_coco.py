@@ -11,7 +11,7 @@ as ``segmentation`` (pycocotools' mask tools, ``annToMask`` and ``COCOeval(..., 
 on an empty one; the audit says how many boxes were written so); a polygon becomes an annotation
 with ``segmentation`` ``[[x1, y1, ...]]``, its bounding box and its shoelace area. ``iscrowd``
 is 0. Category ids are the source's (the DM v2 manifest's ``categories``, unused ones and
-``supercategory`` included), or those of an explicit ``class_map``, else 1 + the index of the
+``supercategory`` included, null when the source had none), or those of an explicit ``class_map``, else 1 + the index of the
 sorted class names; the same for every split. Image ids are the items' source ids where they
 have one (a clash is renumbered and audited), and ``file_name`` is the item's identity, with its
 sub-folders. The instances file is streamed: images are written
@@ -160,7 +160,7 @@ class _InstancesWriter:
         with self.spool_path.open("rb") as spool:
             _copy_to(spool, self._out)
         categories: list[dict[str, object]] = [
-            {"id": c.id, "name": c.name, "supercategory": c.supercategory or "none"}
+            {"id": c.id, "name": c.name, "supercategory": c.supercategory}
             for c in self._categories
         ]
         schema = self._keypoints

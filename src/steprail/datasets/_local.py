@@ -412,6 +412,7 @@ class LocalBackend:
                 audit.items_written,
                 categories=manifest.categories if manifest is not None else (),
                 next_image_id=manifest.next_image_id if manifest is not None else None,
+                keypoints=manifest.keypoints if manifest is not None else None,
             )
             return audit.close()
 
@@ -470,6 +471,7 @@ class LocalBackend:
                 next_image_id=(
                     stored_manifest.next_image_id if stored_manifest is not None else None
                 ),
+                keypoints=stored_manifest.keypoints if stored_manifest is not None else None,
             )
         return DownloadResult(
             path=str(out),
