@@ -85,7 +85,7 @@ def _annotation_keys(data: dict[str, Any]) -> Counter[tuple[object, ...]]:
 
 # Each example writes and converts a small dataset three times: capped below the ci profile's
 # 300 examples to keep the suite quick (about 5 s each under ci).
-_CAPPED = settings(max_examples=min(settings.default.max_examples, 80))
+_CAPPED = settings(max_examples=min(settings().max_examples, 80))
 
 
 @_CAPPED
