@@ -435,3 +435,18 @@ def test_globox_reads_our_coco_and_yolo_like_the_originals(tmp_path: Path) -> No
     )
     assert len(ours) == len(original) == _facts("coco128")["splits"]["train"]["images"]
     assert _globox_boxes(ours) == _globox_boxes(original)
+
+
+def test_yolo_output_can_be_moved_and_read_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    yolo_to_dmv2(REAL / "coco8-seg", tmp_path / "dm")
+    dmv2_to_yolo(tmp_path / "dm", tmp_path / "first")
+    shutil.move(tmp_path / "first", tmp_path / "elsewhere" / "moved")
+    config = yaml.safe_load((tmp_path / "elsewhere" / "moved" / "dataset.yaml").read_text())
+    assert "path" not in config and config["train"] == "images/train"
+    monkeypatch.chdir(tmp_path)  # a working folder that is not the dataset's
+    again = yolo_to_dmv2(tmp_path / "elsewhere" / "moved" / "dataset.yaml", tmp_path / "dm2")
+    assert again.audit.items_written == 8 and again.audit.annotations_written == 30
