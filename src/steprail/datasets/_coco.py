@@ -65,11 +65,13 @@ _ANNOTATIONS_DIR: Final = "annotations"
 # Pixel values with 10 significant digits (sub-micro-pixel for any real image size): several
 # times cheaper than repr() for arbitrary floats, and valid JSON for the finite values that
 # reach a writer ("%g" drops trailing zeros, so integral values print as integers).
+# A box's numbers are formatted once each (``_number``) and placed twice: in ``bbox`` and in its
+# rectangle ``segmentation``.
 _BOX_TEMPLATE: Final = (
-    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
-    '"area": %.10g, "segmentation": [[%.10g, %.10g, %.10g, %.10g, %.10g, %.10g, %.10g, %.10g]], '
-    '"iscrowd": 0}'
+    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
+    '"area": %s, "segmentation": [[%s, %s, %s, %s, %s, %s, %s, %s]], "iscrowd": 0}'
 )
+_number: Final = "%.10g".__mod__
 _POLYGON_HEAD: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
     '"area": %.10g, "segmentation": [['
@@ -263,15 +265,17 @@ def _write_item(
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
     areas = item.box_areas
-    parts: list[str] = [
-        _BOX_TEMPLATE
-        % (
-            next_ann_id + index, image_id, class_ids[name], x, y, bw, bh,
-            areas.get(index, bw * bh) if areas else bw * bh,
-            x, y, x + bw, y, x + bw, y + bh, x, y + bh,
-        )  # fmt: skip
-        for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
-    ]
+    parts: list[str] = []
+    for index, (name, (x, y, bw, bh)) in enumerate(item.boxes):
+        area = areas.get(index, bw * bh) if areas else bw * bh
+        sx, sy, sw, sh, sa, sx2, sy2 = map(_number, (x, y, bw, bh, area, x + bw, y + bh))
+        parts.append(
+            _BOX_TEMPLATE
+            % (
+                next_ann_id + index, image_id, class_ids[name], sx, sy, sw, sh, sa,
+                sx, sy, sx2, sy, sx2, sy2, sx, sy2,
+            )  # fmt: skip
+        )
     for index, keypoints in item.box_keypoints.items():
         parts[index] = _with_keypoints(parts[index], keypoints, writer, item.boxes[index][0])
     next_ann_id += len(parts)
