@@ -25,33 +25,24 @@ import json
 import os
 import re
 import shutil
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Final
-
-from pydantic import ValidationError
+from typing import IO, Final
 
 from ._audit import AuditLog, AuditReason
-from ._convert import ConversionResult, fresh_output
 from ._classes import resolve_class_map
 from ._coco_read import coco_to_dmv2
+from ._convert import ConversionResult, fresh_output
 from ._dmv2 import DMv2Category, DMv2Keypoints, _polygon_area
 from ._paths import utf8_identity
 from ._source import (
     CheckedShapes,
-    DatasetInputError,
     DMv2Layout,
-    NoUsableItemsError,
     check_something_written,
     detect_layout,
-    image_size_or_skip,
     iter_checked_shapes,
     link_or_copy,
     read_manifest,
-    validation_message,
-    write_dmv2_item,
-    write_manifest,
 )
 
 __all__ = [

@@ -40,7 +40,9 @@ __all__ = [
     "DMv2Layout",
     "DMv2Manifest",
     "DatasetInputError",
+    "FileTooLargeError",
     "MANIFEST_FILE_NAME",
+    "MAX_ITEM_BYTES",
     "NoUsableItemsError",
     "annotation_reason",
     "check_something_written",
@@ -53,7 +55,6 @@ __all__ = [
     "link_or_copy",
     "read_manifest",
     "read_small_file",
-    "resolve_classes",
     "scan_classes",
     "validation_message",
     "write_dmv2_item",
@@ -248,14 +249,6 @@ def scan_classes(layout: DMv2Layout) -> list[str]:
                 continue
             names.update(_class_names(raw))
     return sorted(names)
-
-
-def resolve_classes(layout: DMv2Layout) -> list[str]:
-    """The class names, sorted: from the manifest when there is one, else by scanning."""
-    manifest = read_manifest(layout.root)
-    if manifest is not None and (manifest.classes or manifest.categories):
-        return sorted(set(manifest.classes) | {c.name for c in manifest.categories})
-    return scan_classes(layout)
 
 
 def find_image(original_files: str, stem: str, hint: str) -> str | None:
