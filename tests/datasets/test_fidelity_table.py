@@ -85,7 +85,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         "lm_dm": coco_to_dmv2(REAL / "labelme_coco" / "annotations.json", root / "lm_dm"),
         "seg_dm": yolo_to_dmv2(REAL / "coco8-seg", root / "seg_dm"),
         "pose_dm": yolo_to_dmv2(REAL / "coco8-pose" / "coco8-pose.yaml", root / "pose_dm"),
+        "c128_dm": yolo_to_dmv2(REAL / "coco128", root / "c128_dm"),
     }
+    results["c128_coco"] = dmv2_to_coco(root / "c128_dm", root / "c128_coco")
     results["c17_coco"] = dmv2_to_coco(root / "c17_dm", root / "c17_coco")
     results["lm_coco"] = dmv2_to_coco(root / "lm_dm", root / "lm_coco")
     results["c17_yolo"] = dmv2_to_yolo(root / "c17_dm", root / "c17_yolo")
@@ -162,11 +164,37 @@ def _coco_stored_in(runs: Runs) -> str:
     )
 
 
+def _crowds(annotations: list[dict[str, Any]]) -> list[tuple[object, ...]]:
+    return sorted(
+        (a["image_id"], a["category_id"], json.dumps(a["segmentation"], sort_keys=True))
+        for a in annotations
+        if a.get("iscrowd") == 1
+    )
+
+
 def _coco_crowd(runs: Runs) -> str:
-    # A crowd region comes out as a box: not kept as it was.
-    kept = runs.changed("c17_dm", "crowd_as_box") == 0
-    assert runs.changed("c17_dm", "crowd_as_box") == _facts("coco2017_val")["crowd_rle"]
-    return runs.verdict(kept, "c17_dm", "crowd_as_box")
+    original = {
+        str(a["id"]): a["segmentation"]
+        for a in _original("coco2017_val")["annotations"]
+        if a["iscrowd"] == 1
+    }
+    crowds = {
+        b["id"]: b.get("mask")
+        for i in runs.items("c17_dm")
+        for b in i["images"][0]["bounding_box"]
+        if b.get("crowd")
+    }
+    assert len(original) == _facts("coco2017_val")["crowd_rle"]
+    return runs.verdict(crowds == original)
+
+
+def _dm_coco_crowd(runs: Runs) -> str:
+    ours = _crowds(_out_coco(runs, "c17_coco")["annotations"])
+    return runs.verdict(ours == _crowds(_original("coco2017_val")["annotations"]))
+
+
+def _dm_yolo_crowd(runs: Runs) -> str:
+    return runs.verdict(False, "c17_yolo", "crowd_as_box")
 
 
 # -- DM v2 -> COCO ---------------------------------------------------------------------------
@@ -212,12 +240,13 @@ def _dm_coco_stored(runs: Runs) -> str:
 def _dm_coco_boxes(runs: Runs) -> str:
     boxes = [
         a
-        for a in _out_coco(runs, "c17_coco")["annotations"]
+        for a in _out_coco(runs, "c128_coco")["annotations"]
         if len(a["segmentation"]) == 1 and len(a["segmentation"][0]) == 8
-        and a["segmentation"][0][2] - a["segmentation"][0][0] == a["bbox"][2]
+        and abs(a["segmentation"][0][2] - a["segmentation"][0][0] - a["bbox"][2]) < 1e-6
     ]  # fmt: skip
-    # The crowd box: its segmentation is its rectangle now, not its RLE mask.
-    return runs.verdict(not boxes, "c17_coco", "box_as_rectangle")
+    # Boxes of a detection dataset (coco128): each gets its rectangle as segmentation.
+    assert len(boxes) == _facts("coco128")["splits"]["train"]["label_rows"]
+    return runs.verdict(not boxes, "c128_coco", "box_as_rectangle")
 
 
 def _dm_coco_clipped(runs: Runs) -> str:
@@ -398,6 +427,8 @@ CHECKS: dict[tuple[str, str], Callable[[Runs], str]] = {
     ("DM v2 -> COCO", "objects of several polygons"): _dm_coco_multi_polygon,
     ("DM v2 -> COCO", "stored bbox and area"): _dm_coco_stored,
     ("DM v2 -> COCO", "boxes"): _dm_coco_boxes,
+    ("DM v2 -> COCO", "crowd regions (RLE)"): _dm_coco_crowd,
+    ("DM v2 -> YOLO", "crowd regions"): _dm_yolo_crowd,
     ("DM v2 -> COCO", "points past the image edge"): _dm_coco_clipped,
     ("YOLO -> DM v2", "image identity"): _yolo_identity,
     ("YOLO -> DM v2", "class ids"): _yolo_class_ids,

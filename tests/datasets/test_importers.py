@@ -163,6 +163,9 @@ def test_coco_import_handles_rle_unknown_categories_and_missing_images(tmp_path:
     assert result.splits == ["valid"] and result.classes == ["car", "road"]
     boxes, polygons = read_dmv2(tmp_path / "dm")[("valid", "a")]
     assert boxes == [("car", 0.0, 0.0, 5.0, 5.0), ("car", 1.0, 2.0, 3.0, 4.0)]
+    crowd = json.loads((tmp_path / "dm" / "valid" / "json" / "a.json").read_text())
+    crowd_box = next(b for b in crowd["images"][0]["bounding_box"] if b["id"] == "2")
+    assert crowd_box["crowd"] is True and crowd_box["mask"] == {"counts": "abc", "size": [20, 30]}
     # The object of two polygons stays one object, with a further ring.
     assert [p[0] for p in polygons] == ["road"]
     item = json.loads((tmp_path / "dm" / "valid" / "json" / "a.json").read_text())
@@ -175,8 +178,6 @@ def test_coco_import_handles_rle_unknown_categories_and_missing_images(tmp_path:
         ("gone.png", None, AuditReason.MISSING_IMAGE, "skipped"),
         ("a.png", "4", AuditReason.MISSING_CLASS, "skipped"),
         ("a.png", "5", AuditReason.BOX_NON_POSITIVE, "skipped"),
-        # Kept, but not as given: said in the audit.
-        ("a.png", "2", AuditReason.CROWD_AS_BOX, "changed"),
     }
 
 

@@ -100,8 +100,10 @@ def test_coco2017_layout_imports_with_its_ids_and_counts(tmp_path: Path) -> None
     items = _items(tmp_path / "dm")
     assert sorted(i["source"]["image_id"] for i in items) == facts["image_ids"]
     assert sorted(i["source"]["file_name"] for i in items) == facts["file_names"]
-    # Not silent: the crowd region kept as a box is said, per annotation.
-    assert _changes(result)[AuditReason.CROWD_AS_BOX.value] == facts["crowd_rle"]
+    # The crowd region keeps its RLE mask and its flag: nothing changed.
+    assert result.audit.changes == {}
+    crowds = [b for i in items for b in i["images"][0]["bounding_box"] if b.get("crowd")]
+    assert len(crowds) == facts["crowd_rle"] and all(b["mask"]["counts"] for b in crowds)
     multi = [p for i in items for p in i["images"][0]["polygon"] if p.get("rings")]
     assert len(multi) == facts["multi_polygon"]
 
@@ -124,8 +126,8 @@ def test_coco2017_through_dmv2_back_to_coco_is_the_same_for_pycocotools(tmp_path
     # Mask tools accept every annotation we write, and segm evaluation runs on our output.
     assert all(ours.annToMask(a).sum() > 0 for a in annotations)
     # (loadRes adds fields to the detections it is given: each call gets fresh ones.)
-    # The crowd region is a box in DM v2 (audited), so its mask differs; the rest are the same.
-    assert _bbox_ap(original, _as_mask_detections(ours, annotations), "segm") > 0.9
+    # Masks too: crowd regions keep their RLE, so segm matches the original exactly.
+    assert _bbox_ap(original, _as_mask_detections(ours, annotations), "segm") == pytest.approx(1.0)
     assert _bbox_ap(ours, _as_mask_detections(ours, annotations), "segm") == pytest.approx(1.0)
     assert result.audit.annotations_skipped == 0
 

@@ -35,6 +35,7 @@ from ._dmv2 import (
     DMv2Keypoints,
     DMv2Source,
     Polygon,
+    RleMask,
 )
 from ._local import ImportResult, LocalBackend, default_backend_root
 from ._sample import SAMPLE_CLASSES, SampleDataset, make_sample_dataset
@@ -88,6 +89,7 @@ __all__ = [
     "NoUsableItemsError",
     "OutputExistsError",
     "Polygon",
+    "RleMask",
     "SAMPLE_CLASSES",
     "SampleDataset",
     "YOLO_CONFIG_NAME",

@@ -74,7 +74,8 @@ class AuditReason(StrEnum):
     CLAMPED_TO_IMAGE = "clamped_to_image"
     #: An object of several polygons was written as one polygon per ring (YOLO rows).
     POLYGON_RINGS_SPLIT = "polygon_rings_split"
-    #: A crowd region (RLE mask) was kept as its bounding box.
+    #: A crowd region written as an ordinary object (YOLO), or an unreadable RLE mask kept as
+    #: its bounding box.
     CROWD_AS_BOX = "crowd_as_box"
     #: An annotation's keypoints could not be kept; the object was.
     KEYPOINTS_DROPPED = "keypoints_dropped"

@@ -63,6 +63,10 @@ _BOX_TEMPLATE: Final = (
     '"area": %s, "segmentation": [[%s, %s, %s, %s, %s, %s, %s, %s]], "iscrowd": 0}'
 )
 _number: Final = "%.10g".__mod__
+_MASKED_BOX_TEMPLATE: Final = (
+    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
+    '"area": %s, "segmentation": %s, "iscrowd": %d}'
+)
 _POLYGON_HEAD: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
     '"area": %.10g, "segmentation": [['
@@ -267,6 +271,17 @@ def _write_item(
                 sx, sy, sx2, sy, sx2, sy2, sx, sy2,
             )  # fmt: skip
         )
+    for index, mask in item.box_masks.items():
+        # A region with its own mask (a COCO crowd region): the mask, not a rectangle.
+        name, (x, y, bw, bh) = item.boxes[index]
+        area = areas.get(index, bw * bh) if areas else bw * bh
+        parts[index] = _MASKED_BOX_TEMPLATE % (
+            next_ann_id + index, image_id, class_ids[name], *map(_number, (x, y, bw, bh, area)),
+            json.dumps(mask.model_dump(mode="json"), separators=(",", ":")),
+            1 if index in item.crowd_boxes else 0,
+        )  # fmt: skip
+    for index in item.crowd_boxes - item.box_masks.keys():
+        parts[index] = parts[index][:-2] + "1}"  # "iscrowd": 0} -> 1}
     for index, keypoints in item.box_keypoints.items():
         parts[index] = _with_keypoints(parts[index], keypoints, writer, item.boxes[index][0])
     next_ann_id += len(parts)
@@ -279,6 +294,8 @@ def _write_item(
                     stored_bbox, stored_area,
                 )  # fmt: skip
             )
+            if index in item.crowd_polygons:
+                parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
             if index in item.polygon_keypoints:
                 parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
             next_ann_id += 1
@@ -301,6 +318,8 @@ def _write_item(
                 *flat,
             )
         )
+        if index in item.crowd_polygons:
+            parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
         if index in item.polygon_keypoints:
             parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
         next_ann_id += 1
@@ -426,7 +445,7 @@ def dmv2_to_coco(
                         )  # fmt: skip
                     before = ann_id
                     ann_id = _write_item(writer, item, image_id, ann_id, class_ids, name)
-                    boxes += len(item.boxes)
+                    boxes += len(item.boxes) - len(item.box_masks)
                     audit.items_written += 1
                     audit.annotations_written += ann_id - before
                 writer.close()

@@ -16,8 +16,8 @@ Split names: a year or other suffix is dropped (``val2017`` is ``val``), then ``
 Kept: each image's identity (its ``file_name``, sub-folders included) and id, every category
 with its id, name and ``supercategory`` (unused ones too) in the manifest, each annotation's id.
 Audited: a ``file_name`` that leaves the images root, a missing image, an annotation whose image
-is not listed, duplicate image ids or file names; a crowd region (RLE) is kept as its box
-(recorded as a change). An object of several polygons stays one polygon with several rings;
+is not listed, duplicate image ids or file names. A crowd region keeps its RLE mask and its
+crowd flag. An object of several polygons stays one polygon with several rings;
 keypoints are kept on it, the categories' keypoint names and skeleton in the manifest.
 """
 
@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
 from ._dmv2 import (
@@ -41,6 +43,7 @@ from ._dmv2 import (
     DMv2Keypoints,
     DMv2Source,
     Polygon,
+    RleMask,
 )
 from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
 from ._source import (
@@ -379,12 +382,16 @@ def _annotations(
             keypoints = []
         segmentation = ann.get("segmentation")
         rings = segmentation if isinstance(segmentation, list) else []
-        if isinstance(segmentation, dict) or ann.get("iscrowd") == 1:
-            changed(
-                AuditReason.CROWD_AS_BOX,
-                "crowd region (RLE mask) kept as its bbox; DM v2 holds no masks", "box",
-            )  # fmt: skip
-            rings = []
+        crowd = ann.get("iscrowd") == 1
+        mask: RleMask | None = None
+        if isinstance(segmentation, dict):
+            try:
+                mask = RleMask.model_validate(segmentation)
+            except ValidationError:
+                changed(
+                    AuditReason.CROWD_AS_BOX,
+                    "the RLE mask is not {counts, size}: the region is kept as its bbox", "box",
+                )  # fmt: skip
         if rings and _is_box_rectangle(rings, ann.get("bbox")):
             rings = []  # a box written with its rectangle as segmentation (as our writer does)
         if rings:
@@ -410,6 +417,7 @@ def _annotations(
                         bbox=stored_bbox,
                         area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
                         keypoints=keypoints,
+                        crowd=crowd,
                     )  # fmt: skip
                 )
             continue
@@ -435,6 +443,8 @@ def _annotations(
                 data=(values[0], values[1], values[2], values[3]),
                 area=_stored_area(ann.get("area")),
                 keypoints=keypoints,
+                mask=mask,
+                crowd=crowd,
             )
         )
     return boxes, polygons

@@ -20,6 +20,8 @@ Schema version 2.1 (see ``DMV2_SCHEMA_VERSION``) adds, all optional so 2.0 items
 * ``rings`` on a polygon: the further polygons of an object drawn in several parts;
 * ``bbox`` and ``area`` on a polygon, ``area`` on a box: what the source stored, written back
   to COCO as they were instead of being recomputed;
+* ``crowd`` on a box or a polygon and ``mask`` (``RleMask``) on a box: a COCO crowd region and
+  its run-length-encoded mask, written back as they were;
 * ``keypoints`` on a box or a polygon: ``[(x, y, visibility), ...]``, with the manifest's
   ``keypoints`` (``DMv2Keypoints``) naming them;
 * ``categories`` in the ``dataset.json`` manifest: ``[{"id", "name", "supercategory"}]``, the
@@ -55,6 +57,7 @@ __all__ = [
     "DMv2Source",
     "IMAGE_EXTENSIONS",
     "Polygon",
+    "RleMask",
 ]
 
 #: The DM v2 schema version written by this library (items and manifest); 2.0 is read too.
@@ -132,9 +135,23 @@ class BoundingBox(_Annotation):
     #: The object's keypoints ``(x, y, visibility)``, in the order of the manifest's
     #: ``keypoints.names`` (YOLO pose rows, COCO ``keypoints``).
     keypoints: list[_Keypoint] = Field(default_factory=list)
+    #: The region's mask when the source gave one (a COCO crowd region's RLE).
+    mask: RleMask | None = None
+    #: A crowd region (COCO ``iscrowd``: many objects, ignored by evaluation), not one object.
+    crowd: bool = False
 
 
 _Ring = Annotated[list[_Point], AfterValidator(_three_distinct)]
+
+
+class RleMask(BaseModel):
+    """A COCO run-length-encoded mask, kept as the source wrote it: ``counts`` (compressed text
+    or a list of run lengths) and ``size`` ``[height, width]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    counts: str | list[Annotated[int, Field(ge=0)]]
+    size: tuple[_Size, _Size]
 
 
 class Polygon(_Annotation):
@@ -151,6 +168,8 @@ class Polygon(_Annotation):
     area: _Area | None = None
     #: The object's keypoints, as on :class:`BoundingBox`.
     keypoints: list[_Keypoint] = Field(default_factory=list)
+    #: A crowd region, as on :class:`BoundingBox`.
+    crowd: bool = False
 
     @field_validator("data")
     @classmethod
@@ -256,6 +275,8 @@ class _LeanBox(TypedDict):
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
     area: NotRequired[_Area | None]
     keypoints: NotRequired[list[_Keypoint]]
+    mask: NotRequired[RleMask | None]
+    crowd: NotRequired[bool]
 
 
 class _LeanPolygon(TypedDict):
@@ -267,6 +288,7 @@ class _LeanPolygon(TypedDict):
     bbox: NotRequired[tuple[_Coordinate, _Coordinate, _Extent, _Extent] | None]
     area: NotRequired[_Area | None]
     keypoints: NotRequired[list[_Keypoint]]
+    crowd: NotRequired[bool]
 
 
 class _LeanImage(TypedDict):

@@ -29,6 +29,7 @@ from ._dmv2 import (
     DMv2Keypoints,
     DMv2Source,
     Polygon,
+    RleMask,
     _LeanImage,
     _LEAN_ITEM,
 )
@@ -157,6 +158,10 @@ class CheckedShapes:
     #: Keypoints ``[(x, y, visibility), ...]`` by index in ``boxes`` / ``polygons``.
     box_keypoints: dict[int, list[tuple[float, float, int]]]
     polygon_keypoints: dict[int, list[tuple[float, float, int]]]
+    #: Crowd regions: the RLE mask of boxes that have one, and which boxes / polygons are crowds.
+    box_masks: dict[int, RleMask]
+    crowd_boxes: set[int]
+    crowd_polygons: set[int]
     #: The item's identity and source image id (``DMv2Source``), when it has them.
     file_name: str | None = None
     image_id: int | None = None
@@ -656,7 +661,7 @@ def _lean_image(image: DMv2Image) -> _LeanImage:
         "bounding_box": [
             {
                 "id": b.id, "classification": b.classification, "data": b.data,
-                "area": b.area, "keypoints": b.keypoints,
+                "area": b.area, "keypoints": b.keypoints, "mask": b.mask, "crowd": b.crowd,
             }  # fmt: skip
             for b in image.bounding_box
         ],
@@ -664,6 +669,7 @@ def _lean_image(image: DMv2Image) -> _LeanImage:
             {
                 "id": p.id, "classification": p.classification, "data": p.data,
                 "rings": p.rings, "bbox": p.bbox, "area": p.area, "keypoints": p.keypoints,
+                "crowd": p.crowd,
             }  # fmt: skip
             for p in image.polygon
         ],
@@ -830,7 +836,7 @@ def iter_checked_items(
                     boxes.append(
                         box
                         if data is box.data
-                        else box.model_copy(update={"data": data, "area": None})
+                        else box.model_copy(update={"data": data, "area": None, "mask": None})
                     )
             for poly in image.polygon:
                 points = _checked_polygon(
@@ -879,6 +885,9 @@ def iter_checked_shapes(
         box_areas: dict[int, float] = {}
         box_keypoints: dict[int, list[tuple[float, float, int]]] = {}
         polygon_keypoints: dict[int, list[tuple[float, float, int]]] = {}
+        box_masks: dict[int, RleMask] = {}
+        crowd_boxes: set[int] = set()
+        crowd_polygons: set[int] = set()
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -901,6 +910,11 @@ def iter_checked_shapes(
                     box_points = box.get("keypoints")
                     if box_points:
                         box_keypoints[len(boxes)] = box_points
+                    mask = box.get("mask")
+                    if mask is not None and data is box["data"]:
+                        box_masks[len(boxes)] = mask
+                    if box.get("crowd"):
+                        crowd_boxes.add(len(boxes))
                 boxes.append((name, data))
             for poly in image.get("polygon", ()):
                 name, points = poly["classification"], poly["data"]
@@ -934,10 +948,13 @@ def iter_checked_shapes(
                 poly_points = poly.get("keypoints")
                 if poly_points:
                     polygon_keypoints[len(polygons)] = poly_points
+                if poly.get("crowd"):
+                    crowd_polygons.add(len(polygons))
                 polygons.append((name, points, bounds))
         yield CheckedShapes(
             split, stem, image_path, image_name, width, height, boxes, polygons, rings,
-            polygon_stored, box_areas, box_keypoints, polygon_keypoints, *identity,
+            polygon_stored, box_areas, box_keypoints, polygon_keypoints, box_masks, crowd_boxes,
+            crowd_polygons, *identity,
         )  # fmt: skip
 
 

@@ -196,9 +196,13 @@ def dmv2_to_yolo(
                 )
                 if box.keypoints:
                     _keypoints_dropped(audit, item, box.id, "box")
+                if box.crowd or box.mask is not None:
+                    _crowd_as_object(audit, item, box.id, "box")
             for poly in item.polygons if pose is None else ():
                 if poly.keypoints:
                     _keypoints_dropped(audit, item, poly.id, "polygon")
+                if poly.crowd:
+                    _crowd_as_object(audit, item, poly.id, "polygon")
                 for ring in (poly.data, *poly.rings):
                     coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in ring])
                     rows.append(f"{class_ids[poly.classification]} {coords}\n")
@@ -253,6 +257,15 @@ def dmv2_to_yolo(
         audit_path=str(audit.path),
         audit=summary,
     )
+
+
+def _crowd_as_object(audit: AuditLog, item: CheckedItem, ann_id: str, kind: str) -> None:
+    audit.record_change(
+        split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+        reason=AuditReason.CROWD_AS_BOX,
+        message="a crowd region written as an ordinary object (YOLO has no crowd flag; a mask "
+        "is written as its box)",
+    )  # fmt: skip
 
 
 def _keypoints_dropped(audit: AuditLog, item: CheckedItem, ann_id: str, kind: str) -> None:
