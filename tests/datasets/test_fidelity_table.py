@@ -217,6 +217,12 @@ def _dm_coco_image_ids(runs: Runs) -> str:
     return runs.verdict(ids == _facts("coco2017_val")["image_ids"])
 
 
+def _dm_coco_annotation_ids(runs: Runs) -> str:
+    ours = sorted(a["id"] for a in _out_coco(runs, "c17_coco")["annotations"])
+    original = sorted(a["id"] for a in _original("coco2017_val")["annotations"])
+    return runs.verdict(ours == original)
+
+
 def _dm_coco_categories(runs: Runs) -> str:
     return runs.verdict(
         _out_coco(runs, "c17_coco")["categories"] == _facts("coco2017_val")["categories"]
@@ -423,6 +429,7 @@ CHECKS: dict[tuple[str, str], Callable[[Runs], str]] = {
     ("COCO -> DM v2", "crowd regions (RLE)"): _coco_crowd,
     ("DM v2 -> COCO", "image identity"): _dm_coco_identity,
     ("DM v2 -> COCO", "image ids"): _dm_coco_image_ids,
+    ("DM v2 -> COCO", "annotation ids"): _dm_coco_annotation_ids,
     ("DM v2 -> COCO", "category ids, names, supercategory, unused categories"): _dm_coco_categories,
     ("DM v2 -> COCO", "objects of several polygons"): _dm_coco_multi_polygon,
     ("DM v2 -> COCO", "stored bbox and area"): _dm_coco_stored,

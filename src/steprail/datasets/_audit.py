@@ -62,6 +62,8 @@ class AuditReason(StrEnum):
     ORPHAN_ANNOTATION = "orphan_annotation"
     #: An image id the output could not keep (already used): the item got a new one.
     IMAGE_ID_RENUMBERED = "image_id_renumbered"
+    #: An annotation id the output could not keep (already used): the annotation got a new one.
+    ANNOTATION_ID_RENUMBERED = "annotation_id_renumbered"
     #: The target needs class ids ``0..n-1``: the source's ids were mapped to them in id order.
     CLASS_IDS_RENUMBERED = "class_ids_renumbered"
     #: A file name the target cannot hold twice (two images with one label file name): renamed.

@@ -250,16 +250,41 @@ def _with_keypoints(
     return f'{annotation[:-1]}, "keypoints": [{flat}], "num_keypoints": {labelled}}}'
 
 
+def _annotation_ids(
+    item: CheckedShapes, ids: _Ids, audit: AuditLog
+) -> tuple[list[int], list[int]]:
+    # The output ids of the item's boxes and polygons: an annotation id that is an integer (a
+    # COCO source's) is kept while free; others get the next free id; a taken one is audited.
+    box_ids = [_annotation_id(item, ann_id, "box", ids, audit) for ann_id in item.box_ids]
+    polygon_ids = [
+        _annotation_id(item, ann_id, "polygon", ids, audit) for ann_id in item.polygon_ids
+    ]
+    return box_ids, polygon_ids
+
+
+def _annotation_id(item: CheckedShapes, ann_id: str, kind: str, ids: _Ids, audit: AuditLog) -> int:
+    new_id, moved = ids.take(int(ann_id) if ann_id.isdigit() else None)
+    if moved:
+        audit.record_change(
+            split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+            reason=AuditReason.ANNOTATION_ID_RENUMBERED,
+            message=f"annotation id {ann_id} is taken: written as {new_id}",
+        )  # fmt: skip
+    return new_id
+
+
 def _write_item(
     writer: _InstancesWriter,
     item: CheckedShapes,
     image_id: int,
-    next_ann_id: int,
+    ann_ids: tuple[list[int], list[int]],
     class_ids: dict[str, int],
     file_name: str,
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
+    # Returns the number of annotations written.
     areas = item.box_areas
+    box_ids, polygon_ids = ann_ids
     parts: list[str] = []
     for index, (name, (x, y, bw, bh)) in enumerate(item.boxes):
         area = areas.get(index, bw * bh) if areas else bw * bh
@@ -267,7 +292,7 @@ def _write_item(
         parts.append(
             _BOX_TEMPLATE
             % (
-                next_ann_id + index, image_id, class_ids[name], sx, sy, sw, sh, sa,
+                box_ids[index], image_id, class_ids[name], sx, sy, sw, sh, sa,
                 sx, sy, sx2, sy, sx2, sy2, sx, sy2,
             )  # fmt: skip
         )
@@ -276,21 +301,21 @@ def _write_item(
         name, (x, y, bw, bh) = item.boxes[index]
         area = areas.get(index, bw * bh) if areas else bw * bh
         parts[index] = _MASKED_BOX_TEMPLATE % (
-            next_ann_id + index, image_id, class_ids[name], *map(_number, (x, y, bw, bh, area)),
+            box_ids[index], image_id, class_ids[name], *map(_number, (x, y, bw, bh, area)),
             json.dumps(mask.model_dump(mode="json"), separators=(",", ":")),
             1 if index in item.crowd_boxes else 0,
         )  # fmt: skip
-    for index in item.crowd_boxes - item.box_masks.keys():
-        parts[index] = parts[index][:-2] + "1}"  # "iscrowd": 0} -> 1}
+    for index in item.crowd_boxes:
+        if index not in item.box_masks:
+            parts[index] = parts[index][:-2] + "1}"  # "iscrowd": 0} -> 1}
     for index, keypoints in item.box_keypoints.items():
         parts[index] = _with_keypoints(parts[index], keypoints, writer, item.boxes[index][0])
-    next_ann_id += len(parts)
     for index, (name, points, (left, top, right, bottom)) in enumerate(item.polygons):
         stored_bbox, stored_area = item.polygon_stored.get(index, (None, None))
         if index in item.rings:
             parts.append(
                 _multi_ring(
-                    next_ann_id, image_id, class_ids[name], [points, *item.rings[index]],
+                    polygon_ids[index], image_id, class_ids[name], [points, *item.rings[index]],
                     stored_bbox, stored_area,
                 )  # fmt: skip
             )
@@ -298,7 +323,6 @@ def _write_item(
                 parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
             if index in item.polygon_keypoints:
                 parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
-            next_ann_id += 1
             continue
         flat = [c for point in points for c in point]
         if stored_bbox is not None:
@@ -307,7 +331,7 @@ def _write_item(
         parts.append(
             _polygon_template(len(points))
             % (
-                next_ann_id,
+                polygon_ids[index],
                 image_id,
                 class_ids[name],
                 left,
@@ -322,13 +346,13 @@ def _write_item(
             parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
         if index in item.polygon_keypoints:
             parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
-        next_ann_id += 1
     writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
-    return next_ann_id
+    return len(parts)
 
 
-class _ImageIds:
-    """Image ids of one output: an item's source id when still free, else the next free one.
+class _Ids:
+    """Image or annotation ids of one output: the source's id when still free, else the next
+    free one.
 
     Ids taken are bits of a bytearray (an id costs one bit, whatever the item count), with a set
     only for ids too large or negative for it.
@@ -400,13 +424,13 @@ def dmv2_to_coco(
     resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
     class_ids = resolved.ids
     manifest = read_manifest(layout.root)
-    image_ids = _ImageIds(manifest.next_image_id or 1 if manifest is not None else 1)
+    image_ids = _Ids(manifest.next_image_id or 1 if manifest is not None else 1)
+    annotation_ids = _Ids(manifest.next_annotation_id or 1 if manifest is not None else 1)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="coco"
     ) as audit:
         annotations_dir = out / _ANNOTATIONS_DIR
         annotations_dir.mkdir()
-        ann_id = 1
         boxes = 0
         writer: _InstancesWriter | None = None
         try:
@@ -443,11 +467,11 @@ def dmv2_to_coco(
                             split=split, item=item.stem, reason=AuditReason.IMAGE_ID_RENUMBERED,
                             message=f"image id {item.image_id} is taken: written as {image_id}",
                         )  # fmt: skip
-                    before = ann_id
-                    ann_id = _write_item(writer, item, image_id, ann_id, class_ids, name)
+                    ann_ids = _annotation_ids(item, annotation_ids, audit)
+                    written = _write_item(writer, item, image_id, ann_ids, class_ids, name)
                     boxes += len(item.boxes) - len(item.box_masks)
                     audit.items_written += 1
-                    audit.annotations_written += ann_id - before
+                    audit.annotations_written += written
                 writer.close()
                 writer = None
         finally:

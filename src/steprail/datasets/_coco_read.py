@@ -87,6 +87,7 @@ class _Job:
 class _Totals:
     categories: dict[int, DMv2Category] = field(default_factory=dict)
     max_image_id: int = 0
+    max_annotation_id: int = 0
     keypoints: DMv2Keypoints | None = None
 
 
@@ -234,6 +235,7 @@ def coco_to_dmv2(
             audit.items_written,
             categories=categories,
             next_image_id=totals.max_image_id + 1,
+            next_annotation_id=totals.max_annotation_id + 1,
             keypoints=totals.keypoints,
         )
         summary = audit.close()
@@ -289,6 +291,9 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
             )  # fmt: skip
             continue
         by_image[image_id].append(ann)
+        ann_id = _int(ann.get("id"))
+        if ann_id is not None:
+            totals.max_annotation_id = max(totals.max_annotation_id, ann_id)
     keys = ItemKeys()
     identities: set[str] = set()
     for image_id in order:

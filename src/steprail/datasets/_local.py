@@ -413,6 +413,7 @@ class LocalBackend:
                 categories=manifest.categories if manifest is not None else (),
                 next_image_id=manifest.next_image_id if manifest is not None else None,
                 keypoints=manifest.keypoints if manifest is not None else None,
+                next_annotation_id=manifest.next_annotation_id if manifest is not None else None,
             )
             return audit.close()
 
@@ -472,6 +473,9 @@ class LocalBackend:
                     stored_manifest.next_image_id if stored_manifest is not None else None
                 ),
                 keypoints=stored_manifest.keypoints if stored_manifest is not None else None,
+                next_annotation_id=(
+                    stored_manifest.next_annotation_id if stored_manifest is not None else None
+                ),
             )
         return DownloadResult(
             path=str(out),

@@ -11,9 +11,11 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from types import MappingProxyType
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,7 +32,9 @@ from ._dmv2 import (
     DMv2Source,
     Polygon,
     RleMask,
+    _LeanBox,
     _LeanImage,
+    _LeanPolygon,
     _LEAN_ITEM,
 )
 from ._paths import UnsafePathError, inside_root
@@ -45,6 +49,7 @@ __all__ = [
     "MANIFEST_FILE_NAME",
     "MAX_ITEM_BYTES",
     "NoUsableItemsError",
+    "ShapeExtras",
     "annotation_reason",
     "check_something_written",
     "detect_layout",
@@ -68,6 +73,9 @@ MANIFEST_FILE_NAME: Final = "dataset.json"
 
 # An item JSON larger than this is recorded as too large, never read: real items are kilobytes.
 MAX_ITEM_BYTES: Final = 64 << 20
+
+_NO_INDEXES: Final[frozenset[int]] = frozenset()
+_NO_ENTRIES: Final[Mapping[Any, Any]] = MappingProxyType({})
 
 # Coordinates this close outside the image (in pixels) are float noise, not a bad annotation.
 _EDGE_TOLERANCE: Final = 1e-3
@@ -101,6 +109,7 @@ class DMv2Manifest(BaseModel):
     categories: list[DMv2Category] = Field(default_factory=list)
     count: int | None = None
     next_image_id: int | None = None
+    next_annotation_id: int | None = None
     keypoints: DMv2Keypoints | None = None
 
 
@@ -149,22 +158,74 @@ class CheckedShapes:
     height: int
     boxes: list[tuple[str, tuple[float, float, float, float]]]
     polygons: list[_CheckedPolygon]
-    #: Further rings of multi-part polygons: index in ``polygons`` -> rings (usually empty).
-    rings: dict[int, list[list[tuple[float, float]]]]
-    #: What the source stored, by index in ``polygons``: (bbox or None, area or None); and the
-    #: stored area of boxes, by index in ``boxes``. Usually empty.
-    polygon_stored: dict[int, tuple[tuple[float, float, float, float] | None, float | None]]
-    box_areas: dict[int, float]
-    #: Keypoints ``[(x, y, visibility), ...]`` by index in ``boxes`` / ``polygons``.
-    box_keypoints: dict[int, list[tuple[float, float, int]]]
-    polygon_keypoints: dict[int, list[tuple[float, float, int]]]
-    #: Crowd regions: the RLE mask of boxes that have one, and which boxes / polygons are crowds.
-    box_masks: dict[int, RleMask]
-    crowd_boxes: set[int]
-    crowd_polygons: set[int]
+    #: The annotations' ids, in the order of ``boxes`` and of ``polygons``.
+    box_ids: list[str]
+    polygon_ids: list[str]
+    #: What few items have (rings, stored values, keypoints, crowds), or ``None``.
+    extras: ShapeExtras | None = None
     #: The item's identity and source image id (``DMv2Source``), when it has them.
     file_name: str | None = None
     image_id: int | None = None
+
+    # The extras, empty when the item has none: writers read these without a check.
+    @property
+    def rings(self) -> Mapping[int, list[list[tuple[float, float]]]]:
+        """Further rings of multi-part polygons, by index in ``polygons``."""
+        return self.extras.rings if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def polygon_stored(
+        self,
+    ) -> Mapping[int, tuple[tuple[float, float, float, float] | None, float | None]]:
+        """(stored bbox or None, stored area or None) by index in ``polygons``."""
+        return self.extras.polygon_stored if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def box_areas(self) -> Mapping[int, float]:
+        """The stored area of boxes, by index in ``boxes``."""
+        return self.extras.box_areas if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def box_keypoints(self) -> Mapping[int, list[tuple[float, float, int]]]:
+        """Keypoints ``[(x, y, visibility), ...]`` by index in ``boxes``."""
+        return self.extras.box_keypoints if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def polygon_keypoints(self) -> Mapping[int, list[tuple[float, float, int]]]:
+        """Keypoints by index in ``polygons``."""
+        return self.extras.polygon_keypoints if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def box_masks(self) -> Mapping[int, RleMask]:
+        """The RLE mask of boxes that have one, by index in ``boxes``."""
+        return self.extras.box_masks if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def crowd_boxes(self) -> AbstractSet[int]:
+        """Indexes in ``boxes`` of crowd regions."""
+        return self.extras.crowd_boxes if self.extras is not None else _NO_INDEXES
+
+    @property
+    def crowd_polygons(self) -> AbstractSet[int]:
+        """Indexes in ``polygons`` of crowd regions."""
+        return self.extras.crowd_polygons if self.extras is not None else _NO_INDEXES
+
+
+@dataclass(slots=True)
+class ShapeExtras:
+    """What few items carry beyond class and shape, by index in the item's boxes or polygons:
+    further rings, the source's stored bbox/area, keypoints and crowd regions."""
+
+    rings: dict[int, list[list[tuple[float, float]]]] = field(default_factory=dict)
+    polygon_stored: dict[
+        int, tuple[tuple[float, float, float, float] | None, float | None]
+    ] = field(default_factory=dict)
+    box_areas: dict[int, float] = field(default_factory=dict)
+    box_keypoints: dict[int, list[tuple[float, float, int]]] = field(default_factory=dict)
+    polygon_keypoints: dict[int, list[tuple[float, float, int]]] = field(default_factory=dict)
+    box_masks: dict[int, RleMask] = field(default_factory=dict)
+    crowd_boxes: set[int] = field(default_factory=set)
+    crowd_polygons: set[int] = field(default_factory=set)
 
 
 def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout:
@@ -209,6 +270,7 @@ def write_manifest(
     categories: Sequence[DMv2Category] = (),
     next_image_id: int | None = None,
     keypoints: DMv2Keypoints | None = None,
+    next_annotation_id: int | None = None,
 ) -> None:
     """Write ``dataset.json`` (schema 2.1) at a DM v2 root."""
     manifest = DMv2Manifest(
@@ -217,6 +279,7 @@ def write_manifest(
         categories=sorted(categories, key=lambda c: c.id),
         count=count,
         next_image_id=next_image_id,
+        next_annotation_id=next_annotation_id,
         keypoints=keypoints,
     )
     (root / MANIFEST_FILE_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
@@ -864,6 +927,45 @@ def iter_checked_items(
         )
 
 
+def _box_extras(
+    box: _LeanBox, unchanged: bool, index: int, extras: ShapeExtras | None
+) -> ShapeExtras | None:
+    # What a box carries beyond its class and data, into ``extras`` (made when first needed).
+    # Stored area and mask hold only while the box is as given (not clipped).
+    area, keypoints, mask = box.get("area"), box.get("keypoints"), box.get("mask")
+    crowd = box.get("crowd", False)
+    if not ((area is not None or mask is not None) and unchanged) and not keypoints and not crowd:
+        return extras
+    extras = extras or ShapeExtras()
+    if area is not None and unchanged:
+        extras.box_areas[index] = area
+    if mask is not None and unchanged:
+        extras.box_masks[index] = mask
+    if keypoints:
+        extras.box_keypoints[index] = keypoints
+    if crowd:
+        extras.crowd_boxes.add(index)
+    return extras
+
+
+def _polygon_extras(
+    poly: _LeanPolygon, index: int, extras: ShapeExtras | None
+) -> ShapeExtras | None:
+    # The polygon counterpart of _box_extras (its rings are handled by the caller).
+    stored_bbox, stored_area = poly.get("bbox"), poly.get("area")
+    keypoints, crowd = poly.get("keypoints"), poly.get("crowd", False)
+    if stored_bbox is None and stored_area is None and not keypoints and not crowd:
+        return extras
+    extras = extras or ShapeExtras()
+    if stored_bbox is not None or stored_area is not None:
+        extras.polygon_stored[index] = (stored_bbox, stored_area)
+    if keypoints:
+        extras.polygon_keypoints[index] = keypoints
+    if crowd:
+        extras.crowd_polygons.add(index)
+    return extras
+
+
 def iter_checked_shapes(
     layout: DMv2Layout, audit: AuditLog, classes: Mapping[str, int]
 ) -> Iterator[CheckedShapes]:
@@ -878,16 +980,9 @@ def iter_checked_shapes(
     ):
         boxes: list[tuple[str, tuple[float, float, float, float]]] = []
         polygons: list[_CheckedPolygon] = []
-        rings: dict[int, list[list[tuple[float, float]]]] = {}
-        polygon_stored: dict[
-            int, tuple[tuple[float, float, float, float] | None, float | None]
-        ] = {}
-        box_areas: dict[int, float] = {}
-        box_keypoints: dict[int, list[tuple[float, float, int]]] = {}
-        polygon_keypoints: dict[int, list[tuple[float, float, int]]] = {}
-        box_masks: dict[int, RleMask] = {}
-        crowd_boxes: set[int] = set()
-        crowd_polygons: set[int] = set()
+        extras: ShapeExtras | None = None  # made on the first annotation that needs it
+        box_ids: list[str] = []
+        polygon_ids: list[str] = []
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -904,18 +999,9 @@ def iter_checked_shapes(
                         continue
                     data = checked
                 if len(box) > 3:  # id, classification and data, plus something stored
-                    area = box.get("area")
-                    if area is not None and data is box["data"]:
-                        box_areas[len(boxes)] = area
-                    box_points = box.get("keypoints")
-                    if box_points:
-                        box_keypoints[len(boxes)] = box_points
-                    mask = box.get("mask")
-                    if mask is not None and data is box["data"]:
-                        box_masks[len(boxes)] = mask
-                    if box.get("crowd"):
-                        crowd_boxes.add(len(boxes))
+                    extras = _box_extras(box, data is box["data"], len(boxes), extras)
                 boxes.append((name, data))
+                box_ids.append(box["id"])
             for poly in image.get("polygon", ()):
                 name, points = poly["classification"], poly["data"]
                 xs, ys = zip(*points, strict=True)
@@ -934,27 +1020,22 @@ def iter_checked_shapes(
                         xs, ys = zip(*points, strict=True)
                         bounds = (min(xs), min(ys), max(xs), max(ys))
                         poly = {**poly, "bbox": None, "area": None}  # no longer what was stored
-                extra = poly.get("rings")
-                if extra:
-                    checked_rings = _checked_rings(
-                        audit, split, stem, poly["id"], extra, width, height
-                    )
-                    if checked_rings is None:
-                        continue
-                    rings[len(polygons)] = checked_rings
-                stored_bbox, stored_area = poly.get("bbox"), poly.get("area")
-                if stored_bbox is not None or stored_area is not None:
-                    polygon_stored[len(polygons)] = (stored_bbox, stored_area)
-                poly_points = poly.get("keypoints")
-                if poly_points:
-                    polygon_keypoints[len(polygons)] = poly_points
-                if poly.get("crowd"):
-                    crowd_polygons.add(len(polygons))
+                if len(poly) > 3:  # id, classification and data, plus something more
+                    extra = poly.get("rings")
+                    if extra:
+                        checked_rings = _checked_rings(
+                            audit, split, stem, poly["id"], extra, width, height
+                        )
+                        if checked_rings is None:
+                            continue
+                        extras = extras or ShapeExtras()
+                        extras.rings[len(polygons)] = checked_rings
+                    extras = _polygon_extras(poly, len(polygons), extras)
                 polygons.append((name, points, bounds))
+                polygon_ids.append(poly["id"])
         yield CheckedShapes(
-            split, stem, image_path, image_name, width, height, boxes, polygons, rings,
-            polygon_stored, box_areas, box_keypoints, polygon_keypoints, box_masks, crowd_boxes,
-            crowd_polygons, *identity,
+            split, stem, image_path, image_name, width, height, boxes, polygons, box_ids,
+            polygon_ids, extras, identity[0], identity[1],
         )  # fmt: skip
 
 
