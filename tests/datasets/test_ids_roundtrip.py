@@ -161,3 +161,33 @@ def test_yolo_round_trip_keeps_class_ids_paths_and_rows(case: tuple[list[str], d
             for p in (root / "yolo" / "images").rglob("*.*")
         )
         assert images == sorted(labels)
+
+
+def test_a_taken_image_or_annotation_id_is_renumbered_and_audited(tmp_path: Path) -> None:
+    from steprail.datasets import AuditReason, read_audit
+
+    from ._helpers import ItemSpec, write_dataset
+
+    write_dataset(
+        tmp_path / "dm",
+        [ItemSpec(stem, 16, 16, boxes=[("a", 1.0, 1.0, 4.0, 4.0)]) for stem in ("a", "b", "c")],
+    )
+    # a and b both claim image id 7 and annotation id 5; c has no ids of its own.
+    for stem in ("a", "b"):
+        path = tmp_path / "dm" / "json" / f"{stem}.json"
+        item = json.loads(path.read_text())
+        item["source"] = {"file_name": f"{stem}.png", "image_id": 7}
+        item["images"][0]["bounding_box"][0]["id"] = "5"
+        path.write_text(json.dumps(item))
+    result = dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    written = json.loads((tmp_path / "coco" / "annotations" / "instances.json").read_text())
+    image_ids = {i["file_name"]: i["id"] for i in written["images"]}
+    assert image_ids["a.png"] == 7 and len(set(image_ids.values())) == 3
+    ann_ids = [a["id"] for a in written["annotations"]]
+    assert 5 in ann_ids and len(set(ann_ids)) == 3
+    _, entries = read_audit(Path(result.audit_path))
+    assert {(e.item, e.reason) for e in entries if e.action == "changed"} == {
+        ("b", AuditReason.IMAGE_ID_RENUMBERED),
+        ("b", AuditReason.ANNOTATION_ID_RENUMBERED),
+        ("*", AuditReason.BOX_AS_RECTANGLE),
+    }

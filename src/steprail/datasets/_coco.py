@@ -254,16 +254,20 @@ def _annotation_ids(
     item: CheckedShapes, ids: _Ids, audit: AuditLog
 ) -> tuple[list[int], list[int]]:
     # The output ids of the item's boxes and polygons: an annotation id that is an integer (a
-    # COCO source's) is kept while free; others get the next free id; a taken one is audited.
-    box_ids = [_annotation_id(item, ann_id, "box", ids, audit) for ann_id in item.box_ids]
+    # COCO source's) is kept while free (a taken one is audited); others get the next free id.
+    new = ids.take_new
+    box_ids = [
+        _kept_id(item, a, "box", ids, audit) if a.isdigit() else new() for a in item.box_ids
+    ]
     polygon_ids = [
-        _annotation_id(item, ann_id, "polygon", ids, audit) for ann_id in item.polygon_ids
+        _kept_id(item, a, "polygon", ids, audit) if a.isdigit() else new()
+        for a in item.polygon_ids
     ]
     return box_ids, polygon_ids
 
 
-def _annotation_id(item: CheckedShapes, ann_id: str, kind: str, ids: _Ids, audit: AuditLog) -> int:
-    new_id, moved = ids.take(int(ann_id) if ann_id.isdigit() else None)
+def _kept_id(item: CheckedShapes, ann_id: str, kind: str, ids: _Ids, audit: AuditLog) -> int:
+    new_id, moved = ids.take(int(ann_id))
     if moved:
         audit.record_change(
             split=item.split, item=item.stem, annotation=ann_id, kind=kind,
@@ -354,8 +358,9 @@ class _Ids:
     """Image or annotation ids of one output: the source's id when still free, else the next
     free one.
 
-    Ids taken are bits of a bytearray (an id costs one bit, whatever the item count), with a set
-    only for ids too large or negative for it.
+    Memory does not grow with the item count: ids the source asked for are bits of a bytearray
+    (a set only for ids too large or negative for it), and ids handed out in sequence are kept
+    as runs ``[start, end)``, which stay few (one, unless source ids interleave).
     """
 
     _BITMAP_LIMIT: Final = 1 << 31
@@ -363,32 +368,42 @@ class _Ids:
     def __init__(self, first_new: int) -> None:
         self._bits = bytearray()
         self._other: set[int] = set()
+        self._runs: list[list[int]] = []
         self._next = max(first_new, 1)
 
-    def _taken(self, value: int) -> bool:
+    def _wanted_taken(self, value: int) -> bool:
         if 0 <= value < self._BITMAP_LIMIT:
             byte = value >> 3
             return byte < len(self._bits) and bool(self._bits[byte] & (1 << (value & 7)))
         return value in self._other
 
-    def _take(self, value: int) -> None:
-        if 0 <= value < self._BITMAP_LIMIT:
-            byte = value >> 3
-            if byte >= len(self._bits):
-                self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
-            self._bits[byte] |= 1 << (value & 7)
+    def take_new(self) -> int:
+        """The next id no one has."""
+        value = self._next
+        while self._wanted_taken(value):
+            value += 1
+        runs = self._runs
+        if runs and runs[-1][1] == value:
+            runs[-1][1] = value + 1
         else:
-            self._other.add(value)
+            runs.append([value, value + 1])
+        self._next = value + 1
+        return value
 
     def take(self, wanted: int | None) -> tuple[int, bool]:
         """The id for an item that wants ``wanted``; True when it could not have it."""
-        if wanted is not None and not self._taken(wanted):
-            self._take(wanted)
-            return wanted, False
-        while self._taken(self._next):
-            self._next += 1
-        self._take(self._next)
-        return self._next, wanted is not None
+        if wanted is None:
+            return self.take_new(), False
+        if self._wanted_taken(wanted) or any(start <= wanted < end for start, end in self._runs):
+            return self.take_new(), True
+        if 0 <= wanted < self._BITMAP_LIMIT:
+            byte = wanted >> 3
+            if byte >= len(self._bits):
+                self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+            self._bits[byte] |= 1 << (wanted & 7)
+        else:
+            self._other.add(wanted)
+        return wanted, False
 
 
 def _link_unique(source: str, folder: str, identity: str) -> str:
