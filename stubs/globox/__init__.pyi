@@ -18,6 +18,10 @@ class AnnotationSet:
     @staticmethod
     def from_coco(file_path: str | os.PathLike[str], *, verbose: bool = False) -> AnnotationSet: ...
     @staticmethod
+    def from_pascal_voc(
+        folder: str | os.PathLike[str], *, recursive: bool = False, verbose: bool = False
+    ) -> AnnotationSet: ...
+    @staticmethod
     def from_yolo_v5(
         folder: str | os.PathLike[str],
         *,
