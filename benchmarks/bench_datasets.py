@@ -16,6 +16,9 @@ beside:
 * **globox** converting the same annotations from COCO (our own COCO output) to YOLO. Reported per
   annotation; the goal is to be faster. globox writes label files only (no images, no image
   headers), so the comparison favours it.
+* **supervision** doing the same (``DetectionDataset.from_coco(...).as_yolo(...)``, labels only).
+  It is two orders of magnitude slower (it builds a mask per polygon), so it runs once, on the
+  small dataset, and is reported per annotation beside our YOLO time on that same dataset.
 
 Times are medians over ``--repeats`` interleaved runs. Peak memory is measured with tracemalloc
 (Python allocations) in separate runs at two sizes, ``--items // 10`` and ``--items``; the goal
@@ -35,6 +38,8 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+
+import warnings
 
 from globox import AnnotationSet
 
@@ -117,6 +122,28 @@ def _peak(convert: Callable[[Path, Path], ConversionResult], source: Path, out: 
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _supervision_once(small: Path, root: Path) -> tuple[float, float]:
+    """(supervision COCO -> YOLO, ours DM v2 -> YOLO) on ``small``, one run each, in seconds."""
+    import supervision as sv  # imported here: it takes a second and only this measure needs it
+
+    coco = dmv2_to_coco(small, root / "sv_coco")
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its no-OpenCV fallback warns once per call
+        dataset = sv.DetectionDataset.from_coco(
+            images_directory_path=str(Path(coco.path) / "images"),
+            annotations_path=str(Path(coco.config_path) / "instances.json"),
+        )
+        dataset.as_yolo(
+            annotations_directory_path=str(root / "sv_out" / "labels"),
+            data_yaml_path=str(root / "sv_out" / "data.yaml"),
+        )
+    t_sv = time.perf_counter() - started
+    started = time.perf_counter()
+    dmv2_to_yolo(small, root / "sv_ours")
+    return t_sv, time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=2000, help="dataset size (default 2000)")
@@ -190,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         t_globox = medians["globox"]
         t_headers = 0.0 if args.record_size else medians["headers"]
 
+        t_sv, t_ours_small = _supervision_once(small, root)
+
         peaks = {}
         for name, convert in (("yolo", dmv2_to_yolo), ("coco", dmv2_to_coco)):
             peaks[name] = (
@@ -221,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
     for label, seconds, ratio, unit in rows:
         print(f"{label:24}{seconds:10.3f}{seconds * per_ann:16.2f}{ratio:10.2f} {unit}")
+    small_ann = 1e6 / (small_items * (args.boxes + args.polygons))
+    print(
+        f"{'supervision COCO -> YOLO':24}{t_sv:10.3f}{t_sv * small_ann:16.2f}"
+        f"{t_sv / t_ours_small:10.2f} x ours (YOLO), {small_items} items, one run"
+    )
     print("\npeak Python memory (tracemalloc)")
     for name, (p_small, p_large) in peaks.items():
         print(

@@ -21,6 +21,15 @@ class AnnotationSet:
     def from_pascal_voc(
         folder: str | os.PathLike[str], *, recursive: bool = False, verbose: bool = False
     ) -> AnnotationSet: ...
+    @staticmethod
+    def from_yolo_v5(
+        folder: str | os.PathLike[str],
+        *,
+        image_folder: str | os.PathLike[str],
+        image_extension: str = ".jpg",
+        recursive: bool = False,
+        verbose: bool = False,
+    ) -> AnnotationSet: ...
     def save_yolo_v5(
         self,
         save_dir: str | os.PathLike[str],

@@ -46,22 +46,44 @@ def test_yolo_config_without_names_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "problem"),
+    ("text", "where", "problem"),
     [
-        ("train: images\nnames:\n  first: cat\n", 3, "invalid literal for int()"),
-        ("train: images\nnames: {a: cat}\n", 2, "invalid literal for int()"),
-        ('train: "images\nnames: [cat]\n', 1, "Unterminated string"),
-        ("train: images\nnames: [cat]\njust words\n", 3, "cannot read 'just words'"),
+        # YAML that parses but is not a dataset config: the file and the key are named.
+        ("train: images\nnames:\n  first: cat\n", ":", "names key 'first' is not a class id"),
+        ("train: images\nnames: {a: cat}\n", ":", "names key 'a' is not a class id"),
+        ("train: images\nnames: ['a', '']\n", ":", "class 1 has no usable name"),
+        ("- train\n", ":", "expected a mapping at the top"),
+        # YAML that does not parse: PyYAML's line (1-based) and problem.
+        ('train: "images\nnames: [cat]\n', " line 3:", "found unexpected end of stream"),
+        ("train: images\nnames: [cat]\njust words\n", " line 4:", "could not find expected ':'"),
     ],
 )
 def test_unreadable_yolo_config_lines_are_named(
-    tmp_path: Path, text: str, line: int, problem: str
+    tmp_path: Path, text: str, where: str, problem: str
 ) -> None:
     (tmp_path / "data.yaml").write_text(text)
     with pytest.raises(ValueError) as caught:
         read_yolo_config(tmp_path / "data.yaml")
-    assert str(caught.value).startswith(f"{tmp_path / 'data.yaml'} line {line}: ")
+    assert str(caught.value).startswith(f"{tmp_path / 'data.yaml'}{where} ")
     assert problem in str(caught.value)
+
+
+def test_published_ultralytics_yaml_forms(tmp_path: Path) -> None:
+    # What the issue found misread: a key with only a comment is null (no test split), and a
+    # quoted name holding a comma is one name.
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "coco8.yaml").write_text(
+        "path: .  # dataset root, relative to this file\n"
+        "train: images/train  # train images\n"
+        "val: images/train\n"
+        "test: # test images (optional)\n"
+        "names: ['a, b', 'c']\n"
+    )
+    config = read_yolo_config(tmp_path / "coco8.yaml")
+    assert config.names == ["a, b", "c"]
+    assert set(config.sources) == {"train", "val"}
+    assert config.root == tmp_path / "."
+    assert config.splits["train"] == tmp_path / "." / "images" / "train"
 
 
 def test_yolo_import_of_a_roboflow_style_layout(tmp_path: Path) -> None:
@@ -88,6 +110,7 @@ def test_yolo_import_of_a_roboflow_style_layout(tmp_path: Path) -> None:
     assert polygons == [("dog", ((10.0, 5.0), (90.0, 5.0), (50.0, 45.0)))]
     assert items[("valid", "valid1")] == ([], [])
     _, entries = read_audit(Path(result.audit_path))
+    assert {e.item for e in entries} == {"train1.jpg"}  # the item's identity
     assert [e.reason for e in entries] == [
         AuditReason.MISSING_CLASS,
         AuditReason.MALFORMED_ROW,
@@ -140,17 +163,26 @@ def test_coco_import_handles_rle_unknown_categories_and_missing_images(tmp_path:
     assert result.splits == ["valid"] and result.classes == ["car", "road"]
     boxes, polygons = read_dmv2(tmp_path / "dm")[("valid", "a")]
     assert boxes == [("car", 0.0, 0.0, 5.0, 5.0), ("car", 1.0, 2.0, 3.0, 4.0)]
-    assert [p[0] for p in polygons] == ["road", "road"]
+    crowd = json.loads((tmp_path / "dm" / "valid" / "json" / "a.json").read_text())
+    crowd_box = next(b for b in crowd["images"][0]["bounding_box"] if b["id"] == "2")
+    assert crowd_box["crowd"] is True and crowd_box["mask"] == {"counts": "abc", "size": [20, 30]}
+    # The object of two polygons stays one object, with a further ring.
+    assert [p[0] for p in polygons] == ["road"]
+    item = json.loads((tmp_path / "dm" / "valid" / "json" / "a.json").read_text())
+    (road,) = item["images"][0]["polygon"]
+    assert road["data"] == [[0, 0], [10, 0], [10, 10]]
+    assert road["rings"] == [[[20, 0], [25, 5], [20, 10]]]
+    assert item["source"] == {"file_name": "a.png", "image_id": 7}
     _, entries = read_audit(Path(result.audit_path))
-    assert {(e.item, e.annotation, e.reason) for e in entries} == {
-        ("gone", None, AuditReason.MISSING_IMAGE),
-        ("a", "4", AuditReason.MISSING_CLASS),
-        ("a", "5", AuditReason.INVALID_ANNOTATION),
+    assert {(e.item, e.annotation, e.reason, e.action) for e in entries} == {
+        ("gone.png", None, AuditReason.MISSING_IMAGE, "skipped"),
+        ("a.png", "4", AuditReason.MISSING_CLASS, "skipped"),
+        ("a.png", "5", AuditReason.BOX_NON_POSITIVE, "skipped"),
     }
 
 
 def test_coco_import_errors(tmp_path: Path) -> None:
-    with pytest.raises(DatasetInputError, match="no annotations/instances"):
+    with pytest.raises(DatasetInputError, match="no COCO annotations in .*annotations/instances"):
         coco_to_dmv2(tmp_path, tmp_path / "out")
     _coco(tmp_path / "c", {"images": [{"id": 1, "file_name": "x.png"}], "annotations": []})
     with pytest.raises(NoUsableItemsError):
@@ -175,11 +207,11 @@ def test_import_audit_messages_say_what_was_wrong(tmp_path: Path) -> None:
     result = yolo_to_dmv2(yolo / "dataset.yaml", tmp_path / "dm_yolo")
     _, entries = read_audit(Path(result.audit_path))
     assert [(e.annotation, e.reason) for e in entries] == [
-        ("a-1", AuditReason.INVALID_ANNOTATION),
+        ("a-1", AuditReason.BOX_NON_POSITIVE),
         ("a-2", AuditReason.POLYGON_NON_FINITE),
     ]
-    assert "line 1: data.2: Input should be greater than 0" in entries[0].message
-    assert "line 2: data.1.0: Input should be a finite number" in entries[1].message
+    assert "a.txt line 1: box [0.5, 0.5, 0.0, 0.2] has no area" in entries[0].message
+    assert "a.txt line 2: a polygon point is not finite" in entries[1].message
 
     coco = tmp_path / "coco"
     write_image(coco / "images" / "train" / "a.png", 10, 10)
@@ -194,7 +226,7 @@ def test_import_audit_messages_say_what_was_wrong(tmp_path: Path) -> None:
     result = coco_to_dmv2(coco, tmp_path / "dm_coco")
     _, entries = read_audit(Path(result.audit_path))
     assert [(e.annotation, e.reason, e.message) for e in entries] == [
-        ("5", AuditReason.INVALID_ANNOTATION, "data.2: Input should be greater than 0")
+        ("5", AuditReason.BOX_NON_POSITIVE, "bbox [1, 1, -1, 1] has no area")
     ]
 
 
@@ -205,7 +237,13 @@ def test_a_yolo_box_across_the_left_or_top_edge_is_clipped_not_shifted(tmp_path:
     # x from -5 to 15 and y from 20 to 30; then x from 40 to 60 and y from -5 to 5 (pixels).
     (src / "labels" / "a.txt").write_text("0 0.05 0.5 0.2 0.2\n0 0.5 0.0 0.2 0.2\n")
     (src / "dataset.yaml").write_text("train: images\nval: images\nnames: ['cat']\n")
-    yolo_to_dmv2(src / "dataset.yaml", tmp_path / "dm")
+    result = yolo_to_dmv2(src / "dataset.yaml", tmp_path / "dm")
+    # Clipped, and said: nothing is moved without an audit entry.
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.annotation, e.reason, e.action) for e in entries] == [
+        ("a-1", AuditReason.CLAMPED_TO_IMAGE, "changed"),
+        ("a-2", AuditReason.CLAMPED_TO_IMAGE, "changed"),
+    ]
     boxes, _ = read_dmv2(tmp_path / "dm")[(None, "a")]
     assert [name for name, *_ in boxes] == ["cat", "cat"]
     assert [tuple(data) for _, *data in boxes] == [

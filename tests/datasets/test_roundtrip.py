@@ -135,7 +135,9 @@ def bad_annotations(draw: st.DrawFn, width: int, height: int, ann_id: str) -> Ba
     )
     name = draw(st.sampled_from(CLASS_NAMES))
     if defect == "box_outside":
-        x = draw(st.one_of(st.floats(-50, -0.01), st.floats(width - 1, width + 50)))
+        # Further out than the clipping margin (1% of the image size): skipped, not clipped.
+        margin = 0.01 * width + 0.01
+        x = draw(st.one_of(st.floats(-50, -margin), st.floats(width - 2 + margin, width + 50)))
         return BadAnnotation(
             "bounding_box",
             {"id": ann_id, "classification": name, "data": [x, 0, 2, 2]},
@@ -256,8 +258,13 @@ def test_bad_input_lands_in_the_audit_and_nowhere_else(
         expected = {(stem, None, reason) for stem, reason in bad_items.items()} | {
             (stem, ann.raw["id"], ann.reason) for stem, anns in bad_anns.items() for ann in anns
         }
-        assert {(e.item, e.annotation, e.reason) for e in entries} == expected
-        assert len(entries) == len(expected)
+        skips = [e for e in entries if e.action == "skipped"]
+        assert {(e.item, e.annotation, e.reason) for e in skips} == expected
+        assert len(skips) == len(expected)
+        # What was kept but written differently is said too, and only that: a COCO box carries
+        # its rectangle as segmentation; YOLO says when box and polygon rows are mixed.
+        changes = {e.reason for e in entries if e.action == "changed"}
+        assert changes <= {AuditReason.BOX_AS_RECTANGLE, AuditReason.MIXED_BOXES_AND_POLYGONS}
         assert summary.items_written == len(specs)
         good = sum(len(s.boxes) + len(s.polygons) for s in specs)
         assert summary.annotations_written == good

@@ -252,3 +252,27 @@ def test_steps_register_into_a_subclass_context_registry(backend: LocalBackend, 
     )
     Orchestrator(registry, context, lambda c, t: None).execute()
     assert context.dataset["format"] == "yolo"
+
+
+def test_convert_takes_a_class_map_and_a_yaml_file_source(backend: LocalBackend, tmp_path: Path) -> None:
+    import yaml
+
+    context = _context(
+        backend,
+        dataset="demo",
+        output_dir=str(tmp_path / "e"),
+        class_map={"tree": 0, "person": 1, "car": 2},
+    )
+    _run(context, ExportDatasetStep(), ConvertDatasetStep(target_format="yolo"))
+    config = yaml.safe_load(Path(context.dataset["config_path"]).read_text())
+    assert config["names"] == {0: "tree", 1: "person", 2: "car"}
+    # The sample mixes boxes and polygons: said once; the ids were written as given.
+    assert context.step_results[1].data["changed_by_reason"] == {"mixed_boxes_and_polygons": 1}
+    # A YOLO source given as its yaml file converts back to DM v2.
+    back = _context(None, convert_output_dir=str(tmp_path / "back"))
+    back.dataset = {"path": context.dataset["config_path"], "format": "yolo"}
+    _run(back, ConvertDatasetStep(target_format="dm_v2", source_format="yolo"))
+    assert back.dataset["format"] == "dm_v2" and back.dataset["count"] == 8
+    with pytest.raises(StepFailedError, match="class_map"):
+        bad = _context(backend, dataset="demo", output_dir=str(tmp_path / "f"), class_map=["car"])
+        _run(bad, ExportDatasetStep(), ConvertDatasetStep(target_format="yolo"))

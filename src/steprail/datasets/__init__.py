@@ -24,13 +24,18 @@ from ._backend import (
 from ._coco import coco_to_dmv2, dmv2_to_coco
 from ._convert import ConversionResult, OutputExistsError
 from ._dmv2 import (
+    DMV2_SCHEMA_VERSION,
     DMV2_SPLITS,
     IMAGE_EXTENSIONS,
     Attribute,
     BoundingBox,
+    DMv2Category,
     DMv2Image,
     DMv2Item,
+    DMv2Keypoints,
+    DMv2Source,
     Polygon,
+    RleMask,
 )
 from ._local import ImportResult, LocalBackend, default_backend_root
 from ._sample import SAMPLE_CLASSES, SampleDataset, make_sample_dataset
@@ -41,7 +46,13 @@ from ._source import (
     NoUsableItemsError,
 )
 from ._steps import ConvertDatasetStep, DatasetContext, ExportDatasetStep
-from ._yolo import YOLO_CONFIG_NAME, dmv2_to_yolo, read_yolo_config, yolo_to_dmv2
+from ._yolo import (
+    YOLO_CONFIG_NAME,
+    YoloConfig,
+    dmv2_to_yolo,
+    read_yolo_config,
+    yolo_to_dmv2,
+)
 
 __all__ = [
     "AUDIT_FILE_NAME",
@@ -55,10 +66,14 @@ __all__ = [
     "BoundingBox",
     "ConversionResult",
     "ConvertDatasetStep",
+    "DMV2_SCHEMA_VERSION",
     "DMV2_SPLITS",
+    "DMv2Category",
     "DMv2Image",
     "DMv2Item",
+    "DMv2Keypoints",
     "DMv2Manifest",
+    "DMv2Source",
     "DatasetContext",
     "DatasetInputError",
     "DatasetNotFoundError",
@@ -74,9 +89,11 @@ __all__ = [
     "NoUsableItemsError",
     "OutputExistsError",
     "Polygon",
+    "RleMask",
     "SAMPLE_CLASSES",
     "SampleDataset",
     "YOLO_CONFIG_NAME",
+    "YoloConfig",
     "coco_to_dmv2",
     "default_backend_root",
     "dmv2_to_coco",

@@ -1,7 +1,10 @@
 """The audit report: every item or annotation a conversion or import skipped, and why.
 
 Bad input never crashes a run and is never dropped silently: each skip is one entry (split, item,
-annotation id, reason, message). Entries are streamed to disk as they happen, so a dataset full
+annotation id, reason, message). What a run kept but had to change (a class renumbered for a
+target that needs contiguous ids, a file renamed because the target cannot hold two of that name,
+a box written with a rectangle segmentation) is an entry too, with ``action`` ``"changed"``:
+those are counted apart from the skips. Entries are streamed to disk as they happen, so a dataset full
 of bad items does not grow memory; :meth:`AuditLog.close` writes the final ``audit.json``.
 """
 
@@ -13,7 +16,7 @@ import shutil
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +51,38 @@ class AuditReason(StrEnum):
     POLYGON_OUTSIDE_IMAGE = "polygon_outside_image"
     MALFORMED_ROW = "malformed_row"
     MISSING_LABELS = "missing_labels"
+    #: A path in the input leaves the dataset root (``..``, absolute, or a symlink pointing
+    #: outside): the file is never read.
+    UNSAFE_PATH = "unsafe_path"
+    #: An item file is larger than the reader accepts, or nested deeper than it can parse.
+    ITEM_TOO_LARGE = "item_too_large"
+    #: Two entries of the input name the same image file.
+    DUPLICATE_IMAGE = "duplicate_image"
+    #: An annotation refers to an image that the input does not list.
+    ORPHAN_ANNOTATION = "orphan_annotation"
+    #: An image id the output could not keep (already used): the item got a new one.
+    IMAGE_ID_RENUMBERED = "image_id_renumbered"
+    #: An annotation id the output could not keep (already used): the annotation got a new one.
+    ANNOTATION_ID_RENUMBERED = "annotation_id_renumbered"
+    #: The target needs class ids ``0..n-1``: the source's ids were mapped to them in id order.
+    CLASS_IDS_RENUMBERED = "class_ids_renumbered"
+    #: A file name the target cannot hold twice (two images with one label file name): renamed.
+    RENAMED_FOR_TARGET = "renamed_for_target"
+    #: A box written to COCO with its rectangle as ``segmentation`` (mask tools need one).
+    BOX_AS_RECTANGLE = "box_as_rectangle"
+    #: A YOLO dataset holds both box and polygon rows: Ultralytics then drops all polygons.
+    MIXED_BOXES_AND_POLYGONS = "mixed_boxes_and_polygons"
+    #: A coordinate slightly outside the image (within 1% of its size) was moved onto its edge.
+    CLAMPED_TO_IMAGE = "clamped_to_image"
+    #: An object of several polygons was written as one polygon per ring (YOLO rows).
+    POLYGON_RINGS_SPLIT = "polygon_rings_split"
+    #: A crowd region written as an ordinary object (YOLO), or an unreadable RLE mask kept as
+    #: its bounding box.
+    CROWD_AS_BOX = "crowd_as_box"
+    #: An annotation's keypoints could not be kept; the object was.
+    KEYPOINTS_DROPPED = "keypoints_dropped"
+    #: A polygon written as its bounding box (a YOLO pose dataset holds boxes only).
+    POLYGON_AS_BOX = "polygon_as_box"
 
 
 class AuditEntry(BaseModel):
@@ -61,6 +96,8 @@ class AuditEntry(BaseModel):
     kind: str
     reason: AuditReason
     message: str
+    #: ``"skipped"``: left out of the output; ``"changed"``: kept, but not exactly as given.
+    action: Literal["skipped", "changed"] = "skipped"
 
 
 class AuditSummary(BaseModel):
@@ -74,6 +111,8 @@ class AuditSummary(BaseModel):
     annotations_written: int = 0
     annotations_skipped: int = 0
     reasons: dict[str, int] = Field(default_factory=dict)
+    #: Entries with action ``"changed"``, by reason (not counted in ``reasons``).
+    changes: dict[str, int] = Field(default_factory=dict)
 
 
 class AuditLog:
@@ -97,6 +136,7 @@ class AuditLog:
         self.items_skipped = 0
         self.annotations_skipped = 0
         self.reasons: Counter[str] = Counter()
+        self.changes: Counter[str] = Counter()
 
     def __enter__(self) -> Self:
         return self
@@ -115,25 +155,63 @@ class AuditLog:
         kind: str = "item",
     ) -> None:
         """Record one skip; ``annotation=None`` means the whole item was skipped."""
-        entry = AuditEntry(
-            split=split,
-            item=item,
-            annotation=annotation,
-            kind=kind,
-            reason=reason,
-            message=message,
+        self._write(
+            AuditEntry(
+                split=split,
+                item=item,
+                annotation=annotation,
+                kind=kind,
+                reason=reason,
+                message=message,
+            )
         )
+        self.reasons[reason.value] += 1
+        if annotation is None:
+            self.items_skipped += 1
+        else:
+            self.annotations_skipped += 1
+
+    def record_change(
+        self,
+        *,
+        split: str | None,
+        item: str,
+        reason: AuditReason,
+        message: str,
+        annotation: str | None = None,
+        kind: str = "item",
+    ) -> None:
+        """Record something kept but changed (renamed, renumbered, rewritten); ``item`` ``"*"``
+        with ``kind`` ``"dataset"`` for a change that concerns the whole dataset."""
+        self._write(
+            AuditEntry(
+                split=split,
+                item=item,
+                annotation=annotation,
+                kind=kind,
+                reason=reason,
+                message=message,
+                action="changed",
+            )
+        )
+        self.changes[reason.value] += 1
+
+    def _write(self, entry: AuditEntry) -> None:
+        if not _is_text(entry.item, entry.annotation or "", entry.message):
+            # A file name with bytes that are not UTF-8 cannot go into JSON as it is: escaped.
+            entry = entry.model_copy(
+                update={
+                    "item": _escaped(entry.item),
+                    "annotation": None if entry.annotation is None else _escaped(entry.annotation),
+                    "message": _escaped(entry.message),
+                }
+            )
         if self._spool is None:
             self._spool = self._spool_path.open("w", encoding="utf-8")
         if not self._first:
             self._spool.write(",\n")
         self._first = False
         self._spool.write(entry.model_dump_json())
-        self.reasons[reason.value] += 1
-        if annotation is None:
-            self.items_skipped += 1
-        else:
-            self.annotations_skipped += 1
 
     def summary(self) -> AuditSummary:
         """The counts so far."""
@@ -144,6 +222,7 @@ class AuditLog:
             annotations_written=self.annotations_written,
             annotations_skipped=self.annotations_skipped,
             reasons=dict(sorted(self.reasons.items())),
+            changes=dict(sorted(self.changes.items())),
         )
 
     def close(self) -> AuditSummary:
@@ -176,6 +255,19 @@ class AuditLog:
             os.unlink(self._spool_path)
         except FileNotFoundError:
             pass
+
+
+def _is_text(*values: str) -> bool:
+    try:
+        for value in values:
+            value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def read_audit(path: Path) -> tuple[AuditSummary, list[AuditEntry]]:

@@ -6,10 +6,15 @@ Output layout (a flat dataset has no split level and one ``instances.json``)::
     annotations/instances_<split>.json     images, annotations, categories
     audit.json                             what was skipped, and why
 
-A box becomes an annotation with ``bbox`` ``[x, y, w, h]``, ``area`` ``w*h`` and an empty
-``segmentation``; a polygon becomes an annotation with ``segmentation`` ``[[x1, y1, ...]]``, its
-bounding box and its shoelace area. ``iscrowd`` is 0. Category ids are 1 + the index of the
-sorted class names, the same for every split. The instances file is streamed: images are written
+A box becomes an annotation with ``bbox`` ``[x, y, w, h]``, ``area`` ``w*h`` and its rectangle
+as ``segmentation`` (pycocotools' mask tools, ``annToMask`` and ``COCOeval(..., "segm")``, fail
+on an empty one; the audit says how many boxes were written so); a polygon becomes an annotation
+with ``segmentation`` ``[[x1, y1, ...]]``, its bounding box and its shoelace area. ``iscrowd``
+is 0. Category ids are the source's (the DM v2 manifest's ``categories``, unused ones and
+``supercategory`` included, null when the source had none), or those of an explicit ``class_map``, else 1 + the index of the
+sorted class names; the same for every split. Image ids are the items' source ids where they
+have one (a clash is renumbered and audited), and ``file_name`` is the item's identity, with its
+sub-folders. The instances file is streamed: images are written
 as they come and annotations are spooled to disk, so memory does not grow with the dataset.
 """
 
@@ -20,30 +25,24 @@ import json
 import os
 import re
 import shutil
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Final
-
-from pydantic import ValidationError
+from typing import IO, Final
 
 from ._audit import AuditLog, AuditReason
+from ._classes import resolve_class_map
+from ._coco_read import coco_to_dmv2
 from ._convert import ConversionResult, fresh_output
-from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon, _polygon_area
+from ._dmv2 import DMv2Category, DMv2Keypoints, _polygon_area
+from ._paths import utf8_identity
 from ._source import (
     CheckedShapes,
-    DatasetInputError,
     DMv2Layout,
-    NoUsableItemsError,
     check_something_written,
     detect_layout,
-    image_size_or_skip,
     iter_checked_shapes,
     link_or_copy,
-    resolve_classes,
-    validation_message,
-    write_dmv2_item,
-    write_manifest,
+    read_manifest,
 )
 
 __all__ = [
@@ -57,9 +56,16 @@ _ANNOTATIONS_DIR: Final = "annotations"
 # Pixel values with 10 significant digits (sub-micro-pixel for any real image size): several
 # times cheaper than repr() for arbitrary floats, and valid JSON for the finite values that
 # reach a writer ("%g" drops trailing zeros, so integral values print as integers).
+# A box's numbers are formatted once each (``_number``) and placed twice: in ``bbox`` and in its
+# rectangle ``segmentation``.
 _BOX_TEMPLATE: Final = (
-    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
-    '"area": %.10g, "segmentation": [], "iscrowd": 0}'
+    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
+    '"area": %s, "segmentation": [[%s, %s, %s, %s, %s, %s, %s, %s]], "iscrowd": 0}'
+)
+_number: Final = "%.10g".__mod__
+_MASKED_BOX_TEMPLATE: Final = (
+    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
+    '"area": %s, "segmentation": %s, "iscrowd": %d}'
 )
 _POLYGON_HEAD: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
@@ -90,8 +96,16 @@ _BATCH_ITEMS: Final = 16
 class _InstancesWriter:
     """Streams one ``instances*.json``: images now, annotations spooled, categories at the end."""
 
-    def __init__(self, path: Path, categories: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        categories: Sequence[DMv2Category],
+        keypoints: DMv2Keypoints | None = None,
+    ) -> None:
         self.path = path
+        #: Class names that have an annotation with keypoints: their category gets the names.
+        self.keypoint_classes: set[str] = set()
+        self._keypoints = keypoints
         self.spool_path = path.with_suffix(".annotations.spool")
         # Binary files fed with one encoded batch at a time: the spool is copied back by the
         # kernel (sendfile), never decoded and encoded again.
@@ -103,9 +117,15 @@ class _InstancesWriter:
         self._pending = 0
         self._image_sep = ""
         self._ann_sep = ""
+        self._keypoint_count = 0
         self._out.write(
             b'{"info": {"description": "written by steprail"}, "licenses": [],\n "images": [\n'
         )
+
+    def note_keypoints(self, name: str, count: int) -> None:
+        """Remember that class ``name`` has an annotation with ``count`` keypoints."""
+        self.keypoint_classes.add(name)
+        self._keypoint_count = max(self._keypoint_count, count)
 
     def item(self, image_id: int, file_name: str, width: int, height: int, anns: str) -> None:
         """Add one image and its already formatted annotation objects (``anns``, joined by
@@ -136,10 +156,24 @@ class _InstancesWriter:
         self._out.flush()
         with self.spool_path.open("rb") as spool:
             _copy_to(spool, self._out)
-        categories = [
-            {"id": index + 1, "name": name, "supercategory": "none"}
-            for index, name in enumerate(self._categories)
+        categories: list[dict[str, object]] = [
+            {"id": c.id, "name": c.name, "supercategory": c.supercategory}
+            for c in self._categories
         ]
+        schema = self._keypoints
+        # The manifest says which classes have keypoints (the same in every split); without it,
+        # the classes seen with keypoints in this file.
+        with_keypoints = set(schema.classes) if schema is not None and schema.classes else (
+            self.keypoint_classes
+        )
+        for category in categories:
+            if category["name"] in with_keypoints:
+                names = schema.names if schema is not None else []
+                if not names or (self._keypoint_count and len(names) != self._keypoint_count):
+                    names = [str(i) for i in range(self._keypoint_count)]
+                category["keypoints"] = names
+                skeleton = schema.skeleton if schema is not None else None
+                category["skeleton"] = [list(pair) for pair in skeleton or []]
         self._out.write(
             ('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n").encode("utf-8")
         )
@@ -172,82 +206,301 @@ def _copy_to(source: IO[bytes], target: IO[bytes]) -> None:
     shutil.copyfileobj(source, target, 1 << 16)
 
 
+def _multi_ring(
+    ann_id: int,
+    image_id: int,
+    category_id: int,
+    rings: list[list[tuple[float, float]]],
+    stored_bbox: tuple[float, float, float, float] | None,
+    stored_area: float | None,
+) -> str:
+    # An object of several polygons: one annotation, one segmentation list per ring, the bbox of
+    # them all and the sum of their areas (as COCO's own multi-part objects have), unless the
+    # source stored its own.
+    xs = [x for ring in rings for x, _ in ring]
+    ys = [y for ring in rings for _, y in ring]
+    if stored_bbox is not None:
+        xs, ys = [stored_bbox[0], stored_bbox[0] + stored_bbox[2]], [
+            stored_bbox[1], stored_bbox[1] + stored_bbox[3]
+        ]
+    area = (
+        sum(_polygon_area([x for x, _ in r], [y for _, y in r]) for r in rings)
+        if stored_area is None
+        else stored_area
+    )
+    segmentation = ", ".join(
+        "[" + ", ".join("%.10g, %.10g" % point for point in ring) + "]" for ring in rings
+    )
+    return (
+        '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
+        '"area": %.10g, "segmentation": [%s], "iscrowd": 0}'
+    ) % (
+        ann_id, image_id, category_id, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys),
+        area, segmentation,
+    )  # fmt: skip
+
+
+def _with_keypoints(
+    annotation: str, keypoints: list[tuple[float, float, int]], writer: _InstancesWriter, name: str
+) -> str:
+    # The formatted annotation object with COCO's "keypoints" (x, y, v flat) and "num_keypoints".
+    writer.note_keypoints(name, len(keypoints))
+    flat = ", ".join("%.10g, %.10g, %d" % point for point in keypoints)
+    labelled = sum(1 for point in keypoints if point[2] > 0)
+    return f'{annotation[:-1]}, "keypoints": [{flat}], "num_keypoints": {labelled}}}'
+
+
+def _annotation_ids(
+    item: CheckedShapes, ids: _Ids, audit: AuditLog
+) -> tuple[list[int], list[int]]:
+    # The output ids of the item's boxes and polygons: an annotation id that is an integer (a
+    # COCO source's) is kept while free (a taken one is audited); others get the next free id.
+    new = ids.take_new
+    box_ids = [
+        _kept_id(item, a, "box", ids, audit) if a.isdigit() else new() for a in item.box_ids
+    ]
+    polygon_ids = [
+        _kept_id(item, a, "polygon", ids, audit) if a.isdigit() else new()
+        for a in item.polygon_ids
+    ]
+    return box_ids, polygon_ids
+
+
+def _kept_id(item: CheckedShapes, ann_id: str, kind: str, ids: _Ids, audit: AuditLog) -> int:
+    new_id, moved = ids.take(int(ann_id))
+    if moved:
+        audit.record_change(
+            split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+            reason=AuditReason.ANNOTATION_ID_RENUMBERED,
+            message=f"annotation id {ann_id} is taken: written as {new_id}",
+        )  # fmt: skip
+    return new_id
+
+
 def _write_item(
     writer: _InstancesWriter,
     item: CheckedShapes,
     image_id: int,
-    next_ann_id: int,
+    ann_ids: tuple[list[int], list[int]],
     class_ids: dict[str, int],
+    file_name: str,
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
-    parts: list[str] = [
-        _BOX_TEMPLATE % (next_ann_id + index, image_id, class_ids[name], x, y, bw, bh, bw * bh)
-        for index, (name, (x, y, bw, bh)) in enumerate(item.boxes)
-    ]
-    next_ann_id += len(parts)
-    for name, points, (left, top, right, bottom) in item.polygons:
+    # Returns the number of annotations written.
+    areas = item.box_areas
+    box_ids, polygon_ids = ann_ids
+    parts: list[str] = []
+    for index, (name, (x, y, bw, bh)) in enumerate(item.boxes):
+        area = areas.get(index, bw * bh) if areas else bw * bh
+        sx, sy, sw, sh, sa, sx2, sy2 = map(_number, (x, y, bw, bh, area, x + bw, y + bh))
+        parts.append(
+            _BOX_TEMPLATE
+            % (
+                box_ids[index], image_id, class_ids[name], sx, sy, sw, sh, sa,
+                sx, sy, sx2, sy, sx2, sy2, sx, sy2,
+            )  # fmt: skip
+        )
+    for index, mask in item.box_masks.items():
+        # A region with its own mask (a COCO crowd region): the mask, not a rectangle.
+        name, (x, y, bw, bh) = item.boxes[index]
+        area = areas.get(index, bw * bh) if areas else bw * bh
+        parts[index] = _MASKED_BOX_TEMPLATE % (
+            box_ids[index], image_id, class_ids[name], *map(_number, (x, y, bw, bh, area)),
+            json.dumps(mask.model_dump(mode="json"), separators=(",", ":")),
+            1 if index in item.crowd_boxes else 0,
+        )  # fmt: skip
+    for index in item.crowd_boxes:
+        if index not in item.box_masks:
+            parts[index] = parts[index][:-2] + "1}"  # "iscrowd": 0} -> 1}
+    for index, keypoints in item.box_keypoints.items():
+        parts[index] = _with_keypoints(parts[index], keypoints, writer, item.boxes[index][0])
+    for index, (name, points, (left, top, right, bottom)) in enumerate(item.polygons):
+        stored_bbox, stored_area = item.polygon_stored.get(index, (None, None))
+        if index in item.rings:
+            parts.append(
+                _multi_ring(
+                    polygon_ids[index], image_id, class_ids[name], [points, *item.rings[index]],
+                    stored_bbox, stored_area,
+                )  # fmt: skip
+            )
+            if index in item.crowd_polygons:
+                parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
+            if index in item.polygon_keypoints:
+                parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
+            continue
         flat = [c for point in points for c in point]
+        if stored_bbox is not None:
+            left, top = stored_bbox[0], stored_bbox[1]
+            right, bottom = left + stored_bbox[2], top + stored_bbox[3]
         parts.append(
             _polygon_template(len(points))
             % (
-                next_ann_id,
+                polygon_ids[index],
                 image_id,
                 class_ids[name],
                 left,
                 top,
                 right - left,
                 bottom - top,
-                _polygon_area(flat[0::2], flat[1::2]),
+                _polygon_area(flat[0::2], flat[1::2]) if stored_area is None else stored_area,
                 *flat,
             )
         )
-        next_ann_id += 1
-    writer.item(image_id, item.image_name, item.width, item.height, ",\n".join(parts))
-    return next_ann_id
+        if index in item.crowd_polygons:
+            parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
+        if index in item.polygon_keypoints:
+            parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
+    writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
+    return len(parts)
+
+
+class _Ids:
+    """Image or annotation ids of one output: the source's id when still free, else the next
+    free one.
+
+    Memory does not grow with the item count: ids the source asked for are bits of a bytearray
+    (a set only for ids too large or negative for it), and ids handed out in sequence are kept
+    as runs ``[start, end)``, which stay few (one, unless source ids interleave).
+    """
+
+    _BITMAP_LIMIT: Final = 1 << 31
+
+    def __init__(self, first_new: int) -> None:
+        self._bits = bytearray()
+        self._other: set[int] = set()
+        self._runs: list[list[int]] = []
+        self._next = max(first_new, 1)
+
+    def _wanted_taken(self, value: int) -> bool:
+        if 0 <= value < self._BITMAP_LIMIT:
+            byte = value >> 3
+            return byte < len(self._bits) and bool(self._bits[byte] & (1 << (value & 7)))
+        return value in self._other
+
+    def take_new(self) -> int:
+        """The next id no one has."""
+        value = self._next
+        while self._wanted_taken(value):
+            value += 1
+        runs = self._runs
+        if runs and runs[-1][1] == value:
+            runs[-1][1] = value + 1
+        else:
+            runs.append([value, value + 1])
+        self._next = value + 1
+        return value
+
+    def take(self, wanted: int | None) -> tuple[int, bool]:
+        """The id for an item that wants ``wanted``; True when it could not have it."""
+        if wanted is None:
+            return self.take_new(), False
+        if self._wanted_taken(wanted) or any(start <= wanted < end for start, end in self._runs):
+            return self.take_new(), True
+        if 0 <= wanted < self._BITMAP_LIMIT:
+            byte = wanted >> 3
+            if byte >= len(self._bits):
+                self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+            self._bits[byte] |= 1 << (wanted & 7)
+        else:
+            self._other.add(wanted)
+        return wanted, False
+
+
+def _link_unique(source: str, folder: str, identity: str) -> str:
+    # Link ``source`` as ``folder/identity``; when that file exists (an earlier item with the
+    # same identity), as ``<stem>~2<ext>``, ``~3``...: the name written.
+    name = identity
+    stem, ext = os.path.splitext(identity)
+    number = 1
+    while True:
+        try:
+            link_or_copy(source, os.path.join(folder, name))
+            return name
+        except FileExistsError:
+            number += 1
+            name = f"{stem}~{number}{ext}"
 
 
 def dmv2_to_coco(
-    source: Path, output: Path, *, splits: Sequence[str] | None = None
+    source: Path,
+    output: Path,
+    *,
+    splits: Sequence[str] | None = None,
+    class_map: Mapping[str, int] | None = None,
 ) -> ConversionResult:
     """Convert the DM v2 dataset at ``source`` into a new COCO dataset at ``output``.
 
     Same contract as :func:`~steprail.datasets.dmv2_to_yolo`: streaming, bad input skipped and
-    audited, nothing left behind on failure.
+    audited, nothing left behind on failure. Category ids, image ids and file names (with their
+    sub-folders) are the source's where it has them (see the module docs); ``class_map`` fixes
+    the category ids instead.
     """
     layout = detect_layout(source, splits)
-    names = resolve_classes(layout)
-    class_ids = {name: index + 1 for index, name in enumerate(names)}
+    resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
+    class_ids = resolved.ids
+    manifest = read_manifest(layout.root)
+    image_ids = _Ids(manifest.next_image_id or 1 if manifest is not None else 1)
+    annotation_ids = _Ids(manifest.next_annotation_id or 1 if manifest is not None else 1)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="coco"
     ) as audit:
         annotations_dir = out / _ANNOTATIONS_DIR
         annotations_dir.mkdir()
-        image_id = 1
-        ann_id = 1
+        boxes = 0
         writer: _InstancesWriter | None = None
         try:
             for split in layout.splits:
                 images_dir = out / "images" if split is None else out / "images" / split
                 images_dir.mkdir(parents=True)
                 images_str = str(images_dir)
+                made: set[str] = {images_str}
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
-                writer = _InstancesWriter(annotations_dir / file_name, names)
+                writer = _InstancesWriter(
+                    annotations_dir / file_name,
+                    resolved.categories,
+                    manifest.keypoints if manifest is not None else None,
+                )
                 for item in iter_checked_shapes(
                     _single_split(layout, split), audit, class_ids
                 ):
-                    link_or_copy(item.image_path, os.path.join(images_str, item.image_name))
-                    before = ann_id
-                    ann_id = _write_item(writer, item, image_id, ann_id, class_ids)
-                    image_id += 1
+                    identity, encoded = utf8_identity(item.file_name or item.image_name)
+                    if "/" in identity:
+                        parent = os.path.dirname(os.path.join(images_str, identity))
+                        if parent not in made:
+                            os.makedirs(parent, exist_ok=True)
+                            made.add(parent)
+                    name = _link_unique(item.image_path, images_str, identity)
+                    if name != identity or encoded:
+                        audit.record_change(
+                            split=split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
+                            message=f"{identity} written as {name}: an earlier item has that "
+                            "file name, or the name is not UTF-8 text",
+                        )  # fmt: skip
+                    image_id, moved = image_ids.take(item.image_id)
+                    if moved:
+                        audit.record_change(
+                            split=split, item=item.stem, reason=AuditReason.IMAGE_ID_RENUMBERED,
+                            message=f"image id {item.image_id} is taken: written as {image_id}",
+                        )  # fmt: skip
+                    ann_ids = _annotation_ids(item, annotation_ids, audit)
+                    written = _write_item(writer, item, image_id, ann_ids, class_ids, name)
+                    boxes += len(item.boxes) - len(item.box_masks)
                     audit.items_written += 1
-                    audit.annotations_written += ann_id - before
+                    audit.annotations_written += written
                 writer.close()
                 writer = None
         finally:
             if writer is not None:
                 writer.abort()
         check_something_written(audit, source)
+        if boxes:
+            audit.record_change(
+                split=None, item="*", kind="dataset", reason=AuditReason.BOX_AS_RECTANGLE,
+                message=f"{boxes} box(es) written with their rectangle as segmentation, so "
+                "pycocotools' mask tools (annToMask, COCOeval segm) accept them",
+            )  # fmt: skip
         summary = audit.close()
+    names = sorted(class_ids)
     return ConversionResult(
         path=str(out),
         config_path=str(out / _ANNOTATIONS_DIR),
@@ -263,163 +516,3 @@ def dmv2_to_coco(
 
 def _single_split(layout: DMv2Layout, split: str | None) -> DMv2Layout:
     return DMv2Layout(layout.root, layout.is_categorized, (split,))
-
-
-def coco_to_dmv2(source: Path, output: Path) -> ConversionResult:
-    """Import the COCO dataset at ``source`` (a folder with ``annotations/`` and ``images/``).
-
-    Every ``annotations/instances*.json`` is one split (``instances_<split>.json``; a single
-    ``instances.json`` gives a flat dataset); its images are looked for in ``images/<split>/``,
-    then ``images/``, then ``<split>/``. An annotation with a polygon ``segmentation`` becomes a
-    DM v2 polygon (one per ring), any other becomes a box from its ``bbox``. Unlike the writers,
-    this loads one instances file at a time into memory, as every COCO reader does.
-    """
-    annotations_dir = source / _ANNOTATIONS_DIR
-    files = sorted(annotations_dir.glob("instances*.json")) if annotations_dir.is_dir() else []
-    if not files:
-        raise DatasetInputError(f"no annotations/instances*.json in {str(source)!r}")
-    # (DM v2 split, the name in the file name, the file): "val" files give the "valid" split.
-    plan: list[tuple[str | None, str | None, Path]] = []
-    for path in files:
-        raw = path.stem.removeprefix("instances_") if path.stem.startswith("instances_") else None
-        plan.append(("valid" if raw == "val" else raw, raw, path))
-    if len(plan) > 1 and any(split is None for split, _, _ in plan):
-        raise DatasetInputError(
-            f"{str(source)!r} mixes instances.json with per-split instances files"
-        )
-    all_names: set[str] = set()
-    with fresh_output(output) as out, AuditLog(
-        out, source=str(source), target_format="dm_v2"
-    ) as audit:
-        for split, raw_split, path in plan:
-            candidates = [
-                source / "images" / raw_split if raw_split else source / "images",
-                source / "images",
-                source / raw_split if raw_split else source,
-            ]
-            images_dir = next((c for c in candidates if c.is_dir()), candidates[0])
-            _import_instances(path, images_dir, out, split, audit, all_names)
-        if audit.items_written == 0:
-            raise NoUsableItemsError(f"no usable image in the COCO dataset {str(source)!r}")
-        write_manifest(out, sorted(all_names), audit.items_written)
-        summary = audit.close()
-    return ConversionResult(
-        path=str(out),
-        config_path=str(out / "dataset.json"),
-        format="dm_v2",
-        is_categorized=plan[0][0] is not None,
-        source_path=str(source),
-        classes=sorted(all_names),
-        splits=[s for s, _, _ in plan if s is not None],
-        audit_path=str(audit.path),
-        audit=summary,
-    )
-
-
-def _import_instances(
-    path: Path,
-    images_dir: Path,
-    out: Path,
-    split: str | None,
-    audit: AuditLog,
-    all_names: set[str],
-) -> None:
-    try:
-        data = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise DatasetInputError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise DatasetInputError(f"{str(path)!r} has no 'images' list")
-    categories = {
-        c["id"]: str(c["name"])
-        for c in data.get("categories", [])
-        if isinstance(c, dict) and "id" in c and "name" in c
-    }
-    by_image: defaultdict[object, list[dict[str, Any]]] = defaultdict(list)
-    for ann in data.get("annotations", []):
-        if isinstance(ann, dict):
-            by_image[ann.get("image_id")].append(ann)
-    for image in data["images"]:
-        audit.items_total += 1
-        if not isinstance(image, dict) or "file_name" not in image:
-            audit.record(
-                split=split,
-                item=str(image)[:60],
-                reason=AuditReason.INVALID_ITEM,
-                message="image entry without file_name",
-            )
-            continue
-        file_name = str(image["file_name"])
-        image_path = images_dir / file_name
-        stem = Path(file_name).stem
-        if not image_path.is_file():
-            audit.record(
-                split=split,
-                item=stem,
-                reason=AuditReason.MISSING_IMAGE,
-                message=f"{file_name} not found in {images_dir}",
-            )
-            continue
-        width, height = image.get("width"), image.get("height")
-        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-            size = image_size_or_skip(image_path, file_name, audit, split, stem)
-            if size is None:
-                continue
-            width, height = size
-        boxes: list[BoundingBox] = []
-        polygons: list[Polygon] = []
-        for ann in by_image.get(image.get("id"), []):
-            ann_id = str(ann.get("id"))
-            name = categories.get(ann.get("category_id"))
-            if name is None:
-                audit.record(
-                    split=split,
-                    item=stem,
-                    annotation=ann_id,
-                    kind="annotation",
-                    reason=AuditReason.MISSING_CLASS,
-                    message=f"category_id {ann.get('category_id')!r} is not in categories",
-                )
-                continue
-            segmentation = ann.get("segmentation")
-            rings = (
-                [r for r in segmentation if isinstance(r, list) and r]
-                if isinstance(segmentation, list)
-                else []
-            )
-            try:
-                if rings:
-                    for index, ring in enumerate(rings):
-                        points = [(ring[i], ring[i + 1]) for i in range(0, len(ring) - 1, 2)]
-                        polygons.append(
-                            Polygon.model_validate(
-                                {
-                                    "id": ann_id if len(rings) == 1 else f"{ann_id}.{index}",
-                                    "classification": name,
-                                    "data": points,
-                                }
-                            )
-                        )
-                else:
-                    boxes.append(
-                        BoundingBox.model_validate(
-                            {"id": ann_id, "classification": name, "data": ann.get("bbox")}
-                        )
-                    )
-            except ValidationError as exc:
-                audit.record(
-                    split=split,
-                    item=stem,
-                    annotation=ann_id,
-                    kind="polygon" if rings else "box",
-                    reason=AuditReason.INVALID_ANNOTATION,
-                    message=validation_message(exc),
-                )
-                continue
-            all_names.add(name)
-        item = DMv2Item(
-            images=[DMv2Image(width=width, height=height, bounding_box=boxes, polygon=polygons)]
-        )
-        write_dmv2_item(out, split, stem, item, image_path)
-        audit.items_written += 1
-        audit.annotations_written += len(boxes) + len(polygons)

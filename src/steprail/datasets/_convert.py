@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from ._audit import AuditSummary
 
 __all__ = [
+    "CLAIM_FILE_NAME",
     "ConversionResult",
     "OutputExistsError",
     "fresh_output",
@@ -42,32 +44,66 @@ class ConversionResult(BaseModel):
     audit: AuditSummary
 
 
+#: The file a run creates (exclusively) in its output folder to claim it; removed on success.
+CLAIM_FILE_NAME = ".steprail-claim"
+
+
+def _claim(output: Path) -> None:
+    # O_CREAT | O_EXCL is atomic: of two runs racing for one folder exactly one creates the file.
+    try:
+        fd = os.open(output / CLAIM_FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise OutputExistsError(
+            f"output folder {str(output)!r} is being written by another run"
+        ) from None
+    try:
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def fresh_output(output: Path) -> Iterator[Path]:
-    """Create ``output`` (it must be absent or empty) and remove it again if the body fails.
+    """Claim ``output`` (it must be absent or empty) and remove what the body made if it fails.
 
-    Only what this call created is removed: an empty folder that existed is emptied, not deleted,
-    and parent folders made for it are removed again.
+    The claim is atomic: when two runs target one folder, exactly one proceeds and the other
+    raises :class:`OutputExistsError` before touching anything in it. Only what this call
+    created is removed on failure: an empty folder that existed is emptied, not deleted, and
+    parent folders made for it are removed again.
     """
     output = output.absolute()
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
-    existed = output.exists()
     made: list[Path] = []
     parent = output.parent
     while not parent.exists():
         made.append(parent)
         parent = parent.parent
-    output.mkdir(parents=True, exist_ok=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.mkdir()
+        existed = False
+    except FileExistsError:
+        existed = True
+        if not output.is_dir():
+            raise OutputExistsError(f"output {str(output)!r} exists and is not a folder") from None
+    _claim(output)
+    # Claimed: now nothing else may be in it (a run that finished just before us, say).
+    if any(child.name != CLAIM_FILE_NAME for child in output.iterdir()):
+        (output / CLAIM_FILE_NAME).unlink(missing_ok=True)
+        raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
     try:
         yield output
     except BaseException:
         if existed:
             for child in output.iterdir():
+                if child.name == CLAIM_FILE_NAME:
+                    continue
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child, ignore_errors=True)
                 else:
                     child.unlink(missing_ok=True)
+            (output / CLAIM_FILE_NAME).unlink(missing_ok=True)
         else:
             shutil.rmtree(output, ignore_errors=True)
             for folder in made:
@@ -76,3 +112,4 @@ def fresh_output(output: Path) -> Iterator[Path]:
                 except OSError:
                     break
         raise
+    (output / CLAIM_FILE_NAME).unlink(missing_ok=True)

@@ -11,6 +11,21 @@ either directly under the root ("flat") or once per split under ``train/``, ``va
 optional ``attrs`` and its ``data``: ``[x, y, width, height]`` in pixels for a box,
 ``[[x, y], ...]`` for a polygon. An image entry may also give its ``width`` and ``height`` in
 pixels; when it does not, converters read them from the image header.
+
+Schema version 2.1 (see ``DMV2_SCHEMA_VERSION``) adds, all optional so 2.0 items stay valid:
+
+* ``source`` on an item: ``{"file_name": "camA/0001.jpg", "image_id": 397133}``, the item's
+  identity (its path relative to the images root it was imported from) and the image id its
+  source gave it, so converters write them back;
+* ``rings`` on a polygon: the further polygons of an object drawn in several parts;
+* ``bbox`` and ``area`` on a polygon, ``area`` on a box: what the source stored, written back
+  to COCO as they were instead of being recomputed;
+* ``crowd`` on a box or a polygon and ``mask`` (``RleMask``) on a box: a COCO crowd region and
+  its run-length-encoded mask, written back as they were;
+* ``keypoints`` on a box or a polygon: ``[(x, y, visibility), ...]``, with the manifest's
+  ``keypoints`` (``DMv2Keypoints``) naming them;
+* ``categories`` in the ``dataset.json`` manifest: ``[{"id", "name", "supercategory"}]``, the
+  class map with the source's ids (gaps and unused classes included).
 """
 
 from __future__ import annotations
@@ -33,12 +48,20 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "Attribute",
     "BoundingBox",
+    "DMV2_SCHEMA_VERSION",
     "DMV2_SPLITS",
+    "DMv2Category",
     "DMv2Image",
     "DMv2Item",
+    "DMv2Keypoints",
+    "DMv2Source",
     "IMAGE_EXTENSIONS",
     "Polygon",
+    "RleMask",
 ]
+
+#: The DM v2 schema version written by this library (items and manifest); 2.0 is read too.
+DMV2_SCHEMA_VERSION: Final = "2.1"
 
 #: The split folders of a categorized DM v2 dataset, in their canonical order.
 DMV2_SPLITS: Final[tuple[str, ...]] = ("train", "valid", "test")
@@ -65,6 +88,9 @@ _Extent = Annotated[float, Field(allow_inf_nan=False, gt=0)]
 _ClassName = Annotated[str, Field(min_length=1, pattern=r"\S")]
 _Size = Annotated[int, Field(gt=0)]
 _Point = tuple[_Coordinate, _Coordinate]
+_Area = Annotated[float, Field(allow_inf_nan=False, ge=0)]
+# (x, y, visibility) in pixels; visibility as COCO has it: 0 not labelled, 1 hidden, 2 visible.
+_Keypoint = tuple[_Coordinate, _Coordinate, Annotated[int, Field(ge=0, le=2)]]
 
 
 def _three_distinct(value: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -104,12 +130,46 @@ class BoundingBox(_Annotation):
     """
 
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
+    #: The area the source stored (COCO ``area``; a crowd region's is its mask's), if any.
+    area: _Area | None = None
+    #: The object's keypoints ``(x, y, visibility)``, in the order of the manifest's
+    #: ``keypoints.names`` (YOLO pose rows, COCO ``keypoints``).
+    keypoints: list[_Keypoint] = Field(default_factory=list)
+    #: The region's mask when the source gave one (a COCO crowd region's RLE).
+    mask: RleMask | None = None
+    #: A crowd region (COCO ``iscrowd``: many objects, ignored by evaluation), not one object.
+    crowd: bool = False
+
+
+_Ring = Annotated[list[_Point], AfterValidator(_three_distinct)]
+
+
+class RleMask(BaseModel):
+    """A COCO run-length-encoded mask, kept as the source wrote it: ``counts`` (compressed text
+    or a list of run lengths) and ``size`` ``[height, width]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    counts: str | list[Annotated[int, Field(ge=0)]]
+    size: tuple[_Size, _Size]
 
 
 class Polygon(_Annotation):
-    """A polygon: ``data`` is its vertices ``[(x, y), ...]`` in pixels, at least three distinct."""
+    """A polygon: ``data`` is its vertices ``[(x, y), ...]`` in pixels, at least three distinct.
+
+    ``rings`` (schema 2.1) holds the further polygons of an object drawn in several parts (a
+    COCO ``segmentation`` with several lists: a car split by a pole), each like ``data``.
+    """
 
     data: list[_Point]
+    rings: list[_Ring] = Field(default_factory=list)
+    #: The box and area the source stored (COCO ``bbox``, ``area``), written back as they were.
+    bbox: tuple[_Coordinate, _Coordinate, _Extent, _Extent] | None = None
+    area: _Area | None = None
+    #: The object's keypoints, as on :class:`BoundingBox`.
+    keypoints: list[_Keypoint] = Field(default_factory=list)
+    #: A crowd region, as on :class:`BoundingBox`.
+    crowd: bool = False
 
     @field_validator("data")
     @classmethod
@@ -130,12 +190,62 @@ class DMv2Image(BaseModel):
     polygon: list[Polygon] = Field(default_factory=list)
 
 
+def _safe_identity(value: str | None) -> str | None:
+    # An identity is written back as a path under an output folder: refuse any that leaves it.
+    if value is None:
+        return None
+    from ._paths import UnsafePathError, relative_identity
+
+    try:
+        return relative_identity(value)
+    except UnsafePathError as exc:
+        raise PydanticCustomError("unsafe_path", "{error}", {"error": str(exc)}) from None
+
+
+_Identity = Annotated[str | None, AfterValidator(_safe_identity)]
+
+
+class DMv2Source(BaseModel):
+    """Where an item came from: its path relative to the source's images root, and the image
+    id the source gave it (COCO ``images[].id``), when it had one."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    file_name: _Identity = None
+    image_id: int | None = None
+
+
+class DMv2Category(BaseModel):
+    """One class of the manifest's class map: its id, name and (COCO) super-category."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: int
+    name: _ClassName
+    supercategory: str | None = None
+
+
+class DMv2Keypoints(BaseModel):
+    """The keypoint schema of a dataset (manifest ``keypoints``): the keypoints' names in order,
+    and, when the source gave them, Ultralytics' ``flip_idx`` and COCO's ``skeleton`` (pairs of
+    1-based keypoint numbers)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    names: list[str]
+    flip_idx: list[int] | None = None
+    skeleton: list[tuple[int, int]] | None = None
+    #: The classes whose objects have keypoints (COCO: the categories listing keypoint names).
+    classes: list[str] = Field(default_factory=list)
+
+
 class DMv2Item(BaseModel):
     """One DM v2 item: the content of ``json/<stem>.json``."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     images: list[DMv2Image] = Field(default_factory=list)
+    source: DMv2Source | None = None
 
     def boxes(self) -> list[BoundingBox]:
         """Every box of the item, over all its image entries."""
@@ -163,13 +273,22 @@ class _LeanBox(TypedDict):
     classification: _ClassName
     attrs: NotRequired[list[Attribute]]
     data: tuple[_Coordinate, _Coordinate, _Extent, _Extent]
+    area: NotRequired[_Area | None]
+    keypoints: NotRequired[list[_Keypoint]]
+    mask: NotRequired[RleMask | None]
+    crowd: NotRequired[bool]
 
 
 class _LeanPolygon(TypedDict):
     id: str
     classification: _ClassName
     attrs: NotRequired[list[Attribute]]
-    data: Annotated[list[_Point], AfterValidator(_three_distinct)]
+    data: _Ring
+    rings: NotRequired[list[_Ring]]
+    bbox: NotRequired[tuple[_Coordinate, _Coordinate, _Extent, _Extent] | None]
+    area: NotRequired[_Area | None]
+    keypoints: NotRequired[list[_Keypoint]]
+    crowd: NotRequired[bool]
 
 
 class _LeanImage(TypedDict):
@@ -179,8 +298,14 @@ class _LeanImage(TypedDict):
     polygon: NotRequired[list[_LeanPolygon]]
 
 
+class _LeanSource(TypedDict):
+    file_name: NotRequired[_Identity]
+    image_id: NotRequired[int | None]
+
+
 class _LeanItem(TypedDict):
     images: NotRequired[list[_LeanImage]]
+    source: NotRequired[_LeanSource | None]
 
 
 _LEAN_ITEM: Final = TypeAdapter(_LeanItem)

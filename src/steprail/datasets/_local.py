@@ -48,6 +48,7 @@ from ._source import (
     NoUsableItemsError,
     detect_layout,
     iter_checked_items,
+    read_manifest,
     write_manifest,
 )
 from ._dmv2 import DMv2Image, DMv2Item
@@ -285,11 +286,16 @@ class LocalBackend:
         *,
         name: str | None = None,
         source_format: SourceFormat = "dm_v2",
+        images_root: str | os.PathLike[str] | None = None,
     ) -> ImportResult:
-        """Import the folder ``source`` (DM v2, YOLO or COCO) as a new dataset.
+        """Import ``source`` (DM v2, YOLO or COCO) as a new dataset.
 
-        Items are checked as a conversion checks them: bad items and annotations are skipped and
-        listed in the dataset's ``audit.json``. The dataset is stored in DM v2.
+        ``source`` is a folder, or for YOLO its dataset yaml and for COCO one annotations JSON
+        (``images_root`` then says where its ``file_name`` entries are; see
+        :func:`~steprail.datasets.coco_to_dmv2`). Items are checked as a conversion checks them:
+        bad items and annotations are skipped and listed in the dataset's ``audit.json``. The
+        dataset is stored in DM v2; its name defaults to the folder's name (for a file, its
+        folder's name).
 
         Raises:
             BackendError: the name is taken.
@@ -297,7 +303,8 @@ class LocalBackend:
             NoUsableItemsError: every item was skipped.
         """
         source_path = Path(os.fspath(source)).absolute()
-        name = name if name is not None else source_path.name
+        if name is None:
+            name = source_path.parent.name if source_path.is_file() else source_path.name
         if self._db.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone():
             raise BackendError(f"a dataset named {name!r} already exists")
         staging = self._staging()
@@ -307,7 +314,8 @@ class LocalBackend:
             elif source_format == "yolo":
                 audit = yolo_to_dmv2(source_path, staging).audit
             elif source_format == "coco":
-                audit = coco_to_dmv2(source_path, staging).audit
+                root = Path(os.fspath(images_root)).absolute() if images_root is not None else None
+                audit = coco_to_dmv2(source_path, staging, images_root=root).audit
             else:
                 raise ValueError(
                     f"source_format {source_format!r} is not one of 'dm_v2', 'yolo', 'coco'"
@@ -373,7 +381,8 @@ class LocalBackend:
                             bounding_box=item.boxes,
                             polygon=item.polygons,
                         )
-                    ]
+                    ],
+                    source=item.source,
                 )
                 folder = out if item.split is None else out / item.split
                 (folder / "json").mkdir(parents=True, exist_ok=True)
@@ -395,7 +404,17 @@ class LocalBackend:
                     f"no usable item in {str(source)!r}: {audit.items_total} item(s), "
                     f"all skipped ({dict(audit.reasons)})"
                 )
-            write_manifest(out, sorted(names), audit.items_written)
+            # The source's class map (ids, unused classes) is kept as it was given.
+            manifest = read_manifest(source)
+            write_manifest(
+                out,
+                sorted(names),
+                audit.items_written,
+                categories=manifest.categories if manifest is not None else (),
+                next_image_id=manifest.next_image_id if manifest is not None else None,
+                keypoints=manifest.keypoints if manifest is not None else None,
+                next_annotation_id=manifest.next_annotation_id if manifest is not None else None,
+            )
             return audit.close()
 
     def download_dataset(
@@ -443,7 +462,21 @@ class LocalBackend:
                         src / "original_files" / image, dst / "original_files" / image
                     )
                     count += 1
-            write_manifest(out, record.classes, count)
+            # The stored manifest's class map (the source's ids) goes with the items.
+            stored_manifest = read_manifest(source)
+            write_manifest(
+                out,
+                record.classes,
+                count,
+                categories=stored_manifest.categories if stored_manifest is not None else (),
+                next_image_id=(
+                    stored_manifest.next_image_id if stored_manifest is not None else None
+                ),
+                keypoints=stored_manifest.keypoints if stored_manifest is not None else None,
+                next_annotation_id=(
+                    stored_manifest.next_annotation_id if stored_manifest is not None else None
+                ),
+            )
         return DownloadResult(
             path=str(out),
             format="dm_v2",

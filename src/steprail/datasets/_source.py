@@ -11,23 +11,33 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from types import MappingProxyType
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._audit import AuditLog, AuditReason
 from ._dmv2 import (
+    DMV2_SCHEMA_VERSION,
     DMV2_SPLITS,
     IMAGE_EXTENSIONS,
     BoundingBox,
+    DMv2Category,
     DMv2Image,
     DMv2Item,
+    DMv2Keypoints,
+    DMv2Source,
     Polygon,
+    RleMask,
+    _LeanBox,
     _LeanImage,
+    _LeanPolygon,
     _LEAN_ITEM,
 )
+from ._paths import UnsafePathError, inside_root
 
 __all__ = [
     "CheckedItem",
@@ -35,8 +45,11 @@ __all__ = [
     "DMv2Layout",
     "DMv2Manifest",
     "DatasetInputError",
+    "FileTooLargeError",
     "MANIFEST_FILE_NAME",
+    "MAX_ITEM_BYTES",
     "NoUsableItemsError",
+    "ShapeExtras",
     "annotation_reason",
     "check_something_written",
     "detect_layout",
@@ -59,8 +72,18 @@ __all__ = [
 #: An optional file at a DM v2 root listing its classes, so converters need not pre-scan.
 MANIFEST_FILE_NAME: Final = "dataset.json"
 
+# An item JSON larger than this is recorded as too large, never read: real items are kilobytes.
+MAX_ITEM_BYTES: Final = 64 << 20
+
+_NO_INDEXES: Final[frozenset[int]] = frozenset()
+_NO_ENTRIES: Final[Mapping[Any, Any]] = MappingProxyType({})
+
 # Coordinates this close outside the image (in pixels) are float noise, not a bad annotation.
 _EDGE_TOLERANCE: Final = 1e-3
+# Annotations reaching up to this fraction of the image size past its edge (tools export points a
+# fraction of a pixel outside; Ultralytics accepts 1%) are clipped to the image and the change is
+# audited; further out, they are skipped and audited.
+_CLIP_FRACTION: Final = 0.01
 
 
 class DatasetInputError(ValueError):
@@ -72,13 +95,23 @@ class NoUsableItemsError(ValueError):
 
 
 class DMv2Manifest(BaseModel):
-    """The optional ``dataset.json`` at a DM v2 root."""
+    """The optional ``dataset.json`` at a DM v2 root.
+
+    ``classes`` lists the class names (sorted); ``categories`` (schema 2.1) is the class map with
+    the ids the source gave them, unused classes and gaps included; ``next_image_id`` is the
+    first image id above every id the items carry, for items that need a new one.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     format: str = "dm_v2"
+    version: str = "2.0"
     classes: list[str] = Field(default_factory=list)
+    categories: list[DMv2Category] = Field(default_factory=list)
     count: int | None = None
+    next_image_id: int | None = None
+    next_annotation_id: int | None = None
+    keypoints: DMv2Keypoints | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +139,7 @@ class CheckedItem:
     height: int
     boxes: list[BoundingBox]
     polygons: list[Polygon]
+    source: DMv2Source | None = None
 
 
 type _CheckedPolygon = tuple[str, list[tuple[float, float]], tuple[float, float, float, float]]
@@ -125,6 +159,74 @@ class CheckedShapes:
     height: int
     boxes: list[tuple[str, tuple[float, float, float, float]]]
     polygons: list[_CheckedPolygon]
+    #: The annotations' ids, in the order of ``boxes`` and of ``polygons``.
+    box_ids: list[str]
+    polygon_ids: list[str]
+    #: What few items have (rings, stored values, keypoints, crowds), or ``None``.
+    extras: ShapeExtras | None = None
+    #: The item's identity and source image id (``DMv2Source``), when it has them.
+    file_name: str | None = None
+    image_id: int | None = None
+
+    # The extras, empty when the item has none: writers read these without a check.
+    @property
+    def rings(self) -> Mapping[int, list[list[tuple[float, float]]]]:
+        """Further rings of multi-part polygons, by index in ``polygons``."""
+        return self.extras.rings if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def polygon_stored(
+        self,
+    ) -> Mapping[int, tuple[tuple[float, float, float, float] | None, float | None]]:
+        """(stored bbox or None, stored area or None) by index in ``polygons``."""
+        return self.extras.polygon_stored if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def box_areas(self) -> Mapping[int, float]:
+        """The stored area of boxes, by index in ``boxes``."""
+        return self.extras.box_areas if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def box_keypoints(self) -> Mapping[int, list[tuple[float, float, int]]]:
+        """Keypoints ``[(x, y, visibility), ...]`` by index in ``boxes``."""
+        return self.extras.box_keypoints if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def polygon_keypoints(self) -> Mapping[int, list[tuple[float, float, int]]]:
+        """Keypoints by index in ``polygons``."""
+        return self.extras.polygon_keypoints if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def box_masks(self) -> Mapping[int, RleMask]:
+        """The RLE mask of boxes that have one, by index in ``boxes``."""
+        return self.extras.box_masks if self.extras is not None else _NO_ENTRIES
+
+    @property
+    def crowd_boxes(self) -> AbstractSet[int]:
+        """Indexes in ``boxes`` of crowd regions."""
+        return self.extras.crowd_boxes if self.extras is not None else _NO_INDEXES
+
+    @property
+    def crowd_polygons(self) -> AbstractSet[int]:
+        """Indexes in ``polygons`` of crowd regions."""
+        return self.extras.crowd_polygons if self.extras is not None else _NO_INDEXES
+
+
+@dataclass(slots=True)
+class ShapeExtras:
+    """What few items carry beyond class and shape, by index in the item's boxes or polygons:
+    further rings, the source's stored bbox/area, keypoints and crowd regions."""
+
+    rings: dict[int, list[list[tuple[float, float]]]] = field(default_factory=dict)
+    polygon_stored: dict[
+        int, tuple[tuple[float, float, float, float] | None, float | None]
+    ] = field(default_factory=dict)
+    box_areas: dict[int, float] = field(default_factory=dict)
+    box_keypoints: dict[int, list[tuple[float, float, int]]] = field(default_factory=dict)
+    polygon_keypoints: dict[int, list[tuple[float, float, int]]] = field(default_factory=dict)
+    box_masks: dict[int, RleMask] = field(default_factory=dict)
+    crowd_boxes: set[int] = field(default_factory=set)
+    crowd_polygons: set[int] = field(default_factory=set)
 
 
 def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout:
@@ -161,9 +263,26 @@ def read_manifest(root: Path) -> DMv2Manifest | None:
         return None
 
 
-def write_manifest(root: Path, classes: Sequence[str], count: int) -> None:
-    """Write ``dataset.json`` at a DM v2 root."""
-    manifest = DMv2Manifest(classes=sorted(set(classes)), count=count)
+def write_manifest(
+    root: Path,
+    classes: Sequence[str],
+    count: int,
+    *,
+    categories: Sequence[DMv2Category] = (),
+    next_image_id: int | None = None,
+    keypoints: DMv2Keypoints | None = None,
+    next_annotation_id: int | None = None,
+) -> None:
+    """Write ``dataset.json`` (schema 2.1) at a DM v2 root."""
+    manifest = DMv2Manifest(
+        version=DMV2_SCHEMA_VERSION,
+        classes=sorted(set(classes) | {c.name for c in categories}),
+        categories=sorted(categories, key=lambda c: c.id),
+        count=count,
+        next_image_id=next_image_id,
+        next_annotation_id=next_annotation_id,
+        keypoints=keypoints,
+    )
     (root / MANIFEST_FILE_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
 
@@ -195,17 +314,21 @@ def scan_classes(layout: DMv2Layout) -> list[str]:
         for entry in _iter_json(layout.split_dir(split) / "json"):
             try:
                 raw = json.loads(read_small_file(entry.path))
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 continue
             names.update(_class_names(raw))
     return sorted(names)
 
 
 def resolve_classes(layout: DMv2Layout) -> list[str]:
-    """The class names, sorted: from the manifest when there is one, else by scanning."""
+    """The class names, sorted: from the manifest when there is one, else by scanning.
+
+    Kept for writers that number classes by sorted name; the YOLO and COCO writers use
+    :func:`~steprail.datasets._classes.resolve_class_map`, which keeps the source's ids.
+    """
     manifest = read_manifest(layout.root)
-    if manifest is not None and manifest.classes:
-        return sorted(set(manifest.classes))
+    if manifest is not None and (manifest.classes or manifest.categories):
+        return sorted(set(manifest.classes) | {c.name for c in manifest.categories})
     return scan_classes(layout)
 
 
@@ -226,16 +349,24 @@ def _find_other_image(base: str, hint: str) -> str | None:
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+_NEW_FILE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 # Converters open three small files per item. Plain os-level calls skip the buffered-file layers
 # of open(), which cost more than the I/O itself for files of a few kilobytes.
-def read_small_file(path: str, limit: int = -1) -> bytes:
-    """The whole file (or its first ``limit`` bytes)."""
+class FileTooLargeError(OSError):
+    """A file is larger than the reader accepts."""
+
+
+def read_small_file(path: str, limit: int = -1, *, max_size: int | None = None) -> bytes:
+    """The whole file (or its first ``limit`` bytes); :class:`FileTooLargeError` when it is
+    larger than ``max_size``."""
     fd = os.open(path, _READ_FLAGS)
     try:
         if limit < 0:
             limit = os.fstat(fd).st_size  # one right-sized read, no chunk buffers
+            if max_size is not None and limit > max_size:
+                raise FileTooLargeError(f"{limit} bytes, more than the {max_size} accepted")
         data = os.read(fd, limit)
         # A file that grew since fstat (or a short read) is finished in chunks.
         while len(data) < limit and (chunk := os.read(fd, limit - len(data))):
@@ -245,9 +376,10 @@ def read_small_file(path: str, limit: int = -1) -> bytes:
         os.close(fd)
 
 
-def write_small_file(path: str, data: bytes) -> None:
-    """Create or replace ``path`` with ``data``."""
-    fd = os.open(path, _WRITE_FLAGS, 0o666)
+def write_small_file(path: str, data: bytes, *, exclusive: bool = False) -> None:
+    """Create or replace ``path`` with ``data``; ``exclusive``: create only (``FileExistsError``
+    when it exists)."""
+    fd = os.open(path, _NEW_FILE_FLAGS if exclusive else _WRITE_FLAGS, 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -345,6 +477,25 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
             split=split, item=stem, reason=AuditReason.MALFORMED_JSON, message=str(exc)
         )
         return None
+    except RecursionError:
+        audit.record(
+            split=split, item=stem, reason=AuditReason.ITEM_TOO_LARGE,
+            message="the JSON is nested too deeply to parse",
+        )  # fmt: skip
+        return None
+    source: DMv2Source | None = None
+    if isinstance(raw, dict) and raw.get("source") is not None:
+        try:
+            source = DMv2Source.model_validate(raw["source"])
+        except ValidationError as exc:
+            unsafe = any(e["type"] == "unsafe_path" for e in exc.errors())
+            audit.record(
+                split=split,
+                item=stem,
+                reason=AuditReason.UNSAFE_PATH if unsafe else AuditReason.INVALID_ITEM,
+                message=f"source.{validation_message(exc)}",
+            )
+            return None
     images = raw.get("images") if isinstance(raw, dict) else None
     if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
         audit.record(
@@ -408,7 +559,7 @@ def _salvage(raw_bytes: bytes, split: str | None, stem: str, audit: AuditLog) ->
                 width=header.width, height=header.height, bounding_box=boxes, polygon=polygons
             )
         )
-    return DMv2Item(images=kept)
+    return DMv2Item(images=kept, source=source)
 
 
 def _clamped_box_data(
@@ -446,12 +597,13 @@ def _checked_box(
         )  # fmt: skip
         return None
     x, y, w, h = data
-    low = -_EDGE_TOLERANCE
+    margin_x = max(_EDGE_TOLERANCE, _CLIP_FRACTION * width)
+    margin_y = max(_EDGE_TOLERANCE, _CLIP_FRACTION * height)
     if not (
-        low <= x
-        and low <= y
-        and x + w <= width + _EDGE_TOLERANCE
-        and y + h <= height + _EDGE_TOLERANCE
+        -margin_x <= x
+        and -margin_y <= y
+        and x + w <= width + margin_x
+        and y + h <= height + margin_y
     ):
         audit.record(
             split=split, item=stem, annotation=ann_id, kind="box",
@@ -460,7 +612,19 @@ def _checked_box(
         )  # fmt: skip
         return None
     if x < 0.0 or y < 0.0 or x + w > width or y + h > height:
-        return _clamped_box_data(data, width, height)  # within tolerance: snap inside
+        low = -_EDGE_TOLERANCE
+        if not (
+            low <= x
+            and low <= y
+            and x + w <= width + _EDGE_TOLERANCE
+            and y + h <= height + _EDGE_TOLERANCE
+        ):
+            audit.record_change(
+                split=split, item=stem, annotation=ann_id, kind="box",
+                reason=AuditReason.CLAMPED_TO_IMAGE,
+                message=f"box {list(data)} reaches past the {width}x{height} image: clipped",
+            )  # fmt: skip
+        return _clamped_box_data(data, width, height)  # float noise is snapped without a word
     return data
 
 
@@ -482,8 +646,7 @@ def _checked_polygon(
             reason=AuditReason.UNKNOWN_CLASS, message=_unknown_class(name),
         )  # fmt: skip
         return None
-    low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
-    if not all(low <= px <= high_x and low <= py <= high_y for px, py in points):
+    if not _points_near(points, width, height):
         audit.record(
             split=split, item=stem, annotation=ann_id, kind="polygon",
             reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
@@ -491,12 +654,68 @@ def _checked_polygon(
         )  # fmt: skip
         return None
     if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in points):
+        _note_clipped(audit, split, stem, ann_id, points, width, height)
         return [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in points]
     return points
 
 
-type _Parsed[T] = tuple[list[T], tuple[int, int] | None]
+def _points_near(points: list[tuple[float, float]], width: int, height: int) -> bool:
+    margin_x = max(_EDGE_TOLERANCE, _CLIP_FRACTION * width)
+    margin_y = max(_EDGE_TOLERANCE, _CLIP_FRACTION * height)
+    low_x, low_y, high_x, high_y = -margin_x, -margin_y, width + margin_x, height + margin_y
+    return all(low_x <= px <= high_x and low_y <= py <= high_y for px, py in points)
+
+
+def _note_clipped(
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    points: list[tuple[float, float]],
+    width: int,
+    height: int,
+) -> None:
+    # Points moved onto the edge from further than float noise are a change worth an entry.
+    low, high_x, high_y = -_EDGE_TOLERANCE, width + _EDGE_TOLERANCE, height + _EDGE_TOLERANCE
+    if not all(low <= px <= high_x and low <= py <= high_y for px, py in points):
+        audit.record_change(
+            split=split, item=stem, annotation=ann_id, kind="polygon",
+            reason=AuditReason.CLAMPED_TO_IMAGE,
+            message=f"polygon points past the {width}x{height} image moved onto its edge",
+        )  # fmt: skip
+
+
+# (image entries, (width, height) when the item gives it, (identity, source image id)).
+type _Parsed[T] = tuple[list[T], tuple[int, int] | None, tuple[str | None, int | None]]
 type _Parser[T] = Callable[[bytes, str | None, str, AuditLog], _Parsed[T] | None]
+
+
+def _checked_rings(
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    rings: list[list[tuple[float, float]]],
+    width: int,
+    height: int,
+) -> list[list[tuple[float, float]]] | None:
+    # The further rings of a polygon, snapped inside when within the tolerance; None (recorded)
+    # when one leaves the image: the object is one, so it is skipped whole.
+    kept: list[list[tuple[float, float]]] = []
+    for ring in rings:
+        if not _points_near(ring, width, height):
+            audit.record(
+                split=split, item=stem, annotation=ann_id, kind="polygon",
+                reason=AuditReason.POLYGON_OUTSIDE_IMAGE,
+                message=f"a point of a further ring is outside the {width}x{height} image",
+            )  # fmt: skip
+            return None
+        if not all(0.0 <= px <= width and 0.0 <= py <= height for px, py in ring):
+            _note_clipped(audit, split, stem, ann_id, ring, width, height)
+        kept.append(
+            [(min(max(px, 0.0), width), min(max(py, 0.0), height)) for px, py in ring]
+        )
+    return kept
 
 
 def _parse_models(
@@ -506,17 +725,28 @@ def _parse_models(
         item: DMv2Item | None = DMv2Item.model_validate_json(raw)
     except ValidationError:
         item = _salvage(raw, split, stem, audit)
-    return None if item is None else (item.images, item.size())
+    if item is None:
+        return None
+    source = item.source
+    identity = (None, None) if source is None else (source.file_name, source.image_id)
+    return item.images, item.size(), identity
 
 
 def _lean_image(image: DMv2Image) -> _LeanImage:
     lean: _LeanImage = {
         "bounding_box": [
-            {"id": b.id, "classification": b.classification, "data": b.data}
+            {
+                "id": b.id, "classification": b.classification, "data": b.data,
+                "area": b.area, "keypoints": b.keypoints, "mask": b.mask, "crowd": b.crowd,
+            }  # fmt: skip
             for b in image.bounding_box
         ],
         "polygon": [
-            {"id": p.id, "classification": p.classification, "data": p.data}
+            {
+                "id": p.id, "classification": p.classification, "data": p.data,
+                "rings": p.rings, "bbox": p.bbox, "area": p.area, "keypoints": p.keypoints,
+                "crowd": p.crowd,
+            }  # fmt: skip
             for p in image.polygon
         ],
     }
@@ -530,37 +760,75 @@ def _lean_image(image: DMv2Image) -> _LeanImage:
 def _parse_lean(
     raw: bytes, split: str | None, stem: str, audit: AuditLog
 ) -> _Parsed[_LeanImage] | None:
+    identity: tuple[str | None, int | None] = (None, None)
     try:
-        images = _LEAN_ITEM.validate_json(raw).get("images", [])
+        lean = _LEAN_ITEM.validate_json(raw)
+        images = lean.get("images", [])
+        source = lean.get("source")
+        if source is not None:
+            identity = (source.get("file_name"), source.get("image_id"))
     except ValidationError:
         # Something is wrong: the model path keeps what is valid and records the rest.
         item = _salvage(raw, split, stem, audit)
         if item is None:
             return None
         images = [_lean_image(image) for image in item.images]
+        if item.source is not None:
+            identity = (item.source.file_name, item.source.image_id)
     for image in images:
         width, height = image.get("width"), image.get("height")
         if width is not None and height is not None:
-            return images, (width, height)
-    return images, None
+            return images, (width, height), identity
+    return images, None, identity
+
+
+def _unsafe_entry(
+    root: Path, root_real: str, path: str, split: str | None, stem: str, audit: AuditLog
+) -> bool:
+    # True (and recorded) when ``path`` (under ``root``) is a symlink, or under one, that leaves
+    # the root.
+    try:
+        inside_root(root_real, os.path.join(root_real, os.path.relpath(path, root)))
+    except UnsafePathError as exc:
+        audit.record(split=split, item=stem, reason=AuditReason.UNSAFE_PATH, message=str(exc))
+        return True
+    return False
 
 
 def _iter_sized[T](
     layout: DMv2Layout, audit: AuditLog, parse: _Parser[T]
-) -> Iterator[tuple[str | None, str, str, str, int, int, list[T]]]:
+) -> Iterator[tuple[str | None, str, str, str, int, int, list[T], tuple[str | None, int | None]]]:
     # Every item that parses and has a readable image, with its size: (split, stem, image path,
-    # image file name, width, height, its image entries). Skips are recorded in ``audit``.
+    # image file name, width, height, its image entries, its source identity). Skips are
+    # recorded in ``audit``. No file reached through a symlink leading out of the root is read.
     hint = ".jpg"
+    root_real = os.path.realpath(layout.root)
     for split in layout.splits:
         folder = layout.split_dir(split)
         # Plain strings in this loop: pathlib objects cost more than the I/O for small items.
         # ".../original_files/": an image path is this + stem + extension (no join per item).
         originals = os.path.join(folder, "original_files", "")
+        # Folders that are symlinks out of the root make every item in them unsafe; checked once
+        # here, so each item needs only an lstat of its own two files.
+        json_folder = os.path.join(folder, "json")
+        folders_safe = all(
+            _is_inside(root_real, os.path.join(root_real, os.path.relpath(f, layout.root)))
+            for f in (json_folder, originals)
+        )
         for entry in _iter_json(folder / "json"):
             stem = entry.name[:-5]
             audit.items_total += 1
+            if not folders_safe or entry.is_symlink():
+                if _unsafe_entry(layout.root, root_real, entry.path, split, stem, audit):
+                    continue
             try:
-                raw_bytes = read_small_file(entry.path)
+                raw_bytes = read_small_file(entry.path, max_size=MAX_ITEM_BYTES)
+            except FileTooLargeError as exc:
+                audit.record(
+                    split=split, item=stem, reason=AuditReason.ITEM_TOO_LARGE,
+                    message=f"json/{entry.name}: {exc}",
+                )  # fmt: skip
+                continue
             except OSError as exc:
                 audit.record(
                     split=split, item=stem, reason=AuditReason.MALFORMED_JSON, message=str(exc)
@@ -569,7 +837,7 @@ def _iter_sized[T](
             parsed = parse(raw_bytes, split, stem, audit)
             if parsed is None:
                 continue
-            images, size = parsed
+            images, size, identity = parsed
             base = originals + stem
             candidate = base + hint
             image_path: str | None = None
@@ -598,11 +866,23 @@ def _iter_sized[T](
                 continue
             image_name = image_path[len(originals) :]
             hint = image_name[len(stem) :]
+            if (not folders_safe or os.path.islink(image_path)) and _unsafe_entry(
+                layout.root, root_real, image_path, split, stem, audit
+            ):
+                continue
             if size is None:
                 size = image_size_or_skip(image_path, image_name, audit, split, stem)
                 if size is None:
                     continue
-            yield split, stem, image_path, image_name, size[0], size[1], images
+            yield split, stem, image_path, image_name, size[0], size[1], images, identity
+
+
+def _is_inside(root_real: str, path: str) -> bool:
+    try:
+        inside_root(root_real, path)
+    except UnsafePathError:
+        return False
+    return True
 
 
 def iter_checked_items(
@@ -617,7 +897,7 @@ def iter_checked_items(
 
     ``classes`` (name to id), when given, makes an annotation of any other class a skip.
     """
-    for split, stem, image_path, image_name, width, height, images in _iter_sized(
+    for split, stem, image_path, image_name, width, height, images, identity in _iter_sized(
         layout, audit, _parse_models
     ):
         boxes: list[BoundingBox] = []
@@ -630,18 +910,73 @@ def iter_checked_items(
                 )  # fmt: skip
                 if data is not None:
                     boxes.append(
-                        box if data is box.data else box.model_copy(update={"data": data})
+                        box
+                        if data is box.data
+                        else box.model_copy(update={"data": data, "area": None, "mask": None})
                     )
             for poly in image.polygon:
                 points = _checked_polygon(
                     audit, split, stem, poly.id, poly.classification, poly.data, classes,
                     width, height,
                 )  # fmt: skip
+                if points is not None and poly.rings:
+                    rings = _checked_rings(
+                        audit, split, stem, poly.id, poly.rings, width, height
+                    )
+                    if rings is None:
+                        continue
+                    poly = poly.model_copy(update={"rings": rings})
                 if points is not None:
                     polygons.append(
-                        poly if points is poly.data else poly.model_copy(update={"data": points})
+                        poly
+                        if points is poly.data
+                        else poly.model_copy(update={"data": points, "bbox": None, "area": None})
                     )
-        yield CheckedItem(split, stem, image_path, image_name, width, height, boxes, polygons)
+        source = None if identity == (None, None) else DMv2Source(
+            file_name=identity[0], image_id=identity[1]
+        )
+        yield CheckedItem(
+            split, stem, image_path, image_name, width, height, boxes, polygons, source
+        )
+
+
+def _box_extras(
+    box: _LeanBox, unchanged: bool, index: int, extras: ShapeExtras | None
+) -> ShapeExtras | None:
+    # What a box carries beyond its class and data, into ``extras`` (made when first needed).
+    # Stored area and mask hold only while the box is as given (not clipped).
+    area, keypoints, mask = box.get("area"), box.get("keypoints"), box.get("mask")
+    crowd = box.get("crowd", False)
+    if not ((area is not None or mask is not None) and unchanged) and not keypoints and not crowd:
+        return extras
+    extras = extras or ShapeExtras()
+    if area is not None and unchanged:
+        extras.box_areas[index] = area
+    if mask is not None and unchanged:
+        extras.box_masks[index] = mask
+    if keypoints:
+        extras.box_keypoints[index] = keypoints
+    if crowd:
+        extras.crowd_boxes.add(index)
+    return extras
+
+
+def _polygon_extras(
+    poly: _LeanPolygon, index: int, extras: ShapeExtras | None
+) -> ShapeExtras | None:
+    # The polygon counterpart of _box_extras (its rings are handled by the caller).
+    stored_bbox, stored_area = poly.get("bbox"), poly.get("area")
+    keypoints, crowd = poly.get("keypoints"), poly.get("crowd", False)
+    if stored_bbox is None and stored_area is None and not keypoints and not crowd:
+        return extras
+    extras = extras or ShapeExtras()
+    if stored_bbox is not None or stored_area is not None:
+        extras.polygon_stored[index] = (stored_bbox, stored_area)
+    if keypoints:
+        extras.polygon_keypoints[index] = keypoints
+    if crowd:
+        extras.crowd_polygons.add(index)
+    return extras
 
 
 def iter_checked_shapes(
@@ -653,11 +988,14 @@ def iter_checked_shapes(
     annotation: a valid item is validated in one pydantic-core call into plain tuples (an item
     with anything wrong goes through the same salvage path as in :func:`iter_checked_items`).
     """
-    for split, stem, image_path, image_name, width, height, images in _iter_sized(
+    for split, stem, image_path, image_name, width, height, images, identity in _iter_sized(
         layout, audit, _parse_lean
     ):
         boxes: list[tuple[str, tuple[float, float, float, float]]] = []
         polygons: list[_CheckedPolygon] = []
+        extras: ShapeExtras | None = None  # made on the first annotation that needs it
+        box_ids: list[str] = []
+        polygon_ids: list[str] = []
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -673,7 +1011,10 @@ def iter_checked_shapes(
                     if checked is None:
                         continue
                     data = checked
+                if len(box) > 3:  # id, classification and data, plus something stored
+                    extras = _box_extras(box, data is box["data"], len(boxes), extras)
                 boxes.append((name, data))
+                box_ids.append(box["id"])
             for poly in image.get("polygon", ()):
                 name, points = poly["classification"], poly["data"]
                 xs, ys = zip(*points, strict=True)
@@ -691,16 +1032,39 @@ def iter_checked_shapes(
                         points = checked_points
                         xs, ys = zip(*points, strict=True)
                         bounds = (min(xs), min(ys), max(xs), max(ys))
+                        poly = {**poly, "bbox": None, "area": None}  # no longer what was stored
+                if len(poly) > 3:  # id, classification and data, plus something more
+                    extra = poly.get("rings")
+                    if extra:
+                        checked_rings = _checked_rings(
+                            audit, split, stem, poly["id"], extra, width, height
+                        )
+                        if checked_rings is None:
+                            continue
+                        extras = extras or ShapeExtras()
+                        extras.rings[len(polygons)] = checked_rings
+                    extras = _polygon_extras(poly, len(polygons), extras)
                 polygons.append((name, points, bounds))
-        yield CheckedShapes(split, stem, image_path, image_name, width, height, boxes, polygons)
+                polygon_ids.append(poly["id"])
+        yield CheckedShapes(
+            split, stem, image_path, image_name, width, height, boxes, polygons, box_ids,
+            polygon_ids, extras, identity[0], identity[1],
+        )  # fmt: skip
 
 
 def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-    """Hard-link ``source`` to ``target`` (no bytes copied), or copy when linking is refused."""
+    """Hard-link ``source`` to ``target`` (no bytes copied), or copy when linking is refused.
+
+    Raises ``FileExistsError`` when ``target`` exists: an output file is never replaced, which
+    is also how writers find two items wanting one file name, without remembering every name.
+    """
     try:
         os.link(source, target)
+    except FileExistsError:
+        raise
     except OSError:
-        shutil.copyfile(source, target)
+        with open(source, "rb") as src, open(target, "xb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def write_dmv2_item(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -32,12 +32,26 @@ __all__ = [
     "ExportDatasetStep",
 ]
 
-_CONVERTERS: Final[dict[tuple[str, str], Callable[[Path, Path], ConversionResult]]] = {
-    ("dm_v2", "yolo"): lambda s, o: dmv2_to_yolo(s, o),
-    ("dm_v2", "coco"): lambda s, o: dmv2_to_coco(s, o),
-    ("yolo", "dm_v2"): yolo_to_dmv2,
-    ("coco", "dm_v2"): coco_to_dmv2,
+type _Converter = Callable[[Path, Path, Mapping[str, int] | None], ConversionResult]
+
+_CONVERTERS: Final[dict[tuple[str, str], _Converter]] = {
+    ("dm_v2", "yolo"): lambda s, o, m: dmv2_to_yolo(s, o, class_map=m),
+    ("dm_v2", "coco"): lambda s, o, m: dmv2_to_coco(s, o, class_map=m),
+    ("yolo", "dm_v2"): lambda s, o, m: yolo_to_dmv2(s, o),
+    ("coco", "dm_v2"): lambda s, o, m: coco_to_dmv2(s, o),
 }
+
+
+def _class_map(value: object) -> Mapping[str, int] | None:
+    # params['class_map']: class name -> id, to write the ids a pretrained model expects.
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in value.items()
+    ):
+        raise TypeError(f"params['class_map'] must map class names to int ids, got {value!r}")
+    return {str(k): int(v) for k, v in value.items()}
 
 
 def _default_client() -> Backend:
@@ -196,9 +210,11 @@ class ExportDatasetStep(ConfiguredStep[DatasetContext]):
 class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
     """Convert the dataset in ``context.dataset`` to another format.
 
-    Supported: ``dm_v2`` to ``yolo`` or ``coco``, and ``yolo`` or ``coco`` to ``dm_v2``. The
-    output goes to ``params['convert_output_dir']`` or, by default, a new folder beside the
-    source named ``<source>_<target>``. Sets ``context.dataset`` to ``path``, ``config_path``,
+    Supported: ``dm_v2`` to ``yolo`` or ``coco``, and ``yolo`` or ``coco`` to ``dm_v2`` (the
+    source may then be a folder or the yaml / annotations file itself). The output goes to
+    ``params['convert_output_dir']`` or, by default, a new folder beside the source named
+    ``<source>_<target>``. ``params['class_map']`` (class name -> id), when given, fixes the
+    class ids of a YOLO or COCO output. Sets ``context.dataset`` to ``path``, ``config_path``,
     ``format``, ``is_categorized``, ``source_path`` (plus ``classes``, ``count`` and
     ``audit_path``); the result data holds ``path``, ``config_path`` and the audit counts.
     Rollback removes the output folder.
@@ -244,21 +260,27 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
                 f"{self.source_format!r}"
             )
         source = Path(str(dataset["path"])).absolute()
-        if not source.is_dir():
+        if not (source.is_dir() or (self.source_format != "dm_v2" and source.is_file())):
             raise FileNotFoundError(f"dataset folder {str(source)!r} (context.dataset['path'])")
+        class_map = _class_map(context.params.get("class_map"))
         output_param = context.params.get("convert_output_dir")
         target = (
             Path(str(output_param)).absolute()
             if output_param is not None
-            else source.with_name(f"{source.name}_{self.target_format}")
+            else source.with_name(
+                f"{source.stem if source.is_file() else source.name}_{self.target_format}"
+            )
         )
         undo = _claim_folder(target)
-        context.on_rollback(undo, label=f"remove converted dataset {target}")
         context.log(
             "dataset_convert_start",
             {"source": str(source), "target": str(target), "format": self.target_format},
         )
-        result = _CONVERTERS[(self.source_format, self.target_format)](source, target)
+        # The converter claims the folder atomically and cleans up after itself if it fails;
+        # the undo is registered only once the output is ours, so a run that lost the folder to
+        # another can never remove that run's output.
+        result = _CONVERTERS[(self.source_format, self.target_format)](source, target, class_map)
+        context.on_rollback(undo, label=f"remove converted dataset {target}")
         summary = result.audit
         context.dataset = {
             "path": result.path,
@@ -282,6 +304,7 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
                 "annotations_written": summary.annotations_written,
                 "annotations_skipped": summary.annotations_skipped,
                 "skipped_by_reason": summary.reasons,
+                "changed_by_reason": summary.changes,
             },
             rollback_data={"path": result.path},
         )

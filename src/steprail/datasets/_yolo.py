@@ -2,42 +2,62 @@
 
 Output layout (``<split>`` is ``train``, ``valid``, ``test``; a flat dataset has no split level)::
 
-    images/<split>/<stem>.<ext>   the images (hard links to the source when possible)
-    labels/<split>/<stem>.txt     one row per box: ``class cx cy w h``; one row per polygon:
+    images/<split>/<name>.<ext>   the images (hard links to the source when possible); <name> is
+                                  the item's identity, sub-folders included (camA/0001.jpg)
+    labels/<split>/<name>.txt     one row per box: ``class cx cy w h``; one row per polygon:
                                   ``class x1 y1 x2 y2 ...``; all normalised to [0, 1]
-    dataset.yaml                  ``path``, ``train``/``val``/``test``, ``nc`` and ``names``
-    audit.json                    what was skipped, and why
+    dataset.yaml                  ``train``/``val``/``test`` relative to the yaml's folder (no
+                                  absolute ``path``: the folder can be moved), ``nc``, ``names``
+    audit.json                    what was skipped or changed, and why
 
-Class ids are the indexes of the sorted class names, the same for every split.
+Class ids: the source's (see :mod:`._classes`) when they are ``0..n-1``; YOLO needs exactly
+those, so other ids (COCO's 1..90 with gaps) are mapped to ``0..n-1`` in id order and the
+mapping is recorded in the audit. An explicit ``class_map`` is written as given (gaps filled
+with ``class_<id>`` placeholders, audited).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from pydantic import ValidationError
-
 from ._audit import AuditLog, AuditReason
+from ._classes import resolve_class_map
 from ._convert import ConversionResult, fresh_output
-from ._dmv2 import BoundingBox, DMv2Image, DMv2Item, Polygon
+from ._dmv2 import (
+    BoundingBox,
+    DMv2Category,
+    DMv2Image,
+    DMv2Item,
+    DMv2Keypoints,
+    DMv2Source,
+    Polygon,
+)
+from ._paths import ItemKeys, UnsafePathError, utf8_identity
 from ._source import (
+    CheckedItem,
     DatasetInputError,
     NoUsableItemsError,
-    annotation_reason,
     check_something_written,
     detect_layout,
     image_size_or_skip,
     iter_checked_items,
     link_or_copy,
-    resolve_classes,
-    validation_message,
+    read_manifest,
     write_dmv2_item,
     write_manifest,
     write_small_file,
+)
+from ._yolo_config import (
+    SPLIT_KEYS,
+    YOLO_CONFIG_NAME,
+    YoloConfig,
+    find_yolo_config,
+    read_yolo_config,
 )
 
 __all__ = [
@@ -48,50 +68,121 @@ __all__ = [
     "yolo_to_dmv2",
 ]
 
-#: The file name of the Ultralytics-style config written at (and read from) a YOLO dataset root.
-YOLO_CONFIG_NAME: Final = "dataset.yaml"
-
 # DM v2 split folder -> the key Ultralytics reads in dataset.yaml.
 _YAML_KEYS: Final = {"train": "train", "valid": "val", "test": "test"}
-_SPLITS_FROM_KEYS: Final = {"train": "train", "val": "valid", "valid": "valid", "test": "test"}
 _OUT_DIRS: Final = ("images", "labels")
+# Past the image edge by less than this (pixels) is rounding of the six-decimal rows: clipped
+# without an audit entry.
+_PIXEL_NOISE: Final = 1e-2
 _IMAGE_SUFFIXES: Final = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".dng", ".mpo", ".pfm", ".heic"}
 )
 
 
-def _clamp(value: float, limit: float) -> float:
-    return 0.0 if value < 0.0 else limit if value > limit else value
+def _yolo_ids(
+    ids: dict[str, int], categories: Sequence[DMv2Category], explicit: bool, audit: AuditLog
+) -> tuple[dict[str, int], list[str]]:
+    # The ids and the id-ordered names list of the output (see the module docs).
+    if sorted(ids.values()) == list(range(len(ids))):
+        return ids, [name for name, _ in sorted(ids.items(), key=lambda kv: kv[1])]
+    if explicit:
+        names = [f"class_{index}" for index in range(max(ids.values()) + 1)]
+        for name, class_id in ids.items():
+            names[class_id] = name
+        audit.record_change(
+            split=None, item="*", kind="dataset", reason=AuditReason.CLASS_IDS_RENUMBERED,
+            message=f"class ids {sorted(set(range(len(names))) - set(ids.values()))} are not in "
+            "class_map: written as placeholder names class_<id>",
+        )  # fmt: skip
+        return ids, names
+    ordered = sorted(categories, key=lambda c: c.id)
+    mapped = {c.name: index for index, c in enumerate(ordered)}
+    changed = {c.name: (c.id, mapped[c.name]) for c in ordered if c.id != mapped[c.name]}
+    audit.record_change(
+        split=None, item="*", kind="dataset", reason=AuditReason.CLASS_IDS_RENUMBERED,
+        message="YOLO needs class ids 0..n-1; source ids mapped in id order: "
+        + json.dumps({name: f"{old}->{new}" for name, (old, new) in changed.items()}),
+    )  # fmt: skip
+    return mapped, [c.name for c in ordered]
+
+
+def _write_pair(
+    images_dir: str, labels_dir: str, identity: str, image_source: str, label: bytes
+) -> str:
+    # Write the label (create-only) then link the image, as ``identity`` or, when an earlier
+    # item already has that label file (x.jpg then x.png) or image, as ``<stem>~2<ext>``...:
+    # the name written. The files on disk are the memory of names taken.
+    stem, ext = posixpath.splitext(identity)
+    name, number = identity, 1
+    while True:
+        label_path = os.path.join(labels_dir, posixpath.splitext(name)[0] + ".txt")
+        try:
+            write_small_file(label_path, label, exclusive=True)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                link_or_copy(image_source, os.path.join(images_dir, name))
+                return name
+            except FileExistsError:
+                os.unlink(label_path)
+        number += 1
+        name = f"{stem}~{number}{ext}"
 
 
 def dmv2_to_yolo(
-    source: Path, output: Path, *, splits: Sequence[str] | None = None
+    source: Path,
+    output: Path,
+    *,
+    splits: Sequence[str] | None = None,
+    class_map: Mapping[str, int] | None = None,
 ) -> ConversionResult:
     """Convert the DM v2 dataset at ``source`` into a new YOLO dataset at ``output``.
 
     Streams item by item. Bad items and annotations are skipped and listed in
-    ``output/audit.json``. Raises :class:`~steprail.datasets.DatasetInputError` when ``source``
-    is not a DM v2 dataset, :class:`~steprail.datasets.NoUsableItemsError` when nothing usable
-    remains, :class:`~steprail.datasets.OutputExistsError` when ``output`` is not empty; on any
-    failure ``output`` is left as it was.
+    ``output/audit.json``, with what was changed (renumbered class ids, renamed files). An item
+    keeps its identity: ``camA/0001.jpg`` is written as ``images/<split>/camA/0001.jpg``.
+    ``class_map`` (class name -> id) fixes the ids, to match a pretrained model; annotations of
+    other classes are skipped. Raises :class:`~steprail.datasets.DatasetInputError` when
+    ``source`` is not a DM v2 dataset, :class:`~steprail.datasets.NoUsableItemsError` when
+    nothing usable remains, :class:`~steprail.datasets.OutputExistsError` when ``output`` is not
+    empty or another run is writing it; on any failure ``output`` is left as it was.
     """
     layout = detect_layout(source, splits)
-    names = resolve_classes(layout)
-    class_ids = {name: index for index, name in enumerate(names)}
+    resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="yolo"
     ) as audit:
+        class_ids, names = _yolo_ids(
+            resolved.ids, resolved.categories, class_map is not None, audit
+        )
+        manifest = read_manifest(layout.root)
+        # A dataset whose manifest names keypoints is written as a pose dataset (every row a box
+        # with K keypoints, as Ultralytics requires); otherwise keypoints are dropped, audited.
+        pose = manifest.keypoints if manifest is not None and manifest.keypoints else None
         folders: dict[str | None, tuple[str, str]] = {}
+        made: set[str] = set()
         for split in layout.splits:
-            made = [out / kind if split is None else out / kind / split for kind in _OUT_DIRS]
-            for folder in made:
+            made_pair = [out / kind if split is None else out / kind / split for kind in _OUT_DIRS]
+            for folder in made_pair:
                 folder.mkdir(parents=True)
-            folders[split] = (str(made[0]), str(made[1]))
+                made.add(str(folder))
+            folders[split] = (str(made_pair[0]), str(made_pair[1]))
+        boxes_written = polygons_written = 0
         for item in iter_checked_items(layout, audit, class_ids):
             images_dir, labels_dir = folders[item.split]
+            identity = (
+                item.source.file_name
+                if item.source is not None and item.source.file_name
+                else item.image_name
+            )
+            identity, encoded = utf8_identity(identity)
             w, h = float(item.width), float(item.height)
             rows: list[str] = []
-            for box in item.boxes:
+            if pose is not None:
+                rows = _pose_rows(item, class_ids, pose, audit)
+                boxes_written += len(rows)
+            for box in item.boxes if pose is None else ():
                 x, y, bw, bh = box.data  # inside the image: iter_checked_items guarantees it
                 rows.append(
                     "%d %.6f %.6f %.6f %.6f\n"
@@ -103,18 +194,57 @@ def dmv2_to_yolo(
                         bh / h,
                     )
                 )
-            for poly in item.polygons:
-                coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in poly.data])
-                rows.append(f"{class_ids[poly.classification]} {coords}\n")
-            link_or_copy(item.image_path, os.path.join(images_dir, item.image_name))
-            write_small_file(
-                os.path.join(labels_dir, item.stem + ".txt"), "".join(rows).encode("utf-8")
+                if box.keypoints:
+                    _keypoints_dropped(audit, item, box.id, "box")
+                if box.crowd or box.mask is not None:
+                    _crowd_as_object(audit, item, box.id, "box")
+            for poly in item.polygons if pose is None else ():
+                if poly.keypoints:
+                    _keypoints_dropped(audit, item, poly.id, "polygon")
+                if poly.crowd:
+                    _crowd_as_object(audit, item, poly.id, "polygon")
+                for ring in (poly.data, *poly.rings):
+                    coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in ring])
+                    rows.append(f"{class_ids[poly.classification]} {coords}\n")
+                if poly.rings:
+                    audit.record_change(
+                        split=item.split, item=item.stem, annotation=poly.id, kind="polygon",
+                        reason=AuditReason.POLYGON_RINGS_SPLIT,
+                        message=f"an object of {1 + len(poly.rings)} polygons written as "
+                        f"{1 + len(poly.rings)} rows: a YOLO row holds one polygon",
+                    )  # fmt: skip
+            if pose is None:
+                boxes_written += len(item.boxes)
+                polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
+            if "/" in identity:
+                for base in (images_dir, labels_dir):
+                    parent = os.path.dirname(os.path.join(base, identity))
+                    if parent not in made:
+                        os.makedirs(parent, exist_ok=True)
+                        made.add(parent)
+            name = _write_pair(
+                images_dir, labels_dir, identity, item.image_path, "".join(rows).encode("utf-8")
             )
+            if name != identity or encoded:
+                audit.record_change(
+                    split=item.split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
+                    message=f"{identity} written as {name}: YOLO finds a label by the image's "
+                    "path without extension, and an earlier image has that label file (or the "
+                    "name is not UTF-8 text)",
+                )  # fmt: skip
             audit.items_written += 1
             audit.annotations_written += len(rows)
         check_something_written(audit, source)
+        if boxes_written and polygons_written:
+            audit.record_change(
+                split=None, item="*", kind="dataset",
+                reason=AuditReason.MIXED_BOXES_AND_POLYGONS,
+                message=f"{boxes_written} box row(s) and {polygons_written} polygon row(s): "
+                "Ultralytics trains a segmentation model only when every row is a polygon, and "
+                "otherwise drops all polygons",
+            )  # fmt: skip
         config = out / YOLO_CONFIG_NAME
-        config.write_text(_yaml(out, layout.splits, names), encoding="utf-8")
+        config.write_text(_yaml(layout.splits, names, pose), encoding="utf-8")
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -122,16 +252,82 @@ def dmv2_to_yolo(
         format="yolo",
         is_categorized=layout.is_categorized,
         source_path=str(source),
-        classes=names,
+        classes=sorted(set(names) & set(class_ids)),
         splits=[s for s in layout.splits if s is not None],
         audit_path=str(audit.path),
         audit=summary,
     )
 
 
-def _yaml(root: Path, splits: Sequence[str | None], names: Sequence[str]) -> str:
+def _crowd_as_object(audit: AuditLog, item: CheckedItem, ann_id: str, kind: str) -> None:
+    audit.record_change(
+        split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+        reason=AuditReason.CROWD_AS_BOX,
+        message="a crowd region written as an ordinary object (YOLO has no crowd flag; a mask "
+        "is written as its box)",
+    )  # fmt: skip
+
+
+def _keypoints_dropped(audit: AuditLog, item: CheckedItem, ann_id: str, kind: str) -> None:
+    audit.record_change(
+        split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+        reason=AuditReason.KEYPOINTS_DROPPED,
+        message="keypoints not written: the dataset's manifest names no keypoints, so the "
+        "output is not a pose dataset",
+    )  # fmt: skip
+
+
+# (annotation id, class, box (x, y, w, h), keypoints, kind) of one object of a pose row.
+type _PoseShape = tuple[
+    str, str, tuple[float, float, float, float], list[tuple[float, float, int]], str
+]
+
+
+def _pose_rows(
+    item: CheckedItem, class_ids: Mapping[str, int], pose: DMv2Keypoints, audit: AuditLog
+) -> list[str]:
+    # Ultralytics pose rows: class, box (centre, size) and K keypoints (x, y, visibility), all
+    # normalised; an object without keypoints gets K unlabelled ones (0 0 0).
+    w, h = float(item.width), float(item.height)
+    count = len(pose.names)
+    rows: list[str] = []
+    shapes: list[_PoseShape] = [
+        (b.id, b.classification, b.data, b.keypoints, "box") for b in item.boxes
+    ]
+    for poly in item.polygons:
+        xs = [x for ring in (poly.data, *poly.rings) for x, _ in ring]
+        ys = [y for ring in (poly.data, *poly.rings) for _, y in ring]
+        box = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+        shapes.append((poly.id, poly.classification, box, poly.keypoints, "polygon"))
+        audit.record_change(
+            split=item.split, item=item.stem, annotation=poly.id, kind="polygon",
+            reason=AuditReason.POLYGON_AS_BOX,
+            message="a pose dataset holds boxes: the polygon is written as its bounding box",
+        )  # fmt: skip
+    for ann_id, name, (x, y, bw, bh), keypoints, kind in shapes:
+        if keypoints and len(keypoints) != count:
+            audit.record_change(
+                split=item.split, item=item.stem, annotation=ann_id, kind=kind,
+                reason=AuditReason.KEYPOINTS_DROPPED,
+                message=f"{len(keypoints)} keypoints, the dataset has {count}: written unlabelled",
+            )  # fmt: skip
+            keypoints = []
+        points = keypoints or [(0.0, 0.0, 0)] * count
+        tail = " ".join("%.6f %.6f %d" % (px / w, py / h, v) for px, py, v in points)
+        rows.append(
+            "%d %.6f %.6f %.6f %.6f %s\n"
+            % (class_ids[name], (x + bw / 2) / w, (y + bh / 2) / h, bw / w, bh / h, tail)
+        )
+    return rows
+
+
+def _yaml(
+    splits: Sequence[str | None], names: Sequence[str], pose: DMv2Keypoints | None = None
+) -> str:
+    # No `path` key: Ultralytics then takes the yaml's own folder as the root, so the dataset can
+    # be moved (a relative `path` would be read against the working directory).
     # JSON strings are valid YAML double-quoted scalars, so names with any character survive.
-    lines = [f"path: {json.dumps(str(root))}"]
+    lines = ["# Ultralytics dataset: paths are relative to this file's folder"]
     if list(splits) == [None]:
         lines += ["train: images", "val: images"]
     else:
@@ -139,173 +335,195 @@ def _yaml(root: Path, splits: Sequence[str | None], names: Sequence[str]) -> str
             assert split is not None
             lines.append(f"{_YAML_KEYS[split]}: images/{split}")
     lines.append(f"nc: {len(names)}")
-    lines.append("names: [" + ", ".join(json.dumps(n) for n in names) + "]")
+    if pose is not None:
+        lines.append(f"kpt_shape: [{len(pose.names)}, 3]")
+        if pose.flip_idx is not None:
+            lines.append(f"flip_idx: {json.dumps(pose.flip_idx)}")
+    lines.append("names:" if names else "names: {}")
+    lines += [f"  {index}: {json.dumps(name)}" for index, name in enumerate(names)]
     return "\n".join(lines) + "\n"
 
 
-class YoloConfig:
-    """The parts of a YOLO ``dataset.yaml`` the importer uses."""
-
-    def __init__(self, root: Path, splits: dict[str, Path], names: list[str]) -> None:
-        """``splits`` maps a split key (``train``, ``val``, ``test``) to its images folder."""
-        self.root = root
-        self.splits = splits
-        self.names = names
-
-
-def _scalar(text: str) -> str:
-    text = text.strip()
-    if text.startswith('"'):
-        value = json.loads(text)
-        return str(value)
-    if text.startswith("'") and text.endswith("'") and len(text) >= 2:
-        return text[1:-1].replace("''", "'")
-    if " #" in text:
-        text = text.split(" #", 1)[0].rstrip()
-    return text
+def _label_path(image_path: str) -> str:
+    # Ultralytics' rule: the last "/images/" in the path becomes "/labels/", the extension
+    # ".txt"; an image path without an images folder has its label beside it.
+    sep_images, sep_labels = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    head, found, tail = image_path.rpartition(sep_images)
+    base = head + sep_labels + tail if found else image_path
+    return os.path.splitext(base)[0] + ".txt"
 
 
-def _flow_list(text: str) -> list[str]:
-    inner = text.strip()[1:-1]
-    try:
-        parsed = json.loads("[" + inner + "]")
-        return [str(v) for v in parsed]
-    except ValueError:
-        return [_scalar(part) for part in inner.split(",") if part.strip()]
+def _walk_images(folder: Path) -> list[str]:
+    # Every image file under ``folder`` (nested folders too), sorted for a stable item order.
+    found: list[str] = []
+    for current, dirs, files in os.walk(folder):
+        dirs.sort()
+        found += [
+            os.path.join(current, f)
+            for f in sorted(files)
+            if os.path.splitext(f)[1].lower() in _IMAGE_SUFFIXES
+        ]
+    return found
 
 
-def read_yolo_config(path: Path) -> YoloConfig:
-    """Read the subset of YAML that YOLO configs use: scalars, and ``names`` as a flow list,
-    a block list or a ``index: name`` mapping. Raises ``ValueError`` naming the file (and the
-    line, for a line it cannot read)."""
-    top: dict[str, str] = {}
-    names: list[str] | dict[int, str] | None = None
-    current_block: str | None = None
-    number = 0
-    try:
-        for number, raw_line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not raw_line.strip() or raw_line.lstrip().startswith("#"):
-                continue
-            indented = raw_line[0] in " \t"
-            line = raw_line.strip()
-            if indented or line.startswith("- "):
-                if current_block != "names":
-                    continue
-                if line.startswith("- "):
-                    if not isinstance(names, list):
-                        names = []
-                    names.append(_scalar(line[2:]))
-                elif ":" in line:
-                    key, value = line.split(":", 1)
-                    if not isinstance(names, dict):
-                        names = {}
-                    names[int(key.strip())] = _scalar(value)
-                continue
-            if ":" not in line:
-                raise ValueError(f"cannot read {raw_line!r}")
-            key, value = (part.strip() for part in line.split(":", 1))
-            current_block = key
-            if key == "names":
-                if value.startswith("["):
-                    names = _flow_list(value)
-                elif value.startswith("{"):
-                    names = {
-                        int(k.strip()): _scalar(v)
-                        for k, v in (p.split(":", 1) for p in value[1:-1].split(",") if p.strip())
-                    }
+def _listed_images(list_file: Path, root: Path) -> list[str]:
+    # Ultralytics' image list: "./x" is relative to the list's folder; other relative lines
+    # are taken relative to the dataset root (never the working directory).
+    paths: list[str] = []
+    for line in list_file.read_text(encoding="utf-8").splitlines():
+        entry = line.strip()
+        if not entry:
+            continue
+        if entry.startswith("./"):
+            paths.append(os.path.join(list_file.parent, entry[2:]))
+        else:
+            paths.append(os.path.join(root, entry))
+    return paths
+
+
+type _Plan = list[tuple[str | None, list[tuple[str, str]]]]
+
+
+def _plan(config: YoloConfig, config_path: Path) -> tuple[_Plan, bool]:
+    # Per DM v2 split, (image path, identity) pairs; True when the dataset is flat (every split
+    # key names one and the same folder, as our flat output does).
+    resolved = {key: [p.resolve() for p in paths] for key, paths in config.sources.items()}
+    distinct = {tuple(paths) for paths in resolved.values()}
+    only = next(iter(config.sources.values()))
+    flat = len(distinct) == 1 and len(only) == 1 and (
+        len(resolved) > 1 or only[0].name not in SPLIT_KEYS
+    )
+    keys = list(config.sources.items())[:1] if flat else list(config.sources.items())
+    plan: _Plan = []
+    for key, paths in keys:
+        images: list[tuple[str, str]] = []
+        for entry in paths:
+            if entry.is_dir():
+                base = entry if len(paths) == 1 else config.root
+                images += [(p, _identity(p, base)) for p in _walk_images(entry)]
+            elif entry.is_file() and entry.suffix == ".txt":
+                images += [(p, _identity(p, config.root)) for p in _listed_images(entry, config.root)]
             else:
-                top[key] = _scalar(value)
-    except ValueError as exc:  # int(), json.loads() and decoding name neither file nor line
-        where = f"{path} line {number}" if number else str(path)
-        raise ValueError(f"{where}: {exc}") from exc
-    if names is None:
-        raise ValueError(f"{path}: no 'names' in the YOLO config")
-    name_list = names if isinstance(names, list) else [names[i] for i in sorted(names)]
-    base = Path(top["path"]) if top.get("path") else path.parent
-    if not base.is_absolute():
-        base = path.parent / base
-    if not base.is_dir():
-        base = path.parent
-    splits: dict[str, Path] = {}
-    for key in ("train", "val", "valid", "test"):
-        if top.get(key):
-            folder = Path(top[key])
-            if folder.is_absolute():
-                splits[key] = folder
-                continue
-            # Relative to `path`, else to the config's folder; Roboflow exports write
-            # `../train/images` meaning `<config folder>/train/images`.
-            stripped = Path(*[p for p in folder.parts if p != ".."]) if folder.parts else folder
-            candidates = [base / folder, path.parent / folder, path.parent / stripped]
-            splits[key] = next((c for c in candidates if c.is_dir()), candidates[0])
-    if not splits:
-        raise ValueError(f"{path}: no train/val/test entry in the YOLO config")
-    return YoloConfig(base, splits, name_list)
+                raise DatasetInputError(
+                    f"{config_path}: '{key}' entry {str(entry)!r} is neither a folder nor a "
+                    ".txt image list"
+                )
+        plan.append((None if flat else SPLIT_KEYS[key], images))
+    return plan, flat
 
 
-def _labels_dir(images_dir: Path) -> Path:
-    # Ultralytics finds labels by swapping the last 'images' path component for 'labels'.
-    parts = list(images_dir.parts)
-    for index in range(len(parts) - 1, -1, -1):
-        if parts[index] == "images":
-            parts[index] = "labels"
-            return Path(*parts)
-    return images_dir.parent / "labels"
+def _identity(path: str, base: Path) -> str:
+    relative = os.path.relpath(os.path.normpath(path), base)
+    return relative.replace(os.sep, "/")
+
+
+def _check_inside(root_real: str, path: str) -> str:
+    real = os.path.realpath(path)
+    if os.path.commonpath([root_real, real]) != root_real:
+        raise UnsafePathError(f"{path} resolves to {real}, outside the dataset root {root_real}")
+    return real
 
 
 def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
-    """Import the YOLO dataset whose ``dataset.yaml`` (or folder holding it) is ``source``.
+    """Import the Ultralytics/YOLO dataset ``source`` (its yaml, or the folder holding it).
 
-    Writes a DM v2 dataset at ``output`` (categorized unless every split points at the same
-    folder), with pixel coordinates from each image's header, and a manifest. Bad rows are
-    skipped and listed in ``output/audit.json``.
+    The yaml may have any name (a folder is searched for ``dataset.yaml``, else its only yaml)
+    and is read with Ultralytics' rules (see :func:`read_yolo_config`). Writes a DM v2 dataset
+    at ``output`` (categorized unless every split names the same folder) with pixel coordinates
+    from each image's header, the item identities (paths relative to the split's images folder)
+    and a manifest keeping the yaml's class ids. Images or labels whose path leaves the dataset
+    root, bad rows, labels without an image, and rows moved onto the image edge are listed in
+    ``output/audit.json``.
     """
-    config_path = source / YOLO_CONFIG_NAME if source.is_dir() else source
+    if source.is_dir():
+        try:
+            config_path = find_yolo_config(source)
+        except ValueError as exc:
+            raise DatasetInputError(str(exc)) from exc
+    else:
+        config_path = source
     if not config_path.is_file():
         raise DatasetInputError(f"no YOLO config {str(config_path)!r}")
-    config = read_yolo_config(config_path)
-    folders = {key: folder.resolve() for key, folder in config.splits.items()}
-    # Our flat output points every key at one folder; a single key is a split only when its
-    # folder is named like one (``images/train``), as our categorized output does.
-    distinct = set(folders.values())
-    flat = len(distinct) == 1 and (
-        len(folders) > 1 or next(iter(distinct)).name not in _SPLITS_FROM_KEYS
-    )
-    plan: list[tuple[str | None, Path]] = (
-        [(None, next(iter(folders.values())))]
-        if flat
-        else [(_SPLITS_FROM_KEYS[k], f) for k, f in folders.items()]
-    )
-    names = config.names
-    for _, images_dir in plan:
-        if not images_dir.is_dir():
-            raise DatasetInputError(f"YOLO images folder {str(images_dir)!r} does not exist")
+    try:
+        config = read_yolo_config(config_path)
+    except ValueError as exc:
+        raise DatasetInputError(str(exc)) from exc
+    for paths in config.sources.values():
+        for entry in paths:
+            if not entry.exists():
+                raise DatasetInputError(
+                    f"YOLO images folder or list {str(entry)!r} (from {config_path}) does not exist"
+                )
+    plan, flat = _plan(config, config_path)
+    root_real = os.path.realpath(config.root)
+    ids_by_name = {name: class_id for class_id, name in config.name_ids.items()}
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
     ) as audit:
-        for split, images_dir in plan:
-            labels_dir = _labels_dir(images_dir)
-            with os.scandir(images_dir) as entries:
-                for entry in entries:
-                    suffix = os.path.splitext(entry.name)[1]
-                    if suffix.lower() not in _IMAGE_SUFFIXES:
-                        continue
-                    image_path = Path(entry.path)
-                    stem = image_path.stem
-                    audit.items_total += 1
-                    size = image_size_or_skip(image_path, entry.name, audit, split, stem)
-                    if size is None:
-                        continue
-                    width, height = size
-                    item = _read_label(
-                        labels_dir / f"{stem}.txt", width, height, names, split, stem, audit
-                    )
-                    write_dmv2_item(out, split, stem, item, image_path)
-                    audit.items_written += 1
-                    audit.annotations_written += len(item.boxes()) + len(item.polygons())
+        for split, images in plan:
+            keys = ItemKeys()
+            seen: set[str] = set()
+            labels_used: set[str] = set()
+            for image_path, identity in images:
+                audit.items_total += 1
+                try:
+                    real = _check_inside(root_real, image_path)
+                    label = _label_path(image_path)
+                    if os.path.lexists(label):
+                        _check_inside(root_real, label)
+                except UnsafePathError as exc:
+                    audit.record(
+                        split=split, item=identity, reason=AuditReason.UNSAFE_PATH,
+                        message=str(exc),
+                    )  # fmt: skip
+                    continue
+                if real in seen:
+                    audit.record(
+                        split=split, item=identity, reason=AuditReason.DUPLICATE_IMAGE,
+                        message=f"{identity} is listed more than once in this split",
+                    )  # fmt: skip
+                    continue
+                seen.add(real)
+                if not os.path.isfile(image_path):
+                    audit.record(
+                        split=split, item=identity, reason=AuditReason.MISSING_IMAGE,
+                        message=f"{image_path} does not exist",
+                    )  # fmt: skip
+                    continue
+                labels_used.add(os.path.normpath(label))
+                size = image_size_or_skip(image_path, identity, audit, split, identity)
+                if size is None:
+                    continue
+                width, height = size
+                item = _read_label(
+                    Path(label), width, height, config, split, identity, audit
+                )
+                text_identity, encoded = utf8_identity(identity)
+                if encoded:
+                    audit.record_change(
+                        split=split, item=text_identity, reason=AuditReason.RENAMED_FOR_TARGET,
+                        message="the file name is not UTF-8 text: its identity is kept "
+                        "percent-encoded",
+                    )  # fmt: skip
+                item = item.model_copy(update={"source": DMv2Source(file_name=text_identity)})
+                write_dmv2_item(out, split, keys.key(identity), item, image_path)
+                audit.items_written += 1
+                audit.annotations_written += len(item.boxes()) + len(item.polygons())
+            _audit_orphan_labels(images, labels_used, split, audit)
         if audit.items_written == 0:
             raise NoUsableItemsError(f"no usable image in the YOLO dataset {str(source)!r}")
-        write_manifest(out, names, audit.items_written)
+        categories = [
+            DMv2Category(id=class_id, name=name) for name, class_id in ids_by_name.items()
+        ]
+        keypoints = None
+        if config.kpt_shape is not None:
+            names = config.kpt_names or [str(i) for i in range(config.kpt_shape[0])]
+            keypoints = DMv2Keypoints(
+                names=names, flip_idx=config.flip_idx, classes=list(config.names)
+            )
+        write_manifest(
+            out, config.names, audit.items_written, categories=categories, keypoints=keypoints
+        )
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -313,20 +531,61 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
         format="dm_v2",
         is_categorized=not flat,
         source_path=str(source),
-        classes=sorted(set(names)),
+        classes=sorted(set(config.names)),
         splits=[s for s, _ in plan if s is not None],
         audit_path=str(audit.path),
         audit=summary,
     )
 
 
+def _audit_orphan_labels(
+    images: list[tuple[str, str]], labels_used: set[str], split: str | None, audit: AuditLog
+) -> None:
+    # Label files beside the split's labels that no image of the split uses: their annotations
+    # have no image, so they are audited rather than lost without a word.
+    label_dirs = {os.path.dirname(_label_path(path)) for path, _ in images}
+    for folder in sorted(label_dirs):
+        if not os.path.isdir(folder):
+            continue
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                path = os.path.normpath(entry.path)
+                if entry.name.endswith(".txt") and path not in labels_used and entry.is_file():
+                    audit.record(
+                        split=split, item=entry.name, reason=AuditReason.MISSING_IMAGE,
+                        message=f"label file {entry.path} has no image",
+                    )  # fmt: skip
+
+
+def _row_keypoints(
+    values: Sequence[float], dims: int, width: int, height: int
+) -> list[tuple[float, float, int]] | None:
+    # A pose row's keypoints in pixels with COCO visibility; with 2 dims, (0, 0) is unlabelled
+    # and anything else visible. None when a visibility is not 0, 1 or 2.
+    points: list[tuple[float, float, int]] = []
+    for index in range(0, len(values), dims):
+        x, y = values[index], values[index + 1]
+        if dims == 3:
+            if values[index + 2] not in (0.0, 1.0, 2.0):
+                return None
+            visibility = int(values[index + 2])
+        else:
+            visibility = 0 if x == 0 and y == 0 else 2
+        points.append((x * width, y * height, visibility))
+    return points
+
+
+def _finite(values: Sequence[float]) -> bool:
+    return all(v == v and abs(v) != float("inf") for v in values)
+
+
 def _read_label(
     path: Path,
     width: int,
     height: int,
-    names: Sequence[str],
+    config: YoloConfig,
     split: str | None,
-    stem: str,
+    item_name: str,
     audit: AuditLog,
 ) -> DMv2Item:
     boxes: list[BoundingBox] = []
@@ -335,21 +594,30 @@ def _read_label(
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""  # an image without a label file is a background image in YOLO
+    except (OSError, UnicodeDecodeError) as exc:
+        audit.record_change(
+            split=split, item=item_name, reason=AuditReason.MALFORMED_ROW,
+            message=f"{path.name}: unreadable ({exc}); the image is kept without annotations",
+        )  # fmt: skip
+        text = ""
+    keypoint_values = config.kpt_shape[0] * config.kpt_shape[1] if config.kpt_shape else None
     for number, line in enumerate(text.splitlines(), start=1):
         values = line.split()
         if not values:
             continue
-        ann_id = f"{stem}-{number}"
+        ann_id = f"{posixpath.splitext(item_name)[0]}-{number}"
 
         def skip(reason: AuditReason, message: str, kind: str = "row") -> None:
             audit.record(
-                split=split,
-                item=stem,
-                annotation=ann_id,
-                kind=kind,
-                reason=reason,
+                split=split, item=item_name, annotation=ann_id, kind=kind, reason=reason,
                 message=f"{path.name} line {number}: {message}",
-            )
+            )  # fmt: skip
+
+        def changed(reason: AuditReason, message: str, kind: str) -> None:
+            audit.record_change(
+                split=split, item=item_name, annotation=ann_id, kind=kind, reason=reason,
+                message=f"{path.name} line {number}: {message}",
+            )  # fmt: skip
 
         try:
             class_id = int(values[0])
@@ -357,41 +625,69 @@ def _read_label(
         except ValueError:
             skip(AuditReason.MALFORMED_ROW, f"not numbers: {line!r}")
             continue
-        if not 0 <= class_id < len(names):
+        name = config.name_ids.get(class_id)
+        if name is None:
             skip(AuditReason.MISSING_CLASS, f"class id {class_id} is not in names")
             continue
-        name = names[class_id]
+        keypoints: list[tuple[float, float, int]] = []
+        if keypoint_values is not None and len(numbers) == 4 + keypoint_values:
+            assert config.kpt_shape is not None
+            parsed = _row_keypoints(numbers[4:], config.kpt_shape[1], width, height)
+            if parsed is None:
+                skip(AuditReason.MALFORMED_ROW, "keypoint visibility is not 0, 1 or 2", "box")
+                continue
+            keypoints, numbers = parsed, numbers[:4]
         if len(numbers) == 4:
+            if not _finite(numbers):
+                skip(AuditReason.BOX_NON_FINITE, f"box {numbers} is not finite", "box")
+                continue
             cx, cy, bw, bh = numbers
-            # Clipped to the image: what a box across the left or top edge loses comes off its
-            # size too, so its right and bottom edges stay where the row puts them.
-            left, top = (cx - bw / 2) * width, (cy - bh / 2) * height
-            x, y = _clamp(left, width), _clamp(top, height)
-            data = (
-                x,
-                y,
-                min(bw * width - (x - left), width - x),
-                min(bh * height - (y - top), height - y),
+            # Pixel edges; a row reaching past the image is clipped to it (audited), so what it
+            # loses comes off its size and its other edges stay where the row puts them.
+            left, top = cx * width - bw * width / 2, cy * height - bh * height / 2
+            right, bottom = left + bw * width, top + bh * height
+            if bw <= 0 or bh <= 0:
+                skip(AuditReason.BOX_NON_POSITIVE, f"box {numbers} has no area", "box")
+                continue
+            if left < 0 or top < 0 or right > width or bottom > height:
+                overshoot = max(-left, -top, right - width, bottom - height)
+                left, top = max(left, 0.0), max(top, 0.0)
+                right, bottom = min(right, float(width)), min(bottom, float(height))
+                if right <= left or bottom <= top:
+                    skip(AuditReason.BOX_OUTSIDE_IMAGE, f"box {numbers} is outside the image", "box")
+                    continue
+                if overshoot > _PIXEL_NOISE:  # six-decimal rounding is not worth an entry
+                    changed(
+                        AuditReason.CLAMPED_TO_IMAGE,
+                        f"box {numbers} reaches past the image: clipped to it", "box",
+                    )  # fmt: skip
+            data = (left, top, right - left, bottom - top)
+            boxes.append(
+                BoundingBox(id=ann_id, classification=name, data=data, keypoints=keypoints)
             )
-            try:
-                boxes.append(
-                    BoundingBox.model_validate(
-                        {"id": ann_id, "classification": name, "data": data}
-                    )
-                )
-            except ValidationError as exc:
-                skip(AuditReason.INVALID_ANNOTATION, validation_message(exc), "box")
         elif len(numbers) >= 6 and len(numbers) % 2 == 0:
+            if not _finite(numbers):
+                skip(AuditReason.POLYGON_NON_FINITE, "a polygon point is not finite", "polygon")
+                continue
+            if (
+                min(numbers) * max(width, height) < -_PIXEL_NOISE
+                or (max(numbers) - 1.0) * max(width, height) > _PIXEL_NOISE
+            ):
+                changed(
+                    AuditReason.CLAMPED_TO_IMAGE,
+                    "polygon points past the image moved onto its edge", "polygon",
+                )  # fmt: skip
             points = [
-                (_clamp(numbers[i] * width, width), _clamp(numbers[i + 1] * height, height))
+                (min(max(numbers[i], 0.0), 1.0) * width, min(max(numbers[i + 1], 0.0), 1.0) * height)
                 for i in range(0, len(numbers), 2)
             ]
-            try:
-                polygons.append(
-                    Polygon.model_validate({"id": ann_id, "classification": name, "data": points})
-                )
-            except ValidationError as exc:
-                skip(annotation_reason("polygon", exc), validation_message(exc), "polygon")
+            if len(set(points)) < 3:
+                skip(
+                    AuditReason.POLYGON_TOO_FEW_POINTS,
+                    "a polygon needs at least three distinct points", "polygon",
+                )  # fmt: skip
+                continue
+            polygons.append(Polygon(id=ann_id, classification=name, data=points))
         else:
             skip(AuditReason.MALFORMED_ROW, f"{len(values)} values is neither a box nor a polygon")
     return DMv2Item(

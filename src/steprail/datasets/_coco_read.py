@@ -1,0 +1,519 @@
+"""Importing COCO instances into DM v2: the layouts real datasets come in, and what is kept.
+
+Accepted as ``source``:
+
+* a folder with ``annotations/instances_<split>.json`` (any other ``annotations/*.json`` when
+  there is no ``instances*`` file), images in ``images/<split>/``, ``<split>/`` (the COCO 2017
+  layout: ``val2017/``), ``images/`` or the folder itself;
+* a folder holding one ``*.json`` (a tool's export beside its ``JPEGImages/``; of several, the
+  one named like ``annotations``, ``instances`` or ``coco``);
+* one annotations JSON file, its ``file_name`` entries resolved under ``images_root`` (by
+  default the file's folder); ``file_name`` may hold sub-folders.
+
+Split names: a year or other suffix is dropped (``val2017`` is ``val``), then ``train`` is
+``train``, ``val``/``valid``/``validation`` is ``valid`` and ``test``/``test-dev`` is ``test``.
+
+Kept: each image's identity (its ``file_name``, sub-folders included) and id, every category
+with its id, name and ``supercategory`` (unused ones too) in the manifest, each annotation's id.
+Audited: a ``file_name`` that leaves the images root, a missing image, an annotation whose image
+is not listed, duplicate image ids or file names. A crowd region keeps its RLE mask and its
+crowd flag. An object of several polygons stays one polygon with several rings;
+keypoints are kept on it, the categories' keypoint names and skeleton in the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from ._audit import AuditLog, AuditReason
+from ._convert import ConversionResult, fresh_output
+from ._dmv2 import (
+    BoundingBox,
+    DMv2Category,
+    DMv2Image,
+    DMv2Item,
+    DMv2Keypoints,
+    DMv2Source,
+    Polygon,
+    RleMask,
+)
+from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
+from ._source import (
+    DatasetInputError,
+    NoUsableItemsError,
+    image_size_or_skip,
+    write_dmv2_item,
+    write_manifest,
+)
+
+__all__ = [
+    "coco_to_dmv2",
+]
+
+_SPLIT_WORDS: Final = {
+    "train": "train",
+    "val": "valid",
+    "valid": "valid",
+    "validation": "valid",
+    "test": "test",
+    "testdev": "test",
+}
+_SUFFIX: Final = re.compile(r"[-_]?\d+$")
+_ANNOTATIONS_NAME: Final = re.compile(r"annotations|instances|coco", re.IGNORECASE)
+
+
+def split_of(raw: str) -> str | None:
+    """The DM v2 split a COCO split name stands for (``val2017`` -> ``valid``), or ``None``."""
+    word = _SUFFIX.sub("", raw.lower()).replace("-", "").replace("_", "")
+    return _SPLIT_WORDS.get(word)
+
+
+@dataclass(slots=True)
+class _Job:
+    split: str | None
+    path: Path
+    images_root: Path
+
+
+@dataclass(slots=True)
+class _Totals:
+    categories: dict[int, DMv2Category] = field(default_factory=dict)
+    max_image_id: int = 0
+    max_annotation_id: int = 0
+    keypoints: DMv2Keypoints | None = None
+
+
+def _raw_split(path: Path) -> str:
+    return path.stem.removeprefix("instances_").removeprefix("instances")
+
+
+def _plan(source: Path, images_root: Path | None) -> list[_Job]:
+    if source.is_file():
+        split = split_of(_raw_split(source))
+        return [_Job(split, source, images_root or source.parent)]
+    if not source.is_dir():
+        raise DatasetInputError(f"COCO dataset {str(source)!r} does not exist")
+    annotations = source / "annotations"
+    files: list[Path] = []
+    if annotations.is_dir():
+        files = sorted(annotations.glob("instances*.json")) or sorted(annotations.glob("*.json"))
+    if not files:
+        top = sorted(p for p in source.glob("*.json") if p.is_file())
+        if len(top) > 1:  # several: the ones named like annotations (tools add other JSON files)
+            top = [p for p in top if _ANNOTATIONS_NAME.search(p.name)] or top
+        if len(top) == 1:
+            return [_Job(split_of(_raw_split(top[0])), top[0], images_root or source)]
+        if top:
+            raise DatasetInputError(
+                f"several JSON files in {str(source)!r} ({[p.name for p in top]}): "
+                "give the annotations file to import"
+            )
+        raise DatasetInputError(
+            f"no COCO annotations in {str(source)!r}: expected annotations/instances*.json "
+            "or one *.json file"
+        )
+    if len(files) == 1 and _raw_split(files[0]) == "":
+        return [_Job(None, files[0], _images_folder(source, images_root, None, None))]
+    jobs: list[_Job] = []
+    for path in files:
+        raw = _raw_split(path)
+        split = split_of(raw)
+        if split is None:
+            raise DatasetInputError(
+                f"{str(path)!r}: cannot tell the split from the name {raw!r} "
+                "(expected train, val or test, with an optional suffix such as 2017)"
+            )
+        if any(job.split == split for job in jobs):
+            raise DatasetInputError(f"{str(path)!r}: a second annotations file for split {split!r}")
+        jobs.append(_Job(split, path, _images_folder(source, images_root, raw, split)))
+    return jobs
+
+
+def _images_folder(source: Path, given: Path | None, raw: str | None, split: str | None) -> Path:
+    base = given or source
+    names = [n for n in dict.fromkeys([raw, split]) if n]
+    candidates = [base / "images" / n for n in names] + [base / n for n in names]
+    candidates += [base / "images", base]
+    return next(c for c in candidates if c.is_dir())
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise DatasetInputError(f"{str(path)!r} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise DatasetInputError(f"{str(path)!r} is nested too deeply to parse") from None
+    except OSError as exc:
+        raise DatasetInputError(f"cannot read {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DatasetInputError(f"{str(path)!r} has no 'images' list")
+    return data
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _categories(data: dict[str, Any], path: Path, totals: _Totals) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for raw in data.get("categories", []) or []:
+        if not isinstance(raw, dict):
+            continue
+        cat_id, name = _int(raw.get("id")), raw.get("name")
+        if cat_id is None or not isinstance(name, str) or not name.strip():
+            raise DatasetInputError(f"{str(path)!r}: category {raw!r} has no integer id or name")
+        sup = raw.get("supercategory")
+        category = DMv2Category(id=cat_id, name=name, supercategory=sup if isinstance(sup, str) else None)
+        known = totals.categories.get(cat_id)
+        if known is not None and known.name != name:
+            raise DatasetInputError(
+                f"{str(path)!r}: category id {cat_id} is {name!r} here and {known.name!r} in "
+                "another annotations file"
+            )
+        if any(c.name == name and c.id != cat_id for c in totals.categories.values()):
+            raise DatasetInputError(f"{str(path)!r}: category {name!r} has two ids")
+        totals.categories[cat_id] = category
+        names[cat_id] = name
+        _note_keypoint_schema(raw, name, totals)
+    return names
+
+
+def _note_keypoint_schema(raw: dict[str, Any], name: str, totals: _Totals) -> None:
+    # A category listing keypoint names (COCO person_keypoints): the dataset's keypoint schema.
+    point_names = raw.get("keypoints")
+    if not (isinstance(point_names, list) and point_names):
+        return
+    skeleton = raw.get("skeleton")
+    pairs: list[tuple[int, int]] = []
+    for pair in skeleton if isinstance(skeleton, list) else []:
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int) for v in pair):
+            pairs.append((pair[0], pair[1]))
+    known = totals.keypoints
+    if known is None:
+        totals.keypoints = DMv2Keypoints(
+            names=[str(n) for n in point_names], skeleton=pairs or None, classes=[name]
+        )
+    elif name not in known.classes:
+        totals.keypoints = known.model_copy(update={"classes": [*known.classes, name]})
+
+
+def coco_to_dmv2(
+    source: Path, output: Path, *, images_root: Path | None = None
+) -> ConversionResult:
+    """Import the COCO dataset ``source`` (a folder or one annotations file; see the module
+    docs) into a new DM v2 dataset at ``output``.
+
+    ``images_root`` is where ``file_name`` entries are looked for (default: see the module
+    docs); no image outside it is ever read. Unlike the writers, this loads one annotations file
+    at a time into memory, as every COCO reader does. Errors name ``source``'s files.
+    """
+    jobs = _plan(source, images_root)
+    totals = _Totals()
+    with fresh_output(output) as out, AuditLog(
+        out, source=str(source), target_format="dm_v2"
+    ) as audit:
+        for job in jobs:
+            _import_file(job, out, audit, totals)
+        if audit.items_written == 0:
+            raise NoUsableItemsError(
+                f"no usable image in the COCO dataset {str(source)!r}: "
+                f"{audit.items_total} image(s), all skipped ({dict(audit.reasons)})"
+            )
+        categories = list(totals.categories.values())
+        write_manifest(
+            out,
+            [c.name for c in categories],
+            audit.items_written,
+            categories=categories,
+            next_image_id=totals.max_image_id + 1,
+            next_annotation_id=totals.max_annotation_id + 1,
+            keypoints=totals.keypoints,
+        )
+        summary = audit.close()
+    return ConversionResult(
+        path=str(out),
+        config_path=str(out / "dataset.json"),
+        format="dm_v2",
+        is_categorized=jobs[0].split is not None,
+        source_path=str(source),
+        classes=sorted({c.name for c in categories}),
+        splits=[job.split for job in jobs if job.split is not None],
+        audit_path=str(audit.path),
+        audit=summary,
+    )
+
+
+def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None:
+    data = _load(job.path)
+    split = job.split
+    categories = _categories(data, job.path, totals)
+    root_real = os.path.realpath(job.images_root)
+    images: dict[int, dict[str, Any]] = {}
+    order: list[int] = []
+    for position, image in enumerate(data["images"]):
+        audit.items_total += 1
+        image_id = _int(image.get("id")) if isinstance(image, dict) else None
+        file_name = image.get("file_name") if isinstance(image, dict) else None
+        if image_id is None or not isinstance(file_name, str):
+            audit.record(
+                split=split, item=f"images[{position}]", reason=AuditReason.INVALID_ITEM,
+                message="image entry without an integer id and a file_name",
+            )  # fmt: skip
+            continue
+        if image_id in images:
+            audit.record(
+                split=split, item=file_name, reason=AuditReason.DUPLICATE_IMAGE,
+                message=f"image id {image_id} is given to an earlier image too",
+            )  # fmt: skip
+            continue
+        images[image_id] = image
+        order.append(image_id)
+        totals.max_image_id = max(totals.max_image_id, image_id)
+    by_image: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    for position, ann in enumerate(data.get("annotations", []) or []):
+        image_id = _int(ann.get("image_id")) if isinstance(ann, dict) else None
+        if image_id is None or image_id not in images:
+            ann_id = ann.get("id") if isinstance(ann, dict) else None
+            audit.record(
+                split=split, item=f"image_id {image_id!r}",
+                annotation=str(ann_id if ann_id is not None else f"#{position}"),
+                kind="annotation", reason=AuditReason.ORPHAN_ANNOTATION,
+                message="the annotation's image_id is not in images",
+            )  # fmt: skip
+            continue
+        by_image[image_id].append(ann)
+        ann_id = _int(ann.get("id"))
+        if ann_id is not None:
+            totals.max_annotation_id = max(totals.max_annotation_id, ann_id)
+    keys = ItemKeys()
+    identities: set[str] = set()
+    for image_id in order:
+        image = images[image_id]
+        file_name = str(image["file_name"])
+        anns = by_image.pop(image_id, [])
+        try:
+            identity = relative_identity(file_name)
+            image_path = os.path.join(job.images_root, identity)
+            real = os.path.realpath(image_path)
+            if os.path.commonpath([root_real, real]) != root_real:
+                raise UnsafePathError(f"{file_name!r} resolves outside {str(job.images_root)!r}")
+        except UnsafePathError as exc:
+            audit.record(
+                split=split, item=file_name, reason=AuditReason.UNSAFE_PATH,
+                message=f"{exc}; the file is not read ({len(anns)} annotation(s) not imported)",
+            )  # fmt: skip
+            continue
+        if identity in identities:
+            audit.record(
+                split=split, item=file_name, reason=AuditReason.DUPLICATE_IMAGE,
+                message=f"{identity} is the file of an earlier image entry too",
+            )  # fmt: skip
+            continue
+        identities.add(identity)
+        if not os.path.isfile(image_path):
+            audit.record(
+                split=split, item=identity, reason=AuditReason.MISSING_IMAGE,
+                message=f"{identity} not found in {str(job.images_root)!r} "
+                f"({len(anns)} annotation(s) not imported)",
+            )  # fmt: skip
+            continue
+        width, height = _int(image.get("width")), _int(image.get("height"))
+        if not (width and height and width > 0 and height > 0):
+            size = image_size_or_skip(image_path, identity, audit, split, identity)
+            if size is None:
+                continue
+            width, height = size
+        boxes, polygons = _annotations(anns, categories, split, identity, audit)
+        text_identity, encoded = utf8_identity(identity)
+        if encoded:
+            audit.record_change(
+                split=split, item=text_identity, reason=AuditReason.RENAMED_FOR_TARGET,
+                message="the file name is not UTF-8 text: its identity is kept percent-encoded",
+            )  # fmt: skip
+        item = DMv2Item(
+            images=[DMv2Image(width=width, height=height, bounding_box=boxes, polygon=polygons)],
+            source=DMv2Source(file_name=text_identity, image_id=image_id),
+        )
+        write_dmv2_item(out, split, keys.key(identity), item, image_path)
+        audit.items_written += 1
+        audit.annotations_written += len(boxes) + len(polygons)
+
+
+def _annotations(
+    anns: list[dict[str, Any]],
+    categories: dict[int, str],
+    split: str | None,
+    identity: str,
+    audit: AuditLog,
+) -> tuple[list[BoundingBox], list[Polygon]]:
+    boxes: list[BoundingBox] = []
+    polygons: list[Polygon] = []
+    for ann in anns:
+        ann_id = str(ann.get("id"))
+
+        def skip(reason: AuditReason, message: str, kind: str = "annotation") -> None:
+            audit.record(
+                split=split, item=identity, annotation=ann_id, kind=kind, reason=reason,
+                message=message,
+            )  # fmt: skip
+
+        def changed(reason: AuditReason, message: str, kind: str) -> None:
+            audit.record_change(
+                split=split, item=identity, annotation=ann_id, kind=kind, reason=reason,
+                message=message,
+            )  # fmt: skip
+
+        category_id = ann.get("category_id")
+        name = categories.get(category_id) if isinstance(category_id, int) else None
+        if name is None:
+            skip(AuditReason.MISSING_CLASS, f"category_id {category_id!r} is not in categories")
+            continue
+        keypoints = _keypoints(ann.get("keypoints"))
+        if keypoints is None:
+            changed(
+                AuditReason.KEYPOINTS_DROPPED,
+                "keypoints not kept: not a list of (x, y, visibility 0..2) triples of finite "
+                "numbers; the object is", "annotation",
+            )  # fmt: skip
+            keypoints = []
+        segmentation = ann.get("segmentation")
+        rings = segmentation if isinstance(segmentation, list) else []
+        crowd = ann.get("iscrowd") == 1
+        mask: RleMask | None = None
+        if isinstance(segmentation, dict):
+            try:
+                mask = RleMask.model_validate(segmentation)
+            except ValidationError:
+                changed(
+                    AuditReason.CROWD_AS_BOX,
+                    "the RLE mask is not {counts, size}: the region is kept as its bbox", "box",
+                )  # fmt: skip
+        if rings and _is_box_rectangle(rings, ann.get("bbox")):
+            rings = []  # a box written with its rectangle as segmentation (as our writer does)
+        if rings:
+            # One object, however many polygons it is drawn in: the first ring is the polygon's
+            # data, the others its further rings. A broken ring is audited; the rest is kept.
+            kept: list[list[tuple[float, float]]] = []
+            for index, ring in enumerate(rings):
+                points = _ring_points(ring)
+                if points is None:
+                    audit.record(
+                        split=split, item=identity, annotation=f"{ann_id}.{index}",
+                        kind="polygon", reason=AuditReason.POLYGON_TOO_FEW_POINTS,
+                        message="a polygon ring needs an even count of finite numbers and "
+                        "three distinct points",
+                    )  # fmt: skip
+                    continue
+                kept.append(points)
+            if kept:
+                stored_bbox = _stored_bbox(ann.get("bbox")) if len(kept) == len(rings) else None
+                polygons.append(
+                    Polygon(
+                        id=ann_id, classification=name, data=kept[0], rings=kept[1:],
+                        bbox=stored_bbox,
+                        area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
+                        keypoints=keypoints,
+                        crowd=crowd,
+                    )  # fmt: skip
+                )
+            continue
+        box = ann.get("bbox")
+        if not (
+            isinstance(box, list)
+            and len(box) == 4
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
+        ):
+            skip(AuditReason.INVALID_ANNOTATION, f"bbox {box!r} is not [x, y, width, height]", "box")
+            continue
+        values = [float(v) for v in box]
+        if not all(abs(v) != float("inf") and v == v for v in values):
+            skip(AuditReason.BOX_NON_FINITE, f"bbox {box!r} is not finite", "box")
+            continue
+        if values[2] <= 0 or values[3] <= 0:
+            skip(AuditReason.BOX_NON_POSITIVE, f"bbox {box!r} has no area", "box")
+            continue
+        boxes.append(
+            BoundingBox(
+                id=ann_id,
+                classification=name,
+                data=(values[0], values[1], values[2], values[3]),
+                area=_stored_area(ann.get("area")),
+                keypoints=keypoints,
+                mask=mask,
+                crowd=crowd,
+            )
+        )
+    return boxes, polygons
+
+
+def _keypoints(raw: object) -> list[tuple[float, float, int]] | None:
+    # COCO's flat [x1, y1, v1, x2, ...]: triples; [] when absent or all zero; None when broken.
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list) or len(raw) % 3:
+        return None
+    points: list[tuple[float, float, int]] = []
+    for index in range(0, len(raw), 3):
+        x, y, v = raw[index : index + 3]
+        numbers = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in (x, y, v))
+        if not numbers or float(v) not in (0.0, 1.0, 2.0):
+            return None
+        if not all(abs(float(c)) != float("inf") and c == c for c in (x, y)):
+            return None
+        points.append((float(x), float(y), int(v)))
+    return points if any(v for _, _, v in points) else []
+
+
+def _stored_bbox(box: object) -> tuple[float, float, float, float] | None:
+    # The bbox a source stored with a polygon, kept when it is a usable box.
+    if not (isinstance(box, list) and len(box) == 4):
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+        return None
+    x, y, w, h = (float(v) for v in box)
+    if not all(abs(v) != float("inf") and v == v for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        return None
+    return (x, y, w, h)
+
+
+def _stored_area(area: object) -> float | None:
+    if isinstance(area, (int, float)) and not isinstance(area, bool):
+        value = float(area)
+        if value >= 0 and value != float("inf"):
+            return value
+    return None
+
+
+def _is_box_rectangle(rings: list[Any], box: object) -> bool:
+    # The one ring [x, y, x+w, y, x+w, y+h, x, y+h] of the bbox [x, y, w, h], within float noise.
+    if len(rings) != 1 or not isinstance(rings[0], list) or len(rings[0]) != 8:
+        return False
+    if not (isinstance(box, list) and len(box) == 4):
+        return False
+    try:
+        x, y, w, h = (float(v) for v in box)
+        expected = (x, y, x + w, y, x + w, y + h, x, y + h)
+        return all(abs(float(a) - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(rings[0], expected))
+    except (TypeError, ValueError):
+        return False
+
+
+def _ring_points(ring: object) -> list[tuple[float, float]] | None:
+    if not isinstance(ring, list) or len(ring) < 6 or len(ring) % 2:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ring):
+        return None
+    values = [float(v) for v in ring]
+    if not all(abs(v) != float("inf") and v == v for v in values):
+        return None
+    points = [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+    return points if len(set(points)) >= 3 else None
