@@ -24,6 +24,22 @@ class StepRegistry[C: BaseStepContext]:
         self._steps: list[BaseStep[C]] = []
         self._names: list[str] = []
         self._weights: list[float] = []
+        # Name -> position, for O(1) look-ups. Appending keeps it exact; an insertion in the
+        # middle or a removal shifts positions, so it is rebuilt on the next look-up (that
+        # operation already costs O(n) for the list shift).
+        self._positions: dict[str, int] = {}
+        self._positions_exact = True
+
+    @classmethod
+    def _from_checked(
+        cls, steps: list[BaseStep[C]], names: list[str], weights: list[float]
+    ) -> StepRegistry[C]:
+        """A registry over lists that already passed the checks (a snapshot, possibly with each
+        step wrapped under the same name): no step is checked or registered a second time."""
+        registry = cls()
+        registry._steps, registry._names, registry._weights = steps, names, weights
+        registry._positions_exact = False
+        return registry
 
     def register(self, step: BaseStep[C]) -> None:
         """Add ``step`` at the end."""
@@ -43,6 +59,8 @@ class StepRegistry[C: BaseStepContext]:
         del self._steps[index]
         del self._names[index]
         del self._weights[index]
+        del self._positions[name]
+        self._positions_exact = False
 
     def get_steps(self) -> list[BaseStep[C]]:
         """Return the steps in run order (a copy: changing it leaves the registry alone)."""
@@ -50,7 +68,7 @@ class StepRegistry[C: BaseStepContext]:
 
     def get_step_orders(self) -> dict[str, int]:
         """Map each step name to its 0-based position."""
-        return {name: order for order, name in enumerate(self._names)}
+        return dict(self._index())
 
     @property
     def total_weight(self) -> float:
@@ -68,7 +86,7 @@ class StepRegistry[C: BaseStepContext]:
         return iter(list(self._steps))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._names
+        return name in self._index()
 
     def __repr__(self) -> str:
         return f"StepRegistry({self._names!r})"
@@ -81,18 +99,34 @@ class StepRegistry[C: BaseStepContext]:
         name: object = step.name
         if not isinstance(name, str) or not name:
             raise TypeError(f"{type(step).__name__}.name must be a non-empty string, got {name!r}")
-        if name in self._names:
+        positions = self._index()
+        if name in positions:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
         weight = checked_weight(name, step.progress_weight)
+        if index == len(self._steps):
+            self._steps.append(step)
+            self._names.append(name)
+            self._weights.append(weight)
+            positions[name] = index
+            return
         self._steps.insert(index, step)
         self._names.insert(index, name)
         self._weights.insert(index, weight)
+        positions[name] = index
+        self._positions_exact = False
+
+    def _index(self) -> dict[str, int]:
+        """Name -> position, rebuilt first if an insertion or removal made it stale."""
+        if not self._positions_exact:
+            self._positions = {name: order for order, name in enumerate(self._names)}
+            self._positions_exact = True
+        return self._positions
 
     def _index_of(self, name: str, operation: str) -> int:
-        try:
-            return self._names.index(name)
-        except ValueError:
-            raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}") from None
+        position = self._index().get(name)
+        if position is None:
+            raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}")
+        return position
 
     def _hint(self, missing: str) -> str:
         names = self._names
