@@ -16,11 +16,11 @@ from ..actions import BaseAction, InvalidParamsError, mermaid
 from ..jobs import JobNotFoundError, JobRecord, JobStore, JobStoreError
 from ..jobs._store import rollback_report
 from ._demo import DemoSettings, run_demo
-from ._errors import EXIT_BAD_INPUT, EXIT_OK, UsageProblem
+from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
 from ._loading import load_action
 from ._params import collect_params
 from ._render import job_detail, jobs_table, outcome_table, plan_table
-from ._runner import open_store, resolve_home, run_action, store_path, store_problem
+from ._runner import StoreFailedDuringJob, open_store, resolve_home, run_action, store_path, store_problem
 
 __all__ = ["app"]
 
@@ -109,6 +109,9 @@ def _bad_input() -> Iterator[None]:
     except UsageProblem as problem:
         _stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except StoreFailedDuringJob as failure:
+        _stderr().print(f"error: {failure}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_STORE_FAILED) from None
 
 
 @app.command(cls=_Command)
@@ -122,7 +125,8 @@ def run(
     plain: PlainOption = False,
     lock_timeout: LockTimeoutOption = 5.0,
 ) -> None:
-    """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 130 cancelled."""
+    """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 3 job store failed
+    during the job, 130 cancelled."""
     with _bad_input():
         action_class = load_action(target)
         params = collect_params(params_file, param or [])
@@ -183,12 +187,17 @@ def plan(
     raise typer.Exit(EXIT_OK)
 
 
-def _read_jobs[T](home: Path | None, store: Path | None, read: Callable[[JobStore], T]) -> T | None:
+def _read_jobs[T](
+    home: Path | None, store: Path | None, read: Callable[[JobStore], T], *, quiet: bool = False
+) -> T | None:
     path = store_path(resolve_home(home), store)
     if not path.exists():
-        _stdout().print(f"no jobs recorded yet: {path} does not exist", markup=False, highlight=False)
+        if not quiet:
+            _stdout().print(f"no jobs recorded yet: {path} does not exist", markup=False, highlight=False)
         return None
-    with open_store(path) as job_store:
+    # Read-only: works on a read-only file or mount, and never takes the write lock, so a
+    # reader cannot hold up a running job.
+    with open_store(path, read_only=True) as job_store:
         try:
             return read(job_store)
         except JobNotFoundError as error:
@@ -239,12 +248,11 @@ def jobs_list(
 ) -> None:
     """List recorded jobs, newest first."""
     with _bad_input():
-        jobs = _read_jobs(home, store, lambda s: s.list_jobs(limit))
-        if jobs is not None:
-            if as_json:
-                typer.echo(json.dumps([_job_json(job) for job in jobs], indent=2))
-            else:
-                _stdout().print(jobs_table(jobs))
+        jobs = _read_jobs(home, store, lambda s: s.list_jobs(limit), quiet=as_json)
+        if as_json:  # no store yet: an empty JSON list, so scripts always get JSON
+            typer.echo(json.dumps([_job_json(job) for job in jobs or []], indent=2))
+        elif jobs is not None:
+            _stdout().print(jobs_table(jobs))
 
 
 @jobs_app.command("show", cls=_Command)

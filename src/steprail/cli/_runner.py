@@ -21,13 +21,24 @@ from ..jobs import (
     JobStore,
     JobStoreDamagedError,
     JobStoreError,
+    JobStoreFullError,
     JobStoreLockedError,
+    JobStoreReadOnlyError,
     JsonLinesRuntime,
 )
 from .._runtime import RuntimeContext
-from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, UsageProblem
+from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
 
-__all__ = ["RunResult", "open_backend", "open_store", "resolve_home", "run_action", "store_path", "store_problem"]
+__all__ = [
+    "RunResult",
+    "StoreFailedDuringJob",
+    "open_backend",
+    "open_store",
+    "resolve_home",
+    "run_action",
+    "store_path",
+    "store_problem",
+]
 
 #: The job store's file name under the home folder, unless ``--store`` names another file.
 STORE_FILE_NAME = "jobs.sqlite3"
@@ -71,13 +82,23 @@ def store_problem(error: JobStoreError) -> UsageProblem:
         hint = "; move it aside (it was left untouched) or pass another file with --store"
     elif isinstance(error, JobStoreLockedError):
         hint = "; wait for that process to finish, or pass another file with --store"
+    elif isinstance(error, JobStoreFullError):
+        hint = "; free some space (the store itself is intact) or pass a file on another disk with --store"
+    elif isinstance(error, JobStoreReadOnlyError):
+        hint = "; jobs list/show still work; pass a writable file with --store to run jobs"
     return UsageProblem(f"{error}{hint}")
 
 
-def open_store(path: Path, timeout: float = 5.0) -> JobStore:
-    """Open (or create) the job store; any problem becomes a :class:`UsageProblem`."""
+class StoreFailedDuringJob(Exception):
+    """The job store failed after the job had started (exit code 3); the message says how the
+    job ended and that its final record could not be written."""
+
+
+def open_store(path: Path, timeout: float = 5.0, *, read_only: bool = False) -> JobStore:
+    """Open (or create) the job store; any problem becomes a :class:`UsageProblem`.
+    ``read_only`` opens it for reading only (it works on a read-only file or mount)."""
     try:
-        return JobStore(path, timeout=timeout)
+        return JobStore(path, timeout=timeout, read_only=read_only)
     except JobStoreError as error:
         raise store_problem(error) from error
 
@@ -151,7 +172,13 @@ def run_action(
     try:
         outcome = action.run()
     except JobStoreError as error:
-        raise store_problem(error) from error
+        if jobs.job_id is None:  # nothing was recorded and no step ran: bad input
+            raise store_problem(error) from error
+        notes = "; ".join(note.removeprefix("steprail: ") for note in getattr(error, "__notes__", ()))
+        raise StoreFailedDuringJob(
+            f"{store_problem(error)}\njob {jobs.job_id}: {notes or 'its final record could not be written'}"
+            "; until a final record is written it reads as interrupted"
+        ) from error
     finally:
         console_sink.close()
         if backend is not None:

@@ -16,7 +16,10 @@ from ._store import (
     JobStore,
     JobStoreDamagedError,
     JobStoreError,
+    JobStoreFullError,
     JobStoreLockedError,
+    JobStoreReadOnlyError,
+    ParamsTooLargeError,
     StepRecord,
 )
 
@@ -34,8 +37,11 @@ __all__ = [
     "JobStore",
     "JobStoreDamagedError",
     "JobStoreError",
+    "JobStoreFullError",
     "JobStoreLockedError",
+    "JobStoreReadOnlyError",
     "JsonLinesRuntime",
+    "ParamsTooLargeError",
     "PlannedStep",
     "StepOutcome",
     "StepRecord",
