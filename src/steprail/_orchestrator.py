@@ -360,7 +360,7 @@ class _Run[C: BaseStepContext]:
             try:
                 step.rollback(self.context, result)
             except Exception as error:
-                self._record(report, RollbackEntry(self.names[order], "rollback", self.names[order], _text(error)))
+                self._record(report, RollbackEntry(self.names[order], "rollback", self.names[order], error_text(error)))
             else:
                 report.entries.append(RollbackEntry(self.names[order], "rollback", self.names[order]))
             self._run_undos(order, report)
@@ -376,7 +376,7 @@ class _Run[C: BaseStepContext]:
             try:
                 undo()
             except Exception as error:
-                self._record(report, RollbackEntry(name, "undo", label, _text(error)))
+                self._record(report, RollbackEntry(name, "undo", label, error_text(error)))
             else:
                 report.entries.append(RollbackEntry(name, "undo", label))
 
@@ -391,7 +391,8 @@ class _Run[C: BaseStepContext]:
         self.context.errors.append(f"{what} of step '{entry.step}' failed: {entry.error}")
 
 
-def _text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
+    """``'<ExceptionType>: <text>'``, even for an exception whose ``__str__`` raises."""
     try:
         text = str(error)
     except Exception:

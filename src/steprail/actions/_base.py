@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
-from .._orchestrator import Orchestrator, ProgressCallback, RunSummary
+from .._orchestrator import Orchestrator, ProgressCallback, RunSummary, error_text
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
@@ -202,7 +202,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         try:
             self._wrapped.rollback(context, result)
         except Exception as error:
-            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, f"{type(error).__name__}: {error}"))
+            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, error_text(error)))
             raise
         self._tracker.rolled_back(RollbackEntry(name, "rollback", name))
 

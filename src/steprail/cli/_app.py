@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .._orchestrator import error_text
 from ..actions import BaseAction, InvalidParamsError, mermaid
 from ..jobs import JobNotFoundError, JobRecord, JobStore, JobStoreError
 from ..jobs._store import rollback_report
@@ -179,7 +180,7 @@ def plan(
                     + "\n".join(f"  - {where}: {message}" for where, message in problem.problems)
                     + "\npass them with -p KEY=VALUE or --params FILE"
                 ) from error
-            raise UsageProblem(f"building the plan of {target!r} raised {type(error).__name__}: {error}") from error
+            raise UsageProblem(f"building the plan of {target!r} raised {error_text(error)}") from error
         if show_mermaid:
             typer.echo(mermaid(steps, title=action_class.action_name))
         else:
