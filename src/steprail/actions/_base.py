@@ -204,6 +204,9 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         except Exception as error:
             self._tracker.rolled_back(RollbackEntry(name, "rollback", name, error_text(error)))
             raise
+        except BaseException as interrupt:  # a second signal stopped the rollback here
+            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, f"stopped: {error_text(interrupt)}"))
+            raise
         self._tracker.rolled_back(RollbackEntry(name, "rollback", name))
 
 
