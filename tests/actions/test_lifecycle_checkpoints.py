@@ -122,6 +122,10 @@ def _run(folder: Path, store: JobStore, at: Callable[[Event], bool], signals: in
         sys.settrace(None)
 
 
+def _at(target: Event) -> Callable[[Event], bool]:
+    return lambda event: event == target
+
+
 def _reference_events(tmp_path: Path) -> list[Event]:
     events: list[Event] = []
 
@@ -164,7 +168,7 @@ def test_a_signal_at_every_checkpoint_ends_consistently(tmp_path: Path) -> None:
         for number, target in enumerate(events):
             folder = tmp_path / f"run-{number}"
             folder.mkdir()
-            outcome = _run(folder, store, lambda event, target=target: event == target)
+            outcome = _run(folder, store, _at(target))
             endings[_check_consistent(outcome, folder, store, target)] += 1
     # Both endings happen: early signals cancel, signals after the success decision are noted.
     assert endings["cancelled"] > 0 and endings["success"] > 0, endings
@@ -178,7 +182,7 @@ def test_two_signals_at_every_step_boundary_stop_honestly(tmp_path: Path) -> Non
         folder = tmp_path / f"double-{number}"
         folder.mkdir()
         with JobStore(tmp_path / f"double-{number}.sqlite3") as store:
-            outcome = _run(folder, store, lambda event, target=target: event == target, signals=2)
+            outcome = _run(folder, store, _at(target), signals=2)
             [job] = store.list_jobs()
             record = store.get(job.id)
             assert record.status == outcome.status
