@@ -192,7 +192,15 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             )
             return result
         if result.success:
-            self._tracker.end(self._planned, "success", data=result.data)
+            try:
+                self._tracker.end(self._planned, "success", data=result.data)
+            except BaseException:
+                # The step's work is done but its success could not be recorded (a full disk):
+                # the run fails here, and this step's own rollback must still undo that work.
+                context.on_rollback(
+                    lambda: self.rollback(context, result), label=f"{self.name} (done, but not recorded)"
+                )
+                raise
         else:
             self._tracker.end(self._planned, "failed", data=result.data, error=result.error or "failed")
         return result
