@@ -11,6 +11,9 @@ from ._step import BaseStep, checked_weight
 
 __all__ = ["StepRegistry"]
 
+# Classes already seen to be BaseStep subclasses: the fast path of register() skips the ABC check.
+_STEP_TYPES: set[type] = set()
+
 
 class StepRegistry[C: BaseStepContext]:
     """Steps in the order they will run, each with a unique name.
@@ -43,6 +46,20 @@ class StepRegistry[C: BaseStepContext]:
 
     def register(self, step: BaseStep[C]) -> None:
         """Add ``step`` at the end."""
+        # The common case, kept short (registration must stay linear and cheap: see
+        # benchmarks/bench_orchestrator.py). Anything unusual takes the checked path.
+        if type(step) in _STEP_TYPES and self._positions_exact:
+            name = step.name
+            positions = self._positions
+            if type(name) is str and name and name not in positions:
+                weight = step.progress_weight
+                if type(weight) is not float or not 0.0 <= weight <= 1.0:
+                    weight = checked_weight(name, weight)
+                positions[name] = len(self._steps)
+                self._steps.append(step)
+                self._names.append(name)
+                self._weights.append(weight)
+                return
         self._insert(len(self._steps), step)
 
     def insert_before(self, before_name: str, step: BaseStep[C]) -> None:
@@ -96,6 +113,7 @@ class StepRegistry[C: BaseStepContext]:
             raise TypeError(
                 f"only BaseStep instances can be registered, got {type(step).__name__}: {step!r}"
             )
+        _STEP_TYPES.add(type(step))
         name: object = step.name
         if not isinstance(name, str) or not name:
             raise TypeError(f"{type(step).__name__}.name must be a non-empty string, got {name!r}")
