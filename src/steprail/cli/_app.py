@@ -21,7 +21,7 @@ from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
 from ._loading import load_action
 from ._params import collect_params
 from ._render import job_detail, jobs_table, outcome_table, plan_table
-from ._runner import StoreFailedDuringJob, open_store, resolve_home, run_action, store_path, store_problem
+from ._runner import StoreFailedDuringJob, late_signals_noted, open_store, resolve_home, run_action, store_path, store_problem
 
 __all__ = ["app"]
 
@@ -133,23 +133,25 @@ def run(
         params = collect_params(params_file, param or [])
         root = resolve_home(home)
         console = _stdout()
-        with open_store(store_path(root, store), lock_timeout) as job_store:
-            result = run_action(
-                action_class,
-                params,
-                home=root,
-                store=job_store,
-                console=console,
-                plain=True if plain else None,
-                json_log=json_log,
-            )
-        outcome = result.outcome
-        if isinstance(outcome.exception, InvalidParamsError):
-            raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
-        console.print(outcome_table(outcome, result.job_id))
-        if outcome.error:
-            console.print(f"{outcome.status}: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(result.exit_code)
+        with late_signals_noted() as late:
+            with open_store(store_path(root, store), lock_timeout) as job_store:
+                result = run_action(
+                    action_class,
+                    params,
+                    home=root,
+                    store=job_store,
+                    console=console,
+                    plain=True if plain else None,
+                    json_log=json_log,
+                    late=late,
+                )
+            outcome = result.outcome
+            if isinstance(outcome.exception, InvalidParamsError):
+                raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
+            console.print(outcome_table(outcome, result.job_id))
+            if outcome.error:
+                console.print(f"{outcome.status}: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(result.exit_code)
 
 
 @app.command(cls=_Command)
@@ -207,7 +209,8 @@ def _read_jobs[T](
             raise store_problem(error) from error
 
 
-def _job_json(job: JobRecord) -> dict[str, Any]:
+def job_json(job: JobRecord) -> dict[str, Any]:
+    """A job as ``steprail jobs show --json`` prints it."""
     return {
         "id": job.id,
         "action": job.action,
@@ -251,7 +254,7 @@ def jobs_list(
     with _bad_input():
         jobs = _read_jobs(home, store, lambda s: s.list_jobs(limit), quiet=as_json)
         if as_json:  # no store yet: an empty JSON list, so scripts always get JSON
-            typer.echo(json.dumps([_job_json(job) for job in jobs or []], indent=2))
+            typer.echo(json.dumps([job_json(job) for job in jobs or []], indent=2))
         elif jobs is not None:
             _stdout().print(jobs_table(jobs))
 
@@ -271,7 +274,7 @@ def jobs_show(
             raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
         job, events = found
         if as_json:
-            typer.echo(json.dumps(_job_json(job), indent=2))
+            typer.echo(json.dumps(job_json(job), indent=2))
             return
         console = _stdout()
         job_detail(console, job)

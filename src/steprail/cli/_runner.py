@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,7 @@ from ..jobs import (
     ActionRuntime,
     ConsoleRuntime,
     FanOutRuntime,
+    JobOutcome,
     JobRuntime,
     JobStore,
     JobStoreDamagedError,
@@ -31,7 +37,9 @@ from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_
 
 __all__ = [
     "RunResult",
+    "LateSignals",
     "StoreFailedDuringJob",
+    "late_signals_noted",
     "open_backend",
     "open_store",
     "resolve_home",
@@ -87,6 +95,48 @@ def store_problem(error: JobStoreError) -> UsageProblem:
     elif isinstance(error, JobStoreReadOnlyError):
         hint = "; jobs list/show still work; pass a writable file with --store to run jobs"
     return UsageProblem(f"{error}{hint}")
+
+
+class LateSignals(ActionRuntime):
+    """A sink that learns when the job has recorded its end (see :func:`late_signals_noted`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job_ended = False
+        self.noted: list[int] = []
+
+    def job_finished(self, outcome: JobOutcome) -> None:
+        self.job_ended = True
+
+
+@contextmanager
+def late_signals_noted() -> Iterator[LateSignals]:
+    """Around ``steprail run``'s job: a SIGTERM/SIGINT that comes once the job has recorded how
+    it ended (while the summary prints) is noted rather than killing the process, so the exit
+    code is the job's. Before the job starts a signal acts as usual; during the job the
+    action's own handlers take over (and hand these back)."""
+    late = LateSignals()
+    if threading.current_thread() is not threading.main_thread():
+        yield late
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if late.job_ended:
+            late.noted.append(signum)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)  # what SIGTERM would have done: end the process
+        os.kill(os.getpid(), signum)
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, handle)
+    try:
+        yield late
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class StoreFailedDuringJob(Exception):
@@ -147,6 +197,7 @@ def run_action(
     console: Console,
     plain: bool | None,
     json_log: Path | None,
+    late: LateSignals | None = None,
 ) -> RunResult:
     """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
     cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
@@ -155,6 +206,8 @@ def run_action(
     work_dirs = _WorkDirPerJob(jobs, home)
     console_sink = ConsoleRuntime(console, plain=plain)
     sinks: list[RuntimeContext] = [jobs, work_dirs, console_sink]
+    if late is not None:
+        sinks.append(late)
     if json_log is not None:
         try:
             sinks.append(JsonLinesRuntime(json_log))
