@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
 from ._loading import load_action
 from ._params import collect_params
 from ._render import job_detail, jobs_table, outcome_table, plan_table
+from . import _runner
 from ._runner import StoreFailedDuringJob, late_signals_noted, open_store, resolve_home, run_action, store_path, store_problem
 
 __all__ = ["app"]
@@ -320,5 +322,12 @@ def demo(
 
 def main() -> None:
     """Entry point of the ``steprail`` console script."""
-    app(prog_name="steprail")
+    _runner.KEEP_NOTING_AFTER_THE_JOB[0] = True  # this process ends with the command
+    try:
+        app(prog_name="steprail")
+    finally:
+        # The command is done; the interpreter now shuts down, and its shutdown puts the default
+        # handlers back: a SIGTERM then would kill the process and replace the exit code the job
+        # earned. Blocked signals stay pending and die with the process.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 

@@ -135,8 +135,15 @@ def late_signals_noted() -> Iterator[LateSignals]:
     try:
         yield late
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        # The console script keeps noting them until the interpreter is gone: a signal while
+        # it exits would otherwise replace the job's exit code with the signal's.
+        if not (KEEP_NOTING_AFTER_THE_JOB[0] and late.job_ended):
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+#: Set by the ``steprail`` console script (never in-process use): see :func:`late_signals_noted`.
+KEEP_NOTING_AFTER_THE_JOB = [False]
 
 
 class StoreFailedDuringJob(Exception):
