@@ -79,7 +79,7 @@ class ChaosContext(BaseStepContext):
 
 
 class WriteStep(BaseStep[ChaosContext]):
-    """Writes ``step-<index>.txt``, registers its removal at once, then works a while."""
+    """Registers the removal of ``step-<index>.txt``, writes it, then works a while."""
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -94,8 +94,9 @@ class WriteStep(BaseStep[ChaosContext]):
 
     def execute(self, context: ChaosContext) -> StepResult:
         path = Path(context.folder) / f"step-{self.index}.txt"
-        path.write_text("work\n")
+        # The undo first, then the work: a cancellation between the two then finds it registered.
         context.on_rollback(lambda: path.unlink(missing_ok=True), label=f"remove {path.name}")
+        path.write_text("work\n")
         slices = 6
         for part in range(slices):
             time.sleep(context.step_seconds / slices)

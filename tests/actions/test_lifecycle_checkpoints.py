@@ -61,9 +61,9 @@ class WriteFile(BaseStep[FolderContext]):
 
     def execute(self, context: FolderContext) -> StepResult:
         path = Path(context.folder) / f"file-{self.index}.txt"
-        path.write_text("work\n")
-        # Registered at once: a cancellation delivered by the progress report below undoes it.
+        # Registered before the work: a cancellation from here on finds the undo in place.
         context.on_rollback(lambda: path.unlink(missing_ok=True), label=f"remove {path.name}")
+        path.write_text("work\n")
         context.set_progress(1, 2)
         return StepResult(rollback_data={"path": str(path)})
 

@@ -144,6 +144,8 @@ _FRAMEWORK_FILES: Final = frozenset(
         __file__,
         str(Path(__file__).with_name("_base.py")),
         str(Path(__file__).parent.parent / "_orchestrator.py"),
+        # The context's bookkeeping (on_rollback, set_progress): an undo is registered whole.
+        str(Path(__file__).parent.parent / "_context.py"),
     }
 )
 
