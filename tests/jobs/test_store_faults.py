@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from steprail.jobs import (
+    JOB_TRANSITIONS,
     JobStore,
+    JobStoreError,
     JobStoreFullError,
     JobStoreReadOnlyError,
     ParamsTooLargeError,
@@ -102,3 +104,19 @@ def test_a_reader_never_fails_a_running_job_and_a_writer_waits_its_write_timeout
     blocker.close()
     patient.close()
     assert [entry.event for entry in store.logs(job)] == ["still writing", "after the lock"]
+
+
+def test_a_job_moves_only_along_the_defined_transitions(store: JobStore) -> None:
+    job = store.create_job("a:B", {})
+    with pytest.raises(JobStoreError, match="is pending; it cannot become success"):
+        store.finish_job(job, "success")
+    store.start_job(job, [], {})
+    with pytest.raises(JobStoreError, match="is running; it cannot become running"):
+        store.start_job(job, [], {})
+    store.finish_job(job, "cancelled", error="cancelled by SIGTERM")
+    for status in ("success", "failed", "cancelled"):
+        with pytest.raises(JobStoreError, match="is cancelled; it cannot become"):
+            store.finish_job(job, status)
+    record = store.get(job)
+    assert (record.status, record.error) == ("cancelled", "cancelled by SIGTERM")
+    assert JOB_TRANSITIONS["pending"] == {"running", "failed", "cancelled"}

@@ -7,7 +7,7 @@ several sinks at once. All of them are :class:`~steprail.RuntimeContext`\\s that
 job's lifecycle (:class:`ActionRuntime`).
 """
 
-from ._events import ActionRuntime, JobOutcome, JobState, JobStatus, PlannedStep, StepOutcome, StepStatus
+from ._events import JOB_TRANSITIONS, ActionRuntime, JobOutcome, JobState, JobStatus, PlannedStep, StepOutcome, StepStatus
 from ._sinks import ConsoleRuntime, FanOutRuntime, JobRuntime, JsonLinesRuntime, format_metrics
 from ._store import (
     JobLog,
@@ -24,6 +24,7 @@ from ._store import (
 )
 
 __all__ = [
+    "JOB_TRANSITIONS",
     "ActionRuntime",
     "ConsoleRuntime",
     "FanOutRuntime",

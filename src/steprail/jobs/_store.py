@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from .._errors import RollbackEntry
-from ._events import JobState, JobStatus, PlannedStep, StepStatus
+from ._events import JOB_TRANSITIONS, JobState, JobStatus, PlannedStep, StepStatus
 
 __all__ = [
     "JobLog",
@@ -514,6 +514,7 @@ class JobStore:
         """Mark the job ``running`` with its validated ``params`` and its planned steps."""
         now = _now()
         with self._transaction() as conn:
+            self._move(conn, job_id, "running")
             self._touch(
                 conn, job_id, "status = 'running', started_at = ?, params = ?", now, _checked_params(to_json(dict(params)))
             )
@@ -613,6 +614,7 @@ class JobStore:
             raise ValueError(f"a job finishes as success, failed or cancelled, not {status!r}")
         extra = ", progress = 100" if status == "success" else ""
         with self._transaction() as conn:
+            self._move(conn, job_id, status)
             self._touch(
                 conn,
                 job_id,
@@ -622,6 +624,18 @@ class JobStore:
                 to_json(rollback_report(rollback)),
                 to_json(dict(summary or {})),
                 _now(),
+            )
+
+    def _move(self, conn: sqlite3.Connection, job_id: int, status: JobStatus) -> None:
+        """Refuse a transition :data:`JOB_TRANSITIONS` does not allow (inside the change, so the
+        check and the write are one atomic step)."""
+        row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+        current = cast(JobStatus, row[0])
+        if status not in JOB_TRANSITIONS[current]:
+            raise JobStoreError(
+                f"job store {str(self.path)!r}: job {job_id} is {current}; it cannot become {status}"
             )
 
     def _touch(self, conn: sqlite3.Connection, job_id: int, assignments: str = "", *values: object) -> None:
