@@ -24,10 +24,10 @@ from ._store import (
 )
 
 __all__ = [
-    "JOB_TRANSITIONS",
     "ActionRuntime",
     "ConsoleRuntime",
     "FanOutRuntime",
+    "JOB_TRANSITIONS",
     "JobLog",
     "JobNotFoundError",
     "JobOutcome",

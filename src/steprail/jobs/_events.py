@@ -16,8 +16,8 @@ from .._errors import RollbackEntry
 from .._runtime import RuntimeContext
 
 __all__ = [
-    "JOB_TRANSITIONS",
     "ActionRuntime",
+    "JOB_TRANSITIONS",
     "JobOutcome",
     "JobState",
     "JobStatus",
