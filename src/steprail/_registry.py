@@ -27,11 +27,12 @@ class StepRegistry[C: BaseStepContext]:
         self._steps: list[BaseStep[C]] = []
         self._names: list[str] = []
         self._weights: list[float] = []
-        # Name -> position, for O(1) look-ups. Appending keeps it exact; an insertion in the
-        # middle or a removal shifts positions, so it is rebuilt on the next look-up (that
-        # operation already costs O(n) for the list shift).
-        self._positions: dict[str, int] = {}
-        self._positions_exact = True
+        # The registered names, for O(1) duplicate checks and ``in``; always exact.
+        self._known: set[str] = set()
+        # Name -> position for insert_before/insert_after/unregister, built on the first such
+        # look-up after a change (those operations shift the lists, O(n) anyway); ``None`` when
+        # stale. Kept apart so that register() pays for one set insertion only.
+        self._positions: dict[str, int] | None = {}
 
     @classmethod
     def _from_checked(
@@ -41,24 +42,26 @@ class StepRegistry[C: BaseStepContext]:
         step wrapped under the same name): no step is checked or registered a second time."""
         registry = cls()
         registry._steps, registry._names, registry._weights = steps, names, weights
-        registry._positions_exact = False
+        registry._known = set(names)
+        registry._positions = None
         return registry
 
     def register(self, step: BaseStep[C]) -> None:
         """Add ``step`` at the end."""
         # The common case, kept short (registration must stay linear and cheap: see
         # benchmarks/bench_orchestrator.py). Anything unusual takes the checked path.
-        if type(step) in _STEP_TYPES and self._positions_exact:
+        if type(step) in _STEP_TYPES:
             name = step.name
-            positions = self._positions
-            if type(name) is str and name and name not in positions:
+            known = self._known
+            if type(name) is str and name and name not in known:
                 weight = step.progress_weight
                 if type(weight) is not float or not 0.0 <= weight <= 1.0:
                     weight = checked_weight(name, weight)
-                positions[name] = len(self._steps)
+                known.add(name)
                 self._steps.append(step)
                 self._names.append(name)
                 self._weights.append(weight)
+                self._positions = None
                 return
         self._insert(len(self._steps), step)
 
@@ -76,8 +79,8 @@ class StepRegistry[C: BaseStepContext]:
         del self._steps[index]
         del self._names[index]
         del self._weights[index]
-        del self._positions[name]
-        self._positions_exact = False
+        self._known.discard(name)
+        self._positions = None
 
     def get_steps(self) -> list[BaseStep[C]]:
         """Return the steps in run order (a copy: changing it leaves the registry alone)."""
@@ -103,7 +106,7 @@ class StepRegistry[C: BaseStepContext]:
         return iter(list(self._steps))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._index()
+        return name in self._known
 
     def __repr__(self) -> str:
         return f"StepRegistry({self._names!r})"
@@ -117,28 +120,21 @@ class StepRegistry[C: BaseStepContext]:
         name: object = step.name
         if not isinstance(name, str) or not name:
             raise TypeError(f"{type(step).__name__}.name must be a non-empty string, got {name!r}")
-        positions = self._index()
-        if name in positions:
+        if name in self._known:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
         weight = checked_weight(name, step.progress_weight)
-        if index == len(self._steps):
-            self._steps.append(step)
-            self._names.append(name)
-            self._weights.append(weight)
-            positions[name] = index
-            return
         self._steps.insert(index, step)
         self._names.insert(index, name)
         self._weights.insert(index, weight)
-        positions[name] = index
-        self._positions_exact = False
+        self._known.add(name)
+        self._positions = None
 
     def _index(self) -> dict[str, int]:
-        """Name -> position, rebuilt first if an insertion or removal made it stale."""
-        if not self._positions_exact:
-            self._positions = {name: order for order, name in enumerate(self._names)}
-            self._positions_exact = True
-        return self._positions
+        """Name -> position, rebuilt first if a change made it stale."""
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {name: order for order, name in enumerate(self._names)}
+        return positions
 
     def _index_of(self, name: str, operation: str) -> int:
         position = self._index().get(name)
