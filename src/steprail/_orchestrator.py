@@ -200,7 +200,7 @@ class _Run[C: BaseStepContext]:
             return
         before = self.accumulated[order - 1] if order > 0 else 0.0
         share = self.accumulated[order] - before
-        fraction = min(current / total, 1.0)
+        fraction = 1.0 if current >= total else current / total  # no float overflow for huge counts
         percent = int((before + share * fraction) / self.total * _TOTAL + _EPSILON)
         self._report(min(percent, _TOTAL - 1))
 

@@ -125,3 +125,39 @@ def test_a_store_that_fills_up_mid_job_exits_3_says_disk_full_and_rolls_back(
     assert "rolled back" in result.output, result.output
     assert not (folder / "marker.txt").exists()
     assert (folder / "rolled_back.txt").exists()
+
+
+def test_huge_progress_figures_and_numpy_metrics_are_recorded(home: Path, tmp_path: Path) -> None:
+    """``set_progress(2**63, ...)`` and beyond, and numpy scalars in metrics, through every sink."""
+    action = tmp_path / "huge.py"
+    action.write_text(
+        "from dataclasses import dataclass\n"
+        "import numpy as np\n"
+        "from pydantic import BaseModel\n"
+        "from steprail import BaseStep, BaseStepContext, StepRegistry, StepResult\n"
+        "from steprail.actions import BaseAction, Workflow\n"
+        "class P(BaseModel):\n    pass\n"
+        "@dataclass\nclass C(BaseStepContext):\n    pass\n"
+        "class Count(BaseStep[C]):\n"
+        "    name = 'count'\n    progress_weight = 1.0\n"
+        "    def execute(self, context: C) -> StepResult:\n"
+        "        context.set_progress(2**63, 2**64)\n"
+        "        context.set_progress(10**400, 10**400)\n"
+        "        context.set_metrics({'seen': np.int64(9), 'loss': np.float32(0.5)})\n"
+        "        return StepResult()\n"
+        "class Huge(BaseAction[P]):\n"
+        "    def build_workflow(self) -> Workflow[C]:\n"
+        "        registry = StepRegistry[C]()\n        registry.register(Count())\n"
+        "        return Workflow(registry, C(runtime_ctx=self.runtime))\n"
+    )
+    log = tmp_path / "events.jsonl"
+    result = invoke("run", f"{action}:Huge", "--plain", "--json-log", str(log))
+    assert result.exit_code == 0, result.output
+    with JobStore(home / "jobs.sqlite3") as store:
+        [job] = store.list_jobs()
+        record = store.get(job.id)
+    assert record.status == "success"
+    assert record.metrics == {"count": {"seen": 9, "loss": 0.5}}
+    assert record.steps[0].progress == (2**63 - 1, 2**63 - 1)
+    metrics = [json.loads(line) for line in log.read_text().splitlines() if '"metrics"' in line]
+    assert metrics[-1]["value"] == {"seen": 9, "loss": 0.5}
