@@ -1,8 +1,11 @@
 """Cancelling a running action with SIGTERM or Ctrl-C.
 
-The first signal raises :class:`JobCancelled` where the program is: inside a step that step fails
-and the orchestrator rolls the run back, so the job ends ``cancelled`` with a full rollback report.
-A second signal raises ``KeyboardInterrupt``, which rollback does not catch: it stops at once.
+The first signal raises :class:`JobCancelled` inside a step's own code (or is held through
+steprail's bookkeeping and raised at the next safe point): that step fails and the orchestrator
+rolls the run back, so the job ends ``cancelled`` with a full rollback report. During a rollback
+the first signal is only noted; a second one raises ``KeyboardInterrupt``, which stops the
+rollback at once. A second signal while a step ignores the first (it swallowed ``JobCancelled``)
+raises ``KeyboardInterrupt`` too.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class CancellationGuard:
         self.during_rollback = 0
         #: Whether a second signal stopped a rollback before it finished.
         self.rollback_stopped = False
+        #: Whether a JobCancelled has been raised (delivered) at least once.
+        self.delivered = False
 
     @property
     def requested(self) -> bool:
@@ -75,12 +80,13 @@ class CancellationGuard:
         """Raise :class:`JobCancelled` if a signal arrived and has not reached the framework yet
         (it came while deferred, in steprail's own code, or a step swallowed it)."""
         if self.signum is not None and not self.deferred and not self.acknowledged:
-            self._raise(self.signum)
+            self.delivered = True
+            raise JobCancelled(self.signum)
 
     def deliver_pending(self) -> None:
         """Raise :class:`JobCancelled` for a signal not acted on yet, even while deferred."""
         if self.signum is not None and not self.acknowledged:
-            self.acknowledged = True
+            self.acknowledged = self.delivered = True
             raise JobCancelled(self.signum)
 
     def deferring(self) -> _Deferring:
@@ -88,11 +94,13 @@ class CancellationGuard:
         return _Deferring(self)
 
     def _raise(self, signum: int) -> None:
-        if self.count <= 1:
+        if not self.delivered:  # the first cancellation to reach the program (others were held)
+            self.delivered = True
             raise JobCancelled(signum)
-        # Second signal: stop now, rollback included. Later signals get the default behaviour.
+        # The job was told once and is still running its steps (a step swallowed JobCancelled):
+        # stop now with what no ``except Exception`` catches. Later signals act as by default.
         _restore_defaults()
-        raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping without finishing rollback")
+        raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: the job did not stop at the first")
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
