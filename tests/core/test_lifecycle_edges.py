@@ -7,6 +7,8 @@ import asyncio
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from steprail import Orchestrator, RunSummary, StepFailedError, StepRegistry, StepResult
 
@@ -145,3 +147,51 @@ def test_insertions_and_removals_keep_the_name_index_right() -> None:
     with pytest.raises(ValueError, match="no step named 'zz'"):
         registry.insert_after("zz", Scripted("e"))
     assert [step.name for step in registry] == ["a2", "b", "c", "d", "a"]
+
+
+_operations = st.lists(
+    st.tuples(st.sampled_from(["register", "before", "after", "unregister"]), st.integers(0, 30), st.integers(0, 30)),
+    max_size=40,
+)
+
+
+@given(_operations)
+def test_the_registry_keeps_the_order_of_a_plain_list_under_any_operations(
+    operations: list[tuple[str, int, int]],
+) -> None:
+    """Whatever mix of register/insert_before/insert_after/unregister, the registry's order,
+    positions, membership and refusals match a plain list of names."""
+    registry = StepRegistry[ItemsContext]()
+    model: list[str] = []
+    for operation, new, anchor in operations:
+        name, target = f"s{new}", f"s{anchor}"
+        fresh = name not in model
+        if operation == "register":
+            if fresh:
+                registry.register(Scripted(name))
+                model.append(name)
+            else:
+                with pytest.raises(ValueError, match="already registered"):
+                    registry.register(Scripted(name))
+        elif operation in ("before", "after"):
+            insert = registry.insert_before if operation == "before" else registry.insert_after
+            if target not in model:
+                with pytest.raises(ValueError, match="no step named"):
+                    insert(target, Scripted(name))
+            elif not fresh:
+                with pytest.raises(ValueError, match="already registered"):
+                    insert(target, Scripted(name))
+            else:
+                insert(target, Scripted(name))
+                model.insert(model.index(target) + (operation == "after"), name)
+        elif target in model:
+            registry.unregister(target)
+            model.remove(target)
+        else:
+            with pytest.raises(ValueError, match="no step named"):
+                registry.unregister(target)
+        assert [step.name for step in registry] == model
+    steps, names, weights = registry.snapshot()
+    assert names == model == [step.name for step in steps] and len(weights) == len(model)
+    assert registry.get_step_orders() == {name: order for order, name in enumerate(model)}
+    assert all(name in registry for name in model) and "absent" not in registry
