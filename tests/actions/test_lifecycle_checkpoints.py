@@ -241,3 +241,18 @@ def test_a_signal_during_a_failures_rollback_is_noted_and_the_rollback_finishes(
         assert [step.rolled_back for step in record.steps] == [False, True, False]
         assert record.steps[1].rollback_error is not None
         assert record.steps[1].rollback_error.startswith("stopped: KeyboardInterrupt")
+
+
+def test_an_action_registers_its_steps_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The action wraps the registered steps for tracking without registering them again."""
+    registrations: list[str] = []
+    real_register = StepRegistry.register
+
+    def counting(self: StepRegistry[Any], step: BaseStep[Any]) -> None:
+        registrations.append(step.name)
+        real_register(self, step)
+
+    monkeypatch.setattr(StepRegistry, "register", counting)
+    outcome = FolderJob({"folder": str(tmp_path)}).run()
+    assert outcome.status == "success"
+    assert registrations == [f"write_{index}" for index in range(STEPS)]
