@@ -1,10 +1,23 @@
 """Orchestrator overhead against a plain loop over the same trivial steps.
 
-Run: ``.venv/bin/python benchmarks/bench_orchestrator.py`` (``--quick`` for fewer repeats).
+Run: ``.venv/bin/python benchmarks/bench_orchestrator.py`` (``--quick`` for fewer repeats;
+``--synapse-python PATH`` names a Python that has ``synapse-sdk==2026.2.17`` installed, default
+``$STEPRAIL_BENCH_SYNAPSE_PYTHON``, to compare the failure path with its orchestrator).
+
+Build + run, and run only: at 1 000 and 100 000 steps, registering the steps and running them
+through the orchestrator against a plain loop that appends the same steps to a list and calls
+them.
+
+Failure path: N = 1 000 steps, the one at N/2 fails and the completed ones roll back, against a
+plain loop doing the same (call, and on failure call ``rollback`` on the completed steps newest
+first); synapse-sdk's orchestrator runs the same workload in a subprocess of the same run, with
+its own plain-loop baseline measured there.
 
 For N = 10, 1 000 and 100 000 steps it times ``Orchestrator.execute()`` and a plain loop that
 calls ``can_skip``, ``execute`` and the progress callback on the same steps (keeping the results,
-as the orchestrator must), alternating the two, and prints the median ratio. It also prints the
+as the orchestrator must), alternating the two, and prints the median ratio. Times are CPU time of
+the measuring process (``time.process_time``), so that other work on a shared machine does not
+count. It also prints the
 extra memory the orchestrator keeps per step, and the cold import time of steprail beside
 pydantic's, measured in fresh interpreters in the same run.
 """
@@ -21,7 +34,9 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from steprail import BaseStep, BaseStepContext, Orchestrator, RuntimeContext, StepRegistry, StepResult
+import os
+
+from steprail import BaseStep, BaseStepContext, Orchestrator, RuntimeContext, StepFailedError, StepRegistry, StepResult
 
 
 @dataclass
@@ -77,9 +92,11 @@ def run_all(run: Callable[[BenchContext], None], contexts: list[BenchContext]) -
 
 def timed(run: Callable[[], None]) -> float:
     gc.collect()
-    started = time.perf_counter()
+    # CPU time of this process: the machine is shared, and wall time would charge us for the
+    # other processes' turns on the cores (both sides of every ratio are measured this way).
+    started = time.process_time()
     run()
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def ratio_for(count: int, repeats: int, runs_per_sample: int) -> tuple[float, float, float]:
@@ -99,6 +116,165 @@ def ratio_for(count: int, repeats: int, runs_per_sample: int) -> tuple[float, fl
         orchestrated_times.append(ours / runs_per_sample)
         ratios.append(ours / plain)
     return statistics.median(ratios), statistics.median(plain_times), statistics.median(orchestrated_times)
+
+
+class FailsHalfway(Trivial):
+    """The failure-path step: the one at N/2 fails; rollback does nothing, as in the baseline."""
+
+    def __init__(self, index: int, weight: float, fails: bool) -> None:
+        super().__init__(index, weight)
+        self._fails = fails
+
+    def execute(self, context: BenchContext) -> StepResult:
+        if self._fails:
+            raise RuntimeError("step failed")
+        return StepResult()
+
+
+def make_failing_steps(count: int) -> list[Trivial]:
+    return [FailsHalfway(index, 1.0 / count, index == count // 2) for index in range(count)]
+
+
+def plain_build_and_run(steps: list[Trivial], context: BenchContext) -> None:
+    chosen: list[Trivial] = []
+    for step in steps:
+        chosen.append(step)
+    plain_loop(chosen, context)
+
+
+def plain_failure_path(steps: list[Trivial], context: BenchContext) -> None:
+    chosen: list[Trivial] = []
+    for step in steps:
+        chosen.append(step)
+    done: list[tuple[Trivial, StepResult]] = []
+    results = context.step_results
+    try:
+        for step in chosen:
+            result = step.execute(context)
+            results.append(result)
+            done.append((step, result))
+    except Exception as error:
+        results.append(StepResult(success=False, error=str(error)))
+        for step, result in reversed(done):
+            step.rollback(context, result)
+
+
+def built_and_orchestrated(steps: list[Trivial], context: BenchContext) -> None:
+    registry = StepRegistry[BenchContext]()
+    for step in steps:
+        registry.register(step)
+    Orchestrator(registry, context, ignore_progress).execute()
+
+
+def orchestrated_failure_path(steps: list[Trivial], context: BenchContext) -> None:
+    registry = StepRegistry[BenchContext]()
+    for step in steps:
+        registry.register(step)
+    try:
+        Orchestrator(registry, context, ignore_progress).execute()
+    except StepFailedError:
+        pass
+
+
+def paired_ratio(
+    baseline: Callable[[BenchContext], None], ours: Callable[[BenchContext], None], repeats: int, runs: int
+) -> tuple[float, float, float]:
+    """Median ratio, median baseline and median ours per run, alternating the two."""
+    ratios: list[float] = []
+    base_times: list[float] = []
+    our_times: list[float] = []
+    for _ in range(repeats):
+        contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs)]
+        base = timed(lambda: run_all(baseline, contexts))
+        contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs)]
+        mine = timed(lambda: run_all(ours, contexts))
+        ratios.append(mine / base)
+        base_times.append(base / runs)
+        our_times.append(mine / runs)
+    return statistics.median(ratios), statistics.median(base_times), statistics.median(our_times)
+
+
+# Runs under the Python given by --synapse-python: the same failure path with synapse-sdk's
+# orchestrator and its own plain-loop baseline; prints "ratio plain_seconds synapse_seconds".
+_SYNAPSE_SCRIPT = """
+import gc, statistics, sys, time
+from dataclasses import dataclass
+from synapse_sdk.plugins.steps.base import BaseStep, StepResult
+from synapse_sdk.plugins.steps.context import BaseStepContext
+from synapse_sdk.plugins.steps.orchestrator import Orchestrator
+from synapse_sdk.plugins.steps.registry import StepRegistry
+
+count, repeats, runs = (int(arg) for arg in sys.argv[1:4])
+
+@dataclass
+class Ctx(BaseStepContext):
+    pass
+
+class Step(BaseStep[Ctx]):
+    def __init__(self, index, weight, fails):
+        self._name = f"step_{index}"; self._weight = weight; self._fails = fails
+    @property
+    def name(self): return self._name
+    @property
+    def progress_weight(self): return self._weight
+    def execute(self, context):
+        if self._fails:
+            raise RuntimeError("step failed")
+        return StepResult()
+
+def ignore(current, total): pass
+
+steps = [Step(i, 1.0 / count, i == count // 2) for i in range(count)]
+
+def plain(context):
+    chosen = []
+    for step in steps: chosen.append(step)
+    done = []; results = context.step_results
+    try:
+        for step in chosen:
+            result = step.execute(context); results.append(result); done.append((step, result))
+    except Exception as error:
+        results.append(StepResult(success=False, error=str(error)))
+        for step, result in reversed(done): step.rollback(context, result)
+
+def theirs(context):
+    registry = StepRegistry()
+    for step in steps: registry.register(step)
+    try:
+        Orchestrator(registry, context, ignore).execute()
+    except RuntimeError:
+        pass
+
+def timed(run, contexts):
+    gc.collect(); started = time.process_time()
+    for context in contexts: run(context)
+    return time.process_time() - started
+
+ratios, bases, mine = [], [], []
+for _ in range(repeats):
+    base = timed(plain, [Ctx(runtime_ctx=None) for _ in range(runs)])
+    ours = timed(theirs, [Ctx(runtime_ctx=None) for _ in range(runs)])
+    ratios.append(ours / base); bases.append(base / runs); mine.append(ours / runs)
+print(statistics.median(ratios), statistics.median(bases), statistics.median(mine))
+"""
+
+
+def synapse_failure_path(python: str, count: int, repeats: int, runs: int) -> tuple[float, float, float] | str:
+    """The failure path under synapse-sdk, or why it could not be measured."""
+    try:
+        done = subprocess.run(
+            [python, "-c", _SYNAPSE_SCRIPT, str(count), str(repeats), str(runs)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"not measured ({error})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"not measured ({last})"
+    ratio, base, theirs = (float(part) for part in done.stdout.split())
+    return ratio, base, theirs
 
 
 def kept_bytes(run: Callable[[BenchContext], None]) -> tuple[int, int]:
@@ -136,8 +312,49 @@ def cold_import(module: str, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument(
+        "--synapse-python",
+        default=os.environ.get("STEPRAIL_BENCH_SYNAPSE_PYTHON"),
+        help="a Python with synapse-sdk==2026.2.17 installed (for the failure-path comparison)",
+    )
     args = parser.parse_args()
     scale = 1 if args.quick else 3
+    print("build + run (register every step, then execute) against a plain loop appending the steps to a list")
+    print("steps      plain       orchestrator   median ratio (goal <= 1.5 at 100 000)")
+    for count, (repeats, runs) in {1_000: (7 * scale, 30), 100_000: (3 * scale, 1)}.items():
+        steps = make_steps(count)
+        ratio, plain, ours = paired_ratio(
+            lambda context: plain_build_and_run(steps, context),
+            lambda context: built_and_orchestrated(steps, context),
+            repeats,
+            runs,
+        )
+        print(f"{count:>7}  {plain * 1e3:>9.3f} ms  {ours * 1e3:>10.3f} ms   {ratio:6.2f}x")
+    count = 1_000
+    repeats, runs = 7 * scale, 30
+    failing = make_failing_steps(count)
+    ratio, plain, ours = paired_ratio(
+        lambda context: plain_failure_path(failing, context),
+        lambda context: orchestrated_failure_path(failing, context),
+        repeats,
+        runs,
+    )
+    print(f"failure path, N = {count}, step N/2 fails, completed steps roll back (build included):")
+    print(f"  steprail     {ours * 1e3:8.3f} ms/run   {ratio:6.2f}x its plain loop ({plain * 1e3:.3f} ms)")
+    if args.synapse_python:
+        measured = synapse_failure_path(args.synapse_python, count, repeats, runs)
+        if isinstance(measured, str):
+            print(f"  synapse-sdk  {measured}")
+        else:
+            their_ratio, their_plain, theirs = measured
+            print(
+                f"  synapse-sdk  {theirs * 1e3:8.3f} ms/run   {their_ratio:6.2f}x its plain loop ({their_plain * 1e3:.3f} ms),"
+                f" same run; steprail is {'cheaper' if ratio < their_ratio else 'NOT cheaper'} by ratio"
+            )
+    else:
+        print("  synapse-sdk  not measured: pass --synapse-python (a Python with synapse-sdk==2026.2.17)")
+    print()
+    print("run only (registry built once)")
     plan = {10: (7 * scale, 2000), 1_000: (7 * scale, 30), 100_000: (3 * scale, 1)}
     print("steps      plain/run   orchestrator/run   median ratio (goal <= 1.5 at 1k and 100k)")
     for count, (repeats, runs) in plan.items():

@@ -17,7 +17,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import accumulate
-from typing import TypedDict
+from typing import Final, TypedDict
 
 from ._context import BaseStepContext, Undo
 from ._errors import RollbackEntry, RollbackReport, StepFailedError
@@ -82,11 +82,21 @@ class Orchestrator[C: BaseStepContext]:
         self.check_fields = check_fields
         self._running = False
 
-    def execute(self) -> RunSummary:
+    def execute(self, *, commit: Callable[[RunSummary], None] | None = None) -> RunSummary:
         """Run every step once, in order.
 
         Each call starts from clean bookkeeping: a second run neither counts nor rolls back the
         steps of an earlier one. Calling it while the same orchestrator is running is refused.
+        Another orchestrator may run on the same context from inside a step (a nested run): the
+        outer step gets its name, position, undo ledger and progress back when the inner run ends.
+
+        Args:
+            commit: Called with the summary after the last step, still inside the run's
+                protection: the run succeeds only if it returns. If it raises an ``Exception``,
+                every step is rolled back and :class:`StepFailedError` names the last step with
+                ``the run could not be committed: ...``; a ``BaseException`` is rolled back and
+                re-raised. Actions record the job's success here, so the record and the
+                decision cannot disagree.
 
         Returns:
             ``{'success': True, 'steps_executed': ..., 'steps_total': ..., 'steps_skipped': ...}``.
@@ -100,7 +110,7 @@ class Orchestrator[C: BaseStepContext]:
         self._running = True
         try:
             steps, names, weights = self.registry.snapshot()
-            return _Run(steps, names, weights, self.context, self.progress_callback, self.check_fields).run()
+            return _Run(steps, names, weights, self.context, self.progress_callback, self.check_fields).run(commit)
         finally:
             self._running = False
 
@@ -113,8 +123,20 @@ class _StepFailure(Exception):
         self.cause = cause
 
 
+def _name_of(error: BaseException) -> str:
+    """``SystemExit(3)`` for an exit with a code, else the exception's type name."""
+    if isinstance(error, SystemExit) and error.code is not None:
+        return f"SystemExit({error.code!r})"
+    return type(error).__name__
+
+
 def _describe(error: BaseException) -> str:
-    return str(error) or type(error).__name__
+    """The exception's text, or its type name when it has none or its ``__str__`` raises."""
+    try:
+        text = str(error)
+    except Exception as broken:
+        return f"{type(error).__name__} (its message could not be read: {type(broken).__name__})"
+    return text or type(error).__name__
 
 
 class _Run[C: BaseStepContext]:
@@ -178,7 +200,7 @@ class _Run[C: BaseStepContext]:
             return
         before = self.accumulated[order - 1] if order > 0 else 0.0
         share = self.accumulated[order] - before
-        fraction = min(current / total, 1.0)
+        fraction = 1.0 if current >= total else current / total  # no float overflow for huge counts
         percent = int((before + share * fraction) / self.total * _TOTAL + _EPSILON)
         self._report(min(percent, _TOTAL - 1))
 
@@ -199,12 +221,19 @@ class _Run[C: BaseStepContext]:
         finally:
             self.reporting_overall = False
 
-    def run(self) -> RunSummary:
+    def run(self, commit: Callable[[RunSummary], None] | None = None) -> RunSummary:
         # The hot loop: per step it does only what the contract needs, with look-ups hoisted
         # into locals (measured by benchmarks/bench_orchestrator.py).
+        #
+        # Everything from the first step to the commit sits inside one ``try``: whatever is
+        # raised at whichever instruction (a step's exception, the progress callback, a signal
+        # landing between two steps or after the last one) rolls back every completed step.
         context = self.context
         # Bookkeeping is not a user assignment: write the instance dict, skipping validation.
         fields = context.__dict__
+        # A nested run (an inner orchestrator on the same context, started by a step) hands the
+        # outer step its run, name and position back when it ends.
+        outer = (fields.get("_active_run"), fields.get("current_step"), fields.get("current_step_order"))
         names = self.names
         results = context.step_results
         completed = self.completed
@@ -212,12 +241,13 @@ class _Run[C: BaseStepContext]:
         milestones = iter(self.milestones)
         next_order, next_percent = next(milestones, (-1, 0))
         skipped = 0
+        order = 0
         fields["_active_run"] = self
         try:
-            for order, step in enumerate(self.steps):
-                fields["current_step"] = names[order]
-                fields["current_step_order"] = order
-                try:
+            try:
+                for order, step in enumerate(self.steps):
+                    fields["current_step"] = names[order]
+                    fields["current_step_order"] = order
                     try:
                         skip = step.can_skip(context)
                         if not skip:
@@ -227,7 +257,7 @@ class _Run[C: BaseStepContext]:
                         results.append(failed)
                         raise _StepFailure(failed, error) from error
                     except BaseException as interrupt:
-                        results.append(StepResult(success=False, error=f"interrupted: {type(interrupt).__name__}"))
+                        results.append(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
                         raise
                     if skip:
                         results.append(StepResult(skipped=True))
@@ -242,29 +272,41 @@ class _Run[C: BaseStepContext]:
                     if order == next_order:
                         self._report(next_percent)
                         next_order, next_percent = next(milestones, (-1, 0))
-                except _StepFailure as failure:
-                    raise self._fail(order, failure) from failure.cause
-                except Exception as error:  # the progress callback raised
-                    callback_failure = _StepFailure(
-                        StepResult(success=False, error=f"progress callback raised: {_describe(error)}"), error
-                    )
-                    raise self._fail(order, callback_failure) from error
-                except BaseException as interrupt:
-                    report = self._roll_back(order)
-                    interrupt.add_note(_interrupt_note(names[order], report))
-                    raise
-            if not self.steps:
-                self._report(_TOTAL)
-            return {
-                "success": True,
-                "steps_executed": len(self.steps) - skipped,
-                "steps_total": len(self.steps),
-                "steps_skipped": skipped,
-            }
+                if not self.steps:
+                    self._report(_TOTAL)
+                summary: RunSummary = {
+                    "success": True,
+                    "steps_executed": len(self.steps) - skipped,
+                    "steps_total": len(self.steps),
+                    "steps_skipped": skipped,
+                }
+                if commit is not None:
+                    try:
+                        commit(summary)
+                    except Exception as error:
+                        raise _StepFailure(
+                            StepResult(success=False, error=f"the run could not be committed: {_describe(error)}"),
+                            error,
+                        ) from error
+                return summary
+            except _StepFailure as failure:
+                raise self._fail(order, failure) from failure.cause
+            except Exception as error:  # the progress callback raised
+                if not self.steps:
+                    raise  # nothing to roll back and no step to name: documented as passed through
+                callback_failure = _StepFailure(
+                    StepResult(success=False, error=f"progress callback raised: {_describe(error)}"), error
+                )
+                raise self._fail(order, callback_failure) from error
+            except BaseException as interrupt:
+                report = self._roll_back(order)
+                interrupt.add_note(_interrupt_note(self._name_at(order), report))
+                raise
         finally:
-            fields.pop("_active_run", None)
-            fields["current_step"] = None
-            fields["current_step_order"] = None
+            fields["_active_run"], fields["current_step"], fields["current_step_order"] = outer
+
+    def _name_at(self, order: int) -> str:
+        return self.names[order] if self.names else "(no steps)"
 
     def _check_result(self, result: StepResult, results: list[StepResult]) -> None:
         """Record what ``execute`` returned; raise _StepFailure unless it is a successful result."""
@@ -293,7 +335,7 @@ class _Run[C: BaseStepContext]:
                 raise _StepFailure(failed, error) from error
 
     def _fail(self, order: int, failure: _StepFailure) -> StepFailedError:
-        name = self.names[order]
+        name = self._name_at(order)
         error = failure.result.error or "returned a failed StepResult without an error message"
         self.context.errors.append(f"Step '{name}' failed: {error}")
         report = self._roll_back(order)
@@ -307,21 +349,31 @@ class _Run[C: BaseStepContext]:
     def _roll_back(self, failed_order: int) -> RollbackReport:
         """Undo the failed step's registered work, then every completed step, newest first."""
         report = RollbackReport()
-        if len(self.completed) <= failed_order:  # the failed step did not complete
+        note_rolled_back = report._items.append  # a name stands for a rollback that worked
+        completed = self.completed
+        undos = self.undos
+        if len(completed) <= failed_order and undos:  # the failed step did not complete
             self._run_undos(failed_order, report)
-        for order in range(len(self.completed) - 1, -1, -1):
-            result = self.completed[order]
+        # A tight loop: a failure's rollback is measured (benchmarks/bench_orchestrator.py).
+        context = self.context
+        fields = context.__dict__
+        names = self.names
+        steps = self.steps
+        for order in range(len(completed) - 1, -1, -1):
+            result = completed[order]
             if result is None:  # skipped steps did nothing to undo
                 continue
-            step = self.steps[order]
-            self._enter(order)
+            name = names[order]
+            fields["current_step"] = name
+            fields["current_step_order"] = order
             try:
-                step.rollback(self.context, result)
+                steps[order].rollback(context, result)
             except Exception as error:
-                self._record(report, RollbackEntry(self.names[order], "rollback", self.names[order], _text(error)))
+                self._record(report, RollbackEntry(name, "rollback", name, error_text(error)))
             else:
-                report.entries.append(RollbackEntry(self.names[order], "rollback", self.names[order]))
-            self._run_undos(order, report)
+                note_rolled_back(name)
+            if undos and order in undos:
+                self._run_undos(order, report)
         return report
 
     def _run_undos(self, order: int, report: RollbackReport) -> None:
@@ -334,7 +386,7 @@ class _Run[C: BaseStepContext]:
             try:
                 undo()
             except Exception as error:
-                self._record(report, RollbackEntry(name, "undo", label, _text(error)))
+                self._record(report, RollbackEntry(name, "undo", label, error_text(error)))
             else:
                 report.entries.append(RollbackEntry(name, "undo", label))
 
@@ -349,8 +401,13 @@ class _Run[C: BaseStepContext]:
         self.context.errors.append(f"{what} of step '{entry.step}' failed: {entry.error}")
 
 
-def _text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+def error_text(error: BaseException) -> str:
+    """``'<ExceptionType>: <text>'``, even for an exception whose ``__str__`` raises."""
+    try:
+        text = str(error)
+    except Exception:
+        text = "(its message could not be read)"
+    return f"{type(error).__name__}: {text}"
 
 
 def _interrupt_note(step_name: str, report: RollbackReport) -> str:
@@ -361,3 +418,8 @@ def _interrupt_note(step_name: str, report: RollbackReport) -> str:
     )
 
 
+
+
+#: The code of the orchestrator's rollback: a signal handler that finds it on the stack knows a
+#: rollback is under way (see ``steprail.actions.CancellationGuard``).
+ROLLBACK_CODES: Final = frozenset({_Run._roll_back.__code__})

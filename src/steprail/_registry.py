@@ -11,6 +11,9 @@ from ._step import BaseStep, checked_weight
 
 __all__ = ["StepRegistry"]
 
+# Classes already seen to be BaseStep subclasses: the fast path of register() skips the ABC check.
+_STEP_TYPES: set[type] = set()
+
 
 class StepRegistry[C: BaseStepContext]:
     """Steps in the order they will run, each with a unique name.
@@ -22,11 +25,42 @@ class StepRegistry[C: BaseStepContext]:
 
     def __init__(self) -> None:
         self._steps: list[BaseStep[C]] = []
-        self._names: list[str] = []
-        self._weights: list[float] = []
+        # Name -> weight, in the same order as ``_steps`` (dicts keep insertion order; an
+        # insertion in the middle rebuilds it). One structure answers the O(1) duplicate check
+        # and ``in``, and gives the names and weights in run order.
+        self._weights: dict[str, float] = {}
+        # Name -> position for insert_before/insert_after/unregister, built on the first such
+        # look-up after a change (those operations shift the list, O(n) anyway); ``None`` when
+        # stale.
+        self._positions: dict[str, int] | None = {}
+
+    @classmethod
+    def _from_checked(
+        cls, steps: list[BaseStep[C]], names: list[str], weights: list[float]
+    ) -> StepRegistry[C]:
+        """A registry over lists that already passed the checks (a snapshot, possibly with each
+        step wrapped under the same name): no step is checked or registered a second time."""
+        registry = cls()
+        registry._steps = steps
+        registry._weights = dict(zip(names, weights, strict=True))
+        registry._positions = None
+        return registry
 
     def register(self, step: BaseStep[C]) -> None:
         """Add ``step`` at the end."""
+        # The common case, kept short (registration must stay linear and cheap: see
+        # benchmarks/bench_orchestrator.py). Anything unusual takes the checked path.
+        if type(step) in _STEP_TYPES:
+            name = step.name
+            weights = self._weights
+            if type(name) is str and name and name not in weights:
+                weight = step.progress_weight
+                if type(weight) is not float or not 0.0 <= weight <= 1.0:
+                    weight = checked_weight(name, weight)
+                weights[name] = weight
+                self._steps.append(step)
+                self._positions = None
+                return
         self._insert(len(self._steps), step)
 
     def insert_before(self, before_name: str, step: BaseStep[C]) -> None:
@@ -41,8 +75,8 @@ class StepRegistry[C: BaseStepContext]:
         """Remove the step called ``name``."""
         index = self._index_of(name, "unregister")
         del self._steps[index]
-        del self._names[index]
-        del self._weights[index]
+        del self._weights[name]  # the others keep their order
+        self._positions = None
 
     def get_steps(self) -> list[BaseStep[C]]:
         """Return the steps in run order (a copy: changing it leaves the registry alone)."""
@@ -50,16 +84,16 @@ class StepRegistry[C: BaseStepContext]:
 
     def get_step_orders(self) -> dict[str, int]:
         """Map each step name to its 0-based position."""
-        return {name: order for order, name in enumerate(self._names)}
+        return dict(self._index())
 
     @property
     def total_weight(self) -> float:
         """Sum of the registered steps' ``progress_weight``."""
-        return math.fsum(self._weights)
+        return math.fsum(self._weights.values())
 
     def snapshot(self) -> tuple[list[BaseStep[C]], list[str], list[float]]:
         """Return copies of the steps, their names and their weights, in run order."""
-        return list(self._steps), list(self._names), list(self._weights)
+        return list(self._steps), list(self._weights), list(self._weights.values())
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -68,34 +102,48 @@ class StepRegistry[C: BaseStepContext]:
         return iter(list(self._steps))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._names
+        return name in self._weights
 
     def __repr__(self) -> str:
-        return f"StepRegistry({self._names!r})"
+        return f"StepRegistry({list(self._weights)!r})"
 
     def _insert(self, index: int, step: BaseStep[C]) -> None:
         if not isinstance(step, BaseStep):
             raise TypeError(
                 f"only BaseStep instances can be registered, got {type(step).__name__}: {step!r}"
             )
+        _STEP_TYPES.add(type(step))
         name: object = step.name
         if not isinstance(name, str) or not name:
             raise TypeError(f"{type(step).__name__}.name must be a non-empty string, got {name!r}")
-        if name in self._names:
+        if name in self._weights:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
         weight = checked_weight(name, step.progress_weight)
+        self._positions = None
+        if index == len(self._steps):
+            self._steps.append(step)
+            self._weights[name] = weight
+            return
         self._steps.insert(index, step)
-        self._names.insert(index, name)
-        self._weights.insert(index, weight)
+        entries = list(self._weights.items())
+        entries.insert(index, (name, weight))
+        self._weights = dict(entries)
+
+    def _index(self) -> dict[str, int]:
+        """Name -> position, rebuilt first if a change made it stale."""
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {name: order for order, name in enumerate(self._weights)}
+        return positions
 
     def _index_of(self, name: str, operation: str) -> int:
-        try:
-            return self._names.index(name)
-        except ValueError:
-            raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}") from None
+        position = self._index().get(name)
+        if position is None:
+            raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}")
+        return position
 
     def _hint(self, missing: str) -> str:
-        names = self._names
+        names = list(self._weights)
         # A wrapper adds a prefix such as "logged_": suggest the wrapped name first.
         wrapped = [name for name in names if name.endswith("_" + missing)]
         close = difflib.get_close_matches(missing, names, n=3, cutoff=0.6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ class FileParams(BaseTrainParams):
     folder: str
     fail: bool = False
     wait_seconds: float = 0.0
+    #: Raise this BaseException in ``maybe_fail`` (``SystemExit`` means ``sys.exit(3)``).
+    interrupt: str = ""
 
 
 class MakeMarkerStep(BaseStep[TrainContext]):
@@ -93,6 +97,15 @@ class MaybeFailStep(BaseStep[TrainContext]):
     def execute(self, context: TrainContext) -> StepResult:
         if context.params.get("fail"):
             raise RuntimeError("asked to fail")
+        interrupt = context.params.get("interrupt")
+        if interrupt == "SystemExit":
+            sys.exit(3)
+        if interrupt == "CancelledError":
+            raise asyncio.CancelledError("task cancelled")
+        if interrupt == "GeneratorExit":
+            raise GeneratorExit
+        if interrupt == "KeyboardInterrupt":
+            raise KeyboardInterrupt
         return StepResult()
 
 

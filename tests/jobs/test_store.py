@@ -235,8 +235,8 @@ def test_a_locked_store_times_out_with_a_clear_error(store: JobStore) -> None:
     blocker = sqlite3.connect(store.path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        other = JobStore(store.path, timeout=0.1)
-        with pytest.raises(JobStoreLockedError, match=r"locked by another process \(waited 0.1s\)$"):
+        other = JobStore(store.path, timeout=0.1, write_timeout=0.2)
+        with pytest.raises(JobStoreLockedError, match=r"locked by another process \(waited 0.2s\)$"):
             other.create_job("a:C", {})
         # Readers are not blocked by a writer in WAL mode.
         assert other.get(job).action == "a:B"

@@ -7,9 +7,11 @@ callback itself, and turns SIGTERM / Ctrl-C into a cancelled job when asked to.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, cast
 
@@ -17,7 +19,7 @@ from pydantic import BaseModel
 
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
-from .._orchestrator import Orchestrator, ProgressCallback, RunSummary
+from .._orchestrator import Orchestrator, ProgressCallback, RunSummary, error_text
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
@@ -34,7 +36,28 @@ type FinalStatus = Literal["success", "failed", "cancelled"]
 
 
 def _describe(error: BaseException) -> str:
-    return str(error) or type(error).__name__
+    try:
+        text = str(error)
+    except Exception as broken:  # an exception whose __str__ raises is still reported
+        return f"{type(error).__name__} (its message could not be read: {type(broken).__name__})"
+    return text or type(error).__name__
+
+
+def _interruption(error: BaseException) -> str:
+    """``interrupted by SystemExit(3)``, ``interrupted by CancelledError: why``, ..."""
+    name = type(error).__name__
+    if isinstance(error, SystemExit):
+        return f"interrupted by SystemExit({error.code!r})"
+    text = _describe(error)
+    return f"interrupted by {name}" + ("" if text == name else f": {text}")
+
+
+def _interruption_status(error: BaseException) -> FinalStatus:
+    # A task or generator being closed is someone stopping the job: cancelled. SystemExit (and
+    # any other BaseException) is the step ending the program: the job failed.
+    if isinstance(error, KeyboardInterrupt | asyncio.CancelledError | GeneratorExit):
+        return "cancelled"
+    return "failed"
 
 
 @dataclass
@@ -160,7 +183,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             self._tracker.end(self._planned, "failed", error=_describe(error))
             raise
         except BaseException as interrupt:
-            self._tracker.end(self._planned, "cancelled", error=f"interrupted: {type(interrupt).__name__}")
+            self._tracker.end(self._planned, _interruption_status(interrupt), error=_interruption(interrupt))
             raise
         returned: object = result
         if not isinstance(returned, StepResult):
@@ -169,7 +192,15 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             )
             return result
         if result.success:
-            self._tracker.end(self._planned, "success", data=result.data)
+            try:
+                self._tracker.end(self._planned, "success", data=result.data)
+            except BaseException:
+                # The step's work is done but its success could not be recorded (a full disk):
+                # the run fails here, and this step's own rollback must still undo that work.
+                context.on_rollback(
+                    lambda: self.rollback(context, result), label=f"{self.name} (done, but not recorded)"
+                )
+                raise
         else:
             self._tracker.end(self._planned, "failed", data=result.data, error=result.error or "failed")
         return result
@@ -179,7 +210,10 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         try:
             self._wrapped.rollback(context, result)
         except Exception as error:
-            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, f"{type(error).__name__}: {error}"))
+            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, error_text(error)))
+            raise
+        except BaseException as interrupt:  # a second signal stopped the rollback here
+            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, f"stopped: {error_text(interrupt)}"))
             raise
         self._tracker.rolled_back(RollbackEntry(name, "rollback", name))
 
@@ -195,13 +229,21 @@ class Workflow[C: BaseStepContext]:
         """The registry's steps, described."""
         return plan_steps(self.registry.get_steps())
 
-    def run(self, progress_callback: ProgressCallback, tracker: _Tracker) -> RunSummary:
-        """Run every step through the orchestrator, each one tracked."""
-        tracked = StepRegistry[C]()
-        steps = self.registry.get_steps()
-        for planned, step in zip(plan_steps(steps), steps, strict=True):
-            tracked.register(_TrackedStep(step, planned, tracker))
-        return Orchestrator(tracked, self.context, progress_callback).execute()
+    def run(
+        self,
+        progress_callback: ProgressCallback,
+        tracker: _Tracker,
+        commit: Callable[[RunSummary], None] | None = None,
+    ) -> RunSummary:
+        """Run every step through the orchestrator, each one tracked; ``commit`` records the
+        success inside the run's protection (see :meth:`Orchestrator.execute`)."""
+        steps, names, weights = self.registry.snapshot()
+        tracked: list[BaseStep[C]] = [
+            _TrackedStep(step, planned, tracker) for planned, step in zip(plan_steps(steps), steps, strict=True)
+        ]
+        # The steps were checked when they were registered: wrap them without registering again.
+        registry = StepRegistry[C]._from_checked(tracked, names, weights)
+        return Orchestrator(registry, self.context, progress_callback).execute(commit=commit)
 
 
 def _params_model_of(cls: type) -> type[BaseModel] | None:
@@ -363,7 +405,7 @@ class BaseAction[P: BaseModel]:
             tracker.end(planned, "failed", error=_describe(error))
             raise
         except BaseException as interrupt:
-            tracker.end(planned, "cancelled", error=f"interrupted: {type(interrupt).__name__}")
+            tracker.end(planned, _interruption_status(interrupt), error=_interruption(interrupt))
             raise
         summary = dict(returned or {})
         if self._reported < 100:
@@ -375,20 +417,42 @@ class BaseAction[P: BaseModel]:
         """Validate the params, run the workflow (or :meth:`execute`), and record the outcome.
 
         Returns the outcome whatever happened; call :meth:`ActionOutcome.raise_for_status` to
-        turn a failure into its exception. A ``KeyboardInterrupt`` is re-raised after it is
-        recorded unless ``handle_signals`` was set.
+        turn a failure into its exception. Every ending is recorded: a step's exception, a
+        signal, and ``BaseException``\\s raised in a step (``KeyboardInterrupt``,
+        ``SystemExit``, ``asyncio.CancelledError``, ``GeneratorExit``), each after the rollback.
+        Such a ``BaseException`` is re-raised after it is recorded unless ``handle_signals``
+        was set.
+
+        The success is recorded inside the run's protection (the orchestrator's commit): a
+        signal that arrived before it rolls the run back and records ``cancelled``; one that
+        arrives after it is only noted. If the success record cannot be written, the run is
+        rolled back and recorded ``failed``.
 
         Raises:
-            steprail.jobs.JobStoreError: the runtime could not record the job.
+            steprail.jobs.JobStoreError: the runtime could not record the job. When the job had
+                started, its notes say how the run ended (it was rolled back unless it succeeded).
         """
         started = time.monotonic()
         hooks = self.runtime if isinstance(self.runtime, ActionRuntime) else None
         outcome = ActionOutcome(action=self.action_name, status="failed")
         reraise: BaseException | None = None
+        recorded = False
         with cancellation_signals(self.handle_signals) as guard:
             self._guard = guard
             tracker = _Tracker(hooks, guard)
             created = False
+
+            def commit(summary: Mapping[str, Any]) -> None:
+                # Runs inside the orchestrator's protection, after the last step: the success
+                # decision. From the next instruction on, signals are only noted.
+                nonlocal recorded
+                guard.deferred = True
+                guard.deliver_pending()  # a signal that came before: cancelled, rolled back
+                outcome.summary = dict(summary)
+                outcome.status = "success"
+                self._record_final(hooks, outcome, tracker, started)
+                recorded = True
+
             try:
                 if hooks is not None:
                     hooks.job_created(self.action_name, self._raw_params())  # signals still held
@@ -402,47 +466,78 @@ class BaseAction[P: BaseModel]:
                     with guard.deferring():
                         hooks.job_started(self._params.model_dump(mode="json"), outcome.plan)
                 if workflow is None:
-                    outcome.summary = self._run_execute(outcome.plan[0], tracker)
+                    commit(self._run_execute(outcome.plan[0], tracker))
                 else:
                     outcome.context = workflow.context
-                    outcome.summary = dict(workflow.run(self.set_progress, tracker))
-                outcome.status = "success"
+                    workflow.run(self.set_progress, tracker, commit)
             except StepFailedError as error:
-                cancelled = isinstance(error.__cause__, JobCancelled)
+                cause = error.__cause__
+                cancelled = isinstance(cause, JobCancelled)
                 outcome.status = "cancelled" if cancelled else "failed"
-                outcome.error = _describe(error.__cause__) if cancelled and error.__cause__ else str(error)
-                outcome.exception = error.__cause__ if cancelled else error
+                outcome.error = _describe(cause) if cancelled and cause else _describe(error)
+                outcome.exception = cause if cancelled else error
                 outcome.rollback = list(error.rollback_report.entries)
             except JobCancelled as error:
                 outcome.status, outcome.error, outcome.exception = "cancelled", _describe(error), error
                 outcome.rollback = list(tracker.rollback)
-            except KeyboardInterrupt as interrupt:
-                outcome.status, outcome.exception = "cancelled", interrupt
-                outcome.error = _describe(interrupt) if str(interrupt) else "interrupted (KeyboardInterrupt)"
-                outcome.rollback = list(tracker.rollback)
-                if not self.handle_signals:
-                    reraise = interrupt
             except Exception as error:
                 if not created:
                     raise  # the runtime could not even record the job: nothing to finish
                 outcome.status, outcome.error, outcome.exception = "failed", _describe(error), error
                 outcome.rollback = list(tracker.rollback)
+            except BaseException as interrupt:
+                # KeyboardInterrupt (or a second signal), SystemExit, CancelledError,
+                # GeneratorExit...: the orchestrator rolled back before letting it through.
+                outcome.status, outcome.exception = _interruption_status(interrupt), interrupt
+                outcome.error = (
+                    _describe(interrupt)
+                    if isinstance(interrupt, KeyboardInterrupt) and guard.rollback_stopped
+                    else _interruption(interrupt)
+                )
+                outcome.rollback = list(tracker.rollback)
+                if not self.handle_signals:
+                    reraise = interrupt
             finally:
                 # From here on a signal is remembered, not raised: the final record must land.
                 guard.deferred = True
                 self._guard = None
-            outcome.steps = list(tracker.steps)
-            outcome.duration = time.monotonic() - started
-            if hooks is not None and created:
-                hooks.job_finished(
-                    JobOutcome(
-                        status=outcome.status,
-                        error=outcome.error,
-                        rollback=tuple(outcome.rollback),
-                        summary=outcome.summary,
-                        duration=outcome.duration,
+            if not recorded:
+                if outcome.status == "success":  # the success record itself failed
+                    outcome.status = "failed"
+                if guard.during_rollback and not guard.rollback_stopped and guard.signum is not None:
+                    outcome.error = (
+                        f"{outcome.error} ({signal.Signals(guard.signum).name} arrived during the rollback;"
+                        " the rollback went on to the end)"
                     )
-                )
+                if created:
+                    try:
+                        self._record_final(hooks, outcome, tracker, started)
+                    except BaseException as error:
+                        error.add_note(
+                            f"steprail: job {outcome.status} ({outcome.error}); "
+                            + ("its completed steps were rolled back; " if outcome.rollback else "")
+                            + "its final record could not be written"
+                        )
+                        raise
+                else:
+                    outcome.steps, outcome.duration = list(tracker.steps), time.monotonic() - started
         if reraise is not None:
             raise reraise
         return outcome
+
+    @staticmethod
+    def _record_final(
+        hooks: ActionRuntime | None, outcome: ActionOutcome, tracker: _Tracker, started: float
+    ) -> None:
+        outcome.steps = list(tracker.steps)
+        outcome.duration = time.monotonic() - started
+        if hooks is not None:
+            hooks.job_finished(
+                JobOutcome(
+                    status=outcome.status,
+                    error=outcome.error,
+                    rollback=tuple(outcome.rollback),
+                    summary=outcome.summary,
+                    duration=outcome.duration,
+                )
+            )

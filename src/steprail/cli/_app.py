@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,15 +13,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .._orchestrator import error_text
 from ..actions import BaseAction, InvalidParamsError, mermaid
 from ..jobs import JobNotFoundError, JobRecord, JobStore, JobStoreError
 from ..jobs._store import rollback_report
 from ._demo import DemoSettings, run_demo
-from ._errors import EXIT_BAD_INPUT, EXIT_OK, UsageProblem
+from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
 from ._loading import load_action
 from ._params import collect_params
 from ._render import job_detail, jobs_table, outcome_table, plan_table
-from ._runner import open_store, resolve_home, run_action, store_path, store_problem
+from . import _runner
+from ._runner import StoreFailedDuringJob, late_signals_noted, open_store, resolve_home, run_action, store_path, store_problem
 
 __all__ = ["app"]
 
@@ -109,6 +112,9 @@ def _bad_input() -> Iterator[None]:
     except UsageProblem as problem:
         _stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except StoreFailedDuringJob as failure:
+        _stderr().print(f"error: {failure}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_STORE_FAILED) from None
 
 
 @app.command(cls=_Command)
@@ -122,29 +128,32 @@ def run(
     plain: PlainOption = False,
     lock_timeout: LockTimeoutOption = 5.0,
 ) -> None:
-    """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 130 cancelled."""
+    """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 3 job store failed
+    during the job, 130 cancelled."""
     with _bad_input():
         action_class = load_action(target)
         params = collect_params(params_file, param or [])
         root = resolve_home(home)
         console = _stdout()
-        with open_store(store_path(root, store), lock_timeout) as job_store:
-            result = run_action(
-                action_class,
-                params,
-                home=root,
-                store=job_store,
-                console=console,
-                plain=True if plain else None,
-                json_log=json_log,
-            )
-        outcome = result.outcome
-        if isinstance(outcome.exception, InvalidParamsError):
-            raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
-        console.print(outcome_table(outcome, result.job_id))
-        if outcome.error:
-            console.print(f"{outcome.status}: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(result.exit_code)
+        with late_signals_noted() as late:
+            with open_store(store_path(root, store), lock_timeout) as job_store:
+                result = run_action(
+                    action_class,
+                    params,
+                    home=root,
+                    store=job_store,
+                    console=console,
+                    plain=True if plain else None,
+                    json_log=json_log,
+                    late=late,
+                )
+            outcome = result.outcome
+            if isinstance(outcome.exception, InvalidParamsError):
+                raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
+            console.print(outcome_table(outcome, result.job_id))
+            if outcome.error:
+                console.print(f"{outcome.status}: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(result.exit_code)
 
 
 @app.command(cls=_Command)
@@ -175,7 +184,7 @@ def plan(
                     + "\n".join(f"  - {where}: {message}" for where, message in problem.problems)
                     + "\npass them with -p KEY=VALUE or --params FILE"
                 ) from error
-            raise UsageProblem(f"building the plan of {target!r} raised {type(error).__name__}: {error}") from error
+            raise UsageProblem(f"building the plan of {target!r} raised {error_text(error)}") from error
         if show_mermaid:
             typer.echo(mermaid(steps, title=action_class.action_name))
         else:
@@ -183,12 +192,17 @@ def plan(
     raise typer.Exit(EXIT_OK)
 
 
-def _read_jobs[T](home: Path | None, store: Path | None, read: Callable[[JobStore], T]) -> T | None:
+def _read_jobs[T](
+    home: Path | None, store: Path | None, read: Callable[[JobStore], T], *, quiet: bool = False
+) -> T | None:
     path = store_path(resolve_home(home), store)
     if not path.exists():
-        _stdout().print(f"no jobs recorded yet: {path} does not exist", markup=False, highlight=False)
+        if not quiet:
+            _stdout().print(f"no jobs recorded yet: {path} does not exist", markup=False, highlight=False)
         return None
-    with open_store(path) as job_store:
+    # Read-only: works on a read-only file or mount, and never takes the write lock, so a
+    # reader cannot hold up a running job.
+    with open_store(path, read_only=True) as job_store:
         try:
             return read(job_store)
         except JobNotFoundError as error:
@@ -197,7 +211,8 @@ def _read_jobs[T](home: Path | None, store: Path | None, read: Callable[[JobStor
             raise store_problem(error) from error
 
 
-def _job_json(job: JobRecord) -> dict[str, Any]:
+def job_json(job: JobRecord) -> dict[str, Any]:
+    """A job as ``steprail jobs show --json`` prints it."""
     return {
         "id": job.id,
         "action": job.action,
@@ -239,12 +254,11 @@ def jobs_list(
 ) -> None:
     """List recorded jobs, newest first."""
     with _bad_input():
-        jobs = _read_jobs(home, store, lambda s: s.list_jobs(limit))
-        if jobs is not None:
-            if as_json:
-                typer.echo(json.dumps([_job_json(job) for job in jobs], indent=2))
-            else:
-                _stdout().print(jobs_table(jobs))
+        jobs = _read_jobs(home, store, lambda s: s.list_jobs(limit), quiet=as_json)
+        if as_json:  # no store yet: an empty JSON list, so scripts always get JSON
+            typer.echo(json.dumps([job_json(job) for job in jobs or []], indent=2))
+        elif jobs is not None:
+            _stdout().print(jobs_table(jobs))
 
 
 @jobs_app.command("show", cls=_Command)
@@ -262,7 +276,7 @@ def jobs_show(
             raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
         job, events = found
         if as_json:
-            typer.echo(json.dumps(_job_json(job), indent=2))
+            typer.echo(json.dumps(job_json(job), indent=2))
             return
         console = _stdout()
         job_detail(console, job)
@@ -308,5 +322,12 @@ def demo(
 
 def main() -> None:
     """Entry point of the ``steprail`` console script."""
-    app(prog_name="steprail")
+    _runner.KEEP_NOTING_AFTER_THE_JOB[0] = True  # this process ends with the command
+    try:
+        app(prog_name="steprail")
+    finally:
+        # The command is done; the interpreter now shuts down, and its shutdown puts the default
+        # handlers back: a SIGTERM then would kill the process and replace the exit code the job
+        # earned. Blocked signals stay pending and die with the process.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 

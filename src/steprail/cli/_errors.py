@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_OK", "UsageProblem", "with_article"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_CANCELLED",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_STORE_FAILED",
+    "UsageProblem",
+    "with_article",
+]
 
 #: The job succeeded (or a command that runs no job worked).
 EXIT_OK = 0
@@ -10,7 +18,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 #: Bad input: a :class:`UsageProblem`, reported on stderr with what to fix.
 EXIT_BAD_INPUT = 2
-#: The job was cancelled by SIGTERM or Ctrl-C (128 + SIGINT, as shells report it).
+#: The job store failed while the job ran (disk full, store made read-only, lock held too long):
+#: the job was rolled back (the message says so) but its final record could not be written.
+EXIT_STORE_FAILED = 3
+#: The job was cancelled (SIGTERM, Ctrl-C, or a step's task cancelled), after its rollback
+#: (128 + SIGINT, as shells report it).
 EXIT_CANCELLED = 130
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .._orchestrator import error_text
 from ..actions import BaseAction
 from ._errors import UsageProblem, with_article
 
@@ -36,7 +37,7 @@ def _import_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as error:
         sys.modules.pop(name, None)
-        raise UsageProblem(f"importing {str(path)!r} raised {type(error).__name__}: {error}") from error
+        raise UsageProblem(f"importing {str(path)!r} raised {error_text(error)}") from error
     return module
 
 
@@ -54,7 +55,7 @@ def _import_module(name: str) -> ModuleType:
             ) from error
         raise UsageProblem(f"importing {name!r} failed: {error}") from error
     except Exception as error:
-        raise UsageProblem(f"importing {name!r} raised {type(error).__name__}: {error}") from error
+        raise UsageProblem(f"importing {name!r} raised {error_text(error)}") from error
 
 
 def _actions_in(module: ModuleType) -> list[str]:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,17 +22,31 @@ from ..jobs import (
     ActionRuntime,
     ConsoleRuntime,
     FanOutRuntime,
+    JobOutcome,
     JobRuntime,
     JobStore,
     JobStoreDamagedError,
     JobStoreError,
+    JobStoreFullError,
     JobStoreLockedError,
+    JobStoreReadOnlyError,
     JsonLinesRuntime,
 )
 from .._runtime import RuntimeContext
-from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, UsageProblem
+from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
 
-__all__ = ["RunResult", "open_backend", "open_store", "resolve_home", "run_action", "store_path", "store_problem"]
+__all__ = [
+    "RunResult",
+    "LateSignals",
+    "StoreFailedDuringJob",
+    "late_signals_noted",
+    "open_backend",
+    "open_store",
+    "resolve_home",
+    "run_action",
+    "store_path",
+    "store_problem",
+]
 
 #: The job store's file name under the home folder, unless ``--store`` names another file.
 STORE_FILE_NAME = "jobs.sqlite3"
@@ -71,13 +90,72 @@ def store_problem(error: JobStoreError) -> UsageProblem:
         hint = "; move it aside (it was left untouched) or pass another file with --store"
     elif isinstance(error, JobStoreLockedError):
         hint = "; wait for that process to finish, or pass another file with --store"
+    elif isinstance(error, JobStoreFullError):
+        hint = "; free some space (the store itself is intact) or pass a file on another disk with --store"
+    elif isinstance(error, JobStoreReadOnlyError):
+        hint = "; jobs list/show still work; pass a writable file with --store to run jobs"
     return UsageProblem(f"{error}{hint}")
 
 
-def open_store(path: Path, timeout: float = 5.0) -> JobStore:
-    """Open (or create) the job store; any problem becomes a :class:`UsageProblem`."""
+class LateSignals(ActionRuntime):
+    """A sink that learns when the job has recorded its end (see :func:`late_signals_noted`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.job_ended = False
+        self.noted: list[int] = []
+
+    def job_finished(self, outcome: JobOutcome) -> None:
+        self.job_ended = True
+
+
+@contextmanager
+def late_signals_noted() -> Iterator[LateSignals]:
+    """Around ``steprail run``'s job: a SIGTERM/SIGINT that comes once the job has recorded how
+    it ended (while the summary prints) is noted rather than killing the process, so the exit
+    code is the job's. Before the job starts a signal acts as usual; during the job the
+    action's own handlers take over (and hand these back)."""
+    late = LateSignals()
+    if threading.current_thread() is not threading.main_thread():
+        yield late
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if late.job_ended:
+            late.noted.append(signum)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)  # what SIGTERM would have done: end the process
+        os.kill(os.getpid(), signum)
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, handle)
     try:
-        return JobStore(path, timeout=timeout)
+        yield late
+    finally:
+        # The console script keeps noting them until the interpreter is gone: a signal while
+        # it exits would otherwise replace the job's exit code with the signal's.
+        if not (KEEP_NOTING_AFTER_THE_JOB[0] and late.job_ended):
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+#: Set by the ``steprail`` console script (never in-process use): see :func:`late_signals_noted`.
+KEEP_NOTING_AFTER_THE_JOB = [False]
+
+
+class StoreFailedDuringJob(Exception):
+    """The job store failed after the job had started (exit code 3); the message says how the
+    job ended and that its final record could not be written."""
+
+
+def open_store(path: Path, timeout: float = 5.0, *, read_only: bool = False) -> JobStore:
+    """Open (or create) the job store; any problem becomes a :class:`UsageProblem`.
+    ``read_only`` opens it for reading only (it works on a read-only file or mount)."""
+    try:
+        return JobStore(path, timeout=timeout, read_only=read_only)
     except JobStoreError as error:
         raise store_problem(error) from error
 
@@ -126,6 +204,7 @@ def run_action(
     console: Console,
     plain: bool | None,
     json_log: Path | None,
+    late: LateSignals | None = None,
 ) -> RunResult:
     """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
     cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
@@ -134,6 +213,8 @@ def run_action(
     work_dirs = _WorkDirPerJob(jobs, home)
     console_sink = ConsoleRuntime(console, plain=plain)
     sinks: list[RuntimeContext] = [jobs, work_dirs, console_sink]
+    if late is not None:
+        sinks.append(late)
     if json_log is not None:
         try:
             sinks.append(JsonLinesRuntime(json_log))
@@ -151,7 +232,13 @@ def run_action(
     try:
         outcome = action.run()
     except JobStoreError as error:
-        raise store_problem(error) from error
+        if jobs.job_id is None:  # nothing was recorded and no step ran: bad input
+            raise store_problem(error) from error
+        notes = "; ".join(note.removeprefix("steprail: ") for note in getattr(error, "__notes__", ()))
+        raise StoreFailedDuringJob(
+            f"{store_problem(error)}\njob {jobs.job_id}: {notes or 'its final record could not be written'}"
+            "; until a final record is written it reads as interrupted"
+        ) from error
     finally:
         console_sink.close()
         if backend is not None:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -32,6 +33,7 @@ from typing import Any, Final, Literal, Self, overload
 
 from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError
 
+from ..jobs._store import _process_started, process_alive
 from ._audit import AUDIT_FILE_NAME, AuditLog, AuditSummary
 from ._backend import (
     BackendError,
@@ -96,6 +98,31 @@ _FLAT: Final = ""  # the split stored for a flat dataset's items
 _metadata_adapter: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
 
 type SourceFormat = Literal["dm_v2", "yolo", "coco"]
+
+
+def _staging_lease_name() -> str:
+    """``<host>-<pid>-<process start>-<random>``: a staging folder names the process that owns
+    it (a lease, as the job store records), so a sweep can tell a live import from a dead one."""
+    started = _process_started(os.getpid()) or "unknown"
+    return f"{socket.gethostname()}-{os.getpid()}-{started}-{uuid.uuid4().hex}"
+
+
+def _staging_abandoned(entry: Path) -> bool:
+    """Whether the staging folder ``entry`` belongs to no live process.
+
+    A folder leased by a process on this host is abandoned exactly when that process is gone
+    (or its pid now belongs to a later process), however long the import has run. A folder from
+    another host, or named before leases existed, can only be judged by its age.
+    """
+    parts = entry.name.rsplit("-", 3)  # the host name may hold dashes; the rest cannot
+    if len(parts) == 4 and parts[0] == socket.gethostname() and parts[1].isdigit():
+        pid_started = None if parts[2] == "unknown" else parts[2]
+        return not process_alive(parts[0], int(parts[1]), pid_started, datetime.now(UTC))
+    try:
+        age = time.time() - entry.stat().st_mtime
+    except OSError:
+        return False  # gone already
+    return age > _STALE_STAGING_SECONDS
 
 
 def default_backend_root() -> Path:
@@ -206,7 +233,7 @@ class LocalBackend:
     def _staging(self) -> Path:
         if self._connection is None:
             self._open()  # a lazy backend makes its folders, staging/ among them, on first use
-        return self.root / "staging" / uuid.uuid4().hex
+        return self.root / "staging" / _staging_lease_name()
 
     def _sweep_orphans(self) -> None:
         # Under the write lock no other process is between its rename and its commit, so a
@@ -217,9 +244,8 @@ class LocalBackend:
                 for entry in (self.root / folder).iterdir():
                     if entry.name not in known:
                         shutil.rmtree(entry, ignore_errors=True)
-        now = time.time()
         for entry in (self.root / "staging").iterdir():
-            if now - entry.stat().st_mtime > _STALE_STAGING_SECONDS:
+            if _staging_abandoned(entry):
                 shutil.rmtree(entry, ignore_errors=True)
 
     # -- datasets -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ several sinks at once. All of them are :class:`~steprail.RuntimeContext`\\s that
 job's lifecycle (:class:`ActionRuntime`).
 """
 
-from ._events import ActionRuntime, JobOutcome, JobState, JobStatus, PlannedStep, StepOutcome, StepStatus
+from ._events import JOB_TRANSITIONS, ActionRuntime, JobOutcome, JobState, JobStatus, PlannedStep, StepOutcome, StepStatus
 from ._sinks import ConsoleRuntime, FanOutRuntime, JobRuntime, JsonLinesRuntime, format_metrics
 from ._store import (
     JobLog,
@@ -16,7 +16,10 @@ from ._store import (
     JobStore,
     JobStoreDamagedError,
     JobStoreError,
+    JobStoreFullError,
     JobStoreLockedError,
+    JobStoreReadOnlyError,
+    ParamsTooLargeError,
     StepRecord,
 )
 
@@ -24,6 +27,7 @@ __all__ = [
     "ActionRuntime",
     "ConsoleRuntime",
     "FanOutRuntime",
+    "JOB_TRANSITIONS",
     "JobLog",
     "JobNotFoundError",
     "JobOutcome",
@@ -34,8 +38,11 @@ __all__ = [
     "JobStore",
     "JobStoreDamagedError",
     "JobStoreError",
+    "JobStoreFullError",
     "JobStoreLockedError",
+    "JobStoreReadOnlyError",
     "JsonLinesRuntime",
+    "ParamsTooLargeError",
     "PlannedStep",
     "StepOutcome",
     "StepRecord",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from .._errors import RollbackEntry
 from .._runtime import RuntimeContext
 
 __all__ = [
     "ActionRuntime",
+    "JOB_TRANSITIONS",
     "JobOutcome",
     "JobState",
     "JobStatus",
@@ -31,6 +32,19 @@ type JobStatus = Literal["pending", "running", "success", "failed", "cancelled"]
 type JobState = Literal["pending", "running", "success", "failed", "cancelled", "interrupted"]
 """A job's status as read back: ``interrupted`` is a ``running`` or ``pending`` job whose process
 is gone (it is derived on read, never written)."""
+
+#: Every transition a job's record may make, defined once: a job is created ``pending``; it
+#: starts ``running`` once its params are valid; it ends ``success``, ``failed`` or ``cancelled``
+#: (``failed`` straight from ``pending`` when the params are invalid, ``cancelled`` when a signal
+#: came before the run started). An ended job never changes again. ``interrupted`` is never
+#: written: it is how a ``pending``/``running`` record reads once its process has died.
+JOB_TRANSITIONS: Final[Mapping[JobStatus, frozenset[JobStatus]]] = {
+    "pending": frozenset({"running", "failed", "cancelled"}),
+    "running": frozenset({"success", "failed", "cancelled"}),
+    "success": frozenset(),
+    "failed": frozenset(),
+    "cancelled": frozenset(),
+}
 
 type StepStatus = Literal["pending", "running", "success", "failed", "skipped", "cancelled"]
 """A step's status within a job."""

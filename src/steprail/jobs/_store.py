@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import socket
 import sqlite3
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from .._errors import RollbackEntry
-from ._events import JobState, JobStatus, PlannedStep, StepStatus
+from ._events import JOB_TRANSITIONS, JobState, JobStatus, PlannedStep, StepStatus
 
 __all__ = [
     "JobLog",
@@ -31,7 +32,10 @@ __all__ = [
     "JobStore",
     "JobStoreDamagedError",
     "JobStoreError",
+    "JobStoreFullError",
     "JobStoreLockedError",
+    "JobStoreReadOnlyError",
+    "ParamsTooLargeError",
     "StepRecord",
     "process_alive",
 ]
@@ -40,6 +44,12 @@ __all__ = [
 SCHEMA_VERSION: Final = 1
 #: A job on another host is presumed dead when it has not written anything for this long.
 REMOTE_STALE_SECONDS: Final = 3600.0
+#: The largest params a job records, as JSON text (1 MiB); larger ones are refused up front.
+MAX_PARAMS_BYTES: Final = 1024 * 1024
+#: How long a running job's writes wait for another process's write lock, by default.
+WRITE_TIMEOUT_SECONDS: Final = 60.0
+# SQLite stores integers in 64 bits: larger figures (a step's progress) are clamped, not refused.
+_SQLITE_INT_MAX: Final = 2**63 - 1
 
 _SCHEMA: Final = """
 CREATE TABLE jobs (
@@ -105,6 +115,20 @@ class JobStoreLockedError(JobStoreError):
 
 class JobStoreDamagedError(JobStoreError):
     """The file is not a steprail job store, or it is corrupt. It is never overwritten."""
+
+
+class JobStoreFullError(JobStoreError):
+    """The disk (or file system) holding the job store is full: nothing more can be written.
+    What was committed before stays readable."""
+
+
+class JobStoreReadOnlyError(JobStoreError):
+    """The job store can be read but not written (a read-only file, folder or mount, or a store
+    opened with ``read_only=True``)."""
+
+
+class ParamsTooLargeError(JobStoreError, ValueError):
+    """A job's params are larger than :data:`MAX_PARAMS_BYTES` as JSON; nothing was stored."""
 
 
 class JobNotFoundError(JobStoreError, LookupError):
@@ -201,6 +225,20 @@ def _json_default(value: object) -> object:
         return value.isoformat()
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    # numpy scalars and other numbers JSON can hold are stored as numbers, not as their repr.
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
+    item = getattr(value, "item", None)  # a numpy bool_ (not registered as a number)
+    if callable(item) and type(value).__module__ == "numpy":
+        try:
+            plain: object = item()
+        except Exception:
+            return repr(value)
+        if isinstance(plain, bool | int | float | str):
+            return plain
     return repr(value)
 
 
@@ -276,9 +314,18 @@ class JobStore:
         JobStoreError: ``path`` is a folder, or its folder cannot be created.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 5.0,
+        write_timeout: float = WRITE_TIMEOUT_SECONDS,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.write_timeout = max(timeout, write_timeout)
+        self.read_only = read_only
         self._host = socket.gethostname()
         self._pid = os.getpid()
         self._pid_started = _process_started(self._pid)
@@ -286,6 +333,15 @@ class JobStore:
         # bare FileExistsError from mkdir, naming neither the path nor the problem.
         if self.path.is_dir():
             raise JobStoreError(f"job store {str(self.path)!r} is a folder, not a file")
+        if read_only:
+            self._conn = self._connect_read_only()
+            try:
+                with self._guard():
+                    self._check_schema()
+            except BaseException:
+                self._conn.close()
+                raise
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -300,9 +356,29 @@ class JobStore:
         try:
             with self._guard():
                 self._prepare()
+                # Opening waits ``timeout`` for a lock; a running job's writes wait longer, so
+                # that a slow writer elsewhere does not fail a job halfway (readers never lock).
+                self._conn.execute(f"PRAGMA busy_timeout = {int(self.write_timeout * 1000)}")
         except BaseException:
             self._conn.close()
             raise
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes: ``mode=ro``, or ``immutable=1`` when even the WAL
+        index cannot be opened (a read-only folder or mount without the ``-shm`` file)."""
+        if not self.path.exists():
+            raise JobStoreError(f"job store {str(self.path)!r} does not exist")
+        uri = self.path.absolute().as_uri()
+        errors: list[str] = []
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{uri}?{flags}", uri=True, timeout=self.timeout, isolation_level=None)
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error as error:
+                errors.append(str(error))
+                continue
+            return conn
+        raise self._translate(sqlite3.OperationalError(errors[-1]))
 
     def _prepare(self) -> None:
         """Check that the file is ours (or new), switch to WAL, create the schema if new."""
@@ -335,9 +411,12 @@ class JobStore:
         text = str(error)
         where = str(self.path)
         if isinstance(error, sqlite3.OperationalError) and "locked" in text:
-            return JobStoreLockedError(
-                f"job store {where!r} is locked by another process (waited {self.timeout:g}s)"
-            )
+            waited = self.write_timeout if getattr(self, "_conn", None) is not None else self.timeout
+            return JobStoreLockedError(f"job store {where!r} is locked by another process (waited {waited:g}s)")
+        if "database or disk is full" in text or getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return JobStoreFullError(f"job store {where!r}: the disk is full, nothing more can be written ({text})")
+        if "readonly" in text or "read-only" in text:
+            return JobStoreReadOnlyError(f"job store {where!r} is read-only: it can be read but not written ({text})")
         if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
             return JobStoreDamagedError(
                 f"job store {where!r} is damaged or is not a steprail job store ({text})"
@@ -356,6 +435,8 @@ class JobStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One change, committed whole or not at all."""
+        if self.read_only:
+            raise JobStoreReadOnlyError(f"job store {str(self.path)!r} was opened read-only: it cannot be written")
         with self._guard():
             conn = self._conn
             if conn.in_transaction:
@@ -418,11 +499,12 @@ class JobStore:
     def create_job(self, action: str, params: Mapping[str, Any]) -> int:
         """Record a new ``pending`` job and return its id."""
         now = _now()
+        encoded = _checked_params(to_json(dict(params)))
         with self._transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO jobs (action, params, status, created_at, updated_at, host, pid, pid_started)"
                 " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
-                (action, to_json(dict(params)), now, now, self._host, self._pid, self._pid_started),
+                (action, encoded, now, now, self._host, self._pid, self._pid_started),
             )
             job_id = cursor.lastrowid
         assert job_id is not None  # an INSERT into a rowid table always sets it
@@ -432,7 +514,10 @@ class JobStore:
         """Mark the job ``running`` with its validated ``params`` and its planned steps."""
         now = _now()
         with self._transaction() as conn:
-            self._touch(conn, job_id, "status = 'running', started_at = ?, params = ?", now, to_json(dict(params)))
+            self._move(conn, job_id, "running")
+            self._touch(
+                conn, job_id, "status = 'running', started_at = ?, params = ?", now, _checked_params(to_json(dict(params)))
+            )
             conn.executemany(
                 "INSERT INTO steps (job_id, position, name, kind, weight, share, can_roll_back, status)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
@@ -489,7 +574,7 @@ class JobStore:
             else:
                 conn.execute(
                     "UPDATE steps SET progress_current = ?, progress_total = ? WHERE job_id = ? AND position = ?",
-                    (current, total, job_id, step_order),
+                    (_clamped(current), _clamped(total), job_id, step_order),
                 )
                 self._touch(conn, job_id)
 
@@ -529,6 +614,7 @@ class JobStore:
             raise ValueError(f"a job finishes as success, failed or cancelled, not {status!r}")
         extra = ", progress = 100" if status == "success" else ""
         with self._transaction() as conn:
+            self._move(conn, job_id, status)
             self._touch(
                 conn,
                 job_id,
@@ -538,6 +624,18 @@ class JobStore:
                 to_json(rollback_report(rollback)),
                 to_json(dict(summary or {})),
                 _now(),
+            )
+
+    def _move(self, conn: sqlite3.Connection, job_id: int, status: JobStatus) -> None:
+        """Refuse a transition :data:`JOB_TRANSITIONS` does not allow (inside the change, so the
+        check and the write are one atomic step)."""
+        row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+        current = cast(JobStatus, row[0])
+        if status not in JOB_TRANSITIONS[current]:
+            raise JobStoreError(
+                f"job store {str(self.path)!r}: job {job_id} is {current}; it cannot become {status}"
             )
 
     def _touch(self, conn: sqlite3.Connection, job_id: int, assignments: str = "", *values: object) -> None:
@@ -638,6 +736,21 @@ class JobStore:
             rolled_back=bool(rolled_back),
             rollback_error=rollback_error,
         )
+
+
+def _checked_params(encoded: str) -> str:
+    size = len(encoded.encode("utf-8"))
+    if size > MAX_PARAMS_BYTES:
+        raise ParamsTooLargeError(
+            f"params are {size} bytes as JSON, more than the job store's limit of {MAX_PARAMS_BYTES} bytes;"
+            " pass large data by reference (a path or an id), not inline"
+        )
+    return encoded
+
+
+def _clamped(value: int) -> int:
+    """``value`` as an integer SQLite can hold (64-bit), saturating at the bounds."""
+    return max(-_SQLITE_INT_MAX - 1, min(_SQLITE_INT_MAX, int(value)))
 
 
 def _json_path(key: str) -> str:
