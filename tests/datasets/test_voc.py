@@ -387,15 +387,18 @@ def test_hostile_and_broken_voc_input_is_audited_and_the_rest_imported(tmp_path:
     result = voc_to_dmv2(root, tmp_path / "dm")
     summary, entries = read_audit(Path(result.audit_path))
     by_item = {(e.item, e.annotation): e for e in entries}
-    assert by_item[("bomb", None)].reason is AuditReason.INVALID_ITEM
+    assert by_item[("bomb", None)].reason is AuditReason.UNSAFE_XML
     assert "unsafe XML refused" in by_item[("bomb", None)].message
-    assert by_item[("ext", None)].reason is AuditReason.INVALID_ITEM
+    assert by_item[("ext", None)].reason is AuditReason.UNSAFE_XML
     assert "unsafe XML refused" in by_item[("ext", None)].message
     assert "not well-formed" in by_item[("broken", None)].message
     assert by_item[("no_image", None)].reason is AuditReason.MISSING_IMAGE
     assert "would leave JPEGImages" in by_item[("escape", None)].message
     assert "outside the dataset" in by_item[("linked", None)].message
     assert "outside the dataset" in by_item[("xml_link", None)].message
+    # Paths leaving the dataset carry the hub's reason, as in COCO, YOLO and DM v2 input.
+    for stem in ("escape", "linked", "xml_link"):
+        assert by_item[(stem, None)].reason is AuditReason.UNSAFE_PATH
     reasons = [by_item[("bad_boxes", f"bad_boxes-{n}")].reason for n in range(1, 6)]
     assert reasons == [
         AuditReason.BOX_NON_POSITIVE,
@@ -430,7 +433,7 @@ def test_image_sets_ids_are_checked_and_unlisted_files_audited(tmp_path: Path) -
     result = voc_to_dmv2(root, tmp_path / "dm")
     _, entries = read_audit(Path(result.audit_path))
     reasons = {e.item: (e.reason, e.message) for e in entries}
-    assert reasons["../../etc/passwd"][0] is AuditReason.INVALID_ITEM
+    assert reasons["../../etc/passwd"][0] is AuditReason.UNSAFE_PATH
     assert reasons["ghost"][0] is AuditReason.MISSING_LABELS
     assert reasons["c"][0] is AuditReason.INVALID_ITEM and "no ImageSets/Main list" in reasons["c"][1]
     assert set(read_dmv2(tmp_path / "dm")) == {("train", "a"), ("valid", "b")}
@@ -463,12 +466,16 @@ def test_export_audits_what_voc_cannot_hold_and_never_overwrites(tmp_path: Path)
     )
     result = dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
     _, entries = read_audit(Path(result.audit_path))
-    assert [(e.item, e.split, e.reason) for e in entries if e.annotation is None] == [
-        ("same", "valid", AuditReason.INVALID_ITEM)
+    # One Annotations/ for every split: the second "same" is renamed, audited, not overwritten.
+    assert [(e.item, e.split, e.reason, e.action) for e in entries if e.annotation is None] == [
+        ("same", "valid", AuditReason.RENAMED_FOR_TARGET, "changed")
     ]
     assert [e.message for e in entries if e.annotation is not None][0].endswith("not written")
     assert (tmp_path / "voc" / "ImageSets" / "Main" / "train.txt").read_text() == "same\n"
-    assert not (tmp_path / "voc" / "ImageSets" / "Main" / "val.txt").exists()
+    assert (tmp_path / "voc" / "ImageSets" / "Main" / "val.txt").read_text() == "same~2\n"
+    assert "<name>a</name>" in (tmp_path / "voc" / "Annotations" / "same.xml").read_text()
+    assert "<name>b</name>" in (tmp_path / "voc" / "Annotations" / "same~2.xml").read_text()
+    assert (tmp_path / "voc" / "JPEGImages" / "same~2.png").is_file()
     odd = (tmp_path / "voc" / "Annotations" / "odd.xml").read_text()
     assert "<name>ok</name>" in odd and "<xmin>1</xmin>" in odd and "<xmax>10</xmax>" in odd
 
@@ -552,7 +559,10 @@ def test_an_annotation_pairs_with_the_image_of_its_id_not_a_stale_filename(tmp_p
     result = voc_to_dmv2(root, tmp_path / "dm")
     items = read_dmv2(tmp_path / "dm")
     assert items[(None, "b")][0] == [("dog", 149.0, 99.0, 151.0, 101.0)]
-    assert items[(None, "d")][0] == [("cat", 0.0, 0.0, 40.0, 30.0)]
+    # The item's identity (and so its key) is its image's path under JPEGImages/.
+    assert items[(None, "photo_d")][0] == [("cat", 0.0, 0.0, 40.0, 30.0)]
+    d_item = json.loads((tmp_path / "dm" / "json" / "photo_d.json").read_text(encoding="utf-8"))
+    assert d_item["source"] == {"file_name": "photo_d.png"}
     assert result.audit.items_written == 4 and result.audit.items_skipped == 0
     notes = _entries(result.audit_path)
     assert "paired by id with JPEGImages/b.png" in notes["b"][0][2]
@@ -609,12 +619,19 @@ def test_non_utf8_file_names_are_audited_escaped_and_never_written_as_broken_xml
     specs = [ItemSpec(stem, 10, 10, boxes=[("dog", 0, 0, 4, 4)]) for stem in ("ctl\x01x", bad, "ok")]
     write_dataset(tmp_path / "src", specs)
     exported = dmv2_to_voc(tmp_path / "src", tmp_path / "out")
-    skipped = _entries(exported.audit_path)
-    assert set(skipped) == {"ctl\x01x", "caf\\xe9"}
-    assert all("XML 1.0 cannot carry" in m for e in skipped.values() for _, _, m in e)
+    # Names XML cannot carry are written percent-encoded, each rename audited as a change.
+    renamed = _entries(exported.audit_path)
+    assert set(renamed) == {"ctl\x01x", "caf\\xe9"}
+    assert all(r is AuditReason.RENAMED_FOR_TARGET for e in renamed.values() for _, r, _ in e)
+    assert exported.audit.items_written == 3 and exported.audit.items_skipped == 0
     for path in (tmp_path / "out" / "Annotations").iterdir():
         SafeET.parse(path)  # every file written is well-formed
-    assert [p.name for p in (tmp_path / "out" / "Annotations").iterdir()] == ["ok.xml"]
+    assert sorted(p.name for p in (tmp_path / "out" / "Annotations").iterdir()) == [
+        "caf%E9.xml", "ctl%01x.xml", "ok.xml",
+    ]
+    assert sorted(p.name for p in (tmp_path / "out" / "JPEGImages").iterdir()) == [
+        "caf%E9.png", "ctl%01x.png", "ok.png",
+    ]
 
 
 def test_export_writes_flags_as_integers_and_keeps_other_values_as_attributes(
