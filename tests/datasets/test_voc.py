@@ -7,6 +7,7 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
@@ -17,15 +18,24 @@ import supervision as sv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from steprail import BaseStep, Orchestrator, RuntimeContext, StepRegistry
 from steprail.datasets import (
     AuditReason,
+    ConvertDatasetStep,
+    DatasetContext,
     DatasetInputError,
+    ExportDatasetStep,
+    LocalBackend,
     NoUsableItemsError,
     OutputExistsError,
+    coco_to_dmv2,
+    dmv2_to_coco,
+    dmv2_to_voc,
     read_audit,
+    voc_to_dmv2,
+    yolo_to_dmv2,
 )
 from steprail.datasets import _voc
-from steprail.datasets._voc import dmv2_to_voc, voc_to_dmv2
 
 from .._doc_blocks import ROOT, scripts_of
 from ._helpers import ItemSpec, read_dmv2, tree, write_dataset, write_image
@@ -851,3 +861,170 @@ def test_export_audits_attribute_values_json_cannot_hold(tmp_path: Path) -> None
     [(annotation, reason, message)] = _entries(exported.audit_path)["a"]
     assert (annotation, reason) == ("b0", AuditReason.INVALID_ANNOTATION) and "NaN" in message
     assert exported.audit.annotations_written == 1
+
+
+# --- VOC in the hub: the backend, the step, identities, class ids, what VOC cannot hold ------
+
+COCO2017 = REAL / "coco2017_val"
+
+
+def _run_steps(context: DatasetContext, *steps: BaseStep[DatasetContext]) -> None:
+    registry = StepRegistry[DatasetContext]()
+    for step in steps:
+        registry.register(step)
+    Orchestrator(registry, context, lambda current, total: None).execute()
+
+
+def _sv_class_counts(dataset: sv.DetectionDataset) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for _, _, detections in dataset:
+        assert detections.class_id is not None
+        counts.update(dataset.classes[int(c)] for c in detections.class_id)
+    return counts
+
+
+def test_real_voc_through_the_backend_and_the_step_into_yolo_and_coco(tmp_path: Path) -> None:
+    facts = _facts(BCCD)
+    with LocalBackend(tmp_path / "backend") as backend:
+        imported = backend.import_dataset(BCCD, name="bccd", source_format="voc")
+        assert imported.dataset.count == facts["annotation_files"]
+        assert imported.audit.annotations_written == facts["objects"]
+        for target in ("yolo", "coco"):
+            context = DatasetContext(
+                runtime_ctx=RuntimeContext(),
+                params={"dataset": "bccd", "output_dir": str(tmp_path / target / "bccd")},
+                client=backend,
+            )
+            _run_steps(context, ExportDatasetStep(), ConvertDatasetStep(target_format=target))
+            out = Path(context.dataset["path"])
+            assert context.dataset["count"] == facts["annotation_files"]
+            exported = tmp_path / target / "bccd"
+            # The identity is the image's path under JPEGImages/: kept through the backend.
+            first = json.loads(next(exported.rglob("json/BloodImage_00000.json")).read_text())
+            assert first["source"] == {"file_name": "BloodImage_00000.jpg"}
+            if target == "yolo":
+                readers = [
+                    sv.DetectionDataset.from_yolo(
+                        images_directory_path=str(out / "images" / split),
+                        annotations_directory_path=str(out / "labels" / split),
+                        data_yaml_path=str(out / "dataset.yaml"),
+                    )
+                    for split in ("train", "valid", "test")
+                ]
+            else:
+                readers = [
+                    sv.DetectionDataset.from_coco(
+                        images_directory_path=str(out / "images" / split),
+                        annotations_path=str(out / "annotations" / f"instances_{split}.json"),
+                    )
+                    for split in ("train", "valid", "test")
+                ]
+            counts = sum((_sv_class_counts(r) for r in readers), Counter[str]())
+            assert dict(counts) == facts["objects_per_class"]
+            assert sum(len(r) for r in readers) == facts["annotation_files"]
+
+
+def test_real_coco_to_voc_through_the_step_audits_what_voc_cannot_hold(tmp_path: Path) -> None:
+    facts: dict[str, Any] = json.loads((COCO2017 / "facts.json").read_text(encoding="utf-8"))
+    coco_to_dmv2(COCO2017, tmp_path / "dm")
+    context = DatasetContext(
+        runtime_ctx=RuntimeContext(), params={"convert_output_dir": str(tmp_path / "voc")}
+    )
+    context.dataset = {"path": str(tmp_path / "dm"), "format": "dm_v2"}
+    _run_steps(context, ConvertDatasetStep(target_format="voc"))
+    assert context.dataset["format"] == "voc" and context.dataset["count"] == facts["images"]
+    out = tmp_path / "voc"
+    # Real readers find every image and every object, with COCO's class names.
+    dataset = sv.DetectionDataset.from_pascal_voc(
+        images_directory_path=str(out / "JPEGImages"),
+        annotations_directory_path=str(out / "Annotations"),
+    )
+    assert len(dataset) == facts["images"]
+    names = {str(c["id"]): c["name"] for c in facts["categories"]}
+    want = Counter({names[i]: n for i, n in facts["annotations_per_category_id"].items()})
+    assert _sv_class_counts(dataset) == want
+    boxes = globox.AnnotationSet.from_pascal_voc(out / "Annotations")
+    assert sum(len(a.boxes) for a in boxes) == facts["annotations"]
+    assert sorted(p.name for p in (out / "JPEGImages").iterdir()) == sorted(facts["file_names"])
+    # Nothing silent: the crowd region, the objects of several polygons and every stored area
+    # are changes in the audit, each object still written.
+    summary, entries = read_audit(out / "audit.json")
+    assert summary.annotations_written == facts["annotations"] and summary.annotations_skipped == 0
+    assert summary.changes["crowd_as_box"] == facts["crowd"]
+    assert summary.changes["not_in_target"] == facts["annotations"]  # each had a stored area
+    rings = [e for e in entries if "further polygon" in e.message]
+    assert len(rings) == facts["multi_polygon"]
+    assert all(e.action == "changed" and e.annotation is not None for e in rings)
+
+
+def test_voc_ids_come_from_an_explicit_class_map_only(tmp_path: Path) -> None:
+    # Without a class map VOC gives names only: a later conversion numbers them (sorted).
+    plain = voc_to_dmv2(BCCD, tmp_path / "plain")
+    manifest = json.loads(Path(plain.config_path).read_text())
+    assert manifest["categories"] == [] and manifest["classes"] == ["Platelets", "RBC", "WBC"]
+    coco = dmv2_to_coco(tmp_path / "plain", tmp_path / "plain_coco")
+    cats = json.loads(next(Path(coco.config_path).glob("*.json")).read_text())["categories"]
+    assert [(c["id"], c["name"]) for c in cats] == [(1, "Platelets"), (2, "RBC"), (3, "WBC")]
+
+    # With one (through the step), its ids, unused ones included, reach COCO unchanged; an
+    # object of a class outside the map is skipped as unknown_class.
+    class_map = {"WBC": 5, "RBC": 7, "spare": 11}
+    context = DatasetContext(
+        runtime_ctx=RuntimeContext(),
+        params={"convert_output_dir": str(tmp_path / "mapped"), "class_map": class_map},
+    )
+    context.dataset = {"path": str(BCCD), "format": "voc"}
+    _run_steps(context, ConvertDatasetStep(target_format="dm_v2", source_format="voc"))
+    summary, _ = read_audit(tmp_path / "mapped" / "audit.json")
+    platelets = _facts(BCCD)["objects_per_class"]
+    assert isinstance(platelets, dict)
+    assert summary.reasons == {"unknown_class": platelets["Platelets"]}
+    coco = dmv2_to_coco(tmp_path / "mapped", tmp_path / "mapped_coco")
+    for path in Path(coco.config_path).glob("*.json"):
+        data = json.loads(path.read_text())
+        assert {(c["id"], c["name"]) for c in data["categories"]} == {
+            (5, "WBC"), (7, "RBC"), (11, "spare"),
+        }
+        assert {a["category_id"] for a in data["annotations"]} <= {5, 7}
+    with pytest.raises(ValueError, match="class_map"):
+        voc_to_dmv2(BCCD, tmp_path / "bad", class_map={"WBC": 1, "RBC": 1})
+    assert not (tmp_path / "bad").exists()
+
+
+def test_nested_identities_are_flattened_audited_and_never_overwrite(tmp_path: Path) -> None:
+    write_dataset(
+        tmp_path / "src",
+        [
+            ItemSpec("a", 10, 10, boxes=[("cat", 1, 1, 4, 4)]),
+            ItemSpec("b", 10, 10, boxes=[("dog", 1, 1, 4, 4)]),
+            ItemSpec("c", 10, 10, boxes=[("dog", 2, 2, 4, 4)]),
+        ],
+    )
+    for stem, file_name in (("a", "camA/0001.jpg"), ("b", "camB/0001.jpg"), ("c", "camA/0001.png")):
+        path = tmp_path / "src" / "json" / f"{stem}.json"
+        raw = json.loads(path.read_text())
+        raw["source"] = {"file_name": file_name}
+        path.write_text(json.dumps(raw))
+    result = dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    assert result.audit.items_written == 3
+    annotations = sorted(p.name for p in (tmp_path / "voc" / "Annotations").iterdir())
+    # camA/0001.jpg and camA/0001.png both want one id: the second is ~2 (a "%" in a name
+    # would be written %25, so an encoded name never meets a literal one).
+    assert annotations == ["camA%2F0001.xml", "camA%2F0001~2.xml", "camB%2F0001.xml"]
+    renamed = {e.item: e.message for e in read_audit(Path(result.audit_path))[1]}
+    assert set(renamed) == {"a", "b", "c"}
+    assert "camA/0001.jpg written as JPEGImages/camA%2F0001.png" in renamed["a"]
+    assert "camA/0001.png written as JPEGImages/camA%2F0001~2.png" in renamed["c"]
+    # A flat reader pairs each image with its annotation.
+    dataset = sv.DetectionDataset.from_pascal_voc(
+        images_directory_path=str(tmp_path / "voc" / "JPEGImages"),
+        annotations_directory_path=str(tmp_path / "voc" / "Annotations"),
+    )
+    assert len(dataset) == 3 and sum(_sv_class_counts(dataset).values()) == 3
+
+
+def test_keypoints_are_dropped_with_an_entry_each(tmp_path: Path) -> None:
+    yolo_to_dmv2(REAL / "coco8-pose" / "coco8-pose.yaml", tmp_path / "dm")
+    result = dmv2_to_voc(tmp_path / "dm", tmp_path / "voc")
+    assert result.audit.changes == {"keypoints_dropped": result.audit.annotations_written}
+    assert result.audit.annotations_skipped == 0

@@ -930,7 +930,7 @@ def dmv2_to_voc(
             written_id = _write_voc_pair(
                 annotations_dir, images_dir, voc_id, ext, item, objects
             )
-            if written_id + ext != identity:
+            if f"{_IMAGES_PREFIX}{written_id}{ext}" not in (identity, _IMAGES_PREFIX + identity):
                 log.note(
                     item.split, item.stem, AuditReason.RENAMED_FOR_TARGET,
                     f"{identity} written as JPEGImages/{written_id}{ext} and "
@@ -958,13 +958,18 @@ def dmv2_to_voc(
 # Characters a VOC id keeps as they are: no folder separator, no white space (a split list
 # holds one id per line, its first word), nothing XML or a shell would trip on.
 _VOC_ID_SAFE: Final = "!#$()+,-.;=@[]^_{}~"
+_IMAGES_PREFIX: Final = "JPEGImages/"
 
 
 def _voc_id(identity: str, image_path: str) -> tuple[str, str]:
-    """The flat VOC id of ``identity`` and the image extension it is written with."""
-    stem, ext = os.path.splitext(identity)
-    if not ext:
-        ext = os.path.splitext(image_path)[1]
+    """The flat VOC id of ``identity`` and the extension its image is written with."""
+    # The images root of a VOC folder is JPEGImages/: an identity already under a folder of
+    # that name (a COCO export beside its JPEGImages/, as labelme writes it) is the path below.
+    if identity.startswith(_IMAGES_PREFIX) and len(identity) > len(_IMAGES_PREFIX):
+        identity = identity[len(_IMAGES_PREFIX) :]
+    # The extension is the image file's own: a reader opens it by its bytes' kind.
+    stem = os.path.splitext(identity)[0]
+    ext = os.path.splitext(image_path)[1]
     voc_id = quote(stem, safe=_VOC_ID_SAFE, errors="surrogateescape")
     if voc_id.startswith("."):  # a hidden file to most tools, and "." or ".." is no name
         voc_id = "%2E" + voc_id[1:]
