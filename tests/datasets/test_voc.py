@@ -951,7 +951,10 @@ def test_real_coco_to_voc_through_the_step_audits_what_voc_cannot_hold(tmp_path:
     summary, entries = read_audit(out / "audit.json")
     assert summary.annotations_written == facts["annotations"] and summary.annotations_skipped == 0
     assert summary.changes["crowd_as_box"] == facts["crowd"]
-    assert summary.changes["not_in_target"] == facts["annotations"]  # each had a stored area
+    # Each object had a stored area; the class ids (COCO's 1..90) are one dataset entry.
+    assert summary.changes["not_in_target"] == facts["annotations"] + 1
+    [ids] = [e for e in entries if e.kind == "dataset"]
+    assert ids.reason is AuditReason.NOT_IN_TARGET and '"person": 1' in ids.message
     rings = [e for e in entries if "further polygon" in e.message]
     assert len(rings) == facts["multi_polygon"]
     assert all(e.action == "changed" and e.annotation is not None for e in rings)
@@ -1026,5 +1029,8 @@ def test_nested_identities_are_flattened_audited_and_never_overwrite(tmp_path: P
 def test_keypoints_are_dropped_with_an_entry_each(tmp_path: Path) -> None:
     yolo_to_dmv2(REAL / "coco8-pose" / "coco8-pose.yaml", tmp_path / "dm")
     result = dmv2_to_voc(tmp_path / "dm", tmp_path / "voc")
-    assert result.audit.changes == {"keypoints_dropped": result.audit.annotations_written}
+    assert result.audit.changes == {
+        "keypoints_dropped": result.audit.annotations_written,
+        "not_in_target": 1,  # the YOLO class ids
+    }
     assert result.audit.annotations_skipped == 0

@@ -72,6 +72,7 @@ from ._source import (
     image_size,
     iter_checked_items,
     link_or_copy,
+    read_manifest,
     validation_message,
     write_dmv2_item,
     write_manifest,
@@ -891,7 +892,8 @@ def dmv2_to_voc(
     stored ``bbox``/``area`` (``not_in_target``), keypoints (``keypoints_dropped``), the crowd
     flag and RLE mask (``crowd_as_box``). Classes come from the manifest's class map, or
     ``class_map`` (annotations of other classes are skipped as ``unknown_class``); VOC writes
-    names only. An annotation whose class name or attributes cannot be written so that they
+    names only, so when the source had ids (a manifest class map, or ``class_map``) one
+    dataset entry (``not_in_target``) lists the ids not written. An annotation whose class name or attributes cannot be written so that they
     read back the same is skipped. Raises as :func:`~steprail.datasets.dmv2_to_yolo` does; on
     failure ``output`` is left as it was.
     """
@@ -900,6 +902,7 @@ def dmv2_to_voc(
     resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
     class_ids = resolved.ids
     names = sorted(class_ids)
+    manifest = read_manifest(layout.root)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="voc"
     ) as audit, _SplitListWriter(out / "ImageSets" / "Main") as split_lists:
@@ -908,6 +911,14 @@ def dmv2_to_voc(
         images_dir = out / "JPEGImages"
         annotations_dir.mkdir()
         images_dir.mkdir()
+        if class_map is not None or (manifest is not None and manifest.categories):
+            log.note(
+                None, "*", AuditReason.NOT_IN_TARGET,
+                "VOC names classes without ids: the class ids "
+                + json.dumps({name: class_ids[name] for name in names})
+                + " are not written (give them as class_map when importing the VOC folder)",
+                kind="dataset",
+            )  # fmt: skip
         for item in iter_checked_items(layout, audit, class_ids):
             identity = (
                 item.source.file_name
