@@ -25,6 +25,12 @@ Kept through VOC -> DM v2 -> VOC: each object's class, box, ``pose``, ``truncate
 supervision and Roboflow read them), and any other DM v2 attribute as CVAT's
 ``<attributes><attribute><name/><value/></attribute></attributes>`` (the value as JSON).
 Everything skipped is recorded in ``audit.json``; nothing is clamped.
+
+In the hub: an imported item's identity is its image's path under ``JPEGImages/``; the export
+writes flat, percent-encoded ids (``camA/0001.jpg`` -> ``camA%2F0001``), renaming (``~2``) rather
+than overwriting, and records as ``"changed"`` entries what VOC cannot hold (further rings,
+stored bbox/area, crowd flags and masks, keypoints, class ids). VOC has class names only: ids
+come from an explicit ``class_map``.
 """
 
 from __future__ import annotations
