@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
 import pytest
 import yaml
 
@@ -24,8 +25,10 @@ from steprail.datasets import (
     ConversionResult,
     coco_to_dmv2,
     dmv2_to_coco,
+    dmv2_to_voc,
     dmv2_to_yolo,
     read_audit,
+    voc_to_dmv2,
     yolo_to_dmv2,
 )
 
@@ -94,6 +97,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     results["seg_yolo"] = dmv2_to_yolo(root / "seg_dm", root / "seg_yolo")
     results["pose_yolo"] = dmv2_to_yolo(root / "pose_dm", root / "pose_yolo")
     results["pose_coco"] = dmv2_to_coco(root / "pose_dm", root / "pose_coco")
+    results["bccd_dm"] = voc_to_dmv2(REAL / "bccd_voc", root / "bccd_dm")
+    results["lmv_dm"] = voc_to_dmv2(REAL / "labelme_voc", root / "lmv_dm", one_based=False)
+    results["bccd_voc"] = dmv2_to_voc(root / "bccd_dm", root / "bccd_voc")
+    results["c17_voc"] = dmv2_to_voc(root / "c17_dm", root / "c17_voc")
+    results["lm_voc"] = dmv2_to_voc(root / "lm_dm", root / "lm_voc")
+    results["pose_voc"] = dmv2_to_voc(root / "pose_dm", root / "pose_voc")
     return Runs(root, results)
 
 
@@ -419,6 +428,105 @@ def _dm_yolo_mixed(runs: Runs) -> str:
     return runs.verdict(not mixed, "c17_yolo", "mixed_boxes_and_polygons")
 
 
+# -- Pascal VOC ------------------------------------------------------------------------------
+
+
+def _voc_objects(annotations: Path) -> Counter[tuple[str, tuple[float, ...], str]]:
+    """(image, name, corners, pose/truncated/difficult) of every object of a VOC folder."""
+    found: Counter[tuple[str, tuple[float, ...], str]] = Counter()
+    for path in annotations.glob("*.xml"):
+        root = SafeET.parse(path).getroot()
+        assert root is not None
+        for obj in root.iter("object"):
+            corners = tuple(float(obj.findtext(f"bndbox/{k}") or "nan") for k in ("xmin", "ymin", "xmax", "ymax"))
+            flags = "/".join((obj.findtext(f) or "").strip() for f in ("pose", "truncated", "difficult"))
+            found[(f"{path.stem}:{obj.findtext('name')}", corners, flags)] += 1
+    return found
+
+
+def _voc_identity_in(runs: Runs) -> str:
+    names = sorted(i["source"]["file_name"] for i in runs.items("lmv_dm"))
+    on_disk = sorted(p.name for p in (REAL / "labelme_voc" / "JPEGImages").iterdir())
+    return runs.verdict(names == on_disk)
+
+
+def _voc_boxes_in(runs: Runs) -> str:
+    per_class: Counter[str] = Counter()
+    for name in ("bccd_dm", "lmv_dm"):
+        for item in runs.items(name):
+            per_class.update(b["classification"] for b in item["images"][0]["bounding_box"])
+    want = Counter(_facts("bccd_voc")["objects_per_class"]) + Counter(_facts("labelme_voc")["objects_per_class"])
+    return runs.verdict(per_class == want)
+
+
+def _voc_flags_in(runs: Runs) -> str:
+    truncated = sum(
+        1
+        for item in runs.items("bccd_dm")
+        for b in item["images"][0]["bounding_box"]
+        if {"name": "truncated", "value": 1} in b.get("attrs", [])
+    )
+    return runs.verdict(truncated == _facts("bccd_voc")["flags_set"]["truncated"])
+
+
+def _voc_splits_in(runs: Runs) -> str:
+    sets = _facts("bccd_voc")["image_sets"]
+    got = {
+        split: sorted(i["source"]["file_name"].removesuffix(".jpg") for i in runs.items(f"bccd_dm/{split}"))
+        for split in ("train", "valid", "test")
+    }
+    return runs.verdict(got == {"train": sets["train"], "valid": sets["val"], "test": sets["test"]})
+
+
+def _dm_voc_identity(runs: Runs) -> str:
+    # A COCO export's JPEGImages/x.jpg is JPEGImages/x.jpg of the VOC folder.
+    ours = sorted(f"JPEGImages/{p.name}" for p in (runs.root / "lm_voc" / "JPEGImages").iterdir())
+    return runs.verdict(ours == _facts("labelme_coco")["file_names"])
+
+
+def _dm_voc_boxes(runs: Runs) -> str:
+    original = _voc_objects(REAL / "bccd_voc" / "BCCD" / "Annotations")
+    return runs.verdict(_voc_objects(runs.root / "bccd_voc" / "Annotations") == original)
+
+
+def _dm_voc_splits(runs: Runs) -> str:
+    main = runs.root / "bccd_voc" / "ImageSets" / "Main"
+    theirs = REAL / "bccd_voc" / "BCCD" / "ImageSets" / "Main"
+    same = all(
+        sorted((main / f"{n}.txt").read_text().split()) == sorted((theirs / f"{n}.txt").read_text().split())
+        for n in ("train", "val", "test", "trainval")
+    )
+    return runs.verdict(same)
+
+
+def _changed_with(runs: Runs, name: str, reason: str, words: str) -> bool:
+    _, entries = read_audit(Path(runs.results[name].audit_path))
+    return any(e.action == "changed" and e.reason.value == reason and words in e.message for e in entries)
+
+
+def _dm_voc_rings(runs: Runs) -> str:
+    _, entries = read_audit(Path(runs.results["c17_voc"].audit_path))
+    said = sum(1 for e in entries if e.reason.value == "not_in_target" and "further polygon" in e.message)
+    return "audited: `not_in_target`" if said == _facts("coco2017_val")["multi_polygon"] else runs.verdict(False)
+
+
+def _dm_voc_stored(runs: Runs) -> str:
+    return "audited: `not_in_target`" if _changed_with(runs, "c17_voc", "not_in_target", "stored area") else runs.verdict(False)
+
+
+def _dm_voc_crowd(runs: Runs) -> str:
+    return runs.verdict(False, "c17_voc", "crowd_as_box")
+
+
+def _dm_voc_keypoints(runs: Runs) -> str:
+    return runs.verdict(False, "pose_voc", "keypoints_dropped")
+
+
+def _dm_voc_class_ids(runs: Runs) -> str:
+    said = _changed_with(runs, "c17_voc", "not_in_target", "class ids")
+    return "audited: `not_in_target`" if said else runs.verdict(False)
+
+
 CHECKS: dict[tuple[str, str], Callable[[Runs], str]] = {
     ("COCO -> DM v2", "image identity (`file_name` with sub-folders)"): _coco_identity,
     ("COCO -> DM v2", "image ids"): _coco_image_ids,
@@ -449,6 +557,18 @@ CHECKS: dict[tuple[str, str], Callable[[Runs], str]] = {
     ("DM v2 -> YOLO", "class ids from COCO (gaps)"): _dm_yolo_coco_ids,
     ("DM v2 -> YOLO", "objects of several polygons"): _dm_yolo_multi_polygon,
     ("DM v2 -> YOLO", "boxes among polygons"): _dm_yolo_mixed,
+    ("VOC -> DM v2", "image identity (path under `JPEGImages/`)"): _voc_identity_in,
+    ("VOC -> DM v2", "boxes and class names"): _voc_boxes_in,
+    ("VOC -> DM v2", "pose, truncated, difficult"): _voc_flags_in,
+    ("VOC -> DM v2", "splits (`ImageSets/Main`)"): _voc_splits_in,
+    ("DM v2 -> VOC", "image identity"): _dm_voc_identity,
+    ("DM v2 -> VOC", "boxes, class names and flags of a VOC source"): _dm_voc_boxes,
+    ("DM v2 -> VOC", "splits"): _dm_voc_splits,
+    ("DM v2 -> VOC", "class ids"): _dm_voc_class_ids,
+    ("DM v2 -> VOC", "objects of several polygons"): _dm_voc_rings,
+    ("DM v2 -> VOC", "stored bbox and area"): _dm_voc_stored,
+    ("DM v2 -> VOC", "crowd regions (RLE)"): _dm_voc_crowd,
+    ("DM v2 -> VOC", "keypoints"): _dm_voc_keypoints,
 }
 
 

@@ -166,9 +166,12 @@ def test_convert_without_export_says_so(tmp_path: Path) -> None:
 
 
 def test_convert_refuses_unsupported_pairs() -> None:
-    with pytest.raises(ValueError, match="cannot convert 'dm_v2' to 'voc'"):
-        ConvertDatasetStep(target_format="voc")
+    with pytest.raises(ValueError, match="cannot convert 'yolo' to 'coco'"):
+        ConvertDatasetStep(target_format="coco", source_format="yolo")
+    with pytest.raises(ValueError, match="cannot convert 'dm_v2' to 'pascal'"):
+        ConvertDatasetStep(target_format="pascal")
     assert ConvertDatasetStep(target_format="coco").name == "convert_to_coco"
+    assert ConvertDatasetStep(target_format="voc").name == "convert_to_voc"
 
 
 def test_convert_refuses_a_dataset_in_another_format(tmp_path: Path) -> None:

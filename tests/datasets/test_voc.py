@@ -7,6 +7,7 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
@@ -17,15 +18,24 @@ import supervision as sv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from steprail import BaseStep, Orchestrator, RuntimeContext, StepRegistry
 from steprail.datasets import (
     AuditReason,
+    ConvertDatasetStep,
+    DatasetContext,
     DatasetInputError,
+    ExportDatasetStep,
+    LocalBackend,
     NoUsableItemsError,
     OutputExistsError,
+    coco_to_dmv2,
+    dmv2_to_coco,
+    dmv2_to_voc,
     read_audit,
+    voc_to_dmv2,
+    yolo_to_dmv2,
 )
 from steprail.datasets import _voc
-from steprail.datasets._voc import dmv2_to_voc, voc_to_dmv2
 
 from .._doc_blocks import ROOT, scripts_of
 from ._helpers import ItemSpec, read_dmv2, tree, write_dataset, write_image
@@ -387,15 +397,18 @@ def test_hostile_and_broken_voc_input_is_audited_and_the_rest_imported(tmp_path:
     result = voc_to_dmv2(root, tmp_path / "dm")
     summary, entries = read_audit(Path(result.audit_path))
     by_item = {(e.item, e.annotation): e for e in entries}
-    assert by_item[("bomb", None)].reason is AuditReason.INVALID_ITEM
+    assert by_item[("bomb", None)].reason is AuditReason.UNSAFE_XML
     assert "unsafe XML refused" in by_item[("bomb", None)].message
-    assert by_item[("ext", None)].reason is AuditReason.INVALID_ITEM
+    assert by_item[("ext", None)].reason is AuditReason.UNSAFE_XML
     assert "unsafe XML refused" in by_item[("ext", None)].message
     assert "not well-formed" in by_item[("broken", None)].message
     assert by_item[("no_image", None)].reason is AuditReason.MISSING_IMAGE
     assert "would leave JPEGImages" in by_item[("escape", None)].message
     assert "outside the dataset" in by_item[("linked", None)].message
     assert "outside the dataset" in by_item[("xml_link", None)].message
+    # Paths leaving the dataset carry the hub's reason, as in COCO, YOLO and DM v2 input.
+    for stem in ("escape", "linked", "xml_link"):
+        assert by_item[(stem, None)].reason is AuditReason.UNSAFE_PATH
     reasons = [by_item[("bad_boxes", f"bad_boxes-{n}")].reason for n in range(1, 6)]
     assert reasons == [
         AuditReason.BOX_NON_POSITIVE,
@@ -430,7 +443,7 @@ def test_image_sets_ids_are_checked_and_unlisted_files_audited(tmp_path: Path) -
     result = voc_to_dmv2(root, tmp_path / "dm")
     _, entries = read_audit(Path(result.audit_path))
     reasons = {e.item: (e.reason, e.message) for e in entries}
-    assert reasons["../../etc/passwd"][0] is AuditReason.INVALID_ITEM
+    assert reasons["../../etc/passwd"][0] is AuditReason.UNSAFE_PATH
     assert reasons["ghost"][0] is AuditReason.MISSING_LABELS
     assert reasons["c"][0] is AuditReason.INVALID_ITEM and "no ImageSets/Main list" in reasons["c"][1]
     assert set(read_dmv2(tmp_path / "dm")) == {("train", "a"), ("valid", "b")}
@@ -463,12 +476,16 @@ def test_export_audits_what_voc_cannot_hold_and_never_overwrites(tmp_path: Path)
     )
     result = dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
     _, entries = read_audit(Path(result.audit_path))
-    assert [(e.item, e.split, e.reason) for e in entries if e.annotation is None] == [
-        ("same", "valid", AuditReason.INVALID_ITEM)
+    # One Annotations/ for every split: the second "same" is renamed, audited, not overwritten.
+    assert [(e.item, e.split, e.reason, e.action) for e in entries if e.annotation is None] == [
+        ("same", "valid", AuditReason.RENAMED_FOR_TARGET, "changed")
     ]
     assert [e.message for e in entries if e.annotation is not None][0].endswith("not written")
     assert (tmp_path / "voc" / "ImageSets" / "Main" / "train.txt").read_text() == "same\n"
-    assert not (tmp_path / "voc" / "ImageSets" / "Main" / "val.txt").exists()
+    assert (tmp_path / "voc" / "ImageSets" / "Main" / "val.txt").read_text() == "same~2\n"
+    assert "<name>a</name>" in (tmp_path / "voc" / "Annotations" / "same.xml").read_text()
+    assert "<name>b</name>" in (tmp_path / "voc" / "Annotations" / "same~2.xml").read_text()
+    assert (tmp_path / "voc" / "JPEGImages" / "same~2.png").is_file()
     odd = (tmp_path / "voc" / "Annotations" / "odd.xml").read_text()
     assert "<name>ok</name>" in odd and "<xmin>1</xmin>" in odd and "<xmax>10</xmax>" in odd
 
@@ -552,7 +569,10 @@ def test_an_annotation_pairs_with_the_image_of_its_id_not_a_stale_filename(tmp_p
     result = voc_to_dmv2(root, tmp_path / "dm")
     items = read_dmv2(tmp_path / "dm")
     assert items[(None, "b")][0] == [("dog", 149.0, 99.0, 151.0, 101.0)]
-    assert items[(None, "d")][0] == [("cat", 0.0, 0.0, 40.0, 30.0)]
+    # The item's identity (and so its key) is its image's path under JPEGImages/.
+    assert items[(None, "photo_d")][0] == [("cat", 0.0, 0.0, 40.0, 30.0)]
+    d_item = json.loads((tmp_path / "dm" / "json" / "photo_d.json").read_text(encoding="utf-8"))
+    assert d_item["source"] == {"file_name": "photo_d.png"}
     assert result.audit.items_written == 4 and result.audit.items_skipped == 0
     notes = _entries(result.audit_path)
     assert "paired by id with JPEGImages/b.png" in notes["b"][0][2]
@@ -609,12 +629,19 @@ def test_non_utf8_file_names_are_audited_escaped_and_never_written_as_broken_xml
     specs = [ItemSpec(stem, 10, 10, boxes=[("dog", 0, 0, 4, 4)]) for stem in ("ctl\x01x", bad, "ok")]
     write_dataset(tmp_path / "src", specs)
     exported = dmv2_to_voc(tmp_path / "src", tmp_path / "out")
-    skipped = _entries(exported.audit_path)
-    assert set(skipped) == {"ctl\x01x", "caf\\xe9"}
-    assert all("XML 1.0 cannot carry" in m for e in skipped.values() for _, _, m in e)
+    # Names XML cannot carry are written percent-encoded, each rename audited as a change.
+    renamed = _entries(exported.audit_path)
+    assert set(renamed) == {"ctl\x01x", "caf\\xe9"}
+    assert all(r is AuditReason.RENAMED_FOR_TARGET for e in renamed.values() for _, r, _ in e)
+    assert exported.audit.items_written == 3 and exported.audit.items_skipped == 0
     for path in (tmp_path / "out" / "Annotations").iterdir():
         SafeET.parse(path)  # every file written is well-formed
-    assert [p.name for p in (tmp_path / "out" / "Annotations").iterdir()] == ["ok.xml"]
+    assert sorted(p.name for p in (tmp_path / "out" / "Annotations").iterdir()) == [
+        "caf%E9.xml", "ctl%01x.xml", "ok.xml",
+    ]
+    assert sorted(p.name for p in (tmp_path / "out" / "JPEGImages").iterdir()) == [
+        "caf%E9.png", "ctl%01x.png", "ok.png",
+    ]
 
 
 def test_export_writes_flags_as_integers_and_keeps_other_values_as_attributes(
@@ -834,3 +861,176 @@ def test_export_audits_attribute_values_json_cannot_hold(tmp_path: Path) -> None
     [(annotation, reason, message)] = _entries(exported.audit_path)["a"]
     assert (annotation, reason) == ("b0", AuditReason.INVALID_ANNOTATION) and "NaN" in message
     assert exported.audit.annotations_written == 1
+
+
+# --- VOC in the hub: the backend, the step, identities, class ids, what VOC cannot hold ------
+
+COCO2017 = REAL / "coco2017_val"
+
+
+def _run_steps(context: DatasetContext, *steps: BaseStep[DatasetContext]) -> None:
+    registry = StepRegistry[DatasetContext]()
+    for step in steps:
+        registry.register(step)
+    Orchestrator(registry, context, lambda current, total: None).execute()
+
+
+def _sv_class_counts(dataset: sv.DetectionDataset) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for _, _, detections in dataset:
+        assert detections.class_id is not None
+        counts.update(dataset.classes[int(c)] for c in detections.class_id)
+    return counts
+
+
+def test_real_voc_through_the_backend_and_the_step_into_yolo_and_coco(tmp_path: Path) -> None:
+    facts = _facts(BCCD)
+    with LocalBackend(tmp_path / "backend") as backend:
+        imported = backend.import_dataset(BCCD, name="bccd", source_format="voc")
+        assert imported.dataset.count == facts["annotation_files"]
+        assert imported.audit.annotations_written == facts["objects"]
+        for target in ("yolo", "coco"):
+            context = DatasetContext(
+                runtime_ctx=RuntimeContext(),
+                params={"dataset": "bccd", "output_dir": str(tmp_path / target / "bccd")},
+                client=backend,
+            )
+            _run_steps(context, ExportDatasetStep(), ConvertDatasetStep(target_format=target))
+            out = Path(context.dataset["path"])
+            assert context.dataset["count"] == facts["annotation_files"]
+            exported = tmp_path / target / "bccd"
+            # The identity is the image's path under JPEGImages/: kept through the backend.
+            first = json.loads(next(exported.rglob("json/BloodImage_00000.json")).read_text())
+            assert first["source"] == {"file_name": "BloodImage_00000.jpg"}
+            if target == "yolo":
+                readers = [
+                    sv.DetectionDataset.from_yolo(
+                        images_directory_path=str(out / "images" / split),
+                        annotations_directory_path=str(out / "labels" / split),
+                        data_yaml_path=str(out / "dataset.yaml"),
+                    )
+                    for split in ("train", "valid", "test")
+                ]
+            else:
+                readers = [
+                    sv.DetectionDataset.from_coco(
+                        images_directory_path=str(out / "images" / split),
+                        annotations_path=str(out / "annotations" / f"instances_{split}.json"),
+                    )
+                    for split in ("train", "valid", "test")
+                ]
+            counts = sum((_sv_class_counts(r) for r in readers), Counter[str]())
+            assert dict(counts) == facts["objects_per_class"]
+            assert sum(len(r) for r in readers) == facts["annotation_files"]
+
+
+def test_real_coco_to_voc_through_the_step_audits_what_voc_cannot_hold(tmp_path: Path) -> None:
+    facts: dict[str, Any] = json.loads((COCO2017 / "facts.json").read_text(encoding="utf-8"))
+    coco_to_dmv2(COCO2017, tmp_path / "dm")
+    context = DatasetContext(
+        runtime_ctx=RuntimeContext(), params={"convert_output_dir": str(tmp_path / "voc")}
+    )
+    context.dataset = {"path": str(tmp_path / "dm"), "format": "dm_v2"}
+    _run_steps(context, ConvertDatasetStep(target_format="voc"))
+    assert context.dataset["format"] == "voc" and context.dataset["count"] == facts["images"]
+    out = tmp_path / "voc"
+    # Real readers find every image and every object, with COCO's class names.
+    dataset = sv.DetectionDataset.from_pascal_voc(
+        images_directory_path=str(out / "JPEGImages"),
+        annotations_directory_path=str(out / "Annotations"),
+    )
+    assert len(dataset) == facts["images"]
+    names = {str(c["id"]): c["name"] for c in facts["categories"]}
+    want = Counter({names[i]: n for i, n in facts["annotations_per_category_id"].items()})
+    assert _sv_class_counts(dataset) == want
+    boxes = globox.AnnotationSet.from_pascal_voc(out / "Annotations")
+    assert sum(len(a.boxes) for a in boxes) == facts["annotations"]
+    assert sorted(p.name for p in (out / "JPEGImages").iterdir()) == sorted(facts["file_names"])
+    # Nothing silent: the crowd region, the objects of several polygons and every stored area
+    # are changes in the audit, each object still written.
+    summary, entries = read_audit(out / "audit.json")
+    assert summary.annotations_written == facts["annotations"] and summary.annotations_skipped == 0
+    assert summary.changes["crowd_as_box"] == facts["crowd"]
+    # Each object had a stored area; the class ids (COCO's 1..90) are one dataset entry.
+    assert summary.changes["not_in_target"] == facts["annotations"] + 1
+    [ids] = [e for e in entries if e.kind == "dataset"]
+    assert ids.reason is AuditReason.NOT_IN_TARGET and '"person": 1' in ids.message
+    rings = [e for e in entries if "further polygon" in e.message]
+    assert len(rings) == facts["multi_polygon"]
+    assert all(e.action == "changed" and e.annotation is not None for e in rings)
+
+
+def test_voc_ids_come_from_an_explicit_class_map_only(tmp_path: Path) -> None:
+    # Without a class map VOC gives names only: a later conversion numbers them (sorted).
+    plain = voc_to_dmv2(BCCD, tmp_path / "plain")
+    manifest = json.loads(Path(plain.config_path).read_text())
+    assert manifest["categories"] == [] and manifest["classes"] == ["Platelets", "RBC", "WBC"]
+    coco = dmv2_to_coco(tmp_path / "plain", tmp_path / "plain_coco")
+    cats = json.loads(next(Path(coco.config_path).glob("*.json")).read_text())["categories"]
+    assert [(c["id"], c["name"]) for c in cats] == [(1, "Platelets"), (2, "RBC"), (3, "WBC")]
+
+    # With one (through the step), its ids, unused ones included, reach COCO unchanged; an
+    # object of a class outside the map is skipped as unknown_class.
+    class_map = {"WBC": 5, "RBC": 7, "spare": 11}
+    context = DatasetContext(
+        runtime_ctx=RuntimeContext(),
+        params={"convert_output_dir": str(tmp_path / "mapped"), "class_map": class_map},
+    )
+    context.dataset = {"path": str(BCCD), "format": "voc"}
+    _run_steps(context, ConvertDatasetStep(target_format="dm_v2", source_format="voc"))
+    summary, _ = read_audit(tmp_path / "mapped" / "audit.json")
+    platelets = _facts(BCCD)["objects_per_class"]
+    assert isinstance(platelets, dict)
+    assert summary.reasons == {"unknown_class": platelets["Platelets"]}
+    coco = dmv2_to_coco(tmp_path / "mapped", tmp_path / "mapped_coco")
+    for path in Path(coco.config_path).glob("*.json"):
+        data = json.loads(path.read_text())
+        assert {(c["id"], c["name"]) for c in data["categories"]} == {
+            (5, "WBC"), (7, "RBC"), (11, "spare"),
+        }
+        assert {a["category_id"] for a in data["annotations"]} <= {5, 7}
+    with pytest.raises(ValueError, match="class_map"):
+        voc_to_dmv2(BCCD, tmp_path / "bad", class_map={"WBC": 1, "RBC": 1})
+    assert not (tmp_path / "bad").exists()
+
+
+def test_nested_identities_are_flattened_audited_and_never_overwrite(tmp_path: Path) -> None:
+    write_dataset(
+        tmp_path / "src",
+        [
+            ItemSpec("a", 10, 10, boxes=[("cat", 1, 1, 4, 4)]),
+            ItemSpec("b", 10, 10, boxes=[("dog", 1, 1, 4, 4)]),
+            ItemSpec("c", 10, 10, boxes=[("dog", 2, 2, 4, 4)]),
+        ],
+    )
+    for stem, file_name in (("a", "camA/0001.jpg"), ("b", "camB/0001.jpg"), ("c", "camA/0001.png")):
+        path = tmp_path / "src" / "json" / f"{stem}.json"
+        raw = json.loads(path.read_text())
+        raw["source"] = {"file_name": file_name}
+        path.write_text(json.dumps(raw))
+    result = dmv2_to_voc(tmp_path / "src", tmp_path / "voc")
+    assert result.audit.items_written == 3
+    annotations = sorted(p.name for p in (tmp_path / "voc" / "Annotations").iterdir())
+    # camA/0001.jpg and camA/0001.png both want one id: the second is ~2 (a "%" in a name
+    # would be written %25, so an encoded name never meets a literal one).
+    assert annotations == ["camA%2F0001.xml", "camA%2F0001~2.xml", "camB%2F0001.xml"]
+    renamed = {e.item: e.message for e in read_audit(Path(result.audit_path))[1]}
+    assert set(renamed) == {"a", "b", "c"}
+    assert "camA/0001.jpg written as JPEGImages/camA%2F0001.png" in renamed["a"]
+    assert "camA/0001.png written as JPEGImages/camA%2F0001~2.png" in renamed["c"]
+    # A flat reader pairs each image with its annotation.
+    dataset = sv.DetectionDataset.from_pascal_voc(
+        images_directory_path=str(tmp_path / "voc" / "JPEGImages"),
+        annotations_directory_path=str(tmp_path / "voc" / "Annotations"),
+    )
+    assert len(dataset) == 3 and sum(_sv_class_counts(dataset).values()) == 3
+
+
+def test_keypoints_are_dropped_with_an_entry_each(tmp_path: Path) -> None:
+    yolo_to_dmv2(REAL / "coco8-pose" / "coco8-pose.yaml", tmp_path / "dm")
+    result = dmv2_to_voc(tmp_path / "dm", tmp_path / "voc")
+    assert result.audit.changes == {
+        "keypoints_dropped": result.audit.annotations_written,
+        "not_in_target": 1,  # the YOLO class ids
+    }
+    assert result.audit.annotations_skipped == 0

@@ -172,7 +172,7 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
         handle_signals: See :class:`~steprail.actions.BaseAction`.
 
     Attributes:
-        target_format: Set it (``'yolo'`` or ``'coco'``) to get the default workflow.
+        target_format: Set it (``'yolo'``, ``'coco'`` or ``'voc'``) to get the default workflow.
         context_class: The context type (found from the second type argument).
     """
 

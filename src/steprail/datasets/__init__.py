@@ -1,5 +1,6 @@
-"""Datasets: a backend (embedded local default), the DM v2 format, YOLO and COCO converters,
-and the built-in dataset steps :class:`ExportDatasetStep` and :class:`ConvertDatasetStep`.
+"""Datasets: a backend (embedded local default), the DM v2 format, YOLO, COCO and Pascal VOC
+converters, and the built-in dataset steps :class:`ExportDatasetStep` and
+:class:`ConvertDatasetStep`.
 
 See ``docs/datasets.md`` for the formats, the layouts and the audit report.
 """
@@ -46,6 +47,7 @@ from ._source import (
     NoUsableItemsError,
 )
 from ._steps import ConvertDatasetStep, DatasetContext, ExportDatasetStep
+from ._voc import VOC_ATTRIBUTES, dmv2_to_voc, voc_to_dmv2
 from ._yolo import (
     YOLO_CONFIG_NAME,
     YoloConfig,
@@ -92,14 +94,17 @@ __all__ = [
     "RleMask",
     "SAMPLE_CLASSES",
     "SampleDataset",
+    "VOC_ATTRIBUTES",
     "YOLO_CONFIG_NAME",
     "YoloConfig",
     "coco_to_dmv2",
     "default_backend_root",
     "dmv2_to_coco",
+    "dmv2_to_voc",
     "dmv2_to_yolo",
     "make_sample_dataset",
     "read_audit",
     "read_yolo_config",
+    "voc_to_dmv2",
     "yolo_to_dmv2",
 ]

@@ -83,6 +83,15 @@ class AuditReason(StrEnum):
     KEYPOINTS_DROPPED = "keypoints_dropped"
     #: A polygon written as its bounding box (a YOLO pose dataset holds boxes only).
     POLYGON_AS_BOX = "polygon_as_box"
+    #: An XML file with a DTD or entity declarations (billion laughs, external entities):
+    #: refused, never expanded.
+    UNSAFE_XML = "unsafe_xml"
+    #: Something the target format has no place for (a VOC object's further rings, its stored
+    #: area): the object is written without it.
+    NOT_IN_TARGET = "not_in_target"
+    #: The source states something that disagrees with the file it describes (a VOC ``<size>``
+    #: or ``<filename>`` other than the image's): the file wins.
+    SOURCE_DISAGREES = "source_disagrees"
 
 
 class AuditEntry(BaseModel):

@@ -54,6 +54,7 @@ from ._source import (
     write_manifest,
 )
 from ._dmv2 import DMv2Image, DMv2Item
+from ._voc import voc_to_dmv2
 from ._yolo import yolo_to_dmv2
 
 __all__ = [
@@ -97,7 +98,7 @@ _FLAT: Final = ""  # the split stored for a flat dataset's items
 
 _metadata_adapter: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
 
-type SourceFormat = Literal["dm_v2", "yolo", "coco"]
+type SourceFormat = Literal["dm_v2", "yolo", "coco", "voc"]
 
 
 def _staging_lease_name() -> str:
@@ -314,7 +315,7 @@ class LocalBackend:
         source_format: SourceFormat = "dm_v2",
         images_root: str | os.PathLike[str] | None = None,
     ) -> ImportResult:
-        """Import ``source`` (DM v2, YOLO or COCO) as a new dataset.
+        """Import ``source`` (DM v2, YOLO, COCO or Pascal VOC) as a new dataset.
 
         ``source`` is a folder, or for YOLO its dataset yaml and for COCO one annotations JSON
         (``images_root`` then says where its ``file_name`` entries are; see
@@ -342,9 +343,12 @@ class LocalBackend:
             elif source_format == "coco":
                 root = Path(os.fspath(images_root)).absolute() if images_root is not None else None
                 audit = coco_to_dmv2(source_path, staging, images_root=root).audit
+            elif source_format == "voc":
+                audit = voc_to_dmv2(source_path, staging).audit
             else:
                 raise ValueError(
-                    f"source_format {source_format!r} is not one of 'dm_v2', 'yolo', 'coco'"
+                    f"source_format {source_format!r} is not one of 'dm_v2', 'yolo', 'coco', "
+                    "'voc'"
                 )
             layout = detect_layout(staging)
             counts: dict[str, int] = {}

@@ -23,6 +23,7 @@ from ._backend import Backend
 from ._coco import coco_to_dmv2, dmv2_to_coco
 from ._convert import ConversionResult, OutputExistsError
 from ._local import LocalBackend
+from ._voc import dmv2_to_voc, voc_to_dmv2
 from ._yolo import dmv2_to_yolo, yolo_to_dmv2
 
 __all__ = [
@@ -37,8 +38,11 @@ type _Converter = Callable[[Path, Path, Mapping[str, int] | None], ConversionRes
 _CONVERTERS: Final[dict[tuple[str, str], _Converter]] = {
     ("dm_v2", "yolo"): lambda s, o, m: dmv2_to_yolo(s, o, class_map=m),
     ("dm_v2", "coco"): lambda s, o, m: dmv2_to_coco(s, o, class_map=m),
+    ("dm_v2", "voc"): lambda s, o, m: dmv2_to_voc(s, o, class_map=m),
     ("yolo", "dm_v2"): lambda s, o, m: yolo_to_dmv2(s, o),
     ("coco", "dm_v2"): lambda s, o, m: coco_to_dmv2(s, o),
+    # VOC names classes without ids: a class map is how ids get into the manifest.
+    ("voc", "dm_v2"): lambda s, o, m: voc_to_dmv2(s, o, class_map=m),
 }
 
 
@@ -210,11 +214,12 @@ class ExportDatasetStep(ConfiguredStep[DatasetContext]):
 class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
     """Convert the dataset in ``context.dataset`` to another format.
 
-    Supported: ``dm_v2`` to ``yolo`` or ``coco``, and ``yolo`` or ``coco`` to ``dm_v2`` (the
-    source may then be a folder or the yaml / annotations file itself). The output goes to
-    ``params['convert_output_dir']`` or, by default, a new folder beside the source named
-    ``<source>_<target>``. ``params['class_map']`` (class name -> id), when given, fixes the
-    class ids of a YOLO or COCO output. Sets ``context.dataset`` to ``path``, ``config_path``,
+    Supported: ``dm_v2`` to ``yolo``, ``coco`` or ``voc``, and ``yolo``, ``coco`` or ``voc`` to
+    ``dm_v2`` (a YOLO or COCO source may then be a folder or the yaml / annotations file
+    itself). The output goes to ``params['convert_output_dir']`` or, by default, a new folder
+    beside the source named ``<source>_<target>``. ``params['class_map']`` (class name -> id),
+    when given, fixes the class ids of a YOLO, COCO or VOC output, and gives a VOC source's
+    classes their ids (VOC itself has names only). Sets ``context.dataset`` to ``path``, ``config_path``,
     ``format``, ``is_categorized``, ``source_path`` (plus ``classes``, ``count`` and
     ``audit_path``); the result data holds ``path``, ``config_path`` and the audit counts.
     Rollback removes the output folder.

@@ -25,6 +25,12 @@ Kept through VOC -> DM v2 -> VOC: each object's class, box, ``pose``, ``truncate
 supervision and Roboflow read them), and any other DM v2 attribute as CVAT's
 ``<attributes><attribute><name/><value/></attribute></attributes>`` (the value as JSON).
 Everything skipped is recorded in ``audit.json``; nothing is clamped.
+
+In the hub: an imported item's identity is its image's path under ``JPEGImages/``; the export
+writes flat, percent-encoded ids (``camA/0001.jpg`` -> ``camA%2F0001``), renaming (``~2``) rather
+than overwriting, and records as ``"changed"`` entries what VOC cannot hold (further rings,
+stored bbox/area, crowd flags and masks, keypoints, class ids). VOC has class names only: ids
+come from an explicit ``class_map``.
 """
 
 from __future__ import annotations
@@ -36,11 +42,12 @@ import re
 import stat
 import unicodedata
 import xml.etree.ElementTree as StdET  # writing only: parsing goes through defusedxml
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException, localcontext
 from pathlib import Path
 from typing import IO, Final
+from urllib.parse import quote
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -48,9 +55,22 @@ from PIL import Image
 from pydantic import JsonValue, ValidationError
 
 from ._audit import AuditLog, AuditReason
+from ._classes import _checked_explicit  # the one validation of a caller's class map
+from ._classes import resolve_class_map
 from ._convert import ConversionResult, OutputExistsError, fresh_output
-from ._dmv2 import IMAGE_EXTENSIONS, Attribute, BoundingBox, DMv2Image, DMv2Item, Polygon
+from ._dmv2 import (
+    IMAGE_EXTENSIONS,
+    Attribute,
+    BoundingBox,
+    DMv2Category,
+    DMv2Image,
+    DMv2Item,
+    DMv2Source,
+    Polygon,
+)
+from ._paths import ItemKeys, utf8_identity
 from ._source import (
+    CheckedItem,
     DatasetInputError,
     annotation_reason,
     check_something_written,
@@ -58,7 +78,7 @@ from ._source import (
     image_size,
     iter_checked_items,
     link_or_copy,
-    resolve_classes,
+    read_manifest,
     validation_message,
     write_dmv2_item,
     write_manifest,
@@ -138,21 +158,25 @@ class _Log:
             message=_shown(message),
         )
 
-    def note(self, split: str | None, item: str, reason: AuditReason, message: str) -> None:
-        """Record something about an item that was imported anyway (not counted as a skip)."""
-        record_change = getattr(self.audit, "record_change", None)
-        if record_change is not None:  # an AuditLog with "changed" entries: the proper place
-            record_change(split=split, item=_shown(item), reason=reason, message=_shown(message))
-            return
-        # Until then: an entry of kind "note" that the counts leave out, so that
-        # items_written + items_skipped == items_total still holds.
-        self.audit.record(
-            split=split, item=_shown(item), kind="note", reason=reason, message=_shown(message)
+    def note(
+        self,
+        split: str | None,
+        item: str,
+        reason: AuditReason,
+        message: str,
+        *,
+        annotation: str | None = None,
+        kind: str = "item",
+    ) -> None:
+        """Record something kept but changed (an ``"action": "changed"`` entry, not a skip)."""
+        self.audit.record_change(
+            split=split,
+            item=_shown(item),
+            annotation=None if annotation is None else _shown(annotation),
+            kind=kind,
+            reason=reason,
+            message=_shown(message),
         )
-        self.audit.items_skipped -= 1
-        self.audit.reasons[reason.value] -= 1
-        if self.audit.reasons[reason.value] == 0:
-            del self.audit.reasons[reason.value]
 
 
 def _refuse_file_output(output: Path) -> None:
@@ -166,7 +190,13 @@ def _refuse_file_output(output: Path) -> None:
 # VOC -> DM v2
 
 
-def voc_to_dmv2(source: Path, output: Path, *, one_based: bool = True) -> ConversionResult:
+def voc_to_dmv2(
+    source: Path,
+    output: Path,
+    *,
+    one_based: bool = True,
+    class_map: Mapping[str, int] | None = None,
+) -> ConversionResult:
     """Import the Pascal VOC folder ``source`` into a new DM v2 dataset at ``output``.
 
     ``source`` is the folder holding ``Annotations/`` (or a folder with exactly one such
@@ -174,6 +204,12 @@ def voc_to_dmv2(source: Path, output: Path, *, one_based: bool = True) -> Conver
     the output is categorized (``val`` becomes ``valid``; ``trainval`` stands in for a missing
     ``train`` or ``val``: minus the other list, or as ``train`` when both are missing).
     ``one_based=False`` reads corners as 0-based (see the module docs).
+
+    An item's identity (``source.file_name``) is its image's path relative to ``JPEGImages/``
+    (``2008_000123.jpg``). VOC names classes without ids, so the manifest lists the names only
+    and a later conversion numbers them; ``class_map`` (class name -> id) gives them ids, kept
+    in the manifest's class map (unused classes included), and an object of a class not in it
+    is skipped as ``unknown_class``.
 
     Each annotation file is paired with ``JPEGImages/<id>.<ext>`` by its id; ``<filename>`` is
     used only when no such image exists. XML is parsed with defusedxml: a file with a DTD or
@@ -192,24 +228,39 @@ def voc_to_dmv2(source: Path, output: Path, *, one_based: bool = True) -> Conver
     _refuse_file_output(output)
     offset = Decimal(1) if one_based else Decimal(0)
     split_lists = _read_split_lists(root)
+    explicit = _checked_explicit(class_map) if class_map is not None else None
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
     ) as audit:
         log = _Log(audit)
         classes: set[str] = set()
+        keys: dict[str | None, ItemKeys] = {}
         for split, stem, file_name in _plan(root, split_lists, log, out):
             audit.items_total += 1
-            read = _read_voc_item(root, split, stem, file_name, log, offset)
+            read = _read_voc_item(root, split, stem, file_name, log, offset, explicit)
             if read is None:
                 continue
             item, image_path = read
-            write_dmv2_item(out, split, stem, item, image_path)
+            # The identity is the image's path relative to JPEGImages/ (the images root).
+            identity, encoded = utf8_identity(image_path.name)
+            if encoded:
+                log.note(
+                    split, stem, AuditReason.RENAMED_FOR_TARGET,
+                    "the image's file name is not UTF-8 text: its identity is kept "
+                    "percent-encoded",
+                )  # fmt: skip
+            item = item.model_copy(update={"source": DMv2Source(file_name=identity)})
+            key = keys.setdefault(split, ItemKeys()).key(image_path.name)
+            write_dmv2_item(out, split, key, item, image_path)
             audit.items_written += 1
             audit.annotations_written += len(item.boxes()) + len(item.polygons())
             classes.update(a.classification for a in item.boxes())
             classes.update(a.classification for a in item.polygons())
         check_something_written(audit, source)
-        write_manifest(out, sorted(classes), audit.items_written)
+        categories = (
+            [DMv2Category(id=i, name=n) for n, i in explicit.items()] if explicit else []
+        )
+        write_manifest(out, sorted(classes), audit.items_written, categories=categories)
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -390,7 +441,7 @@ def _plan(
                 log.skip(
                     split,
                     stem,
-                    AuditReason.INVALID_ITEM,
+                    AuditReason.UNSAFE_PATH,
                     f"{origin}: id {stem!r} would leave Annotations/; refused, nothing read",
                 )
                 continue
@@ -432,6 +483,7 @@ def _read_voc_item(
     file_name: str | None,
     log: _Log,
     offset: Decimal,
+    class_map: Mapping[str, int] | None = None,
 ) -> tuple[DMv2Item, Path] | None:
     """One VOC annotation file as a DM v2 item and its image path, or ``None`` once audited."""
 
@@ -463,7 +515,7 @@ def _read_voc_item(
         log.note(
             split,
             stem,
-            AuditReason.INVALID_ITEM,
+            AuditReason.SOURCE_DISAGREES,
             f"{where}: <size> says {stated[0]}x{stated[1]} but JPEGImages/{image_path.name} is "
             f"{width}x{height}; imported, boxes checked against the image",
         )
@@ -471,6 +523,16 @@ def _read_voc_item(
     polygons: list[Polygon] = []
     for number, obj in enumerate(document.findall("object"), start=1):
         shape = _read_object(obj, f"{stem}-{number}", width, height, offset)
+        if (
+            class_map is not None
+            and isinstance(shape, (BoundingBox, Polygon))
+            and shape.classification not in class_map
+        ):
+            shape = (
+                AuditReason.UNKNOWN_CLASS,
+                "polygon" if isinstance(shape, Polygon) else "box",
+                f"class {shape.classification!r} is not in class_map",
+            )
         if isinstance(shape, BoundingBox):
             boxes.append(shape)
         elif isinstance(shape, Polygon):
@@ -505,7 +567,7 @@ def _parse_annotation(
     """The ``<annotation>`` element of one file, or ``None`` once audited. Only a regular file
     inside the dataset is opened (a FIFO or device would block or never end)."""
     if not _inside(xml_path, root):
-        skip(AuditReason.INVALID_ITEM, f"{where} is a link to outside the dataset; not read")
+        skip(AuditReason.UNSAFE_PATH, f"{where} is a link to outside the dataset; not read")
         return None
     try:
         mode = xml_path.stat().st_mode
@@ -519,7 +581,7 @@ def _parse_annotation(
             )
             return None
         if xml_path.stat().st_size > _MAX_XML_BYTES:
-            skip(AuditReason.INVALID_ITEM, f"{where} is over {_MAX_XML_BYTES} bytes; not read")
+            skip(AuditReason.ITEM_TOO_LARGE, f"{where} is over {_MAX_XML_BYTES} bytes; not read")
             return None
         data = xml_path.read_bytes()
     except OSError as exc:
@@ -529,7 +591,7 @@ def _parse_annotation(
         document = SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
         skip(
-            AuditReason.INVALID_ITEM,
+            AuditReason.UNSAFE_XML,
             f"{where}: unsafe XML refused ({type(exc).__name__}: a DTD or entity declaration)",
         )
         return None
@@ -537,7 +599,7 @@ def _parse_annotation(
         skip(AuditReason.INVALID_ITEM, f"{where}: not well-formed XML ({exc})")
         return None
     except (RecursionError, MemoryError):
-        skip(AuditReason.INVALID_ITEM, f"{where}: nested too deeply to read")
+        skip(AuditReason.ITEM_TOO_LARGE, f"{where}: nested too deeply to read")
         return None
     if document.tag != "annotation":
         skip(AuditReason.INVALID_ITEM, f"{where}: root element is <{document.tag}>, not <annotation>")
@@ -558,7 +620,7 @@ def _find_voc_image(
             log.skip(
                 split,
                 stem,
-                AuditReason.INVALID_ITEM,
+                AuditReason.UNSAFE_PATH,
                 f"JPEGImages/{candidate.name} is a link to outside the dataset; not read",
             )
             return None
@@ -584,7 +646,7 @@ def _find_voc_image(
             log.note(
                 split,
                 stem,
-                AuditReason.INVALID_ITEM,
+                AuditReason.SOURCE_DISAGREES,
                 f"Annotations/{stem}.xml: <filename> {filename!r} is not its image; paired by "
                 f"id with JPEGImages/{by_id.name}, as the VOC devkit does",
             )
@@ -602,7 +664,7 @@ def _find_voc_image(
         log.skip(
             split,
             stem,
-            AuditReason.INVALID_ITEM,
+            AuditReason.UNSAFE_PATH,
             f"<filename> {filename!r} would leave JPEGImages/; refused, nothing read",
         )
         return None
@@ -814,24 +876,39 @@ def _read_attributes(obj: StdET.Element) -> list[Attribute] | str:
 
 
 def dmv2_to_voc(
-    source: Path, output: Path, *, splits: Sequence[str] | None = None
+    source: Path,
+    output: Path,
+    *,
+    splits: Sequence[str] | None = None,
+    class_map: Mapping[str, int] | None = None,
 ) -> ConversionResult:
     """Convert the DM v2 dataset at ``source`` into a new Pascal VOC folder at ``output``.
 
-    Writes ``Annotations/<stem>.xml`` (1-based inclusive corners), ``JPEGImages/`` (hard links
-    to the source images when possible) and, for a categorized dataset,
-    ``ImageSets/Main/{train,val,test,trainval}.txt``. A polygon becomes an object with its
-    bounding ``<bndbox>`` and a ``<polygon>`` element. VOC keeps one ``Annotations/`` folder for
-    all splits, so a stem met in a second split is audited, not overwritten; so is an item
-    whose name XML 1.0 cannot carry (control characters, bytes that are not UTF-8) or, in a
-    categorized dataset, holds white space (a split list could not name it), and an annotation
-    whose class name or attributes cannot be written so that they read back the same. Raises as
-    :func:`~steprail.datasets.dmv2_to_yolo` does; on failure ``output`` is left as it was.
+    Writes ``Annotations/<id>.xml`` (1-based inclusive corners), ``JPEGImages/<id><ext>`` (hard
+    links to the source images when possible) and, for a categorized dataset,
+    ``ImageSets/Main/{train,val,test,trainval}.txt``. ``<id>`` is the item's identity without
+    its extension; VOC readers look for flat folders, so an identity in sub-folders
+    (``camA/0001.jpg``) is flattened percent-encoded (``camA%2F0001``), as is any character a
+    split list or XML cannot carry, and an id already written (the same name in two splits,
+    ``x.jpg`` and ``x.png``) gets ``~2``, ``~3``...: each such rename is a
+    ``renamed_for_target`` entry, and no file is ever overwritten.
+
+    A polygon becomes an object with its bounding ``<bndbox>`` and a ``<polygon>`` element.
+    What VOC cannot hold is written without it and audited: an object's further rings, the
+    stored ``bbox``/``area`` (``not_in_target``), keypoints (``keypoints_dropped``), the crowd
+    flag and RLE mask (``crowd_as_box``). Classes come from the manifest's class map, or
+    ``class_map`` (annotations of other classes are skipped as ``unknown_class``); VOC writes
+    names only, so when the source had ids (a manifest class map, or ``class_map``) one
+    dataset entry (``not_in_target``) lists the ids not written. An annotation whose class name or attributes cannot be written so that they
+    read back the same is skipped. Raises as :func:`~steprail.datasets.dmv2_to_yolo` does; on
+    failure ``output`` is left as it was.
     """
     layout = detect_layout(source, splits)
     _refuse_file_output(output)
-    names = resolve_classes(layout)
-    class_ids = {name: index for index, name in enumerate(names)}
+    resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
+    class_ids = resolved.ids
+    names = sorted(class_ids)
+    manifest = read_manifest(layout.root)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="voc"
     ) as audit, _SplitListWriter(out / "ImageSets" / "Main") as split_lists:
@@ -840,40 +917,44 @@ def dmv2_to_voc(
         images_dir = out / "JPEGImages"
         annotations_dir.mkdir()
         images_dir.mkdir()
-        written: dict[str, str | None] = {}
+        if class_map is not None or (manifest is not None and manifest.categories):
+            log.note(
+                None, "*", AuditReason.NOT_IN_TARGET,
+                "VOC names classes without ids: the class ids "
+                + json.dumps({name: class_ids[name] for name in names})
+                + " are not written (give them as class_map when importing the VOC folder)",
+                kind="dataset",
+            )  # fmt: skip
         for item in iter_checked_items(layout, audit, class_ids):
-            problem = _unwritable_name(item.stem, item.image_name, item.split is not None)
-            if problem is None and item.stem in written:
-                problem = (
-                    f"the stem is also in split {written[item.stem]!r}; a VOC folder has "
-                    "one Annotations/ for every split, so this one is not written"
-                )
-            if problem is not None:
-                log.skip(item.split, item.stem, AuditReason.INVALID_ITEM, problem)
-                continue
+            identity = (
+                item.source.file_name
+                if item.source is not None and item.source.file_name
+                else item.image_name
+            )
             objects: list[StdET.Element] = []
             shapes: list[BoundingBox | Polygon] = [*item.boxes, *item.polygons]
             for shape in shapes:
+                kind = "box" if isinstance(shape, BoundingBox) else "polygon"
                 refused = _unwritable(shape)
                 if refused is not None:
                     reason, message = refused
-                    log.skip(
-                        item.split,
-                        item.stem,
-                        reason,
-                        message,
-                        annotation=shape.id,
-                        kind="box" if isinstance(shape, BoundingBox) else "polygon",
-                    )
+                    log.skip(item.split, item.stem, reason, message, annotation=shape.id, kind=kind)
                     continue
+                for reason, message in _losses(shape):
+                    log.note(item.split, item.stem, reason, message, annotation=shape.id, kind=kind)
                 objects.append(_object_element(shape))
-            document = _annotation_element(
-                item.image_name, item.width, item.height, _depth(item.image_path), objects
+            voc_id, ext = _voc_id(identity, item.image_path)
+            written_id = _write_voc_pair(
+                annotations_dir, images_dir, voc_id, ext, item, objects
             )
-            write_small_file(str(annotations_dir / f"{item.stem}.xml"), _xml_bytes(document))
-            link_or_copy(item.image_path, images_dir / item.image_name)
-            split_lists.add(item.split, item.stem)
-            written[item.stem] = item.split
+            if f"{_IMAGES_PREFIX}{written_id}{ext}" not in (identity, _IMAGES_PREFIX + identity):
+                log.note(
+                    item.split, item.stem, AuditReason.RENAMED_FOR_TARGET,
+                    f"{identity} written as JPEGImages/{written_id}{ext} and "
+                    f"Annotations/{written_id}.xml: VOC folders are flat, ids are one word of "
+                    "plain text, and an earlier item has that id",
+                )  # fmt: skip
+            split_lists.add(item.split, written_id)
             audit.items_written += 1
             audit.annotations_written += len(objects)
         check_something_written(audit, source)
@@ -889,6 +970,93 @@ def dmv2_to_voc(
         audit_path=str(audit.path),
         audit=summary,
     )
+
+
+# Characters a VOC id keeps as they are: no folder separator, no white space (a split list
+# holds one id per line, its first word), nothing XML or a shell would trip on.
+_VOC_ID_SAFE: Final = "!#$()+,-.;=@[]^_{}~"
+_IMAGES_PREFIX: Final = "JPEGImages/"
+
+
+def _voc_id(identity: str, image_path: str) -> tuple[str, str]:
+    """The flat VOC id of ``identity`` and the extension its image is written with."""
+    # The images root of a VOC folder is JPEGImages/: an identity already under a folder of
+    # that name (a COCO export beside its JPEGImages/, as labelme writes it) is the path below.
+    if identity.startswith(_IMAGES_PREFIX) and len(identity) > len(_IMAGES_PREFIX):
+        identity = identity[len(_IMAGES_PREFIX) :]
+    # The extension is the image file's own: a reader opens it by its bytes' kind.
+    stem = os.path.splitext(identity)[0]
+    ext = os.path.splitext(image_path)[1]
+    voc_id = quote(stem, safe=_VOC_ID_SAFE, errors="surrogateescape")
+    if voc_id.startswith("."):  # a hidden file to most tools, and "." or ".." is no name
+        voc_id = "%2E" + voc_id[1:]
+    return voc_id or "item", quote(ext, safe=_VOC_ID_SAFE, errors="surrogateescape")
+
+
+def _write_voc_pair(
+    annotations_dir: Path,
+    images_dir: Path,
+    voc_id: str,
+    ext: str,
+    item: CheckedItem,
+    objects: list[StdET.Element],
+) -> str:
+    # The annotation is created exclusively, then the image linked; when either exists (an
+    # earlier item took the id) the next ``<id>~N`` is tried. The files on disk are the memory
+    # of ids taken, so nothing per item is kept in memory and nothing is overwritten.
+    candidate, number = voc_id, 1
+    while True:
+        document = _annotation_element(
+            candidate + ext, item.width, item.height, _depth(item.image_path), objects
+        )
+        xml_path = str(annotations_dir / f"{candidate}.xml")
+        try:
+            write_small_file(xml_path, _xml_bytes(document), exclusive=True)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                link_or_copy(item.image_path, images_dir / (candidate + ext))
+                return candidate
+            except FileExistsError:
+                os.unlink(xml_path)
+        number += 1
+        candidate = f"{voc_id}~{number}"
+
+
+def _losses(shape: BoundingBox | Polygon) -> list[tuple[AuditReason, str]]:
+    """What of ``shape`` a VOC object cannot hold: each a (reason, message) change entry."""
+    losses: list[tuple[AuditReason, str]] = []
+    if shape.keypoints:
+        losses.append(
+            (
+                AuditReason.KEYPOINTS_DROPPED,
+                f"{len(shape.keypoints)} keypoints not written: a VOC object has none",
+            )
+        )
+    if shape.crowd or (isinstance(shape, BoundingBox) and shape.mask is not None):
+        losses.append(
+            (
+                AuditReason.CROWD_AS_BOX,
+                "a crowd region written as an ordinary object: VOC has no crowd flag and no "
+                "mask (a mask is written as its box)",
+            )
+        )
+    dropped: list[str] = []
+    if isinstance(shape, Polygon) and shape.rings:
+        dropped.append(
+            f"{len(shape.rings)} further polygon(s) of the object (its <bndbox> covers them; "
+            "<polygon> holds the first)"
+        )
+    if isinstance(shape, Polygon) and shape.bbox is not None:
+        dropped.append("the stored bbox (<bndbox> is the polygon's extent)")
+    if shape.area is not None:
+        dropped.append("the stored area")
+    if dropped:
+        losses.append(
+            (AuditReason.NOT_IN_TARGET, "not written, VOC has no place for it: " + "; ".join(dropped))
+        )
+    return losses
 
 
 def _xml_bytes(document: StdET.Element) -> bytes:
@@ -926,22 +1094,6 @@ class _SplitListWriter:
                     "w", encoding="utf-8", newline="\n"
                 )
             handle.write(stem + "\n")
-
-
-def _unwritable_name(stem: str, image_name: str, listed: bool) -> str | None:
-    """Why an item named ``stem`` cannot be written as VOC, or ``None``."""
-    for name in (stem, image_name):
-        if _NOT_XML_CHARS.search(name):
-            return (
-                f"the name {name!r} holds characters XML 1.0 cannot carry (control characters "
-                "or bytes that are not UTF-8); not written"
-            )
-    if listed and (not stem or any(c.isspace() for c in stem)):
-        return (
-            f"the stem {stem!r} holds white space, so ImageSets/Main (one id per line, the "
-            "first word) cannot list it; not written"
-        )
-    return None
 
 
 def _voc_number(*parts: float) -> str:
@@ -1058,8 +1210,9 @@ def _object_element(shape: BoundingBox | Polygon) -> StdET.Element:
         x, y, w, h = shape.data
         corners = (_voc_number(x, 1), _voc_number(y, 1), _voc_number(x, w), _voc_number(y, h))
     else:
-        xs = [px for px, _ in shape.data]
-        ys = [py for _, py in shape.data]
+        # Over every ring: the box of the whole object, even where <polygon> holds only one.
+        xs = [px for ring in (shape.data, *shape.rings) for px, _ in ring]
+        ys = [py for ring in (shape.data, *shape.rings) for _, py in ring]
         # The box a box of the polygon's extent gets: the polygon's own bounds, 1-based inclusive.
         corners = (
             _voc_number(min(xs), 1),
