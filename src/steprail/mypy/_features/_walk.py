@@ -82,6 +82,8 @@ __all__ = [
     "binds_name",
     "bodies_in",
     "calls_mentioning",
+    "child_blocks",
+    "expression_parts",
     "expression_may_call",
     "expression_names",
     "functions_in",
@@ -321,7 +323,7 @@ def _statement_expressions(stmt: Statement) -> list[Expression | None] | None:
         return [stmt.expr, stmt.msg]
     if isinstance(stmt, RaiseStmt):
         return [stmt.expr, stmt.from_expr]
-    if isinstance(stmt, PassStmt | BreakStmt | ContinueStmt | Block):
+    if isinstance(stmt, PassStmt | BreakStmt | ContinueStmt | Block | GlobalDecl | NonlocalDecl):
         return []
     if isinstance(stmt, IfStmt):
         return list(stmt.expr)
@@ -389,6 +391,9 @@ def mentioned_names(stmt: Statement) -> set[str] | None:
         exprs = [stmt.expr]
     elif isinstance(stmt, PassStmt | BreakStmt | ContinueStmt):
         exprs = []
+    elif isinstance(stmt, GlobalDecl | NonlocalDecl):
+        exprs = []
+        bound = set(stmt.names)
     elif isinstance(stmt, Import):
         exprs = []
         bound = {alias or module.split(".")[0] for module, alias in stmt.ids}
@@ -580,3 +585,14 @@ def calls_mentioning(statements: list[Statement], names: set[str]) -> bool:
                     if used is None or used & names:
                         return True
     return False
+
+
+def expression_parts(expr: Expression | None) -> list[Expression] | None:
+    """``expr`` and all its sub-expressions (lambda bodies included); ``None``: an unknown kind."""
+    parts = _all_expressions(expr)
+    return None if parts is None else list(parts)
+
+
+def child_blocks(stmt: Statement) -> list[Block]:
+    """The blocks directly inside a compound statement (not function or class bodies)."""
+    return _child_blocks(stmt)

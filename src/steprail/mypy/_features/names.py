@@ -32,10 +32,12 @@ from mypy.nodes import (
     CallExpr,
     Expression,
     ExpressionStmt,
+    GlobalDecl,
     IndexExpr,
     MemberExpr,
     MypyFile,
     NameExpr,
+    NonlocalDecl,
     RefExpr,
     Statement,
     TypeInfo,
@@ -46,7 +48,8 @@ from mypy.types import Type
 from .._consts import REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_NAME
 from ._shared import as_checker, init_owner, str_literal
-from ._walk import bodies_in, expression_may_call, expression_names, mentioned_names, statement_may_call
+from ._user_code import UserCode
+from ._walk import bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
 from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
@@ -84,6 +87,19 @@ class _Registry:
         return name not in self.present and (self.closed or name in self.absent)
 
 
+
+
+def _declared_global(body: list[Statement]) -> set[str]:
+    """Names a function body declares ``global`` or ``nonlocal`` (at any depth of its blocks)."""
+    declared: set[str] = set()
+    pending = list(body)
+    while pending:
+        stmt = pending.pop()
+        if isinstance(stmt, GlobalDecl | NonlocalDecl):
+            declared.update(stmt.names)
+        for block in child_blocks(stmt):
+            pending += block.body
+    return declared
 
 
 def _callee_class(call: CallExpr) -> TypeInfo | None:
@@ -145,13 +161,41 @@ def _is_registry_call_stmt(stmt: Statement) -> bool:
 class _BodyWalker:
     """Follows the registries of one body and records the findings for their calls."""
 
-    def __init__(self, findings: dict[CallExpr, str], shared: bool) -> None:
+    def __init__(
+        self, findings: dict[CallExpr, str], shared: bool, body: list[Statement], user_code: UserCode
+    ) -> None:
         self.findings = findings
         # A module's or class's top level: its variables are reachable from anywhere.
         self.shared = shared
         self.registries: dict[str, _Registry | None] = {}  # None: given up
         self.steps: dict[str, str | None] = {}  # variable -> name of the step it holds
         self.everything_forgotten = False
+        # Step variables other code can rebind: every variable of a module or class body,
+        # the names a function declares global or nonlocal. Final ones cannot change.
+        self.rebindable = _declared_global(body)
+        self.final_steps: set[str] = set()
+        self.user_code = user_code
+
+    def _strict(self) -> bool:
+        """Whether some followed registry or step variable can be reached by other code, so
+        that any code that may run user code (a property, an operator) stops following it."""
+        return any(registry is not None and registry.reachable for registry in self.registries.values()) or any(
+            self._rebindable(variable) for variable in self.steps
+        )
+
+    def _rebindable(self, variable: str) -> bool:
+        return variable not in self.final_steps and (self.shared or variable in self.rebindable)
+
+    def _may_run_code(self, stmt: Statement | None, exprs: list[Expression]) -> bool:
+        if any(expression_may_call(expr) for expr in exprs):
+            return True
+        if stmt is not None and statement_may_call(stmt):
+            return True
+        if not self._strict():
+            return False
+        if stmt is not None:
+            return self.user_code.statement(stmt)
+        return any(self.user_code.expression(expr) for expr in exprs)
 
     # -- names of steps ------------------------------------------------------------------------
     def step_name(self, expr: Expression | None) -> str | None:
@@ -188,10 +232,13 @@ class _BodyWalker:
 
     def reached(self) -> None:
         """Code ran that may get at registries this body did not create itself, or at any
-        registry of a module or class body (a function call, an import): stop following them."""
+        registry of a module or class body (a function call, an import, a property...): stop
+        following them, and forget the steps held by variables that code could rebind."""
         for variable, registry in self.registries.items():
             if registry is not None and registry.reachable:
                 self.registries[variable] = None
+        for variable in [variable for variable in self.steps if self._rebindable(variable)]:
+            del self.steps[variable]
 
     def escape(self, expr: Expression) -> None:
         """``expr`` was evaluated: a registry it mentions may now be changed elsewhere.
@@ -224,11 +271,13 @@ class _BodyWalker:
                 and len(stmt.lvalues) == 1
                 and isinstance(stmt.lvalues[0], NameExpr)
             ):
-                if expression_may_call(stmt.rvalue):
+                if self._may_run_code(None, [stmt.rvalue]):
                     self.reached()
                 self.assignment(stmt.lvalues[0].name, stmt.rvalue)
+                if stmt.is_final_def:
+                    self.final_steps.add(stmt.lvalues[0].name)
                 continue
-            if statement_may_call(stmt):
+            if self._may_run_code(stmt, []):
                 self.reached()
             self.forget(mentioned_names(stmt))
 
@@ -255,7 +304,7 @@ class _BodyWalker:
         method = expr.callee.name
         # The arguments run first; they may mention registries (passing one along: those
         # escape) or call code that can reach one.
-        if any(expression_may_call(arg) for arg in expr.args):
+        if self._may_run_code(None, list(expr.args)):
             self.reached()
         for arg in expr.args:
             self.escape(arg)
@@ -360,7 +409,7 @@ class NameChecker:
         walker, start = state.progress.get(id(body), (None, 0))
         if walker is None or start > index:
             # First call of this body, or mypy checks the body again (a deferred function).
-            walker, start = _BodyWalker({}, shared=state.shared[id(body)]), 0
+            walker, start = _BodyWalker({}, state.shared[id(body)], body, UserCode(chk)), 0
         walker.walk(body[start : index + 1], state.confirmed)
         state.progress[id(body)] = (walker, index + 1)
         message = walker.findings.get(call)
