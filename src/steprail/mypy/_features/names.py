@@ -330,6 +330,12 @@ class _BodyWalker:
             if target is not None and registry.missing(target):
                 self.findings[expr] = _missing(registry, method, target)
         name = self.step_name(_argument(expr, params, "step"))
+        if name == "":
+            # The registry refuses an empty name (TypeError): the step is never added.
+            self.findings.setdefault(
+                expr, f'Step name is empty (""); the registry refuses it, so {method} fails at run time'
+            )
+            return True
         if name is not None and name in registry.present:
             self.findings.setdefault(
                 expr,
