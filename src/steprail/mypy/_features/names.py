@@ -16,8 +16,13 @@ and through a variable assigned in the same straight-line code.
 The check gives up on a registry (no more errors for it in that body) as soon as anything it
 cannot follow touches it: any other use of the variable (passed to a function, aliased, used in a
 loop, branch, ``with``, ``try`` or nested function), or ``unregister`` of a name that is not a
-literal. A step whose name is not known makes the registry "open" from then on. This keeps the
-check free of false positives: it reports only calls that fail every time they run.
+literal. A step whose name is not known makes the registry "open" from then on. A registry other code
+can reach (one the body did not create, or any at a module's or class's top level) is dropped
+as soon as code runs that might get at it: a call, an import, or anything :mod:`._user_code`
+says may run user code (a property, an operator on a user class...). Step variables other code
+can rebind (``global``/``nonlocal`` ones, a module's or class's) are forgotten at the same
+points. This keeps the check free of false positives: it reports only calls that fail every
+time they run.
 """
 
 from __future__ import annotations

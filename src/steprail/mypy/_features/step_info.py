@@ -13,10 +13,15 @@ when the call that makes the instance says it. Recorded under ``metadata["stepra
   A dataclass field is *not* fixed, even when ``Final``: it is an ``__init__`` argument.
 - ``name_attr``: ``X`` when the ``name`` property is ``return self.X``.
 - ``init_name``: the class's ``__init__`` takes the step's name: ``{"owner": <class defining
-  name>, "index": <positional index, -1 for keyword-only, -2 when unknown>, "default": <literal default or None>}``. Recorded
-  when ``__init__`` stores its ``name`` argument in the attribute the ``name`` property returns,
-  forwards it unchanged as ``super().__init__(name=name)`` to an ``__init__`` that does, or is
-  a dataclass's ``__init__`` with a ``name`` field.
+  name>, "index": <positional index, -1 for keyword-only, -2 when unknown>, "default": <literal
+  default or None>}``. Recorded when ``__init__`` passes its ``name`` argument on unchanged:
+  it stores it once in the attribute the ``name`` property returns, or forwards it as
+  ``super().__init__(name=name)`` to an ``__init__`` that takes it (see
+  ``_passes_on_unchanged`` for what "unchanged" excludes), or it is a dataclass's ``__init__``
+  with a ``name`` field (and no ``__post_init__``).
+- ``weight_attr`` / ``init_weight``: the same two facts for ``progress_weight``; only whether
+  the constructor argument reaches the property matters (the argument itself is read at the
+  call).
 - ``prefix``: a wrapper class's ``prefix = "<literal>"`` (``LoggingStep`` has ``"logged_"``).
 """
 
