@@ -289,7 +289,8 @@ class _BodyWalker:
     def assignment(self, target: str, value: Expression) -> None:
         self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
-            self.registries[target] = _Registry(target, closed=True, reachable=self.shared)
+            # Empty when made; reachable when other code can see the variable (a global).
+            self.registries[target] = _Registry(target, closed=True, reachable=self._rebindable(target))
             self.steps.pop(target, None)
             return
         if target in self.registries:
