@@ -11,6 +11,7 @@ from typing import Final
 __all__ = [
     "BASE_CONTEXT",
     "BUILTIN_ATTRIBUTES",
+    "COMPUTED_DEFAULT_NAMES",
     "BASE_STEP",
     "INSERT_AFTER",
     "INSERT_BEFORE",
@@ -72,6 +73,14 @@ NAME_TAKING_STEPS: Final = frozenset(
 #: Where steprail's own steps keep what their ``name``/``progress_weight`` properties return
 #: (their property bodies are not kept by mypy for an installed package).
 BUILTIN_ATTRIBUTES: Final = {"name": "_name", "progress_weight": "_weight"}
+
+#: Built-in steps whose default name is computed from another argument: ``class -> (prefix,
+#: parameter, its position, its default)``. ``ConvertDatasetStep("coco")`` is named
+#: ``convert_to_coco``, ``ConvertDatasetStep()`` ``convert_to_yolo``. A test checks this against
+#: the real class.
+COMPUTED_DEFAULT_NAMES: Final = {
+    "steprail.datasets._steps.ConvertDatasetStep": ("convert_to_", "target_format", 0, "yolo"),
+}
 
 WEIGHT_MIN: Final = 0.0
 WEIGHT_MAX: Final = 1.0

@@ -50,7 +50,7 @@ from mypy.nodes import (
 from mypy.plugin import MethodContext
 from mypy.types import Type
 
-from .._consts import REGISTRY, WRAPPER_STEP
+from .._consts import COMPUTED_DEFAULT_NAMES, REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_NAME
 from ._shared import as_checker, init_owner, str_literal
 from ._user_code import UserCode
@@ -137,7 +137,21 @@ def _constructor_name(call: CallExpr, info: TypeInfo) -> str | None:
         return str_literal(call.args[index])
     if index == UNKNOWN_POSITION and positional > 0:
         return None  # a dataclass field may have been given by position
+    if default is None and init_owner(info) in COMPUTED_DEFAULT_NAMES:
+        return _computed_default_name(call, COMPUTED_DEFAULT_NAMES[init_owner(info) or ""])
     return default
+
+
+def _computed_default_name(call: CallExpr, rule: tuple[str, str, int, str]) -> str | None:
+    """The default name of a built-in step that builds it from another argument."""
+    prefix, parameter, position, default = rule
+    if parameter in call.arg_names:
+        value = str_literal(call.args[call.arg_names.index(parameter)])
+    elif sum(1 for kind in call.arg_kinds if kind == ARG_POS) > position:
+        value = str_literal(call.args[position])
+    else:
+        value = default
+    return None if value is None else prefix + value
 
 
 def _plain_call(call: CallExpr) -> bool:
