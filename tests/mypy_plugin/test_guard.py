@@ -8,7 +8,10 @@ for that code, and add one ``steprail-internal`` note per failure only when
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,12 +126,48 @@ def test_settings_from_ini_and_pyproject(tmp_path: Path) -> None:
     assert read_settings(str(tmp_path / "missing.ini")) == Settings()
 
 
-def test_a_bad_setting_names_file_section_and_key(tmp_path: Path) -> None:
-    ini = tmp_path / "setup.cfg"
-    ini.write_text("[steprail-mypy]\nreport_internal_errors = sometimes\n")
-    with pytest.raises(ValueError, match=r"setup\.cfg: \[steprail-mypy\] report_internal_errors: expected true or false, got 'sometimes'"):
-        read_settings(str(ini))
+@pytest.mark.parametrize(
+    ("file_name", "text", "shown"),
+    [
+        ("mypy.ini", "[steprail-mypy]\nreport_internal_errors = maybe\n", "'maybe'"),
+        ("mypy.ini", "[steprail-mypy]\nreport_internal_errors =\n", "''"),
+        ("pyproject.toml", '[tool.steprail-mypy]\nreport_internal_errors = "maybe"\n', "'maybe'"),
+        ("pyproject.toml", "[tool.steprail-mypy]\nreport_internal_errors = 2\n", "2"),
+        ("pyproject.toml", "[tool.steprail-mypy]\nreport_internal_errors = [true]\n", "[True]"),
+    ],
+)
+def test_a_bad_setting_is_reported_and_mypy_runs_on(tmp_path: Path, file_name: str, text: str, shown: str) -> None:
+    """A real mypy process: no INTERNAL ERROR, a line naming file, section and key, default kept."""
+    mypy_section = "[mypy]\nplugins = steprail.mypy\n" if file_name == "mypy.ini" else '[tool.mypy]\nplugins = ["steprail.mypy"]\n'
+    (tmp_path / file_name).write_text(mypy_section + text)
+    (tmp_path / "main.py").write_text("x: int = 1\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", file_name, "--no-incremental", "main.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "INTERNAL ERROR" not in run.stdout + run.stderr
+    section = "[steprail-mypy]" if file_name == "mypy.ini" else "[tool.steprail-mypy]"
+    assert f"{file_name}: {section}: report_internal_errors: not a boolean: {shown}" in run.stderr
+    assert "using the default (false)" in run.stderr
+
+
+@pytest.mark.parametrize("value", ["true", "True", "YES", "on", "1"])
+def test_ini_and_pyproject_accept_the_same_booleans(tmp_path: Path, value: str) -> None:
+    ini = tmp_path / "mypy.ini"
+    ini.write_text(f"[steprail-mypy]\nreport_internal_errors = {value}\n")
     toml = tmp_path / "pyproject.toml"
-    toml.write_text("[tool.steprail-mypy]\nreport_internal_errors = 3\n")
-    with pytest.raises(ValueError, match=r"\[tool\.steprail-mypy\] report_internal_errors: expected true or false, got 3"):
-        read_settings(str(toml))
+    toml_value = value if value in ("true", "1") else f'"{value}"'
+    toml.write_text(f"[tool.steprail-mypy]\nreport_internal_errors = {toml_value}\n")
+    warnings = io.StringIO()
+    assert read_settings(str(ini), warnings) == Settings(report_internal_errors=True)
+    assert read_settings(str(toml), warnings) == Settings(report_internal_errors=True)
+    assert warnings.getvalue() == ""
+
+
+def test_unknown_keys_are_named(tmp_path: Path) -> None:
+    ini = tmp_path / "setup.cfg"
+    ini.write_text("[steprail-mypy]\nreport_internal_error = true\n")
+    warnings = io.StringIO()
+    assert read_settings(str(ini), warnings) == Settings()
+    assert f"{ini}: [steprail-mypy]: unrecognized option: report_internal_error = 'true'" in warnings.getvalue()

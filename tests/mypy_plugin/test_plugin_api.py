@@ -73,3 +73,18 @@ def test_repository_type_checks_with_the_plugin(tmp_path: Path, monkeypatch: pyt
     assert "Traceback" not in stderr
     assert "[steprail-" not in stdout, stdout
     assert "Error importing plugin" not in stdout
+
+
+def test_computed_default_names_match_the_real_steps() -> None:
+    """The plugin's table of computed default names agrees with the classes it describes."""
+    import importlib
+
+    from steprail.mypy._consts import COMPUTED_DEFAULT_NAMES
+
+    for fullname, (prefix, parameter, position, default) in COMPUTED_DEFAULT_NAMES.items():
+        module_name, _, class_name = fullname.rpartition(".")
+        cls = importlib.import_module(module_name).__dict__[class_name]
+        assert cls().name == prefix + default
+        assert cls(**{parameter: "coco"}).name == prefix + "coco"
+        positional = [None] * position + ["coco"]
+        assert cls(*positional).name == prefix + "coco"

@@ -6,7 +6,7 @@ under ``[tool.mypy]``). It reports, each under its own error code:
 - ``steprail-context``: a step whose context type does not fit the registry's, or an
   ``Orchestrator`` context that is not the registry's context type;
 - ``steprail-weight``: a literal ``progress_weight`` outside [0.0, 1.0], or a ``bool``;
-- ``steprail-name``: in straight-line code, a step name registered twice, or an
+- ``steprail-name``: in straight-line code, a step name registered twice or empty, or an
   ``insert_before``/``insert_after``/``unregister`` target that was never registered;
 - ``steprail-internal`` (only when asked for): a note where a check failed and was skipped.
 
@@ -32,7 +32,7 @@ __all__ = [
 
 #: Bump on every change to the plugin: mypy's cache keys on this entry file and on
 #: ``report_config_data``, not on the modules it imports.
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 
 def plugin(version: str) -> type[Plugin]:

@@ -10,6 +10,8 @@ from typing import Final
 
 __all__ = [
     "BASE_CONTEXT",
+    "BUILTIN_ATTRIBUTES",
+    "COMPUTED_DEFAULT_NAMES",
     "BASE_STEP",
     "INSERT_AFTER",
     "INSERT_BEFORE",
@@ -53,7 +55,8 @@ REGISTRY_STEP_METHODS: Final = frozenset({REGISTER, INSERT_BEFORE, INSERT_AFTER}
 #: class metadata; these are the fallback when a wrapper's metadata is missing.
 KNOWN_PREFIXES: Final = {LOGGING_STEP: "logged_", TIMING_STEP: "timed_"}
 
-#: steprail's own steps whose ``__init__`` takes the step's name as ``name``. mypy does not keep
+#: steprail's own steps whose ``__init__`` takes the step's ``name`` and ``progress_weight``
+#: and passes both on unchanged. mypy does not keep
 #: the method bodies of installed packages, so the plugin cannot see that these properties
 #: return what ``__init__`` stored; the defaults are still read from the signatures.
 NAME_TAKING_STEPS: Final = frozenset(
@@ -66,6 +69,18 @@ NAME_TAKING_STEPS: Final = frozenset(
         "steprail.actions.train.UploadModelStep",
     }
 )
+
+#: Where steprail's own steps keep what their ``name``/``progress_weight`` properties return
+#: (their property bodies are not kept by mypy for an installed package).
+BUILTIN_ATTRIBUTES: Final = {"name": "_name", "progress_weight": "_weight"}
+
+#: Built-in steps whose default name is computed from another argument: ``class -> (prefix,
+#: parameter, its position, its default)``. ``ConvertDatasetStep("coco")`` is named
+#: ``convert_to_coco``, ``ConvertDatasetStep()`` ``convert_to_yolo``. A test checks this against
+#: the real class.
+COMPUTED_DEFAULT_NAMES: Final = {
+    "steprail.datasets._steps.ConvertDatasetStep": ("convert_to_", "target_format", 0, "yolo"),
+}
 
 WEIGHT_MIN: Final = 0.0
 WEIGHT_MAX: Final = 1.0

@@ -11,9 +11,12 @@ from mypy.nodes import (
     Expression,
     FloatExpr,
     IntExpr,
+    MemberExpr,
+    MypyFile,
     NameExpr,
     RefExpr,
     StrExpr,
+    SymbolNode,
     TypeInfo,
     UnaryExpr,
     Var,
@@ -114,9 +117,27 @@ def describe(typ: Type) -> str:
     return str(proper)
 
 
-#: Finds the variable an expression refers to when mypy has not bound it yet (method bodies
-#: are analysed after the class hooks run); ``None`` when it cannot tell.
-type VarLookup = Callable[[Expression], Var | None]
+#: Finds what a name refers to when mypy has not bound it yet (method bodies are analysed
+#: after the class hooks run); ``None`` when it cannot tell.
+type VarLookup = Callable[[Expression], SymbolNode | None]
+
+
+def _resolve(expr: Expression, lookup: VarLookup | None) -> SymbolNode | None:
+    """What a name or dotted name refers to: ``NAME``, ``module.NAME``, ``Cls.NAME``,
+    ``module.Cls.NAME`` (mypy binds module attributes, not class attributes read in an
+    expression, so those are looked up in the class)."""
+    if isinstance(expr, RefExpr) and expr.node is not None:
+        return expr.node
+    if isinstance(expr, MemberExpr):
+        base = _resolve(expr.expr, lookup)
+        symbol = None
+        if isinstance(base, MypyFile):
+            symbol = base.names.get(expr.name)
+        elif isinstance(base, TypeInfo):
+            symbol = base.get(expr.name)
+        if symbol is not None:
+            return symbol.node
+    return lookup(expr) if lookup is not None else None
 
 
 def _final_value(expr: Expression, lookup: VarLookup | None) -> object:
@@ -125,12 +146,8 @@ def _final_value(expr: Expression, lookup: VarLookup | None) -> object:
     mypy keeps the value of ``NAME: Final = <literal>`` (module or class level) on the
     variable, also in its cache, so a constant from another module is read the same way.
     """
-    var: Var | None = None
-    if isinstance(expr, RefExpr) and isinstance(expr.node, Var):
-        var = expr.node
-    elif isinstance(expr, RefExpr) and expr.node is None and lookup is not None:
-        var = lookup(expr)
-    if var is not None and var.is_final:
+    var = _resolve(expr, lookup) if isinstance(expr, RefExpr) else None
+    if isinstance(var, Var) and var.is_final:
         return var.final_value
     return None
 

@@ -48,6 +48,8 @@ from mypy.nodes import (
     YieldExpr,
     YieldFromExpr,
     AssignmentStmt,
+    GlobalDecl,
+    NonlocalDecl,
     Block,
     BreakStmt,
     ContinueStmt,
@@ -76,7 +78,12 @@ from mypy.nodes import (
 )
 
 __all__ = [
+    "assigned_attributes",
+    "binds_name",
     "bodies_in",
+    "calls_mentioning",
+    "child_blocks",
+    "expression_parts",
     "expression_may_call",
     "expression_names",
     "functions_in",
@@ -316,7 +323,7 @@ def _statement_expressions(stmt: Statement) -> list[Expression | None] | None:
         return [stmt.expr, stmt.msg]
     if isinstance(stmt, RaiseStmt):
         return [stmt.expr, stmt.from_expr]
-    if isinstance(stmt, PassStmt | BreakStmt | ContinueStmt | Block):
+    if isinstance(stmt, PassStmt | BreakStmt | ContinueStmt | Block | GlobalDecl | NonlocalDecl):
         return []
     if isinstance(stmt, IfStmt):
         return list(stmt.expr)
@@ -384,6 +391,9 @@ def mentioned_names(stmt: Statement) -> set[str] | None:
         exprs = [stmt.expr]
     elif isinstance(stmt, PassStmt | BreakStmt | ContinueStmt):
         exprs = []
+    elif isinstance(stmt, GlobalDecl | NonlocalDecl):
+        exprs = []
+        bound = set(stmt.names)
     elif isinstance(stmt, Import):
         exprs = []
         bound = {alias or module.split(".")[0] for module, alias in stmt.ids}
@@ -426,3 +436,163 @@ def mentioned_names(stmt: Statement) -> set[str] | None:
             return None
         names |= inner
     return names
+
+
+def _all_statements(statements: list[Statement]) -> Iterator[Statement]:
+    """``statements`` and every statement nested in them, function and class bodies included."""
+    pending = list(statements)
+    while pending:
+        stmt = pending.pop()
+        yield stmt
+        if isinstance(stmt, FuncDef):
+            pending += stmt.body.body
+        elif isinstance(stmt, Decorator):
+            pending.append(stmt.func)
+        elif isinstance(stmt, OverloadedFuncDef):
+            pending += [item for item in [*stmt.items, stmt.impl] if item is not None]
+        elif isinstance(stmt, ClassDef):
+            pending += stmt.defs.body
+        else:
+            for block in _child_blocks(stmt):
+                pending += block.body
+
+
+def _all_expressions(expr: Expression | None) -> Iterator[Expression] | None:
+    """``expr`` and its sub-expressions (lambda bodies included); ``None``: an unknown kind."""
+    found: list[Expression] = []
+    pending: list[Expression | None] = [expr]
+    while pending:
+        item = pending.pop()
+        if item is None:
+            continue
+        found.append(item)
+        if isinstance(item, LambdaExpr):
+            returned = item.expr()
+            pending.append(returned)
+        children = _expression_children(item)
+        if children is None:
+            return None
+        pending += children
+    return iter(found)
+
+
+def _target_names(expr: Expression) -> set[str]:
+    """Simple names an assignment target binds (``a``, ``a, *b``; not ``a.x`` or ``a[0]``)."""
+    if isinstance(expr, NameExpr):
+        return {expr.name}
+    if isinstance(expr, TupleExpr | ListExpr):
+        return {name for item in expr.items for name in _target_names(item)}
+    if isinstance(expr, StarExpr):
+        return _target_names(expr.expr)
+    return set()
+
+
+def binds_name(statements: list[Statement], name: str) -> bool:
+    """Whether ``name`` may be bound (assigned, deleted, imported...) anywhere in ``statements``.
+
+    Conservative: statement or expression kinds this walk does not know count as binding it.
+    """
+    for stmt in _all_statements(statements):
+        targets: list[Expression | None] = []
+        if isinstance(stmt, AssignmentStmt):
+            targets = list(stmt.lvalues)
+        elif isinstance(stmt, OperatorAssignmentStmt):
+            targets = [stmt.lvalue]
+        elif isinstance(stmt, ForStmt):
+            targets = [stmt.index]
+        elif isinstance(stmt, WithStmt):
+            targets = list(stmt.target)
+        elif isinstance(stmt, TryStmt):
+            targets = list(stmt.vars)
+        elif isinstance(stmt, DelStmt):
+            targets = [stmt.expr]
+        elif isinstance(stmt, GlobalDecl | NonlocalDecl):
+            if name in stmt.names:
+                return True
+        elif isinstance(stmt, Import):
+            if name in {alias or module.split(".")[0] for module, alias in stmt.ids}:
+                return True
+        elif isinstance(stmt, ImportFrom):
+            if name in {alias or imported for imported, alias in stmt.names}:
+                return True
+        elif isinstance(stmt, FuncDef | ClassDef | Decorator | OverloadedFuncDef):
+            if stmt.name == name:
+                return True
+            continue
+        elif _statement_expressions(stmt) is None:
+            return True  # match, and kinds not known here
+        if any(target is not None and name in _target_names(target) for target in targets):
+            return True
+        for expr in _statement_expressions(stmt) or []:
+            parts = _all_expressions(expr)
+            if parts is None:
+                return True
+            if any(isinstance(part, AssignmentExpr) and part.target.name == name for part in parts):
+                return True
+    return False
+
+
+def assigned_attributes(statements: list[Statement], owner: str) -> list[tuple[Statement, str]]:
+    """``(statement, X)`` for every assignment to ``<owner>.X`` anywhere in ``statements``."""
+    found: list[tuple[Statement, str]] = []
+    for stmt in _all_statements(statements):
+        targets: list[Expression | None] = []
+        if isinstance(stmt, AssignmentStmt):
+            targets = list(stmt.lvalues)
+        elif isinstance(stmt, OperatorAssignmentStmt):
+            targets = [stmt.lvalue]
+        elif isinstance(stmt, ForStmt):
+            targets = [stmt.index]
+        elif isinstance(stmt, WithStmt):
+            targets = list(stmt.target)
+        elif isinstance(stmt, DelStmt):
+            targets = [stmt.expr]
+        pending = [target for target in targets if target is not None]
+        while pending:
+            target = pending.pop()
+            if isinstance(target, TupleExpr | ListExpr):
+                pending += target.items
+            elif isinstance(target, StarExpr):
+                pending.append(target.expr)
+            elif isinstance(target, MemberExpr) and isinstance(target.expr, NameExpr) and target.expr.name == owner:
+                found.append((stmt, target.name))
+    return found
+
+
+def calls_mentioning(statements: list[Statement], names: set[str]) -> bool:
+    """Whether running ``statements`` may call code that is handed one of ``names``.
+
+    A call whose callee or arguments mention one of the names (``self.reset()``, ``f(self)``,
+    ``super().__init__()`` for ``"super"``), a nested function or lambda mentioning one, or any
+    kind this walk does not know.
+    """
+    for stmt in _all_statements(statements):
+        if isinstance(stmt, FuncDef | Decorator | OverloadedFuncDef | ClassDef):
+            inner = mentioned_names(stmt)
+            if inner is None or inner & names:
+                return True
+            continue
+        exprs = _statement_expressions(stmt)
+        if exprs is None:
+            return True
+        for expr in exprs:
+            parts = _all_expressions(expr)
+            if parts is None:
+                return True
+            for part in parts:
+                if isinstance(part, CallExpr | LambdaExpr):
+                    used = expression_names(part)
+                    if used is None or used & names:
+                        return True
+    return False
+
+
+def expression_parts(expr: Expression | None) -> list[Expression] | None:
+    """``expr`` and all its sub-expressions (lambda bodies included); ``None``: an unknown kind."""
+    parts = _all_expressions(expr)
+    return None if parts is None else list(parts)
+
+
+def child_blocks(stmt: Statement) -> list[Block]:
+    """The blocks directly inside a compound statement (not function or class bodies)."""
+    return _child_blocks(stmt)

@@ -16,8 +16,13 @@ and through a variable assigned in the same straight-line code.
 The check gives up on a registry (no more errors for it in that body) as soon as anything it
 cannot follow touches it: any other use of the variable (passed to a function, aliased, used in a
 loop, branch, ``with``, ``try`` or nested function), or ``unregister`` of a name that is not a
-literal. A step whose name is not known makes the registry "open" from then on. This keeps the
-check free of false positives: it reports only calls that fail every time they run.
+literal. A step whose name is not known makes the registry "open" from then on. A registry other code
+can reach (one the body did not create, or any at a module's or class's top level) is dropped
+as soon as code runs that might get at it: a call, an import, or anything :mod:`._user_code`
+says may run user code (a property, an operator on a user class...). Step variables other code
+can rebind (``global``/``nonlocal`` ones, a module's or class's) are forgotten at the same
+points. This keeps the check free of false positives: it reports only calls that fail every
+time they run.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from mypy.nodes import (
     CallExpr,
     Expression,
     ExpressionStmt,
+    GlobalDecl,
     IndexExpr,
     MemberExpr,
     MypyFile,
     NameExpr,
+    NonlocalDecl,
     RefExpr,
     Statement,
     TypeInfo,
@@ -43,10 +50,11 @@ from mypy.nodes import (
 from mypy.plugin import MethodContext
 from mypy.types import Type
 
-from .._consts import REGISTRY, WRAPPER_STEP
+from .._consts import COMPUTED_DEFAULT_NAMES, REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_NAME
 from ._shared import as_checker, init_owner, str_literal
-from ._walk import bodies_in, expression_may_call, expression_names, mentioned_names, statement_may_call
+from ._user_code import UserCode
+from ._walk import bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
 from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
@@ -86,6 +94,19 @@ class _Registry:
 
 
 
+def _declared_global(body: list[Statement]) -> set[str]:
+    """Names a function body declares ``global`` or ``nonlocal`` (at any depth of its blocks)."""
+    declared: set[str] = set()
+    pending = list(body)
+    while pending:
+        stmt = pending.pop()
+        if isinstance(stmt, GlobalDecl | NonlocalDecl):
+            declared.update(stmt.names)
+        for block in child_blocks(stmt):
+            pending += block.body
+    return declared
+
+
 def _callee_class(call: CallExpr) -> TypeInfo | None:
     callee = call.callee.base if isinstance(call.callee, IndexExpr) else call.callee
     if isinstance(callee, RefExpr) and isinstance(callee.node, TypeInfo):
@@ -116,7 +137,21 @@ def _constructor_name(call: CallExpr, info: TypeInfo) -> str | None:
         return str_literal(call.args[index])
     if index == UNKNOWN_POSITION and positional > 0:
         return None  # a dataclass field may have been given by position
+    if default is None and init_owner(info) in COMPUTED_DEFAULT_NAMES:
+        return _computed_default_name(call, COMPUTED_DEFAULT_NAMES[init_owner(info) or ""])
     return default
+
+
+def _computed_default_name(call: CallExpr, rule: tuple[str, str, int, str]) -> str | None:
+    """The default name of a built-in step that builds it from another argument."""
+    prefix, parameter, position, default = rule
+    if parameter in call.arg_names:
+        value = str_literal(call.args[call.arg_names.index(parameter)])
+    elif sum(1 for kind in call.arg_kinds if kind == ARG_POS) > position:
+        value = str_literal(call.args[position])
+    else:
+        value = default
+    return None if value is None else prefix + value
 
 
 def _plain_call(call: CallExpr) -> bool:
@@ -145,13 +180,41 @@ def _is_registry_call_stmt(stmt: Statement) -> bool:
 class _BodyWalker:
     """Follows the registries of one body and records the findings for their calls."""
 
-    def __init__(self, findings: dict[CallExpr, str], shared: bool) -> None:
+    def __init__(
+        self, findings: dict[CallExpr, str], shared: bool, body: list[Statement], user_code: UserCode
+    ) -> None:
         self.findings = findings
         # A module's or class's top level: its variables are reachable from anywhere.
         self.shared = shared
         self.registries: dict[str, _Registry | None] = {}  # None: given up
         self.steps: dict[str, str | None] = {}  # variable -> name of the step it holds
         self.everything_forgotten = False
+        # Step variables other code can rebind: every variable of a module or class body,
+        # the names a function declares global or nonlocal. Final ones cannot change.
+        self.rebindable = _declared_global(body)
+        self.final_steps: set[str] = set()
+        self.user_code = user_code
+
+    def _strict(self) -> bool:
+        """Whether some followed registry or step variable can be reached by other code, so
+        that any code that may run user code (a property, an operator) stops following it."""
+        return any(registry is not None and registry.reachable for registry in self.registries.values()) or any(
+            self._rebindable(variable) for variable in self.steps
+        )
+
+    def _rebindable(self, variable: str) -> bool:
+        return variable not in self.final_steps and (self.shared or variable in self.rebindable)
+
+    def _may_run_code(self, stmt: Statement | None, exprs: list[Expression]) -> bool:
+        if any(expression_may_call(expr) for expr in exprs):
+            return True
+        if stmt is not None and statement_may_call(stmt):
+            return True
+        if not self._strict():
+            return False
+        if stmt is not None:
+            return self.user_code.statement(stmt)
+        return any(self.user_code.expression(expr) for expr in exprs)
 
     # -- names of steps ------------------------------------------------------------------------
     def step_name(self, expr: Expression | None) -> str | None:
@@ -188,10 +251,13 @@ class _BodyWalker:
 
     def reached(self) -> None:
         """Code ran that may get at registries this body did not create itself, or at any
-        registry of a module or class body (a function call, an import): stop following them."""
+        registry of a module or class body (a function call, an import, a property...): stop
+        following them, and forget the steps held by variables that code could rebind."""
         for variable, registry in self.registries.items():
             if registry is not None and registry.reachable:
                 self.registries[variable] = None
+        for variable in [variable for variable in self.steps if self._rebindable(variable)]:
+            del self.steps[variable]
 
     def escape(self, expr: Expression) -> None:
         """``expr`` was evaluated: a registry it mentions may now be changed elsewhere.
@@ -224,18 +290,21 @@ class _BodyWalker:
                 and len(stmt.lvalues) == 1
                 and isinstance(stmt.lvalues[0], NameExpr)
             ):
-                if expression_may_call(stmt.rvalue):
+                if self._may_run_code(None, [stmt.rvalue]):
                     self.reached()
                 self.assignment(stmt.lvalues[0].name, stmt.rvalue)
+                if stmt.is_final_def:
+                    self.final_steps.add(stmt.lvalues[0].name)
                 continue
-            if statement_may_call(stmt):
+            if self._may_run_code(stmt, []):
                 self.reached()
             self.forget(mentioned_names(stmt))
 
     def assignment(self, target: str, value: Expression) -> None:
         self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
-            self.registries[target] = _Registry(target, closed=True, reachable=self.shared)
+            # Empty when made; reachable when other code can see the variable (a global).
+            self.registries[target] = _Registry(target, closed=True, reachable=self._rebindable(target))
             self.steps.pop(target, None)
             return
         if target in self.registries:
@@ -255,7 +324,7 @@ class _BodyWalker:
         method = expr.callee.name
         # The arguments run first; they may mention registries (passing one along: those
         # escape) or call code that can reach one.
-        if any(expression_may_call(arg) for arg in expr.args):
+        if self._may_run_code(None, list(expr.args)):
             self.reached()
         for arg in expr.args:
             self.escape(arg)
@@ -281,6 +350,12 @@ class _BodyWalker:
             if target is not None and registry.missing(target):
                 self.findings[expr] = _missing(registry, method, target)
         name = self.step_name(_argument(expr, params, "step"))
+        if name == "":
+            # The registry refuses an empty name (TypeError): the step is never added.
+            self.findings.setdefault(
+                expr, f'Step name is empty (""); the registry refuses it, so {method} fails at run time'
+            )
+            return True
         if name is not None and name in registry.present:
             self.findings.setdefault(
                 expr,
@@ -360,7 +435,7 @@ class NameChecker:
         walker, start = state.progress.get(id(body), (None, 0))
         if walker is None or start > index:
             # First call of this body, or mypy checks the body again (a deferred function).
-            walker, start = _BodyWalker({}, shared=state.shared[id(body)]), 0
+            walker, start = _BodyWalker({}, state.shared[id(body)], body, UserCode(chk)), 0
         walker.walk(body[start : index + 1], state.confirmed)
         state.progress[id(body)] = (walker, index + 1)
         message = walker.findings.get(call)

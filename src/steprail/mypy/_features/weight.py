@@ -7,7 +7,9 @@ Checked spellings, each reported at the value itself:
 - a ``progress_weight = <literal>`` class attribute (``Final`` or not, or a dataclass field's
   default);
 - the ``progress_weight`` argument of any step class's constructor (``ValidationStep``, the
-  built-in dataset and training steps, your own), keyword or positional.
+  built-in dataset and training steps, your own), keyword or positional, when that class's
+  ``__init__`` passes it on unchanged to where the property reads it (the same rule as for
+  names, see :mod:`.step_info`); ``self._w = progress_weight / 100`` is not checked.
 
 A literal is a number or ``True``/``False`` written in place, or a ``Final`` constant holding
 one (module or class level, from any module). The registry refuses a ``bool`` even though
@@ -25,7 +27,7 @@ from .._consts import WEIGHT_MAX, WEIGHT_MIN
 from .._errors import STEPRAIL_WEIGHT
 from ._shared import VarLookup, bool_literal, number_literal, show_number
 from ._walk import returns_of
-from .step_info import class_attribute_literal, class_lookup, property_getter
+from .step_info import class_attribute_literal, class_lookup, init_takes_weight, property_getter
 
 __all__ = ["check_step_class_weight", "check_step_constructor_weight", "weight_problem"]
 
@@ -71,7 +73,10 @@ def check_step_constructor_weight(ctx: FunctionContext) -> Type:
     if "progress_weight" not in ctx.callee_arg_names:
         return ctx.default_return_type
     made = get_proper_type(ctx.default_return_type)
-    owner = made.type.name if isinstance(made, Instance) else "step"
+    if not isinstance(made, Instance) or not init_takes_weight(made.type):
+        # The argument is not known to become the weight (``self._w = progress_weight / 100``).
+        return ctx.default_return_type
+    owner = made.type.name
     index = ctx.callee_arg_names.index("progress_weight")
     for expr in ctx.args[index]:
         message = weight_problem(owner, expr)
