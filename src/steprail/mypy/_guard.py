@@ -31,6 +31,13 @@ from ._errors import STEPRAIL_INTERNAL
 __all__ = ["Guard"]
 
 
+type _Api = CheckerPluginInterface | SemanticAnalyzerPluginInterface
+type _CallContext = MethodSigContext | FunctionSigContext | FunctionContext | MethodContext
+
+
+def _at_call(ctx: _CallContext) -> tuple[_Api, Context]:
+    return ctx.api, ctx.context
+
 
 class Guard:
     """Wraps hooks so that an exception inside one falls back to mypy's default."""
@@ -57,69 +64,43 @@ class Guard:
         except Exception:  # noqa: BLE001 - the note is best effort; never crash because of it
             return
 
-    def method_signature(
-        self, check: str, hook: Callable[[MethodSigContext], FunctionLike]
-    ) -> Callable[[MethodSigContext], FunctionLike]:
-        def run(ctx: MethodSigContext) -> FunctionLike:
+    def _guarded[X, R](
+        self,
+        check: str,
+        hook: Callable[[X], R],
+        fallback: Callable[[X], R],
+        where: Callable[[X], tuple[_Api, Context]],
+    ) -> Callable[[X], R]:
+        def run(ctx: X) -> R:
             try:
                 return hook(ctx)
             except CompileError:
                 raise  # mypy's own way to stop on a blocking error: not a crash
             except Exception as error:  # noqa: BLE001 - the point of the guard
-                self._note(ctx.api, ctx.context, check, error)
-                return ctx.default_signature
+                self._note(*where(ctx), check, error)
+                return fallback(ctx)
 
         return run
+
+    def method_signature(
+        self, check: str, hook: Callable[[MethodSigContext], FunctionLike]
+    ) -> Callable[[MethodSigContext], FunctionLike]:
+        return self._guarded(check, hook, lambda ctx: ctx.default_signature, _at_call)
 
     def function_signature(
         self, check: str, hook: Callable[[FunctionSigContext], FunctionLike]
     ) -> Callable[[FunctionSigContext], FunctionLike]:
-        def run(ctx: FunctionSigContext) -> FunctionLike:
-            try:
-                return hook(ctx)
-            except CompileError:
-                raise
-            except Exception as error:  # noqa: BLE001
-                self._note(ctx.api, ctx.context, check, error)
-                return ctx.default_signature
-
-        return run
+        return self._guarded(check, hook, lambda ctx: ctx.default_signature, _at_call)
 
     def function(
         self, check: str, hook: Callable[[FunctionContext], Type]
     ) -> Callable[[FunctionContext], Type]:
-        def run(ctx: FunctionContext) -> Type:
-            try:
-                return hook(ctx)
-            except CompileError:
-                raise
-            except Exception as error:  # noqa: BLE001
-                self._note(ctx.api, ctx.context, check, error)
-                return ctx.default_return_type
-
-        return run
+        return self._guarded(check, hook, lambda ctx: ctx.default_return_type, _at_call)
 
     def method(self, check: str, hook: Callable[[MethodContext], Type]) -> Callable[[MethodContext], Type]:
-        def run(ctx: MethodContext) -> Type:
-            try:
-                return hook(ctx)
-            except CompileError:
-                raise
-            except Exception as error:  # noqa: BLE001
-                self._note(ctx.api, ctx.context, check, error)
-                return ctx.default_return_type
-
-        return run
+        return self._guarded(check, hook, lambda ctx: ctx.default_return_type, _at_call)
 
     def class_def(
         self, check: str, hook: Callable[[ClassDefContext], None]
     ) -> Callable[[ClassDefContext], None]:
-        def run(ctx: ClassDefContext) -> None:
-            try:
-                hook(ctx)
-            except CompileError:
-                raise
-            except Exception as error:  # noqa: BLE001
-                self._note(ctx.api, ctx.cls, check, error)
-
-        return run
+        return self._guarded(check, hook, lambda ctx: None, lambda ctx: (ctx.api, ctx.cls))
