@@ -495,10 +495,11 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                 if size is None:
                     continue
                 width, height = size
-                item = _read_label(
-                    Path(label), width, height, config, split, identity, audit
-                )
+                # Annotation ids and audit entries are built from the identity: the text form.
                 text_identity, encoded = utf8_identity(identity)
+                item = _read_label(
+                    Path(label), width, height, config, split, text_identity, audit
+                )
                 if encoded:
                     audit.record_change(
                         split=split, item=text_identity, reason=AuditReason.RENAMED_FOR_TARGET,
