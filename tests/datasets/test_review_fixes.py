@@ -6,9 +6,12 @@ import json
 import os
 from pathlib import Path
 
-from steprail.datasets import AuditReason, read_audit, yolo_to_dmv2
+import pytest
+import yaml
 
-from ._helpers import write_image
+from steprail.datasets import AuditReason, dmv2_to_yolo, read_audit, yolo_to_dmv2
+
+from ._helpers import ItemSpec, read_dmv2, write_dataset, write_image
 
 
 def _bytes_path(folder: Path, name: bytes) -> Path:
@@ -23,10 +26,45 @@ def test_yolo_image_name_not_utf8_with_labels_is_kept_percent_encoded(tmp_path: 
     (root / "d.yaml").write_text("train: images/train\nval: images/train\nnames: [a]\n")
     result = yolo_to_dmv2(root / "d.yaml", tmp_path / "dm")
     assert result.audit.items_written == 1 and result.audit.annotations_written == 1
-    item = json.loads((tmp_path / "dm" / "json" / "bad%FF.json").read_text())
+    item = json.loads((tmp_path / "dm" / "train" / "json" / "bad%FF.json").read_text())
     assert item["source"]["file_name"] == "bad%FF.png"
     assert all("\\udcff" not in box["id"] for box in item["images"][0]["bounding_box"])
     _, entries = read_audit(Path(result.audit_path))
     assert [(e.item, e.reason) for e in entries] == [
         ("bad%FF.png", AuditReason.RENAMED_FOR_TARGET)
     ]
+
+
+def _ultralytics_accepts(config: Path) -> bool:
+    """Ultralytics' check_det_dataset rule: ``train`` and ``val`` keys both present (``validation``
+    counts as ``val``), each naming (relative to ``path``, else the yaml's folder) something that
+    exists."""
+    data = yaml.safe_load(config.read_text())
+    if "val" not in data and "validation" in data:
+        data["val"] = data.pop("validation")
+    if "train" not in data or "val" not in data:
+        return False
+    root = config.parent / data.get("path", ".")
+    return all((root / data[key]).exists() for key in ("train", "val"))
+
+
+@pytest.mark.parametrize(
+    "splits", [["train"], ["valid"], ["test"], ["train", "test"], ["valid", "test"], [None]]
+)
+def test_yolo_output_always_names_train_and_val(
+    tmp_path: Path, splits: list[str | None]
+) -> None:
+    specs = [
+        ItemSpec(f"i{split}", 16, 16, boxes=[("a", 1.0, 1.0, 4.0, 4.0)], split=split)
+        for split in splits
+    ]
+    write_dataset(tmp_path / "dm", specs)
+    result = dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo")
+    assert _ultralytics_accepts(tmp_path / "yolo" / "dataset.yaml")
+    filled = 0 if splits == [None] else len({"train", "val"} - {"val" if s == "valid" else s for s in splits})
+    assert result.audit.changes.get("split_filled_in", 0) == filled
+    # Read back, every item comes once, in its own split.
+    yolo_to_dmv2(tmp_path / "yolo", tmp_path / "back")
+    assert sorted(read_dmv2(tmp_path / "back"), key=str) == sorted(
+        ((s, f"i{s}") for s in splits), key=str
+    )

@@ -83,6 +83,9 @@ class AuditReason(StrEnum):
     KEYPOINTS_DROPPED = "keypoints_dropped"
     #: A polygon written as its bounding box (a YOLO pose dataset holds boxes only).
     POLYGON_AS_BOX = "polygon_as_box"
+    #: Ultralytics needs both ``train`` and ``val`` in a yaml: a split the dataset lacks points
+    #: at one it has (``val`` at ``test``, else ``train``; ``train`` at ``valid``, else ``test``).
+    SPLIT_FILLED_IN = "split_filled_in"
 
 
 class AuditEntry(BaseModel):

@@ -244,7 +244,15 @@ def dmv2_to_yolo(
                 "otherwise drops all polygons",
             )  # fmt: skip
         config = out / YOLO_CONFIG_NAME
-        config.write_text(_yaml(layout.splits, names, pose), encoding="utf-8")
+        yaml_splits = _yaml_splits(layout.splits)
+        for key, split in yaml_splits.items():
+            if split is not None and _YAML_KEYS[split] != key:
+                audit.record_change(
+                    split=None, item="*", kind="dataset", reason=AuditReason.SPLIT_FILLED_IN,
+                    message=f"the dataset has no {key!r} split: dataset.yaml's {key!r} names "
+                    f"images/{split}, since Ultralytics requires both 'train' and 'val'",
+                )  # fmt: skip
+        config.write_text(_yaml(yaml_splits, names, pose), encoding="utf-8")
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -321,19 +329,28 @@ def _pose_rows(
     return rows
 
 
+def _yaml_splits(splits: Sequence[str | None]) -> dict[str, str | None]:
+    # yaml key -> the split folder it names (None: the flat images folder). Ultralytics'
+    # check_det_dataset refuses a yaml without both `train` and `val`, so a missing one points
+    # at a split the dataset has: val at test, else train; train at valid, else test.
+    if list(splits) == [None]:
+        return {"train": None, "val": None}
+    keys = {_YAML_KEYS[split]: split for split in splits if split is not None}
+    if "val" not in keys:
+        keys["val"] = keys.get("test", keys.get("train"))
+    keys.setdefault("train", keys["val"])
+    return {key: keys[key] for key in ("train", "val", "test") if key in keys}
+
+
 def _yaml(
-    splits: Sequence[str | None], names: Sequence[str], pose: DMv2Keypoints | None = None
+    splits: Mapping[str, str | None], names: Sequence[str], pose: DMv2Keypoints | None = None
 ) -> str:
     # No `path` key: Ultralytics then takes the yaml's own folder as the root, so the dataset can
     # be moved (a relative `path` would be read against the working directory).
     # JSON strings are valid YAML double-quoted scalars, so names with any character survive.
     lines = ["# Ultralytics dataset: paths are relative to this file's folder"]
-    if list(splits) == [None]:
-        lines += ["train: images", "val: images"]
-    else:
-        for split in splits:
-            assert split is not None
-            lines.append(f"{_YAML_KEYS[split]}: images/{split}")
+    for key, split in splits.items():
+        lines.append(f"{key}: images" if split is None else f"{key}: images/{split}")
     lines.append(f"nc: {len(names)}")
     if pose is not None:
         lines.append(f"kpt_shape: [{len(pose.names)}, 3]")
@@ -386,14 +403,12 @@ type _Plan = list[tuple[str | None, list[tuple[str, str]]]]
 
 def _plan(config: YoloConfig, config_path: Path) -> tuple[_Plan, bool]:
     # Per DM v2 split, (image path, identity) pairs; True when the dataset is flat (every split
-    # key names one and the same folder, as our flat output does).
+    # key names one and the same folder not named like a split, as our flat output does).
     resolved = {key: [p.resolve() for p in paths] for key, paths in config.sources.items()}
     distinct = {tuple(paths) for paths in resolved.values()}
     only = next(iter(config.sources.values()))
-    flat = len(distinct) == 1 and len(only) == 1 and (
-        len(resolved) > 1 or only[0].name not in SPLIT_KEYS
-    )
-    keys = list(config.sources.items())[:1] if flat else list(config.sources.items())
+    flat = len(distinct) == 1 and len(only) == 1 and only[0].name not in SPLIT_KEYS
+    keys = list(config.sources.items())[:1] if flat else _distinct_keys(config, resolved)
     plan: _Plan = []
     for key, paths in keys:
         images: list[tuple[str, str]] = []
@@ -410,6 +425,22 @@ def _plan(config: YoloConfig, config_path: Path) -> tuple[_Plan, bool]:
                 )
         plan.append((None if flat else SPLIT_KEYS[key], images))
     return plan, flat
+
+
+def _distinct_keys(
+    config: YoloConfig, resolved: dict[str, list[Path]]
+) -> list[tuple[str, list[Path]]]:
+    # Keys naming the same folders as another key (our own output's `val: images/train` when
+    # the dataset has no valid split) are read once, under the key whose folder carries its
+    # split's name, else the first: the same images are not imported twice.
+    groups: dict[tuple[Path, ...], list[str]] = {}
+    for key, paths in resolved.items():
+        groups.setdefault(tuple(paths), []).append(key)
+    chosen: set[str] = set()
+    for folder, group in groups.items():
+        named = [k for k in group if len(folder) == 1 and folder[0].name in (k, SPLIT_KEYS[k])]
+        chosen.add((named or group)[0])
+    return [(key, paths) for key, paths in config.sources.items() if key in chosen]
 
 
 def _identity(path: str, base: Path) -> str:
