@@ -335,7 +335,7 @@ def _yaml_splits(splits: Sequence[str | None]) -> dict[str, str | None]:
     # at a split the dataset has: val at test, else train; train at valid, else test.
     if list(splits) == [None]:
         return {"train": None, "val": None}
-    keys = {_YAML_KEYS[split]: split for split in splits if split is not None}
+    keys: dict[str, str | None] = {_YAML_KEYS[s]: s for s in splits if s is not None}
     if "val" not in keys:
         keys["val"] = keys.get("test", keys.get("train"))
     keys.setdefault("train", keys["val"])
