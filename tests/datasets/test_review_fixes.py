@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from steprail.datasets import AuditReason, dmv2_to_yolo, read_audit, yolo_to_dmv2
+import steprail.datasets
+from steprail.datasets import (
+    AuditReason,
+    OutputExistsError,
+    dmv2_to_coco,
+    dmv2_to_yolo,
+    read_audit,
+    yolo_to_dmv2,
+)
+
+from steprail.datasets._convert import CLAIM_FILE_NAME
 
 from ._helpers import ItemSpec, read_dmv2, write_dataset, write_image
 
@@ -68,3 +80,67 @@ def test_yolo_output_always_names_train_and_val(
     assert sorted(read_dmv2(tmp_path / "back"), key=str) == sorted(
         ((s, f"i{s}") for s in splits), key=str
     )
+
+
+_DIE = """
+import os, sys
+from pathlib import Path
+import steprail.datasets._{module} as target
+from steprail.datasets import {convert}
+
+def die(*args, **kwargs):
+    os._exit(9)  # as kill -9: no cleanup, no finally blocks
+
+target.{patched} = die
+{convert}(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def _killed_run(tmp_path: Path, convert: str, module: str, patched: str) -> Path:
+    out = tmp_path / f"out_{convert}_{patched.replace('.', '_')}"
+    script = _DIE.format(module=module, convert=convert, patched=patched)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "src"), str(out)])
+    assert done.returncode == 9
+    return out
+
+
+@pytest.mark.parametrize(
+    ("convert", "module", "patched"),
+    [
+        ("dmv2_to_coco", "coco", "_copy_to"),  # inside the first instances file's close
+        ("dmv2_to_coco", "coco", "AuditLog.close"),  # every instances file done, no audit
+        ("dmv2_to_yolo", "yolo", "AuditLog.close"),
+        ("dmv2_to_yolo", "yolo", "write_whole_file"),
+    ],
+)
+def test_a_run_killed_half_way_leaves_no_whole_looking_file_and_is_named_on_rerun(
+    tmp_path: Path, convert: str, module: str, patched: str
+) -> None:
+    specs = [
+        ItemSpec(f"i{n}", 16, 16, boxes=[("a", 1.0, 1.0, 4.0, 4.0)], split=split)
+        for n in range(3)
+        for split in ("train", "valid")
+    ]
+    write_dataset(tmp_path / "src", specs)
+    out = _killed_run(tmp_path, convert, module, patched)
+    assert not (out / "audit.json").exists() and (out / CLAIM_FILE_NAME).is_file()
+    # Every file under its real name is whole: instances JSONs parse, the yaml loads.
+    for path in out.rglob("instances*.json"):
+        json.loads(path.read_text())
+    if patched == "_copy_to":
+        assert not list(out.rglob("instances*.json"))
+    if patched == "write_whole_file":
+        assert not (out / "dataset.yaml").exists()
+    with pytest.raises(OutputExistsError, match=r"left by an interrupted run \(claim file "
+                       r"\.steprail-claim, no audit\.json\); remove it"):
+        getattr(steprail.datasets, convert)(tmp_path / "src", out)
+
+
+def test_a_folder_claimed_by_a_live_run_is_not_called_interrupted(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / CLAIM_FILE_NAME).write_text(f"{os.getpid()}\n")
+    write_dataset(tmp_path / "src", [ItemSpec("i", 16, 16)])
+    with pytest.raises(OutputExistsError) as caught:
+        dmv2_to_coco(tmp_path / "src", out)
+    assert "interrupted" not in str(caught.value)

@@ -236,7 +236,10 @@ class AuditLog:
             "target_format": self.target_format,
             "summary": summary.model_dump(),
         }
-        with self.path.open("w", encoding="utf-8") as out:
+        # Written under a hidden name and renamed into place: audit.json is the mark of a
+        # finished run, so it must never exist half written.
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        with partial.open("w", encoding="utf-8") as out:
             text = json.dumps(head, indent=2)
             # Splice the streamed entries in as the last key of the object.
             out.write(text[:-2] + ',\n  "entries": [\n')
@@ -246,6 +249,7 @@ class AuditLog:
                 with self._spool_path.open("r", encoding="utf-8") as spool:
                     shutil.copyfileobj(spool, out, 1 << 16)  # bounded chunks, not line by line
             out.write("\n  ]\n}\n")
+        os.replace(partial, self.path)
         self.discard_spool()
         return summary
 

@@ -32,7 +32,7 @@ from typing import IO, Final
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
 from ._coco_read import coco_to_dmv2
-from ._convert import ConversionResult, fresh_output
+from ._convert import ConversionResult, fresh_output, partial_path
 from ._dmv2 import DMv2Category, DMv2Keypoints, _polygon_area
 from ._paths import utf8_identity
 from ._source import (
@@ -109,7 +109,10 @@ class _InstancesWriter:
         self.spool_path = path.with_suffix(".annotations.spool")
         # Binary files fed with one encoded batch at a time: the spool is copied back by the
         # kernel (sendfile), never decoded and encoded again.
-        self._out: IO[bytes] = path.open("wb")
+        # Written under a hidden name, renamed into place by close(): a killed run leaves no
+        # instances file that looks whole.
+        self._partial = partial_path(path)
+        self._out: IO[bytes] = self._partial.open("wb")
         self._spool: IO[bytes] = self.spool_path.open("wb")
         self._categories = categories
         self._images: list[str] = []
@@ -178,12 +181,14 @@ class _InstancesWriter:
             ('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n").encode("utf-8")
         )
         self._out.close()
+        os.replace(self._partial, self.path)
         os.unlink(self.spool_path)
 
     def abort(self) -> None:
         self._spool.close()
         self._out.close()
         self.spool_path.unlink(missing_ok=True)
+        self._partial.unlink(missing_ok=True)
 
 
 def _copy_to(source: IO[bytes], target: IO[bytes]) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._audit import AuditLog, AuditReason
+from ._convert import write_whole_file
 from ._dmv2 import (
     DMV2_SCHEMA_VERSION,
     DMV2_SPLITS,
@@ -283,7 +284,7 @@ def write_manifest(
         next_annotation_id=next_annotation_id,
         keypoints=keypoints,
     )
-    (root / MANIFEST_FILE_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    write_whole_file(root / MANIFEST_FILE_NAME, manifest.model_dump_json(indent=2))
 
 
 def _iter_json(folder: Path) -> Iterator[os.DirEntry[str]]:

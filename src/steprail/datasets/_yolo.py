@@ -27,7 +27,7 @@ from typing import Final
 
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
-from ._convert import ConversionResult, fresh_output
+from ._convert import ConversionResult, fresh_output, write_whole_file
 from ._dmv2 import (
     BoundingBox,
     DMv2Category,
@@ -252,7 +252,7 @@ def dmv2_to_yolo(
                     message=f"the dataset has no {key!r} split: dataset.yaml's {key!r} names "
                     f"images/{split}, since Ultralytics requires both 'train' and 'val'",
                 )  # fmt: skip
-        config.write_text(_yaml(yaml_splits, names, pose), encoding="utf-8")
+        write_whole_file(config, _yaml(yaml_splits, names, pose))
         summary = audit.close()
     return ConversionResult(
         path=str(out),
