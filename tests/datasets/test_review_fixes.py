@@ -7,14 +7,21 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pycocotools import mask as coco_mask
+from pycocotools.coco import COCO
 
 import steprail.datasets
 from steprail.datasets import (
     AuditReason,
     OutputExistsError,
+    coco_to_dmv2,
     dmv2_to_coco,
     dmv2_to_yolo,
     read_audit,
@@ -22,6 +29,7 @@ from steprail.datasets import (
 )
 
 from steprail.datasets._convert import CLAIM_FILE_NAME
+from steprail.datasets._rle import rle_problem
 
 from ._helpers import ItemSpec, read_dmv2, write_dataset, write_image
 
@@ -144,3 +152,93 @@ def test_a_folder_claimed_by_a_live_run_is_not_called_interrupted(tmp_path: Path
     with pytest.raises(OutputExistsError) as caught:
         dmv2_to_coco(tmp_path / "src", out)
     assert "interrupted" not in str(caught.value)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    mask=st.integers(1, 9).flatmap(
+        lambda h: st.integers(1, 9).flatmap(
+            lambda w: st.lists(st.booleans(), min_size=h * w, max_size=h * w).map(
+                lambda bits: (h, w, bits)
+            )
+        )
+    )
+)
+def test_rle_check_reads_pycocotools_compressed_counts(mask: tuple[int, int, list[bool]]) -> None:
+    height, width, bits = mask
+    pixels = np.asfortranarray(np.array(bits, dtype=np.uint8).reshape(height, width))
+    encoded = coco_mask.encode(pixels)
+    counts = encoded["counts"].decode("ascii")
+    assert rle_problem(counts, encoded["size"], width, height) is None
+    assert _runs(counts) == _reference_runs(pixels)
+    assert rle_problem(counts, [height + 1, width], width, height) is not None
+    if len(counts) > 1:
+        assert rle_problem(counts[:-1], encoded["size"], width, height) is not None
+
+
+def _runs(counts: str) -> list[int]:
+    from steprail.datasets._rle import _decoded_counts
+
+    runs = _decoded_counts(counts)
+    assert isinstance(runs, list)
+    return runs
+
+
+def _reference_runs(pixels: np.ndarray[Any, Any]) -> list[int]:
+    flat = [int(v) for v in pixels.flatten(order="F")]
+    runs, current, length = [], 0, 0
+    for value in flat:
+        if value == current:
+            length += 1
+        else:
+            runs.append(length)
+            current, length = value, 1
+    runs.append(length)
+    return runs
+
+
+def test_unreadable_crowd_rle_is_kept_as_its_box_and_masks_tools_read_the_output(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "coco"
+    write_image(root / "images" / "a.png", 20, 10)
+    good = coco_mask.encode(np.asfortranarray(np.ones((10, 20), dtype=np.uint8)))
+    segmentations = {
+        1: {"counts": "garbage!!", "size": [10, 20]},
+        2: {"counts": [10, 5], "size": [10, 20]},  # runs add up to 15, not 200
+        3: {"counts": good["counts"].decode("ascii"), "size": [20, 10]},  # size swapped
+        4: {"counts": good["counts"].decode("ascii"), "size": [10, 20]},
+        5: {"counts": [0, 200], "size": [10, 20]},
+    }
+    data = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 20, "height": 10}],
+        "annotations": [
+            {"id": i, "image_id": 1, "category_id": 1, "bbox": [1, 1, 4, 4], "area": 16,
+             "iscrowd": 1, "segmentation": seg}
+            for i, seg in segmentations.items()
+        ],
+        "categories": [{"id": 1, "name": "a"}],
+    }  # fmt: skip
+    (root / "annotations").mkdir()
+    (root / "annotations" / "instances.json").write_text(json.dumps(data))
+    result = coco_to_dmv2(root, tmp_path / "dm")
+    assert result.audit.annotations_written == 5
+    _, entries = read_audit(Path(result.audit_path))
+    assert sorted(e.annotation or "" for e in entries if e.reason == AuditReason.CROWD_AS_BOX) == [
+        "1", "2", "3"
+    ]
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "out")
+    gt = COCO(str(tmp_path / "out" / "annotations" / "instances.json"))
+    for ann in gt.dataset["annotations"]:
+        assert gt.annToMask(ann).shape == (10, 20)
+    # A DM v2 source whose stored mask was broken after import: dropped on the way out, audited.
+    item_path = next((tmp_path / "dm").rglob("json/*.json"))
+    item = json.loads(item_path.read_text())
+    masked = [b for b in item["images"][0]["bounding_box"] if b.get("mask")]
+    assert len(masked) == 2
+    masked[0]["mask"]["counts"] = "garbage!!"
+    item_path.write_text(json.dumps(item))
+    again = dmv2_to_coco(tmp_path / "dm", tmp_path / "out2")
+    assert again.audit.changes.get("crowd_as_box") == 1
+    gt = COCO(str(tmp_path / "out2" / "annotations" / "instances.json"))
+    assert all(gt.annToMask(ann).shape == (10, 20) for ann in gt.dataset["annotations"])

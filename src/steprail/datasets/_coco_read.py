@@ -46,6 +46,7 @@ from ._dmv2 import (
     RleMask,
 )
 from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
+from ._rle import rle_problem
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
@@ -332,7 +333,7 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
             if size is None:
                 continue
             width, height = size
-        boxes, polygons = _annotations(anns, categories, split, identity, audit)
+        boxes, polygons = _annotations(anns, categories, split, identity, audit, width, height)
         text_identity, encoded = utf8_identity(identity)
         if encoded:
             audit.record_change(
@@ -354,6 +355,8 @@ def _annotations(
     split: str | None,
     identity: str,
     audit: AuditLog,
+    width: int,
+    height: int,
 ) -> tuple[list[BoundingBox], list[Polygon]]:
     boxes: list[BoundingBox] = []
     polygons: list[Polygon] = []
@@ -396,6 +399,15 @@ def _annotations(
                 changed(
                     AuditReason.CROWD_AS_BOX,
                     "the RLE mask is not {counts, size}: the region is kept as its bbox", "box",
+                )  # fmt: skip
+            problem = None if mask is None else rle_problem(mask.counts, mask.size, width, height)
+            if problem is not None:
+                # pycocotools reads a broken mask without a word and fails later (annToMask).
+                mask = None
+                changed(
+                    AuditReason.CROWD_AS_BOX,
+                    f"the RLE mask is unreadable ({problem}): the region is kept as its bbox",
+                    "box",
                 )  # fmt: skip
         if rings and _is_box_rectangle(rings, ann.get("bbox")):
             rings = []  # a box written with its rectangle as segmentation (as our writer does)

@@ -39,6 +39,7 @@ from ._dmv2 import (
     _LEAN_ITEM,
 )
 from ._paths import UnsafePathError, inside_root
+from ._rle import rle_problem
 
 __all__ = [
     "CheckedItem",
@@ -941,6 +942,29 @@ def iter_checked_items(
         )
 
 
+def _drop_unreadable_mask(
+    extras: ShapeExtras,
+    index: int,
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    width: int,
+    height: int,
+) -> None:
+    # A mask that does not decode to this image is dropped (the region stays, as its box):
+    # written as it is, pycocotools' annToMask would raise on it.
+    mask = extras.box_masks[index]
+    problem = rle_problem(mask.counts, mask.size, width, height)
+    if problem is not None:
+        del extras.box_masks[index]
+        audit.record_change(
+            split=split, item=stem, annotation=ann_id, kind="box",
+            reason=AuditReason.CROWD_AS_BOX,
+            message=f"the RLE mask is unreadable ({problem}): the region is kept as its box",
+        )  # fmt: skip
+
+
 def _box_extras(
     box: _LeanBox, unchanged: bool, index: int, extras: ShapeExtras | None
 ) -> ShapeExtras | None:
@@ -1014,6 +1038,10 @@ def iter_checked_shapes(
                     data = checked
                 if len(box) > 3:  # id, classification and data, plus something stored
                     extras = _box_extras(box, data is box["data"], len(boxes), extras)
+                    if extras is not None and len(boxes) in extras.box_masks:
+                        _drop_unreadable_mask(
+                            extras, len(boxes), audit, split, stem, box["id"], width, height
+                        )
                 boxes.append((name, data))
                 box_ids.append(box["id"])
             for poly in image.get("polygon", ()):
