@@ -14,7 +14,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pycocotools import mask as coco_mask
+import pycocotools.mask as coco_mask
 from pycocotools.coco import COCO
 
 import steprail.datasets
