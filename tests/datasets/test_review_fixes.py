@@ -242,3 +242,54 @@ def test_unreadable_crowd_rle_is_kept_as_its_box_and_masks_tools_read_the_output
     assert again.audit.changes.get("crowd_as_box") == 1
     gt = COCO(str(tmp_path / "out2" / "annotations" / "instances.json"))
     assert all(gt.annToMask(ann).shape == (10, 20) for ann in gt.dataset["annotations"])
+
+
+def test_coco_declared_sizes_are_checked_against_the_image(tmp_path: Path) -> None:
+    root = tmp_path / "coco"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "empty.png").write_bytes(b"")
+    (root / "images" / "text.png").write_bytes(b"not an image at all, just text")
+    write_image(root / "images" / "small.png", 100, 100)
+    write_image(root / "images" / "turned.png", 30, 40)
+    write_image(root / "images" / "ok.png", 50, 20)
+    declared = {"empty.png": (640, 480), "text.png": (640, 480), "small.png": (640, 480),
+                "turned.png": (40, 30), "ok.png": (50, 20)}  # fmt: skip
+    data = {
+        "images": [
+            {"id": i, "file_name": name, "width": w, "height": h}
+            for i, (name, (w, h)) in enumerate(declared.items(), 1)
+        ],
+        "annotations": [
+            {"id": i, "image_id": i, "category_id": 1, "bbox": [1, 1, 8, 8]}
+            for i in range(1, len(declared) + 1)
+        ],
+        "categories": [{"id": 1, "name": "a"}],
+    }
+    (root / "annotations").mkdir()
+    (root / "annotations" / "instances.json").write_text(json.dumps(data))
+    result = coco_to_dmv2(root, tmp_path / "dm")
+    assert result.audit.items_total == 5 and result.audit.items_written == 3
+    assert result.audit.reasons == {"unreadable_image": 2}
+    assert result.audit.changes == {"image_size_mismatch": 1}
+    _, entries = read_audit(Path(result.audit_path))
+    assert {e.item for e in entries if e.reason == AuditReason.UNREADABLE_IMAGE} == {
+        "empty.png", "text.png"
+    }
+    sizes = {
+        json.loads(p.read_text())["source"]["file_name"]: (
+            json.loads(p.read_text())["images"][0]["width"],
+            json.loads(p.read_text())["images"][0]["height"],
+        )
+        for p in (tmp_path / "dm").rglob("json/*.json")
+    }
+    assert sizes == {"small.png": (100, 100), "turned.png": (40, 30), "ok.png": (50, 20)}
+
+
+def test_a_dmv2_item_with_a_stored_size_and_an_empty_image_is_unreadable(tmp_path: Path) -> None:
+    write_dataset(
+        tmp_path / "src",
+        [ItemSpec("a", 16, 16, record_size=True), ItemSpec("b", 16, 16, record_size=True)],
+    )
+    next((tmp_path / "src" / "original_files").glob("b.*")).write_bytes(b"")
+    result = dmv2_to_coco(tmp_path / "src", tmp_path / "coco")
+    assert result.audit.items_written == 1 and result.audit.reasons == {"unreadable_image": 1}

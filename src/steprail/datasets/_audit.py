@@ -86,6 +86,8 @@ class AuditReason(StrEnum):
     #: Ultralytics needs both ``train`` and ``val`` in a yaml: a split the dataset lacks points
     #: at one it has (``val`` at ``test``, else ``train``; ``train`` at ``valid``, else ``test``).
     SPLIT_FILLED_IN = "split_filled_in"
+    #: The size the source declares for an image is not its header's: the header's is used.
+    IMAGE_SIZE_MISMATCH = "image_size_mismatch"
 
 
 class AuditEntry(BaseModel):

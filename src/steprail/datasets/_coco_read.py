@@ -50,6 +50,7 @@ from ._rle import rle_problem
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
+    checked_declared_size,
     image_size_or_skip,
     write_dmv2_item,
     write_manifest,
@@ -328,11 +329,13 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
             )  # fmt: skip
             continue
         width, height = _int(image.get("width")), _int(image.get("height"))
-        if not (width and height and width > 0 and height > 0):
+        if width and height and width > 0 and height > 0:
+            size = checked_declared_size(image_path, (width, height), identity, audit, split, identity)
+        else:
             size = image_size_or_skip(image_path, identity, audit, split, identity)
-            if size is None:
-                continue
-            width, height = size
+        if size is None:
+            continue
+        width, height = size
         boxes, polygons = _annotations(anns, categories, split, identity, audit, width, height)
         text_identity, encoded = utf8_identity(identity)
         if encoded:

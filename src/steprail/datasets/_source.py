@@ -54,6 +54,7 @@ __all__ = [
     "ShapeExtras",
     "annotation_reason",
     "check_something_written",
+    "checked_declared_size",
     "detect_layout",
     "find_image",
     "image_size",
@@ -428,6 +429,32 @@ def image_size_or_skip(
             message=f"{name}: {exc}",
         )
         return None
+
+
+def checked_declared_size(
+    path: str | os.PathLike[str],
+    declared: tuple[int, int],
+    name: str,
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+) -> tuple[int, int] | None:
+    """The size of an image whose source declares one (COCO ``width``/``height``, a DM v2
+    item's stored size), checked against its header: ``None`` once recorded as an unreadable
+    image (an empty file, not an image); the header's size, audited as ``image_size_mismatch``,
+    when they differ, since the file is what every consumer decodes. A declared size that is
+    the header's turned a quarter (a photo with an EXIF rotation) is kept as declared."""
+    header = image_size_or_skip(path, name, audit, split, stem)
+    if header is None:
+        return None
+    if header == declared or header == (declared[1], declared[0]):
+        return declared
+    audit.record_change(
+        split=split, item=stem, reason=AuditReason.IMAGE_SIZE_MISMATCH,
+        message=f"{name}: the source declares {declared[0]}x{declared[1]}, the image is "
+        f"{header[0]}x{header[1]}: the image's size is used",
+    )  # fmt: skip
+    return header
 
 
 def check_something_written(audit: AuditLog, source: Path) -> None:
@@ -843,6 +870,7 @@ def _iter_sized[T](
             base = originals + stem
             candidate = base + hint
             image_path: str | None = None
+            header_unread = size is not None  # a stored size is checked against the header
             if size is None:
                 # Most items share the last item's extension: reading that header straight away
                 # also proves the file exists (one open instead of a stat and an open).
@@ -874,8 +902,10 @@ def _iter_sized[T](
                 continue
             if size is None:
                 size = image_size_or_skip(image_path, image_name, audit, split, stem)
-                if size is None:
-                    continue
+            elif header_unread:
+                size = checked_declared_size(image_path, size, image_name, audit, split, stem)
+            if size is None:
+                continue
             yield split, stem, image_path, image_name, size[0], size[1], images, identity
 
 
