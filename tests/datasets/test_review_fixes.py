@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 import pycocotools.mask as coco_mask
 from pycocotools.coco import COCO
@@ -20,6 +20,7 @@ from pycocotools.coco import COCO
 import steprail.datasets
 from steprail.datasets import (
     AuditReason,
+    NoUsableItemsError,
     OutputExistsError,
     coco_to_dmv2,
     dmv2_to_coco,
@@ -293,3 +294,67 @@ def test_a_dmv2_item_with_a_stored_size_and_an_empty_image_is_unreadable(tmp_pat
     next((tmp_path / "src" / "original_files").glob("b.*")).write_bytes(b"")
     result = dmv2_to_coco(tmp_path / "src", tmp_path / "coco")
     assert result.audit.items_written == 1 and result.audit.reasons == {"unreadable_image": 1}
+
+
+_KINDS = ["ok", "no_label", "not_image", "empty_image", "image_link_out", "label_link_out",
+          "label_dir", "orphan_label", "bad_rows"]  # fmt: skip
+
+
+def _hostile_yolo(root: Path, kinds: list[str]) -> int:
+    """A YOLO folder with one item of each kind in ``kinds``; returns how many are usable."""
+    outside = root.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    write_image(outside / "o.png", 8, 8)
+    (outside / "o.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    images, labels = root / "images" / "train", root / "labels" / "train"
+    images.mkdir(parents=True)
+    labels.mkdir(parents=True)
+    usable = 0
+    for index, kind in enumerate(kinds):
+        name = f"{index}_{kind}"
+        image, label = images / f"{name}.png", labels / f"{name}.txt"
+        if kind == "image_link_out":
+            image.symlink_to(outside / "o.png")
+        elif kind == "not_image":
+            image.write_text("hello")
+        elif kind == "empty_image":
+            image.write_bytes(b"")
+        elif kind != "orphan_label":
+            write_image(image, 10, 10)
+        if kind == "label_link_out":
+            label.symlink_to(outside / "o.txt")
+        elif kind == "label_dir":
+            label.mkdir()
+        elif kind == "bad_rows":
+            label.write_text("0 0_5 0.5 0.2 0.2\nx\n0 nan 0.5 0.2 0.2\n1.5 0.5 0.5 0.2 0.2\n")
+        elif kind != "no_label":
+            label.write_text("0 0.5 0.5 0.2 0.2\n1.0 0.5 0.5 0.4 0.4\n")
+        usable += kind in ("ok", "no_label", "label_dir", "bad_rows")
+    (root / "d.yaml").write_text("train: images/train\nnames: [a, b]\n")
+    return usable
+
+
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(_KINDS), min_size=1, max_size=8))
+def test_yolo_import_counts_add_up_one_entry_per_skipped_item(
+    tmp_path_factory: pytest.TempPathFactory, kinds: list[str]
+) -> None:
+    tmp = tmp_path_factory.mktemp("hostile")
+    usable = _hostile_yolo(tmp / "yolo", kinds)
+    if not usable:
+        with pytest.raises(NoUsableItemsError):
+            yolo_to_dmv2(tmp / "yolo" / "d.yaml", tmp / "dm")
+        return
+    summary = yolo_to_dmv2(tmp / "yolo" / "d.yaml", tmp / "dm").audit
+    assert summary.items_total == len(kinds)
+    assert summary.items_written == usable
+    assert summary.items_written + summary.items_skipped == summary.items_total
+    _, entries = read_audit(tmp / "dm" / "audit.json")
+    skipped_items = [e.item for e in entries if e.action == "skipped" and e.annotation is None]
+    assert len(skipped_items) == len(set(skipped_items)) == summary.items_skipped
+    # A change never carries a skip reason, and a skip never a change reason.
+    assert all(e.reason != AuditReason.MALFORMED_ROW for e in entries if e.action == "changed")
+    assert summary.changes.get("label_unreadable", 0) == kinds.count("label_dir")
+    # `1.0` is the class id 1; `0_5`, `x`, nan and `1.5` are refused.
+    assert summary.annotations_written == 2 * kinds.count("ok")
+    assert summary.annotations_skipped == 4 * kinds.count("bad_rows")

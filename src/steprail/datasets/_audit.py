@@ -88,6 +88,9 @@ class AuditReason(StrEnum):
     SPLIT_FILLED_IN = "split_filled_in"
     #: The size the source declares for an image is not its header's: the header's is used.
     IMAGE_SIZE_MISMATCH = "image_size_mismatch"
+    #: A YOLO label path that cannot be read (a folder, no permission, not UTF-8): the image
+    #: is kept without annotations.
+    LABEL_UNREADABLE = "label_unreadable"
 
 
 class AuditEntry(BaseModel):

@@ -497,9 +497,12 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
             labels_used: set[str] = set()
             for image_path, identity in images:
                 audit.items_total += 1
+                label = _label_path(image_path)
+                # The image's entry accounts for its label, whatever becomes of the image: the
+                # label is not reported again as one without an image.
+                labels_used.add(os.path.normpath(label))
                 try:
                     real = _check_inside(root_real, image_path)
-                    label = _label_path(image_path)
                     if os.path.lexists(label):
                         _check_inside(root_real, label)
                 except UnsafePathError as exc:
@@ -521,7 +524,6 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                         message=f"{image_path} does not exist",
                     )  # fmt: skip
                     continue
-                labels_used.add(os.path.normpath(label))
                 size = image_size_or_skip(image_path, identity, audit, split, identity)
                 if size is None:
                     continue
@@ -583,6 +585,7 @@ def _audit_orphan_labels(
             for entry in entries:
                 path = os.path.normpath(entry.path)
                 if entry.name.endswith(".txt") and path not in labels_used and entry.is_file():
+                    audit.items_total += 1  # an item of its own: skipped, so counts add up
                     audit.record(
                         split=split, item=entry.name, reason=AuditReason.MISSING_IMAGE,
                         message=f"label file {entry.path} has no image",
@@ -611,6 +614,17 @@ def _finite(values: Sequence[float]) -> bool:
     return all(v == v and abs(v) != float("inf") for v in values)
 
 
+def _class_id(text: str) -> int:
+    # A class id as Ultralytics reads it: a number with an integral value (`1` or `1.0`).
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not value.is_integer():
+            raise
+        return int(value)
+
+
 def _read_label(
     path: Path,
     width: int,
@@ -628,7 +642,7 @@ def _read_label(
         text = ""  # an image without a label file is a background image in YOLO
     except (OSError, UnicodeDecodeError) as exc:
         audit.record_change(
-            split=split, item=item_name, reason=AuditReason.MALFORMED_ROW,
+            split=split, item=item_name, reason=AuditReason.LABEL_UNREADABLE,
             message=f"{path.name}: unreadable ({exc}); the image is kept without annotations",
         )  # fmt: skip
         text = ""
@@ -652,8 +666,12 @@ def _read_label(
             )  # fmt: skip
 
         try:
-            class_id = int(values[0])
+            # Python's float() also takes `0_2` and non-ASCII digits, which no YOLO tool writes
+            # or reads: such a row is malformed (one cheap test for the whole line).
+            if "_" in line or not line.isascii():
+                raise ValueError(line)
             numbers = [float(v) for v in values[1:]]
+            class_id = _class_id(values[0])
         except ValueError:
             skip(AuditReason.MALFORMED_ROW, f"not numbers: {line!r}")
             continue
