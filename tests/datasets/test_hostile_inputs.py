@@ -137,9 +137,10 @@ def test_deeply_nested_json_is_an_audited_item_not_a_crash(tmp_path: Path) -> No
         assert _reasons(result.audit_path) == {"deep": AuditReason.ITEM_TOO_LARGE}
         assert result.audit.items_written == 1
     # A COCO file nested that deep is refused with its name, not with a RecursionError.
-    (tmp_path / "deep.json").write_text(_nested(100_000))
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "coco" / "deep.json").write_text(_nested(100_000))
     with pytest.raises(DatasetInputError, match="deep.json"):
-        coco_to_dmv2(tmp_path / "deep.json", tmp_path / "dm")
+        coco_to_dmv2(tmp_path / "coco" / "deep.json", tmp_path / "dm")
 
 
 def test_equal_names_in_other_folders_and_other_extensions_stay_apart(tmp_path: Path) -> None:

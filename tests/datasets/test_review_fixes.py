@@ -20,6 +20,8 @@ from pycocotools.coco import COCO
 import steprail.datasets
 from steprail.datasets import (
     AuditReason,
+    DatasetInputError,
+    LocalBackend,
     NoUsableItemsError,
     OutputExistsError,
     coco_to_dmv2,
@@ -358,3 +360,31 @@ def test_yolo_import_counts_add_up_one_entry_per_skipped_item(
     # `1.0` is the class id 1; `0_5`, `x`, nan and `1.5` are refused.
     assert summary.annotations_written == 2 * kinds.count("ok")
     assert summary.annotations_skipped == 4 * kinds.count("bad_rows")
+
+
+def test_an_output_inside_the_source_is_refused_by_every_converter(tmp_path: Path) -> None:
+    write_dataset(tmp_path / "dm", [ItemSpec("a", 16, 16, boxes=[("a", 1.0, 1.0, 4.0, 4.0)])])
+    dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo")
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    attempts = [
+        (yolo_to_dmv2, tmp_path / "yolo" / "dataset.yaml", tmp_path / "yolo" / "images" / "dm"),
+        (yolo_to_dmv2, tmp_path / "yolo", tmp_path / "yolo"),
+        (coco_to_dmv2, tmp_path / "coco", tmp_path / "coco" / "images" / "dm"),
+        (coco_to_dmv2, tmp_path / "coco" / "annotations" / "instances.json", tmp_path / "coco" / "annotations" / "x"),
+        (dmv2_to_yolo, tmp_path / "dm", tmp_path / "dm" / "original_files" / "out"),
+        (dmv2_to_coco, tmp_path / "dm", tmp_path / "dm" / "json_out"),
+    ]
+    for convert, source, output in attempts:
+        with pytest.raises(DatasetInputError, match="is inside the source dataset"):
+            convert(source, output)
+    with LocalBackend(tmp_path / "dm" / "backend") as backend:
+        with pytest.raises(DatasetInputError, match="is inside the source dataset"):
+            backend.import_dataset(tmp_path / "dm", name="x")
+    with LocalBackend(tmp_path / "backend") as backend:
+        backend.import_dataset(tmp_path / "dm", name="x")
+        with pytest.raises(DatasetInputError, match="is inside the source dataset"):
+            backend.download_dataset("x", tmp_path / "backend" / "out")
+    # Nothing was made in any source (the backends' own folders aside).
+    after = sorted(str(p) for p in tmp_path.rglob("*") if "backend" not in p.parts)
+    assert after == [p for p in before if "backend" not in Path(p).parts]

@@ -43,6 +43,7 @@ from ._source import (
     iter_checked_shapes,
     link_or_copy,
     read_manifest,
+    refuse_output_inside,
 )
 
 __all__ = [
@@ -441,6 +442,7 @@ def dmv2_to_coco(
     the category ids instead.
     """
     layout = detect_layout(source, splits)
+    refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
     class_ids = resolved.ids
     manifest = read_manifest(layout.root)

@@ -52,6 +52,7 @@ from ._source import (
     NoUsableItemsError,
     checked_declared_size,
     image_size_or_skip,
+    refuse_output_inside,
     write_dmv2_item,
     write_manifest,
 )
@@ -219,6 +220,9 @@ def coco_to_dmv2(
     at a time into memory, as every COCO reader does. Errors name ``source``'s files.
     """
     jobs = _plan(source, images_root)
+    refuse_output_inside(
+        output, source if source.is_dir() else source.parent, *(job.images_root for job in jobs)
+    )
     totals = _Totals()
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"

@@ -64,6 +64,7 @@ __all__ = [
     "link_or_copy",
     "read_manifest",
     "read_small_file",
+    "refuse_output_inside",
     "resolve_classes",
     "scan_classes",
     "validation_message",
@@ -429,6 +430,19 @@ def image_size_or_skip(
             message=f"{name}: {exc}",
         )
         return None
+
+
+def refuse_output_inside(output: Path, *sources: Path) -> None:
+    """Raise :class:`DatasetInputError` when ``output`` is (inside) one of ``sources``: the
+    output's copies would become part of the input, read again by the next run over it."""
+    out_real = os.path.realpath(output)
+    for source in sources:
+        root = os.path.realpath(source)
+        if os.path.commonpath([root, out_real]) == root:
+            raise DatasetInputError(
+                f"output folder {str(output)!r} is inside the source dataset {str(source)!r}: "
+                "a later run over the source would read the output's copies; write it elsewhere"
+            )
 
 
 def checked_declared_size(

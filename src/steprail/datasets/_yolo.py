@@ -48,6 +48,7 @@ from ._source import (
     iter_checked_items,
     link_or_copy,
     read_manifest,
+    refuse_output_inside,
     write_dmv2_item,
     write_manifest,
     write_small_file,
@@ -149,6 +150,7 @@ def dmv2_to_yolo(
     empty or another run is writing it; on any failure ``output`` is left as it was.
     """
     layout = detect_layout(source, splits)
+    refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="yolo"
@@ -485,6 +487,7 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                 raise DatasetInputError(
                     f"YOLO images folder or list {str(entry)!r} (from {config_path}) does not exist"
                 )
+    refuse_output_inside(output, config.root)
     plan, flat = _plan(config, config_path)
     root_real = os.path.realpath(config.root)
     ids_by_name = {name: class_id for class_id, name in config.name_ids.items()}
