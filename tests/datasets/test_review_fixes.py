@@ -388,3 +388,25 @@ def test_an_output_inside_the_source_is_refused_by_every_converter(tmp_path: Pat
     # Nothing was made in any source (the backends' own folders aside).
     after = sorted(str(p) for p in tmp_path.rglob("*") if "backend" not in p.parts)
     assert after == [p for p in before if "backend" not in Path(p).parts]
+
+
+def test_import_dataset_checks_boxes_against_the_real_image(tmp_path: Path) -> None:
+    write_dataset(tmp_path / "dm", [ItemSpec("a", 16, 16, boxes=[("a", 1.0, 1.0, 4.0, 4.0)])])
+    item_path = tmp_path / "dm" / "json" / "a.json"
+    item = json.loads(item_path.read_text())
+    image = item["images"][0]
+    image["width"], image["height"] = 2000, 2000  # declared, but the file is 16x16
+    image["bounding_box"] += [
+        {"id": "far", "classification": "a", "data": [1500, 1500, 100, 100]},
+        {"id": "huge", "classification": "a", "data": [1e308, 1, 5, 5]},
+    ]
+    item_path.write_text(json.dumps(item))
+    with LocalBackend(tmp_path / "backend") as backend:
+        result = backend.import_dataset(tmp_path / "dm", name="x")
+    assert result.audit.annotations_written == 1
+    assert result.audit.reasons == {"box_outside_image": 2}
+    assert result.audit.changes == {"image_size_mismatch": 1}
+    stored = [json.loads(p.read_text()) for p in (tmp_path / "backend").rglob("json/*.json")]
+    assert [(i["images"][0]["width"], len(i["images"][0]["bounding_box"])) for i in stored] == [
+        (16, 1)
+    ]
