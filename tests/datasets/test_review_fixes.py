@@ -410,3 +410,15 @@ def test_import_dataset_checks_boxes_against_the_real_image(tmp_path: Path) -> N
     assert [(i["images"][0]["width"], len(i["images"][0]["bounding_box"])) for i in stored] == [
         (16, 1)
     ]
+
+
+def test_a_missing_yolo_folder_is_named_as_written_and_as_resolved(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "b" / "ds"
+    write_image(root / "images" / "val" / "x.png", 8, 8)
+    (root / "d.yaml").write_text("train: ../../../nowhere\nval: images/val\nnames: [a]\n")
+    first, retried = tmp_path / "nowhere", tmp_path / "a" / "nowhere"
+    with pytest.raises(DatasetInputError) as caught:
+        yolo_to_dmv2(root / "d.yaml", tmp_path / "out")
+    message = str(caught.value)
+    assert "'../../../nowhere'" in message
+    assert f"neither {str(first)!r} nor {str(retried)!r}" in message

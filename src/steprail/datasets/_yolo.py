@@ -484,8 +484,16 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
     for paths in config.sources.values():
         for entry in paths:
             if not entry.exists():
+                # As written and as resolved: the `../` retry rule may have changed the path.
+                as_written = config.written.get(entry, str(entry))
+                tried = [os.path.abspath(config.root / as_written), os.path.abspath(entry)]
+                resolved = " nor ".join(repr(p) for p in dict.fromkeys(tried))
                 raise DatasetInputError(
-                    f"YOLO images folder or list {str(entry)!r} (from {config_path}) does not exist"
+                    f"YOLO images folder or list {as_written!r} (from {config_path}) does not "
+                    f"exist: neither {resolved}"
+                    if len(set(tried)) > 1
+                    else f"YOLO images folder or list {as_written!r} (from {config_path}) does "
+                    f"not exist: resolved to {resolved}"
                 )
     refuse_output_inside(output, config.root)
     plan, flat = _plan(config, config_path)
