@@ -422,3 +422,46 @@ def test_a_missing_yolo_folder_is_named_as_written_and_as_resolved(tmp_path: Pat
     message = str(caught.value)
     assert "'../../../nowhere'" in message
     assert f"neither {str(first)!r} nor {str(retried)!r}" in message
+
+
+def test_coco_audit_details_polygon_inf_ids_as_written_duplicates_and_int64(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "coco"
+    write_image(root / "images" / "a.png", 20, 10)
+    write_image(root / "images" / "b.png", 20, 10)
+    huge = 1 << 64
+    data = {
+        "images": [
+            {"id": huge, "file_name": "a.png", "width": 20, "height": 10},
+            {"id": 2, "file_name": "b.png", "width": 20, "height": 10},
+        ],
+        "annotations": [
+            {"id": 15, "image_id": huge, "category_id": 1, "bbox": [1, 1, 4, 4],
+             "segmentation": [[1, 1, float("inf"), 1, 4, 4]]},
+            {"id": 16, "image_id": huge, "category_id": 1, "bbox": [1, 1, 4, 4],
+             "segmentation": [[1, 1, 4, 1]]},
+            {"id": huge + 1, "image_id": 2, "category_id": 1, "bbox": [1, 1, 4, 4]},
+            {"id": 18, "image_id": huge, "category_id": 1, "bbox": [1, 1, 4, 4]},
+            {"id": 18, "image_id": 2, "category_id": 1, "bbox": [2, 2, 4, 4]},
+        ],
+        "categories": [{"id": 1, "name": "a"}],
+    }  # fmt: skip
+    (root / "annotations").mkdir()
+    (root / "annotations" / "instances.json").write_text(json.dumps(data))
+    result = coco_to_dmv2(root, tmp_path / "dm")
+    _, entries = read_audit(Path(result.audit_path))
+    found = {(e.annotation, e.reason) for e in entries}
+    assert ("15", AuditReason.POLYGON_NON_FINITE) in found
+    assert ("16", AuditReason.POLYGON_TOO_FEW_POINTS) in found
+    assert ("18", AuditReason.DUPLICATE_ANNOTATION_ID) in found
+    out = dmv2_to_coco(tmp_path / "dm", tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "annotations" / "instances.json").read_text())
+    ids = [i["id"] for i in written["images"]] + [a["id"] for a in written["annotations"]]
+    assert all(-(1 << 63) <= i < (1 << 63) for i in ids)
+    assert len({a["id"] for a in written["annotations"]}) == len(written["annotations"])
+    _, out_entries = read_audit(Path(out.audit_path))
+    messages = [e.message for e in out_entries if e.reason in (
+        AuditReason.IMAGE_ID_RENUMBERED, AuditReason.ANNOTATION_ID_RENUMBERED)]  # fmt: skip
+    assert sum("does not fit a 64-bit integer" in m for m in messages) == 2
+    assert sum("is taken" in m for m in messages) == 1

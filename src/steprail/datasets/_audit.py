@@ -91,6 +91,9 @@ class AuditReason(StrEnum):
     #: A YOLO label path that cannot be read (a folder, no permission, not UTF-8): the image
     #: is kept without annotations.
     LABEL_UNREADABLE = "label_unreadable"
+    #: A COCO source gives one annotation id to several annotations: both are kept (a COCO
+    #: output renumbers the later ones, ``annotation_id_renumbered``).
+    DUPLICATE_ANNOTATION_ID = "duplicate_annotation_id"
 
 
 class AuditEntry(BaseModel):

@@ -278,7 +278,7 @@ def _kept_id(item: CheckedShapes, ann_id: str, kind: str, ids: _Ids, audit: Audi
         audit.record_change(
             split=item.split, item=item.stem, annotation=ann_id, kind=kind,
             reason=AuditReason.ANNOTATION_ID_RENUMBERED,
-            message=f"annotation id {ann_id} is taken: written as {new_id}",
+            message=_taken_message("annotation", int(ann_id), new_id),
         )  # fmt: skip
     return new_id
 
@@ -360,6 +360,24 @@ def _write_item(
     return len(parts)
 
 
+_INT64_MAX: Final = (1 << 63) - 1
+
+
+def fits_int64(value: int) -> bool:
+    """Whether ``value`` fits a signed 64-bit integer, as COCO tools (pycocotools, numpy
+    arrays of ids, SQL stores) hold ids."""
+    return -_INT64_MAX - 1 <= value <= _INT64_MAX
+
+
+def _taken_message(kind: str, wanted: object, new_id: int) -> str:
+    reason = (
+        "does not fit a 64-bit integer"
+        if isinstance(wanted, int) and not fits_int64(wanted)
+        else "is taken"
+    )
+    return f"{kind} id {wanted} {reason}: written as {new_id}"
+
+
 class _Ids:
     """Image or annotation ids of one output: the source's id when still free, else the next
     free one.
@@ -375,7 +393,8 @@ class _Ids:
         self._bits = bytearray()
         self._other: set[int] = set()
         self._runs: list[list[int]] = []
-        self._next = max(first_new, 1)
+        # A manifest's next id past int64 (a source with ids that large) starts again at 1.
+        self._next = max(first_new, 1) if first_new <= _INT64_MAX else 1
 
     def _wanted_taken(self, value: int) -> bool:
         if 0 <= value < self._BITMAP_LIMIT:
@@ -400,6 +419,8 @@ class _Ids:
         """The id for an item that wants ``wanted``; True when it could not have it."""
         if wanted is None:
             return self.take_new(), False
+        if not fits_int64(wanted):
+            return self.take_new(), True
         if self._wanted_taken(wanted) or any(start <= wanted < end for start, end in self._runs):
             return self.take_new(), True
         if 0 <= wanted < self._BITMAP_LIMIT:
@@ -487,7 +508,7 @@ def dmv2_to_coco(
                     if moved:
                         audit.record_change(
                             split=split, item=item.stem, reason=AuditReason.IMAGE_ID_RENUMBERED,
-                            message=f"image id {item.image_id} is taken: written as {image_id}",
+                            message=_taken_message("image", item.image_id, image_id),
                         )  # fmt: skip
                     ann_ids = _annotation_ids(item, annotation_ids, audit)
                     written = _write_item(writer, item, image_id, ann_ids, class_ids, name)

@@ -285,6 +285,7 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
         order.append(image_id)
         totals.max_image_id = max(totals.max_image_id, image_id)
     by_image: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    seen_ids: set[object] = set()
     for position, ann in enumerate(data.get("annotations", []) or []):
         image_id = _int(ann.get("image_id")) if isinstance(ann, dict) else None
         if image_id is None or image_id not in images:
@@ -297,6 +298,17 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
             )  # fmt: skip
             continue
         by_image[image_id].append(ann)
+        raw_id = ann.get("id")
+        if raw_id is not None and isinstance(raw_id, (int, str)):
+            if raw_id in seen_ids:
+                # Kept on both (DM v2 ids are per item); a COCO output renumbers the later one.
+                audit.record_change(
+                    split=split, item=str(images[image_id].get("file_name")),
+                    annotation=str(raw_id), kind="annotation",
+                    reason=AuditReason.DUPLICATE_ANNOTATION_ID,
+                    message=f"annotation id {raw_id!r} is given to an earlier annotation too",
+                )  # fmt: skip
+            seen_ids.add(raw_id)
         ann_id = _int(ann.get("id"))
         if ann_id is not None:
             totals.max_annotation_id = max(totals.max_annotation_id, ann_id)
@@ -425,11 +437,17 @@ def _annotations(
             for index, ring in enumerate(rings):
                 points = _ring_points(ring)
                 if points is None:
+                    # The annotation id as the source wrote it; the ring's place in the message
+                    # (an id "15.0" would read as a number, not as ring 0 of annotation 15).
+                    non_finite = _non_finite(ring)
                     audit.record(
-                        split=split, item=identity, annotation=f"{ann_id}.{index}",
-                        kind="polygon", reason=AuditReason.POLYGON_TOO_FEW_POINTS,
-                        message="a polygon ring needs an even count of finite numbers and "
-                        "three distinct points",
+                        split=split, item=identity, annotation=ann_id, kind="polygon",
+                        reason=AuditReason.POLYGON_NON_FINITE if non_finite
+                        else AuditReason.POLYGON_TOO_FEW_POINTS,
+                        message=f"ring {index} of the segmentation: "
+                        + ("a coordinate is not a finite number" if non_finite else
+                           "a polygon ring needs an even count of finite numbers and three "
+                           "distinct points"),
                     )  # fmt: skip
                     continue
                 kept.append(points)
@@ -524,6 +542,13 @@ def _is_box_rectangle(rings: list[Any], box: object) -> bool:
         return all(abs(float(a) - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(rings[0], expected))
     except (TypeError, ValueError):
         return False
+
+
+def _non_finite(ring: object) -> bool:
+    # A ring holding inf or NaN (json.loads reads the Infinity and NaN literals as floats).
+    return isinstance(ring, list) and any(
+        isinstance(v, float) and (v != v or abs(v) == float("inf")) for v in ring
+    )
 
 
 def _ring_points(ring: object) -> list[tuple[float, float]] | None:
