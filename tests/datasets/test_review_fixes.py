@@ -465,3 +465,35 @@ def test_coco_audit_details_polygon_inf_ids_as_written_duplicates_and_int64(
         AuditReason.IMAGE_ID_RENUMBERED, AuditReason.ANNOTATION_ID_RENUMBERED)]  # fmt: skip
     assert sum("does not fit a 64-bit integer" in m for m in messages) == 2
     assert sum("is taken" in m for m in messages) == 1
+
+
+def test_roboflow_coco_export_layout_is_read_as_splits(tmp_path: Path) -> None:
+    root = tmp_path / "rf"
+    root.mkdir()
+    (root / "README.roboflow.txt").write_text("exported by roboflow")
+    counts = {"train": 3, "valid": 2, "test": 1}
+    for split, count in counts.items():
+        folder = root / split
+        for index in range(count):
+            write_image(folder / f"{split}{index}_jpg.rf.abc.png", 20, 10)
+        data = {
+            "images": [
+                {"id": i, "file_name": f"{split}{i}_jpg.rf.abc.png", "width": 20, "height": 10}
+                for i in range(count)
+            ],
+            "annotations": [
+                {"id": i, "image_id": i, "category_id": 1, "bbox": [1, 1, 4, 4], "area": 16,
+                 "segmentation": [], "iscrowd": 0}
+                for i in range(count)
+            ],  # fmt: skip
+            "categories": [
+                {"id": 0, "name": "objects", "supercategory": "none"},
+                {"id": 1, "name": "pen", "supercategory": "objects"},
+            ],
+        }
+        (folder / "_annotations.coco.json").write_text(json.dumps(data))
+    result = coco_to_dmv2(root, tmp_path / "dm")
+    assert sorted(result.splits) == sorted(counts)
+    assert result.audit.items_written == sum(counts.values()) == result.audit.items_total
+    for split, count in counts.items():
+        assert len(list((tmp_path / "dm" / split / "json").glob("*.json"))) == count

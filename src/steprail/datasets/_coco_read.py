@@ -119,6 +119,9 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
                 f"several JSON files in {str(source)!r} ({[p.name for p in top]}): "
                 "give the annotations file to import"
             )
+        split_jobs = _split_folder_jobs(source, images_root)
+        if split_jobs:
+            return split_jobs
         raise DatasetInputError(
             f"no COCO annotations in {str(source)!r}: expected annotations/instances*.json "
             "or one *.json file"
@@ -137,6 +140,25 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
         if any(job.split == split for job in jobs):
             raise DatasetInputError(f"{str(path)!r}: a second annotations file for split {split!r}")
         jobs.append(_Job(split, path, _images_folder(source, images_root, raw, split)))
+    return jobs
+
+
+def _split_folder_jobs(source: Path, images_root: Path | None) -> list[_Job]:
+    # Roboflow's COCO export: one folder per split (train/, valid/, test/), each holding its
+    # annotations (`_annotations.coco.json`) beside its images.
+    jobs: list[_Job] = []
+    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+        split = split_of(folder.name)
+        if split is None:
+            continue
+        found = sorted(p for p in folder.glob("*.json") if p.is_file())
+        if len(found) > 1:
+            found = [p for p in found if _ANNOTATIONS_NAME.search(p.name)] or found
+        if len(found) != 1:
+            continue
+        if any(job.split == split for job in jobs):
+            raise DatasetInputError(f"{str(folder)!r}: a second folder for split {split!r}")
+        jobs.append(_Job(split, found[0], images_root / folder.name if images_root else folder))
     return jobs
 
 
