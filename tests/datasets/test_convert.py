@@ -110,16 +110,18 @@ def test_flat_dataset_layouts(tmp_path: Path) -> None:
     assert (tmp_path / "coco" / "images" / "x.png").is_file()
 
 
-def test_size_in_item_is_used_without_opening_the_image(tmp_path: Path) -> None:
-    spec = ItemSpec("x", 16, 16, boxes=[("a", 0.0, 0.0, 100.0, 50.0)], record_size=True)
+def test_a_stored_size_is_checked_against_the_image_header(tmp_path: Path) -> None:
+    spec = ItemSpec("x", 16, 16, boxes=[("a", 0.0, 0.0, 8.0, 4.0)], record_size=True)
     write_item(tmp_path / "src", spec)
     raw = json.loads((tmp_path / "src" / "json" / "x.json").read_text())
     raw["images"][0]["width"], raw["images"][0]["height"] = 200, 100
     (tmp_path / "src" / "json" / "x.json").write_text(json.dumps(raw))
-    dmv2_to_yolo(tmp_path / "src", tmp_path / "yolo")
+    result = dmv2_to_yolo(tmp_path / "src", tmp_path / "yolo")
+    # The image's own size wins (16x16), and the difference is audited.
     assert (tmp_path / "yolo" / "labels" / "x.txt").read_text() == (
-        "0 0.250000 0.250000 0.500000 0.500000\n"
+        "0 0.250000 0.125000 0.500000 0.250000\n"
     )
+    assert result.audit.changes == {"image_size_mismatch": 1}
 
 
 def _bad_dataset(root: Path) -> None:

@@ -137,20 +137,22 @@ def test_deeply_nested_json_is_an_audited_item_not_a_crash(tmp_path: Path) -> No
         assert _reasons(result.audit_path) == {"deep": AuditReason.ITEM_TOO_LARGE}
         assert result.audit.items_written == 1
     # A COCO file nested that deep is refused with its name, not with a RecursionError.
-    (tmp_path / "deep.json").write_text(_nested(100_000))
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "coco" / "deep.json").write_text(_nested(100_000))
     with pytest.raises(DatasetInputError, match="deep.json"):
-        coco_to_dmv2(tmp_path / "deep.json", tmp_path / "dm")
+        coco_to_dmv2(tmp_path / "coco" / "deep.json", tmp_path / "dm")
 
 
 def test_equal_names_in_other_folders_and_other_extensions_stay_apart(tmp_path: Path) -> None:
     root = tmp_path / "yolo"
     names = ["camA/0001.jpg", "camB/0001.jpg", "x.jpg", "x.png"]
     for index, name in enumerate(names):
-        write_image(root / "images" / "train" / name, 20 + index, 20)
-        label = (root / "labels" / "train" / name).with_suffix(".txt")
+        write_image(root / "images" / "all" / name, 20 + index, 20)
+        label = (root / "labels" / "all" / name).with_suffix(".txt")
         label.parent.mkdir(parents=True, exist_ok=True)
         label.write_text(f"{index} 0.5 0.5 0.5 0.5\n")
-    (root / "data.yaml").write_text("train: images/train\nval: images/train\nnames: [a, b, c, d]\n")
+    # One folder not named like a split, given as both train and val: a flat dataset.
+    (root / "data.yaml").write_text("train: images/all\nval: images/all\nnames: [a, b, c, d]\n")
     result = yolo_to_dmv2(root, tmp_path / "dm")
     assert result.audit.items_written == 4 and result.audit.annotations_written == 4
     coco = dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")

@@ -142,12 +142,12 @@ def test_yolo_round_trip_keeps_class_ids_paths_and_rows(case: tuple[list[str], d
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for file_name, rows in labels.items():
-            write_image(root / "src" / "images" / "train" / file_name, 40, 20)
-            label = (root / "src" / "labels" / "train" / file_name).with_suffix(".txt")
+            write_image(root / "src" / "images" / "all" / file_name, 40, 20)
+            label = (root / "src" / "labels" / "all" / file_name).with_suffix(".txt")
             label.parent.mkdir(parents=True, exist_ok=True)
             label.write_text("".join(row + "\n" for row in rows))
         (root / "src" / "my data.yml").write_text(
-            yaml.safe_dump({"train": "images/train", "val": "images/train", "names": names})
+            yaml.safe_dump({"train": "images/all", "val": "images/all", "names": names})
         )
         first = yolo_to_dmv2(root / "src", root / "dm")
         assert first.audit.items_written == len(labels)
@@ -155,7 +155,7 @@ def test_yolo_round_trip_keeps_class_ids_paths_and_rows(case: tuple[list[str], d
         assert yaml.safe_load((root / "yolo" / "dataset.yaml").read_text())["names"] == dict(enumerate(names))
         assert back.audit.changes == {}
         ours = _yolo_rows(root / "yolo" / "labels")
-        assert ours == _yolo_rows(root / "src" / "labels" / "train")
+        assert ours == _yolo_rows(root / "src" / "labels" / "all")
         images = sorted(
             p.relative_to(root / "yolo" / "images").as_posix()
             for p in (root / "yolo" / "images").rglob("*.*")

@@ -92,6 +92,17 @@ class AuditReason(StrEnum):
     #: The source states something that disagrees with the file it describes (a VOC ``<size>``
     #: or ``<filename>`` other than the image's): the file wins.
     SOURCE_DISAGREES = "source_disagrees"
+    #: Ultralytics needs both ``train`` and ``val`` in a yaml: a split the dataset lacks points
+    #: at one it has (``val`` at ``test``, else ``train``; ``train`` at ``valid``, else ``test``).
+    SPLIT_FILLED_IN = "split_filled_in"
+    #: The size the source declares for an image is not its header's: the header's is used.
+    IMAGE_SIZE_MISMATCH = "image_size_mismatch"
+    #: A YOLO label path that cannot be read (a folder, no permission, not UTF-8): the image
+    #: is kept without annotations.
+    LABEL_UNREADABLE = "label_unreadable"
+    #: A COCO source gives one annotation id to several annotations: both are kept (a COCO
+    #: output renumbers the later ones, ``annotation_id_renumbered``).
+    DUPLICATE_ANNOTATION_ID = "duplicate_annotation_id"
 
 
 class AuditEntry(BaseModel):
@@ -242,7 +253,10 @@ class AuditLog:
             "target_format": self.target_format,
             "summary": summary.model_dump(),
         }
-        with self.path.open("w", encoding="utf-8") as out:
+        # Written under a hidden name and renamed into place: audit.json is the mark of a
+        # finished run, so it must never exist half written.
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        with partial.open("w", encoding="utf-8") as out:
             text = json.dumps(head, indent=2)
             # Splice the streamed entries in as the last key of the object.
             out.write(text[:-2] + ',\n  "entries": [\n')
@@ -252,6 +266,7 @@ class AuditLog:
                 with self._spool_path.open("r", encoding="utf-8") as spool:
                     shutil.copyfileobj(spool, out, 1 << 16)  # bounded chunks, not line by line
             out.write("\n  ]\n}\n")
+        os.replace(partial, self.path)
         self.discard_spool()
         return summary
 

@@ -32,7 +32,7 @@ from typing import IO, Final
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
 from ._coco_read import coco_to_dmv2
-from ._convert import ConversionResult, fresh_output
+from ._convert import ConversionResult, fresh_output, partial_path
 from ._dmv2 import DMv2Category, DMv2Keypoints, _polygon_area
 from ._paths import utf8_identity
 from ._source import (
@@ -43,6 +43,7 @@ from ._source import (
     iter_checked_shapes,
     link_or_copy,
     read_manifest,
+    refuse_output_inside,
 )
 
 __all__ = [
@@ -109,7 +110,10 @@ class _InstancesWriter:
         self.spool_path = path.with_suffix(".annotations.spool")
         # Binary files fed with one encoded batch at a time: the spool is copied back by the
         # kernel (sendfile), never decoded and encoded again.
-        self._out: IO[bytes] = path.open("wb")
+        # Written under a hidden name, renamed into place by close(): a killed run leaves no
+        # instances file that looks whole.
+        self._partial = partial_path(path)
+        self._out: IO[bytes] = self._partial.open("wb")
         self._spool: IO[bytes] = self.spool_path.open("wb")
         self._categories = categories
         self._images: list[str] = []
@@ -178,12 +182,14 @@ class _InstancesWriter:
             ('\n ],\n "categories": ' + json.dumps(categories) + "\n}\n").encode("utf-8")
         )
         self._out.close()
+        os.replace(self._partial, self.path)
         os.unlink(self.spool_path)
 
     def abort(self) -> None:
         self._spool.close()
         self._out.close()
         self.spool_path.unlink(missing_ok=True)
+        self._partial.unlink(missing_ok=True)
 
 
 def _copy_to(source: IO[bytes], target: IO[bytes]) -> None:
@@ -272,7 +278,7 @@ def _kept_id(item: CheckedShapes, ann_id: str, kind: str, ids: _Ids, audit: Audi
         audit.record_change(
             split=item.split, item=item.stem, annotation=ann_id, kind=kind,
             reason=AuditReason.ANNOTATION_ID_RENUMBERED,
-            message=f"annotation id {ann_id} is taken: written as {new_id}",
+            message=_taken_message("annotation", int(ann_id), new_id),
         )  # fmt: skip
     return new_id
 
@@ -354,6 +360,24 @@ def _write_item(
     return len(parts)
 
 
+_INT64_MAX: Final = (1 << 63) - 1
+
+
+def fits_int64(value: int) -> bool:
+    """Whether ``value`` fits a signed 64-bit integer, as COCO tools (pycocotools, numpy
+    arrays of ids, SQL stores) hold ids."""
+    return -_INT64_MAX - 1 <= value <= _INT64_MAX
+
+
+def _taken_message(kind: str, wanted: object, new_id: int) -> str:
+    reason = (
+        "does not fit a 64-bit integer"
+        if isinstance(wanted, int) and not fits_int64(wanted)
+        else "is taken"
+    )
+    return f"{kind} id {wanted} {reason}: written as {new_id}"
+
+
 class _Ids:
     """Image or annotation ids of one output: the source's id when still free, else the next
     free one.
@@ -369,7 +393,8 @@ class _Ids:
         self._bits = bytearray()
         self._other: set[int] = set()
         self._runs: list[list[int]] = []
-        self._next = max(first_new, 1)
+        # A manifest's next id past int64 (a source with ids that large) starts again at 1.
+        self._next = max(first_new, 1) if first_new <= _INT64_MAX else 1
 
     def _wanted_taken(self, value: int) -> bool:
         if 0 <= value < self._BITMAP_LIMIT:
@@ -394,6 +419,8 @@ class _Ids:
         """The id for an item that wants ``wanted``; True when it could not have it."""
         if wanted is None:
             return self.take_new(), False
+        if not fits_int64(wanted):
+            return self.take_new(), True
         if self._wanted_taken(wanted) or any(start <= wanted < end for start, end in self._runs):
             return self.take_new(), True
         if 0 <= wanted < self._BITMAP_LIMIT:
@@ -436,6 +463,7 @@ def dmv2_to_coco(
     the category ids instead.
     """
     layout = detect_layout(source, splits)
+    refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
     class_ids = resolved.ids
     manifest = read_manifest(layout.root)
@@ -480,7 +508,7 @@ def dmv2_to_coco(
                     if moved:
                         audit.record_change(
                             split=split, item=item.stem, reason=AuditReason.IMAGE_ID_RENUMBERED,
-                            message=f"image id {item.image_id} is taken: written as {image_id}",
+                            message=_taken_message("image", item.image_id, image_id),
                         )  # fmt: skip
                     ann_ids = _annotation_ids(item, annotation_ids, audit)
                     written = _write_item(writer, item, image_id, ann_ids, class_ids, name)

@@ -46,10 +46,13 @@ from ._dmv2 import (
     RleMask,
 )
 from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
+from ._rle import rle_problem
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
+    checked_declared_size,
     image_size_or_skip,
+    refuse_output_inside,
     write_dmv2_item,
     write_manifest,
 )
@@ -116,6 +119,9 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
                 f"several JSON files in {str(source)!r} ({[p.name for p in top]}): "
                 "give the annotations file to import"
             )
+        split_jobs = _split_folder_jobs(source, images_root)
+        if split_jobs:
+            return split_jobs
         raise DatasetInputError(
             f"no COCO annotations in {str(source)!r}: expected annotations/instances*.json "
             "or one *.json file"
@@ -134,6 +140,25 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
         if any(job.split == split for job in jobs):
             raise DatasetInputError(f"{str(path)!r}: a second annotations file for split {split!r}")
         jobs.append(_Job(split, path, _images_folder(source, images_root, raw, split)))
+    return jobs
+
+
+def _split_folder_jobs(source: Path, images_root: Path | None) -> list[_Job]:
+    # Roboflow's COCO export: one folder per split (train/, valid/, test/), each holding its
+    # annotations (`_annotations.coco.json`) beside its images.
+    jobs: list[_Job] = []
+    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+        split = split_of(folder.name)
+        if split is None:
+            continue
+        found = sorted(p for p in folder.glob("*.json") if p.is_file())
+        if len(found) > 1:
+            found = [p for p in found if _ANNOTATIONS_NAME.search(p.name)] or found
+        if len(found) != 1:
+            continue
+        if any(job.split == split for job in jobs):
+            raise DatasetInputError(f"{str(folder)!r}: a second folder for split {split!r}")
+        jobs.append(_Job(split, found[0], images_root / folder.name if images_root else folder))
     return jobs
 
 
@@ -217,6 +242,9 @@ def coco_to_dmv2(
     at a time into memory, as every COCO reader does. Errors name ``source``'s files.
     """
     jobs = _plan(source, images_root)
+    refuse_output_inside(
+        output, source if source.is_dir() else source.parent, *(job.images_root for job in jobs)
+    )
     totals = _Totals()
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
@@ -279,6 +307,7 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
         order.append(image_id)
         totals.max_image_id = max(totals.max_image_id, image_id)
     by_image: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+    seen_ids: set[object] = set()
     for position, ann in enumerate(data.get("annotations", []) or []):
         image_id = _int(ann.get("image_id")) if isinstance(ann, dict) else None
         if image_id is None or image_id not in images:
@@ -291,6 +320,17 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
             )  # fmt: skip
             continue
         by_image[image_id].append(ann)
+        raw_id = ann.get("id")
+        if raw_id is not None and isinstance(raw_id, (int, str)):
+            if raw_id in seen_ids:
+                # Kept on both (DM v2 ids are per item); a COCO output renumbers the later one.
+                audit.record_change(
+                    split=split, item=str(images[image_id].get("file_name")),
+                    annotation=str(raw_id), kind="annotation",
+                    reason=AuditReason.DUPLICATE_ANNOTATION_ID,
+                    message=f"annotation id {raw_id!r} is given to an earlier annotation too",
+                )  # fmt: skip
+            seen_ids.add(raw_id)
         ann_id = _int(ann.get("id"))
         if ann_id is not None:
             totals.max_annotation_id = max(totals.max_annotation_id, ann_id)
@@ -327,12 +367,14 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
             )  # fmt: skip
             continue
         width, height = _int(image.get("width")), _int(image.get("height"))
-        if not (width and height and width > 0 and height > 0):
+        if width and height and width > 0 and height > 0:
+            size = checked_declared_size(image_path, (width, height), identity, audit, split, identity)
+        else:
             size = image_size_or_skip(image_path, identity, audit, split, identity)
-            if size is None:
-                continue
-            width, height = size
-        boxes, polygons = _annotations(anns, categories, split, identity, audit)
+        if size is None:
+            continue
+        width, height = size
+        boxes, polygons = _annotations(anns, categories, split, identity, audit, width, height)
         text_identity, encoded = utf8_identity(identity)
         if encoded:
             audit.record_change(
@@ -354,6 +396,8 @@ def _annotations(
     split: str | None,
     identity: str,
     audit: AuditLog,
+    width: int,
+    height: int,
 ) -> tuple[list[BoundingBox], list[Polygon]]:
     boxes: list[BoundingBox] = []
     polygons: list[Polygon] = []
@@ -397,6 +441,15 @@ def _annotations(
                     AuditReason.CROWD_AS_BOX,
                     "the RLE mask is not {counts, size}: the region is kept as its bbox", "box",
                 )  # fmt: skip
+            problem = None if mask is None else rle_problem(mask.counts, mask.size, width, height)
+            if problem is not None:
+                # pycocotools reads a broken mask without a word and fails later (annToMask).
+                mask = None
+                changed(
+                    AuditReason.CROWD_AS_BOX,
+                    f"the RLE mask is unreadable ({problem}): the region is kept as its bbox",
+                    "box",
+                )  # fmt: skip
         if rings and _is_box_rectangle(rings, ann.get("bbox")):
             rings = []  # a box written with its rectangle as segmentation (as our writer does)
         if rings:
@@ -406,11 +459,17 @@ def _annotations(
             for index, ring in enumerate(rings):
                 points = _ring_points(ring)
                 if points is None:
+                    # The annotation id as the source wrote it; the ring's place in the message
+                    # (an id "15.0" would read as a number, not as ring 0 of annotation 15).
+                    non_finite = _non_finite(ring)
                     audit.record(
-                        split=split, item=identity, annotation=f"{ann_id}.{index}",
-                        kind="polygon", reason=AuditReason.POLYGON_TOO_FEW_POINTS,
-                        message="a polygon ring needs an even count of finite numbers and "
-                        "three distinct points",
+                        split=split, item=identity, annotation=ann_id, kind="polygon",
+                        reason=AuditReason.POLYGON_NON_FINITE if non_finite
+                        else AuditReason.POLYGON_TOO_FEW_POINTS,
+                        message=f"ring {index} of the segmentation: "
+                        + ("a coordinate is not a finite number" if non_finite else
+                           "a polygon ring needs an even count of finite numbers and three "
+                           "distinct points"),
                     )  # fmt: skip
                     continue
                 kept.append(points)
@@ -505,6 +564,13 @@ def _is_box_rectangle(rings: list[Any], box: object) -> bool:
         return all(abs(float(a) - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(rings[0], expected))
     except (TypeError, ValueError):
         return False
+
+
+def _non_finite(ring: object) -> bool:
+    # A ring holding inf or NaN (json.loads reads the Infinity and NaN literals as floats).
+    return isinstance(ring, list) and any(
+        isinstance(v, float) and (v != v or abs(v) == float("inf")) for v in ring
+    )
 
 
 def _ring_points(ring: object) -> list[tuple[float, float]] | None:

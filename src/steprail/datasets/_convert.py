@@ -17,6 +17,8 @@ __all__ = [
     "ConversionResult",
     "OutputExistsError",
     "fresh_output",
+    "partial_path",
+    "write_whole_file",
 ]
 
 
@@ -62,6 +64,45 @@ def _claim(output: Path) -> None:
         os.close(fd)
 
 
+def partial_path(path: Path) -> Path:
+    """Where ``path`` is written until it is complete (a hidden name beside it): a run killed
+    half way leaves no file under the real name that looks whole."""
+    return path.with_name(f".{path.name}.partial")
+
+
+def write_whole_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` under its partial name, then rename it into place."""
+    partial = partial_path(path)
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _interrupted_run_message(output: Path) -> str | None:
+    # A claim file with no audit.json beside it and its writer gone: a run died half way
+    # (kill -9, power loss). A live writer (same machine) still holds the folder.
+    from ._audit import AUDIT_FILE_NAME
+
+    claim = output / CLAIM_FILE_NAME
+    if not claim.is_file() or (output / AUDIT_FILE_NAME).exists():
+        return None
+    try:
+        pid = int(claim.read_text(encoding="ascii").strip() or "0")
+    except (OSError, ValueError, UnicodeDecodeError):
+        pid = 0
+    if pid > 0:
+        try:
+            os.kill(pid, 0)
+            return None  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return None  # alive, someone else's
+    return (
+        f"output folder {str(output)!r} was left by an interrupted run (claim file "
+        f"{CLAIM_FILE_NAME}, no audit.json); remove it"
+    )
+
+
 @contextmanager
 def fresh_output(output: Path) -> Iterator[Path]:
     """Claim ``output`` (it must be absent or empty) and remove what the body made if it fails.
@@ -73,7 +114,10 @@ def fresh_output(output: Path) -> Iterator[Path]:
     """
     output = output.absolute()
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
+        interrupted = _interrupted_run_message(output) if output.is_dir() else None
+        raise OutputExistsError(
+            interrupted or f"output folder {str(output)!r} exists and is not empty"
+        )
     made: list[Path] = []
     parent = output.parent
     while not parent.exists():

@@ -51,6 +51,7 @@ from ._source import (
     detect_layout,
     iter_checked_items,
     read_manifest,
+    refuse_output_inside,
     write_manifest,
 )
 from ._dmv2 import DMv2Image, DMv2Item
@@ -398,6 +399,7 @@ class LocalBackend:
 
     def _stage_dmv2(self, source: Path, staging: Path) -> AuditSummary:
         layout = detect_layout(source)
+        refuse_output_inside(staging, layout.root)
         with fresh_output(staging) as out, AuditLog(
             out, source=str(source), target_format="dm_v2"
         ) as audit:
@@ -460,6 +462,7 @@ class LocalBackend:
             DatasetNotFoundError: no dataset ``ref``.
             BackendError: a requested split is not in the dataset.
             OutputExistsError: ``destination`` is not empty.
+            DatasetInputError: ``destination`` is inside the backend's folder.
         """
         record = self.get_dataset(ref)
         stored = list(record.splits)
@@ -476,6 +479,7 @@ class LocalBackend:
             stored = [s for s in stored if s in splits]
         source = self.root / "datasets" / str(record.id)
         count = 0
+        refuse_output_inside(Path(os.fspath(destination)), self.root)
         with fresh_output(Path(os.fspath(destination))) as out:
             for split in stored:
                 src = source if split == _FLAT else source / split

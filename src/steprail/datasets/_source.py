@@ -20,6 +20,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._audit import AuditLog, AuditReason
+from ._convert import write_whole_file
 from ._dmv2 import (
     DMV2_SCHEMA_VERSION,
     DMV2_SPLITS,
@@ -38,6 +39,7 @@ from ._dmv2 import (
     _LEAN_ITEM,
 )
 from ._paths import UnsafePathError, inside_root
+from ._rle import rle_problem
 
 __all__ = [
     "CheckedItem",
@@ -52,6 +54,7 @@ __all__ = [
     "ShapeExtras",
     "annotation_reason",
     "check_something_written",
+    "checked_declared_size",
     "detect_layout",
     "find_image",
     "image_size",
@@ -61,6 +64,7 @@ __all__ = [
     "link_or_copy",
     "read_manifest",
     "read_small_file",
+    "refuse_output_inside",
     "resolve_classes",
     "scan_classes",
     "validation_message",
@@ -283,7 +287,7 @@ def write_manifest(
         next_annotation_id=next_annotation_id,
         keypoints=keypoints,
     )
-    (root / MANIFEST_FILE_NAME).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    write_whole_file(root / MANIFEST_FILE_NAME, manifest.model_dump_json(indent=2))
 
 
 def _iter_json(folder: Path) -> Iterator[os.DirEntry[str]]:
@@ -426,6 +430,45 @@ def image_size_or_skip(
             message=f"{name}: {exc}",
         )
         return None
+
+
+def refuse_output_inside(output: Path, *sources: Path) -> None:
+    """Raise :class:`DatasetInputError` when ``output`` is (inside) one of ``sources``: the
+    output's copies would become part of the input, read again by the next run over it."""
+    out_real = os.path.realpath(output)
+    for source in sources:
+        root = os.path.realpath(source)
+        if os.path.commonpath([root, out_real]) == root:
+            raise DatasetInputError(
+                f"output folder {str(output)!r} is inside the source dataset {str(source)!r}: "
+                "a later run over the source would read the output's copies; write it elsewhere"
+            )
+
+
+def checked_declared_size(
+    path: str | os.PathLike[str],
+    declared: tuple[int, int],
+    name: str,
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+) -> tuple[int, int] | None:
+    """The size of an image whose source declares one (COCO ``width``/``height``, a DM v2
+    item's stored size), checked against its header: ``None`` once recorded as an unreadable
+    image (an empty file, not an image); the header's size, audited as ``image_size_mismatch``,
+    when they differ, since the file is what every consumer decodes. A declared size that is
+    the header's turned a quarter (a photo with an EXIF rotation) is kept as declared."""
+    header = image_size_or_skip(path, name, audit, split, stem)
+    if header is None:
+        return None
+    if header == declared or header == (declared[1], declared[0]):
+        return declared
+    audit.record_change(
+        split=split, item=stem, reason=AuditReason.IMAGE_SIZE_MISMATCH,
+        message=f"{name}: the source declares {declared[0]}x{declared[1]}, the image is "
+        f"{header[0]}x{header[1]}: the image's size is used",
+    )  # fmt: skip
+    return header
 
 
 def check_something_written(audit: AuditLog, source: Path) -> None:
@@ -841,6 +884,7 @@ def _iter_sized[T](
             base = originals + stem
             candidate = base + hint
             image_path: str | None = None
+            header_unread = size is not None  # a stored size is checked against the header
             if size is None:
                 # Most items share the last item's extension: reading that header straight away
                 # also proves the file exists (one open instead of a stat and an open).
@@ -872,8 +916,10 @@ def _iter_sized[T](
                 continue
             if size is None:
                 size = image_size_or_skip(image_path, image_name, audit, split, stem)
-                if size is None:
-                    continue
+            elif header_unread:
+                size = checked_declared_size(image_path, size, image_name, audit, split, stem)
+            if size is None:
+                continue
             yield split, stem, image_path, image_name, size[0], size[1], images, identity
 
 
@@ -938,6 +984,29 @@ def iter_checked_items(
         yield CheckedItem(
             split, stem, image_path, image_name, width, height, boxes, polygons, source
         )
+
+
+def _drop_unreadable_mask(
+    extras: ShapeExtras,
+    index: int,
+    audit: AuditLog,
+    split: str | None,
+    stem: str,
+    ann_id: str,
+    width: int,
+    height: int,
+) -> None:
+    # A mask that does not decode to this image is dropped (the region stays, as its box):
+    # written as it is, pycocotools' annToMask would raise on it.
+    mask = extras.box_masks[index]
+    problem = rle_problem(mask.counts, mask.size, width, height)
+    if problem is not None:
+        del extras.box_masks[index]
+        audit.record_change(
+            split=split, item=stem, annotation=ann_id, kind="box",
+            reason=AuditReason.CROWD_AS_BOX,
+            message=f"the RLE mask is unreadable ({problem}): the region is kept as its box",
+        )  # fmt: skip
 
 
 def _box_extras(
@@ -1013,6 +1082,10 @@ def iter_checked_shapes(
                     data = checked
                 if len(box) > 3:  # id, classification and data, plus something stored
                     extras = _box_extras(box, data is box["data"], len(boxes), extras)
+                    if extras is not None and len(boxes) in extras.box_masks:
+                        _drop_unreadable_mask(
+                            extras, len(boxes), audit, split, stem, box["id"], width, height
+                        )
                 boxes.append((name, data))
                 box_ids.append(box["id"])
             for poly in image.get("polygon", ()):

@@ -27,7 +27,7 @@ from typing import Final
 
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
-from ._convert import ConversionResult, fresh_output
+from ._convert import ConversionResult, fresh_output, write_whole_file
 from ._dmv2 import (
     BoundingBox,
     DMv2Category,
@@ -48,6 +48,7 @@ from ._source import (
     iter_checked_items,
     link_or_copy,
     read_manifest,
+    refuse_output_inside,
     write_dmv2_item,
     write_manifest,
     write_small_file,
@@ -149,6 +150,7 @@ def dmv2_to_yolo(
     empty or another run is writing it; on any failure ``output`` is left as it was.
     """
     layout = detect_layout(source, splits)
+    refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="yolo"
@@ -244,7 +246,15 @@ def dmv2_to_yolo(
                 "otherwise drops all polygons",
             )  # fmt: skip
         config = out / YOLO_CONFIG_NAME
-        config.write_text(_yaml(layout.splits, names, pose), encoding="utf-8")
+        yaml_splits = _yaml_splits(layout.splits)
+        for key, split in yaml_splits.items():
+            if split is not None and _YAML_KEYS[split] != key:
+                audit.record_change(
+                    split=None, item="*", kind="dataset", reason=AuditReason.SPLIT_FILLED_IN,
+                    message=f"the dataset has no {key!r} split: dataset.yaml's {key!r} names "
+                    f"images/{split}, since Ultralytics requires both 'train' and 'val'",
+                )  # fmt: skip
+        write_whole_file(config, _yaml(yaml_splits, names, pose))
         summary = audit.close()
     return ConversionResult(
         path=str(out),
@@ -321,19 +331,28 @@ def _pose_rows(
     return rows
 
 
+def _yaml_splits(splits: Sequence[str | None]) -> dict[str, str | None]:
+    # yaml key -> the split folder it names (None: the flat images folder). Ultralytics'
+    # check_det_dataset refuses a yaml without both `train` and `val`, so a missing one points
+    # at a split the dataset has: val at test, else train; train at valid, else test.
+    if list(splits) == [None]:
+        return {"train": None, "val": None}
+    keys: dict[str, str | None] = {_YAML_KEYS[s]: s for s in splits if s is not None}
+    if "val" not in keys:
+        keys["val"] = keys.get("test", keys.get("train"))
+    keys.setdefault("train", keys["val"])
+    return {key: keys[key] for key in ("train", "val", "test") if key in keys}
+
+
 def _yaml(
-    splits: Sequence[str | None], names: Sequence[str], pose: DMv2Keypoints | None = None
+    splits: Mapping[str, str | None], names: Sequence[str], pose: DMv2Keypoints | None = None
 ) -> str:
     # No `path` key: Ultralytics then takes the yaml's own folder as the root, so the dataset can
     # be moved (a relative `path` would be read against the working directory).
     # JSON strings are valid YAML double-quoted scalars, so names with any character survive.
     lines = ["# Ultralytics dataset: paths are relative to this file's folder"]
-    if list(splits) == [None]:
-        lines += ["train: images", "val: images"]
-    else:
-        for split in splits:
-            assert split is not None
-            lines.append(f"{_YAML_KEYS[split]}: images/{split}")
+    for key, split in splits.items():
+        lines.append(f"{key}: images" if split is None else f"{key}: images/{split}")
     lines.append(f"nc: {len(names)}")
     if pose is not None:
         lines.append(f"kpt_shape: [{len(pose.names)}, 3]")
@@ -386,14 +405,12 @@ type _Plan = list[tuple[str | None, list[tuple[str, str]]]]
 
 def _plan(config: YoloConfig, config_path: Path) -> tuple[_Plan, bool]:
     # Per DM v2 split, (image path, identity) pairs; True when the dataset is flat (every split
-    # key names one and the same folder, as our flat output does).
+    # key names one and the same folder not named like a split, as our flat output does).
     resolved = {key: [p.resolve() for p in paths] for key, paths in config.sources.items()}
     distinct = {tuple(paths) for paths in resolved.values()}
     only = next(iter(config.sources.values()))
-    flat = len(distinct) == 1 and len(only) == 1 and (
-        len(resolved) > 1 or only[0].name not in SPLIT_KEYS
-    )
-    keys = list(config.sources.items())[:1] if flat else list(config.sources.items())
+    flat = len(distinct) == 1 and len(only) == 1 and only[0].name not in SPLIT_KEYS
+    keys = list(config.sources.items())[:1] if flat else _distinct_keys(config, resolved)
     plan: _Plan = []
     for key, paths in keys:
         images: list[tuple[str, str]] = []
@@ -410,6 +427,22 @@ def _plan(config: YoloConfig, config_path: Path) -> tuple[_Plan, bool]:
                 )
         plan.append((None if flat else SPLIT_KEYS[key], images))
     return plan, flat
+
+
+def _distinct_keys(
+    config: YoloConfig, resolved: dict[str, list[Path]]
+) -> list[tuple[str, list[Path]]]:
+    # Keys naming the same folders as another key (our own output's `val: images/train` when
+    # the dataset has no valid split) are read once, under the key whose folder carries its
+    # split's name, else the first: the same images are not imported twice.
+    groups: dict[tuple[Path, ...], list[str]] = {}
+    for key, paths in resolved.items():
+        groups.setdefault(tuple(paths), []).append(key)
+    chosen: set[str] = set()
+    for folder, group in groups.items():
+        named = [k for k in group if len(folder) == 1 and folder[0].name in (k, SPLIT_KEYS[k])]
+        chosen.add((named or group)[0])
+    return [(key, paths) for key, paths in config.sources.items() if key in chosen]
 
 
 def _identity(path: str, base: Path) -> str:
@@ -451,9 +484,18 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
     for paths in config.sources.values():
         for entry in paths:
             if not entry.exists():
+                # As written and as resolved: the `../` retry rule may have changed the path.
+                as_written = config.written.get(entry, str(entry))
+                tried = [os.path.abspath(config.root / as_written), os.path.abspath(entry)]
+                resolved = " nor ".join(repr(p) for p in dict.fromkeys(tried))
                 raise DatasetInputError(
-                    f"YOLO images folder or list {str(entry)!r} (from {config_path}) does not exist"
+                    f"YOLO images folder or list {as_written!r} (from {config_path}) does not "
+                    f"exist: neither {resolved}"
+                    if len(set(tried)) > 1
+                    else f"YOLO images folder or list {as_written!r} (from {config_path}) does "
+                    f"not exist: resolved to {resolved}"
                 )
+    refuse_output_inside(output, config.root)
     plan, flat = _plan(config, config_path)
     root_real = os.path.realpath(config.root)
     ids_by_name = {name: class_id for class_id, name in config.name_ids.items()}
@@ -466,9 +508,12 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
             labels_used: set[str] = set()
             for image_path, identity in images:
                 audit.items_total += 1
+                label = _label_path(image_path)
+                # The image's entry accounts for its label, whatever becomes of the image: the
+                # label is not reported again as one without an image.
+                labels_used.add(os.path.normpath(label))
                 try:
                     real = _check_inside(root_real, image_path)
-                    label = _label_path(image_path)
                     if os.path.lexists(label):
                         _check_inside(root_real, label)
                 except UnsafePathError as exc:
@@ -490,15 +535,15 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                         message=f"{image_path} does not exist",
                     )  # fmt: skip
                     continue
-                labels_used.add(os.path.normpath(label))
                 size = image_size_or_skip(image_path, identity, audit, split, identity)
                 if size is None:
                     continue
                 width, height = size
-                item = _read_label(
-                    Path(label), width, height, config, split, identity, audit
-                )
+                # Annotation ids and audit entries are built from the identity: the text form.
                 text_identity, encoded = utf8_identity(identity)
+                item = _read_label(
+                    Path(label), width, height, config, split, text_identity, audit
+                )
                 if encoded:
                     audit.record_change(
                         split=split, item=text_identity, reason=AuditReason.RENAMED_FOR_TARGET,
@@ -551,6 +596,7 @@ def _audit_orphan_labels(
             for entry in entries:
                 path = os.path.normpath(entry.path)
                 if entry.name.endswith(".txt") and path not in labels_used and entry.is_file():
+                    audit.items_total += 1  # an item of its own: skipped, so counts add up
                     audit.record(
                         split=split, item=entry.name, reason=AuditReason.MISSING_IMAGE,
                         message=f"label file {entry.path} has no image",
@@ -579,6 +625,17 @@ def _finite(values: Sequence[float]) -> bool:
     return all(v == v and abs(v) != float("inf") for v in values)
 
 
+def _class_id(text: str) -> int:
+    # A class id as Ultralytics reads it: a number with an integral value (`1` or `1.0`).
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not value.is_integer():
+            raise
+        return int(value)
+
+
 def _read_label(
     path: Path,
     width: int,
@@ -596,7 +653,7 @@ def _read_label(
         text = ""  # an image without a label file is a background image in YOLO
     except (OSError, UnicodeDecodeError) as exc:
         audit.record_change(
-            split=split, item=item_name, reason=AuditReason.MALFORMED_ROW,
+            split=split, item=item_name, reason=AuditReason.LABEL_UNREADABLE,
             message=f"{path.name}: unreadable ({exc}); the image is kept without annotations",
         )  # fmt: skip
         text = ""
@@ -620,8 +677,12 @@ def _read_label(
             )  # fmt: skip
 
         try:
-            class_id = int(values[0])
+            # Python's float() also takes `0_2` and non-ASCII digits, which no YOLO tool writes
+            # or reads: such a row is malformed (one cheap test for the whole line).
+            if "_" in line or not line.isascii():
+                raise ValueError(line)
             numbers = [float(v) for v in values[1:]]
+            class_id = _class_id(values[0])
         except ValueError:
             skip(AuditReason.MALFORMED_ROW, f"not numbers: {line!r}")
             continue

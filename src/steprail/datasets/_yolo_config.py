@@ -55,9 +55,12 @@ class YoloConfig:
         kpt_shape: tuple[int, int] | None = None,
         flip_idx: list[int] | None = None,
         kpt_names: list[str] | None = None,
+        written: dict[Path, str] | None = None,
     ) -> None:
-        """``sources`` maps a split key (``train``, ``val``, ``test``) to its folders/files."""
+        """``sources`` maps a split key (``train``, ``val``, ``test``) to its folders/files;
+        ``written`` maps such a path to the entry as the yaml wrote it (for error messages)."""
         self.root = root
+        self.written = written or {}
         self.sources = sources
         self.splits = {key: paths[0] for key, paths in sources.items()}
         self.name_ids = dict(sorted(name_ids.items()))
@@ -152,6 +155,7 @@ def read_yolo_config(path: Path) -> YoloConfig:
         # not beside the yaml, the yaml's own folder is the root (never the working directory).
         root = candidate if candidate.is_dir() else path.parent
     sources: dict[str, list[Path]] = {}
+    written: dict[Path, str] = {}
     for key in ("train", "val", "validation", "valid", "test"):
         value = data.get(key)
         if value is None or value == "" or value == []:
@@ -160,6 +164,7 @@ def read_yolo_config(path: Path) -> YoloConfig:
             continue  # `val` wins over `validation`/`valid` when both are given
         values = value if isinstance(value, list) else [value]
         sources[key] = [_split_entry(root, v, key, path) for v in values]
+        written.update(zip(sources[key], (str(v) for v in values), strict=True))
     if not sources:
         raise ValueError(f"{path}: no train/val/test entry in the YOLO config")
     kpt_shape: tuple[int, int] | None = None
@@ -180,7 +185,9 @@ def read_yolo_config(path: Path) -> YoloConfig:
         if isinstance(flip_idx, list) and all(isinstance(v, int) for v in flip_idx)
         else None
     )
-    return YoloConfig(root, sources, name_ids, kpt_shape, flips, _kpt_names(data, kpt_shape))
+    return YoloConfig(
+        root, sources, name_ids, kpt_shape, flips, _kpt_names(data, kpt_shape), written
+    )
 
 
 def _kpt_names(data: dict[object, object], kpt_shape: tuple[int, int] | None) -> list[str] | None:
