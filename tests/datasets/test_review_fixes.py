@@ -26,8 +26,10 @@ from steprail.datasets import (
     OutputExistsError,
     coco_to_dmv2,
     dmv2_to_coco,
+    dmv2_to_voc,
     dmv2_to_yolo,
     read_audit,
+    voc_to_dmv2,
     yolo_to_dmv2,
 )
 
@@ -366,6 +368,7 @@ def test_an_output_inside_the_source_is_refused_by_every_converter(tmp_path: Pat
     write_dataset(tmp_path / "dm", [ItemSpec("a", 16, 16, boxes=[("a", 1.0, 1.0, 4.0, 4.0)])])
     dmv2_to_yolo(tmp_path / "dm", tmp_path / "yolo")
     dmv2_to_coco(tmp_path / "dm", tmp_path / "coco")
+    dmv2_to_voc(tmp_path / "dm", tmp_path / "voc")
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     attempts = [
         (yolo_to_dmv2, tmp_path / "yolo" / "dataset.yaml", tmp_path / "yolo" / "images" / "dm"),
@@ -374,6 +377,8 @@ def test_an_output_inside_the_source_is_refused_by_every_converter(tmp_path: Pat
         (coco_to_dmv2, tmp_path / "coco" / "annotations" / "instances.json", tmp_path / "coco" / "annotations" / "x"),
         (dmv2_to_yolo, tmp_path / "dm", tmp_path / "dm" / "original_files" / "out"),
         (dmv2_to_coco, tmp_path / "dm", tmp_path / "dm" / "json_out"),
+        (dmv2_to_voc, tmp_path / "dm", tmp_path / "dm" / "voc_out"),
+        (voc_to_dmv2, tmp_path / "voc", tmp_path / "voc" / "Annotations" / "dm"),
     ]
     for convert, source, output in attempts:
         with pytest.raises(DatasetInputError, match="is inside the source dataset"):

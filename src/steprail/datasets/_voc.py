@@ -76,6 +76,7 @@ from ._source import (
     check_something_written,
     detect_layout,
     image_size,
+    refuse_output_inside,
     iter_checked_items,
     link_or_copy,
     read_manifest,
@@ -226,6 +227,7 @@ def voc_to_dmv2(
     root = _find_voc_root(source)
     _refuse_linked_folders(root)
     _refuse_file_output(output)
+    refuse_output_inside(output, root)
     offset = Decimal(1) if one_based else Decimal(0)
     split_lists = _read_split_lists(root)
     explicit = _checked_explicit(class_map) if class_map is not None else None
@@ -905,6 +907,7 @@ def dmv2_to_voc(
     """
     layout = detect_layout(source, splits)
     _refuse_file_output(output)
+    refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
     class_ids = resolved.ids
     names = sorted(class_ids)
