@@ -12,6 +12,7 @@ from steprail import BaseStep, Orchestrator, RuntimeContext, StepFailedError, St
 from steprail.datasets import (
     ConvertDatasetStep,
     DatasetContext,
+    DatasetFormat,
     ExportDatasetStep,
     LocalBackend,
     make_sample_dataset,
@@ -169,7 +170,7 @@ def test_convert_refuses_unsupported_pairs() -> None:
     with pytest.raises(ValueError, match="cannot convert 'yolo' to 'coco'"):
         ConvertDatasetStep(target_format="coco", source_format="yolo")
     with pytest.raises(ValueError, match="cannot convert 'dm_v2' to 'pascal'"):
-        ConvertDatasetStep(target_format="pascal")
+        ConvertDatasetStep(target_format="pascal")  # type: ignore[arg-type]  # refused at run time too
     assert ConvertDatasetStep(target_format="coco").name == "convert_to_coco"
     assert ConvertDatasetStep(target_format="voc").name == "convert_to_voc"
 
@@ -195,7 +196,7 @@ def test_convert_result_carries_audit_counts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("target", ["yolo", "coco"])
 def test_rollback_after_a_later_failure_restores_the_tree(
-    backend: LocalBackend, tmp_path: Path, target: str
+    backend: LocalBackend, tmp_path: Path, target: DatasetFormat
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()

@@ -798,9 +798,11 @@ def test_annotation_folder_entries_are_read_or_audited_by_what_they_are(tmp_path
     _put(root, "odd", _object("x", "1", "1", "8", "8"), filename="odd.gif")
     (root / "Annotations" / "folder.xml").mkdir()
     os.mkfifo(root / "Annotations" / "pipe.xml")
-    result = voc_to_dmv2(root, root / "Annotations" / "out.xml")
+    # An output inside the source is refused (test_review_fixes); a folder named like an
+    # annotation file elsewhere is just a folder.
+    result = voc_to_dmv2(root, tmp_path / "out.xml")
     entries = _entries(result.audit_path)
-    assert set(read_dmv2(root / "Annotations" / "out.xml")) == {(None, "upper")}
+    assert set(read_dmv2(tmp_path / "out.xml")) == {(None, "upper")}
     assert "is a folder" in entries["folder"][0][2]
     assert "not a regular file" in entries["pipe"][0][2]
     assert "not .gif" in entries["odd"][0][2]

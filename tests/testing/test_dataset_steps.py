@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from steprail import LoggingStep, RuntimeContext, StepRegistry, StepResult, TimingStep, ValidationStep
-from steprail.datasets import ConvertDatasetStep, DatasetContext, ExportDatasetStep, LocalBackend, make_sample_dataset
+from steprail.datasets import (
+    ConvertDatasetStep,
+    DatasetContext,
+    DatasetFormat,
+    ExportDatasetStep,
+    LocalBackend,
+    make_sample_dataset,
+)
 from steprail.testing import (
     FaultKind,
     FaultPlan,
@@ -32,7 +39,7 @@ def _has_items(context: DatasetContext) -> tuple[bool, str | None]:
     return count > 0, None if count > 0 else "the export is empty"
 
 
-def export_and_convert(target: str = "yolo") -> StepRegistry[DatasetContext]:
+def export_and_convert(target: DatasetFormat = "yolo") -> StepRegistry[DatasetContext]:
     registry: StepRegistry[DatasetContext] = StepRegistry()
     registry.register(LoggingStep(ExportDatasetStep()))
     registry.register(ValidationStep(_has_items, name="has_items"))
@@ -53,7 +60,7 @@ def _snapshot(work: Path, backend: LocalBackend | None = None) -> dict[str, obje
 @pytest.mark.parametrize("kind", ["raise", "interrupt"])
 @pytest.mark.parametrize("target", ["yolo", "coco"])
 def test_every_fault_point_of_export_and_convert_restores_the_file_system(
-    tmp_path: Path, backend: LocalBackend, kind: FaultKind, target: str
+    tmp_path: Path, backend: LocalBackend, kind: FaultKind, target: DatasetFormat
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()

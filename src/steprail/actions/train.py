@@ -23,7 +23,14 @@ from typing_extensions import TypeVar
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
-from ..datasets import Backend, ConvertDatasetStep, DatasetContext, ExportDatasetStep, ModelRecord
+from ..datasets import (
+    Backend,
+    ConvertDatasetStep,
+    DatasetContext,
+    DatasetFormat,
+    ExportDatasetStep,
+    ModelRecord,
+)
 from ..datasets._steps import ConfiguredStep
 from ._base import BaseAction, Workflow
 
@@ -176,7 +183,7 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
         context_class: The context type (found from the second type argument).
     """
 
-    target_format: ClassVar[str | None] = None
+    target_format: ClassVar[DatasetFormat | None] = None
     context_class: ClassVar[type[TrainContext]] = TrainContext
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

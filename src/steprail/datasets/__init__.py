@@ -23,7 +23,7 @@ from ._backend import (
     ModelRecord,
 )
 from ._coco import coco_to_dmv2, dmv2_to_coco
-from ._convert import ConversionResult, OutputExistsError
+from ._convert import ConversionResult, DatasetFormat, OutputExistsError
 from ._dmv2 import (
     DMV2_SCHEMA_VERSION,
     DMV2_SPLITS,
@@ -77,6 +77,7 @@ __all__ = [
     "DMv2Manifest",
     "DMv2Source",
     "DatasetContext",
+    "DatasetFormat",
     "DatasetInputError",
     "DatasetNotFoundError",
     "DatasetRecord",

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,11 +16,17 @@ from ._audit import AuditSummary
 __all__ = [
     "CLAIM_FILE_NAME",
     "ConversionResult",
+    "DatasetFormat",
     "OutputExistsError",
     "fresh_output",
     "partial_path",
     "write_whole_file",
 ]
+
+type DatasetFormat = Literal["dm_v2", "yolo", "coco", "voc"]
+"""The dataset formats steprail reads and writes: DM v2 (the hub), YOLO/Ultralytics, COCO and
+Pascal VOC. :class:`~steprail.datasets.ConvertDatasetStep` and
+:meth:`~steprail.datasets.LocalBackend.import_dataset` take these names."""
 
 
 class OutputExistsError(FileExistsError):

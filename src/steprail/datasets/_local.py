@@ -44,7 +44,7 @@ from ._backend import (
     ModelRecord,
 )
 from ._coco import coco_to_dmv2
-from ._convert import fresh_output
+from ._convert import DatasetFormat, fresh_output
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
@@ -99,7 +99,7 @@ _FLAT: Final = ""  # the split stored for a flat dataset's items
 
 _metadata_adapter: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
 
-type SourceFormat = Literal["dm_v2", "yolo", "coco", "voc"]
+type SourceFormat = DatasetFormat
 
 
 def _staging_lease_name() -> str:

@@ -21,7 +21,7 @@ from steprail._step import BaseStep
 
 from ._backend import Backend
 from ._coco import coco_to_dmv2, dmv2_to_coco
-from ._convert import ConversionResult, OutputExistsError
+from ._convert import ConversionResult, DatasetFormat, OutputExistsError
 from ._local import LocalBackend
 from ._voc import dmv2_to_voc, voc_to_dmv2
 from ._yolo import dmv2_to_yolo, yolo_to_dmv2
@@ -230,8 +230,8 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
 
     def __init__(
         self,
-        target_format: str = "yolo",
-        source_format: str = "dm_v2",
+        target_format: DatasetFormat = "yolo",
+        source_format: DatasetFormat = "dm_v2",
         *,
         name: str | None = None,
         progress_weight: float = 0.2,
