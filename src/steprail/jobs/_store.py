@@ -556,12 +556,16 @@ class JobStore:
             )
             self._touch(conn, job_id)
 
-    def step_rolled_back(self, job_id: int, order: int, error: str | None) -> None:
-        """Record that step ``order``'s ``rollback`` ran (and whether it raised)."""
+    def step_rolled_back(self, job_id: int, order: int, error: str | None, *, finished: bool = True) -> None:
+        """Record that step ``order``'s rollback (its ``rollback`` and its undo actions) ended.
+
+        ``error`` says what failed; ``finished=False`` records a rollback that was cut short
+        (the step stays ``rolled_back = False``, its work may still be in place).
+        """
         with self._transaction() as conn:
             conn.execute(
-                "UPDATE steps SET rolled_back = 1, rollback_error = ? WHERE job_id = ? AND position = ?",
-                (error, job_id, order),
+                "UPDATE steps SET rolled_back = ?, rollback_error = ? WHERE job_id = ? AND position = ?",
+                (int(finished), error, job_id, order),
             )
             self._touch(conn, job_id)
 

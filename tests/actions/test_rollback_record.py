@@ -1,0 +1,144 @@
+"""The job record says which steps were rolled back, counting their undo actions (issue 10 review)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from steprail import BaseStep, BaseStepContext, RuntimeContext, StepRegistry, StepResult
+from steprail.actions import BaseAction, Workflow
+from steprail.jobs import JobRuntime, JobStore
+
+
+class FolderParams(BaseModel):
+    folder: str
+    how: str = "signal"
+
+
+@dataclass
+class FolderContext(BaseStepContext):
+    folder: str = ""
+    how: str = "signal"
+
+
+class Writes(BaseStep[FolderContext]):
+    """Writes ``<name>-<n>.txt`` files, each removed by its own undo action."""
+
+    def __init__(self, name: str, files: int = 1, last: bool = False) -> None:
+        self._name, self.files, self.last = name, files, last
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: FolderContext) -> StepResult:
+        for index in range(self.files):
+            path = Path(context.folder) / f"{self._name}-{index}.txt"
+            context.on_rollback(lambda path=path: self.remove(path), label=f"remove {path.name}")
+            path.write_text("work\n")
+        if self.last:
+            signal.raise_signal(signal.SIGTERM)  # the first signal: cancel, roll back
+        return StepResult()
+
+    def remove(self, path: Path) -> None:
+        if path.name == "b-1.txt":
+            signal.raise_signal(signal.SIGTERM)  # the second signal, between two undos of b
+        path.unlink()
+
+
+class Burst(BaseAction[FolderParams]):
+    def build_workflow(self) -> Workflow[FolderContext]:
+        registry = StepRegistry[FolderContext]()
+        registry.register(Writes("a"))
+        registry.register(Writes("b", files=3))
+        registry.register(Writes("c", last=True))
+        return Workflow(registry, FolderContext(runtime_ctx=RuntimeContext(), folder=self.params.folder))
+
+
+def test_a_step_whose_undos_a_second_signal_cut_is_not_recorded_rolled_back(tmp_path: Path) -> None:
+    """Only steps whose rollback AND undos finished read rolled back; the files prove it."""
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        outcome = Burst({"folder": str(tmp_path)}, runtime=JobRuntime(store), handle_signals=True).run()
+        record = store.get(store.list_jobs()[0].id)
+    files = sorted(path.name for path in tmp_path.glob("*.txt"))
+    assert outcome.status == record.status == "cancelled"
+    # c was undone; b's undos ran newest first: b-2 removed, then the second signal at b-1.
+    assert files == ["a-0.txt", "b-0.txt", "b-1.txt"]
+    assert [step.rolled_back for step in record.steps] == [False, False, True]
+    stopped = record.steps[1].rollback_error
+    assert stopped is not None and stopped.startswith("stopped: undo 'remove b-1.txt': KeyboardInterrupt")
+    assert record.steps[0].rollback_error is None  # never reached
+    # The record's report lists every attempt, the cut one included.
+    assert [(entry.step, entry.label, entry.error is None) for entry in outcome.rollback] == [
+        ("c", "remove c-0.txt", True),
+        ("b", "b", True),  # b.rollback() itself
+        ("b", "remove b-2.txt", True),
+        ("b", "remove b-1.txt", False),
+    ]
+
+
+def _broken_undo() -> None:
+    raise OSError("disk gone")
+
+
+class Ends(BaseStep[FolderContext]):
+    def __init__(self, name: str, fail: bool = False) -> None:
+        self._name, self.fail = name, fail
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: FolderContext) -> StepResult:
+        context.on_rollback(_broken_undo, label=f"undo {self._name}")
+        if self.fail:
+            match context.how:
+                case "ki":
+                    raise KeyboardInterrupt
+                case "exit":
+                    sys.exit(0)
+                case "cancelled":
+                    raise asyncio.CancelledError
+                case "generator":
+                    raise GeneratorExit
+                case _:
+                    raise RuntimeError("plain")
+        return StepResult()
+
+
+class EndsJob(BaseAction[FolderParams]):
+    def build_workflow(self) -> Workflow[FolderContext]:
+        registry = StepRegistry[FolderContext]()
+        registry.register(Ends("a"))
+        registry.register(Ends("b", fail=True))
+        context = FolderContext(runtime_ctx=RuntimeContext(), folder=self.params.folder, how=self.params.how)
+        return Workflow(registry, context)
+
+
+@pytest.mark.parametrize("how", ["ki", "exit", "cancelled", "generator", "plain"])
+def test_every_ending_records_the_undo_failures(tmp_path: Path, how: str) -> None:
+    """Whatever ends the run, the record carries the undo failures and no step reads cleanly undone."""
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        outcome = EndsJob({"folder": str(tmp_path), "how": how}, runtime=JobRuntime(store), handle_signals=True).run()
+        record = store.get(store.list_jobs()[0].id)
+    expected = [("b", "undo", "undo b"), ("a", "rollback", "a"), ("a", "undo", "undo a")]
+    assert [(entry.step, entry.kind, entry.label) for entry in record.rollback] == expected
+    assert [entry.error for entry in record.rollback] == ["OSError: disk gone", None, "OSError: disk gone"]
+    assert outcome.rollback == record.rollback
+    for step in record.steps:
+        assert step.rolled_back
+        assert step.rollback_error == f"undo 'undo {step.name}': OSError: disk gone"
