@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_CANCELLED",
@@ -9,6 +12,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_STORE_FAILED",
     "UsageProblem",
+    "file_kind",
     "with_article",
 ]
 
@@ -33,3 +37,26 @@ class UsageProblem(Exception):
 def with_article(word: str) -> str:
     """``'int'`` -> ``'an int'``, ``'list'`` -> ``'a list'``: messages name types with an article."""
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def file_kind(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (``a FIFO``, ``a directory``, ...), or
+    ``None`` for a regular file. Missing paths raise ``FileNotFoundError``.
+
+    Checked before opening: reading a FIFO blocks forever and a device such as ``/dev/zero``
+    never ends.
+    """
+    mode = path.stat().st_mode
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
