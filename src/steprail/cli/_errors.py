@@ -25,7 +25,7 @@ EXIT_BAD_INPUT = 2
 #: The job store failed while the job ran (disk full, store made read-only, lock held too long):
 #: the job was rolled back (the message says so) but its final record could not be written.
 EXIT_STORE_FAILED = 3
-#: The job was cancelled (SIGTERM, Ctrl-C, or a step's task cancelled), after its rollback
+#: The job was cancelled (SIGTERM, Ctrl-C, SIGHUP, SIGQUIT, or a step's task cancelled), after its rollback
 #: (128 + SIGINT, as shells report it).
 EXIT_CANCELLED = 130
 

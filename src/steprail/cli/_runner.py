@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError
+from ..actions._cancel import CANCEL_SIGNALS
 from ..datasets import LocalBackend
 from ..jobs import (
     ActionRuntime,
@@ -111,7 +112,7 @@ class LateSignals(ActionRuntime):
 
 @contextmanager
 def late_signals_noted() -> Iterator[LateSignals]:
-    """Around ``steprail run``'s job: a SIGTERM/SIGINT that comes once the job has recorded how
+    """Around ``steprail run``'s job: a SIGTERM/SIGINT/SIGHUP/SIGQUIT that comes once the job has recorded how
     it ended (while the summary prints) is noted rather than killing the process, so the exit
     code is the job's. Before the job starts a signal acts as usual; during the job the
     action's own handlers take over (and hand these back)."""
@@ -129,7 +130,7 @@ def late_signals_noted() -> Iterator[LateSignals]:
         signal.signal(signum, signal.SIG_DFL)  # what SIGTERM would have done: end the process
         os.kill(os.getpid(), signum)
 
-    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.getsignal(number) for number in CANCEL_SIGNALS}
     for number in previous:
         signal.signal(number, handle)
     try:
