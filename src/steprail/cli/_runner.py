@@ -147,6 +147,17 @@ def late_signals_noted() -> Iterator[LateSignals]:
 KEEP_NOTING_AFTER_THE_JOB = [False]
 
 
+def _store_fault(error: BaseException | None) -> JobStoreError | None:
+    """The job store error behind ``error`` (itself, or a cause of a step's failure), if any."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, JobStoreError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 class StoreFailedDuringJob(Exception):
     """The job store failed after the job had started (exit code 3); the message says how the
     job ended and that its final record could not be written."""
@@ -250,6 +261,10 @@ def run_action(
         code = EXIT_CANCELLED
     elif isinstance(outcome.exception, InvalidParamsError):
         code = EXIT_BAD_INPUT
+    elif _store_fault(outcome.exception) is not None:
+        # The store failed (disk full, read-only, lock held past write_timeout) after the job
+        # was created: rolled back, and the final record could still say so (failed).
+        code = EXIT_STORE_FAILED
     else:
         code = EXIT_FAILED
     work_dir = home / "work" / f"job-{jobs.job_id}" if work_dirs.action is not None else None
