@@ -379,11 +379,16 @@ class _Run[C: BaseStepContext]:
         undos = self.undos
         if len(completed) <= failed_order and failed_order in undos:  # the failed step did not complete
             first = len(items)
+            finished = False
             try:
                 self._run_undos(failed_order, report)
+                finished = True
+            except BaseException as stop:
+                self._note_stop(report, self.names[failed_order], first, stop)
+                raise
             finally:  # finished or stopped, the listener hears what was done
                 if listener is not None:
-                    self._tell(listener, failed_order, report, first)
+                    self._tell(listener, failed_order, report, first, finished)
         # A tight loop: a failure's rollback is measured (benchmarks/bench_orchestrator.py).
         context = self.context
         fields = context.__dict__
@@ -397,27 +402,36 @@ class _Run[C: BaseStepContext]:
             fields["current_step"] = name
             fields["current_step_order"] = order
             first = len(items)
+            # Set only once the step's rollback and every undo of it ran: a signal landing
+            # anywhere before (in the step's code or in this loop's) leaves the step not rolled back.
+            finished = False
             try:
                 try:
                     steps[order].rollback(context, result)
                 except Exception as error:
                     self._record(report, RollbackEntry(name, "rollback", name, error_text(error)))
-                except BaseException as stop:
-                    self._record(report, RollbackEntry(name, "rollback", name, f"{STOPPED}{error_text(stop)}"))
-                    raise
                 else:
                     note_rolled_back(name)
                 if undos and order in undos:
                     self._run_undos(order, report)
+                finished = True
+            except BaseException as stop:
+                self._note_stop(report, name, first, stop)
+                raise
             finally:
                 if listener is not None:
-                    self._tell(listener, order, report, first)
+                    self._tell(listener, order, report, first, finished)
         return report
 
-    def _tell(self, listener: RollbackListener, order: int, report: RollbackReport, first: int) -> None:
-        entries = report.entries[first:]
-        finished = not any(entry.error is not None and entry.error.startswith(STOPPED) for entry in entries)
-        listener(self.names[order], entries, finished)
+    def _note_stop(self, report: RollbackReport, name: str, first: int, stop: BaseException) -> None:
+        """Record that ``stop`` cut step ``name``'s rollback short, unless an undo already said so."""
+        if not any(entry.error is not None and entry.error.startswith(STOPPED) for entry in report.entries[first:]):
+            self._record(report, RollbackEntry(name, "rollback", name, f"{STOPPED}{error_text(stop)}"))
+
+    def _tell(
+        self, listener: RollbackListener, order: int, report: RollbackReport, first: int, finished: bool
+    ) -> None:
+        listener(self.names[order], report.entries[first:], finished)
 
     def _run_undos(self, order: int, report: RollbackReport) -> None:
         undos = self.undos.pop(order, None)

@@ -146,7 +146,8 @@ class _Tracker:
             return
         failures = [entry for entry in entries if entry.error is not None]
         if not finished:
-            error: str | None = f"{STOPPED}{_entry_text(failures[-1])}"
+            stopped = [entry for entry in failures if (entry.error or "").startswith(STOPPED)]
+            error: str | None = STOPPED + (_entry_text(stopped[-1]) if stopped else "(interrupted)")
         elif failures:
             error = "; ".join(_entry_text(entry) for entry in failures)
         else:
