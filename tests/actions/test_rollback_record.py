@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import sys
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ class Writes(BaseStep[FolderContext]):
     def execute(self, context: FolderContext) -> StepResult:
         for index in range(self.files):
             path = Path(context.folder) / f"{self._name}-{index}.txt"
-            context.on_rollback(lambda path=path: self.remove(path), label=f"remove {path.name}")
+            context.on_rollback(functools.partial(self.remove, path), label=f"remove {path.name}")
             path.write_text("work\n")
         if self.last:
             signal.raise_signal(signal.SIGTERM)  # the first signal: cancel, roll back
@@ -90,6 +91,10 @@ def test_a_step_whose_undos_a_second_signal_cut_is_not_recorded_rolled_back(tmp_
     ]
 
 
+class _Custom(BaseException):
+    pass
+
+
 def _broken_undo() -> None:
     raise OSError("disk gone")
 
@@ -118,6 +123,8 @@ class Ends(BaseStep[FolderContext]):
                     raise asyncio.CancelledError
                 case "generator":
                     raise GeneratorExit
+                case "custom":
+                    raise _Custom("a BaseException of its own")
                 case _:
                     raise RuntimeError("plain")
         return StepResult()
@@ -132,7 +139,7 @@ class EndsJob(BaseAction[FolderParams]):
         return Workflow(registry, context)
 
 
-@pytest.mark.parametrize("how", ["ki", "exit", "cancelled", "generator", "plain"])
+@pytest.mark.parametrize("how", ["ki", "exit", "cancelled", "generator", "custom", "plain"])
 def test_every_ending_records_the_undo_failures(tmp_path: Path, how: str) -> None:
     """Whatever ends the run, the record carries the undo failures and no step reads cleanly undone."""
     with JobStore(tmp_path / "jobs.sqlite3") as store:
