@@ -8,6 +8,9 @@ Build + run, and run only: at 1 000 and 100 000 steps, registering the steps and
 through the orchestrator against a plain loop that appends the same steps to a list and calls
 them.
 
+Insertions in the middle: 2 000 ``insert_after`` calls spread over a 100 000-step registry,
+against the same insertions into plain lists (``list.index`` on the names, ``list.insert``).
+
 Failure path: N = 1 000 steps, the one at N/2 fails and the completed ones roll back, against a
 plain loop doing the same (call, and on failure call ``rollback`` on the completed steps newest
 first); synapse-sdk's orchestrator runs the same workload in a subprocess of the same run, with
@@ -309,6 +312,42 @@ def cold_import(module: str, repeats: int) -> float:
     return statistics.median(samples)
 
 
+def middle_insertions(count: int, inserts: int, repeats: int) -> tuple[float, float, float]:
+    """``inserts`` insert_after calls spread over a ``count``-step registry, against a plain list
+    of steps doing the same insertions (``list.index`` on a parallel list of names, then
+    ``list.insert``): median ratio, median plain and median registry seconds. Registering the
+    steps is not timed."""
+    steps = make_steps(count)
+    extra = [Trivial(count + index, 0.5) for index in range(inserts)]
+    anchors = [f"step_{index * (count // inserts)}" for index in range(inserts)]
+    ratios: list[float] = []
+    plain_times: list[float] = []
+    our_times: list[float] = []
+    for _ in range(repeats):
+        chosen = list(steps)
+        names = [step.name for step in steps]
+
+        def plain() -> None:
+            for anchor, step in zip(anchors, extra, strict=True):
+                position = names.index(anchor) + 1
+                names.insert(position, step.name)
+                chosen.insert(position, step)
+
+        registry = StepRegistry[BenchContext]()
+        for step in steps:
+            registry.register(step)
+
+        def ours() -> None:
+            for anchor, step in zip(anchors, extra, strict=True):
+                registry.insert_after(anchor, step)
+
+        base, mine = timed(plain), timed(ours)
+        ratios.append(mine / base)
+        plain_times.append(base)
+        our_times.append(mine)
+    return statistics.median(ratios), statistics.median(plain_times), statistics.median(our_times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -353,6 +392,9 @@ def main() -> None:
             )
     else:
         print("  synapse-sdk  not measured: pass --synapse-python (a Python with synapse-sdk==2026.2.17)")
+    ratio, plain, ours = middle_insertions(100_000, 2_000, 3 * scale)
+    print("insert_after in the middle: 2 000 calls on 100 000 steps, against list.index + list.insert on plain lists")
+    print(f"  plain {plain * 1e3:8.1f} ms   registry {ours * 1e3:8.1f} ms   {ratio:6.2f}x")
     print()
     print("run only (registry built once)")
     plan = {10: (7 * scale, 2000), 1_000: (7 * scale, 30), 100_000: (3 * scale, 1)}

@@ -206,7 +206,9 @@ def judge_signal(trial: Trial, *, double: bool = False) -> str | None:
     if double and trial.code == 130 and status == "cancelled" and "rollback stopped" in str(record["error"]):
         steps = record["steps"]
         assert isinstance(steps, list)
-        claimed = {f"step-{step['order']}.txt" for step in steps if step["rolled_back"] and not step["rollback_error"]}
+        # A step reads rolled back only once its rollback and all its undo actions finished
+        # (with or without errors); the one the second signal cut short reads ``stopped: ...``.
+        claimed = {f"step-{step['order']}.txt" for step in steps if step["rolled_back"]}
         if not claimed & set(trial.files):
             return "rollback stopped by the second signal, recorded as such"
     return None

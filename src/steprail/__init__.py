@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._context import BaseStepContext, Undo
     from ._errors import RollbackEntry, RollbackReport, StepFailedError
-    from ._orchestrator import Orchestrator, ProgressCallback, RunSummary
+    from ._orchestrator import Orchestrator, ProgressCallback, RollbackListener, RunSummary
     from ._registry import StepRegistry
     from ._result import StepResult
     from ._runtime import LogEntry, MetricsEntry, ProgressEntry, RuntimeContext
@@ -36,6 +36,7 @@ _HOMES = {
     "ProgressCallback": "._orchestrator",
     "ProgressEntry": "._runtime",
     "RollbackEntry": "._errors",
+    "RollbackListener": "._orchestrator",
     "RollbackReport": "._errors",
     "RunSummary": "._orchestrator",
     "RuntimeContext": "._runtime",
@@ -75,6 +76,7 @@ __all__ = [
     "ProgressCallback",
     "ProgressEntry",
     "RollbackEntry",
+    "RollbackListener",
     "RollbackReport",
     "RunSummary",
     "RuntimeContext",

@@ -25,10 +25,17 @@ from ._registry import StepRegistry
 from ._result import StepResult
 from ._step import BaseStep
 
-__all__ = ["Orchestrator", "ProgressCallback", "RunSummary"]
+__all__ = ["Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
 
 type ProgressCallback = Callable[[int, int], None]
 """Receives the run's overall progress as ``(current, 100)``."""
+
+type RollbackListener = Callable[[str, list[RollbackEntry], bool], None]
+"""Hears each step's rollback once it ended: ``(step name, its entries, finished)``; ``finished``
+is false when a ``BaseException`` (a second signal) stopped it part way."""
+
+#: How a rollback entry cut short by a ``BaseException`` starts its error text.
+STOPPED: Final = "stopped: "
 
 _TOTAL = 100
 # Cumulative shares are float sums; this keeps 0.7 + 0.1 from flooring to 79.
@@ -82,7 +89,12 @@ class Orchestrator[C: BaseStepContext]:
         self.check_fields = check_fields
         self._running = False
 
-    def execute(self, *, commit: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    def execute(
+        self,
+        *,
+        commit: Callable[[RunSummary], None] | None = None,
+        rollback_listener: RollbackListener | None = None,
+    ) -> RunSummary:
         """Run every step once, in order.
 
         Each call starts from clean bookkeeping: a second run neither counts nor rolls back the
@@ -97,6 +109,10 @@ class Orchestrator[C: BaseStepContext]:
                 ``the run could not be committed: ...``; a ``BaseException`` is rolled back and
                 re-raised. Actions record the job's success here, so the record and the
                 decision cannot disagree.
+            rollback_listener: Called once per step whose rollback ended, after its ``rollback``
+                AND its undo actions: ``(name, entries, finished)``. ``finished`` is false for the
+                step a ``BaseException`` (a second signal) cut short; its last entry's error
+                starts with ``stopped: ``. Actions record each step's rollback from it.
 
         Returns:
             ``{'success': True, 'steps_executed': ..., 'steps_total': ..., 'steps_skipped': ...}``.
@@ -110,7 +126,9 @@ class Orchestrator[C: BaseStepContext]:
         self._running = True
         try:
             steps, names, weights = self.registry.snapshot()
-            return _Run(steps, names, weights, self.context, self.progress_callback, self.check_fields).run(commit)
+            run = _Run(steps, names, weights, self.context, self.progress_callback, self.check_fields)
+            run.rollback_listener = rollback_listener
+            return run.run(commit)
         finally:
             self._running = False
 
@@ -169,6 +187,7 @@ class _Run[C: BaseStepContext]:
         # One slot per step that ran or was skipped: its result, or None when skipped.
         self.completed: list[StepResult | None] = []
         self.undos: dict[int, list[tuple[str, Undo]]] = {}
+        self.rollback_listener: RollbackListener | None = None
 
     def _milestones(self) -> list[tuple[int, int]]:
         """``(order, percent)`` pairs: after step ``order`` the overall figure reaches ``percent``.
@@ -347,13 +366,29 @@ class _Run[C: BaseStepContext]:
         return StepFailedError(name, failed_result, report)
 
     def _roll_back(self, failed_order: int) -> RollbackReport:
-        """Undo the failed step's registered work, then every completed step, newest first."""
+        """Undo the failed step's registered work, then every completed step, newest first.
+
+        A ``BaseException`` (a second signal) that stops it is recorded as a ``stopped: ...``
+        entry of the step it cut short, told to the listener, and re-raised.
+        """
         report = RollbackReport()
-        note_rolled_back = report._items.append  # a name stands for a rollback that worked
+        items = report._items
+        note_rolled_back = items.append  # a name stands for a rollback that worked
+        listener = self.rollback_listener
         completed = self.completed
         undos = self.undos
-        if len(completed) <= failed_order and undos:  # the failed step did not complete
-            self._run_undos(failed_order, report)
+        if len(completed) <= failed_order and failed_order in undos:  # the failed step did not complete
+            first = len(items)
+            finished = False
+            try:
+                self._run_undos(failed_order, report)
+                finished = True
+            except BaseException as stop:
+                self._note_stop(report, self.names[failed_order], first, stop)
+                raise
+            finally:  # finished or stopped, the listener hears what was done
+                if listener is not None:
+                    self._tell(listener, failed_order, report, first, finished)
         # A tight loop: a failure's rollback is measured (benchmarks/bench_orchestrator.py).
         context = self.context
         fields = context.__dict__
@@ -366,15 +401,37 @@ class _Run[C: BaseStepContext]:
             name = names[order]
             fields["current_step"] = name
             fields["current_step_order"] = order
+            first = len(items)
+            # Set only once the step's rollback and every undo of it ran: a signal landing
+            # anywhere before (in the step's code or in this loop's) leaves the step not rolled back.
+            finished = False
             try:
-                steps[order].rollback(context, result)
-            except Exception as error:
-                self._record(report, RollbackEntry(name, "rollback", name, error_text(error)))
-            else:
-                note_rolled_back(name)
-            if undos and order in undos:
-                self._run_undos(order, report)
+                try:
+                    steps[order].rollback(context, result)
+                except Exception as error:
+                    self._record(report, RollbackEntry(name, "rollback", name, error_text(error)))
+                else:
+                    note_rolled_back(name)
+                if undos and order in undos:
+                    self._run_undos(order, report)
+                finished = True
+            except BaseException as stop:
+                self._note_stop(report, name, first, stop)
+                raise
+            finally:
+                if listener is not None:
+                    self._tell(listener, order, report, first, finished)
         return report
+
+    def _note_stop(self, report: RollbackReport, name: str, first: int, stop: BaseException) -> None:
+        """Record that ``stop`` cut step ``name``'s rollback short, unless an undo already said so."""
+        if not any(entry.error is not None and entry.error.startswith(STOPPED) for entry in report.entries[first:]):
+            self._record(report, RollbackEntry(name, "rollback", name, f"{STOPPED}{error_text(stop)}"))
+
+    def _tell(
+        self, listener: RollbackListener, order: int, report: RollbackReport, first: int, finished: bool
+    ) -> None:
+        listener(self.names[order], report.entries[first:], finished)
 
     def _run_undos(self, order: int, report: RollbackReport) -> None:
         undos = self.undos.pop(order, None)
@@ -387,6 +444,9 @@ class _Run[C: BaseStepContext]:
                 undo()
             except Exception as error:
                 self._record(report, RollbackEntry(name, "undo", label, error_text(error)))
+            except BaseException as stop:
+                self._record(report, RollbackEntry(name, "undo", label, f"{STOPPED}{error_text(stop)}"))
+                raise
             else:
                 report.entries.append(RollbackEntry(name, "undo", label))
 

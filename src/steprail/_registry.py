@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterator
+from itertools import islice
 
 from ._context import BaseStepContext
 from ._step import BaseStep, checked_weight
@@ -24,15 +25,14 @@ class StepRegistry[C: BaseStepContext]:
     """
 
     def __init__(self) -> None:
+        # The steps in run order; name -> weight (the O(1) duplicate check and ``in``); and the
+        # names in run order, for the operations in the middle (a list: an insertion or removal
+        # is one C-level memmove and ``list.index`` finds a name at C speed). ``register`` only
+        # appends to the first two: the names it added are the dict's last keys, and
+        # ``_order()`` copies them over (at C speed) when the names are next needed.
         self._steps: list[BaseStep[C]] = []
-        # Name -> weight, in the same order as ``_steps`` (dicts keep insertion order; an
-        # insertion in the middle rebuilds it). One structure answers the O(1) duplicate check
-        # and ``in``, and gives the names and weights in run order.
         self._weights: dict[str, float] = {}
-        # Name -> position for insert_before/insert_after/unregister, built on the first such
-        # look-up after a change (those operations shift the list, O(n) anyway); ``None`` when
-        # stale.
-        self._positions: dict[str, int] | None = {}
+        self._names: list[str] = []
 
     @classmethod
     def _from_checked(
@@ -42,8 +42,8 @@ class StepRegistry[C: BaseStepContext]:
         step wrapped under the same name): no step is checked or registered a second time."""
         registry = cls()
         registry._steps = steps
+        registry._names = names
         registry._weights = dict(zip(names, weights, strict=True))
-        registry._positions = None
         return registry
 
     def register(self, step: BaseStep[C]) -> None:
@@ -59,7 +59,6 @@ class StepRegistry[C: BaseStepContext]:
                     weight = checked_weight(name, weight)
                 weights[name] = weight
                 self._steps.append(step)
-                self._positions = None
                 return
         self._insert(len(self._steps), step)
 
@@ -73,10 +72,10 @@ class StepRegistry[C: BaseStepContext]:
 
     def unregister(self, name: str) -> None:
         """Remove the step called ``name``."""
-        index = self._index_of(name, "unregister")
+        index = self._index_of(name, "unregister")  # the names are in sync from here
+        del self._names[index]
         del self._steps[index]
-        del self._weights[name]  # the others keep their order
-        self._positions = None
+        del self._weights[name]
 
     def get_steps(self) -> list[BaseStep[C]]:
         """Return the steps in run order (a copy: changing it leaves the registry alone)."""
@@ -84,7 +83,7 @@ class StepRegistry[C: BaseStepContext]:
 
     def get_step_orders(self) -> dict[str, int]:
         """Map each step name to its 0-based position."""
-        return dict(self._index())
+        return {name: order for order, name in enumerate(self._order())}
 
     @property
     def total_weight(self) -> float:
@@ -93,7 +92,8 @@ class StepRegistry[C: BaseStepContext]:
 
     def snapshot(self) -> tuple[list[BaseStep[C]], list[str], list[float]]:
         """Return copies of the steps, their names and their weights, in run order."""
-        return list(self._steps), list(self._weights), list(self._weights.values())
+        names = self._order()
+        return list(self._steps), list(names), list(map(self._weights.__getitem__, names))
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -105,7 +105,7 @@ class StepRegistry[C: BaseStepContext]:
         return name in self._weights
 
     def __repr__(self) -> str:
-        return f"StepRegistry({list(self._weights)!r})"
+        return f"StepRegistry({self._order()!r})"
 
     def _insert(self, index: int, step: BaseStep[C]) -> None:
         if not isinstance(step, BaseStep):
@@ -119,31 +119,30 @@ class StepRegistry[C: BaseStepContext]:
         if name in self._weights:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
         weight = checked_weight(name, step.progress_weight)
-        self._positions = None
-        if index == len(self._steps):
-            self._steps.append(step)
-            self._weights[name] = weight
-            return
+        self._order().insert(index, name)
         self._steps.insert(index, step)
-        entries = list(self._weights.items())
-        entries.insert(index, (name, weight))
-        self._weights = dict(entries)
+        self._weights[name] = weight
 
-    def _index(self) -> dict[str, int]:
-        """Name -> position, rebuilt first if a change made it stale."""
-        positions = self._positions
-        if positions is None:
-            positions = self._positions = {name: order for order, name in enumerate(self._weights)}
-        return positions
+    def _order(self) -> list[str]:
+        """The names in run order, with those ``register`` appended since copied over."""
+        names = self._names
+        missing = len(self._steps) - len(names)
+        if missing > 0:
+            # Registered names are the dict's newest keys, oldest first once reversed back.
+            tail = list(islice(reversed(self._weights), missing))
+            tail.reverse()
+            names.extend(tail)
+        return names
 
     def _index_of(self, name: str, operation: str) -> int:
-        position = self._index().get(name)
-        if position is None:
+        """The position of the step called ``name``: O(1) to know whether it exists, then one
+        C-level scan of the names (``list.index``) to find where."""
+        if name not in self._weights:
             raise ValueError(f"{operation}: no step named {name!r}{self._hint(name)}")
-        return position
+        return self._order().index(name)
 
     def _hint(self, missing: str) -> str:
-        names = list(self._weights)
+        names = self._order()
         # A wrapper adds a prefix such as "logged_": suggest the wrapped name first.
         wrapped = [name for name in names if name.endswith("_" + missing)]
         close = difflib.get_close_matches(missing, names, n=3, cutoff=0.6)

@@ -238,9 +238,9 @@ def test_a_signal_during_a_failures_rollback_is_noted_and_the_rollback_finishes(
         assert files == ["file-0.txt", "file-1.txt"]
         assert record.error is not None and "rollback stopped" in record.error
         # Step 1's rollback was under way when it was stopped: recorded as such, not as done.
-        assert [step.rolled_back for step in record.steps] == [False, True, False]
+        assert [step.rolled_back for step in record.steps] == [False, False, False]
         assert record.steps[1].rollback_error is not None
-        assert record.steps[1].rollback_error.startswith("stopped: KeyboardInterrupt")
+        assert record.steps[1].rollback_error.startswith("stopped: rollback(): KeyboardInterrupt")
 
 
 def test_an_action_registers_its_steps_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

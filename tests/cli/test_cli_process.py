@@ -62,7 +62,8 @@ def test_exit_codes_as_a_process(tmp_path: Path) -> None:
     assert "has no attribute 'Nope'" in bad.stderr
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+# SIGHUP: the terminal or ssh session closed; SIGQUIT: Ctrl-\\. Both cancel like SIGTERM.
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
 def test_a_signal_cancels_rolls_back_and_exits_130(tmp_path: Path, signum: int) -> None:
     home = tmp_path / "home"
     process = subprocess.Popen(

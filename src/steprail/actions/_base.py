@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
-from .._orchestrator import Orchestrator, ProgressCallback, RunSummary, error_text
+from .._orchestrator import STOPPED, Orchestrator, ProgressCallback, RunSummary
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
@@ -138,11 +138,30 @@ class _Tracker:
             with self.guard.deferring():
                 self.hooks.step_finished(outcome)
 
-    def rolled_back(self, entry: RollbackEntry) -> None:
-        self.rollback.append(entry)
-        if self.hooks is not None:
-            with self.guard.deferring():
-                self.hooks.step_rolled_back(entry)
+    def rolled_back(self, name: str, entries: list[RollbackEntry], finished: bool) -> None:
+        """One step's rollback ended (its ``rollback`` and its undo actions): keep every entry
+        for the job's report and record the step once, ``rolled back`` only if it finished."""
+        self.rollback.extend(entries)
+        if self.hooks is None:
+            return
+        failures = [entry for entry in entries if entry.error is not None]
+        if not finished:
+            stopped = [entry for entry in failures if (entry.error or "").startswith(STOPPED)]
+            error: str | None = STOPPED + (_entry_text(stopped[-1]) if stopped else "(interrupted)")
+        elif failures:
+            error = "; ".join(_entry_text(entry) for entry in failures)
+        else:
+            error = None
+        with self.guard.deferring():
+            self.hooks.step_rolled_back(RollbackEntry(name, "rollback", name, error))
+
+
+def _entry_text(entry: RollbackEntry) -> str:
+    """``rollback(): OSError: ...`` or ``undo 'label': OSError: ...`` (without a ``stopped:``)."""
+    error = entry.error or ""
+    if error.startswith(STOPPED):
+        error = error[len(STOPPED) :]
+    return f"rollback(): {error}" if entry.kind == "rollback" else f"undo {entry.label!r}: {error}"
 
 
 class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
@@ -206,16 +225,8 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         return result
 
     def rollback(self, context: C, result: StepResult) -> None:
-        name = self._planned.name
-        try:
-            self._wrapped.rollback(context, result)
-        except Exception as error:
-            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, error_text(error)))
-            raise
-        except BaseException as interrupt:  # a second signal stopped the rollback here
-            self._tracker.rolled_back(RollbackEntry(name, "rollback", name, f"stopped: {error_text(interrupt)}"))
-            raise
-        self._tracker.rolled_back(RollbackEntry(name, "rollback", name))
+        # Reported by the orchestrator's rollback listener, once this step's undos ran too.
+        self._wrapped.rollback(context, result)
 
 
 class Workflow[C: BaseStepContext]:
@@ -243,7 +254,9 @@ class Workflow[C: BaseStepContext]:
         ]
         # The steps were checked when they were registered: wrap them without registering again.
         registry = StepRegistry[C]._from_checked(tracked, names, weights)
-        return Orchestrator(registry, self.context, progress_callback).execute(commit=commit)
+        return Orchestrator(registry, self.context, progress_callback).execute(
+            commit=commit, rollback_listener=tracker.rolled_back
+        )
 
 
 def _params_model_of(cls: type) -> type[BaseModel] | None:

@@ -22,11 +22,17 @@ from .._orchestrator import ROLLBACK_CODES
 
 __all__ = ["CancellationGuard", "JobCancelled", "cancellation_signals"]
 
-_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+#: The signals that cancel a job: SIGINT (Ctrl-C), SIGTERM (``kill``), SIGHUP (the terminal or
+#: ssh session closed) and SIGQUIT (Ctrl-\\): each would otherwise end the process with the work
+#: in place. (SIGHUP and SIGQUIT do not exist on Windows.)
+CANCEL_SIGNALS: Final = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+_SIGNALS: Final = CANCEL_SIGNALS
 
 
 class JobCancelled(Exception):  # noqa: N818 - it names the event, like KeyboardInterrupt
-    """The job was asked to stop (SIGTERM or Ctrl-C).
+    """The job was asked to stop (SIGTERM, Ctrl-C, SIGHUP or SIGQUIT).
 
     It is an ``Exception`` on purpose: the orchestrator then treats it like a failure of the
     running step and rolls back with a full report. A step that swallows it with ``except
@@ -174,7 +180,7 @@ def _rolling_back(frame: FrameType | None) -> bool:
 
 @contextmanager
 def cancellation_signals(enabled: bool = True) -> Iterator[CancellationGuard]:
-    """Turn SIGINT and SIGTERM into :class:`JobCancelled` while the block runs.
+    """Turn SIGINT, SIGTERM, SIGHUP and SIGQUIT into :class:`JobCancelled` while the block runs.
 
     Signal handlers can only be set from the main thread; elsewhere (or with ``enabled=False``)
     nothing is installed and the guard never fires. The guard starts deferred: set

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success, 1 the job failed (a step's ``sys.exit()`` included), 2 bad input (the
 message says what to fix; no step ran), 3 the job store failed while the job ran (the message
-says how the job ended), 130 the job was cancelled (SIGTERM, Ctrl-C, or a step's task cancelled).
+says how the job ended), 130 the job was cancelled (SIGTERM, Ctrl-C, SIGHUP, SIGQUIT, or a step's task cancelled).
 """
 
 from ._app import app, main

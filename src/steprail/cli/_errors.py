@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_CANCELLED",
@@ -9,6 +12,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_STORE_FAILED",
     "UsageProblem",
+    "file_kind",
     "with_article",
 ]
 
@@ -21,7 +25,7 @@ EXIT_BAD_INPUT = 2
 #: The job store failed while the job ran (disk full, store made read-only, lock held too long):
 #: the job was rolled back (the message says so) but its final record could not be written.
 EXIT_STORE_FAILED = 3
-#: The job was cancelled (SIGTERM, Ctrl-C, or a step's task cancelled), after its rollback
+#: The job was cancelled (SIGTERM, Ctrl-C, SIGHUP, SIGQUIT, or a step's task cancelled), after its rollback
 #: (128 + SIGINT, as shells report it).
 EXIT_CANCELLED = 130
 
@@ -33,3 +37,26 @@ class UsageProblem(Exception):
 def with_article(word: str) -> str:
     """``'int'`` -> ``'an int'``, ``'list'`` -> ``'a list'``: messages name types with an article."""
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def file_kind(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (``a FIFO``, ``a directory``, ...), or
+    ``None`` for a regular file. Missing paths raise ``FileNotFoundError``.
+
+    Checked before opening: reading a FIFO blocks forever and a device such as ``/dev/zero``
+    never ends.
+    """
+    mode = path.stat().st_mode
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

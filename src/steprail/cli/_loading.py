@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from .._orchestrator import error_text
 from ..actions import BaseAction
-from ._errors import UsageProblem, with_article
+from ._errors import UsageProblem, file_kind, with_article
 
 __all__ = ["load_action"]
 
@@ -23,8 +23,14 @@ _EXAMPLE = "steprail.actions.anchors:AnchorBoxTrainAction"
 
 
 def _import_file(path: Path) -> ModuleType:
-    if not path.is_file():
-        raise UsageProblem(f"action file {str(path)!r} does not exist")
+    try:
+        kind = file_kind(path)
+    except FileNotFoundError:
+        raise UsageProblem(f"action file {str(path)!r} does not exist") from None
+    except OSError as error:
+        raise UsageProblem(f"cannot read action file {str(path)!r}: {error}") from error
+    if kind is not None:  # a FIFO would block the import forever, /dev/zero never ends
+        raise UsageProblem(f"action file {str(path)!r} is {kind}, not a Python file")
     name = f"_steprail_cli_{path.stem}_{abs(hash(str(path.resolve()))):x}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..jobs._store import MAX_PARAMS_BYTES
-from ._errors import UsageProblem, with_article
+from ._errors import UsageProblem, file_kind, with_article
 
 __all__ = ["MAX_PARAMS_DEPTH", "MAX_PARAMS_FILE_BYTES", "collect_params", "parse_assignment", "read_params_file"]
 
@@ -54,20 +54,28 @@ def read_params_file(path: Path) -> dict[str, Any]:
     Raises:
         UsageProblem: the file is missing, unreadable, malformed, or not an object/table.
     """
-    if not path.exists():
-        raise UsageProblem(f"params file {str(path)!r} does not exist")
+    shown = repr(str(path))
     try:
-        size = path.stat().st_size
+        kind = file_kind(path)
+    except FileNotFoundError:
+        raise UsageProblem(f"params file {shown} does not exist") from None
     except OSError as error:
-        raise UsageProblem(f"cannot read params file {str(path)!r}: {error}") from error
-    if size > MAX_PARAMS_FILE_BYTES:  # checked before reading: a huge file is never loaded
-        raise UsageProblem(
-            f"params file {str(path)!r} is {size} bytes, more than the limit of {MAX_PARAMS_FILE_BYTES} bytes"
-        )
+        raise UsageProblem(f"cannot read params file {shown}: {error}") from error
+    if kind is not None:  # a FIFO would block forever, /dev/zero never ends
+        raise UsageProblem(f"params file {shown} is {kind}, not a regular file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageProblem(f"cannot read params file {str(path)!r}: {error}") from error
+        # At most one byte past the limit, whatever the file's size claims to be (it may grow,
+        # or a special file may report 0): a huge file is never loaded whole.
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_PARAMS_FILE_BYTES + 1)
+    except OSError as error:
+        raise UsageProblem(f"cannot read params file {shown}: {error}") from error
+    if len(raw) > MAX_PARAMS_FILE_BYTES:
+        raise UsageProblem(f"params file {shown} is more than the limit of {MAX_PARAMS_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageProblem(f"cannot read params file {shown}: {error}") from error
     if path.suffix.lower() == ".toml":
         try:
             table = tomllib.loads(text)

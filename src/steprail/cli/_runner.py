@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError
+from ..actions._cancel import CANCEL_SIGNALS
 from ..datasets import LocalBackend
 from ..jobs import (
     ActionRuntime,
@@ -111,7 +112,7 @@ class LateSignals(ActionRuntime):
 
 @contextmanager
 def late_signals_noted() -> Iterator[LateSignals]:
-    """Around ``steprail run``'s job: a SIGTERM/SIGINT that comes once the job has recorded how
+    """Around ``steprail run``'s job: a SIGTERM/SIGINT/SIGHUP/SIGQUIT that comes once the job has recorded how
     it ended (while the summary prints) is noted rather than killing the process, so the exit
     code is the job's. Before the job starts a signal acts as usual; during the job the
     action's own handlers take over (and hand these back)."""
@@ -129,7 +130,7 @@ def late_signals_noted() -> Iterator[LateSignals]:
         signal.signal(signum, signal.SIG_DFL)  # what SIGTERM would have done: end the process
         os.kill(os.getpid(), signum)
 
-    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    previous = {number: signal.getsignal(number) for number in CANCEL_SIGNALS}
     for number in previous:
         signal.signal(number, handle)
     try:
@@ -144,6 +145,17 @@ def late_signals_noted() -> Iterator[LateSignals]:
 
 #: Set by the ``steprail`` console script (never in-process use): see :func:`late_signals_noted`.
 KEEP_NOTING_AFTER_THE_JOB = [False]
+
+
+def _store_fault(error: BaseException | None) -> JobStoreError | None:
+    """The job store error behind ``error`` (itself, or a cause of a step's failure), if any."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, JobStoreError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 class StoreFailedDuringJob(Exception):
@@ -249,6 +261,10 @@ def run_action(
         code = EXIT_CANCELLED
     elif isinstance(outcome.exception, InvalidParamsError):
         code = EXIT_BAD_INPUT
+    elif _store_fault(outcome.exception) is not None:
+        # The store failed (disk full, read-only, lock held past write_timeout) after the job
+        # was created: rolled back, and the final record could still say so (failed).
+        code = EXIT_STORE_FAILED
     else:
         code = EXIT_FAILED
     work_dir = home / "work" / f"job-{jobs.job_id}" if work_dirs.action is not None else None

@@ -123,7 +123,9 @@ class ActionRuntime(RuntimeContext):
         """A step ended (succeeded, failed, was skipped or was cancelled)."""
 
     def step_rolled_back(self, entry: RollbackEntry) -> None:
-        """A completed step's ``rollback`` was called (``entry.error`` says whether it worked)."""
+        """A step's rollback ended: its ``rollback`` and its undo actions ran. ``entry.error`` is
+        ``None`` when all worked, else what failed; it starts with ``stopped: `` when a second
+        signal cut the rollback short (the step's work may still be in place)."""
 
     def job_finished(self, outcome: JobOutcome) -> None:
         """The job ended; nothing is reported after this."""

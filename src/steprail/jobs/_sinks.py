@@ -27,6 +27,7 @@ from rich.progress import (
 )
 
 from .._errors import RollbackEntry
+from .._orchestrator import STOPPED
 from .._runtime import RuntimeContext
 from ._events import ActionRuntime, JobOutcome, PlannedStep, StepOutcome
 from ._store import JobStore, rollback_report, to_json
@@ -106,10 +107,11 @@ class JobRuntime(ActionRuntime):
         self._current = None
 
     def step_rolled_back(self, entry: RollbackEntry) -> None:
-        """Record that the step's rollback ran."""
+        """Record that the step's rollback ended (one cut short stays not rolled back)."""
         order = self._orders.get(entry.step)
         if order is not None:
-            self.store.step_rolled_back(self._job(), order, entry.error)
+            finished = entry.error is None or not entry.error.startswith(STOPPED)
+            self.store.step_rolled_back(self._job(), order, entry.error, finished=finished)
 
     def job_finished(self, outcome: JobOutcome) -> None:
         """Record the final status, error, rollback report and summary."""

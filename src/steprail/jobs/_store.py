@@ -105,6 +105,38 @@ CREATE INDEX logs_by_job ON logs (job_id, id);
 _TABLES: Final = frozenset({"jobs", "steps", "logs"})
 
 
+# Below this much free space, an I/O error while writing the store is a full disk.
+_LOW_SPACE_BYTES: Final = 1 << 20
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        stats = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (Windows) or the folder is gone
+        return _LOW_SPACE_BYTES
+    return stats.f_bavail * stats.f_frsize
+
+
+def _writable(path: Path) -> bool:
+    """Whether the store file (or, when it does not exist, its folder) can be written: not on a
+    read-only mount, not marked immutable, permissions allowing it."""
+    target = path if path.exists() else path.parent
+    try:
+        if os.statvfs(target).f_flag & os.ST_RDONLY:
+            return False
+    except (OSError, AttributeError):
+        pass
+    if not os.access(target, os.W_OK):
+        return False
+    if target == path:
+        try:  # an immutable file (chattr +i) passes access() for root: try opening it
+            with open(path, "r+b"):
+                pass
+        except OSError:
+            return False
+    return True
+
+
 class JobStoreError(RuntimeError):
     """The job store cannot be used; the message says which file and what is wrong."""
 
@@ -349,9 +381,14 @@ class JobStore:
             raise JobStoreError(
                 f"job store {str(self.path)!r}: cannot create its folder {str(self.path.parent)!r} ({why})"
             ) from error
+        # A file this call creates and cannot initialise (a full disk, a read-only folder) is
+        # removed again: left behind, an empty file would read as a damaged store.
+        creating = not self.path.exists()
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         except sqlite3.Error as error:
+            if creating:
+                self._remove_unmade()
             raise self._translate(error) from error
         try:
             with self._guard():
@@ -359,9 +396,26 @@ class JobStore:
                 # Opening waits ``timeout`` for a lock; a running job's writes wait longer, so
                 # that a slow writer elsewhere does not fail a job halfway (readers never lock).
                 self._conn.execute(f"PRAGMA busy_timeout = {int(self.write_timeout * 1000)}")
-        except BaseException:
+        except BaseException as error:
             self._conn.close()
+            if creating and not isinstance(error, JobStoreLockedError):  # locked: another process made it
+                self._remove_unmade()
             raise
+
+    def _remove_unmade(self) -> None:
+        """Remove the store file this call created but could not initialise (and its WAL files),
+        unless another process initialised it meanwhile."""
+        try:
+            with sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True) as probe:
+                if probe.execute("SELECT 1 FROM sqlite_master WHERE name = 'jobs'").fetchone():
+                    return
+        except sqlite3.Error:
+            pass  # unreadable or absent: ours, never initialised
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            except OSError:
+                pass  # best effort: the error being raised says what is wrong
 
     def _connect_read_only(self) -> sqlite3.Connection:
         """A connection that never writes: ``mode=ro``, or ``immutable=1`` when even the WAL
@@ -417,6 +471,24 @@ class JobStore:
             return JobStoreFullError(f"job store {where!r}: the disk is full, nothing more can be written ({text})")
         if "readonly" in text or "read-only" in text:
             return JobStoreReadOnlyError(f"job store {where!r} is read-only: it can be read but not written ({text})")
+        code = getattr(error, "sqlite_errorcode", None)
+        if "disk I/O error" in text or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR):
+            # SQLite reports a full disk met while growing its WAL index as an I/O error.
+            if _free_bytes(self.path.parent) < _LOW_SPACE_BYTES:
+                return JobStoreFullError(
+                    f"job store {where!r}: the disk is full, nothing more can be written ({text})"
+                )
+            return JobStoreError(f"job store {where!r}: the disk could not be read or written ({text})")
+        if "unable to open database file" in text or code == sqlite3.SQLITE_CANTOPEN:
+            if not _writable(self.path):
+                if not self.path.exists():
+                    return JobStoreReadOnlyError(
+                        f"job store {where!r} cannot be created: its folder is read-only ({text})"
+                    )
+                return JobStoreReadOnlyError(
+                    f"job store {where!r} is read-only: it can be read but not written ({text})"
+                )
+            return JobStoreError(f"job store {where!r} cannot be opened ({text})")
         if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError):
             return JobStoreDamagedError(
                 f"job store {where!r} is damaged or is not a steprail job store ({text})"
@@ -556,12 +628,16 @@ class JobStore:
             )
             self._touch(conn, job_id)
 
-    def step_rolled_back(self, job_id: int, order: int, error: str | None) -> None:
-        """Record that step ``order``'s ``rollback`` ran (and whether it raised)."""
+    def step_rolled_back(self, job_id: int, order: int, error: str | None, *, finished: bool = True) -> None:
+        """Record that step ``order``'s rollback (its ``rollback`` and its undo actions) ended.
+
+        ``error`` says what failed; ``finished=False`` records a rollback that was cut short
+        (the step stays ``rolled_back = False``, its work may still be in place).
+        """
         with self._transaction() as conn:
             conn.execute(
-                "UPDATE steps SET rolled_back = 1, rollback_error = ? WHERE job_id = ? AND position = ?",
-                (error, job_id, order),
+                "UPDATE steps SET rolled_back = ?, rollback_error = ? WHERE job_id = ? AND position = ?",
+                (int(finished), error, job_id, order),
             )
             self._touch(conn, job_id)
 
