@@ -57,13 +57,50 @@ _ANNOTATIONS_DIR: Final = "annotations"
 # Pixel values with 10 significant digits (sub-micro-pixel for any real image size): several
 # times cheaper than repr() for arbitrary floats, and valid JSON for the finite values that
 # reach a writer ("%g" drops trailing zeros, so integral values print as integers).
-# A box's numbers are formatted once each (``_number``) and placed twice: in ``bbox`` and in its
-# rectangle ``segmentation``.
-_BOX_TEMPLATE: Final = (
-    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
-    '"area": %s, "segmentation": [[%s, %s, %s, %s, %s, %s, %s, %s]], "iscrowd": 0}'
-)
 _number: Final = "%.10g".__mod__
+
+# The text of the whole numbers 1.._WHOLE_TEXTS - 1 as "%.10g" writes them: pixel coordinates are
+# very often whole, and a dict lookup costs a fraction of formatting a float. Zero is left out on
+# purpose: 0.0 and -0.0 are one dict key, but "%.10g" writes them "0" and "-0".
+_WHOLE_TEXTS: Final = 4096
+
+
+@functools.cache
+def _whole_texts() -> dict[float, str]:
+    # Made on first use (a few hundred kilobytes that `import steprail` need not pay for).
+    return {float(value): str(value) for value in range(1, _WHOLE_TEXTS)}
+
+
+def _box_texts(
+    boxes: Sequence[tuple[str, tuple[float, float, float, float]]],
+    box_ids: Sequence[int],
+    image_id: int,
+    class_ids: Mapping[str, int],
+    areas: Mapping[int, float],
+) -> list[str]:
+    # One annotation object per box: its bbox, its area (the stored one where ``areas`` has
+    # it) and its rectangle as segmentation. Each number is formatted once (a whole number is
+    # looked up) and placed twice, in an f-string: the hot loop of COCO output.
+    text = _whole_texts().get
+    parts: list[str] = []
+    append = parts.append
+    for index, (ann_id, (name, (x, y, bw, bh))) in enumerate(zip(box_ids, boxes)):
+        right, bottom = x + bw, y + bh
+        area = areas.get(index, bw * bh) if areas else bw * bh
+        sx = text(x) or _number(x)
+        sy = text(y) or _number(y)
+        sx2 = text(right) or _number(right)
+        sy2 = text(bottom) or _number(bottom)
+        append(
+            f'  {{"id": {ann_id}, "image_id": {image_id}, "category_id": {class_ids[name]}, '
+            f'"bbox": [{sx}, {sy}, {text(bw) or _number(bw)}, {text(bh) or _number(bh)}], '
+            f'"area": {text(area) or _number(area)}, '
+            f'"segmentation": [[{sx}, {sy}, {sx2}, {sy}, {sx2}, {sy2}, {sx}, {sy2}]], '
+            '"iscrowd": 0}'
+        )
+    return parts
+
+
 _MASKED_BOX_TEMPLATE: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
     '"area": %s, "segmentation": %s, "iscrowd": %d}'
@@ -133,7 +170,7 @@ class _InstancesWriter:
 
     def item(self, image_id: int, file_name: str, width: int, height: int, anns: str) -> None:
         """Add one image and its already formatted annotation objects (``anns``, joined by
-        ``",\\n"``, empty when it has none; see ``_BOX_TEMPLATE``)."""
+        ``",\\n"``, empty when it has none; see ``_box_texts``)."""
         self._images.append(
             f'{self._image_sep}  {{"id": {image_id}, "file_name": {_json_string(file_name)}, '
             f'"width": {width}, "height": {height}}}'
@@ -295,17 +332,7 @@ def _write_item(
     # Returns the number of annotations written.
     areas = item.box_areas
     box_ids, polygon_ids = ann_ids
-    parts: list[str] = []
-    for index, (name, (x, y, bw, bh)) in enumerate(item.boxes):
-        area = areas.get(index, bw * bh) if areas else bw * bh
-        sx, sy, sw, sh, sa, sx2, sy2 = map(_number, (x, y, bw, bh, area, x + bw, y + bh))
-        parts.append(
-            _BOX_TEMPLATE
-            % (
-                box_ids[index], image_id, class_ids[name], sx, sy, sw, sh, sa,
-                sx, sy, sx2, sy, sx2, sy2, sx, sy2,
-            )  # fmt: skip
-        )
+    parts = _box_texts(item.boxes, box_ids, image_id, class_ids, areas)
     for index, mask in item.box_masks.items():
         # A region with its own mask (a COCO crowd region): the mask, not a rectangle.
         name, (x, y, bw, bh) = item.boxes[index]
