@@ -295,9 +295,15 @@ def _with_keypoints(
 
 def _annotation_ids(
     item: CheckedShapes, ids: _Ids, audit: AuditLog
-) -> tuple[list[int], list[int]]:
+) -> tuple[Sequence[int], Sequence[int]]:
     # The output ids of the item's boxes and polygons: an annotation id that is an integer (a
     # COCO source's) is kept while free (a taken one is audited); others get the next free id.
+    isdigit = str.isdigit
+    if not any(map(isdigit, item.box_ids)) and not any(map(isdigit, item.polygon_ids)):
+        # The common case (no source ids to keep): the next free ids, in one step.
+        new_ids = ids.take_new_many(len(item.box_ids) + len(item.polygon_ids))
+        boxes = len(item.box_ids)
+        return new_ids[:boxes], new_ids[boxes:]
     new = ids.take_new
     box_ids = [
         _kept_id(item, a, "box", ids, audit) if a.isdigit() else new() for a in item.box_ids
@@ -324,7 +330,7 @@ def _write_item(
     writer: _InstancesWriter,
     item: CheckedShapes,
     image_id: int,
-    ann_ids: tuple[list[int], list[int]],
+    ann_ids: tuple[Sequence[int], Sequence[int]],
     class_ids: dict[str, int],
     file_name: str,
 ) -> int:
@@ -441,6 +447,24 @@ class _Ids:
             runs.append([value, value + 1])
         self._next = value + 1
         return value
+
+    def take_new_many(self, count: int) -> Sequence[int]:
+        """``count`` new ids, the ones :meth:`take_new` would hand out one by one: a range taken
+        in one step when no id the source asked for lies among them."""
+        start, end = self._next, self._next + count
+        if 0 < start and end <= self._BITMAP_LIMIT and not any(
+            self._bits[start >> 3 : ((end - 1) >> 3) + 1]
+        ):
+            # No id in [start, end) was asked for (bytes past the bitmap's end are all free).
+            if count:
+                runs = self._runs
+                if runs and runs[-1][1] == start:
+                    runs[-1][1] = end
+                else:
+                    runs.append([start, end])
+                self._next = end
+            return range(start, end)
+        return [self.take_new() for _ in range(count)]
 
     def take(self, wanted: int | None) -> tuple[int, bool]:
         """The id for an item that wants ``wanted``; True when it could not have it."""
