@@ -336,8 +336,22 @@ def _write_item(
 ) -> int:
     # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
     # Returns the number of annotations written.
-    areas = item.box_areas
     box_ids, polygon_ids = ann_ids
+    if item.extras is None:
+        # The common case: nothing stored, no rings, crowds or keypoints to look up.
+        parts = _box_texts(item.boxes, box_ids, image_id, class_ids, _NO_AREAS)
+        for ann_id, (name, points, (left, top, right, bottom)) in zip(polygon_ids, item.polygons):
+            flat = [c for point in points for c in point]
+            parts.append(
+                _polygon_template(len(points))
+                % (
+                    ann_id, image_id, class_ids[name], left, top, right - left, bottom - top,
+                    _polygon_area(flat[0::2], flat[1::2]), *flat,
+                )  # fmt: skip
+            )
+        writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
+        return len(parts)
+    areas = item.box_areas
     parts = _box_texts(item.boxes, box_ids, image_id, class_ids, areas)
     for index, mask in item.box_masks.items():
         # A region with its own mask (a COCO crowd region): the mask, not a rectangle.
@@ -394,6 +408,7 @@ def _write_item(
 
 
 _INT64_MAX: Final = (1 << 63) - 1
+_NO_AREAS: Final[Mapping[int, float]] = {}
 
 
 def fits_int64(value: int) -> bool:
