@@ -366,6 +366,9 @@ class FileTooLargeError(OSError):
     """A file is larger than the reader accepts."""
 
 
+_FIRST_READ: Final = 1 << 16
+
+
 def read_small_file(
     path: str, limit: int = -1, *, max_size: int | None = None, follow_symlinks: bool = True
 ) -> bytes:
@@ -375,10 +378,16 @@ def read_small_file(
     fd = os.open(path, _READ_FLAGS if follow_symlinks else _READ_NO_FOLLOW_FLAGS)
     try:
         if limit < 0:
-            limit = os.fstat(fd).st_size  # one right-sized read, no chunk buffers
+            # Item files are a few kilobytes: one read of _FIRST_READ bytes usually gets all of
+            # one, and a read shorter than asked ends a regular file, so no fstat is needed.
+            data = os.read(fd, _FIRST_READ)
+            if len(data) < _FIRST_READ and (max_size is None or len(data) <= max_size):
+                return data
+            limit = os.fstat(fd).st_size  # the rest in one right-sized read, no chunk buffers
             if max_size is not None and limit > max_size:
                 raise FileTooLargeError(f"{limit} bytes, more than the {max_size} accepted")
-        data = os.read(fd, limit)
+        else:
+            data = os.read(fd, limit)
         # A file that grew since fstat (or a short read) is finished in chunks.
         while len(data) < limit and (chunk := os.read(fd, limit - len(data))):
             data += chunk
