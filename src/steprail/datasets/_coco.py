@@ -91,11 +91,12 @@ def _box_texts(
         sy = text(y) or _number(y)
         sx2 = text(right) or _number(right)
         sy2 = text(bottom) or _number(bottom)
+        top_left = f"{sx}, {sy}"  # also keeps the f-string below short enough to build at once
         append(
             f'  {{"id": {ann_id}, "image_id": {image_id}, "category_id": {class_ids[name]}, '
-            f'"bbox": [{sx}, {sy}, {text(bw) or _number(bw)}, {text(bh) or _number(bh)}], '
+            f'"bbox": [{top_left}, {text(bw) or _number(bw)}, {text(bh) or _number(bh)}], '
             f'"area": {text(area) or _number(area)}, '
-            f'"segmentation": [[{sx}, {sy}, {sx2}, {sy}, {sx2}, {sy2}, {sx}, {sy2}]], '
+            f'"segmentation": [[{top_left}, {sx2}, {sy}, {sx2}, {sy2}, {sx}, {sy2}]], '
             '"iscrowd": 0}'
         )
     return parts
