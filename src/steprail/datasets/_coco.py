@@ -503,16 +503,20 @@ class _Ids:
 def _link_unique(source: str, folder: str, identity: str) -> str:
     # Link ``source`` as ``folder/identity``; when that file exists (an earlier item with the
     # same identity), as ``<stem>~2<ext>``, ``~3``...: the name written.
-    name = identity
+    try:
+        link_or_copy(source, os.path.join(folder, identity))
+        return identity
+    except FileExistsError:
+        pass  # rare: the name is split only then
     stem, ext = os.path.splitext(identity)
-    number = 1
+    number = 2
     while True:
+        name = f"{stem}~{number}{ext}"
         try:
             link_or_copy(source, os.path.join(folder, name))
             return name
         except FileExistsError:
             number += 1
-            name = f"{stem}~{number}{ext}"
 
 
 def dmv2_to_coco(
