@@ -335,7 +335,7 @@ def _write_item(
     class_ids: dict[str, int],
     file_name: str,
 ) -> int:
-    # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
+    # One string per item: boxes through _box_texts, polygons through one %-template each.
     # Returns the number of annotations written.
     box_ids, polygon_ids = ann_ids
     if item.extras is None:
