@@ -57,13 +57,51 @@ _ANNOTATIONS_DIR: Final = "annotations"
 # Pixel values with 10 significant digits (sub-micro-pixel for any real image size): several
 # times cheaper than repr() for arbitrary floats, and valid JSON for the finite values that
 # reach a writer ("%g" drops trailing zeros, so integral values print as integers).
-# A box's numbers are formatted once each (``_number``) and placed twice: in ``bbox`` and in its
-# rectangle ``segmentation``.
-_BOX_TEMPLATE: Final = (
-    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
-    '"area": %s, "segmentation": [[%s, %s, %s, %s, %s, %s, %s, %s]], "iscrowd": 0}'
-)
 _number: Final = "%.10g".__mod__
+
+# The text of the whole numbers 1.._WHOLE_TEXTS - 1 as "%.10g" writes them: pixel coordinates are
+# very often whole, and a dict lookup costs a fraction of formatting a float. Zero is left out on
+# purpose: 0.0 and -0.0 are one dict key, but "%.10g" writes them "0" and "-0".
+_WHOLE_TEXTS: Final = 4096
+
+
+@functools.cache
+def _whole_texts() -> dict[float, str]:
+    # Made on first use (a few hundred kilobytes that `import steprail` need not pay for).
+    return {float(value): str(value) for value in range(1, _WHOLE_TEXTS)}
+
+
+def _box_texts(
+    boxes: Sequence[tuple[str, tuple[float, float, float, float]]],
+    box_ids: Sequence[int],
+    image_id: int,
+    class_ids: Mapping[str, int],
+    areas: Mapping[int, float],
+) -> list[str]:
+    # One annotation object per box: its bbox, its area (the stored one where ``areas`` has
+    # it) and its rectangle as segmentation. Each number is formatted once (a whole number is
+    # looked up) and placed twice, in an f-string: the hot loop of COCO output.
+    text = _whole_texts().get
+    parts: list[str] = []
+    append = parts.append
+    for index, (ann_id, (name, (x, y, bw, bh))) in enumerate(zip(box_ids, boxes)):
+        right, bottom = x + bw, y + bh
+        area = areas.get(index, bw * bh) if areas else bw * bh
+        sx = text(x) or _number(x)
+        sy = text(y) or _number(y)
+        sx2 = text(right) or _number(right)
+        sy2 = text(bottom) or _number(bottom)
+        top_left = f"{sx}, {sy}"  # also keeps the f-string below short enough to build at once
+        append(
+            f'  {{"id": {ann_id}, "image_id": {image_id}, "category_id": {class_ids[name]}, '
+            f'"bbox": [{top_left}, {text(bw) or _number(bw)}, {text(bh) or _number(bh)}], '
+            f'"area": {text(area) or _number(area)}, '
+            f'"segmentation": [[{top_left}, {sx2}, {sy}, {sx2}, {sy2}, {sx}, {sy2}]], '
+            '"iscrowd": 0}'
+        )
+    return parts
+
+
 _MASKED_BOX_TEMPLATE: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
     '"area": %s, "segmentation": %s, "iscrowd": %d}'
@@ -133,7 +171,7 @@ class _InstancesWriter:
 
     def item(self, image_id: int, file_name: str, width: int, height: int, anns: str) -> None:
         """Add one image and its already formatted annotation objects (``anns``, joined by
-        ``",\\n"``, empty when it has none; see ``_BOX_TEMPLATE``)."""
+        ``",\\n"``, empty when it has none; see ``_box_texts``)."""
         self._images.append(
             f'{self._image_sep}  {{"id": {image_id}, "file_name": {_json_string(file_name)}, '
             f'"width": {width}, "height": {height}}}'
@@ -258,9 +296,15 @@ def _with_keypoints(
 
 def _annotation_ids(
     item: CheckedShapes, ids: _Ids, audit: AuditLog
-) -> tuple[list[int], list[int]]:
+) -> tuple[Sequence[int], Sequence[int]]:
     # The output ids of the item's boxes and polygons: an annotation id that is an integer (a
     # COCO source's) is kept while free (a taken one is audited); others get the next free id.
+    isdigit = str.isdigit
+    if not any(map(isdigit, item.box_ids)) and not any(map(isdigit, item.polygon_ids)):
+        # The common case (no source ids to keep): the next free ids, in one step.
+        new_ids = ids.take_new_many(len(item.box_ids) + len(item.polygon_ids))
+        boxes = len(item.box_ids)
+        return new_ids[:boxes], new_ids[boxes:]
     new = ids.take_new
     box_ids = [
         _kept_id(item, a, "box", ids, audit) if a.isdigit() else new() for a in item.box_ids
@@ -287,25 +331,29 @@ def _write_item(
     writer: _InstancesWriter,
     item: CheckedShapes,
     image_id: int,
-    ann_ids: tuple[list[int], list[int]],
+    ann_ids: tuple[Sequence[int], Sequence[int]],
     class_ids: dict[str, int],
     file_name: str,
 ) -> int:
-    # The hot loop of COCO output: one string per item, numbers through %-formatting (C speed).
+    # One string per item: boxes through _box_texts, polygons through one %-template each.
     # Returns the number of annotations written.
-    areas = item.box_areas
     box_ids, polygon_ids = ann_ids
-    parts: list[str] = []
-    for index, (name, (x, y, bw, bh)) in enumerate(item.boxes):
-        area = areas.get(index, bw * bh) if areas else bw * bh
-        sx, sy, sw, sh, sa, sx2, sy2 = map(_number, (x, y, bw, bh, area, x + bw, y + bh))
-        parts.append(
-            _BOX_TEMPLATE
-            % (
-                box_ids[index], image_id, class_ids[name], sx, sy, sw, sh, sa,
-                sx, sy, sx2, sy, sx2, sy2, sx, sy2,
-            )  # fmt: skip
-        )
+    if item.extras is None:
+        # The common case: nothing stored, no rings, crowds or keypoints to look up.
+        parts = _box_texts(item.boxes, box_ids, image_id, class_ids, _NO_AREAS)
+        for ann_id, (name, points, (left, top, right, bottom)) in zip(polygon_ids, item.polygons):
+            flat = [c for point in points for c in point]
+            parts.append(
+                _polygon_template(len(points))
+                % (
+                    ann_id, image_id, class_ids[name], left, top, right - left, bottom - top,
+                    _polygon_area(flat[0::2], flat[1::2]), *flat,
+                )  # fmt: skip
+            )
+        writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
+        return len(parts)
+    areas = item.box_areas
+    parts = _box_texts(item.boxes, box_ids, image_id, class_ids, areas)
     for index, mask in item.box_masks.items():
         # A region with its own mask (a COCO crowd region): the mask, not a rectangle.
         name, (x, y, bw, bh) = item.boxes[index]
@@ -361,6 +409,7 @@ def _write_item(
 
 
 _INT64_MAX: Final = (1 << 63) - 1
+_NO_AREAS: Final[Mapping[int, float]] = {}
 
 
 def fits_int64(value: int) -> bool:
@@ -415,6 +464,24 @@ class _Ids:
         self._next = value + 1
         return value
 
+    def take_new_many(self, count: int) -> Sequence[int]:
+        """``count`` new ids, the ones :meth:`take_new` would hand out one by one: a range taken
+        in one step when no id the source asked for lies among them."""
+        start, end = self._next, self._next + count
+        if 0 < start and end <= self._BITMAP_LIMIT and not any(
+            self._bits[start >> 3 : ((end - 1) >> 3) + 1]
+        ):
+            # No id in [start, end) was asked for (bytes past the bitmap's end are all free).
+            if count:
+                runs = self._runs
+                if runs and runs[-1][1] == start:
+                    runs[-1][1] = end
+                else:
+                    runs.append([start, end])
+                self._next = end
+            return range(start, end)
+        return [self.take_new() for _ in range(count)]
+
     def take(self, wanted: int | None) -> tuple[int, bool]:
         """The id for an item that wants ``wanted``; True when it could not have it."""
         if wanted is None:
@@ -436,16 +503,20 @@ class _Ids:
 def _link_unique(source: str, folder: str, identity: str) -> str:
     # Link ``source`` as ``folder/identity``; when that file exists (an earlier item with the
     # same identity), as ``<stem>~2<ext>``, ``~3``...: the name written.
-    name = identity
+    try:
+        link_or_copy(source, os.path.join(folder, identity))
+        return identity
+    except FileExistsError:
+        pass  # rare: the name is split only then
     stem, ext = os.path.splitext(identity)
-    number = 1
+    number = 2
     while True:
+        name = f"{stem}~{number}{ext}"
         try:
             link_or_copy(source, os.path.join(folder, name))
             return name
         except FileExistsError:
             number += 1
-            name = f"{stem}~{number}{ext}"
 
 
 def dmv2_to_coco(

@@ -352,6 +352,10 @@ def _find_other_image(base: str, hint: str) -> str | None:
 
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+# Where the system has it, opening a symlink with this flag fails: a read that succeeds proves the
+# file is not one, with no lstat of its own.
+_NO_FOLLOW: Final[int] = getattr(os, "O_NOFOLLOW", 0)
+_READ_NO_FOLLOW_FLAGS: Final = _READ_FLAGS | _NO_FOLLOW
 _WRITE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
 _NEW_FILE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
@@ -362,16 +366,28 @@ class FileTooLargeError(OSError):
     """A file is larger than the reader accepts."""
 
 
-def read_small_file(path: str, limit: int = -1, *, max_size: int | None = None) -> bytes:
+_FIRST_READ: Final = 1 << 16
+
+
+def read_small_file(
+    path: str, limit: int = -1, *, max_size: int | None = None, follow_symlinks: bool = True
+) -> bytes:
     """The whole file (or its first ``limit`` bytes); :class:`FileTooLargeError` when it is
-    larger than ``max_size``."""
-    fd = os.open(path, _READ_FLAGS)
+    larger than ``max_size``. ``follow_symlinks=False``: an ``OSError`` when ``path`` is itself
+    a symlink, where the system can tell (``O_NOFOLLOW``)."""
+    fd = os.open(path, _READ_FLAGS if follow_symlinks else _READ_NO_FOLLOW_FLAGS)
     try:
         if limit < 0:
-            limit = os.fstat(fd).st_size  # one right-sized read, no chunk buffers
+            # Item files are a few kilobytes: one read of _FIRST_READ bytes usually gets all of
+            # one, and a read shorter than asked ends a regular file, so no fstat is needed.
+            data = os.read(fd, _FIRST_READ)
+            if len(data) < _FIRST_READ and (max_size is None or len(data) <= max_size):
+                return data
+            limit = os.fstat(fd).st_size  # the rest in one right-sized read, no chunk buffers
             if max_size is not None and limit > max_size:
                 raise FileTooLargeError(f"{limit} bytes, more than the {max_size} accepted")
-        data = os.read(fd, limit)
+        else:
+            data = os.read(fd, limit)
         # A file that grew since fstat (or a short read) is finished in chunks.
         while len(data) < limit and (chunk := os.read(fd, limit - len(data))):
             data += chunk
@@ -392,14 +408,18 @@ def write_small_file(path: str, data: bytes, *, exclusive: bool = False) -> None
         os.close(fd)
 
 
-def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+def image_size(
+    path: str | os.PathLike[str], *, follow_symlinks: bool = True
+) -> tuple[int, int]:
     """``(width, height)`` from the image header, without decoding pixels.
 
     A PNG's size is read from its IHDR chunk directly (the common case, and ten times cheaper
     than building a Pillow image); every other file goes to Pillow, whose errors
     (``UnidentifiedImageError``, ``OSError``) mean an unreadable image.
+    ``follow_symlinks=False``: an ``OSError`` when ``path`` is itself a symlink (as
+    :func:`read_small_file`).
     """
-    head = read_small_file(os.fspath(path), 24)
+    head = read_small_file(os.fspath(path), 24, follow_symlinks=follow_symlinks)
     if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
         width = int.from_bytes(head[16:20], "big")
         height = int.from_bytes(head[20:24], "big")
@@ -885,12 +905,16 @@ def _iter_sized[T](
             candidate = base + hint
             image_path: str | None = None
             header_unread = size is not None  # a stored size is checked against the header
+            not_a_link = False  # known without an lstat: the header was read without following
             if size is None:
                 # Most items share the last item's extension: reading that header straight away
-                # also proves the file exists (one open instead of a stat and an open).
+                # also proves the file exists (one open instead of a stat and an open), and, not
+                # following a symlink, that it is none. A symlink fails here and takes the path
+                # below, where it is checked before anything is read through it.
                 try:
-                    size = image_size(candidate)
+                    size = image_size(candidate, follow_symlinks=False)
                     image_path = candidate
+                    not_a_link = _NO_FOLLOW != 0
                 except (OSError, ValueError):  # Pillow's UnidentifiedImageError is an OSError
                     pass  # another extension, or unreadable: decided below with its message
             elif os.path.isfile(candidate):
@@ -910,7 +934,9 @@ def _iter_sized[T](
                 continue
             image_name = image_path[len(originals) :]
             hint = image_name[len(stem) :]
-            if (not folders_safe or os.path.islink(image_path)) and _unsafe_entry(
+            if (
+                not folders_safe or (not not_a_link and os.path.islink(image_path))
+            ) and _unsafe_entry(
                 layout.root, root_real, image_path, split, stem, audit
             ):
                 continue
