@@ -125,8 +125,9 @@ class Orchestrator[C: BaseStepContext]:
             raise RuntimeError("this orchestrator is already running; execute() is not re-entrant")
         self._running = True
         try:
-            steps, names, weights = self.registry.snapshot()
-            run = _Run(steps, names, weights, self.context, self.progress_callback, self.check_fields)
+            # The snapshot is not kept in locals: the weights list is garbage once the run has
+            # its cumulative shares, and every live list of N items lengthens each GC pass.
+            run = _Run(*self.registry.snapshot(), self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             return run.run(commit)
         finally:
