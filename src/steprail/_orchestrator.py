@@ -14,6 +14,7 @@ unchanged.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import accumulate
@@ -177,10 +178,11 @@ class _Run[C: BaseStepContext]:
         self.check_fields = check_fields
         self.total = math.fsum(weights)
         if self.total > 0:
-            # A list, not an array: bisect and indexing on it need no float boxing.
-            self.accumulated: list[float] = list(accumulate(weights))
+            # An array, not a list: it is not a GC container, so the collections that the run's
+            # allocations trigger do not walk N floats (read only by bisect and step_progress).
+            self.accumulated = array("d", accumulate(weights))
         else:  # every weight is 0: equal shares
-            self.accumulated = [float(count) for count in range(1, len(steps) + 1)]
+            self.accumulated = array("d", range(1, len(steps) + 1))
             self.total = float(len(steps))
         self.milestones = self._milestones()
         self.reported = 0
