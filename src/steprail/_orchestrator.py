@@ -128,7 +128,7 @@ class Orchestrator[C: BaseStepContext]:
         try:
             # The snapshot is not kept in locals: the weights list is garbage once the run has
             # its cumulative shares, and every live list of N items lengthens each GC pass.
-            run = _Run(*self.registry.snapshot(), self.context, self.progress_callback, self.check_fields)
+            run = _Run(*self.registry._run_view(), self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             return run.run(commit)
         finally:
@@ -165,7 +165,7 @@ class _Run[C: BaseStepContext]:
     def __init__(
         self,
         steps: list[BaseStep[C]],
-        names: list[str],
+        names: tuple[str, ...],
         weights: list[float],
         context: C,
         callback: ProgressCallback,

@@ -95,11 +95,18 @@ class StepRegistry[C: BaseStepContext]:
 
     def snapshot(self) -> tuple[list[BaseStep[C]], list[str], list[float]]:
         """Return copies of the steps, their names and their weights, in run order."""
+        steps, names, weights = self._run_view()
+        return steps, list(names), weights
+
+    def _run_view(self) -> tuple[list[BaseStep[C]], tuple[str, ...], list[float]]:
+        """What :meth:`snapshot` returns, the names as a tuple: an orchestrator keeps them for the
+        whole run, and the garbage collector stops walking a tuple of strings after one pass,
+        while it walks a list's N items in every pass the run's allocations trigger."""
         weights = self._weights
         if self._dict_in_order:
-            return list(self._steps), list(weights), list(weights.values())
+            return list(self._steps), tuple(weights), list(weights.values())
         names = self._order()
-        return list(self._steps), list(names), list(map(weights.__getitem__, names))
+        return list(self._steps), tuple(names), list(map(weights.__getitem__, names))
 
     def __len__(self) -> int:
         return len(self._steps)
