@@ -14,6 +14,7 @@ unchanged.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import accumulate
@@ -125,8 +126,9 @@ class Orchestrator[C: BaseStepContext]:
             raise RuntimeError("this orchestrator is already running; execute() is not re-entrant")
         self._running = True
         try:
-            steps, names, weights = self.registry.snapshot()
-            run = _Run(steps, names, weights, self.context, self.progress_callback, self.check_fields)
+            # The snapshot is not kept in locals: the weights list is garbage once the run has
+            # its cumulative shares, and every live list of N items lengthens each GC pass.
+            run = _Run(*self.registry._run_view(), self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             return run.run(commit)
         finally:
@@ -163,7 +165,7 @@ class _Run[C: BaseStepContext]:
     def __init__(
         self,
         steps: list[BaseStep[C]],
-        names: list[str],
+        names: tuple[str, ...],
         weights: list[float],
         context: C,
         callback: ProgressCallback,
@@ -176,10 +178,11 @@ class _Run[C: BaseStepContext]:
         self.check_fields = check_fields
         self.total = math.fsum(weights)
         if self.total > 0:
-            # A list, not an array: bisect and indexing on it need no float boxing.
-            self.accumulated: list[float] = list(accumulate(weights))
+            # An array, not a list: it is not a GC container, so the collections that the run's
+            # allocations trigger do not walk N floats (read only by bisect and step_progress).
+            self.accumulated = array("d", accumulate(weights))
         else:  # every weight is 0: equal shares
-            self.accumulated = [float(count) for count in range(1, len(steps) + 1)]
+            self.accumulated = array("d", range(1, len(steps) + 1))
             self.total = float(len(steps))
         self.milestones = self._milestones()
         self.reported = 0

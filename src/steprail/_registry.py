@@ -33,6 +33,9 @@ class StepRegistry[C: BaseStepContext]:
         self._steps: list[BaseStep[C]] = []
         self._weights: dict[str, float] = {}
         self._names: list[str] = []
+        # True while the dict's key order is the run order (nothing was inserted in the middle):
+        # snapshot() then copies the dict's keys and values at C speed, without ``_order()``.
+        self._dict_in_order = True
 
     @classmethod
     def _from_checked(
@@ -92,8 +95,18 @@ class StepRegistry[C: BaseStepContext]:
 
     def snapshot(self) -> tuple[list[BaseStep[C]], list[str], list[float]]:
         """Return copies of the steps, their names and their weights, in run order."""
+        steps, names, weights = self._run_view()
+        return steps, list(names), weights
+
+    def _run_view(self) -> tuple[list[BaseStep[C]], tuple[str, ...], list[float]]:
+        """What :meth:`snapshot` returns, the names as a tuple: an orchestrator keeps them for the
+        whole run, and the garbage collector stops walking a tuple of strings after one pass,
+        while it walks a list's N items in every pass the run's allocations trigger."""
+        weights = self._weights
+        if self._dict_in_order:
+            return list(self._steps), tuple(weights), list(weights.values())
         names = self._order()
-        return list(self._steps), list(names), list(map(self._weights.__getitem__, names))
+        return list(self._steps), tuple(names), list(map(weights.__getitem__, names))
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -119,6 +132,8 @@ class StepRegistry[C: BaseStepContext]:
         if name in self._weights:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
         weight = checked_weight(name, step.progress_weight)
+        if index != len(self._steps):
+            self._dict_in_order = False  # the new key goes last in the dict, not in the run
         self._order().insert(index, name)
         self._steps.insert(index, step)
         self._weights[name] = weight

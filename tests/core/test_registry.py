@@ -165,6 +165,12 @@ class RegistryMatchesAList(RuleBasedStateMachine):
         assert names(self.registry) == self.model
         assert self.registry.get_step_orders() == {name: i for i, name in enumerate(self.model)}
         assert len(self.registry) == len(self.model)
+        # What a run reads: steps, names and weights in run order, whether or not a step was
+        # inserted in the middle (the registry takes a faster path while nothing was).
+        steps, step_names, weights = self.registry.snapshot()
+        assert step_names == self.model
+        assert [step.name for step in steps] == self.model
+        assert weights == [step.progress_weight for step in steps]
 
 
 TestRegistryMatchesAList = RegistryMatchesAList.TestCase
