@@ -65,7 +65,6 @@ __all__ = [
     "read_manifest",
     "read_small_file",
     "refuse_output_inside",
-    "resolve_classes",
     "scan_classes",
     "validation_message",
     "write_dmv2_item",
@@ -322,18 +321,6 @@ def scan_classes(layout: DMv2Layout) -> list[str]:
                 continue
             names.update(_class_names(raw))
     return sorted(names)
-
-
-def resolve_classes(layout: DMv2Layout) -> list[str]:
-    """The class names, sorted: from the manifest when there is one, else by scanning.
-
-    Kept for writers that number classes by sorted name; the YOLO and COCO writers use
-    :func:`~steprail.datasets._classes.resolve_class_map`, which keeps the source's ids.
-    """
-    manifest = read_manifest(layout.root)
-    if manifest is not None and (manifest.classes or manifest.categories):
-        return sorted(set(manifest.classes) | {c.name for c in manifest.categories})
-    return scan_classes(layout)
 
 
 def find_image(original_files: str, stem: str, hint: str) -> str | None:

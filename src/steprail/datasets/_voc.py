@@ -150,14 +150,7 @@ class _Log:
         kind: str = "item",
     ) -> None:
         """Record that an item (``annotation=None``) or one annotation was left out."""
-        self.audit.record(
-            split=split,
-            item=_shown(item),
-            annotation=None if annotation is None else _shown(annotation),
-            kind=kind,
-            reason=reason,
-            message=_shown(message),
-        )
+        self._entry(self.audit.record, split, item, reason, message, annotation, kind)
 
     def note(
         self,
@@ -170,7 +163,19 @@ class _Log:
         kind: str = "item",
     ) -> None:
         """Record something kept but changed (an ``"action": "changed"`` entry, not a skip)."""
-        self.audit.record_change(
+        self._entry(self.audit.record_change, split, item, reason, message, annotation, kind)
+
+    @staticmethod
+    def _entry(
+        record: Callable[..., None],
+        split: str | None,
+        item: str,
+        reason: AuditReason,
+        message: str,
+        annotation: str | None,
+        kind: str,
+    ) -> None:
+        record(
             split=split,
             item=_shown(item),
             annotation=None if annotation is None else _shown(annotation),
