@@ -1,5 +1,5 @@
-"""The built wheel works where users put it: installed in a clean virtualenv (Python 3.12) and
-used from a folder outside the repository, its console script, pytest plugin and mypy plugin
+"""The built wheel works where users put it: installed in a clean virtualenv and
+used from a folder outside the repository (on Python 3.12 and 3.13), its console script, pytest plugin and mypy plugin
 work.
 
 uv builds the wheel and makes the virtualenv; with uv's cache warm (``./scripts/test`` has
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -31,12 +30,18 @@ def find_uv() -> str:
     pytest.fail("uv not found: run the tests through ./scripts/test, which installs it")
 
 
-def find_python(uv: str) -> str:
-    """A Python 3.12 interpreter (the oldest supported), else the one running the tests."""
-    found = subprocess.run([uv, "python", "find", "3.12"], cwd=ROOT, capture_output=True, text=True, check=False)
+def find_python(uv: str, version: str) -> str | None:
+    """An interpreter of that version: as uv finds it (from the repository, which pins 3.12),
+    else one installed by pyenv, whose shims answer only for the selected version."""
+    found = subprocess.run([uv, "python", "find", version], cwd=ROOT, capture_output=True, text=True, check=False)
     if found.returncode == 0:
         return found.stdout.strip()
-    return str(Path(sys.base_prefix) / "bin" / "python3")
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
+    candidates = sorted(Path(root, "versions").glob(f"{version}.*/bin/python{version}"))
+    return str(candidates[-1]) if candidates else None
 
 
 def run(command: list[str | Path], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -54,14 +59,23 @@ def clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
-    """(the clean virtualenv's bin/, a work folder outside the repository, the environment)."""
+@pytest.fixture(scope="module", params=["3.12", "3.13"])
+def installed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, dict[str, str]]:
+    """(the clean virtualenv's bin/, a work folder outside the repository, the environment), for
+    each supported Python. 3.12, the oldest, must be there (./scripts/test pins it); a machine
+    without 3.13 skips that half."""
+    version: str = request.param
     uv = find_uv()
-    base = tmp_path_factory.mktemp("wheel")
+    python = find_python(uv, version)
+    if python is None:
+        if version == "3.12":
+            pytest.fail("no Python 3.12 found by uv: the wheel must be tried on the oldest supported Python")
+        pytest.skip(f"no Python {version} on this machine")
+    base = tmp_path_factory.mktemp(f"wheel-{version}")
     env = clean_env(base)
     dist = base / "dist"
-    python = find_python(uv)
     built = run([uv, "build", "--wheel", "--python", python, "--out-dir", dist, ROOT], base, env)
     assert built.returncode == 0, built.stderr
     (wheel,) = dist.glob("steprail-*.whl")
