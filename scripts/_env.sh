@@ -1,6 +1,7 @@
 # Sourced by the other scripts: find or install uv, then sync the locked environment.
 # Works on a fresh machine that has Python >= 3.12 as python3 (or findable by uv) and PyPI.
 set -euo pipefail
+SYNC_ARGS=("${SYNC_ARGS[@]+"${SYNC_ARGS[@]}"}")  # default: the dev group and every extra
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export UV_PYTHON_DOWNLOADS=never  # only PyPI is reachable: use an installed interpreter
@@ -27,5 +28,10 @@ if ! PYTHON=$("$UV" python find '>=3.12' 2>/dev/null); then
   echo "steprail needs Python >= 3.12; install one (for example python3.12 or python3.13)" >&2
   exit 2
 fi
-"$UV" sync --locked --quiet --python "$PYTHON"
+# A script may set SYNC_ARGS (an array) before sourcing this file to install less (./scripts/demo).
+"$UV" sync --locked --quiet --python "$PYTHON" "${SYNC_ARGS[@]}"
+# The packaging tests build the wheel and install it in a clean virtualenv with this uv.
+STEPRAIL_UV=$(command -v "$UV")
+case $STEPRAIL_UV in /*) ;; *) STEPRAIL_UV="$PWD/$STEPRAIL_UV" ;; esac
+export STEPRAIL_UV
 export PATH="$PWD/.venv/bin:$PATH"  # pytest-mypy-plugins runs the venv's mypy from PATH

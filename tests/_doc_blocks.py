@@ -5,7 +5,12 @@ Each block is preceded by a marker line that says what it is:
 - ``<!-- doc-test: runnable -->``: a complete script, run as pasted;
 - ``<!-- doc-test: continues -->``: runs appended to the script just above it on the page;
 - ``<!-- doc-test: fragment -->``: not runnable; its first line is a ``# Fragment:`` comment that
-  names the placeholders (the names it uses but does not define or import).
+  names the placeholders (the names it uses but does not define or import);
+- ``<!-- doc-test: type-errors -->``: code that continues the script above it and that mypy (with
+  the steprail plugin) must refuse with exactly the errors of the ```text block that follows it
+  (tests/docs checks this); it is not run;
+- ``<!-- file: examples/NAME.py -->``: the whole of that example file, which its own tests run
+  (the block must equal the file).
 
 A block with no marker fails the page's test, so a new snippet cannot slip in untested.
 """
@@ -22,24 +27,33 @@ from mypy import api as mypy_api
 __all__ = ["Block", "read_blocks", "run_script", "scripts_of", "type_check"]
 
 ROOT = Path(__file__).resolve().parents[1]
-_BLOCK = re.compile(r"(?:<!-- doc-test: (?P<kind>[a-z]+) -->\n)?```python\n(?P<code>.*?)```", re.DOTALL)
-KINDS = ("runnable", "continues", "fragment")
+_BLOCK = re.compile(
+    r"(?:<!-- (?:doc-test: (?P<kind>[a-z-]+)|file: (?P<file>[\w./-]+)) -->\n)?```python\n(?P<code>.*?)```", re.DOTALL
+)
+KINDS = ("runnable", "continues", "fragment", "type-errors", "file")
 
 
 @dataclass(frozen=True)
 class Block:
-    """One ```python block: its marker (``None`` when unmarked), code and first line number."""
+    """One ```python block: its marker (``None`` when unmarked; ``"file"`` for a file marker),
+    code, first line number, and the example file it copies (for ``"file"``)."""
 
     kind: str | None
     code: str
     line: int
+    file: str | None = None
 
 
 def read_blocks(page: Path) -> list[Block]:
     """Every ```python block of ``page``, in order."""
     text = page.read_text(encoding="utf-8")
     return [
-        Block(match["kind"], match["code"], text.count("\n", 0, match.start("code")) + 1)
+        Block(
+            "file" if match["file"] else match["kind"],
+            match["code"],
+            text.count("\n", 0, match.start("code")) + 1,
+            match["file"],
+        )
         for match in _BLOCK.finditer(text)
     ]
 
@@ -53,8 +67,19 @@ def scripts_of(page: Path) -> list[tuple[int, str]]:
     current: tuple[int, str] | None = None
     for block in read_blocks(page):
         where = f"{page.name}, line {block.line}"
-        assert block.kind in KINDS, f"{where}: mark the block with <!-- doc-test: runnable|continues|fragment -->"
-        if block.kind == "fragment":
+        assert block.kind in KINDS, (
+            f"{where}: mark the block with <!-- doc-test: runnable|continues|fragment|type-errors --> "
+            "(see CONTRIBUTING.md)"
+        )
+        if block.kind == "file":
+            assert block.file is not None
+            copied = ROOT / block.file
+            assert copied.is_file(), f"{where}: {block.file} does not exist"
+            assert copied.read_text(encoding="utf-8") == block.code, f"{where}: the block differs from {block.file}"
+            current = None
+        elif block.kind == "type-errors":
+            assert current is not None, f"{where}: 'type-errors' must follow a runnable block"
+        elif block.kind == "fragment":
             assert block.code.startswith("# Fragment:"), f"{where}: a fragment's first line names its placeholders"
             current = None
         elif block.kind == "runnable":

@@ -5,7 +5,11 @@ converters, and the built-in dataset steps :class:`ExportDatasetStep` and
 See ``docs/datasets.md`` for the formats, the layouts and the audit report.
 """
 
-from ._audit import (
+from .._extras import require_extra
+
+require_extra("datasets", "steprail.datasets")  # Pillow, PyYAML, defusedxml come with steprail[datasets]
+
+from ._audit import (  # noqa: E402  (after the guard, which names the missing extra)
     AUDIT_FILE_NAME,
     AuditEntry,
     AuditLog,

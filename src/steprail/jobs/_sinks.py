@@ -14,23 +14,19 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from .._errors import RollbackEntry
+from .._extras import missing_extra_error
 from .._orchestrator import STOPPED
 from .._runtime import RuntimeContext
 from ._events import ActionRuntime, JobOutcome, PlannedStep, StepOutcome
 from ._store import JobStore, rollback_report, to_json
+
+if TYPE_CHECKING:
+    # rich comes with the steprail[cli] extra: only ConsoleRuntime imports it, when it is made.
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 __all__ = [
     "ConsoleRuntime",
@@ -158,7 +154,13 @@ class ConsoleRuntime(ActionRuntime):
 
     def __init__(self, console: Console | None = None, *, plain: bool | None = None) -> None:
         super().__init__()
-        self.console = console if console is not None else Console()
+        if console is None:
+            try:
+                from rich.console import Console
+            except ModuleNotFoundError as error:
+                raise missing_extra_error("cli", "ConsoleRuntime", "rich") from error
+            console = Console()
+        self.console = console
         self.plain = plain_output_wanted(self.console) if plain is None else plain
         self._steps: list[PlannedStep] = []
         self._progress: Progress | None = None
@@ -186,6 +188,8 @@ class ConsoleRuntime(ActionRuntime):
         self._line(f"steps: {' -> '.join(step.name for step in steps) or '(execute)'}")
         if self.plain:
             return
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             TextColumn("{task.description}", style="bold"),
             BarColumn(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._extras import missing_extra_error
 from ._fixtures import RollbackChecker, WorkflowRunner
 from ._faults import FaultKind, FaultPlan, FaultPoint, InjectedFault, fault_points, inject_faults
 from ._invariants import (
@@ -93,11 +94,8 @@ def __getattr__(name: str) -> object:
     if name in _STRATEGIES:
         try:
             from . import _strategies
-        except ImportError as error:
-            raise ImportError(
-                f"steprail.testing.{name} is a hypothesis strategy; install hypothesis with "
-                "pip install 'steprail[testing]'"
-            ) from error
+        except ModuleNotFoundError as error:
+            raise missing_extra_error("testing", f"steprail.testing.{name}", "hypothesis") from error
 
         value: object = getattr(_strategies, name)
         globals()[name] = value
