@@ -177,14 +177,17 @@ class _Run[C: BaseStepContext]:
         self.callback = callback
         self.check_fields = check_fields
         self.total = math.fsum(weights)
+        cumulative: list[float]
         if self.total > 0:
-            # An array, not a list: it is not a GC container, so the collections that the run's
-            # allocations trigger do not walk N floats (read only by bisect and step_progress).
-            self.accumulated = array("d", accumulate(weights))
+            cumulative = list(accumulate(weights))
         else:  # every weight is 0: equal shares
-            self.accumulated = array("d", range(1, len(steps) + 1))
+            cumulative = [float(order) for order in range(1, len(steps) + 1)]
             self.total = float(len(steps))
-        self.milestones = self._milestones()
+        # The list is searched (bisect compares list items without boxing) and dropped; the run
+        # keeps an array, which is not a GC container, so the collections that the run's
+        # allocations trigger do not walk N floats (read by step_progress).
+        self.milestones = self._milestones(cumulative)
+        self.accumulated = array("d", cumulative)
         self.reported = 0
         self.reporting_overall = False
         # One slot per step that ran or was skipped: its result, or None when skipped.
@@ -192,7 +195,7 @@ class _Run[C: BaseStepContext]:
         self.undos: dict[int, list[tuple[str, Undo]]] = {}
         self.rollback_listener: RollbackListener | None = None
 
-    def _milestones(self) -> list[tuple[int, int]]:
+    def _milestones(self, cumulative: list[float]) -> list[tuple[int, int]]:
         """``(order, percent)`` pairs: after step ``order`` the overall figure reaches ``percent``.
 
         At most 100 pairs, so the run loop compares one integer per step instead of computing a
@@ -204,11 +207,11 @@ class _Run[C: BaseStepContext]:
         last = count - 1
         by_order: dict[int, int] = {}
         if count <= _TOTAL:
-            for order, reached in enumerate(self.accumulated[:last]):
+            for order, reached in enumerate(cumulative[:last]):
                 by_order[order] = min(int(reached / self.total * _TOTAL + _EPSILON), _TOTAL - 1)
         else:  # one search per percent beats one percentage per step
             for percent in range(1, _TOTAL):
-                order = bisect_left(self.accumulated, (percent - _EPSILON) * self.total / _TOTAL)
+                order = bisect_left(cumulative, (percent - _EPSILON) * self.total / _TOTAL)
                 if order < last:
                     by_order[order] = percent
         by_order[last] = _TOTAL  # only a finished run reports 100
@@ -258,7 +261,8 @@ class _Run[C: BaseStepContext]:
         outer = (fields.get("_active_run"), fields.get("current_step"), fields.get("current_step_order"))
         names = self.names
         results = context.step_results
-        completed = self.completed
+        add_result = results.append
+        add_completed = self.completed.append
         check_fields = self.check_fields
         milestones = iter(self.milestones)
         next_order, next_percent = next(milestones, (-1, 0))
@@ -276,21 +280,22 @@ class _Run[C: BaseStepContext]:
                             result = step.execute(context)
                     except Exception as error:
                         failed = StepResult(success=False, error=_describe(error))
-                        results.append(failed)
+                        add_result(failed)
                         raise _StepFailure(failed, error) from error
                     except BaseException as interrupt:
-                        results.append(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
+                        add_result(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
                         raise
                     if skip:
-                        results.append(StepResult(skipped=True))
-                        completed.append(None)
+                        add_result(StepResult(skipped=True))
+                        add_completed(None)
                         skipped += 1
-                    elif type(result) is StepResult and result.success and not check_fields:
-                        results.append(result)  # the common case, without a call
-                        completed.append(result)
+                    elif type(result) is StepResult and result._more is None and not check_fields:
+                        # The common case, without a call: a plain success (see _result).
+                        add_result(result)
+                        add_completed(result)
                     else:
                         self._check_result(result, results)
-                        completed.append(result)
+                        add_completed(result)
                     if order == next_order:
                         self._report(next_percent)
                         next_order, next_percent = next(milestones, (-1, 0))
