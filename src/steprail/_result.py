@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import time as _now
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["StepResult"]
 
@@ -42,7 +42,10 @@ class StepResult:
     # _more: None for a plain success with no data given, else
     #   [success, error, skipped, data, rollback_data] (a None dict is made when read).
     # No reference to anything but these values: a result is never part of a reference cycle.
-    __slots__ = ("_taken", "_more")
+    # Hidden from type checkers, which would otherwise refuse `result.success = False` (a name
+    # not in __slots__): to them the public fields are plain attributes, as they were.
+    if not TYPE_CHECKING:
+        __slots__ = ("_taken", "_more")
 
     success: bool = True
     data: dict[str, Any] = field(default_factory=dict)
