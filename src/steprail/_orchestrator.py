@@ -128,7 +128,9 @@ class Orchestrator[C: BaseStepContext]:
         try:
             # The snapshot is not kept in locals: the weights list is garbage once the run has
             # its cumulative shares, and every live list of N items lengthens each GC pass.
-            run = _Run(*self.registry._run_view(), self.context, self.progress_callback, self.check_fields)
+            steps, names, _ = self.registry._run_view()
+            plan = self.registry._cached_for_runs(_ProgressPlan)
+            run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             return run.run(commit)
         finally:
@@ -159,51 +161,39 @@ def _describe(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-class _Run[C: BaseStepContext]:
-    """The bookkeeping of one ``execute()``; also what the context calls while a step runs."""
+class _ProgressPlan:
+    """What a run needs to report weighted progress, computed from the weights alone.
 
-    def __init__(
-        self,
-        steps: list[BaseStep[C]],
-        names: tuple[str, ...],
-        weights: list[float],
-        context: C,
-        callback: ProgressCallback,
-        check_fields: bool,
-    ) -> None:
-        self.steps = steps
-        self.names = names
-        self.context = context
-        self.callback = callback
-        self.check_fields = check_fields
+    Read-only once made, so the registry keeps one per state of its steps and every run until
+    the next change shares it (see ``StepRegistry._cached_for_runs``): at 1 000 steps, computing
+    it cost about as much as running the steps.
+    """
+
+    __slots__ = ("accumulated", "milestones", "total")
+
+    def __init__(self, weights: list[float]) -> None:
         self.total = math.fsum(weights)
         cumulative: list[float]
         if self.total > 0:
             cumulative = list(accumulate(weights))
         else:  # every weight is 0: equal shares
-            cumulative = [float(order) for order in range(1, len(steps) + 1)]
-            self.total = float(len(steps))
-        # The list is searched (bisect compares list items without boxing) and dropped; the run
-        # keeps an array, which is not a GC container, so the collections that the run's
+            cumulative = [float(order) for order in range(1, len(weights) + 1)]
+            self.total = float(len(weights))
+        # The list is searched (bisect compares list items without boxing) and dropped; the plan
+        # keeps an array, which is not a GC container, so the collections that a run's
         # allocations trigger do not walk N floats (read by step_progress).
         self.milestones = self._milestones(cumulative)
         self.accumulated = array("d", cumulative)
-        self.reported = 0
-        self.reporting_overall = False
-        # One slot per step that ran or was skipped: its result, or None when skipped.
-        self.completed: list[StepResult | None] = []
-        self.undos: dict[int, list[tuple[str, Undo]]] = {}
-        self.rollback_listener: RollbackListener | None = None
 
-    def _milestones(self, cumulative: list[float]) -> list[tuple[int, int]]:
+    def _milestones(self, cumulative: list[float]) -> tuple[tuple[int, int], ...]:
         """``(order, percent)`` pairs: after step ``order`` the overall figure reaches ``percent``.
 
         At most 100 pairs, so the run loop compares one integer per step instead of computing a
         percentage per step.
         """
-        count = len(self.steps)
+        count = len(cumulative)
         if count == 0:
-            return []
+            return ()
         last = count - 1
         by_order: dict[int, int] = {}
         if count <= _TOTAL:
@@ -215,7 +205,35 @@ class _Run[C: BaseStepContext]:
                 if order < last:
                     by_order[order] = percent
         by_order[last] = _TOTAL  # only a finished run reports 100
-        return sorted((order, percent) for order, percent in by_order.items() if percent > 0)
+        return tuple(sorted((order, percent) for order, percent in by_order.items() if percent > 0))
+
+
+class _Run[C: BaseStepContext]:
+    """The bookkeeping of one ``execute()``; also what the context calls while a step runs."""
+
+    def __init__(
+        self,
+        steps: list[BaseStep[C]],
+        names: tuple[str, ...],
+        plan: _ProgressPlan,
+        context: C,
+        callback: ProgressCallback,
+        check_fields: bool,
+    ) -> None:
+        self.steps = steps
+        self.names = names
+        self.context = context
+        self.callback = callback
+        self.check_fields = check_fields
+        self.total = plan.total
+        self.accumulated = plan.accumulated
+        self.milestones = plan.milestones
+        self.reported = 0
+        self.reporting_overall = False
+        # One slot per step that ran or was skipped: its result, or None when skipped.
+        self.completed: list[StepResult | None] = []
+        self.undos: dict[int, list[tuple[str, Undo]]] = {}
+        self.rollback_listener: RollbackListener | None = None
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 

@@ -404,3 +404,58 @@ def test_the_result_timestamp_costs_no_datetime_until_read() -> None:
 def vars_of(result: StepResult) -> dict[str, object]:
     slots: tuple[str, ...] = getattr(type(result), "__slots__")
     return {name: getattr(result, name) for name in slots}
+
+
+# -- the progress plan a registry keeps for its runs -----------------------------------------------
+
+_operations = st.lists(
+    st.tuples(st.sampled_from(["register", "insert_after", "unregister", "run"]), st.integers(0, 50), st.floats(0.0, 1.0)),
+    min_size=1,
+    max_size=25,
+).map(lambda operations: [*operations, ("run", 0, 0.0)])
+
+
+def _progress_of(registry: StepRegistry[Any]) -> list[tuple[int, int]]:
+    reported: list[tuple[int, int]] = []
+    Orchestrator(registry, BaseStepContext(runtime_ctx=RuntimeContext()), lambda current, total: reported.append((current, total))).execute()
+    return reported
+
+
+class _Weighted(BaseStep[BaseStepContext]):
+    def __init__(self, name: str, weight: float) -> None:
+        self._name = name
+        self._weight = weight
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return self._weight
+
+    def execute(self, context: BaseStepContext) -> StepResult:
+        return StepResult()
+
+
+@given(_operations)
+def test_runs_after_any_change_report_the_progress_of_a_fresh_registry(
+    operations: list[tuple[str, int, float]],
+) -> None:
+    registry = StepRegistry[BaseStepContext]()
+    made = 0
+    for operation, position, weight in operations:
+        names = [step.name for step in registry.get_steps()]
+        if operation == "register" or (operation != "run" and not names):
+            registry.register(_Weighted(f"s{made}", weight))
+            made += 1
+        elif operation == "insert_after":
+            registry.insert_after(names[position % len(names)], _Weighted(f"s{made}", weight))
+            made += 1
+        elif operation == "unregister":
+            registry.unregister(names[position % len(names)])
+        else:  # a run: it may keep a plan that later changes must not reuse
+            fresh = StepRegistry[BaseStepContext]()
+            for step in registry.get_steps():
+                fresh.register(step)
+            assert _progress_of(registry) == _progress_of(fresh)
