@@ -55,13 +55,13 @@ _pending_classes: dict[type, object] = {}
 
 # -- field checks ----------------------------------------------------------------------------------
 #
-# A check is the bound ``validate_python`` of a pydantic-core ``SchemaValidator`` (with
-# ``strict=True`` bound by a C-level partial): no Python frame between an assignment and the
-# validator. For the types a context field usually has, the core schema is written here, exactly
-# as pydantic's ``TypeAdapter`` generates it in strict mode (tests/core/test_context_checks.py
-# compares the two), which spares the first context instance pydantic's schema generator (most of
-# the time to the first step). Every other type goes through ``TypeAdapter``, built when the
-# field is first checked with a value that could fail.
+# A check is the bound ``validate_python`` of a pydantic-core ``SchemaValidator``, strict through
+# its schema config: no Python frame between an assignment and the validator. For the types a
+# context field usually has, the core schema is written here, exactly as pydantic's
+# ``TypeAdapter`` generates it in strict mode (tests/core/test_fast_paths.py compares the two),
+# which spares the first context instance pydantic's schema generator (most of the time to the
+# first step). Every other type goes through ``TypeAdapter``, built when the field is first
+# checked with a value that could fail.
 
 _STRICT_CORE_CONFIG = core_schema.CoreConfig(strict=True)
 _SCALAR_SCHEMAS: dict[object, Callable[[], core_schema.CoreSchema]] = {
@@ -142,16 +142,16 @@ def _is_unchecked_protocol(hint: object) -> bool:
     )
 
 
-def _make_check(checks: dict[str, _FieldCheck | None], name: str, hint: Any) -> _FieldCheck | None:
+def _make_check(hint: Any) -> _FieldCheck | None:
     if hint is Any or _is_unchecked_protocol(hint):
         return None
     schema = _core_schema_for(hint)
     if schema is not None:
         return _validator_check(SchemaValidator(schema, _STRICT_CORE_CONFIG), strict_by_config=True)
-    return _deferred_check(checks, name, hint)
+    return _deferred_check(hint)
 
 
-def _deferred_check(checks: dict[str, _FieldCheck | None], name: str, hint: Any) -> _FieldCheck:
+def _deferred_check(hint: Any) -> _FieldCheck:
     """A check that builds the field's ``TypeAdapter`` when it first sees a value that could fail.
 
     An empty list (or dict) is valid for every ``list[X]`` (``dict[K, V]``), so the default of a
@@ -159,12 +159,14 @@ def _deferred_check(checks: dict[str, _FieldCheck | None], name: str, hint: Any)
     """
     origin = typing.get_origin(hint)
     always_valid: type | None = origin if origin is list or origin is dict else None
+    validate: _FieldCheck | None = None
 
     def check(value: object) -> object:
-        if always_valid is not None and type(value) is always_valid and not value:
-            return value
-        validate = _validator_check(_adapter_for(hint).validator, strict_by_config=False)
-        checks[name] = validate  # later assignments call the validator directly
+        nonlocal validate
+        if validate is None:
+            if always_valid is not None and type(value) is always_valid and not value:
+                return value
+            validate = _validator_check(_adapter_for(hint).validator, strict_by_config=False)
         return validate(value)
 
     return check
@@ -224,10 +226,10 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
             "exist at run time; fields are validated at run time, so every type a field uses must "
             "be importable then: import it at module level (not only under `if TYPE_CHECKING:`)"
         ) from error
-    checks: dict[str, _FieldCheck | None] = {}
-    for context_field in dataclasses.fields(cls):
-        checks[context_field.name] = _make_check(checks, context_field.name, hints.get(context_field.name, Any))
-    return checks
+    return {
+        context_field.name: _make_check(hints.get(context_field.name, Any))
+        for context_field in dataclasses.fields(cls)
+    }
 
 
 # -- every subclass is a dataclass ---------------------------------------------------------------

@@ -136,6 +136,30 @@ def test_deferred_checks_accept_good_values_and_refuse_bad_ones() -> None:
     context.points = []  # an empty list is valid for list[_Point]
 
 
+def test_deferred_check_builds_its_adapter_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import steprail._context as context_module
+
+    built: list[object] = []
+    original = context_module._adapter_for
+
+    def counting(hint: Any) -> TypeAdapter[Any]:
+        built.append(hint)
+        return original(hint)
+
+    monkeypatch.setattr(context_module, "_adapter_for", counting)
+
+    class Counted(BaseStepContext):
+        points: list[_Point] = field(default_factory=list)
+
+    context = Counted(runtime_ctx=RuntimeContext())
+    assert built == []  # the empty default needed no adapter
+    for x in range(3):
+        context.points = [_Point(x)]
+    with pytest.raises(ValidationError):
+        context.points = [x]  # type: ignore[list-item]  # the runtime check under test
+    assert built == [list[_Point]]
+
+
 def test_deferred_check_refuses_a_bad_value_as_the_first_value() -> None:
     class FirstBad(BaseStepContext):
         points: list[_Point] = field(default_factory=list)
