@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import typing
 from time import time as _now
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,22 @@ class StepResult:
             if success is True and error is None and skipped is False and data is None and rollback_data is None
             else [success, error, skipped, data, rollback_data]
         )
+
+    def __getstate__(self) -> tuple[None, dict[str, object]]:
+        """What pickling and copying store: the two slots (the default for a slotted class)."""
+        return None, {"_taken": self._taken, "_more": self._more}
+
+    def __setstate__(self, state: object) -> None:
+        """Restore a pickled result, including one pickled by an earlier steprail.
+
+        Earlier versions (a dataclass with a slot per field) stored ``(None, {field: value})``.
+        """
+        _, slots = typing.cast(tuple[None, dict[str, Any]], state)
+        if "_taken" not in slots:
+            StepResult.__init__(self, **slots)
+            return
+        self._taken = slots["_taken"]
+        self._more = slots["_more"]
 
     def _get(self, index: int) -> Any:
         more = self._more

@@ -330,6 +330,27 @@ def test_step_result_is_still_a_dataclass() -> None:
     assert StepResult.__hash__ is None  # as a non-frozen dataclass with eq
 
 
+# pickle.dumps(StepResult(False, {"a": 1}, "boom", timestamp=datetime(2026, 11, 1, tzinfo=UTC)),
+# protocol=4) as written by steprail 3a5f3b2, whose StepResult was a dataclass with a slot per
+# field: (None, {field: value}) as its state.
+_EARLIER_PICKLE = (
+    b"\x80\x04\x95\xd7\x00\x00\x00\x00\x00\x00\x00\x8c\x10steprail._result\x94\x8c\nStepResult\x94"
+    b"\x93\x94)\x81\x94N}\x94(\x8c\x07success\x94\x89\x8c\x04data\x94}\x94\x8c\x01a\x94K\x01s"
+    b"\x8c\x05error\x94\x8c\x04boom\x94\x8c\rrollback_data\x94}\x94\x8c\x07skipped\x94\x89"
+    b"\x8c\ttimestamp\x94\x8c\x08datetime\x94\x8c\x08datetime\x94\x93\x94C\n\x07\xea\x0b\x01"
+    b"\x00\x00\x00\x00\x00\x00\x94h\x0f\x8c\x08timezone\x94\x93\x94h\x0f\x8c\ttimedelta\x94"
+    b"\x93\x94K\x00K\x00K\x00\x87\x94R\x94\x85\x94R\x94\x86\x94R\x94u\x86\x94b."
+)
+
+
+def test_a_result_pickled_by_an_earlier_steprail_still_loads() -> None:
+    restored = pickle.loads(_EARLIER_PICKLE)
+    assert type(restored) is StepResult
+    stamp = datetime(2026, 11, 1, tzinfo=UTC)
+    assert restored == StepResult(False, {"a": 1}, "boom", timestamp=stamp)
+    assert pickle.loads(pickle.dumps(restored)) == restored
+
+
 def test_step_result_dicts_are_fresh_per_result_and_keep_changes() -> None:
     first, second = StepResult(), StepResult()
     first.data["x"] = 1
