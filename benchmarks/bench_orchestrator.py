@@ -23,6 +23,18 @@ the measuring process (``time.process_time``), so that other work on a shared ma
 count. It also prints the
 extra memory the orchestrator keeps per step, and the cold import time of steprail beside
 pydantic's, measured in fresh interpreters in the same run.
+
+Close to the floor (issue 16), each beside its baseline from the same run:
+
+- per step: steps that each write one validated ``int`` field and return ``StepResult()``, run by
+  the orchestrator, against a bare loop calling each step's work (one field write on a plain
+  dataclass); beside it the physical floor of a correct orchestrator (a minimal loop doing the
+  bookkeeping the contract needs: current step, call, result check, results and completed lists,
+  milestone progress) with unvalidated writes and one shared result.
+- a validated scalar write and a plain dataclass write, per write; ``StepResult()`` per call;
+  the absolute bytes a run keeps per step at 100 000 steps (results, context, everything).
+- time to first step: a fresh interpreter imports the public names, defines a three-field context
+  and a step, and runs one step; beside ``import pydantic`` in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -138,6 +150,30 @@ def make_failing_steps(count: int) -> list[Trivial]:
     return [FailsHalfway(index, 1.0 / count, index == count // 2) for index in range(count)]
 
 
+@dataclass
+class FailureWriteContext(BenchContext):
+    """The failure path's context when each step also writes one validated field."""
+
+    value: int = 0
+
+
+class WritesThenFailsHalfway(FailsHalfway):
+    """A failure-path step that first writes one validated field (the one at N/2 then fails)."""
+
+    def __init__(self, index: int, weight: float, fails: bool) -> None:
+        super().__init__(index, weight, fails)
+        self._index = index
+
+    def execute(self, context: BenchContext) -> StepResult:
+        assert isinstance(context, FailureWriteContext)
+        context.value = self._index
+        return super().execute(context)
+
+
+def make_writing_failing_steps(count: int) -> list[Trivial]:
+    return [WritesThenFailsHalfway(index, 1.0 / count, index == count // 2) for index in range(count)]
+
+
 def plain_build_and_run(steps: list[Trivial], context: BenchContext) -> None:
     chosen: list[Trivial] = []
     for step in steps:
@@ -180,16 +216,21 @@ def orchestrated_failure_path(steps: list[Trivial], context: BenchContext) -> No
 
 
 def paired_ratio(
-    baseline: Callable[[BenchContext], None], ours: Callable[[BenchContext], None], repeats: int, runs: int
+    baseline: Callable[[BenchContext], None],
+    ours: Callable[[BenchContext], None],
+    repeats: int,
+    runs: int,
+    *,
+    context_type: type[BenchContext] = BenchContext,
 ) -> tuple[float, float, float]:
     """Median ratio, median baseline and median ours per run, alternating the two."""
     ratios: list[float] = []
     base_times: list[float] = []
     our_times: list[float] = []
     for _ in range(repeats):
-        contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs)]
+        contexts = [context_type(runtime_ctx=RuntimeContext()) for _ in range(runs)]
         base = timed(lambda: run_all(baseline, contexts))
-        contexts = [BenchContext(runtime_ctx=RuntimeContext()) for _ in range(runs)]
+        contexts = [context_type(runtime_ctx=RuntimeContext()) for _ in range(runs)]
         mine = timed(lambda: run_all(ours, contexts))
         ratios.append(mine / base)
         base_times.append(base / runs)
@@ -207,20 +248,22 @@ from synapse_sdk.plugins.steps.context import BaseStepContext
 from synapse_sdk.plugins.steps.orchestrator import Orchestrator
 from synapse_sdk.plugins.steps.registry import StepRegistry
 
-count, repeats, runs = (int(arg) for arg in sys.argv[1:4])
+count, repeats, runs, writes = (int(arg) for arg in sys.argv[1:5])
 
 @dataclass
 class Ctx(BaseStepContext):
-    pass
+    value: int = 0
 
 class Step(BaseStep[Ctx]):
     def __init__(self, index, weight, fails):
-        self._name = f"step_{index}"; self._weight = weight; self._fails = fails
+        self._name = f"step_{index}"; self._weight = weight; self._fails = fails; self._index = index
     @property
     def name(self): return self._name
     @property
     def progress_weight(self): return self._weight
     def execute(self, context):
+        if writes:
+            context.value = self._index
         if self._fails:
             raise RuntimeError("step failed")
         return StepResult()
@@ -262,11 +305,13 @@ print(statistics.median(ratios), statistics.median(bases), statistics.median(min
 """
 
 
-def synapse_failure_path(python: str, count: int, repeats: int, runs: int) -> tuple[float, float, float] | str:
+def synapse_failure_path(
+    python: str, count: int, repeats: int, runs: int, *, writes: bool
+) -> tuple[float, float, float] | str:
     """The failure path under synapse-sdk, or why it could not be measured."""
     try:
         done = subprocess.run(
-            [python, "-c", _SYNAPSE_SCRIPT, str(count), str(repeats), str(runs)],
+            [python, "-c", _SYNAPSE_SCRIPT, str(count), str(repeats), str(runs), str(int(writes))],
             capture_output=True,
             text=True,
             timeout=600,
@@ -348,16 +393,248 @@ def middle_insertions(count: int, inserts: int, repeats: int) -> tuple[float, fl
     return statistics.median(ratios), statistics.median(plain_times), statistics.median(our_times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument(
-        "--synapse-python",
-        default=os.environ.get("STEPRAIL_BENCH_SYNAPSE_PYTHON"),
-        help="a Python with synapse-sdk==2026.2.17 installed (for the failure-path comparison)",
+# -- close to the floor (issue 16) --------------------------------------------------------------
+
+
+@dataclass
+class WriteContext(BaseStepContext):
+    """The per-step workload's context: one validated int field."""
+
+    value: int = 0
+
+
+@dataclass
+class PlainState:
+    """The bare loop's state: the same field on a plain dataclass."""
+
+    value: int = 0
+
+
+class WritesField(BaseStep[WriteContext]):
+    """A step whose work is one validated field write."""
+
+    def __init__(self, index: int) -> None:
+        self._name = f"step_{index}"
+        self._index = index
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: WriteContext) -> StepResult:
+        context.value = self._index
+        return StepResult()
+
+
+class PlainWork:
+    """The bare loop's unit of work: the same write on a plain dataclass."""
+
+    def __init__(self, index: int) -> None:
+        self._index = index
+
+    def run(self, state: PlainState) -> None:
+        state.value = self._index
+
+
+_SHARED_RESULT = StepResult()
+
+
+class FloorStep(WritesField):
+    """The floor's step: an unvalidated write (the instance dict) and one shared result."""
+
+    def execute(self, context: WriteContext) -> StepResult:
+        context.__dict__["value"] = self._index
+        return _SHARED_RESULT
+
+
+def bare_loop(work: list[PlainWork], state: PlainState) -> None:
+    for item in work:
+        item.run(state)
+
+
+def floor_loop(steps: list[WritesField], names: tuple[str, ...], context: WriteContext) -> None:
+    """The least a correct orchestrator does per step, written inline."""
+    fields = context.__dict__
+    results = context.step_results
+    completed: list[StepResult] = []
+    milestone = len(steps) // 100 or 1
+    for order, step in enumerate(steps):
+        fields["current_step"] = names[order]
+        fields["current_step_order"] = order
+        result = step.execute(context)
+        if type(result) is not StepResult or not result.success:
+            raise RuntimeError("the floor's steps always succeed")
+        results.append(result)
+        completed.append(result)
+        if order % milestone == 0:
+            ignore_progress(order // milestone, 100)
+
+
+def per_step(count: int, repeats: int, runs: int) -> tuple[float, float, float]:
+    """Median seconds per step: bare loop, steprail, floor (each run on a fresh context)."""
+    registry = StepRegistry[WriteContext]()
+    for index in range(count):
+        registry.register(WritesField(index))
+    work = [PlainWork(index) for index in range(count)]
+    floor_steps: list[WritesField] = [FloorStep(index) for index in range(count)]
+    names = tuple(step.name for step in floor_steps)
+    bare_times: list[float] = []
+    our_times: list[float] = []
+    floor_times: list[float] = []
+    for _ in range(repeats):
+        states = [PlainState() for _ in range(runs)]
+
+        def bare_runs() -> None:
+            for state in states:
+                bare_loop(work, state)
+
+        contexts = [WriteContext(runtime_ctx=RuntimeContext()) for _ in range(runs)]
+
+        def our_runs() -> None:
+            for context in contexts:
+                Orchestrator(registry, context, ignore_progress).execute()
+
+        floor_contexts = [WriteContext(runtime_ctx=RuntimeContext()) for _ in range(runs)]
+
+        def floor_runs() -> None:
+            for context in floor_contexts:
+                floor_loop(floor_steps, names, context)
+
+        bare_times.append(timed(bare_runs) / runs / count)
+        our_times.append(timed(our_runs) / runs / count)
+        floor_times.append(timed(floor_runs) / runs / count)
+        del states, contexts, floor_contexts
+    return statistics.median(bare_times), statistics.median(our_times), statistics.median(floor_times)
+
+
+def write_costs(repeats: int) -> tuple[float, float, float]:
+    """Seconds per validated write, per plain dataclass write, per ``StepResult()`` (each in a
+    plain ``for`` loop of its own, loop included)."""
+    context = WriteContext(runtime_ctx=RuntimeContext())
+    state = PlainState()
+    count = 100_000
+    kept: list[StepResult] = []
+
+    def validated() -> None:
+        for index in range(count):
+            context.value = index
+
+    def plain() -> None:
+        for index in range(count):
+            state.value = index
+
+    def make_results() -> None:
+        # Kept, as a run keeps them (dropping each one would also time its deallocation).
+        append = kept.append
+        for _ in range(count):
+            append(StepResult())
+
+    samples: dict[str, list[float]] = {"validated": [], "plain": [], "result": []}
+    for _ in range(repeats):
+        samples["validated"].append(timed(validated) / count)
+        samples["plain"].append(timed(plain) / count)
+        samples["result"].append(timed(make_results) / count)
+        kept.clear()
+    return (
+        statistics.median(samples["validated"]),
+        statistics.median(samples["plain"]),
+        statistics.median(samples["result"]),
     )
-    args = parser.parse_args()
-    scale = 1 if args.quick else 3
+
+
+def absolute_bytes_per_step(count: int) -> float:
+    """Bytes a run of the per-step workload keeps, context and results included, per step."""
+    registry = StepRegistry[WriteContext]()
+    for index in range(count):
+        registry.register(WritesField(index))
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    context = WriteContext(runtime_ctx=RuntimeContext())
+    Orchestrator(registry, context, ignore_progress).execute()
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    if len(context.step_results) != count:
+        raise RuntimeError("the run did not keep one result per step")
+    return (after - before) / count
+
+
+_FIRST_STEP_SCRIPT = """
+import time
+started = time.process_time()
+from steprail import BaseStep, BaseStepContext, Orchestrator, RuntimeContext, StepRegistry, StepResult
+
+class Ctx(BaseStepContext):
+    title: str = ""
+    count: int = 0
+    ratio: float = 0.0
+
+class First(BaseStep[Ctx]):
+    @property
+    def name(self):
+        return "first"
+    @property
+    def progress_weight(self):
+        return 1.0
+    def execute(self, context):
+        context.count = 1
+        return StepResult()
+
+registry = StepRegistry[Ctx]()
+registry.register(First())
+context = Ctx(runtime_ctx=RuntimeContext())
+Orchestrator(registry, context, lambda current, total: None).execute()
+assert context.count == 1
+print(time.process_time() - started)
+"""
+
+_IMPORT_PYDANTIC_SCRIPT = """
+import time
+started = time.process_time()
+import pydantic
+print(time.process_time() - started)
+"""
+
+
+def fresh_interpreter_seconds(script: str, repeats: int) -> float:
+    """Median CPU seconds ``script`` reports in fresh interpreters (interpreter start excluded)."""
+    samples = [
+        float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+        for _ in range(repeats)
+    ]
+    return statistics.median(samples)
+
+
+def close_to_the_floor(scale: int) -> None:
+    print("per step: each step writes one validated int field and returns StepResult() (run only)")
+    print("steps     bare loop   steprail    ratio (goal <= 10)   floor       ratio")
+    for count, (repeats, runs) in {1_000: (7 * scale, 30), 100_000: (3 * scale, 1)}.items():
+        bare, ours, floor = per_step(count, repeats, runs)
+        print(
+            f"{count:>7}  {bare * 1e9:7.0f} ns  {ours * 1e9:7.0f} ns  {ours / bare:6.2f}x"
+            f"             {floor * 1e9:7.0f} ns  {floor / bare:6.2f}x"
+        )
+    validated, plain, result = write_costs(3 * scale)
+    print(
+        f"validated int write {validated * 1e9:.0f} ns (goal <= 200; a plain dataclass write in the same loop"
+        f" {plain * 1e9:.0f} ns); StepResult() {result * 1e9:.0f} ns (kept in a list)"
+    )
+    print(f"kept at 100 000 steps: {absolute_bytes_per_step(100_000):.1f} B/step absolute (goal <= 100)")
+    repeats = 5 if scale == 1 else 9
+    first = fresh_interpreter_seconds(_FIRST_STEP_SCRIPT, repeats)
+    pydantic_import = fresh_interpreter_seconds(_IMPORT_PYDANTIC_SCRIPT, repeats)
+    print(
+        f"time to first step (median of {repeats} fresh interpreters, CPU): {first * 1e3:.0f} ms,"
+        f" import pydantic {pydantic_import * 1e3:.0f} ms: {first / pydantic_import:.2f}x (goal <= 1.5)"
+    )
+
+
+def build_and_run(scale: int) -> None:
     print("build + run (register every step, then execute) against a plain loop appending the steps to a list")
     print("steps      plain       orchestrator   median ratio (goal <= 1.5 at 100 000)")
     for count, (repeats, runs) in {1_000: (7 * scale, 30), 100_000: (3 * scale, 1)}.items():
@@ -369,29 +646,40 @@ def main() -> None:
             runs,
         )
         print(f"{count:>7}  {plain * 1e3:>9.3f} ms  {ours * 1e3:>10.3f} ms   {ratio:6.2f}x")
+
+
+def failure_path(synapse_python: str | None, scale: int) -> None:
     count = 1_000
     repeats, runs = 7 * scale, 30
-    failing = make_failing_steps(count)
-    ratio, plain, ours = paired_ratio(
-        lambda context: plain_failure_path(failing, context),
-        lambda context: orchestrated_failure_path(failing, context),
-        repeats,
-        runs,
-    )
-    print(f"failure path, N = {count}, step N/2 fails, completed steps roll back (build included):")
-    print(f"  steprail     {ours * 1e3:8.3f} ms/run   {ratio:6.2f}x its plain loop ({plain * 1e3:.3f} ms)")
-    if args.synapse_python:
-        measured = synapse_failure_path(args.synapse_python, count, repeats, runs)
+    for writes, failing, label in (
+        (False, make_failing_steps(count), "steps do nothing"),
+        (True, make_writing_failing_steps(count), "each step writes one int field first"),
+    ):
+        ratio, plain, ours = paired_ratio(
+            lambda context: plain_failure_path(failing, context),
+            lambda context: orchestrated_failure_path(failing, context),
+            repeats,
+            runs,
+            context_type=FailureWriteContext if writes else BenchContext,
+        )
+        print(f"failure path, N = {count}, step N/2 fails, completed steps roll back (build included), {label}:")
+        print(f"  steprail     {ours * 1e3:8.3f} ms/run   {ratio:6.2f}x its plain loop ({plain * 1e3:.3f} ms)")
+        if not synapse_python:
+            print("  synapse-sdk  not measured: pass --synapse-python (a Python with synapse-sdk==2026.2.17)")
+            continue
+        measured = synapse_failure_path(synapse_python, count, repeats, runs, writes=writes)
         if isinstance(measured, str):
             print(f"  synapse-sdk  {measured}")
-        else:
-            their_ratio, their_plain, theirs = measured
-            print(
-                f"  synapse-sdk  {theirs * 1e3:8.3f} ms/run   {their_ratio:6.2f}x its plain loop ({their_plain * 1e3:.3f} ms),"
-                f" same run; steprail is {'cheaper' if ratio < their_ratio else 'NOT cheaper'} by ratio"
-            )
-    else:
-        print("  synapse-sdk  not measured: pass --synapse-python (a Python with synapse-sdk==2026.2.17)")
+            continue
+        their_ratio, their_plain, theirs = measured
+        print(
+            f"  synapse-sdk  {theirs * 1e3:8.3f} ms/run   {their_ratio:6.2f}x its plain loop ({their_plain * 1e3:.3f} ms),"
+            f" same run; steprail is {'cheaper' if ours < theirs else 'NOT cheaper'} by time"
+            f" ({ours / theirs:.2f}x theirs)"
+        )
+
+
+def run_only(scale: int, quick: bool) -> None:
     ratio, plain, ours = middle_insertions(100_000, 2_000, 3 * scale)
     print("insert_after in the middle: 2 000 calls on 100 000 steps, against list.index + list.insert on plain lists")
     print(f"  plain {plain * 1e3:8.1f} ms   registry {ours * 1e3:8.1f} ms   {ratio:6.2f}x")
@@ -404,11 +692,31 @@ def main() -> None:
         print(f"{count:>7}  {plain * 1e3:>9.3f} ms  {ours * 1e3:>13.3f} ms   {ratio:6.2f}x")
     kept, peak = memory_per_step(100_000)
     print(f"memory at 100 000 steps, orchestrator minus plain loop: kept {kept:.1f} B/step, peak {peak:.1f} B/step (goal kept <= 200)")
-    repeats = 3 if args.quick else 7
+    repeats = 3 if quick else 7
     print(
         f"cold import (median of {repeats} fresh interpreters): steprail {cold_import('steprail', repeats) * 1e3:.0f} ms,"
         f" pydantic {cold_import('pydantic', repeats) * 1e3:.0f} ms"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--floor-only", action="store_true", help="only the close-to-the-floor figures and the failure path")
+    parser.add_argument(
+        "--synapse-python",
+        default=os.environ.get("STEPRAIL_BENCH_SYNAPSE_PYTHON"),
+        help="a Python with synapse-sdk==2026.2.17 installed (for the failure-path comparison)",
+    )
+    args = parser.parse_args()
+    scale = 1 if args.quick else 3
+    if not args.floor_only:
+        build_and_run(scale)
+    failure_path(args.synapse_python, scale)
+    if not args.floor_only:
+        run_only(scale, args.quick)
+    print()
+    close_to_the_floor(scale)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, dataclass_transform
 
-from pydantic import ConfigDict, PydanticUserError
-from pydantic_core import InitErrorDetails, ValidationError
+from pydantic_core import InitErrorDetails, SchemaValidator, ValidationError, core_schema
 
 from ._result import StepResult
 from ._runtime import RuntimeContext
@@ -32,7 +32,8 @@ __all__ = ["BaseStepContext", "Undo"]
 type Undo = Callable[[], object]
 """An undo action registered with :meth:`BaseStepContext.on_rollback`."""
 
-type _FieldCheck = Callable[[object], None]
+# A field's check: raises pydantic's ValidationError (not yet naming the class and the field).
+type _FieldCheck = Callable[[object], object]
 
 
 class _ActiveRun(Protocol):
@@ -45,7 +46,6 @@ class _ActiveRun(Protocol):
     def add_undo(self, undo: Undo, label: str) -> None: ...
 
 
-_STRICT_CONFIG = ConfigDict(strict=True, arbitrary_types_allowed=True)
 # Per context class: each field's name and its check (None: the field's type is not checked).
 _fields_by_class: dict[type, dict[str, _FieldCheck | None]] = {}
 # Context classes made dataclasses by __init_subclass__ and not yet finished (see _finish_class),
@@ -53,16 +53,84 @@ _fields_by_class: dict[type, dict[str, _FieldCheck | None]] = {}
 _pending_classes: dict[type, object] = {}
 
 
+# -- field checks ----------------------------------------------------------------------------------
+#
+# A check is the bound ``validate_python`` of a pydantic-core ``SchemaValidator``, strict through
+# its schema config: no Python frame between an assignment and the validator. For the types a
+# context field usually has, the core schema is written here, exactly as pydantic's
+# ``TypeAdapter`` generates it in strict mode (tests/core/test_fast_paths.py compares the two),
+# which spares the first context instance pydantic's schema generator (most of the time to the
+# first step). Every other type goes through ``TypeAdapter``, built when the field is first
+# checked with a value that could fail.
+
+_STRICT_CORE_CONFIG = core_schema.CoreConfig(strict=True)
+_SCALAR_SCHEMAS: dict[object, Callable[[], core_schema.CoreSchema]] = {
+    int: core_schema.int_schema,
+    str: core_schema.str_schema,
+    float: core_schema.float_schema,
+    bool: core_schema.bool_schema,
+    bytes: core_schema.bytes_schema,
+    type(None): core_schema.none_schema,
+    Any: core_schema.any_schema,
+}
+
+
+def _core_schema_for(hint: object) -> core_schema.CoreSchema | None:
+    """The core schema pydantic makes for ``hint`` in strict mode, or None if not written here."""
+    try:
+        scalar = _SCALAR_SCHEMAS.get(hint)
+    except TypeError:  # an unhashable hint (Annotated with unhashable metadata): not written here
+        return None
+    if scalar is not None:
+        return scalar()
+    if hint is list:
+        return core_schema.list_schema(core_schema.any_schema())
+    if hint is dict:
+        return core_schema.dict_schema(core_schema.any_schema(), core_schema.any_schema())
+    if hint is RuntimeContext:  # a plain class: pydantic checks it with isinstance()
+        return core_schema.is_instance_schema(hint)
+    origin = typing.get_origin(hint)
+    arguments = typing.get_args(hint)
+    if origin is list and len(arguments) == 1:
+        items = _core_schema_for(arguments[0])
+        return None if items is None else core_schema.list_schema(items)
+    if origin is dict and len(arguments) == 2:
+        keys, values = _core_schema_for(arguments[0]), _core_schema_for(arguments[1])
+        return None if keys is None or values is None else core_schema.dict_schema(keys, values)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [argument for argument in arguments if argument is not type(None)]
+        choices = [_core_schema_for(member) for member in members]
+        if any(choice is None for choice in choices):
+            return None
+        known = typing.cast(list[core_schema.CoreSchema], choices)
+        inner = known[0] if len(known) == 1 else core_schema.union_schema(list(known))
+        return core_schema.nullable_schema(inner) if len(members) < len(arguments) else inner
+    return None
+
+
 def _adapter_for(hint: Any) -> TypeAdapter[Any]:
-    # Imported here: pydantic's TypeAdapter pulls in its model machinery, which doubles the cost
-    # of `import steprail`; a context class pays it once, on its first instance.
-    from pydantic import TypeAdapter
+    # Imported here: pydantic's TypeAdapter pulls in its model machinery and schema generator,
+    # which costs more than all of steprail; only a context with a type not written above pays it.
+    from pydantic import ConfigDict, PydanticUserError, TypeAdapter
 
     try:
-        return TypeAdapter(hint, config=_STRICT_CONFIG)
+        return TypeAdapter(hint, config=ConfigDict(strict=True, arbitrary_types_allowed=True))
     except PydanticUserError:
         # Models, dataclasses and TypedDicts carry their own config and refuse ours.
         return TypeAdapter(hint)
+
+
+def _validator_check(validator: object, *, strict_by_config: bool) -> _FieldCheck:
+    validate: Callable[..., object] = getattr(validator, "validate_python")
+    if strict_by_config:
+        # Every schema written here is strict through its config: the same as strict=True at
+        # the call, which would cost a keyword-argument parse per write.
+        return validate
+
+    def check(value: object) -> object:
+        return validate(value, strict=True)
+
+    return check
 
 
 def _is_unchecked_protocol(hint: object) -> bool:
@@ -74,17 +142,32 @@ def _is_unchecked_protocol(hint: object) -> bool:
     )
 
 
-def _make_check(owner: type, name: str, hint: Any) -> _FieldCheck | None:
+def _make_check(hint: Any) -> _FieldCheck | None:
     if hint is Any or _is_unchecked_protocol(hint):
         return None
-    adapter = _adapter_for(hint)
-    title = owner.__name__
+    schema = _core_schema_for(hint)
+    if schema is not None:
+        return _validator_check(SchemaValidator(schema, _STRICT_CORE_CONFIG), strict_by_config=True)
+    return _deferred_check(hint)
 
-    def check(value: object) -> None:
-        try:
-            adapter.validate_python(value, strict=True)
-        except ValidationError as error:
-            raise _retitled(error, title, name) from None
+
+def _deferred_check(hint: Any) -> _FieldCheck:
+    """A check that builds the field's ``TypeAdapter`` when it first sees a value that could fail.
+
+    An empty list (or dict) is valid for every ``list[X]`` (``dict[K, V]``), so the default of a
+    field such as ``step_results: list[StepResult]`` is accepted without building the adapter.
+    """
+    origin = typing.get_origin(hint)
+    always_valid: type | None = origin if origin is list or origin is dict else None
+    validate: _FieldCheck | None = None
+
+    def check(value: object) -> object:
+        nonlocal validate
+        if validate is None:
+            if always_valid is not None and type(value) is always_valid and not value:
+                return value
+            validate = _validator_check(_adapter_for(hint).validator, strict_by_config=False)
+        return validate(value)
 
     return check
 
@@ -118,7 +201,19 @@ def _fields_for(cls: type) -> dict[str, _FieldCheck | None]:
         _finish_class(cls)
         fields = _build_checks(cls)
         _fields_by_class[cls] = fields
+        # What __setattr__ consults: every field but those whose class attribute is a data
+        # descriptor, which must be written through it. Filled in place: the class holds it.
+        writes: dict[str, _FieldCheck | None] = getattr(cls, "_steprail_writes")
+        writes.update((name, check) for name, check in fields.items() if not _is_data_descriptor(cls, name))
     return fields
+
+
+def _is_data_descriptor(cls: type, name: str) -> bool:
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            attribute_type = type(vars(klass)[name])
+            return hasattr(attribute_type, "__set__") or hasattr(attribute_type, "__delete__")
+    return False
 
 
 def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
@@ -132,7 +227,7 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
             "be importable then: import it at module level (not only under `if TYPE_CHECKING:`)"
         ) from error
     return {
-        context_field.name: _make_check(cls, context_field.name, hints.get(context_field.name, Any))
+        context_field.name: _make_check(hints.get(context_field.name, Any))
         for context_field in dataclasses.fields(cls)
     }
 
@@ -250,6 +345,7 @@ def _make_dataclass(cls: type, kw_only: bool) -> None:
         if spec.name in own and not _is_plain(spec):
             setattr(cls, spec.name, spec)
     _pending_classes[cls] = cls.__dict__["__dataclass_params__"]
+    setattr(cls, "_steprail_writes", {})  # its own, never a base's (filled by _fields_for)
 
 
 def _finish_class(cls: type) -> None:
@@ -289,24 +385,43 @@ def _unknown_name(cls: type, name: str, what: str) -> str:
     return f"{cls.__name__} {what} {name!r}{hint}"
 
 
-def _not_a_field(value: object) -> None:
-    """Stands for "no such field" in a field table lookup (never called)."""
+def _checked_setattr(self: BaseStepContext, name: str, value: object) -> None:
+    # The hot path of every assignment to a field: a class attribute, a dict look-up, the core
+    # validator (a C call), the instance dict write. Everything else takes _setattr_slow.
+    check = self._steprail_writes.get(name, _slow)
+    if check is not None:
+        if check is _slow:
+            _setattr_slow(self, name, value)
+            return
+        try:
+            check(value)
+        except ValidationError as error:
+            raise _retitled(error, type(self).__name__, name) from None
+    self.__dict__[name] = value
 
 
-def _checked_setattr(self: object, name: str, value: object) -> None:
+def _slow(value: object) -> object:
+    """Stands for "not on the hot path" in a ``_steprail_writes`` table (never called)."""
+    raise AssertionError("never called")
+
+
+def _setattr_slow(self: object, name: str, value: object) -> None:
+    """An assignment to a name that is not a plain field, or before the class's first instance."""
     cls = type(self)
-    fields = _fields_by_class.get(cls)
-    if fields is None:
-        fields = _fields_for(cls)
-    check = fields.get(name, _not_a_field)
-    if check is _not_a_field:
-        if not name.startswith("_") and not _declared_on(cls, name):
-            raise AttributeError(
-                _unknown_name(cls, name, "has no field")
-                + " (declare new state as a field of the class; names starting with '_' are free)"
-            )
-    elif check is not None:
-        check(value)
+    fields = _fields_for(cls)
+    if name in fields:
+        check = fields[name]
+        if check is not None:
+            try:
+                check(value)
+            except ValidationError as error:
+                raise _retitled(error, cls.__name__, name) from None
+    elif not name.startswith("_") and not _declared_on(cls, name):
+        raise AttributeError(
+            _unknown_name(cls, name, "has no field")
+            + " (declare new state as a field of the class; names starting with '_' are free)"
+        )
+    # object.__setattr__ honours a data descriptor (a property setter, a descriptor-typed field).
     object.__setattr__(self, name, value)
 
 
@@ -359,6 +474,9 @@ class BaseStepContext:
 
     # Lent by the orchestrator during a run; never a dataclass field and never validated.
     _active_run: ClassVar[_ActiveRun | None] = None
+    # Each class's own table of the fields __setattr__ validates and writes to the instance dict
+    # (see _fields_for): empty until the class's first assignment, which takes the slow path.
+    _steprail_writes: ClassVar[dict[str, _FieldCheck | None]] = {}
 
     if TYPE_CHECKING:
         # Only kw_only, so that both checkers reject a dataclass option given as a class keyword.
@@ -400,7 +518,7 @@ class BaseStepContext:
             try:
                 check(getattr(self, name))
             except ValidationError as error:
-                details.extend(_details_of(error))
+                details.extend(_details_of(error, (name,)))
         if details:
             raise ValidationError.from_exception_data(cls.__name__, details)
 

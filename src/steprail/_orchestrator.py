@@ -128,7 +128,9 @@ class Orchestrator[C: BaseStepContext]:
         try:
             # The snapshot is not kept in locals: the weights list is garbage once the run has
             # its cumulative shares, and every live list of N items lengthens each GC pass.
-            run = _Run(*self.registry._run_view(), self.context, self.progress_callback, self.check_fields)
+            steps, names, _ = self.registry._run_view()
+            plan = self.registry._cached_for_runs(_ProgressPlan)
+            run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             return run.run(commit)
         finally:
@@ -159,6 +161,53 @@ def _describe(error: BaseException) -> str:
     return text or type(error).__name__
 
 
+class _ProgressPlan:
+    """What a run needs to report weighted progress, computed from the weights alone.
+
+    Read-only once made, so the registry keeps one per state of its steps and every run until
+    the next change shares it (see ``StepRegistry._cached_for_runs``): at 1 000 steps, computing
+    it cost about as much as running the steps.
+    """
+
+    __slots__ = ("accumulated", "milestones", "total")
+
+    def __init__(self, weights: list[float]) -> None:
+        self.total = math.fsum(weights)
+        cumulative: list[float]
+        if self.total > 0:
+            cumulative = list(accumulate(weights))
+        else:  # every weight is 0: equal shares
+            cumulative = [float(order) for order in range(1, len(weights) + 1)]
+            self.total = float(len(weights))
+        # The list is searched (bisect compares list items without boxing) and dropped; the plan
+        # keeps an array, which is not a GC container, so the collections that a run's
+        # allocations trigger do not walk N floats (read by step_progress).
+        self.milestones = self._milestones(cumulative)
+        self.accumulated = array("d", cumulative)
+
+    def _milestones(self, cumulative: list[float]) -> tuple[tuple[int, int], ...]:
+        """``(order, percent)`` pairs: after step ``order`` the overall figure reaches ``percent``.
+
+        At most 100 pairs, so the run loop compares one integer per step instead of computing a
+        percentage per step.
+        """
+        count = len(cumulative)
+        if count == 0:
+            return ()
+        last = count - 1
+        by_order: dict[int, int] = {}
+        if count <= _TOTAL:
+            for order, reached in enumerate(cumulative[:last]):
+                by_order[order] = min(int(reached / self.total * _TOTAL + _EPSILON), _TOTAL - 1)
+        else:  # one search per percent beats one percentage per step
+            for percent in range(1, _TOTAL):
+                order = bisect_left(cumulative, (percent - _EPSILON) * self.total / _TOTAL)
+                if order < last:
+                    by_order[order] = percent
+        by_order[last] = _TOTAL  # only a finished run reports 100
+        return tuple(sorted((order, percent) for order, percent in by_order.items() if percent > 0))
+
+
 class _Run[C: BaseStepContext]:
     """The bookkeeping of one ``execute()``; also what the context calls while a step runs."""
 
@@ -166,7 +215,7 @@ class _Run[C: BaseStepContext]:
         self,
         steps: list[BaseStep[C]],
         names: tuple[str, ...],
-        weights: list[float],
+        plan: _ProgressPlan,
         context: C,
         callback: ProgressCallback,
         check_fields: bool,
@@ -176,43 +225,15 @@ class _Run[C: BaseStepContext]:
         self.context = context
         self.callback = callback
         self.check_fields = check_fields
-        self.total = math.fsum(weights)
-        if self.total > 0:
-            # An array, not a list: it is not a GC container, so the collections that the run's
-            # allocations trigger do not walk N floats (read only by bisect and step_progress).
-            self.accumulated = array("d", accumulate(weights))
-        else:  # every weight is 0: equal shares
-            self.accumulated = array("d", range(1, len(steps) + 1))
-            self.total = float(len(steps))
-        self.milestones = self._milestones()
+        self.total = plan.total
+        self.accumulated = plan.accumulated
+        self.milestones = plan.milestones
         self.reported = 0
         self.reporting_overall = False
         # One slot per step that ran or was skipped: its result, or None when skipped.
         self.completed: list[StepResult | None] = []
         self.undos: dict[int, list[tuple[str, Undo]]] = {}
         self.rollback_listener: RollbackListener | None = None
-
-    def _milestones(self) -> list[tuple[int, int]]:
-        """``(order, percent)`` pairs: after step ``order`` the overall figure reaches ``percent``.
-
-        At most 100 pairs, so the run loop compares one integer per step instead of computing a
-        percentage per step.
-        """
-        count = len(self.steps)
-        if count == 0:
-            return []
-        last = count - 1
-        by_order: dict[int, int] = {}
-        if count <= _TOTAL:
-            for order, reached in enumerate(self.accumulated[:last]):
-                by_order[order] = min(int(reached / self.total * _TOTAL + _EPSILON), _TOTAL - 1)
-        else:  # one search per percent beats one percentage per step
-            for percent in range(1, _TOTAL):
-                order = bisect_left(self.accumulated, (percent - _EPSILON) * self.total / _TOTAL)
-                if order < last:
-                    by_order[order] = percent
-        by_order[last] = _TOTAL  # only a finished run reports 100
-        return sorted((order, percent) for order, percent in by_order.items() if percent > 0)
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 
@@ -258,7 +279,8 @@ class _Run[C: BaseStepContext]:
         outer = (fields.get("_active_run"), fields.get("current_step"), fields.get("current_step_order"))
         names = self.names
         results = context.step_results
-        completed = self.completed
+        add_result = results.append
+        add_completed = self.completed.append
         check_fields = self.check_fields
         milestones = iter(self.milestones)
         next_order, next_percent = next(milestones, (-1, 0))
@@ -276,21 +298,22 @@ class _Run[C: BaseStepContext]:
                             result = step.execute(context)
                     except Exception as error:
                         failed = StepResult(success=False, error=_describe(error))
-                        results.append(failed)
+                        add_result(failed)
                         raise _StepFailure(failed, error) from error
                     except BaseException as interrupt:
-                        results.append(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
+                        add_result(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
                         raise
                     if skip:
-                        results.append(StepResult(skipped=True))
-                        completed.append(None)
+                        add_result(StepResult(skipped=True))
+                        add_completed(None)
                         skipped += 1
-                    elif type(result) is StepResult and result.success and not check_fields:
-                        results.append(result)  # the common case, without a call
-                        completed.append(result)
+                    elif type(result) is StepResult and result._more is None and not check_fields:
+                        # The common case, without a call: a plain success (see _result).
+                        add_result(result)
+                        add_completed(result)
                     else:
                         self._check_result(result, results)
-                        completed.append(result)
+                        add_completed(result)
                     if order == next_order:
                         self._report(next_percent)
                         next_order, next_percent = next(milestones, (-1, 0))

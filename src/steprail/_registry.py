@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 
 from ._context import BaseStepContext
@@ -36,6 +36,10 @@ class StepRegistry[C: BaseStepContext]:
         # True while the dict's key order is the run order (nothing was inserted in the middle):
         # snapshot() then copies the dict's keys and values at C speed, without ``_order()``.
         self._dict_in_order = True
+        # Insertions in the middle and removals so far: with the number of steps (register only
+        # appends), it tells whether the steps changed since _cached_for_runs last made its value.
+        self._changes = 0
+        self._for_runs: tuple[tuple[int, int], object, object] | None = None
 
     @classmethod
     def _from_checked(
@@ -76,6 +80,7 @@ class StepRegistry[C: BaseStepContext]:
     def unregister(self, name: str) -> None:
         """Remove the step called ``name``."""
         index = self._index_of(name, "unregister")  # the names are in sync from here
+        self._changes += 1
         del self._names[index]
         del self._steps[index]
         del self._weights[name]
@@ -108,6 +113,21 @@ class StepRegistry[C: BaseStepContext]:
         names = self._order()
         return list(self._steps), tuple(names), list(map(weights.__getitem__, names))
 
+    def _cached_for_runs[T](self, make: Callable[[list[float]], T]) -> T:
+        """``make(weights in run order)``, made again only after the steps changed.
+
+        For what every run derives from the weights alone (the orchestrator's progress plan):
+        ``make``'s result must not be changed by its users, as later runs share it.
+        """
+        key = (len(self._steps), self._changes)
+        cached = self._for_runs
+        if cached is not None and cached[0] == key and cached[1] is make:
+            value: T = cached[2]  # type: ignore[assignment]  # stored by this method for this `make`
+            return value
+        made = make(self._run_view()[2])
+        self._for_runs = (key, make, made)
+        return made
+
     def __len__(self) -> int:
         return len(self._steps)
 
@@ -132,6 +152,7 @@ class StepRegistry[C: BaseStepContext]:
         if name in self._weights:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
         weight = checked_weight(name, step.progress_weight)
+        self._changes += 1
         if index != len(self._steps):
             self._dict_in_order = False  # the new key goes last in the dict, not in the run
         self._order().insert(index, name)
