@@ -170,6 +170,11 @@ class CheckedShapes:
     #: The item's identity and source image id (``DMv2Source``), when it has them.
     file_name: str | None = None
     image_id: int | None = None
+    #: Each polygon's vertex xs and ys, in the order of ``polygons``: split once by the check,
+    #: kept so the COCO writer's shoelace area need not split the vertices again.
+    polygon_coords: list[tuple[tuple[float, ...], tuple[float, ...]]] = field(
+        default_factory=list
+    )
 
     # The extras, empty when the item has none: writers read these without a check.
     @property
@@ -1078,6 +1083,7 @@ def iter_checked_shapes(
         extras: ShapeExtras | None = None  # made on the first annotation that needs it
         box_ids: list[str] = []
         polygon_ids: list[str] = []
+        polygon_coords: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -1132,9 +1138,10 @@ def iter_checked_shapes(
                     extras = _polygon_extras(poly, len(polygons), extras)
                 polygons.append((name, points, bounds))
                 polygon_ids.append(poly["id"])
+                polygon_coords.append((xs, ys))
         yield CheckedShapes(
             split, stem, image_path, image_name, width, height, boxes, polygons, box_ids,
-            polygon_ids, extras, identity[0], identity[1],
+            polygon_ids, extras, identity[0], identity[1], polygon_coords,
         )  # fmt: skip
 
 
