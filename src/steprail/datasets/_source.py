@@ -870,6 +870,7 @@ def _iter_sized[T](
             _is_inside(root_real, os.path.join(root_real, os.path.relpath(f, layout.root)))
             for f in (json_folder, originals)
         )
+        matched = 0  # items whose image was found: each is a different file of original_files/
         for entry in _iter_json(folder / "json"):
             stem = entry.name[:-5]
             audit.items_total += 1
@@ -924,6 +925,7 @@ def _iter_sized[T](
                     message=f"no image original_files/{stem}.* beside json/{entry.name}",
                 )
                 continue
+            matched += 1
             image_name = image_path[len(originals) :]
             hint = image_name[len(stem) :]
             if (
@@ -939,6 +941,49 @@ def _iter_sized[T](
             if size is None:
                 continue
             yield split, stem, image_path, image_name, size[0], size[1], images, identity
+        if folders_safe:  # a folder leading out of the root is not even listed
+            _audit_unlisted_originals(originals, json_folder, matched, split, audit)
+
+
+_IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
+
+
+def _audit_unlisted_originals(
+    originals: str, json_folder: str, matched: int, split: str | None, audit: AuditLog
+) -> None:
+    # Record every image of ``originals`` with no item ``json/<stem>.json``: not imported, so
+    # counted as a skipped item (``unlisted_image``). Cheap in the common case: the images are
+    # only counted, and when there are no more of them than items that found theirs, each is
+    # some item's. Only otherwise is each image's item looked for (one stat per image); the
+    # memory held is the unlisted names alone.
+    def images() -> Iterator[os.DirEntry[str]]:
+        try:
+            with os.scandir(originals) as entries:
+                for entry in entries:
+                    if (
+                        os.path.splitext(entry.name)[1].lower() in _IMAGE_SUFFIXES
+                        and not entry.is_dir(follow_symlinks=False)
+                    ):
+                        yield entry
+        except (FileNotFoundError, NotADirectoryError):
+            return
+
+    if sum(1 for _ in images()) <= matched:
+        return
+    unlisted = sorted(
+        entry.name
+        for entry in images()
+        if not os.path.isfile(
+            os.path.join(json_folder, os.path.splitext(entry.name)[0] + ".json")
+        )
+    )
+    for name in unlisted:
+        audit.items_total += 1
+        audit.record(
+            split=split, item=name, reason=AuditReason.UNLISTED_IMAGE,
+            message=f"original_files/{name} has no item json/{os.path.splitext(name)[0]}.json: "
+            "not imported",
+        )  # fmt: skip
 
 
 def _is_inside(root_real: str, path: str) -> bool:
