@@ -952,32 +952,28 @@ def _audit_unlisted_originals(
     originals: str, json_folder: str, matched: int, split: str | None, audit: AuditLog
 ) -> None:
     # Record every image of ``originals`` with no item ``json/<stem>.json``: not imported, so
-    # counted as a skipped item (``unlisted_image``). Cheap in the common case: the images are
-    # only counted, and when there are no more of them than items that found theirs, each is
-    # some item's. Only otherwise is each image's item looked for (one stat per image); the
-    # memory held is the unlisted names alone.
-    def images() -> Iterator[os.DirEntry[str]]:
-        try:
-            with os.scandir(originals) as entries:
-                for entry in entries:
-                    if (
-                        os.path.splitext(entry.name)[1].lower() in _IMAGE_SUFFIXES
-                        and not entry.is_dir(follow_symlinks=False)
-                    ):
-                        yield entry
-        except (FileNotFoundError, NotADirectoryError):
-            return
-
-    if sum(1 for _ in images()) <= matched:
+    # counted as a skipped item (``unlisted_image``). Cheap in the common case: the folder's
+    # entries are only counted (streamed, not collected: memory stays flat), and when there are
+    # no more of them than items that found their image, each is some item's. Only otherwise
+    # is each image's item looked for (one stat per image); the memory held is the unlisted
+    # names alone.
+    try:
+        with os.scandir(originals) as entries:
+            if sum(1 for _ in entries) <= matched:
+                return
+        with os.scandir(originals) as entries:
+            images = [
+                entry.name
+                for entry in entries
+                if os.path.splitext(entry.name)[1].lower() in _IMAGE_SUFFIXES
+                and not entry.is_dir(follow_symlinks=False)
+                and not os.path.isfile(
+                    os.path.join(json_folder, os.path.splitext(entry.name)[0] + ".json")
+                )
+            ]
+    except (FileNotFoundError, NotADirectoryError):
         return
-    unlisted = sorted(
-        entry.name
-        for entry in images()
-        if not os.path.isfile(
-            os.path.join(json_folder, os.path.splitext(entry.name)[0] + ".json")
-        )
-    )
-    for name in unlisted:
+    for name in sorted(images):
         audit.items_total += 1
         audit.record(
             split=split, item=name, reason=AuditReason.UNLISTED_IMAGE,
