@@ -17,9 +17,10 @@ Kept: each image's identity (its ``file_name``, sub-folders included) and id, ev
 with its id, name and ``supercategory`` (unused ones too) in the manifest, each annotation's id.
 Audited: a ``file_name`` that leaves the images root, a missing image, an annotation whose image
 is not listed, duplicate image ids or file names, and an image file under an images root that no
-``images`` entry lists (the JSON defines the dataset: such a file is skipped, ``unlisted_image``). A crowd region keeps its RLE mask and its
-crowd flag. An object of several polygons stays one polygon with several rings;
-keypoints are kept on it, the categories' keypoint names and skeleton in the manifest.
+``images`` entry lists (the JSON defines the dataset: such a file is skipped, ``unlisted_image``).
+A crowd region keeps its RLE mask and its crowd flag. An object of several polygons stays one
+polygon with several rings; keypoints are kept on it, the categories' keypoint names and
+skeleton in the manifest.
 """
 
 from __future__ import annotations
