@@ -61,9 +61,20 @@ def _digest(path: Path, replacements: list[tuple[bytes, bytes]]) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _tree_digests(root: Path, replacements: list[tuple[bytes, bytes]]) -> dict[str, str]:
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+
+
+def _tree_digests(
+    root: Path, replacements: list[tuple[bytes, bytes]], *, hash_images: bool = True
+) -> dict[str, str]:
+    # Generated images are PNGs encoded by Pillow (its zlib may change the bytes between
+    # versions), and writers only link or copy them: for those the file's presence is pinned.
     return {
-        path.relative_to(root).as_posix(): _digest(path, replacements)
+        path.relative_to(root).as_posix(): (
+            _digest(path, replacements)
+            if hash_images or path.suffix.lower() not in _IMAGE_SUFFIXES
+            else "image"
+        )
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
@@ -83,25 +94,25 @@ def compute_digests(work: Path) -> dict[str, dict[str, str]]:
         ],
         key=lambda pair: -len(pair[0]),
     )
-    sources: list[tuple[str, Path]] = []
+    sources: list[tuple[str, Path, bool]] = []  # (name, DM v2 folder, hash its images)
     for name, importer, relative in _REAL_SOURCES:
         dm = work / f"dm_{name}"
         importer(REAL / relative, dm)
-        sources.append((name, dm))
+        sources.append((name, dm, True))
     for record_size in (False, True):
         name = f"sample_{'sized' if record_size else 'headers'}"
         dm = work / f"dm_{name}"
         make_sample_dataset(
             dm, items=24, seed=7, boxes_per_item=3, polygons_per_item=2, record_size=record_size
         )
-        sources.append((name, dm))
+        sources.append((name, dm, False))
     digests: dict[str, dict[str, str]] = {}
-    for name, dm in sources:
-        digests[f"dm_{name}"] = _tree_digests(dm, replacements)
+    for name, dm, hash_images in sources:
+        digests[f"dm_{name}"] = _tree_digests(dm, replacements, hash_images=hash_images)
         for format_name, writer in _WRITERS:
             out = work / f"{format_name}_{name}"
             writer(dm, out)
-            digests[out.name] = _tree_digests(out, replacements)
+            digests[out.name] = _tree_digests(out, replacements, hash_images=hash_images)
     return digests
 
 
