@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import warnings
@@ -45,10 +45,14 @@ from globox import AnnotationSet
 
 from steprail.datasets import (
     ConversionResult,
+    _coco,
     dmv2_to_coco,
     dmv2_to_yolo,
     make_sample_dataset,
 )
+from steprail.datasets._audit import AuditLog
+from steprail.datasets._classes import resolve_class_map
+from steprail.datasets._source import CheckedShapes, detect_layout, iter_checked_shapes
 
 
 def _files(root: Path) -> list[Path]:
@@ -144,6 +148,70 @@ def _supervision_once(small: Path, root: Path) -> tuple[float, float]:
     return t_sv, time.perf_counter() - started
 
 
+def _checked_items(source: Path) -> list[CheckedShapes]:
+    """Every checked item of the flat dataset ``source``, as the COCO writer gets them."""
+    layout = detect_layout(source)
+    classes = resolve_class_map(layout, first_id=1).ids
+    with tempfile.TemporaryDirectory() as scratch, AuditLog(
+        Path(scratch), source=str(source), target_format="coco"
+    ) as audit:
+        return list(iter_checked_shapes(layout, audit, classes))
+
+
+def _coco_breakdown(source: Path, reference: Path, out: Path, repeats: int) -> None:
+    """Where DM v2 -> COCO spends its time: the conversion timed whole, without formatting the
+    annotations (each item written with none), with the items already read and checked (those
+    of a first run replayed), and with neither; beside the floor. Diagnostic only: it swaps two
+    of the writer's private functions for the timed runs and puts them back."""
+    real_write, real_iter = _coco._write_item, iter_checked_shapes  # what _coco imported
+    checked = _checked_items(source)
+
+    def no_format(
+        writer: _coco._InstancesWriter, item: CheckedShapes, image_id: int,
+        ann_ids: object, class_ids: object, file_name: str,
+    ) -> int:  # fmt: skip
+        writer.item(image_id, file_name, item.width, item.height, "")
+        return len(item.boxes) + len(item.polygons)
+
+    def replay(layout: object, audit: AuditLog, classes: object) -> Iterator[CheckedShapes]:
+        for item in checked:
+            audit.items_total += 1
+            yield item
+
+    def run(write: object, iterate: object) -> Callable[[], object]:
+        def convert() -> object:
+            setattr(_coco, "_write_item", write)
+            setattr(_coco, "iter_checked_shapes", iterate)
+            try:
+                return dmv2_to_coco(source, out)
+            finally:
+                setattr(_coco, "_write_item", real_write)
+                setattr(_coco, "iter_checked_shapes", real_iter)
+
+        return convert
+
+    medians = _interleaved(
+        {
+            "whole conversion": run(real_write, real_iter),
+            "  without formatting": run(no_format, real_iter),
+            "  items pre-checked": run(real_write, replay),
+            "  neither": run(no_format, replay),
+            "I/O floor (COCO)": lambda: _io_floor(source, reference, out),
+        },
+        lambda: shutil.rmtree(out, ignore_errors=True),
+        repeats,
+    )
+    floor = medians["I/O floor (COCO)"]
+    whole = medians["whole conversion"]
+    print(f"\nDM v2 -> COCO breakdown, median of {repeats} interleaved runs")
+    for label, seconds in medians.items():
+        print(f"{label:24}{seconds:10.3f}{seconds / floor:10.2f} x I/O floor")
+    print(
+        f"  formatting the annotations: ~{whole - medians['  without formatting']:.3f} s; "
+        f"reading, validating and checking the items: ~{whole - medians['  items pre-checked']:.3f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=2000, help="dataset size (default 2000)")
@@ -159,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir",
         default=None,
         help="where to write (default: the system temp folder); /dev/shm takes the disk out",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time DM v2 -> COCO without formatting and with items pre-checked",
     )
     args = parser.parse_args(argv)
 
@@ -218,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         t_headers = 0.0 if args.record_size else medians["headers"]
 
         t_sv, t_ours_small = _supervision_once(small, root)
+        if args.breakdown:
+            _coco_breakdown(source, Path(coco_ref.path), out, args.repeats)
 
         peaks = {}
         for name, convert in (("yolo", dmv2_to_yolo), ("coco", dmv2_to_coco)):

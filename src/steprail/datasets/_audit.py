@@ -103,6 +103,10 @@ class AuditReason(StrEnum):
     #: A COCO source gives one annotation id to several annotations: both are kept (a COCO
     #: output renumbers the later ones, ``annotation_id_renumbered``).
     DUPLICATE_ANNOTATION_ID = "duplicate_annotation_id"
+    #: An image file in the dataset that no item lists (a COCO images folder file missing from
+    #: the annotations JSON, a DM v2 ``original_files/`` file with no ``json/`` item): the
+    #: annotations define the dataset, so it is not imported; counted as a skipped item.
+    UNLISTED_IMAGE = "unlisted_image"
 
 
 class AuditEntry(BaseModel):

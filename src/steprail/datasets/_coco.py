@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import IO, Final
 
@@ -65,10 +66,18 @@ _number: Final = "%.10g".__mod__
 _WHOLE_TEXTS: Final = 4096
 
 
+class _NumberTexts(dict[float, str]):
+    # The whole-number table, which formats any other number on lookup (``__missing__``, not
+    # kept, so the table never grows): ``texts[v]`` is always ``"%.10g" % v``, and mapping its
+    # ``__getitem__`` over many numbers stays in C for the common whole ones.
+    def __missing__(self, value: float) -> str:
+        return _number(value)
+
+
 @functools.cache
-def _whole_texts() -> dict[float, str]:
+def _whole_texts() -> _NumberTexts:
     # Made on first use (a few hundred kilobytes that `import steprail` need not pay for).
-    return {float(value): str(value) for value in range(1, _WHOLE_TEXTS)}
+    return _NumberTexts({float(value): str(value) for value in range(1, _WHOLE_TEXTS)})
 
 
 def _box_texts(
@@ -106,16 +115,27 @@ _MASKED_BOX_TEMPLATE: Final = (
     '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
     '"area": %s, "segmentation": %s, "iscrowd": %d}'
 )
-_POLYGON_HEAD: Final = (
-    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
-    '"area": %.10g, "segmentation": [['
-)
 
 
-@functools.lru_cache(maxsize=64)
-def _polygon_template(points: int) -> str:
-    # One template per vertex count, so a polygon's numbers are formatted in a single % call.
-    return _POLYGON_HEAD + ", ".join(["%.10g, %.10g"] * points) + ']], "iscrowd": 0}'
+def _polygon_text(
+    ann_id: int,
+    image_id: int,
+    category_id: int,
+    bbox: tuple[float, float, float, float],
+    area: float,
+    points: Sequence[tuple[float, float]],
+) -> str:
+    # One polygon annotation object. Its numbers are looked up in the whole-number table (a
+    # hit costs a third of formatting a float; the vertices go through one C-level map), so
+    # each is written exactly as "%.10g" would write it.
+    texts = _whole_texts()
+    x, y, width, height = bbox
+    return (
+        f'  {{"id": {ann_id}, "image_id": {image_id}, "category_id": {category_id}, '
+        f'"bbox": [{texts[x]}, {texts[y]}, {texts[width]}, {texts[height]}], '
+        f'"area": {texts[area]}, "segmentation": '
+        f'[[{", ".join(map(texts.__getitem__, chain.from_iterable(points)))}]], "iscrowd": 0}}'
+    )
 
 
 
@@ -341,13 +361,13 @@ def _write_item(
     if item.extras is None:
         # The common case: nothing stored, no rings, crowds or keypoints to look up.
         parts = _box_texts(item.boxes, box_ids, image_id, class_ids, _NO_AREAS)
-        for ann_id, (name, points, (left, top, right, bottom)) in zip(polygon_ids, item.polygons):
-            flat = [c for point in points for c in point]
+        for ann_id, (name, points, (left, top, right, bottom)), (xs, ys) in zip(
+            polygon_ids, item.polygons, item.polygon_coords
+        ):
             parts.append(
-                _polygon_template(len(points))
-                % (
-                    ann_id, image_id, class_ids[name], left, top, right - left, bottom - top,
-                    _polygon_area(flat[0::2], flat[1::2]), *flat,
+                _polygon_text(
+                    ann_id, image_id, class_ids[name], (left, top, right - left, bottom - top),
+                    _polygon_area(xs, ys), points,
                 )  # fmt: skip
             )
         writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
@@ -382,23 +402,16 @@ def _write_item(
             if index in item.polygon_keypoints:
                 parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
             continue
-        flat = [c for point in points for c in point]
+        xs, ys = item.polygon_coords[index]
         if stored_bbox is not None:
             left, top = stored_bbox[0], stored_bbox[1]
             right, bottom = left + stored_bbox[2], top + stored_bbox[3]
         parts.append(
-            _polygon_template(len(points))
-            % (
-                polygon_ids[index],
-                image_id,
-                class_ids[name],
-                left,
-                top,
-                right - left,
-                bottom - top,
-                _polygon_area(flat[0::2], flat[1::2]) if stored_area is None else stored_area,
-                *flat,
-            )
+            _polygon_text(
+                polygon_ids[index], image_id, class_ids[name],
+                (left, top, right - left, bottom - top),
+                _polygon_area(xs, ys) if stored_area is None else stored_area, points,
+            )  # fmt: skip
         )
         if index in item.crowd_polygons:
             parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}

@@ -16,9 +16,11 @@ Split names: a year or other suffix is dropped (``val2017`` is ``val``), then ``
 Kept: each image's identity (its ``file_name``, sub-folders included) and id, every category
 with its id, name and ``supercategory`` (unused ones too) in the manifest, each annotation's id.
 Audited: a ``file_name`` that leaves the images root, a missing image, an annotation whose image
-is not listed, duplicate image ids or file names. A crowd region keeps its RLE mask and its
-crowd flag. An object of several polygons stays one polygon with several rings;
-keypoints are kept on it, the categories' keypoint names and skeleton in the manifest.
+is not listed, duplicate image ids or file names, and an image file under an images root that no
+``images`` entry lists (the JSON defines the dataset: such a file is skipped, ``unlisted_image``).
+A crowd region keeps its RLE mask and its crowd flag. An object of several polygons stays one
+polygon with several rings; keypoints are kept on it, the categories' keypoint names and
+skeleton in the manifest.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pydantic import ValidationError
 from ._audit import AuditLog, AuditReason
 from ._convert import ConversionResult, fresh_output
 from ._dmv2 import (
+    IMAGE_EXTENSIONS,
     BoundingBox,
     DMv2Category,
     DMv2Image,
@@ -249,8 +252,10 @@ def coco_to_dmv2(
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
     ) as audit:
+        listed: set[str] = set()
         for job in jobs:
-            _import_file(job, out, audit, totals)
+            _import_file(job, out, audit, totals, listed)
+        _audit_unlisted_images(jobs, listed, audit)
         if audit.items_written == 0:
             raise NoUsableItemsError(
                 f"no usable image in the COCO dataset {str(source)!r}: "
@@ -280,7 +285,11 @@ def coco_to_dmv2(
     )
 
 
-def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None:
+def _import_file(
+    job: _Job, out: Path, audit: AuditLog, totals: _Totals, listed: set[str]
+) -> None:
+    # ``listed`` gets the path (under the real images root) of every file an image entry names,
+    # whatever becomes of the entry: the files no entry names are audited afterwards.
     data = _load(job.path)
     split = job.split
     categories = _categories(data, job.path, totals)
@@ -291,6 +300,11 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
         audit.items_total += 1
         image_id = _int(image.get("id")) if isinstance(image, dict) else None
         file_name = image.get("file_name") if isinstance(image, dict) else None
+        if isinstance(file_name, str):
+            try:
+                listed.add(os.path.join(root_real, relative_identity(file_name)))
+            except UnsafePathError:
+                pass  # outside the root: audited below, and no file under the root is named
         if image_id is None or not isinstance(file_name, str):
             audit.record(
                 split=split, item=f"images[{position}]", reason=AuditReason.INVALID_ITEM,
@@ -344,6 +358,7 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
             identity = relative_identity(file_name)
             image_path = os.path.join(job.images_root, identity)
             real = os.path.realpath(image_path)
+            listed.add(real)  # the file itself, when a folder on the way is a symlink
             if os.path.commonpath([root_real, real]) != root_real:
                 raise UnsafePathError(f"{file_name!r} resolves outside {str(job.images_root)!r}")
         except UnsafePathError as exc:
@@ -388,6 +403,38 @@ def _import_file(job: _Job, out: Path, audit: AuditLog, totals: _Totals) -> None
         write_dmv2_item(out, split, keys.key(identity), item, image_path)
         audit.items_written += 1
         audit.annotations_written += len(boxes) + len(polygons)
+
+
+_IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
+
+
+def _audit_unlisted_images(jobs: list[_Job], listed: set[str], audit: AuditLog) -> None:
+    # Every image file under an images root (its sub-folders too) that no image entry of any
+    # annotations file names: skipped, as COCO readers do, and recorded (``unlisted_image``),
+    # counted as an item. Nothing is read: the folders are listed, symlinked folders are not
+    # followed, and a file found under two roots (one inside the other) is recorded once.
+    seen: set[str] = set()
+    for job in jobs:
+        root_real = os.path.realpath(job.images_root)
+        unlisted: list[str] = []
+        for folder, dirs, files in os.walk(root_real):
+            dirs.sort()
+            for name in files:
+                path = os.path.join(folder, name)
+                if (
+                    os.path.splitext(name)[1].lower() in _IMAGE_SUFFIXES
+                    and path not in listed
+                    and path not in seen
+                ):
+                    seen.add(path)
+                    unlisted.append(os.path.relpath(path, root_real).replace(os.sep, "/"))
+        for identity in sorted(unlisted):
+            audit.items_total += 1
+            audit.record(
+                split=job.split, item=identity, reason=AuditReason.UNLISTED_IMAGE,
+                message=f"{identity} is in the images folder {str(job.images_root)!r} but no "
+                "'images' entry of the annotations names it: not imported",
+            )  # fmt: skip
 
 
 def _annotations(

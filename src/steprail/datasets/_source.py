@@ -170,6 +170,11 @@ class CheckedShapes:
     #: The item's identity and source image id (``DMv2Source``), when it has them.
     file_name: str | None = None
     image_id: int | None = None
+    #: Each polygon's vertex xs and ys, in the order of ``polygons``: split once by the check,
+    #: kept so the COCO writer's shoelace area need not split the vertices again.
+    polygon_coords: list[tuple[tuple[float, ...], tuple[float, ...]]] = field(
+        default_factory=list
+    )
 
     # The extras, empty when the item has none: writers read these without a check.
     @property
@@ -865,6 +870,7 @@ def _iter_sized[T](
             _is_inside(root_real, os.path.join(root_real, os.path.relpath(f, layout.root)))
             for f in (json_folder, originals)
         )
+        matched = 0  # items whose image was found: each is a different file of original_files/
         for entry in _iter_json(folder / "json"):
             stem = entry.name[:-5]
             audit.items_total += 1
@@ -919,6 +925,7 @@ def _iter_sized[T](
                     message=f"no image original_files/{stem}.* beside json/{entry.name}",
                 )
                 continue
+            matched += 1
             image_name = image_path[len(originals) :]
             hint = image_name[len(stem) :]
             if (
@@ -934,6 +941,45 @@ def _iter_sized[T](
             if size is None:
                 continue
             yield split, stem, image_path, image_name, size[0], size[1], images, identity
+        if folders_safe:  # a folder leading out of the root is not even listed
+            _audit_unlisted_originals(originals, json_folder, matched, split, audit)
+
+
+_IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
+
+
+def _audit_unlisted_originals(
+    originals: str, json_folder: str, matched: int, split: str | None, audit: AuditLog
+) -> None:
+    # Record every image of ``originals`` with no item ``json/<stem>.json``: not imported, so
+    # counted as a skipped item (``unlisted_image``). Cheap in the common case: the folder's
+    # entries are only counted (streamed, not collected: memory stays flat), and when there are
+    # no more of them than items that found their image, each is some item's. Only otherwise
+    # is each image's item looked for (one stat per image); the memory held is the unlisted
+    # names alone.
+    try:
+        with os.scandir(originals) as entries:
+            if sum(1 for _ in entries) <= matched:
+                return
+        with os.scandir(originals) as entries:
+            images = [
+                entry.name
+                for entry in entries
+                if os.path.splitext(entry.name)[1].lower() in _IMAGE_SUFFIXES
+                and not entry.is_dir(follow_symlinks=False)
+                and not os.path.isfile(
+                    os.path.join(json_folder, os.path.splitext(entry.name)[0] + ".json")
+                )
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in sorted(images):
+        audit.items_total += 1
+        audit.record(
+            split=split, item=name, reason=AuditReason.UNLISTED_IMAGE,
+            message=f"original_files/{name} has no item json/{os.path.splitext(name)[0]}.json: "
+            "not imported",
+        )  # fmt: skip
 
 
 def _is_inside(root_real: str, path: str) -> bool:
@@ -1078,6 +1124,7 @@ def iter_checked_shapes(
         extras: ShapeExtras | None = None  # made on the first annotation that needs it
         box_ids: list[str] = []
         polygon_ids: list[str] = []
+        polygon_coords: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
         for image in images:
             for box in image.get("bounding_box", ()):
                 name, data = box["classification"], box["data"]
@@ -1132,9 +1179,10 @@ def iter_checked_shapes(
                     extras = _polygon_extras(poly, len(polygons), extras)
                 polygons.append((name, points, bounds))
                 polygon_ids.append(poly["id"])
+                polygon_coords.append((xs, ys))
         yield CheckedShapes(
             split, stem, image_path, image_name, width, height, boxes, polygons, box_ids,
-            polygon_ids, extras, identity[0], identity[1],
+            polygon_ids, extras, identity[0], identity[1], polygon_coords,
         )  # fmt: skip
 
 

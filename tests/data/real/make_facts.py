@@ -206,6 +206,43 @@ def voc_facts(voc_root: Path) -> Facts:
     }
 
 
+def dota_facts(label_dir: Path) -> Facts:
+    """Facts of DOTA label files (``labelTxt/*.txt``), read with plain Python.
+
+    DOTA's format: optional ``imagesource:`` and ``gsd:`` header lines, then one object per line,
+    ``x1 y1 x2 y2 x3 y3 x4 y4 class difficult`` (the four corners of a rotated box, in pixels).
+    """
+    files: dict[str, object] = {}
+    for path in sorted(label_dir.glob("*.txt")):
+        classes: Counter[str] = Counter()
+        difficult = 0
+        xs: list[float] = []
+        ys: list[float] = []
+        header: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if ":" in line:
+                key, _, value = line.partition(":")
+                header[key] = value
+                continue
+            fields = line.split()
+            if len(fields) < 9:
+                continue
+            corners = [float(v) for v in fields[:8]]
+            xs += corners[0::2]
+            ys += corners[1::2]
+            classes[fields[8]] += 1
+            if len(fields) > 9 and fields[9] == "1":
+                difficult += 1
+        files[path.stem] = {
+            "objects": sum(classes.values()),
+            "objects_per_class": _sorted_counts(classes),
+            "difficult": difficult,
+            "header": header,
+            "corner_bounds": [min(xs), min(ys), max(xs), max(ys)],
+        }
+    return {"files": files}
+
+
 #: Each fixture folder and how its facts are computed.
 FIXTURES: dict[str, Callable[[Path], Facts]] = {
     "labelme_coco": lambda d: coco_facts(d / "annotations.json", d),
@@ -218,6 +255,7 @@ FIXTURES: dict[str, Callable[[Path], Facts]] = {
     },
     "labelme_voc": voc_facts,
     "bccd_voc": lambda d: voc_facts(d / "BCCD"),
+    "dota_devkit": lambda d: dota_facts(d / "labelTxt"),
 }
 
 
