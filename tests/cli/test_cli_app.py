@@ -60,7 +60,7 @@ def test_run_execute_action_from_a_file_path_with_a_params_file(home: Path, tmp_
 def test_run_failure_exits_1_after_rollback(home: Path, tmp_path: Path) -> None:
     result = invoke("run", f"{ACTIONS}:FileStepsAction", "-p", f"folder={tmp_path}", "-p", "fail=true")
     assert result.exit_code == 1, result.output
-    assert "Step 'maybe_fail' failed: asked to fail" in result.output
+    assert "Step 'maybe_fail' failed: RuntimeError: asked to fail" in result.output
     assert not (tmp_path / "marker.txt").exists()
     assert (tmp_path / "rolled_back.txt").read_text() == "make_marker\n"
     record = store_of(home).get(1)

@@ -26,6 +26,7 @@ from .._runtime import RuntimeContext
 from .._step import BaseStep
 from .._wrappers import WrapperStep
 from ..jobs import ActionRuntime, JobOutcome, PlannedStep, StepOutcome, StepStatus
+from ..jobs._failure import failure_traceback
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
 from ._params import InvalidParamsError, validate_params
 from ._plan import plan_steps
@@ -41,6 +42,13 @@ def _describe(error: BaseException) -> str:
     except Exception as broken:  # an exception whose __str__ raises is still reported
         return f"{type(error).__name__} (its message could not be read: {type(broken).__name__})"
     return text or type(error).__name__
+
+
+def _typed(error: BaseException) -> str:
+    """``KeyError: 'a'``: the text of an exception a step raised, led by its type (``'a'`` alone
+    says nothing)."""
+    text, name = _describe(error), type(error).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def _interruption(error: BaseException) -> str:
@@ -185,7 +193,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             self._tracker.end(self._planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
-            self._tracker.end(self._planned, "failed", error=f"can_skip raised: {_describe(error)}")
+            self._tracker.end(self._planned, "failed", error=f"can_skip raised: {_typed(error)}")
             raise
         if skip:
             self._tracker.end(self._planned, "skipped")
@@ -199,7 +207,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             self._tracker.end(self._planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
-            self._tracker.end(self._planned, "failed", error=_describe(error))
+            self._tracker.end(self._planned, "failed", error=_typed(error))
             raise
         except BaseException as interrupt:
             self._tracker.end(self._planned, _interruption_status(interrupt), error=_interruption(interrupt))
@@ -415,7 +423,7 @@ class BaseAction[P: BaseModel]:
             tracker.end(planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
-            tracker.end(planned, "failed", error=_describe(error))
+            tracker.end(planned, "failed", error=_typed(error))
             raise
         except BaseException as interrupt:
             tracker.end(planned, _interruption_status(interrupt), error=_interruption(interrupt))
@@ -496,7 +504,9 @@ class BaseAction[P: BaseModel]:
             except Exception as error:
                 if not created:
                     raise  # the runtime could not even record the job: nothing to finish
-                outcome.status, outcome.error, outcome.exception = "failed", _describe(error), error
+                # Invalid params are the user's input, told as such; anything else names its type.
+                text = _describe(error) if isinstance(error, InvalidParamsError) else _typed(error)
+                outcome.status, outcome.error, outcome.exception = "failed", text, error
                 outcome.rollback = list(tracker.rollback)
             except BaseException as interrupt:
                 # KeyboardInterrupt (or a second signal), SystemExit, CancelledError,
@@ -552,5 +562,10 @@ class BaseAction[P: BaseModel]:
                     rollback=tuple(outcome.rollback),
                     summary=outcome.summary,
                     duration=outcome.duration,
+                    traceback=(
+                        failure_traceback(outcome.exception)
+                        if outcome.status == "failed" and not isinstance(outcome.exception, InvalidParamsError)
+                        else None
+                    ),
                 )
             )

@@ -114,9 +114,14 @@ class JobRuntime(ActionRuntime):
             self.store.step_rolled_back(self._job(), order, entry.error, finished=finished)
 
     def job_finished(self, outcome: JobOutcome) -> None:
-        """Record the final status, error, rollback report and summary."""
+        """Record the final status, error, rollback report, summary and traceback."""
         self.store.finish_job(
-            self._job(), outcome.status, error=outcome.error, rollback=outcome.rollback, summary=outcome.summary
+            self._job(),
+            outcome.status,
+            error=outcome.error,
+            rollback=outcome.rollback,
+            summary=outcome.summary,
+            traceback=outcome.traceback,
         )
 
     def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
@@ -345,6 +350,7 @@ class JsonLinesRuntime(ActionRuntime):
             duration=outcome.duration,
             summary=outcome.summary,
             rollback=rollback_report(outcome.rollback),
+            traceback=outcome.traceback,
         )
         if self._owned:
             self._stream.close()
