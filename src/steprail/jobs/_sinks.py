@@ -159,10 +159,15 @@ class ConsoleRuntime(ActionRuntime):
             stdout is the default.
         plain: Force plain lines (``True``) or live bars (``False``); ``None`` decides from the
             console and ``CI``.
+        show_traceback: Print the traceback of the exception that ended a failed job, as soon
+            as the job fails.
     """
 
-    def __init__(self, console: Console | None = None, *, plain: bool | None = None) -> None:
+    def __init__(
+        self, console: Console | None = None, *, plain: bool | None = None, show_traceback: bool = False
+    ) -> None:
         super().__init__()
+        self.show_traceback = show_traceback
         self.console = console if console is not None else Console()
         self.plain = plain_output_wanted(self.console) if plain is None else plain
         self._steps: list[PlannedStep] = []
@@ -242,6 +247,8 @@ class ConsoleRuntime(ActionRuntime):
             self._progress = None
         error = f": {outcome.error}" if outcome.error else ""
         self._line(f"job {outcome.status} in {outcome.duration:.2f}s{error}")
+        if self.show_traceback and outcome.traceback:
+            self._line(outcome.traceback.rstrip("\n"))
 
     def close(self) -> None:
         """Stop the live display if it is still up (a run that ended without ``job_finished``)."""
