@@ -68,6 +68,8 @@ app = typer.Typer(
     # Plain click help: typer's rich help imports rich's markdown, syntax and traceback modules,
     # which alone take longer than the 0.3 s `steprail --help` may take.
     rich_markup_mode=None,
+    # Help lines as wide as the terminal, up to 120 columns (click stops at 80 by default).
+    context_settings={"max_content_width": 120},
 )
 jobs_app = typer.Typer(
     cls=_Group, help="Job history from the job store.", no_args_is_help=True, rich_markup_mode=None
