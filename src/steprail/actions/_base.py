@@ -8,6 +8,7 @@ callback itself, and turns SIGTERM / Ctrl-C into a cancelled job when asked to.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import time
 import typing
@@ -26,6 +27,7 @@ from .._runtime import RuntimeContext
 from .._step import BaseStep
 from .._wrappers import WrapperStep
 from ..jobs import ActionRuntime, JobOutcome, PlannedStep, StepOutcome, StepStatus
+from .._logging import get_logger
 from ..jobs._failure import failure_traceback
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
 from ._params import InvalidParamsError, validate_params
@@ -34,6 +36,10 @@ from ._plan import plan_steps
 __all__ = ["ActionOutcome", "BaseAction", "Workflow"]
 
 type FinalStatus = Literal["success", "failed", "cancelled"]
+
+# The library's own account of a run (DEBUG start/end, WARNING for a failed step or rollback).
+# Applications that want every event as a log record attach steprail.jobs.LoggingRuntime.
+_log = get_logger("steprail.actions")
 
 
 def _describe(error: BaseException) -> str:
@@ -142,6 +148,8 @@ class _Tracker:
         duration = 0.0 if began is None else time.perf_counter() - began
         outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error)
         self.steps.append(outcome)
+        if status == "failed":
+            _log.warning("step %s failed: %s", planned.name, error)
         if self.hooks is not None:
             with self.guard.deferring():
                 self.hooks.step_finished(outcome)
@@ -150,9 +158,11 @@ class _Tracker:
         """One step's rollback ended (its ``rollback`` and its undo actions): keep every entry
         for the job's report and record the step once, ``rolled back`` only if it finished."""
         self.rollback.extend(entries)
+        failures = [entry for entry in entries if entry.error is not None]
+        for entry in failures:
+            _log.warning("rollback of step %s failed: %s", name, _entry_text(entry))
         if self.hooks is None:
             return
-        failures = [entry for entry in entries if entry.error is not None]
         if not finished:
             stopped = [entry for entry in failures if (entry.error or "").startswith(STOPPED)]
             error: str | None = STOPPED + (_entry_text(stopped[-1]) if stopped else "(interrupted)")
@@ -454,6 +464,7 @@ class BaseAction[P: BaseModel]:
                 started, its notes say how the run ended (it was rolled back unless it succeeded).
         """
         started = time.monotonic()
+        _log.debug("action %s: run started", self.action_name)
         hooks = self.runtime if isinstance(self.runtime, ActionRuntime) else None
         outcome = ActionOutcome(action=self.action_name, status="failed")
         reraise: BaseException | None = None
@@ -544,6 +555,14 @@ class BaseAction[P: BaseModel]:
                         raise
                 else:
                     outcome.steps, outcome.duration = list(tracker.steps), time.monotonic() - started
+        _log.log(
+            logging.DEBUG if outcome.status == "success" else logging.INFO,
+            "action %s: run %s in %.3fs%s",
+            self.action_name,
+            outcome.status,
+            time.monotonic() - started,
+            f": {outcome.error}" if outcome.error else "",
+        )
         if reraise is not None:
             raise reraise
         return outcome

@@ -8,6 +8,7 @@ datasets) when it runs.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -36,6 +37,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "STEPRAIL_JSON_LOG": "--json-log",
     "STEPRAIL_TRACEBACK": "--traceback",
 }
+#: Not an option: a logging level (``DEBUG``, ``INFO``, ...) that shows the library's
+#: ``steprail.*`` log records on stderr.
+LOG_LEVEL_VARIABLE = "STEPRAIL_LOG_LEVEL"
 
 def _flag_help(option: typer.core.TyperOption | None) -> typer.core.TyperOption | None:
     """``--help`` is a flag: without this, the help lists it with a ``<bool>`` value."""
@@ -455,11 +459,29 @@ def demo(
     raise typer.Exit(result.exit_code)
 
 
+def _log_to_stderr(level: str) -> None:
+    """Show ``steprail.*`` log records of ``level`` and above on stderr (nothing when empty)."""
+    if not level.strip():
+        return
+    import logging
+
+    name = level.strip().upper()
+    if not isinstance(logging.getLevelNamesMapping().get(name), int):
+        typer.echo(f"error: ${LOG_LEVEL_VARIABLE} is {level!r}; use DEBUG, INFO, WARNING or ERROR", err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("steprail")
+    logger.addHandler(handler)
+    logger.setLevel(name)
+
+
 def main() -> None:
     """Entry point of the ``steprail`` console script (and of ``python -m steprail``)."""
     from . import _signals
 
     _signals.KEEP_NOTING_AFTER_THE_JOB[0] = True  # this process ends with the command
+    _log_to_stderr(os.environ.get(LOG_LEVEL_VARIABLE, ""))
     try:
         app(prog_name="steprail")
     finally:
