@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
+from rich.text import Text
 
 from ..actions import ActionOutcome
 from ..jobs import JobRecord, PlannedStep, format_metrics
@@ -56,6 +57,23 @@ def shown_step_status(status: str, job_status: str) -> str:
     return status
 
 
+class _Titled(Table):
+    """A table whose title (often a path) is printed on its own line above it: rich would wrap
+    a title to the table's width, splitting the path."""
+
+    def __init__(self, heading: str) -> None:
+        super().__init__()
+        self.heading = heading
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(self.heading, style="italic")
+        yield from super().__rich_console__(console, options)
+
+
+def _titled(title: str) -> Table:
+    return _Titled(title)
+
+
 def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}s"
 
@@ -67,7 +85,7 @@ def _when(value: datetime | None) -> str:
 def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
     """The run's steps: status, duration, weight (share of progress) and rollback."""
     title = f"job {job_id}: " if job_id is not None else ""
-    table = Table(title=f"{title}{outcome.action} - {outcome.status} in {outcome.duration:.2f}s")
+    table = _titled(f"{title}{outcome.action} - {outcome.status} in {outcome.duration:.2f}s")
     table.add_column("#", justify="right")
     table.add_column("step")
     table.add_column("status")
@@ -200,7 +218,7 @@ def traceback_origin(text: str) -> str | None:
 
 def plan_table(title: str, plan: Sequence[PlannedStep]) -> Table:
     """A plan: each step's weight, normalised share and whether it can roll back."""
-    table = Table(title=title)
+    table = _titled(title)
     table.add_column("#", justify="right")
     table.add_column("step")
     table.add_column("kind")
