@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..actions import ActionOutcome
 from ..jobs import JobRecord, PlannedStep, format_metrics
-from ..jobs._failure import failure_traceback, raised_at, step_exception
+from ..jobs._failure import failure_traceback, is_library_file, raised_at, shown_path, step_exception
 from ..jobs._store import rollback_report
 
 __all__ = [
@@ -127,7 +127,7 @@ def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown
         return []
     lines = [f"{outcome.status}: {outcome.error}"]
     raised = None if outcome.exception is None else step_exception(outcome.exception)
-    where = None if raised is None else raised_at(raised)
+    where = None if raised is None or outcome.status != "failed" else raised_at(raised)
     if where is not None:
         lines.append(f"  raised at {where}")
     if outcome.status == "failed" and not traceback_shown and failure_traceback(outcome.exception):
@@ -205,14 +205,21 @@ _FRAME = re.compile(r'^  File "(?P<file>.*)", line (?P<line>\d+), in (?P<functio
 
 def traceback_origin(text: str) -> str | None:
     """``path:12, in function`` for where the last exception of a formatted traceback was
-    raised (in a chain, the step's own exception comes last), if the text shows it."""
-    frame = origin = None
+    raised (in a chain, the step's own exception comes last), chosen as :func:`raised_at`
+    chooses, if the text shows it."""
+    frames: list[re.Match[str]] = []
+    origin = None
     for line in text.splitlines():
         match = _FRAME.match(line)
         if match is not None:
-            frame = f"{match['file']}:{match['line']}, in {match['function']}"
+            frames.append(match)
         elif line and not line.startswith((" ", "Traceback ", "The above exception", "During handling")):
-            origin = frame  # an exception's own line: the frame before it raised it
+            # An exception's own line: it was raised in the frames listed since the last one.
+            ours = [m for m in frames if not is_library_file(m["file"])]
+            if frames:
+                found = (ours or frames)[-1]
+                origin = f"{shown_path(found['file'])}:{found['line']}, in {found['function']}"
+            frames = []
     return origin
 
 
