@@ -16,6 +16,7 @@ from steprail.cli import app
 from steprail.cli._app import ENVIRONMENT_VARIABLES
 from steprail.cli._demo import DemoSettings
 from steprail.jobs import JobStore
+from steprail.jobs._failure import shown_path
 
 ACTIONS = "tests.cli._convention_actions"
 ECHO = f"{ACTIONS}:EchoTypedAction"
@@ -195,7 +196,7 @@ def test_a_failure_names_the_exception_and_where_it_was_raised(home: Path) -> No
     lines = result.stdout.splitlines()
     assert "[2/2 lookup] failed in" in result.stdout and "KeyError: 'missing'" in result.stdout
     end = lines[lines.index("failed: Step 'lookup' failed: KeyError: 'missing'") :]
-    assert end[1] == f"  raised at {ACTIONS_FILE}:{_lookup_line()}, in _find"
+    assert end[1] == f"  raised at {shown_path(str(ACTIONS_FILE))}:{_lookup_line()}, in _find"
     assert end[2] == "  the traceback: steprail jobs show 1 --traceback (or run again with --traceback)"
     assert "Traceback (most recent call last)" not in result.stdout
 
@@ -218,7 +219,7 @@ def test_the_job_record_keeps_the_traceback(home: Path) -> None:
     assert [s.error for s in record.steps] == [None, "KeyError: 'missing'"]
 
     shown = invoke("jobs", "show", "1")
-    assert f"  raised at {ACTIONS_FILE}:{_lookup_line()}, in _find" in shown.stdout
+    assert f"  raised at {shown_path(str(ACTIONS_FILE))}:{_lookup_line()}, in _find" in shown.stdout
     assert "steprail jobs show 1 --traceback" in shown.stdout
     assert "Traceback (most recent" not in shown.stdout
     full = invoke("jobs", "show", "1", "--traceback")
@@ -238,6 +239,32 @@ def test_a_successful_job_shows_no_traceback(home: Path) -> None:
 
 
 # -- version, completion, python -m, environment ---------------------------------------------
+
+
+def test_raised_at_skips_the_standard_library_and_shows_paths_from_the_working_folder(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "renaming.py").write_text(
+        "from pathlib import Path\n"
+        "from pydantic import BaseModel\n"
+        "from steprail.actions import BaseAction\n\n\n"
+        "class P(BaseModel):\n"
+        "    folder: str\n\n\n"
+        "class Rename(BaseAction[P]):\n"
+        "    def execute(self) -> dict[str, str]:\n"
+        "        Path(self.params.folder, 'missing').rename(Path(self.params.folder, 'other'))\n"
+        "        return {}\n"
+    )
+    monkeypatch.chdir(folder)
+    result = invoke("run", "renaming.py:Rename", "-p", f"folder={folder}")
+    assert result.exit_code == 1
+    # pathlib raised it; the line shown is the action's own call, relative to the working folder.
+    assert "  raised at renaming.py:12, in execute" in result.stdout.splitlines()
+    record = JobStore(home / "jobs.sqlite3", read_only=True).get(1)
+    assert record.traceback is not None and 'pathlib.py", line' in record.traceback
+    assert "  raised at renaming.py:12, in execute" in invoke("jobs", "show", "1").stdout.splitlines()
 
 
 def test_version() -> None:

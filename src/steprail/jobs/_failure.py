@@ -16,14 +16,15 @@ __all__ = ["RaisedAt", "failure_traceback", "is_library_file", "raised_at", "sho
 
 @dataclass(frozen=True, slots=True)
 class RaisedAt:
-    """The innermost frame of a traceback: where the exception was raised."""
+    """A frame of a traceback: where an exception was raised (``file`` as Python names it;
+    shown relative to the working folder)."""
 
     file: str
     line: int
     function: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}, in {self.function}"
+        return f"{shown_path(self.file)}:{self.line}, in {self.function}"
 
 
 def step_exception(error: BaseException) -> BaseException | None:
@@ -70,7 +71,7 @@ def raised_at(error: BaseException) -> RaisedAt | None:
     if frame is None:
         return None
     code = frame.tb_frame.f_code
-    return RaisedAt(shown_path(code.co_filename), frame.tb_lineno, code.co_name)
+    return RaisedAt(code.co_filename, frame.tb_lineno, code.co_name)
 
 
 def failure_traceback(error: BaseException | None) -> str | None:
