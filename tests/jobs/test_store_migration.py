@@ -94,9 +94,12 @@ class _Params(BaseModel):
     key: str = "a"
 
 
+_EMPTY: dict[str, object] = {}
+
+
 class _Lookup(BaseAction[_Params]):
     def execute(self) -> dict[str, object]:
-        return {"value": {}[self.params.key]}
+        return {"value": _EMPTY[self.params.key]}
 
 
 def test_a_job_that_raised_keeps_the_traceback_after_migration(old_store: Path) -> None:
@@ -109,5 +112,5 @@ def test_a_job_that_raised_keeps_the_traceback_after_migration(old_store: Path) 
     assert record.error == "KeyError: 'missing'"
     assert record.traceback is not None
     assert record.traceback.startswith("Traceback (most recent call last):")
-    assert 'in execute\n    return {"value": {}[self.params.key]}' in record.traceback
+    assert 'in execute\n    return {"value": _EMPTY[self.params.key]}' in record.traceback
     assert record.traceback.endswith("KeyError: 'missing'\n")
