@@ -4,8 +4,10 @@ every job event to logging."""
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from pydantic import BaseModel
 from steprail import BaseStep, BaseStepContext, StepRegistry, StepResult
 from steprail.actions import BaseAction, Workflow
 from steprail.jobs import FanOutRuntime, LoggingRuntime
+from .._doc_blocks import ROOT, run_script, scripts_of, type_check
 
 
 class _Params(BaseModel):
@@ -151,3 +154,27 @@ def test_the_library_prints_nothing_unless_logging_is_configured() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stderr == ""
+
+
+def test_the_logging_page_example_prints_what_the_page_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = ROOT / "docs" / "logging.md"
+    scripts = scripts_of(page)
+    assert len(scripts) == 1
+    monkeypatch.chdir(tmp_path)
+    logger = logging.getLogger("steprail.job")
+    handlers, level = list(logger.handlers), logger.level
+    try:
+        run_script(scripts[0][1], tmp_path, "logging_page")
+    finally:
+        logger.handlers[:], logger.level = handlers, level
+    printed = capsys.readouterr().out.splitlines()
+    text = page.read_text(encoding="utf-8")
+    documented = text.split("It prints (durations vary):\n\n```\n", 1)[1].split("```", 1)[0].splitlines()
+
+    def masked(lines: list[str]) -> list[str]:
+        return [re.sub(r"\d+\.\d+s\b", "<t>", line) for line in lines]
+
+    assert masked(printed) == masked(documented)
+    assert type_check(scripts, tmp_path, "logging_page") == ""
