@@ -1,5 +1,5 @@
 """``python -m steprail``: the same as the ``steprail`` command."""
 
-from steprail.cli._app import main
+from steprail.cli import main
 
 main()
