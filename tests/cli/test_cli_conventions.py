@@ -327,3 +327,20 @@ def test_demo_option_defaults_are_the_demo_settings() -> None:
                           ("--iterations", DemoSettings.iterations), ("--seed", DemoSettings.seed)):  # fmt: skip
         after = text[text.index(option) :]
         assert f"[default: {value}" in after[: after.index(" --", 2)]
+
+
+def test_steprail_log_level_shows_the_library_and_job_records_on_stderr(tmp_path: Path) -> None:
+    env = {**os.environ, "STEPRAIL_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT), "STEPRAIL_LOG_LEVEL": "info"}
+    done = subprocess.run(
+        [sys.executable, "-m", "steprail", "run", RAISING, "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    records = [line.split(" ", 2)[2] for line in done.stderr.splitlines() if " steprail." in line]
+    assert "INFO steprail.jobs.store: job store" in records[0]
+    assert "ERROR steprail.job: step lookup failed in" in "\n".join(records)
+    assert "WARNING steprail.actions: step lookup failed: KeyError: 'a'" in records
+    assert json.loads(done.stdout)["status"] == "failed"  # stdout stays JSON
+    env["STEPRAIL_LOG_LEVEL"] = "loud"
+    bad = subprocess.run([sys.executable, "-m", "steprail", "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "$STEPRAIL_LOG_LEVEL is 'loud'" in bad.stderr

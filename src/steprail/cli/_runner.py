@@ -32,6 +32,7 @@ from ..jobs import (
     JobStoreLockedError,
     JobStoreReadOnlyError,
     JsonLinesRuntime,
+    LoggingRuntime,
 )
 from .._runtime import RuntimeContext
 from .._logging import get_logger
@@ -231,7 +232,9 @@ def run_action(
     jobs = JobRuntime(store)
     work_dirs = _WorkDirPerJob(jobs, home)
     console_sink = ConsoleRuntime(console, plain=plain, show_traceback=show_traceback)
-    sinks: list[RuntimeContext] = [jobs, work_dirs, console_sink]
+    # The job's events also go to the steprail.job logger: nothing is built unless the user's
+    # logging configuration (or $STEPRAIL_LOG_LEVEL) lets them through.
+    sinks: list[RuntimeContext] = [jobs, work_dirs, console_sink, LoggingRuntime()]
     if late is not None:
         sinks.append(late)
     if json_log is not None:
