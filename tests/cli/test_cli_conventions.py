@@ -3,20 +3,28 @@ python -m steprail, STEPRAIL_* variables, failures you can act on, tables that n
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
+from pydantic import BaseModel, Field
 from typer.testing import CliRunner, Result
 
 from steprail.cli import app
 from steprail.cli._app import ENVIRONMENT_VARIABLES
+from steprail.cli import UsageProblem
 from steprail.cli._demo import DemoSettings
+from steprail.cli._params import field_reading, parse_assignment
+from steprail.cli._render import traceback_origin
 from steprail.jobs import JobStore
-from steprail.jobs._failure import shown_path
+from steprail.jobs._failure import raised_at, shown_path
 
 ACTIONS = "tests.cli._convention_actions"
 ECHO = f"{ACTIONS}:EchoTypedAction"
@@ -344,3 +352,63 @@ def test_steprail_log_level_shows_the_library_and_job_records_on_stderr(tmp_path
     env["STEPRAIL_LOG_LEVEL"] = "loud"
     bad = subprocess.run([sys.executable, "-m", "steprail", "--help"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "$STEPRAIL_LOG_LEVEL is 'loud'" in bad.stderr
+
+
+class _Color(enum.Enum):
+    RED = "red"
+
+
+class _Level(enum.IntEnum):
+    LOW = 1
+
+
+class _Kinds(BaseModel):
+    path: Path = Path(".")
+    day: datetime.date = datetime.date(2024, 1, 1)
+    color: _Color = _Color.RED
+    level: _Level = _Level.LOW
+    mode: Literal["fast", "slow"] = "fast"
+    digits: Literal[1, 2] = 1
+    pair: tuple[int, int] = (0, 0)
+    mapping: dict[str, int] = Field(default_factory=dict)
+    either: str | list[str] = ""
+    maybe: Annotated[int | None, Field(ge=0)] = None
+
+
+@pytest.mark.parametrize(
+    ("key", "reading"),
+    [
+        ("path", "text"), ("day", "text"), ("color", "text"), ("mode", "text"),
+        ("level", "auto"), ("digits", "auto"), ("maybe", "auto"), ("unknown", "auto"), ("mapping.k", "auto"),
+        ("pair", "json"), ("mapping", "json"), ("either", "mixed"),
+    ],
+)  # fmt: skip
+def test_each_kind_of_field_is_read_its_own_way(key: str, reading: str) -> None:
+    assert field_reading(_Kinds, key.split("."))[0] == reading
+
+
+def test_a_mixed_field_takes_json_only_when_it_looks_structured() -> None:
+    assert parse_assignment("either=plain", _Kinds) == (["either"], "plain")
+    assert parse_assignment('either=["a"]', _Kinds) == (["either"], ["a"])
+    with pytest.raises(UsageProblem, match="takes a JSON value"):
+        parse_assignment("either=[a", _Kinds)
+
+
+def test_where_a_chained_exception_was_raised_is_read_back_from_its_traceback(tmp_path: Path) -> None:
+    def inner() -> None:
+        raise ValueError("low")
+
+    def outer() -> None:
+        try:
+            inner()
+        except ValueError as error:
+            raise KeyError("high") from error
+
+    try:
+        outer()
+    except KeyError as error:
+        text = "".join(traceback.format_exception(error))
+        where = raised_at(error)
+    assert where is not None and where.function == "outer"
+    # The chain prints the cause (raised in inner) first: the origin is the last exception's.
+    assert traceback_origin(text) == str(where)
