@@ -114,8 +114,9 @@ class RollbackReport:
 class StepFailedError(RuntimeError):
     """Raised by :meth:`Orchestrator.execute` when a step fails, after rollback.
 
-    The message reads ``Step '<name>' failed: <error>``; ``__cause__`` is the exception the step
-    raised, if it raised one.
+    The message reads ``Step '<name>' failed: <error>``. When the step raised, ``<error>`` names
+    the exception's type (``Step 'load' failed: KeyError: 'a'``) and ``__cause__`` is that
+    exception; when it returned a failed :class:`StepResult`, ``<error>`` is the result's error.
 
     Attributes:
         step_name: The failed step.

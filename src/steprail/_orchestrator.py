@@ -208,6 +208,12 @@ class _ProgressPlan:
         return tuple(sorted((order, percent) for order, percent in by_order.items() if percent > 0))
 
 
+def _typed(error: BaseException) -> str:
+    """``KeyError: 'a'``: what a step raised, led by its type (``'a'`` alone says nothing)."""
+    text, name = _describe(error), type(error).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
 class _Run[C: BaseStepContext]:
     """The bookkeeping of one ``execute()``; also what the context calls while a step runs."""
 
@@ -297,7 +303,7 @@ class _Run[C: BaseStepContext]:
                         if not skip:
                             result = step.execute(context)
                     except Exception as error:
-                        failed = StepResult(success=False, error=_describe(error))
+                        failed = StepResult(success=False, error=_typed(error))
                         add_result(failed)
                         raise _StepFailure(failed, error) from error
                     except BaseException as interrupt:

@@ -220,12 +220,12 @@ def test_a_failing_step_rolls_back_and_records_failed(store: JobStore) -> None:
     outcome = StepsAction({"fail_at": "c"}, runtime=runtime).run()
     assert outcome.status == "failed"
     assert isinstance(outcome.exception, StepFailedError)
-    assert outcome.error == "Step 'c' failed: c broke"
+    assert outcome.error == "Step 'c' failed: RuntimeError: c broke"
     assert TRAIL == ["run a", "run b", "run c", "rollback b", "undo b", "rollback a", "undo a"]
     assert [(e.step, e.kind) for e in outcome.rollback] == [("b", "rollback"), ("b", "undo"), ("a", "rollback"), ("a", "undo")]
     assert runtime.job_id is not None
     record = store.get(runtime.job_id)
-    assert record.status == "failed" and record.error == "Step 'c' failed: c broke"
+    assert record.status == "failed" and record.error == "Step 'c' failed: RuntimeError: c broke"
     assert [(s.name, s.status, s.rolled_back) for s in record.steps] == [
         ("a", "success", True),
         ("b", "success", True),

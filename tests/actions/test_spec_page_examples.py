@@ -236,7 +236,7 @@ def test_multi_step_training_with_an_unknown_dataset_fails_clearly(
     runtime = RuntimeContext()
     outcome = MyTrainAction({"dataset": 99}, runtime=runtime, client=backend).run()
     assert outcome.status == "failed"
-    assert outcome.error == f"Step 'logged_load_dataset' failed: dataset 99 not found in the backend at {backend.root}"
+    assert outcome.error == f"Step 'logged_load_dataset' failed: DatasetNotFoundError: dataset 99 not found in the backend at {backend.root}"
     assert runtime.events("step_end")[0]["success"] is False
     assert backend.list_models() == []
 
@@ -331,7 +331,7 @@ def test_dataset_steps_are_rolled_back_when_training_fails(
 ) -> None:
     work = tmp_path / "work"
     outcome = DatasetStepsAction({"dataset": dataset_id, "fail_training": True}, client=backend, work_dir=work).run()
-    assert outcome.status == "failed" and outcome.error == "Step 'my_train' failed: out of memory"
+    assert outcome.status == "failed" and outcome.error == "Step 'my_train' failed: RuntimeError: out of memory"
     assert [(e.step, e.ok) for e in outcome.rollback if e.kind == "undo"] == [
         ("convert_to_yolo", True),
         ("export_dataset", True),

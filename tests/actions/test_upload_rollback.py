@@ -163,6 +163,6 @@ def test_the_plan_shows_the_upload_can_roll_back(backend: LocalBackend) -> None:
 def test_the_undo_is_idempotent(backend: LocalBackend, tmp_path: Path) -> None:
     before = _state(backend)
     outcome = MeddlingAction({"dataset": 1}, client=backend, work_dir=tmp_path / "work").run()
-    assert outcome.status == "failed" and outcome.error == "Step 'meddle' failed: after someone deleted the model"
+    assert outcome.status == "failed" and outcome.error == "Step 'meddle' failed: RuntimeError: after someone deleted the model"
     assert [e.ok for e in outcome.rollback if e.label.startswith("delete model")] == [True]
     assert _state(backend) == before

@@ -135,11 +135,11 @@ def test_rollback_runs_in_reverse_and_skips_the_failed_and_skipped_steps() -> No
 def test_an_exception_becomes_a_failed_result_and_the_cause() -> None:
     cause = ValueError("Invalid input")
     context, error = run_failing(registry_of(Scripted("ok"), Scripted("risky", action=raising(cause))))
-    assert str(error) == "Step 'risky' failed: Invalid input"
+    assert str(error) == "Step 'risky' failed: ValueError: Invalid input"
     assert error.__cause__ is cause
     assert isinstance(error, RuntimeError)
     assert context.step_results[-1].success is False
-    assert context.step_results[-1].error == "Invalid input"
+    assert context.step_results[-1].error == "ValueError: Invalid input"
     assert context.journal[-1] == "rollback ok"
 
 
@@ -163,7 +163,7 @@ def test_can_skip_raising_fails_the_step() -> None:
             raise LookupError("no cache index")
 
     context, error = run_failing(registry_of(Scripted("first"), BadSkip("cache")))
-    assert str(error) == "Step 'cache' failed: no cache index"
+    assert str(error) == "Step 'cache' failed: LookupError: no cache index"
     assert context.journal == ["execute first", "rollback first"]
 
 

@@ -54,7 +54,7 @@ def test_logging_step_logs_failure_and_rollback() -> None:
     registry.register(LoggingStep(Scripted("a")))
     registry.register(LoggingStep(Scripted("b", action=raising(ValueError("bad")))))
     context = new_context()
-    with pytest.raises(StepFailedError, match="Step 'logged_b' failed: bad"):
+    with pytest.raises(StepFailedError, match="Step 'logged_b' failed: ValueError: bad"):
         Orchestrator(registry, context, lambda c, t: None).execute()
     runtime = context.runtime_ctx
     assert [end["success"] for end in runtime.events("step_end")] == [True, False]

@@ -104,7 +104,7 @@ def test_export_to_a_temporary_folder_by_default(backend: LocalBackend) -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({}, "Step 'export_dataset' failed: ExportDatasetStep needs params['dataset']"),
+        ({}, "Step 'export_dataset' failed: ValueError: ExportDatasetStep needs params['dataset']"),
         ({"dataset": "nope"}, "dataset 'nope' not found"),
         ({"dataset": 99}, "dataset 99 not found"),
         ({"dataset": 1.5}, "must be a dataset id or name, got float"),

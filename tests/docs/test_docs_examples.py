@@ -219,7 +219,7 @@ def test_getting_started_runs_and_prints_what_the_page_says(
     assert lines[6] == "['note-1.txt', 'note-2.txt', 'note-3.txt']"
     assert lines[7] == "['step_start', 'step_end']"
     assert lines[8:] == [
-        "Step 'publish' failed: the notice board is offline",
+        "Step 'publish' failed: ConnectionError: the notice board is offline",
         "['logged_write', 'collect']",
         "[]",
     ]

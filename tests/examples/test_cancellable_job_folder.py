@@ -53,7 +53,7 @@ def test_a_missing_folder_is_created(tmp_path: Path) -> None:
 
 def test_rollback_removes_the_folders_it_made(tmp_path: Path) -> None:
     outcome = _FailingJob({"folder": str(tmp_path / "new" / "out"), "seconds": 0}).run()
-    assert outcome.status == "failed" and outcome.error == "Step 'boom' failed: boom"
+    assert outcome.status == "failed" and outcome.error == "Step 'boom' failed: RuntimeError: boom"
     assert os.listdir(tmp_path) == []  # the draft, out/ and new/ are all gone
     assert [(e.step, e.kind, e.ok) for e in outcome.rollback] == [
         ("write_draft", "rollback", True),

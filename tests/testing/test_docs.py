@@ -69,7 +69,7 @@ def test_the_documented_failure_is_what_a_broken_example_prints(tmp_path: Path) 
         "fault point: step 'write_labels.txt' fails after its own work",
         "   13. raised          'write_labels.txt'  from execute: InjectedFault: injected fault in step "
         "'write_labels.txt' (after)",
-        "outcome: raised StepFailedError: Step 'write_labels.txt' failed: injected fault in step "
+        "outcome: raised StepFailedError: Step 'write_labels.txt' failed: InjectedFault: injected fault in step "
         "'write_labels.txt' (after)",
     ):
         assert line in doc and line in run.stdout, line

@@ -50,7 +50,7 @@ def test_failing_before_does_nothing_and_after_does_the_work() -> None:
     record = record_run(inject_faults(SCRIPT.build(ledger), FaultPlan("c", "before")), _context())
     assert isinstance(record.error, StepFailedError)
     assert isinstance(record.error.__cause__, InjectedFault)
-    assert str(record.error) == "Step 'c' failed: injected fault in step 'c' (before)"
+    assert str(record.error) == "Step 'c' failed: InjectedFault: injected fault in step 'c' (before)"
     assert ledger.state == set()
 
     ledger = ScriptLedger()

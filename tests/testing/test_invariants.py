@@ -164,7 +164,7 @@ def test_the_record_describes_the_run() -> None:
     assert record.failed_step == "c"
     assert record.progress_values == [30, 50]
     assert repr(record) == "<RunRecord ['a', 'b', 'c'] failed at 'c', 18 events>"
-    with pytest.raises(RuntimeError, match="Step 'c' failed: scripted exception in 'c'"):
+    with pytest.raises(RuntimeError, match="Step 'c' failed: ScriptedError: scripted exception in 'c'"):
         record.reraise()
     ok = _ok_run()
     assert ok.succeeded and ok.failed_step is None and ok.skipped == ["b"]

@@ -127,7 +127,7 @@ def test_a_deliberately_broken_rollback_is_caught_named_and_shown(root: Path) ->
     message = str(leak)
     assert message.startswith("rollback of step 'logged_leaky_txt' left state behind\n")
     assert "fault point: step 'logged_timed_c_txt' fails before it runs" in message
-    assert "outcome: raised StepFailedError: Step 'logged_timed_c_txt' failed: injected fault" in message
+    assert "outcome: raised StepFailedError: Step 'logged_timed_c_txt' failed: InjectedFault: injected fault" in message
 
 
 def test_the_leak_is_pinned_on_the_right_step_when_later_steps_roll_back_fine(root: Path) -> None:

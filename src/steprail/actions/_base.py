@@ -8,6 +8,7 @@ callback itself, and turns SIGTERM / Ctrl-C into a cancelled job when asked to.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import time
 import typing
@@ -26,6 +27,8 @@ from .._runtime import RuntimeContext
 from .._step import BaseStep
 from .._wrappers import WrapperStep
 from ..jobs import ActionRuntime, JobOutcome, PlannedStep, StepOutcome, StepStatus
+from .._logging import get_logger
+from ..jobs._failure import failure_traceback
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
 from ._params import InvalidParamsError, validate_params
 from ._plan import plan_steps
@@ -34,6 +37,10 @@ __all__ = ["ActionOutcome", "BaseAction", "Workflow"]
 
 type FinalStatus = Literal["success", "failed", "cancelled"]
 
+# The library's own account of a run (DEBUG start/end, WARNING for a failed step or rollback).
+# Applications that want every event as a log record attach steprail.jobs.LoggingRuntime.
+_log = get_logger("steprail.actions")
+
 
 def _describe(error: BaseException) -> str:
     try:
@@ -41,6 +48,13 @@ def _describe(error: BaseException) -> str:
     except Exception as broken:  # an exception whose __str__ raises is still reported
         return f"{type(error).__name__} (its message could not be read: {type(broken).__name__})"
     return text or type(error).__name__
+
+
+def _typed(error: BaseException) -> str:
+    """``KeyError: 'a'``: the text of an exception a step raised, led by its type (``'a'`` alone
+    says nothing)."""
+    text, name = _describe(error), type(error).__name__
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 def _interruption(error: BaseException) -> str:
@@ -134,6 +148,8 @@ class _Tracker:
         duration = 0.0 if began is None else time.perf_counter() - began
         outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error)
         self.steps.append(outcome)
+        if status == "failed":
+            _log.warning("step %s failed: %s", planned.name, error)
         if self.hooks is not None:
             with self.guard.deferring():
                 self.hooks.step_finished(outcome)
@@ -142,9 +158,11 @@ class _Tracker:
         """One step's rollback ended (its ``rollback`` and its undo actions): keep every entry
         for the job's report and record the step once, ``rolled back`` only if it finished."""
         self.rollback.extend(entries)
+        failures = [entry for entry in entries if entry.error is not None]
+        for entry in failures:
+            _log.warning("rollback of step %s failed: %s", name, _entry_text(entry))
         if self.hooks is None:
             return
-        failures = [entry for entry in entries if entry.error is not None]
         if not finished:
             stopped = [entry for entry in failures if (entry.error or "").startswith(STOPPED)]
             error: str | None = STOPPED + (_entry_text(stopped[-1]) if stopped else "(interrupted)")
@@ -185,7 +203,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             self._tracker.end(self._planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
-            self._tracker.end(self._planned, "failed", error=f"can_skip raised: {_describe(error)}")
+            self._tracker.end(self._planned, "failed", error=f"can_skip raised: {_typed(error)}")
             raise
         if skip:
             self._tracker.end(self._planned, "skipped")
@@ -199,7 +217,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             self._tracker.end(self._planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
-            self._tracker.end(self._planned, "failed", error=_describe(error))
+            self._tracker.end(self._planned, "failed", error=_typed(error))
             raise
         except BaseException as interrupt:
             self._tracker.end(self._planned, _interruption_status(interrupt), error=_interruption(interrupt))
@@ -415,7 +433,7 @@ class BaseAction[P: BaseModel]:
             tracker.end(planned, "cancelled", error=_describe(error))
             raise
         except Exception as error:
-            tracker.end(planned, "failed", error=_describe(error))
+            tracker.end(planned, "failed", error=_typed(error))
             raise
         except BaseException as interrupt:
             tracker.end(planned, _interruption_status(interrupt), error=_interruption(interrupt))
@@ -446,6 +464,7 @@ class BaseAction[P: BaseModel]:
                 started, its notes say how the run ended (it was rolled back unless it succeeded).
         """
         started = time.monotonic()
+        _log.debug("action %s: run started", self.action_name)
         hooks = self.runtime if isinstance(self.runtime, ActionRuntime) else None
         outcome = ActionOutcome(action=self.action_name, status="failed")
         reraise: BaseException | None = None
@@ -496,7 +515,9 @@ class BaseAction[P: BaseModel]:
             except Exception as error:
                 if not created:
                     raise  # the runtime could not even record the job: nothing to finish
-                outcome.status, outcome.error, outcome.exception = "failed", _describe(error), error
+                # Invalid params are the user's input, told as such; anything else names its type.
+                text = _describe(error) if isinstance(error, InvalidParamsError) else _typed(error)
+                outcome.status, outcome.error, outcome.exception = "failed", text, error
                 outcome.rollback = list(tracker.rollback)
             except BaseException as interrupt:
                 # KeyboardInterrupt (or a second signal), SystemExit, CancelledError,
@@ -534,6 +555,14 @@ class BaseAction[P: BaseModel]:
                         raise
                 else:
                     outcome.steps, outcome.duration = list(tracker.steps), time.monotonic() - started
+        _log.log(
+            logging.DEBUG if outcome.status == "success" else logging.INFO,
+            "action %s: run %s in %.3fs%s",
+            self.action_name,
+            outcome.status,
+            time.monotonic() - started,
+            f": {outcome.error}" if outcome.error else "",
+        )
         if reraise is not None:
             raise reraise
         return outcome
@@ -552,5 +581,10 @@ class BaseAction[P: BaseModel]:
                     rollback=tuple(outcome.rollback),
                     summary=outcome.summary,
                     duration=outcome.duration,
+                    traceback=(
+                        failure_traceback(outcome.exception)
+                        if outcome.status == "failed" and not isinstance(outcome.exception, InvalidParamsError)
+                        else None
+                    ),
                 )
             )

@@ -1,31 +1,45 @@
-"""The ``steprail`` command: run, plan, jobs list/show, demo."""
+"""The ``steprail`` command: run, plan, jobs list/show, demo.
+
+Only typer is imported up front: ``steprail --help``, ``--version`` and shell completion must
+answer at once, so each command imports the library (pydantic, rich, the job store, the
+datasets) when it runs.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from .._orchestrator import error_text
-from ..actions import BaseAction, InvalidParamsError, mermaid
-from ..jobs import JobNotFoundError, JobRecord, JobStore, JobStoreError
-from ..jobs._store import rollback_report
-from ._demo import DemoSettings, run_demo
-from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
-from ._loading import load_action
-from ._params import collect_params
-from ._render import job_detail, jobs_table, outcome_table, plan_table
-from . import _runner
-from ._runner import StoreFailedDuringJob, late_signals_noted, open_store, resolve_home, run_action, store_path, store_problem
+from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, StoreFailedDuringJob, UsageProblem
 
-__all__ = ["app"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..actions import ActionOutcome
+    from ..jobs import JobRecord, JobStore, PlannedStep
+
+__all__ = ["ENVIRONMENT_VARIABLES", "app", "main"]
+
+#: The environment variables the common options read, and the option each one stands for.
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "STEPRAIL_HOME": "--home",
+    "STEPRAIL_STORE": "--store",
+    "STEPRAIL_LOCK_TIMEOUT": "--lock-timeout",
+    "STEPRAIL_PLAIN": "--plain",
+    "STEPRAIL_JSON_LOG": "--json-log",
+    "STEPRAIL_TRACEBACK": "--traceback",
+}
+#: Not an option: a logging level (``DEBUG``, ``INFO``, ...) that shows the library's
+#: ``steprail.*`` log records on stderr.
+LOG_LEVEL_VARIABLE = "STEPRAIL_LOG_LEVEL"
 
 def _flag_help(option: typer.core.TyperOption | None) -> typer.core.TyperOption | None:
     """``--help`` is a flag: without this, the help lists it with a ``<bool>`` value."""
@@ -53,55 +67,135 @@ app = typer.Typer(
     cls=_Group,
     help="Run typed step workflows as recorded jobs: run, plan, jobs, demo.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich's markdown, syntax and traceback modules,
+    # which alone take longer than the 0.3 s `steprail --help` may take.
+    rich_markup_mode=None,
+    # Help lines as wide as the terminal, up to 120 columns (click stops at 80 by default).
+    context_settings={"max_content_width": 120},
 )
-jobs_app = typer.Typer(cls=_Group, help="Job history from the job store.", no_args_is_help=True)
+jobs_app = typer.Typer(
+    cls=_Group, help="Job history from the job store.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(jobs_app, name="jobs")
 
 HomeOption = Annotated[
     Path | None,
     typer.Option(
         "--home",
-        # Help text is rich markup: unescaped, "[default: ...]" would be taken for a style tag.
-        help="Folder for the job store, the local backend and work files "
-        + escape("[default: $STEPRAIL_HOME or ./.steprail]."),
+        help="Folder for the job store, the local backend and work files [default: $STEPRAIL_HOME or ./.steprail].",
         show_default=False,
     ),
 ]
 StoreOption = Annotated[
     Path | None,
     typer.Option(
-        "--store", help="The job store file " + escape("[default: <home>/jobs.sqlite3]."), show_default=False
+        "--store",
+        envvar="STEPRAIL_STORE",
+        show_envvar=True,
+        help="The job store file [default: <home>/jobs.sqlite3].",
+        show_default=False,
     ),
 ]
 ParamsFileOption = Annotated[
     Path | None,
-    typer.Option("--params", "-f", help="A JSON (or .toml) file of params.", show_default=False),
+    typer.Option("--params", "-f", help="A file of params: JSON, or TOML / YAML (.toml, .yaml, .yml).", show_default=False),
 ]
 ParamOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--param", "-p", metavar="KEY=VALUE", help="Repeatable; VALUE is read as JSON when it parses.", show_default=False
+        "--param",
+        "-p",
+        metavar="KEY=VALUE",
+        help="Repeatable; VALUE is read by the field's type: text for a str field, JSON for lists, dicts and models.",
+        show_default=False,
     ),
 ]
 PlainOption = Annotated[
-    bool, typer.Option("--plain", metavar="", help="Plain lines instead of live progress bars (automatic off a terminal or with CI).")
+    bool,
+    typer.Option(
+        "--plain",
+        metavar="",
+        envvar="STEPRAIL_PLAIN",
+        show_envvar=True,
+        help="Plain lines instead of live progress bars (automatic off a terminal or with CI).",
+    ),
 ]
 JsonLogOption = Annotated[
-    Path | None, typer.Option("--json-log", help="Also write every event to this JSON-lines file.", show_default=False)
+    Path | None,
+    typer.Option(
+        "--json-log",
+        envvar="STEPRAIL_JSON_LOG",
+        show_envvar=True,
+        help="Also write every event to this JSON-lines file.",
+        show_default=False,
+    ),
 ]
 LockTimeoutOption = Annotated[
-    float, typer.Option("--lock-timeout", help="Seconds to wait for a job store locked by another process.")
+    float,
+    typer.Option(
+        "--lock-timeout",
+        envvar="STEPRAIL_LOCK_TIMEOUT",
+        show_envvar=True,
+        help="Seconds to wait for a job store locked by another process.",
+    ),
 ]
+TracebackOption = Annotated[
+    bool,
+    typer.Option(
+        "--traceback",
+        "-v",
+        metavar="",
+        envvar="STEPRAIL_TRACEBACK",
+        show_envvar=True,
+        help="Print the traceback of a step's exception as soon as the job fails.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of text.")]
 
 
 def _stdout() -> Console:
-    return Console()
+    return _console(stderr=False)
 
 
 def _stderr() -> Console:
-    return Console(stderr=True)
+    return _console(stderr=True)
+
+
+def _console(*, stderr: bool) -> Console:
+    """A console for tables and lines. Off a terminal (a pipe, a file) it is as wide as the
+    text needs: a table never wraps a path in the middle for lack of a width nobody set."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=_UNWRAPPED_WIDTH)
+
+
+# Wide enough for any path or message; rich only pads tables to their content's width.
+_UNWRAPPED_WIDTH = 100_000
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"steprail {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", metavar="", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Run typed step workflows as recorded jobs: run, plan, jobs, demo."""
 
 
 @contextmanager
@@ -127,14 +221,28 @@ def run(
     json_log: JsonLogOption = None,
     plain: PlainOption = False,
     lock_timeout: LockTimeoutOption = 5.0,
+    show_traceback: TracebackOption = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", metavar="", help="Print the outcome as JSON on stdout (progress lines go to stderr)."
+        ),
+    ] = False,
 ) -> None:
     """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 3 job store failed
     during the job, 130 cancelled."""
+    from ..actions import InvalidParamsError
+    from ._loading import load_action
+    from ._params import collect_params
+    from ._render import failure_lines, outcome_json, outcome_table, result_line
+    from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path
+
     with _bad_input():
         action_class = load_action(target)
-        params = collect_params(params_file, param or [])
+        params = collect_params(params_file, param or [], action_class.params_model)
         root = resolve_home(home)
-        console = _stdout()
+        # With --json, stdout holds the JSON alone: the live lines go to stderr.
+        console = _stderr() if as_json else _stdout()
         with late_signals_noted() as late:
             with open_store(store_path(root, store), lock_timeout) as job_store:
                 result = run_action(
@@ -146,13 +254,19 @@ def run(
                     plain=True if plain else None,
                     json_log=json_log,
                     late=late,
+                    show_traceback=show_traceback,
                 )
             outcome = result.outcome
             if isinstance(outcome.exception, InvalidParamsError):
                 raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
+            if as_json:
+                typer.echo(json.dumps(outcome_json(outcome, result.job_id, result.exit_code), indent=2))
+                raise typer.Exit(result.exit_code)
             console.print(outcome_table(outcome, result.job_id))
-            if outcome.error:
-                console.print(f"{outcome.status}: {outcome.error}", markup=False, highlight=False, soft_wrap=True)
+            if outcome.summary and outcome.status == "success":
+                console.print(result_line(outcome.summary), markup=False, highlight=False, soft_wrap=True)
+            for line in failure_lines(outcome, result.job_id, traceback_shown=show_traceback):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(result.exit_code)
 
 
@@ -162,11 +276,18 @@ def plan(
     params_file: ParamsFileOption = None,
     param: ParamOption = None,
     show_mermaid: Annotated[bool, typer.Option("--mermaid", metavar="", help="Print a Mermaid flowchart instead of the table.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show an action's steps with normalised weights and rollback support; runs nothing."""
+    from .._orchestrator import error_text
+    from ..actions import BaseAction, InvalidParamsError, mermaid
+    from ._loading import load_action
+    from ._params import collect_params
+    from ._render import plan_json, plan_table
+
     with _bad_input():
         action_class = load_action(target)
-        params = collect_params(params_file, param or [])
+        params = collect_params(params_file, param or [], action_class.params_model)
         action: BaseAction[Any] = action_class(params)
         problem: InvalidParamsError | None = None
         try:
@@ -176,7 +297,7 @@ def plan(
                 raise UsageProblem(str(error)) from error
             problem = error  # no params given: try the plan on the defaults
         try:
-            steps = action.plan()
+            steps: list[PlannedStep] = action.plan()
         except Exception as error:
             if problem is not None:
                 raise UsageProblem(
@@ -185,7 +306,9 @@ def plan(
                     + "\npass them with -p KEY=VALUE or --params FILE"
                 ) from error
             raise UsageProblem(f"building the plan of {target!r} raised {error_text(error)}") from error
-        if show_mermaid:
+        if as_json:
+            typer.echo(json.dumps(plan_json(action_class.action_name, steps), indent=2))
+        elif show_mermaid:
             typer.echo(mermaid(steps, title=action_class.action_name))
         else:
             _stdout().print(plan_table(action_class.action_name, steps))
@@ -195,6 +318,9 @@ def plan(
 def _read_jobs[T](
     home: Path | None, store: Path | None, read: Callable[[JobStore], T], *, quiet: bool = False
 ) -> T | None:
+    from ..jobs import JobNotFoundError, JobStoreError
+    from ._runner import open_store, resolve_home, store_path, store_problem
+
     path = store_path(resolve_home(home), store)
     if not path.exists():
         if not quiet:
@@ -213,6 +339,8 @@ def _read_jobs[T](
 
 def job_json(job: JobRecord) -> dict[str, Any]:
     """A job as ``steprail jobs show --json`` prints it."""
+    from ..jobs._store import rollback_report
+
     return {
         "id": job.id,
         "action": job.action,
@@ -242,6 +370,7 @@ def job_json(job: JobRecord) -> dict[str, Any]:
             }
             for s in job.steps
         ],
+        "traceback": job.traceback,
     }
 
 
@@ -253,6 +382,8 @@ def jobs_list(
     as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List recorded jobs, newest first."""
+    from ._render import jobs_table
+
     with _bad_input():
         jobs = _read_jobs(home, store, lambda s: s.list_jobs(limit), quiet=as_json)
         if as_json:  # no store yet: an empty JSON list, so scripts always get JSON
@@ -267,9 +398,14 @@ def jobs_show(
     home: HomeOption = None,
     store: StoreOption = None,
     logs: Annotated[int, typer.Option("--logs", min=0, help="Also print the last N log events.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of text.")] = False,
+    show_traceback: Annotated[
+        bool, typer.Option("--traceback", "-v", metavar="", help="Also print the traceback of the exception that ended the job.")
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Show one job: status, params, steps, metrics, errors, rollback."""
+    """Show one job: status, params, steps, metrics, errors, rollback (and the traceback)."""
+    from ._render import job_detail
+
     with _bad_input():
         found = _read_jobs(home, store, lambda s: (s.get(job_id), s.logs(job_id)))
         if found is None:
@@ -279,7 +415,7 @@ def jobs_show(
             typer.echo(json.dumps(job_json(job), indent=2))
             return
         console = _stdout()
-        job_detail(console, job)
+        job_detail(console, job, traceback_shown=show_traceback)
         if logs > 0:
             console.print(f"last {min(logs, len(events))} of {len(events)} log events:")
             for event in events[-logs:]:
@@ -297,10 +433,10 @@ def jobs_show(
 def demo(
     home: HomeOption = None,
     store: StoreOption = None,
-    items: Annotated[int, typer.Option("--items", min=3, help="Items in the generated sample dataset.")] = DemoSettings.items,
-    clusters: Annotated[int, typer.Option("--clusters", min=1, help="Anchor boxes to fit.")] = DemoSettings.clusters,
-    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Most k-means iterations.")] = DemoSettings.iterations,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample dataset and of k-means.")] = DemoSettings.seed,
+    items: Annotated[int, typer.Option("--items", min=3, help="Items in the generated sample dataset.")] = 40,
+    clusters: Annotated[int, typer.Option("--clusters", min=1, help="Anchor boxes to fit.")] = 5,
+    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Most k-means iterations.")] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample dataset and of k-means.")] = 0,
     json_log: JsonLogOption = None,
     plain: PlainOption = False,
 ) -> None:
@@ -310,6 +446,9 @@ def demo(
     then exports it, converts it to YOLO, fits anchor boxes and uploads the model, as a
     recorded job.
     """
+    from ._demo import DemoSettings, run_demo
+    from ._runner import open_store, resolve_home, store_path
+
     with _bad_input():
         root = resolve_home(home)
         settings = DemoSettings(items=items, clusters=clusters, iterations=iterations, seed=seed)
@@ -320,9 +459,29 @@ def demo(
     raise typer.Exit(result.exit_code)
 
 
+def _log_to_stderr(level: str) -> None:
+    """Show ``steprail.*`` log records of ``level`` and above on stderr (nothing when empty)."""
+    if not level.strip():
+        return
+    import logging
+
+    name = level.strip().upper()
+    if not isinstance(logging.getLevelNamesMapping().get(name), int):
+        typer.echo(f"error: ${LOG_LEVEL_VARIABLE} is {level!r}; use DEBUG, INFO, WARNING or ERROR", err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("steprail")
+    logger.addHandler(handler)
+    logger.setLevel(name)
+
+
 def main() -> None:
-    """Entry point of the ``steprail`` console script."""
-    _runner.KEEP_NOTING_AFTER_THE_JOB[0] = True  # this process ends with the command
+    """Entry point of the ``steprail`` console script (and of ``python -m steprail``)."""
+    from . import _signals
+
+    _signals.KEEP_NOTING_AFTER_THE_JOB[0] = True  # this process ends with the command
+    _log_to_stderr(os.environ.get(LOG_LEVEL_VARIABLE, ""))
     try:
         app(prog_name="steprail")
     finally:

@@ -1,4 +1,5 @@
-"""The command line's one error type: bad input, reported with what to fix, exit code 2."""
+"""The command line's exit codes and error types: bad input (exit code 2, reported with what to
+fix) and a job store that failed during the job (exit code 3)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_STORE_FAILED",
+    "StoreFailedDuringJob",
     "UsageProblem",
     "file_kind",
     "with_article",
@@ -32,6 +34,11 @@ EXIT_CANCELLED = 130
 
 class UsageProblem(Exception):
     """Something the user gave cannot be used; the message says what to fix."""
+
+
+class StoreFailedDuringJob(Exception):
+    """The job store failed after the job had started (exit code 3); the message says how the
+    job ended and that its final record could not be written."""
 
 
 def with_article(word: str) -> str:

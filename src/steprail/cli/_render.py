@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
+from rich.text import Text
 
 from ..actions import ActionOutcome
 from ..jobs import JobRecord, PlannedStep, format_metrics
+from ..jobs._failure import failure_traceback, is_library_file, raised_at, shown_path, step_exception
+from ..jobs._store import rollback_report
 
-__all__ = ["job_detail", "jobs_table", "outcome_table", "plan_table", "shown_step_status"]
+__all__ = [
+    "failure_lines",
+    "job_detail",
+    "jobs_table",
+    "outcome_json",
+    "outcome_table",
+    "plan_json",
+    "plan_table",
+    "result_line",
+    "shown_step_status",
+    "traceback_origin",
+]
 
 _STATUS_STYLE = {
     "success": "green",
@@ -41,6 +57,23 @@ def shown_step_status(status: str, job_status: str) -> str:
     return status
 
 
+class _Titled(Table):
+    """A table whose title (often a path) is printed on its own line above it: rich would wrap
+    a title to the table's width, splitting the path."""
+
+    def __init__(self, heading: str) -> None:
+        super().__init__()
+        self.heading = heading
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(self.heading, style="italic")
+        yield from super().__rich_console__(console, options)
+
+
+def _titled(title: str) -> Table:
+    return _Titled(title)
+
+
 def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}s"
 
@@ -52,7 +85,7 @@ def _when(value: datetime | None) -> str:
 def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
     """The run's steps: status, duration, weight (share of progress) and rollback."""
     title = f"job {job_id}: " if job_id is not None else ""
-    table = Table(title=f"{title}{outcome.action} - {outcome.status} in {outcome.duration:.2f}s")
+    table = _titled(f"{title}{outcome.action} - {outcome.status} in {outcome.duration:.2f}s")
     table.add_column("#", justify="right")
     table.add_column("step")
     table.add_column("status")
@@ -81,9 +114,118 @@ def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
     return table
 
 
+def result_line(summary: dict[str, Any]) -> str:
+    """What the action returned, as ``steprail run`` prints it after the table."""
+    return f"result: {json.dumps(summary, sort_keys=True, default=str)}"
+
+
+def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown: bool) -> list[str]:
+    """What ``steprail run`` prints under the table when the job did not succeed: the error
+    (naming the exception's type), where the step's exception was raised, and how to see the
+    traceback."""
+    if outcome.error is None:
+        return []
+    lines = [f"{outcome.status}: {outcome.error}"]
+    raised = None if outcome.exception is None else step_exception(outcome.exception)
+    where = None if raised is None or outcome.status != "failed" else raised_at(raised)
+    if where is not None:
+        lines.append(f"  raised at {where}")
+    if outcome.status == "failed" and not traceback_shown and failure_traceback(outcome.exception):
+        shown_id = job_id if job_id is not None else "ID"
+        lines.append(f"  the traceback: steprail jobs show {shown_id} --traceback (or run again with --traceback)")
+    return lines
+
+
+def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> dict[str, Any]:
+    """A run as ``steprail run --json`` prints it."""
+    raised = None if outcome.exception is None else step_exception(outcome.exception)
+    where = None if raised is None else raised_at(raised)
+    exception = None
+    if raised is not None:
+        exception = {
+            "type": type(raised).__name__,
+            "message": _text(raised),
+            "file": where.file if where else None,
+            "line": where.line if where else None,
+            "function": where.function if where else None,
+        }
+    return {
+        "job_id": job_id,
+        "action": outcome.action,
+        "status": outcome.status,
+        "exit_code": exit_code,
+        "error": outcome.error,
+        "exception": exception,
+        "traceback": failure_traceback(outcome.exception) if outcome.status == "failed" else None,
+        "duration": outcome.duration,
+        "result": outcome.summary,
+        "steps": [
+            {
+                "order": step.order,
+                "name": step.name,
+                "status": step.status,
+                "duration": step.duration,
+                "error": step.error,
+                "data": step.data,
+            }
+            for step in outcome.steps
+        ],
+        "rollback": rollback_report(outcome.rollback),
+    }
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return "(its message could not be read)"
+
+
+def plan_json(action: str, plan: Sequence[PlannedStep]) -> dict[str, Any]:
+    """A plan as ``steprail plan --json`` prints it."""
+    return {
+        "action": action,
+        "steps": [
+            {
+                "order": step.order,
+                "name": step.name,
+                "kind": step.kind,
+                "weight": step.weight,
+                "share": step.share,
+                "can_roll_back": step.can_roll_back,
+            }
+            for step in plan
+        ],
+    }
+
+
+# A traceback's frame line: '  File "path", line 12, in function'.
+_FRAME = re.compile(r'^  File "(?P<file>.*)", line (?P<line>\d+), in (?P<function>.*)$')
+
+
+def traceback_origin(text: str) -> str | None:
+    """``path:12, in function`` for where the last exception of a formatted traceback was
+    raised (in a chain, the step's own exception comes last), chosen as :func:`raised_at`
+    chooses, if the text shows it."""
+    frames: list[re.Match[str]] = []
+    origin = None
+    for line in text.splitlines():
+        match = _FRAME.match(line)
+        if match is not None:
+            frames.append(match)
+        elif line and not line.startswith((" ", "Traceback ", "The above exception", "During handling")):
+            # An exception's own line: it was raised in the frames listed since the last one.
+            ours = [m for m in frames if not is_library_file(m["file"])]
+            if frames:
+                found = (ours or frames)[-1]
+                origin = f"{shown_path(found['file'])}:{found['line']}, in {found['function']}"
+            frames = []
+    return origin
+
+
 def plan_table(title: str, plan: Sequence[PlannedStep]) -> Table:
     """A plan: each step's weight, normalised share and whether it can roll back."""
-    table = Table(title=title)
+    table = _titled(title)
     table.add_column("#", justify="right")
     table.add_column("step")
     table.add_column("kind")
@@ -126,8 +268,8 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
     return table
 
 
-def job_detail(console: Console, job: JobRecord) -> None:
-    """Print everything recorded about one job."""
+def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = False) -> None:
+    """Print everything recorded about one job (with its traceback when ``traceback_shown``)."""
     console.print(f"[bold]job {job.id}[/bold]: {job.action}", highlight=False, soft_wrap=True)
     status = _status(job.status)
     if job.status != job.recorded_status:
@@ -142,6 +284,13 @@ def job_detail(console: Console, job: JobRecord) -> None:
     console.print(f"params: {json.dumps(job.params, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
     if job.error:
         console.print("error:", job.error, markup=False, highlight=False, soft_wrap=True)
+        origin = traceback_origin(job.traceback) if job.traceback else None
+        if origin is not None:
+            console.print(f"  raised at {origin}", markup=False, highlight=False, soft_wrap=True)
+        if job.traceback and not traceback_shown:
+            console.print(
+                f"  the traceback: steprail jobs show {job.id} --traceback", markup=False, highlight=False, soft_wrap=True
+            )
     if job.steps:
         table = Table(title="steps")
         table.add_column("#", justify="right")
@@ -176,3 +325,6 @@ def job_detail(console: Console, job: JobRecord) -> None:
             console.print(f"  {what}: {result}", markup=False, highlight=False, soft_wrap=True)
     if job.summary:
         console.print(f"summary: {json.dumps(job.summary, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
+    if traceback_shown:
+        text = job.traceback.rstrip("\n") if job.traceback else "(no traceback recorded: no exception ended this job)"
+        console.print(text, markup=False, highlight=False, soft_wrap=True)

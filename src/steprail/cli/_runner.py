@@ -32,9 +32,22 @@ from ..jobs import (
     JobStoreLockedError,
     JobStoreReadOnlyError,
     JsonLinesRuntime,
+    LoggingRuntime,
 )
 from .._runtime import RuntimeContext
-from ._errors import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
+from .._logging import get_logger
+from ._errors import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STORE_FAILED,
+    StoreFailedDuringJob,
+    UsageProblem,
+)
+from ._signals import KEEP_NOTING_AFTER_THE_JOB
+
+_log = get_logger("steprail.cli")
 
 __all__ = [
     "RunResult",
@@ -143,8 +156,6 @@ def late_signals_noted() -> Iterator[LateSignals]:
                 signal.signal(number, handler)
 
 
-#: Set by the ``steprail`` console script (never in-process use): see :func:`late_signals_noted`.
-KEEP_NOTING_AFTER_THE_JOB = [False]
 
 
 def _store_fault(error: BaseException | None) -> JobStoreError | None:
@@ -156,11 +167,6 @@ def _store_fault(error: BaseException | None) -> JobStoreError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
-
-
-class StoreFailedDuringJob(Exception):
-    """The job store failed after the job had started (exit code 3); the message says how the
-    job ended and that its final record could not be written."""
 
 
 def open_store(path: Path, timeout: float = 5.0, *, read_only: bool = False) -> JobStore:
@@ -217,14 +223,18 @@ def run_action(
     plain: bool | None,
     json_log: Path | None,
     late: LateSignals | None = None,
+    show_traceback: bool = False,
 ) -> RunResult:
     """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
     cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
-    and a work folder ``<home>/work/job-<id>``."""
+    and a work folder ``<home>/work/job-<id>``. ``show_traceback`` prints the traceback of a
+    step's exception as soon as the job fails."""
     jobs = JobRuntime(store)
     work_dirs = _WorkDirPerJob(jobs, home)
-    console_sink = ConsoleRuntime(console, plain=plain)
-    sinks: list[RuntimeContext] = [jobs, work_dirs, console_sink]
+    console_sink = ConsoleRuntime(console, plain=plain, show_traceback=show_traceback)
+    # The job's events also go to the steprail.job logger: nothing is built unless the user's
+    # logging configuration (or $STEPRAIL_LOG_LEVEL) lets them through.
+    sinks: list[RuntimeContext] = [jobs, work_dirs, console_sink, LoggingRuntime()]
     if late is not None:
         sinks.append(late)
     if json_log is not None:

@@ -95,6 +95,8 @@ class JobOutcome:
         rollback: Every rollback attempt made, in order.
         summary: What the action returned (the orchestrator's summary for step-based actions).
         duration: Wall-clock seconds from start to end.
+        traceback: The formatted traceback of the exception a step (or ``execute``) raised when
+            that ended the job; ``None`` otherwise.
     """
 
     status: Literal["success", "failed", "cancelled"]
@@ -102,6 +104,7 @@ class JobOutcome:
     rollback: tuple[RollbackEntry, ...]
     summary: dict[str, Any]
     duration: float
+    traceback: str | None = None
 
 
 class ActionRuntime(RuntimeContext):

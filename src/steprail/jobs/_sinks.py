@@ -110,9 +110,14 @@ class JobRuntime(ActionRuntime):
             self.store.step_rolled_back(self._job(), order, entry.error, finished=finished)
 
     def job_finished(self, outcome: JobOutcome) -> None:
-        """Record the final status, error, rollback report and summary."""
+        """Record the final status, error, rollback report, summary and traceback."""
         self.store.finish_job(
-            self._job(), outcome.status, error=outcome.error, rollback=outcome.rollback, summary=outcome.summary
+            self._job(),
+            outcome.status,
+            error=outcome.error,
+            rollback=outcome.rollback,
+            summary=outcome.summary,
+            traceback=outcome.traceback,
         )
 
     def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
@@ -150,10 +155,15 @@ class ConsoleRuntime(ActionRuntime):
             stdout is the default.
         plain: Force plain lines (``True``) or live bars (``False``); ``None`` decides from the
             console and ``CI``.
+        show_traceback: Print the traceback of the exception that ended a failed job, as soon
+            as the job fails.
     """
 
-    def __init__(self, console: Console | None = None, *, plain: bool | None = None) -> None:
+    def __init__(
+        self, console: Console | None = None, *, plain: bool | None = None, show_traceback: bool = False
+    ) -> None:
         super().__init__()
+        self.show_traceback = show_traceback
         if console is None:
             try:
                 from rich.console import Console
@@ -241,6 +251,8 @@ class ConsoleRuntime(ActionRuntime):
             self._progress = None
         error = f": {outcome.error}" if outcome.error else ""
         self._line(f"job {outcome.status} in {outcome.duration:.2f}s{error}")
+        if self.show_traceback and outcome.traceback:
+            self._line(outcome.traceback.rstrip("\n"))
 
     def close(self) -> None:
         """Stop the live display if it is still up (a run that ended without ``job_finished``)."""
@@ -349,6 +361,7 @@ class JsonLinesRuntime(ActionRuntime):
             duration=outcome.duration,
             summary=outcome.summary,
             rollback=rollback_report(outcome.rollback),
+            traceback=outcome.traceback,
         )
         if self._owned:
             self._stream.close()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from .._errors import RollbackEntry
+from .._logging import get_logger
 from ._events import JOB_TRANSITIONS, JobState, JobStatus, PlannedStep, StepStatus
 
 __all__ = [
@@ -40,8 +41,15 @@ __all__ = [
     "process_alive",
 ]
 
-#: The schema this code writes (``PRAGMA user_version``); a store of another version is refused.
-SCHEMA_VERSION: Final = 1
+#: The schema this code writes (``PRAGMA user_version``). A store of an older version this code
+#: knows is migrated in place when opened for writing (and read as it is when opened read-only);
+#: any other version is refused. Version 2 added ``jobs.traceback``.
+SCHEMA_VERSION: Final = 2
+# Each migration takes a store from the version before it to the key's version, in one
+# transaction. Only columns are ever added, so code of the older version can still read it.
+_MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
+    2: ("ALTER TABLE jobs ADD COLUMN traceback TEXT",),
+}
 #: A job on another host is presumed dead when it has not written anything for this long.
 REMOTE_STALE_SECONDS: Final = 3600.0
 #: The largest params a job records, as JSON text (1 MiB); larger ones are refused up front.
@@ -68,7 +76,8 @@ CREATE TABLE jobs (
     updated_at TEXT NOT NULL,
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
-    pid_started TEXT
+    pid_started TEXT,
+    traceback TEXT
 );
 CREATE TABLE steps (
     job_id INTEGER NOT NULL REFERENCES jobs (id),
@@ -104,6 +113,8 @@ CREATE INDEX logs_by_job ON logs (job_id, id);
 """
 _TABLES: Final = frozenset({"jobs", "steps", "logs"})
 
+
+_log = get_logger("steprail.jobs.store")
 
 # Below this much free space, an I/O error while writing the store is a full disk.
 _LOW_SPACE_BYTES: Final = 1 << 20
@@ -212,6 +223,9 @@ class JobRecord:
         metrics: The latest metrics reported by each step, keyed by step name.
         rollback: Every rollback attempt made when the job failed or was cancelled.
         steps: Each planned step (empty until the params were valid and the run started).
+        traceback: The formatted traceback of the exception that ended the job, when one did
+            (``None`` for a success, a step that returned a failed result, or a job recorded
+            before the store kept tracebacks).
     """
 
     id: int
@@ -231,6 +245,7 @@ class JobRecord:
     host: str
     pid: int
     steps: list[StepRecord]
+    traceback: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -361,6 +376,8 @@ class JobStore:
         self._host = socket.gethostname()
         self._pid = os.getpid()
         self._pid_started = _process_started(self._pid)
+        # The schema version of the open store: an older one opened read-only is read as it is.
+        self._version = SCHEMA_VERSION
         # Both would otherwise reach the caller as sqlite's "unable to open database file" or a
         # bare FileExistsError from mkdir, naming neither the path nor the problem.
         if self.path.is_dir():
@@ -440,7 +457,7 @@ class JobStore:
         while True:
             try:
                 # Look before changing anything: a file that is not ours must stay byte for byte.
-                fresh = self._check_schema()
+                version = self._check_schema()
                 self._conn.execute("PRAGMA foreign_keys = ON")
                 mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 break
@@ -456,8 +473,10 @@ class JobStore:
             raise JobStoreDamagedError(f"job store {str(self.path)!r}: cannot switch to WAL mode")
         # WAL with synchronous=NORMAL survives a crash of the process (not of the OS).
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        if fresh:
+        if version is None:
             self._create_schema()
+        elif version < SCHEMA_VERSION:
+            self._migrate()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -523,8 +542,9 @@ class JobStore:
                     conn.execute("ROLLBACK")
                 raise
 
-    def _check_schema(self) -> bool:
-        """Whether the database is empty (new); raise if it is something other than our store."""
+    def _check_schema(self) -> int | None:
+        """The store's schema version, or ``None`` when the database is empty (new); raise if it
+        is something other than our store (or a version this code does not know)."""
         # One read transaction for both reads: another process creating the schema in between
         # would otherwise show its tables with the version read before (a "foreign" file).
         self._conn.execute("BEGIN")
@@ -537,14 +557,27 @@ class JobStore:
         finally:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")  # it only read
-        if version == SCHEMA_VERSION and _TABLES <= tables:
-            return False
+        if 1 <= version <= SCHEMA_VERSION and _TABLES <= tables:
+            self._version = version
+            return version
         if version == 0 and not tables:
-            return True
+            return None
         raise JobStoreDamagedError(
             f"job store {str(self.path)!r} is not a steprail job store of schema version "
-            f"{SCHEMA_VERSION} (found version {version}, tables {sorted(tables)})"
+            f"1 to {SCHEMA_VERSION} (found version {version}, tables {sorted(tables)})"
         )
+
+    def _migrate(self) -> None:
+        """Bring an older store up to :data:`SCHEMA_VERSION`, one version per transaction."""
+        with self._transaction() as conn:
+            # Another process may have migrated it since we looked: read the version again.
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+                _log.info("job store %s migrated from schema version %d to %d", self.path, target - 1, target)
+        self._version = SCHEMA_VERSION
 
     def _create_schema(self) -> None:
         with self._transaction() as conn:
@@ -555,6 +588,8 @@ class JobStore:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._version = SCHEMA_VERSION
+        _log.info("job store %s created (schema version %d)", self.path, SCHEMA_VERSION)
 
     def close(self) -> None:
         """Close the connection."""
@@ -684,8 +719,10 @@ class JobStore:
         error: str | None = None,
         rollback: Sequence[RollbackEntry] = (),
         summary: Mapping[str, Any] | None = None,
+        traceback: str | None = None,
     ) -> None:
-        """Record the job's final status, error, rollback report and summary."""
+        """Record the job's final status, error, rollback report, summary and (when an exception
+        ended it) the formatted ``traceback``."""
         if status not in ("success", "failed", "cancelled"):
             raise ValueError(f"a job finishes as success, failed or cancelled, not {status!r}")
         extra = ", progress = 100" if status == "success" else ""
@@ -694,12 +731,13 @@ class JobStore:
             self._touch(
                 conn,
                 job_id,
-                f"status = ?, error = ?, rollback = ?, summary = ?, finished_at = ?{extra}",
+                f"status = ?, error = ?, rollback = ?, summary = ?, finished_at = ?, traceback = ?{extra}",
                 status,
                 error,
                 to_json(rollback_report(rollback)),
                 to_json(dict(summary or {})),
                 _now(),
+                traceback,
             )
 
     def _move(self, conn: sqlite3.Connection, job_id: int, status: JobStatus) -> None:
@@ -729,7 +767,7 @@ class JobStore:
             JobNotFoundError: there is no such job.
         """
         with self._guard():
-            row = self._conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = self._conn.execute(f"SELECT {self._job_columns()} FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
             steps = self._conn.execute(
@@ -741,7 +779,7 @@ class JobStore:
         """Return jobs newest first (without their steps), at most ``limit`` of them."""
         with self._guard():
             rows = self._conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?",
+                f"SELECT {self._job_columns()} FROM jobs ORDER BY id DESC LIMIT ?",
                 (-1 if limit is None else limit,),
             ).fetchall()
         return [self._job(row, []) for row in rows]
@@ -760,10 +798,14 @@ class JobStore:
             for at, k, step, event, data, file in rows
         ]
 
+    def _job_columns(self) -> str:
+        # A version 1 store opened read-only has no traceback column: read it as NULL.
+        return _JOB_COLUMNS + (", traceback" if self._version >= 2 else ", NULL")
+
     def _job(self, row: tuple[Any, ...], steps: list[StepRecord]) -> JobRecord:
         (
             job_id, action, params, status, progress, error, rollback, summary, metrics,
-            created, started, finished, updated, host, pid, pid_started,
+            created, started, finished, updated, host, pid, pid_started, traceback,
         ) = row  # fmt: skip
         updated_at = datetime.fromisoformat(updated)
         state: JobState = status
@@ -787,6 +829,7 @@ class JobStore:
             host=host,
             pid=pid,
             steps=steps,
+            traceback=traceback,
         )
 
     @staticmethod
