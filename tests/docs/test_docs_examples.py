@@ -30,20 +30,9 @@ def page_id(page: Path) -> str:
     return page.relative_to(ROOT).as_posix()
 
 
-# Pages rewritten on another branch at the same time (issue 13, CLI work): their blocks are marked
-# there. Strict, so this entry fails (XPASS) once they are, and must then be removed.
-NOT_YET_MARKED = {"docs/jobs.md"}
-
-
 def page_params() -> list[object]:
     return [
-        pytest.param(
-            page,
-            id=page_id(page),
-            marks=[pytest.mark.xfail(strict=True, reason="blocks not marked yet")]
-            if page_id(page) in NOT_YET_MARKED
-            else [],
-        )
+        pytest.param(page, id=page_id(page))
         for page in PAGES
     ]
 
@@ -113,8 +102,6 @@ _LINE_REF = re.compile(r"\(line (\d+)\)")
 def type_error_cases() -> list[object]:
     cases: list[object] = []
     for page in PAGES:
-        if page_id(page) in NOT_YET_MARKED:
-            continue
         for block in read_blocks(page):
             if block.kind == "type-errors":
                 cases.append(pytest.param(page, block.line, id=f"{page_id(page)}:{block.line}"))
@@ -170,7 +157,7 @@ def test_all_docs_code_type_checks_under_basedpyright_strict(tmp_path: Path) -> 
     for page in PAGES:
         # A page with refused examples imports, for them, names its runnable part does not use
         # (which pyright's strict mode reports); those pages are about mypy.
-        if page_id(page) in NOT_YET_MARKED or any(block.kind == "type-errors" for block in read_blocks(page)):
+        if any(block.kind == "type-errors" for block in read_blocks(page)):
             continue
         for line, code in scripts_of(page):
             files.append(tmp_path / f"{page.stem.replace('-', '_')}_line_{line}.py")

@@ -121,11 +121,6 @@ def test_the_console_script_without_the_cli_extra_says_what_to_install() -> None
     assert "pip install 'steprail[cli]'" in result.stderr.splitlines()[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="steprail.cli imports the datasets (demo, training runs) at import time; the CLI's lazy "
-    "imports (issue 13, item 2) are to fix this, and then this marker must go",
-)
 def test_the_command_line_needs_only_the_cli_extra_for_help() -> None:
     result = run_without(
         ("PIL", "yaml", "defusedxml", "hypothesis"),
