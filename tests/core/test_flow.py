@@ -286,12 +286,14 @@ class Sneaky(_Named, requires=("dataset_path",)):
 
 
 class Peeking(_Named, provides=("report",)):
-    """Declares it writes report, but also reads source."""
+    """Declares it writes report, but also reads source (a setting) and dataset_path (a flow
+    field: export provides it)."""
 
     step_name = "peeking"
 
     def execute(self, context: FlowContext) -> StepResult:
         context.report = f"report on {context.source}"
+        context.report = f"report on {context.dataset_path}"
         return super().execute(context)
 
 
@@ -309,9 +311,13 @@ def test_strict_mode_fails_a_step_that_writes_an_undeclared_field_and_rolls_back
     assert type(context) is FlowContext  # the watch is gone after the step
 
 
-def test_strict_mode_reports_an_undeclared_read() -> None:
-    with pytest.raises(FlowViolation, match=r"step 'peeking' read field 'source'.*requires="):
-        assert_flow_respected(registry_of(Peeking(Journal())), new_context())
+def test_strict_mode_reports_an_undeclared_read_of_a_flow_field_not_of_a_setting() -> None:
+    journal = Journal()
+    with pytest.raises(FlowViolation, match=r"step 'peeking' read field 'dataset_path'.*requires="):
+        assert_flow_respected(registry_of(Export(journal), Peeking(journal)), _with_source())
+    # Without a step that provides dataset_path, it is a setting like source: reading is fine.
+    uses = assert_flow_respected(registry_of(Peeking(journal)), _with_source())
+    assert uses["peeking"].reads == {"source", "dataset_path"} and uses["peeking"].writes == {"report"}
 
 
 def test_strict_mode_records_what_each_step_used_and_leaves_undeclared_steps_alone() -> None:

@@ -60,16 +60,17 @@ class FieldUse:
 class _Guard:
     """Checks the accesses of one running step against its declaration."""
 
-    def __init__(self, step_name: str, flow: StepFlow, use: FieldUse) -> None:
+    def __init__(self, step_name: str, flow: StepFlow, use: FieldUse, flow_fields: frozenset[str]) -> None:
         self.step_name = step_name
         self.flow = flow
-        self.readable = frozenset((*flow.requires, *flow.provides))
+        # Reading a field no step provides (a setting) is always allowed.
+        self.unreadable = flow_fields - {*flow.requires, *flow.provides}
         self.writable = frozenset(flow.provides)
         self.use = use
 
     def read(self, name: str) -> None:
         self.use.reads.add(name)
-        if name not in self.readable:
+        if name in self.unreadable:
             raise FlowViolation(self.step_name, name, "read", self.flow)
 
     def write(self, name: str) -> None:
@@ -117,9 +118,10 @@ def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
 class _StrictStep[C: BaseStepContext](WrapperStep[C]):
     """Runs the wrapped step under a watch of its declared fields; same name, same flow."""
 
-    def __init__(self, step: BaseStep[C], uses: dict[str, FieldUse]) -> None:
+    def __init__(self, step: BaseStep[C], uses: dict[str, FieldUse], flow_fields: frozenset[str]) -> None:
         super().__init__(step)
         self._uses = uses
+        self._flow_fields = flow_fields
 
     def execute(self, context: C) -> StepResult:
         """Run the wrapped step; a field outside its declaration raises :class:`FlowViolation`."""
@@ -127,7 +129,7 @@ class _StrictStep[C: BaseStepContext](WrapperStep[C]):
         if flow is None:
             return self._wrapped.execute(context)
         name = self.name
-        guard = _Guard(name, flow, self._uses.setdefault(name, FieldUse()))
+        guard = _Guard(name, flow, self._uses.setdefault(name, FieldUse()), self._flow_fields)
         own_class = type(context)
         fields = object.__getattribute__(context, "__dict__")
         outer = fields.get(_GUARD)
@@ -148,14 +150,17 @@ def strict_flow[C: BaseStepContext](
 ) -> StepRegistry[C]:
     """A copy of ``registry`` in strict data-flow mode (same names, weights, order and inputs).
 
-    Each declared step's ``execute`` may read only the fields it requires or provides and write
-    only those it provides; anything else raises :class:`FlowViolation` inside the step, which
+    Each declared step's ``execute`` may write only the fields it provides, and read a field
+    that some step of the workflow provides only if it requires or provides it itself (other
+    fields are settings, free to read); anything else raises :class:`FlowViolation` inside the step, which
     the orchestrator reports as that step's failure (and rolls back as usual). ``uses``, when
     given, receives each watched step's :class:`FieldUse`, keyed by step name.
     """
     record = uses if uses is not None else {}
     steps, names, weights = registry.snapshot()
-    wrapped: list[BaseStep[C]] = [_StrictStep(step, record) for step in steps]
+    flows = [step.declared_flow() for step in steps]
+    flow_fields = frozenset(name for flow in flows if flow is not None for name in flow.provides)
+    wrapped: list[BaseStep[C]] = [_StrictStep(step, record, flow_fields) for step in steps]
     strict = StepRegistry[C]._from_checked(wrapped, names, weights)
     strict._inputs = registry.inputs
     return strict
