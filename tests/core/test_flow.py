@@ -124,7 +124,7 @@ def test_a_class_keyword_declaration_is_kept_on_the_class_and_inherited() -> Non
 def test_a_misspelt_field_is_refused_at_class_creation_with_the_closest_name() -> None:
     with pytest.raises(TypeError, match=r"Typo: provides= names 'dataset_pth', which is not a field of FlowContext; did you mean 'dataset_path'\?"):
 
-        class Typo(_Named, provides=("dataset_pth",)):
+        class Typo(_Named, provides=("dataset_pth",)):  # type: ignore[steprail-flow]  # the mistake under test
             pass
 
 

@@ -90,6 +90,14 @@ MARKED_PAGES = sorted(page for page in (ROOT / "docs").glob("*.md") if "<!-- doc
         ("context.md", ["0 Typed steps", "MyContext has no field 'procesed_count'; did you mean 'processed_count'? "
                         "(declare new state as a field of the class; names starting with '_' are free)"]),
         ("steps.md", ["{'publish': 0, 'notify_mail': 1, 'notify_chat': 2}"]),
+        ("data-flow.md", [
+            "step 'train' requires field 'dataset_path', which no earlier step provides and which is not an input; "
+            "provided by 'export': register it before",
+            "[]",
+            "data/dataset/model.pt",
+            "step 'sloppy' wrote field 'model_path', which it does not declare (declared for writing (provides): "
+            "nothing); add it to the step class's provides=",
+        ]),
     ],
 )
 def test_page_runs_prints_what_it_says_and_type_checks(

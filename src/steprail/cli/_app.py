@@ -18,6 +18,7 @@ from ..actions import BaseAction, InvalidParamsError, mermaid
 from ..jobs import JobNotFoundError, JobRecord, JobStore, JobStoreError
 from ..jobs._store import rollback_report
 from ._demo import DemoSettings, run_demo
+from ._flow import flow_mermaid_edges, flow_rows, flow_rows_table
 from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, UsageProblem
 from ._loading import load_action
 from ._params import collect_params
@@ -163,7 +164,8 @@ def plan(
     param: ParamOption = None,
     show_mermaid: Annotated[bool, typer.Option("--mermaid", metavar="", help="Print a Mermaid flowchart instead of the table.")] = False,
 ) -> None:
-    """Show an action's steps with normalised weights and rollback support; runs nothing."""
+    """Show an action's steps with normalised weights and rollback support, and the declared
+    data flow (requires/provides, unmet and unused fields); runs nothing."""
     with _bad_input():
         action_class = load_action(target)
         params = collect_params(params_file, param or [])
@@ -185,10 +187,13 @@ def plan(
                     + "\npass them with -p KEY=VALUE or --params FILE"
                 ) from error
             raise UsageProblem(f"building the plan of {target!r} raised {error_text(error)}") from error
+        flow = flow_rows(action)  # declared data flow (docs/data-flow.md); None: nothing declared
         if show_mermaid:
-            typer.echo(mermaid(steps, title=action_class.action_name))
+            typer.echo("\n".join([mermaid(steps, title=action_class.action_name), *flow_mermaid_edges(flow or [])]))
         else:
             _stdout().print(plan_table(action_class.action_name, steps))
+            if flow is not None:
+                _stdout().print(flow_rows_table(flow))
     raise typer.Exit(EXIT_OK)
 
 
