@@ -85,34 +85,67 @@ def unknown_field_message(owner: str, keyword: str, name: str, context_type: typ
     return f"{owner}: {keyword}= names {name!r}, which is not a field of {context_type.__name__}{hint}"
 
 
+# Per context class: its field names, and those always supplied (see supplied_fields). A class's
+# fields are fixed once it is created, so each run's check reads them from here.
+_field_facts: dict[type, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _facts(context_type: type[BaseStepContext]) -> tuple[frozenset[str], frozenset[str]]:
+    facts = _field_facts.get(context_type)
+    if facts is None:
+        from ._context import BaseStepContext
+
+        always = {field.name for field in dataclasses.fields(BaseStepContext)}
+        fields = dataclasses.fields(context_type)
+        for field in fields:
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING and field.init:
+                always.add(field.name)
+        facts = frozenset(field.name for field in fields), frozenset(always)
+        _field_facts[context_type] = facts
+    return facts
+
+
 def supplied_fields(context_type: type[BaseStepContext], inputs: Iterable[str] = ()) -> frozenset[str]:
     """Fields available before the first step: ``inputs``, every field of ``BaseStepContext``
     itself, and every field without a default (the context cannot be made without them)."""
-    from ._context import BaseStepContext
-
-    supplied = set(inputs)
-    supplied.update(field.name for field in dataclasses.fields(BaseStepContext))
-    for field in dataclasses.fields(context_type):
-        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING and field.init:
-            supplied.add(field.name)
-    return frozenset(supplied)
+    return _facts(context_type)[1].union(inputs)
 
 
-def _flows[C: BaseStepContext](steps: Sequence[BaseStep[C]]) -> list[StepFlow | None] | None:
-    """Each step's declaration, or ``None`` when no step's class declares one (nothing to check).
-
-    Classes are looked at once each: a workflow of 100 000 steps of a few classes costs one
-    C-level pass over the steps here when nothing is declared.
-    """
+def _flows[C: BaseStepContext](steps: Sequence[BaseStep[C]]) -> list[StepFlow | None]:
+    """Each step's declaration (``None``: undeclared), in run order."""
     from ._step import INSTANCE_FLOW
 
     by_type = {kind: getattr(kind, FLOW_ATTRIBUTE, None) for kind in set(map(type, steps))}
-    if not any(by_type.values()):
-        return None
     return [
         step.declared_flow() if flow is INSTANCE_FLOW else flow
         for step, flow in zip(steps, map(by_type.__getitem__, map(type, steps)), strict=True)
     ]
+
+
+def _first_flows[C: BaseStepContext](steps: Sequence[BaseStep[C]]) -> list[tuple[StepFlow | None, int | type]] | None:
+    """Each *distinct* declaration at its first occurrence, in run order, with where it occurs
+    (a position, or the step class whose first instance it is); ``None`` when no step declares.
+
+    Enough for the check: the available fields only grow along the run, so a declaration met
+    at its first occurrence is met at every later one. Steps of a class that declares its flow
+    are looked at once per class, at C speed; only steps that declare per instance (wrappers,
+    ``ValidationStep``) are asked one by one.
+    """
+    from ._step import INSTANCE_FLOW
+
+    kinds = dict.fromkeys(map(type, steps))  # the classes in order of first occurrence
+    by_kind = {kind: getattr(kind, FLOW_ATTRIBUTE, None) for kind in kinds}
+    if not any(by_kind.values()):
+        return None
+    if not any(flow is INSTANCE_FLOW for flow in by_kind.values()):
+        return [(flow, kind) for kind, flow in by_kind.items()]
+    seen: set[int] = set()
+    first: list[tuple[StepFlow | None, int | type]] = []
+    for order, flow in enumerate(_flows(steps)):
+        if id(flow) not in seen:
+            seen.add(id(flow))
+            first.append((flow, order))
+    return first
 
 
 def check_flow[C: BaseStepContext](
@@ -129,32 +162,32 @@ def check_flow[C: BaseStepContext](
         FlowError: naming the first step whose requirement is not met, the field, and the
             steps that declare they provide it.
     """
-    flows = _flows(steps)
-    if flows is None:
+    first = _first_flows(steps)
+    if first is None:
         return
-    available = set(supplied_fields(context_type, inputs))
-    fields = {field.name for field in dataclasses.fields(context_type)}
+    fields, always = _facts(context_type)
+    available = set(always.union(inputs))
     names = _Names(steps)
-    named_fields: set[int] = set()  # the flows whose names were checked (one per class, mostly)
     certain = True  # False after an undeclared step: it may have written any field
-    for order, flow in enumerate(flows):
+    for flow, where in first:
         if flow is None:
             certain = False
             continue
-        if id(flow) not in named_fields:
-            named_fields.add(id(flow))
-            _check_names(flow, fields, names[order], context_type)
+        _check_names(flow, fields, names, where, context_type)
         if certain:
             for name in flow.requires:
                 if name not in available:
-                    raise _unmet(names, flows, order, name)
+                    raise _unmet(names, _flows(steps), names.position(where), name)
             available.update(flow.provides)
 
 
-def _check_names(flow: StepFlow, fields: set[str], step: str, context_type: type) -> None:
+def _check_names[C: BaseStepContext](
+    flow: StepFlow, fields: frozenset[str], names: _Names[C], where: int | type, context_type: type
+) -> None:
     for keyword, declared in (("requires", flow.requires), ("provides", flow.provides)):
         for name in declared:
             if name not in fields:
+                step = names[names.position(where)]
                 message = unknown_field_message(f"step {step!r}", keyword, name, context_type)
                 raise FlowError(message or name, step, name)
 
@@ -167,6 +200,12 @@ class _Names[C: BaseStepContext]:
 
     def __getitem__(self, order: int) -> str:
         return self._steps[order].name
+
+    def position(self, where: int | type) -> int:
+        """``where`` itself, or the position of the first step of class ``where``."""
+        if isinstance(where, int):
+            return where
+        return next(order for order, step in enumerate(self._steps) if type(step) is where)
 
 
 def _unmet[C: BaseStepContext](names: _Names[C], flows: Sequence[StepFlow | None], order: int, name: str) -> FlowError:
