@@ -247,7 +247,7 @@ def test_the_plan_check_accepts_exactly_the_orders_where_each_requirement_is_met
     except FlowError as error:
         accepted = False
         assert error.field in {"source", "dataset_path", "model", "report"}
-    assert accepted == script.satisfied(supplied_fields(FlowContext))
+    assert accepted == script.satisfied(FlowContext)
     # A generated step does exactly what it declares: strict mode never objects to an accepted one.
     if accepted:
         assert_flow_respected(registry, new_context())

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from .._context import BaseStepContext
-from .._flow import StepFlow
+from .._flow import StepFlow, supplied_fields
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._step import INSTANCE_FLOW, BaseStep
@@ -253,10 +253,11 @@ class FlowScript:
             registry.register(FlowStep(name, flow))
         return registry
 
-    def satisfied(self, supplied: frozenset[str]) -> bool:
-        """Whether each declared requirement is provided earlier, an input, in ``supplied``, or
-        comes after an undeclared step (the rule the plan check applies)."""
-        available = set(supplied) | set(self.inputs)
+    def satisfied(self, context_type: type[BaseStepContext]) -> bool:
+        """Whether each declared requirement is provided earlier, an input, supplied by every
+        context of ``context_type`` (a field without a default, or one of ``BaseStepContext``'s),
+        or comes after an undeclared step: the rule the plan check applies."""
+        available = set(supplied_fields(context_type, self.inputs))
         for _, flow in self.steps:
             if flow is None:
                 return True
