@@ -46,11 +46,13 @@ class StepRegistry[C: BaseStepContext]:
 
     @classmethod
     def _from_checked(
-        cls, steps: list[BaseStep[C]], names: list[str], weights: list[float]
+        cls, steps: list[BaseStep[C]], names: list[str], weights: list[float], inputs: frozenset[str] = frozenset()
     ) -> StepRegistry[C]:
         """A registry over lists that already passed the checks (a snapshot, possibly with each
-        step wrapped under the same name): no step is checked or registered a second time."""
+        step wrapped under the same name), with the original's ``inputs``: no step is checked or
+        registered a second time."""
         registry = cls()
+        registry._inputs = inputs
         registry._steps = steps
         registry._names = names
         registry._weights = dict(zip(names, weights, strict=True))

@@ -161,9 +161,7 @@ def strict_flow[C: BaseStepContext](
     flows = [step.declared_flow() for step in steps]
     flow_fields = frozenset(name for flow in flows if flow is not None for name in flow.provides)
     wrapped: list[BaseStep[C]] = [_StrictStep(step, record, flow_fields) for step in steps]
-    strict = StepRegistry[C]._from_checked(wrapped, names, weights)
-    strict._inputs = registry.inputs
-    return strict
+    return StepRegistry[C]._from_checked(wrapped, names, weights, registry.inputs)
 
 
 def assert_flow_respected[C: BaseStepContext](registry: StepRegistry[C], context: C) -> dict[str, FieldUse]:
