@@ -281,7 +281,7 @@ class Sneaky(_Named, requires=("dataset_path",)):
     step_name = "sneaky"
 
     def execute(self, context: FlowContext) -> StepResult:
-        context.model = "written without a declaration"
+        context.model = "written without a declaration"  # type: ignore[steprail-flow]  # the mistake strict mode must catch
         return super().execute(context)
 
 

@@ -3,7 +3,10 @@
 Two checks:
 
 - at the class (semantic pass): each declared name must be a field of the step's context type
-  (when the class gives ``BaseStep`` a concrete context), with the closest field suggested;
+  (when the class gives ``BaseStep`` a concrete context), with the closest field suggested; and
+  the class's own ``execute`` must not assign ``context.<field>`` for a field its ``provides=``
+  leaves out (straight assignments in ``execute`` itself, not in nested functions, and only
+  while the parameter is not rebound: what it cannot see it does not report);
 - at a registration (with :mod:`.names`' straight-line walk): a step whose required field no
   earlier step provides, which is not an input of the registry (``StepRegistry[Ctx](inputs=...)``)
   and has a default in the context. Reported only when everything before is known: the registry
@@ -18,18 +21,42 @@ The declaration is recorded in the class's metadata (``flow``), so a warm cache 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from typing import Final
 
 from mypy.maptype import map_instance_to_supertype
-from mypy.nodes import ARG_NAMED, CallExpr, Expression, StrExpr, TupleExpr, TypeInfo, Var
+from mypy.nodes import (
+    ARG_NAMED,
+    CallExpr,
+    ClassDef,
+    Decorator,
+    Expression,
+    FuncDef,
+    OverloadedFuncDef,
+    Statement,
+    StrExpr,
+    TupleExpr,
+    TypeInfo,
+    Var,
+)
 from mypy.plugin import ClassDefContext
 from mypy.types import Instance, get_proper_type
 
 from .._consts import BASE_CONTEXT, BASE_STEP, METADATA_KEY, VALIDATION_STEP, WRAPPER_STEP
 from .._errors import STEPRAIL_FLOW
 from ._shared import init_owner
+from ._walk import assigned_attributes, binds_name, child_blocks
 
-__all__ = ["Flow", "call_flow", "check_step_class_flow", "class_flow", "context_fields", "supplied_fields"]
+__all__ = [
+    "Flow",
+    "call_flow",
+    "check_execute_writes",
+    "check_step_class_flow",
+    "class_flow",
+    "context_fields",
+    "record_flow",
+    "supplied_fields",
+]
 
 type Flow = tuple[tuple[str, ...], tuple[str, ...]]
 """``(requires, provides)``."""
@@ -180,6 +207,7 @@ def check_step_class_flow(ctx: ClassDefContext) -> None:
     fields = context_fields(context)
     if fields is None:
         return
+    check_execute_writes(ctx, fields, context.name)
     for keyword in _KEYWORDS:
         expr = ctx.cls.keywords.get(keyword)
         if not isinstance(expr, TupleExpr):
@@ -192,5 +220,50 @@ def check_step_class_flow(ctx: ClassDefContext) -> None:
                     f'{keyword}= of "{info.name}" names "{item.value}", which is not a field of '
                     f'"{context.name}"; the class is refused at run time{hint}',
                     item,
+                    code=STEPRAIL_FLOW,
+                )
+
+
+def _leaf_statements(body: list[Statement]) -> Iterator[Statement]:
+    """The simple statements of ``body`` and of its compound statements' blocks; nested
+    function and class bodies are left out (they may run later, as an undo, or never)."""
+    pending = list(body)
+    while pending:
+        stmt = pending.pop()
+        if isinstance(stmt, FuncDef | Decorator | OverloadedFuncDef | ClassDef):
+            continue
+        blocks = child_blocks(stmt)
+        if blocks:
+            for block in blocks:
+                pending += block.body
+        else:
+            yield stmt
+
+
+def check_execute_writes(ctx: ClassDefContext, fields: dict[str, bool], context_name: str) -> None:
+    """A declared class's own ``execute`` that assigns ``context.<field>`` for a field its
+    ``provides=`` does not list: strict mode would fail the step, so it is reported."""
+    info = ctx.cls.info
+    flow = _data(info).get("flow")
+    if not isinstance(flow, dict) or not isinstance(flow.get("provides"), list):
+        return
+    provides = set(map(str, flow["provides"]))
+    execute = next(
+        (stmt for stmt in ctx.cls.defs.body if isinstance(stmt, FuncDef) and stmt.name == "execute"), None
+    )
+    if execute is None or len(execute.arguments) < 2:
+        return
+    param = execute.arguments[1].variable.name
+    body = execute.body.body
+    if binds_name(body, param):
+        return  # the parameter may not be the context any more
+    for stmt in _leaf_statements(body):
+        for where, name in assigned_attributes([stmt], param):
+            if name in fields and name not in provides:
+                ctx.api.fail(
+                    f'execute of "{info.name}" writes field "{name}" of "{context_name}", which its '
+                    f"provides= does not declare; later steps that require it are not known to get "
+                    f"it, and strict mode (steprail.testing.strict_flow) fails the step",
+                    where,
                     code=STEPRAIL_FLOW,
                 )
