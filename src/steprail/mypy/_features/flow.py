@@ -200,6 +200,8 @@ def _step_context(info: TypeInfo) -> TypeInfo | None:
 
 def check_step_class_flow(ctx: ClassDefContext) -> None:
     """Semantic-pass check: the declared names are fields of the step's context type."""
+    if not any(keyword in ctx.cls.keywords for keyword in _KEYWORDS):
+        return  # undeclared, or inherits a declaration checked at its own class: nothing to do
     info = ctx.cls.info
     context = _step_context(info)
     if context is None:
