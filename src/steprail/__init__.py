@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._context import BaseStepContext, Undo
     from ._errors import RollbackEntry, RollbackReport, StepFailedError
+    from ._flow import FlowError, StepFlow
     from ._orchestrator import Orchestrator, ProgressCallback, RollbackListener, RunSummary
     from ._registry import StepRegistry
     from ._result import StepResult
@@ -29,6 +30,7 @@ _HOMES = {
     "BaseStepContext": "._context",
     "ConvertDatasetStep": ".datasets",
     "ExportDatasetStep": ".datasets",
+    "FlowError": "._flow",
     "LogEntry": "._runtime",
     "LoggingStep": "._wrappers",
     "MetricsEntry": "._runtime",
@@ -41,6 +43,7 @@ _HOMES = {
     "RunSummary": "._orchestrator",
     "RuntimeContext": "._runtime",
     "StepFailedError": "._errors",
+    "StepFlow": "._flow",
     "StepRegistry": "._registry",
     "StepResult": "._result",
     "TimingStep": "._wrappers",
@@ -69,6 +72,7 @@ __all__ = [
     "BaseStepContext",
     "ConvertDatasetStep",
     "ExportDatasetStep",
+    "FlowError",
     "LogEntry",
     "LoggingStep",
     "MetricsEntry",
@@ -81,6 +85,7 @@ __all__ = [
     "RunSummary",
     "RuntimeContext",
     "StepFailedError",
+    "StepFlow",
     "StepRegistry",
     "StepResult",
     "TimingStep",

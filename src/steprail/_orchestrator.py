@@ -22,6 +22,7 @@ from typing import Final, TypedDict
 
 from ._context import BaseStepContext, Undo
 from ._errors import RollbackEntry, RollbackReport, StepFailedError
+from ._flow import check_flow
 from ._registry import StepRegistry
 from ._result import StepResult
 from ._step import BaseStep
@@ -121,9 +122,13 @@ class Orchestrator[C: BaseStepContext]:
         Raises:
             StepFailedError: a step failed; completed steps were rolled back first.
             RuntimeError: the orchestrator is already running.
+            FlowError: a step requires a context field that no earlier step provides and that
+                is not an input (see docs/data-flow.md); raised before the first step runs.
         """
         if self._running:
             raise RuntimeError("this orchestrator is already running; execute() is not re-entrant")
+        # The declared data flow, checked before anything runs: nothing to roll back (FlowError).
+        check_flow(self.registry._steps, type(self.context), self.registry.inputs)
         self._running = True
         try:
             # The snapshot is not kept in locals: the weights list is garbage once the run has

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 from ._context import BaseStepContext
+from ._flow import declared_names
 from ._step import BaseStep, checked_weight
 
 __all__ = ["StepRegistry"]
@@ -22,9 +23,15 @@ class StepRegistry[C: BaseStepContext]:
     Every step is checked when it is added: it must be a :class:`BaseStep`, its name a non-empty
     string not used yet, and its ``progress_weight`` a finite number in [0.0, 1.0]. Name and weight
     are read once, at that moment: they are the step's identity and share for every later run.
+
+    Args:
+        inputs: Context fields the caller supplies when making the context, which steps may
+            require without an earlier step providing them (see docs/data-flow.md). Fields
+            without a default are always supplied and need not be listed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, inputs: Iterable[str] = ()) -> None:
+        self._inputs = frozenset(declared_names("StepRegistry", "inputs", inputs))
         # The steps in run order; name -> weight (the O(1) duplicate check and ``in``); and the
         # names in run order, for the operations in the middle (a list: an insertion or removal
         # is one C-level memmove and ``list.index`` finds a name at C speed). ``register`` only
@@ -43,15 +50,22 @@ class StepRegistry[C: BaseStepContext]:
 
     @classmethod
     def _from_checked(
-        cls, steps: list[BaseStep[C]], names: list[str], weights: list[float]
+        cls, steps: list[BaseStep[C]], names: list[str], weights: list[float], inputs: frozenset[str] = frozenset()
     ) -> StepRegistry[C]:
         """A registry over lists that already passed the checks (a snapshot, possibly with each
-        step wrapped under the same name): no step is checked or registered a second time."""
+        step wrapped under the same name), with the original's ``inputs``: no step is checked or
+        registered a second time."""
         registry = cls()
+        registry._inputs = inputs
         registry._steps = steps
         registry._names = names
         registry._weights = dict(zip(names, weights, strict=True))
         return registry
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """The context fields declared as supplied when the context is made."""
+        return self._inputs
 
     def register(self, step: BaseStep[C]) -> None:
         """Add ``step`` at the end."""

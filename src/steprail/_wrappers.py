@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import ClassVar, Final
 
 from ._context import BaseStepContext
+from ._flow import StepFlow, declared_names
 from ._result import StepResult
-from ._step import BaseStep, checked_weight
+from ._step import INSTANCE_FLOW, BaseStep, checked_weight
 
 __all__ = ["LoggingStep", "TimingStep", "ValidationStep", "WrapperStep"]
 
@@ -18,10 +19,12 @@ class WrapperStep[C: BaseStepContext](BaseStep[C]):
     """A step that runs another one and delegates everything it does not change.
 
     Subclasses set :attr:`prefix` (prepended to the wrapped step's name) and override
-    :meth:`execute`. ``progress_weight``, ``can_skip`` and ``rollback`` are delegated.
+    :meth:`execute`. ``progress_weight``, ``can_skip``, ``rollback`` and the declared data flow
+    (:meth:`declared_flow`) are delegated.
     """
 
     prefix: str = ""
+    __steprail_flow__: ClassVar[StepFlow | None] = INSTANCE_FLOW
 
     def __init__(self, step: BaseStep[C]) -> None:
         if not isinstance(step, BaseStep):
@@ -44,6 +47,11 @@ class WrapperStep[C: BaseStepContext](BaseStep[C]):
     def progress_weight(self) -> float:
         """The wrapped step's weight."""
         return self._wrapped.progress_weight
+
+    def declared_flow(self) -> StepFlow | None:
+        """The wrapped step's declaration, unless this wrapper's class declares its own."""
+        own = type(self).__steprail_flow__
+        return self._wrapped.declared_flow() if own is INSTANCE_FLOW else own
 
     def execute(self, context: C) -> StepResult:
         """Run the wrapped step."""
@@ -136,10 +144,19 @@ class ValidationStep[C: BaseStepContext](BaseStep[C]):
         validator: Returns ``(ok, message)``; ``message`` becomes the step's error.
         name: The step's name.
         progress_weight: Its share of progress; validation is usually quick.
+        requires: The context fields the validator reads (its declared data flow; it provides
+            none). ``None``, the default, leaves the step undeclared.
     """
 
+    __steprail_flow__: ClassVar[StepFlow | None] = INSTANCE_FLOW
+
     def __init__(
-        self, validator: Validator[C], name: str = "validate", progress_weight: float = 0.05
+        self,
+        validator: Validator[C],
+        name: str = "validate",
+        progress_weight: float = 0.05,
+        *,
+        requires: tuple[str, ...] | None = None,
     ) -> None:
         given: object = validator
         if not callable(given):
@@ -149,6 +166,13 @@ class ValidationStep[C: BaseStepContext](BaseStep[C]):
         self._validator: Final = validator
         self._name: Final = name
         self._weight: Final = checked_weight(name, progress_weight)
+        self._flow: Final = (
+            None if requires is None else StepFlow(declared_names(f"ValidationStep {name!r}", "requires", requires))
+        )
+
+    def declared_flow(self) -> StepFlow | None:
+        """``StepFlow(requires)`` when ``requires`` was given, else ``None`` (undeclared)."""
+        return self._flow
 
     @property
     def name(self) -> str:

@@ -222,7 +222,8 @@ def test_misspelt_params_exit_2_with_a_suggestion(home: Path, tmp_path: Path) ->
 def test_plan_table_and_mermaid(home: Path) -> None:
     table = invoke("plan", "steprail.actions.anchors:AnchorBoxTrainAction")
     assert table.exit_code == 0, table.output
-    rows = {line.split("│")[2].strip(): line for line in table.output.splitlines() if line.count("│") > 5}
+    steps_part = table.output.split("data flow")[0]  # the data-flow table follows (tests/cli/test_plan_flow.py)
+    rows = {line.split("│")[2].strip(): line for line in steps_part.splitlines() if line.count("│") > 5}
     assert list(rows) == ["export_dataset", "convert_to_yolo", "train", "upload_model"]
     assert "70.0%" in rows["train"] and "yes" in rows["train"]
     assert all(line.split("│")[6].strip() == "yes" for line in rows.values())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from steprail import BaseStep, Orchestrator, RuntimeContext, StepFailedError, StepRegistry, StepResult
+from steprail import BaseStep, FlowError, Orchestrator, RuntimeContext, StepFailedError, StepRegistry, StepResult
 from steprail.datasets import (
     ConvertDatasetStep,
     DatasetContext,
@@ -18,6 +18,8 @@ from steprail.datasets import (
     make_sample_dataset,
     read_audit,
 )
+
+from steprail._flow import check_flow
 
 from ._helpers import tree
 
@@ -36,8 +38,9 @@ def _context(backend: LocalBackend | None, **params: object) -> DatasetContext:
     return DatasetContext(runtime_ctx=RuntimeContext(), params=dict(params), client=backend)
 
 
-def _run(context: DatasetContext, *steps: BaseStep[DatasetContext]) -> None:
-    registry = StepRegistry[DatasetContext]()
+def _run(context: DatasetContext, *steps: BaseStep[DatasetContext], inputs: tuple[str, ...] = ("dataset",)) -> None:
+    # Most tests fill context.dataset themselves: they declare it an input of the workflow.
+    registry = StepRegistry[DatasetContext](inputs=inputs)
     for step in steps:
         registry.register(step)
     Orchestrator(registry, context, lambda current, total: None).execute()
@@ -161,9 +164,22 @@ def test_client_must_be_a_backend() -> None:
         DatasetContext(runtime_ctx=RuntimeContext(), client="not a backend")  # type: ignore[arg-type]  # the point of the test
 
 
-def test_convert_without_export_says_so(tmp_path: Path) -> None:
+def test_convert_without_export_is_refused_before_it_runs(tmp_path: Path) -> None:
+    # The declared flow (requires "dataset") catches it before any step runs...
+    context = _context(None)
+    with pytest.raises(FlowError, match="step 'convert_to_yolo' requires field 'dataset'") as caught:
+        _run(context, ConvertDatasetStep(), inputs=())
+    assert caught.value.providers == () and context.step_results == []
+    # ...and when the caller declares dataset an input but leaves it empty, the step says so.
     with pytest.raises(StepFailedError, match="run ExportDatasetStep"):
-        _run(_context(None), ConvertDatasetStep())
+        _run(context, ConvertDatasetStep())
+
+
+def test_the_built_in_steps_pass_the_flow_check_in_export_then_convert_order() -> None:
+    steps: list[BaseStep[DatasetContext]] = [ExportDatasetStep(), ConvertDatasetStep()]
+    check_flow(steps, DatasetContext)
+    with pytest.raises(FlowError, match="provided by 'export_dataset': register it before"):
+        check_flow(steps[::-1], DatasetContext)
 
 
 def test_convert_refuses_unsupported_pairs() -> None:

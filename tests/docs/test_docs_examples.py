@@ -218,6 +218,14 @@ def test_getting_started_runs_and_prints_what_the_page_says(
         ("context.md", ["0 Typed steps", "MyContext has no field 'procesed_count'; did you mean 'processed_count'? "
                         "(declare new state as a field of the class; names starting with '_' are free)"]),
         ("steps.md", ["{'publish': 0, 'notify_mail': 1, 'notify_chat': 2}"]),
+        ("data-flow.md", [
+            "step 'train' requires field 'dataset_path', which no earlier step provides and which is not an input; "
+            "provided by 'export': register it before",
+            "[]",
+            "data/dataset/model.pt",
+            "step 'sloppy' wrote field 'model_path', which it does not declare (declared for writing (provides): "
+            "nothing); add it to the step class's provides=",
+        ]),
     ],
 )
 def test_page_prints_exactly_what_it_says(

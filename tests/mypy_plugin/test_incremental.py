@@ -78,11 +78,27 @@ class Elsewhere(BaseStep[OtherCtx]):
 
     def execute(self, context: OtherCtx) -> StepResult:
         return StepResult()
+
+
+class Count(BaseStep[Ctx], provides=("count",)):
+    name: Final = "count_items"
+    progress_weight = 0.1
+
+    def execute(self, context: Ctx) -> StepResult:
+        return StepResult()
+
+
+class Report(BaseStep[Ctx], requires=("count",)):
+    name: Final = "report"
+    progress_weight = 0.1
+
+    def execute(self, context: Ctx) -> StepResult:
+        return StepResult()
 '''
 
 WORKFLOW = '''
 from steprail import LoggingStep, StepRegistry, ValidationStep
-from steps import Copy, Ctx, Elsewhere, Load, Process
+from steps import Copy, Count, Ctx, Elsewhere, Load, Process, Report
 
 
 def valid(context: Ctx) -> tuple[bool, str | None]:
@@ -105,6 +121,13 @@ def build_copies() -> StepRegistry[Ctx]:
     registry.register(Copy())
     registry.register(Copy(name="copy"))
     return registry
+
+
+def build_flow() -> StepRegistry[Ctx]:
+    registry = StepRegistry[Ctx]()
+    registry.register(Report())
+    registry.register(Count())
+    return registry
 '''
 
 EXPECTED = [
@@ -114,6 +137,8 @@ EXPECTED = [
     'workflow.py:14: error: progress_weight of "ValidationStep" is 2, outside [0.0, 1.0]',
     'workflow.py:15: error: Step "Elsewhere" expects context "OtherCtx"',
     'workflow.py:23: error: Step name "copy" is already registered on "registry" (line 22)',
+    "workflow.py:29: error: step 'report' requires field 'count', which no earlier step provides and which "
+    "is not an input; provided by 'count_items': register it before  [steprail-flow]",
 ]
 
 
@@ -206,3 +231,15 @@ def test_changed_step_name_reaches_the_cached_workflow(
     warm, _ = _mypy(project)
     assert warm == [line.replace('"load"', '"load_data"') for line in cold[1]]
     assert any('"load_data" is already registered' in line for line in warm)
+
+
+def test_changed_declaration_reaches_the_cached_workflow(
+    cold: tuple[Path, list[str]], project: Path
+) -> None:
+    # Dropping the requirement changes only a class keyword of steps.py: the recorded flow
+    # reaches the workflow, which mypy re-checks, and the steprail-flow error goes away.
+    steps = (project / "steps.py").read_text().replace('requires=("count",)', "requires=()")
+    (project / "steps.py").write_text(steps)
+    warm, _ = _mypy(project)
+    assert warm == [line for line in cold[1] if "steprail-flow" not in line]
+    assert len(warm) == len(cold[1]) - 1

@@ -43,7 +43,7 @@ def test_report_config_data_carries_the_version() -> None:
     instance = StepRailPlugin(Options())
     data = instance.report_config_data(ReportConfigContext("mod", "mod.py", is_check=False))
     assert data["steprail-plugin"] == steprail.mypy.__version__
-    assert data["codes"] == ["steprail-context", "steprail-weight", "steprail-name", "steprail-internal"]
+    assert data["codes"] == ["steprail-context", "steprail-weight", "steprail-name", "steprail-flow", "steprail-internal"]
     assert data["report_internal_errors"] == "False"
 
 

@@ -271,7 +271,7 @@ class Workflow[C: BaseStepContext]:
             _TrackedStep(step, planned, tracker) for planned, step in zip(plan_steps(steps), steps, strict=True)
         ]
         # The steps were checked when they were registered: wrap them without registering again.
-        registry = StepRegistry[C]._from_checked(tracked, names, weights)
+        registry = StepRegistry[C]._from_checked(tracked, names, weights, self.registry.inputs)
         return Orchestrator(registry, self.context, progress_callback).execute(
             commit=commit, rollback_listener=tracker.rolled_back
         )

@@ -74,11 +74,14 @@ C = TypeVar("C", bound=TrainContext, default=TrainContext)
 type TrainFunction[Ctx] = Callable[[Ctx], str | os.PathLike[str]]
 
 
-class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx]):
+class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx], provides=("model_path",)):
     """Runs a training function that writes a model file and returns its path.
 
     Named ``'train'`` unless given another name. Sets ``context.model_path``. Rollback deletes
     that file if it is still there.
+
+    Declared data flow: provides ``model_path``. It requires nothing: what the training function
+    reads is up to it (subclass with ``requires=`` to declare it).
     """
 
     def __init__(self, train: TrainFunction[Ctx], *, name: str = "train", progress_weight: float = 0.6) -> None:
@@ -101,10 +104,11 @@ class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx]):
         context.model_path = None
 
 
-class UploadModelStep[Ctx: TrainContext](ConfiguredStep[Ctx]):
+class UploadModelStep[Ctx: TrainContext](ConfiguredStep[Ctx], requires=("model_path",), provides=("model",)):
     """Creates a model record in ``context.client`` from ``context.model_path``.
 
-    Named ``'upload_model'`` unless given another name. Sets ``context.model``; the result data
+    Named ``'upload_model'`` unless given another name. Declared data flow: requires
+    ``model_path``, provides ``model``. Sets ``context.model``; the result data
     holds ``model_id`` and the stored ``file``. As soon as the record exists the step registers
     its deletion with ``context.on_rollback``, so a failure or a cancellation after the upload
     (later in this step, in a later step, or in the run's final progress report) deletes the

@@ -278,11 +278,13 @@ def plan(
     show_mermaid: Annotated[bool, typer.Option("--mermaid", metavar="", help="Print a Mermaid flowchart instead of the table.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show an action's steps with normalised weights and rollback support; runs nothing."""
+    """Show an action's steps with normalised weights and rollback support, and the declared
+    data flow (requires/provides, unmet and unused fields); runs nothing."""
     from .._orchestrator import error_text
     from ..actions import BaseAction, InvalidParamsError, mermaid
     from ._loading import load_action
     from ._params import collect_params
+    from ._flow import flow_json, flow_mermaid_edges, flow_rows, flow_rows_table
     from ._render import plan_json, plan_table
 
     with _bad_input():
@@ -306,12 +308,15 @@ def plan(
                     + "\npass them with -p KEY=VALUE or --params FILE"
                 ) from error
             raise UsageProblem(f"building the plan of {target!r} raised {error_text(error)}") from error
+        flow = flow_rows(action)  # declared data flow (docs/data-flow.md); None: nothing declared
         if as_json:
-            typer.echo(json.dumps(plan_json(action_class.action_name, steps), indent=2))
+            typer.echo(json.dumps({**plan_json(action_class.action_name, steps), "flow": flow_json(flow)}, indent=2))
         elif show_mermaid:
-            typer.echo(mermaid(steps, title=action_class.action_name))
+            typer.echo("\n".join([mermaid(steps, title=action_class.action_name), *flow_mermaid_edges(flow or [])]))
         else:
             _stdout().print(plan_table(action_class.action_name, steps))
+            if flow is not None:
+                _stdout().print(flow_rows_table(flow))
     raise typer.Exit(EXIT_OK)
 
 

@@ -154,13 +154,15 @@ class _RemoveCreatedContent(_RemoveCreated):
                     child.unlink(missing_ok=True)
 
 
-class ExportDatasetStep(ConfiguredStep[DatasetContext]):
+class ExportDatasetStep(ConfiguredStep[DatasetContext], provides=("dataset",)):
     """Download a dataset from the backend into a local folder, as DM v2.
 
     Reads ``dataset`` (required: an id or a name), ``splits`` and ``output_dir`` (optional; a new
     temporary folder by default) from ``context.params``. Sets ``context.dataset`` to ``path``,
     ``format`` (``'dm_v2'``), ``is_categorized`` and ``count``; the result data holds ``path``
     and ``count``. Rollback removes the downloaded folder (and parents made for it).
+
+    Declared data flow: provides ``dataset`` (see docs/data-flow.md).
     """
 
     def __init__(self, *, name: str = "export_dataset", progress_weight: float = 0.2) -> None:
@@ -211,7 +213,7 @@ class ExportDatasetStep(ConfiguredStep[DatasetContext]):
         )
 
 
-class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
+class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), provides=("dataset",)):
     """Convert the dataset in ``context.dataset`` to another format.
 
     Supported: ``dm_v2`` to ``yolo``, ``coco`` or ``voc``, and ``yolo``, ``coco`` or ``voc`` to
@@ -223,6 +225,9 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext]):
     ``format``, ``is_categorized``, ``source_path`` (plus ``classes``, ``count`` and
     ``audit_path``); the result data holds ``path``, ``config_path`` and the audit counts.
     Rollback removes the output folder.
+
+    Declared data flow: requires and provides ``dataset``: an earlier step (an export) must fill
+    it, or the registry must declare it an input (``StepRegistry(inputs=("dataset",))``).
 
     Raises:
         ValueError: at construction, for an unsupported pair of formats.

@@ -10,7 +10,7 @@ from mypy.errorcodes import ErrorCode
 __all__ = [
     "ALL_CODES",
     "STEPRAIL_CATEGORY",
-    "STEPRAIL_CONTEXT", "STEPRAIL_INTERNAL", "STEPRAIL_NAME", "STEPRAIL_WEIGHT",
+    "STEPRAIL_CONTEXT", "STEPRAIL_FLOW", "STEPRAIL_INTERNAL", "STEPRAIL_NAME", "STEPRAIL_WEIGHT",
 ]
 
 #: Category of every code above (mypy groups codes by it).
@@ -39,6 +39,14 @@ STEPRAIL_NAME: Final = ErrorCode(
     "A step name is registered twice, or a name given to insert/unregister is not registered",
     STEPRAIL_CATEGORY,
 )
+#: ``steprail-flow``: a declared ``requires=``/``provides=`` name that is not a field of the
+#: step's context, or, in straight-line code, a step registered before any step that provides a
+#: field it requires (see docs/data-flow.md).
+STEPRAIL_FLOW: Final = ErrorCode(
+    "steprail-flow",
+    "A step requires a context field that no earlier step provides, or declares a field that does not exist",
+    STEPRAIL_CATEGORY,
+)
 #: ``steprail-internal``: a note that one of the plugin's checks failed on some code and was
 #: skipped (mypy's own checking went on unchanged). Only reported when the ``report_internal``
 #: setting asks for it.
@@ -48,4 +56,4 @@ STEPRAIL_INTERNAL: Final = ErrorCode(
     STEPRAIL_CATEGORY,
 )
 
-ALL_CODES: Final = (STEPRAIL_CONTEXT, STEPRAIL_WEIGHT, STEPRAIL_NAME, STEPRAIL_INTERNAL)
+ALL_CODES: Final = (STEPRAIL_CONTEXT, STEPRAIL_WEIGHT, STEPRAIL_NAME, STEPRAIL_FLOW, STEPRAIL_INTERNAL)

@@ -31,6 +31,7 @@ from ._consts import (
     WORKFLOW,
 )
 from ._errors import ALL_CODES, STEPRAIL_NAME
+from ._features.flow import check_step_class_flow
 from ._features.context import check_orchestrator_context, check_registry_step, check_workflow_context
 from ._features.names import NameChecker
 from ._features.step_info import record_step_class
@@ -64,6 +65,7 @@ def _analyse_step_class(ctx: ClassDefContext) -> None:
         return
     record_step_class(ctx)
     check_step_class_weight(ctx)
+    check_step_class_flow(ctx)
 
 
 class _DaemonNote:

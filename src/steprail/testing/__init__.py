@@ -5,6 +5,9 @@
 - :func:`inject_faults` makes a chosen step of your real registry fail; :func:`fault_points`
   lists where; :func:`assert_rollback_restores` tries each and compares snapshots
   (:func:`snapshot_tree`, :func:`snapshot_sqlite`) taken before the run and after rollback.
+- :func:`strict_flow` runs declared steps in strict data-flow mode (a field a step touches
+  without declaring it fails the step, :class:`FlowViolation`); :func:`declared_workflows` draws
+  workflows with declared flow.
 - :func:`workflows`, :func:`fault_plans` and friends are hypothesis strategies. They need the
   ``steprail[testing]`` extra and are imported on first use, so the rest of this package (and the
   pytest plugin) works without hypothesis.
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .._extras import missing_extra_error
 from ._fixtures import RollbackChecker, WorkflowRunner
+from ._flow import FieldUse, FlowScript, FlowStep, FlowViolation, assert_flow_respected, strict_flow
 from ._faults import FaultKind, FaultPlan, FaultPoint, InjectedFault, fault_points, inject_faults
 from ._invariants import (
     INVARIANTS,
@@ -35,13 +39,17 @@ from ._snapshots import TableRows, diff_snapshots, snapshot_sqlite, snapshot_tre
 from ._trace import EventKind, RunObserver, RunRecord, TraceEvent, record_run
 
 if TYPE_CHECKING:
-    from ._strategies import fault_plans, step_names, step_scripts, step_weights, workflows
+    from ._strategies import declared_workflows, fault_plans, step_names, step_scripts, step_weights, workflows
 
 __all__ = [
     "EventKind",
     "FaultKind",
     "FaultPlan",
     "FaultPoint",
+    "FieldUse",
+    "FlowScript",
+    "FlowStep",
+    "FlowViolation",
     "INVARIANTS",
     "InjectedFault",
     "InvariantViolation",
@@ -59,6 +67,7 @@ __all__ = [
     "TraceEvent",
     "WorkflowRunner",
     "WorkflowScript",
+    "assert_flow_respected",
     "assert_rollback_restores",
     "check_current_step",
     "check_errors",
@@ -68,6 +77,7 @@ __all__ = [
     "check_progress",
     "check_results",
     "check_rollback",
+    "declared_workflows",
     "diff_snapshots",
     "fault_plans",
     "fault_points",
@@ -78,15 +88,16 @@ __all__ = [
     "step_names",
     "step_scripts",
     "step_weights",
+    "strict_flow",
     "workflows",
 ]
 
 # Tracebacks show the public path of the exceptions users meet.
-for _public in (InjectedFault, InvariantViolation, RollbackLeak):
+for _public in (FlowViolation, InjectedFault, InvariantViolation, RollbackLeak):
     _public.__module__ = __name__
 del _public
 
-_STRATEGIES = frozenset({"fault_plans", "step_names", "step_scripts", "step_weights", "workflows"})
+_STRATEGIES = frozenset({"declared_workflows", "fault_plans", "step_names", "step_scripts", "step_weights", "workflows"})
 
 
 def __getattr__(name: str) -> object:

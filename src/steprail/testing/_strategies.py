@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from .._flow import StepFlow
 from ._faults import FaultKind, FaultPlan, FaultPoint
+from ._flow import FlowScript
 from ._scripted import FAILING_OUTCOMES, INTERRUPTING_OUTCOMES, Outcome, StepScript, WorkflowScript
 
-__all__ = ["fault_plans", "step_names", "step_scripts", "step_weights", "workflows"]
+__all__ = ["declared_workflows", "fault_plans", "step_names", "step_scripts", "step_weights", "workflows"]
 
 # Weights the orchestrator has to get exactly right (their float sums are not exact), and the
 # all-zero case, are drawn more often than a uniform float would.
@@ -167,3 +169,36 @@ def fault_plans(
     if not names or not points or not kinds:
         raise ValueError("fault_plans() needs at least one step name, one point and one kind")
     return _fault_plans(names, tuple(points), tuple(kinds), failing_rollbacks)
+
+
+@st.composite
+def _declared_workflows(
+    draw: st.DrawFn, fields: tuple[str, ...], min_steps: int, max_steps: int, undeclared: bool
+) -> FlowScript:
+    names = draw(st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), min_size=min_steps, max_size=max_steps, unique=True))
+    some_fields = st.lists(st.sampled_from(fields), max_size=3, unique=True).map(tuple) if fields else st.just(())
+    declared = st.builds(StepFlow, requires=some_fields, provides=some_fields)
+    flow: SearchStrategy[StepFlow | None] = st.one_of(st.none(), declared, declared, declared) if undeclared else declared
+    steps = tuple((name, draw(flow)) for name in names)
+    inputs = draw(some_fields)
+    return FlowScript(steps, inputs)
+
+
+def declared_workflows(
+    fields: Sequence[str], *, min_steps: int = 0, max_steps: int = 6, undeclared: bool = True
+) -> SearchStrategy[FlowScript]:
+    """Workflows whose steps declare what they require and provide, drawn from ``fields``.
+
+    Any order is drawn, valid or not: :meth:`FlowScript.satisfied` says which the plan check must
+    accept. Build the registry with :meth:`FlowScript.registry` and run it on a context whose
+    class has ``fields`` (each with a default) to check a run in strict mode.
+
+    Args:
+        fields: Field names of the context the workflows run on.
+        min_steps: Fewest steps.
+        max_steps: Most steps.
+        undeclared: Some steps may be undeclared (about one in four).
+    """
+    if not 0 <= min_steps <= max_steps:
+        raise ValueError(f"declared_workflows() needs 0 <= min_steps <= max_steps, got {min_steps}, {max_steps}")
+    return _declared_workflows(tuple(fields), min_steps, max_steps, undeclared)

@@ -596,3 +596,29 @@ def expression_parts(expr: Expression | None) -> list[Expression] | None:
 def child_blocks(stmt: Statement) -> list[Block]:
     """The blocks directly inside a compound statement (not function or class bodies)."""
     return _child_blocks(stmt)
+
+
+def method_calls(statements: list[Statement], methods: frozenset[str]) -> set[str] | None:
+    """The variables on which ``statements`` (at any depth) call one of ``methods``
+    (``registry.insert_before(...)``); ``None`` when some statement is of a kind this walk does
+    not know (then any variable may be)."""
+    found: set[str] = set()
+    for stmt in _all_statements(statements):
+        if isinstance(stmt, FuncDef | Decorator | OverloadedFuncDef | ClassDef):
+            continue  # a nested function that gets at the registry makes it escape anyway
+        exprs = _statement_expressions(stmt)
+        if exprs is None:
+            return None
+        for expr in exprs:
+            parts = _all_expressions(expr)
+            if parts is None:
+                return None
+            for part in parts:
+                if (
+                    isinstance(part, CallExpr)
+                    and isinstance(part.callee, MemberExpr)
+                    and isinstance(part.callee.expr, NameExpr)
+                    and part.callee.name in methods
+                ):
+                    found.add(part.callee.expr.name)
+    return found

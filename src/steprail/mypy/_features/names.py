@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Final
 
 from mypy.nodes import (
     ARG_NAMED,
@@ -45,16 +46,23 @@ from mypy.nodes import (
     NonlocalDecl,
     RefExpr,
     Statement,
+    StrExpr,
+    TupleExpr,
     TypeInfo,
 )
 from mypy.plugin import MethodContext
 from mypy.types import Type
 
+from mypy.nodes import TypeApplication
+from mypy.types import Instance, get_proper_type
+
+from ..._flow import unmet_message
 from .._consts import COMPUTED_DEFAULT_NAMES, REGISTRY, WRAPPER_STEP
-from .._errors import STEPRAIL_NAME
+from .._errors import STEPRAIL_FLOW, STEPRAIL_NAME
+from .flow import call_flow, supplied_fields
 from ._shared import as_checker, init_owner, str_literal
 from ._user_code import UserCode
-from ._walk import bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
+from ._walk import method_calls, bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
 from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
@@ -78,6 +86,10 @@ class _Registry:
     reachable: bool  # other code (a call, an import) can get at it
     present: dict[str, int] = field(default_factory=dict)  # name -> line that added it
     absent: set[str] = field(default_factory=set)  # names removed by this body
+    # The fields available to the next appended step (steprail-flow); None: not followed (the
+    # context or inputs are not known, a step's flow is unknown, or something was inserted or
+    # removed).
+    available: set[str] | None = None
 
     def add(self, name: str | None, line: int) -> None:
         if name is None:
@@ -159,11 +171,41 @@ def _plain_call(call: CallExpr) -> bool:
 
 
 def _is_new_registry(expr: Expression) -> bool:
-    """``StepRegistry()`` or ``StepRegistry[Ctx]()`` with no arguments."""
-    if not isinstance(expr, CallExpr) or expr.args:
+    """``StepRegistry()`` or ``StepRegistry[Ctx]()``, with no arguments or only ``inputs=``."""
+    if not isinstance(expr, CallExpr) or any(
+        kind != ARG_NAMED or name != "inputs" for kind, name in zip(expr.arg_kinds, expr.arg_names, strict=True)
+    ):
         return False
     info = _callee_class(expr)
     return info is not None and info.fullname == REGISTRY
+
+
+def _registry_supplied(expr: CallExpr) -> set[str] | None:
+    """For ``StepRegistry[Ctx](inputs=(<literals>))``: the fields supplied before the first
+    step; ``None`` when the context class or the inputs are not written out."""
+    inputs: tuple[str, ...] = ()
+    if expr.args:
+        value = expr.args[0]
+        if not isinstance(value, TupleExpr) or not all(isinstance(item, StrExpr) for item in value.items):
+            return None
+        inputs = tuple(item.value for item in value.items if isinstance(item, StrExpr))
+    callee = expr.callee
+    if not isinstance(callee, IndexExpr) or not isinstance(callee.analyzed, TypeApplication):
+        return None
+    if len(callee.analyzed.types) != 1:
+        return None
+    context = get_proper_type(callee.analyzed.types[0])
+    if not isinstance(context, Instance):
+        return None
+    return supplied_fields(context.type, inputs)
+
+
+_REORDERING: Final = frozenset({"insert_before", "insert_after", "unregister"})
+
+
+def _reordered(body: list[Statement]) -> set[str] | None:
+    """Variables on which the body (at any depth) inserts or removes steps; ``None``: any."""
+    return method_calls(body, _REORDERING)
 
 
 def _is_registry_call_stmt(stmt: Statement) -> bool:
@@ -184,6 +226,9 @@ class _BodyWalker:
         self, findings: dict[CallExpr, str], shared: bool, body: list[Statement], user_code: UserCode
     ) -> None:
         self.findings = findings
+        self.flow_findings: dict[CallExpr, str] = {}
+        self.body = body
+        self.reordered = _reordered(body)
         # A module's or class's top level: its variables are reachable from anywhere.
         self.shared = shared
         self.registries: dict[str, _Registry | None] = {}  # None: given up
@@ -304,7 +349,11 @@ class _BodyWalker:
         self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
             # Empty when made; reachable when other code can see the variable (a global).
-            self.registries[target] = _Registry(target, closed=True, reachable=self._rebindable(target))
+            registry = _Registry(target, closed=True, reachable=self._rebindable(target))
+            if self.reordered is not None and target not in self.reordered:
+                assert isinstance(value, CallExpr)
+                registry.available = _registry_supplied(value)
+            self.registries[target] = registry
             self.steps.pop(target, None)
             return
         if target in self.registries:
@@ -342,6 +391,8 @@ class _BodyWalker:
             self.registries[variable] = None
             return True
         params = _PARAMS[method]
+        if method != "register":
+            registry.available = None  # the order is no longer what the appends made it
         if method == "unregister":
             self.unregister(registry, expr, _argument(expr, params, "name"))
             return True
@@ -363,7 +414,42 @@ class _BodyWalker:
                 f"(line {registry.present[name]}); registering it again fails at run time",
             )
         registry.add(name, expr.line)
+        if registry.available is not None:
+            self.flow(registry, expr, _argument(expr, params, "step"), name)
         return True
+
+    def flow(self, registry: _Registry, call: CallExpr, step: Expression | None, name: str | None) -> None:
+        """steprail-flow: a step appended before any step that provides a field it requires."""
+        available = registry.available
+        assert available is not None
+        declared = call_flow(step)
+        if declared is None or name is None:
+            registry.available = None  # an unknown step may provide anything: stop here
+            return
+        requires, provides = declared
+        unmet = next((field for field in requires if field not in available), None)
+        if unmet is not None:
+            self.flow_findings[call] = unmet_message(name, unmet, self.providers(registry.variable, call, unmet))
+        available.update(provides)
+
+    def providers(self, variable: str, call: CallExpr, field: str) -> list[str]:
+        """Names of the steps this body registers on ``variable`` elsewhere that provide ``field``."""
+        found: list[str] = []
+        for stmt in self.body:
+            if not _is_registry_call_stmt(stmt):
+                continue
+            assert isinstance(stmt, ExpressionStmt) and isinstance(stmt.expr, CallExpr)
+            other = stmt.expr
+            assert isinstance(other.callee, MemberExpr) and isinstance(other.callee.expr, NameExpr)
+            if other is call or other.callee.expr.name != variable or other.callee.name == "unregister":
+                continue
+            step = _argument(other, _PARAMS[other.callee.name], "step")
+            declared = call_flow(step)
+            if declared is not None and field in declared[1]:
+                name = self.step_name(step)
+                info = _callee_class(step) if isinstance(step, CallExpr) else None
+                found.append(name if name is not None else info.name if info is not None else "?")
+        return found
 
     def unregister(self, registry: _Registry, call: CallExpr, arg: Expression | None) -> None:
         target = str_literal(arg)
@@ -441,6 +527,9 @@ class NameChecker:
         message = walker.findings.get(call)
         if message is not None:
             ctx.api.fail(message, call, code=STEPRAIL_NAME)
+        message = walker.flow_findings.get(call)
+        if message is not None:
+            ctx.api.fail(message, call, code=STEPRAIL_FLOW)
         return ctx.default_return_type
 
 

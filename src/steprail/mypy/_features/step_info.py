@@ -23,6 +23,7 @@ when the call that makes the instance says it. Recorded under ``metadata["stepra
   the constructor argument reaches the property matters (the argument itself is read at the
   call).
 - ``prefix``: a wrapper class's ``prefix = "<literal>"`` (``LoggingStep`` has ``"logged_"``).
+- ``flow``: the class keywords ``requires=``/``provides=`` (see :mod:`.flow`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from mypy.types import CallableType, LiteralType, get_proper_type
 
 from .._consts import BUILTIN_ATTRIBUTES, KNOWN_PREFIXES, METADATA_KEY, NAME_TAKING_STEPS
 from ._shared import VarLookup, str_literal
+from .flow import record_flow
 from ._walk import assigned_attributes, binds_name, calls_mentioning
 
 __all__ = [
@@ -305,6 +307,7 @@ def record_step_class(ctx: ClassDefContext) -> None:
                 data[record_key] = record
         if dataclass and _has_post_init(info):
             data.pop(record_key, None)  # __post_init__ may change a field after __init__ set it
+    record_flow(ctx, data)
     # Overwrite, never merge: a re-analysed class must not keep a stale name.
     info.metadata[METADATA_KEY] = data
 

@@ -1,0 +1,52 @@
+"""``steprail plan``'s data-flow section: requires/provides per step, unmet and unused fields,
+and the Mermaid edges labelled with the fields that flow."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from typer.testing import CliRunner
+
+from steprail.actions.train import TrainContext, TrainModelStep, UploadModelStep
+from steprail.cli import app
+from steprail.cli._flow import flow_mermaid_edges, flow_rows_table
+from steprail.datasets import ConvertDatasetStep, ExportDatasetStep
+from steprail._flow import FlowRow, flow_table
+
+
+def _train(context: TrainContext) -> str:
+    return "model.pt"
+
+
+def _text(rows: list[FlowRow]) -> str:
+    console = Console(width=200, record=True)
+    console.print(flow_rows_table(rows))
+    return console.export_text()
+
+
+def test_the_default_training_workflow_shows_where_each_field_comes_from() -> None:
+    result = CliRunner().invoke(app, ["plan", "steprail.actions.anchors:AnchorBoxTrainAction"])
+    assert result.exit_code == 0, result.output
+    flow_part = result.output.split("data flow")[1]
+    assert "model_path (from train)" in flow_part
+    assert "NOT PROVIDED" not in flow_part and "unmet" not in flow_part
+
+
+def test_a_wrong_order_is_flagged_unmet_and_a_field_nobody_reads_unused() -> None:
+    rows = flow_table(
+        [UploadModelStep[TrainContext](), ExportDatasetStep(), ConvertDatasetStep(), TrainModelStep[TrainContext](_train)],
+        TrainContext,
+    )
+    lines = {line.split("│")[2].strip(): line for line in _text(rows).splitlines() if line.count("│") > 5}
+    assert "model_path (NOT PROVIDED)" in lines["upload_model"] and "unmet: model_path" in lines["upload_model"]
+    assert "dataset (from export_dataset)" in lines["convert_to_yolo"]
+    assert "unused: model_path" in lines["train"]  # upload_model, which reads it, runs first
+
+
+def test_mermaid_edges_carry_the_fields_from_provider_to_reader() -> None:
+    rows = flow_table(
+        [ExportDatasetStep(), ConvertDatasetStep(), TrainModelStep[TrainContext](_train), UploadModelStep[TrainContext]()],
+        TrainContext,
+    )
+    assert flow_mermaid_edges(rows) == ['    s0 ==>|"dataset"| s1', '    s2 ==>|"model_path"| s3']
+    graph = CliRunner().invoke(app, ["plan", "steprail.actions.anchors:AnchorBoxTrainAction", "--mermaid"])
+    assert graph.exit_code == 0 and '    s2 ==>|"model_path"| s3' in graph.output
