@@ -3,6 +3,8 @@ and the Mermaid edges labelled with the fields that flow."""
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -50,3 +52,15 @@ def test_mermaid_edges_carry_the_fields_from_provider_to_reader() -> None:
     assert flow_mermaid_edges(rows) == ['    s0 ==>|"dataset"| s1', '    s2 ==>|"model_path"| s3']
     graph = CliRunner().invoke(app, ["plan", "steprail.actions.anchors:AnchorBoxTrainAction", "--mermaid"])
     assert graph.exit_code == 0 and '    s2 ==>|"model_path"| s3' in graph.output
+
+
+def test_plan_json_carries_each_steps_declared_flow() -> None:
+    result = CliRunner().invoke(app, ["plan", "steprail.actions.anchors:AnchorBoxTrainAction", "--json"])
+    assert result.exit_code == 0, result.output
+    flow = json.loads(result.stdout)["flow"]
+    by_name = {row["name"]: row for row in flow}
+    assert [row["name"] for row in flow] == ["export_dataset", "convert_to_yolo", "train", "upload_model"]
+    assert by_name["export_dataset"]["provides"] == ["dataset"]
+    assert by_name["upload_model"]["requires"] == ["model_path"]
+    assert by_name["upload_model"]["sources"] == {"model_path": "train"}
+    assert all(row["unmet"] == [] for row in flow)
