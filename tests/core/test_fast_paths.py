@@ -136,7 +136,7 @@ def test_deferred_checks_accept_good_values_and_refuse_bad_ones() -> None:
     context.points = []  # an empty list is valid for list[_Point]
 
 
-def test_deferred_check_builds_its_adapter_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_uncommon_type_gets_its_adapter_once_at_the_first_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     import steprail._context as context_module
 
     built: list[object] = []
@@ -152,12 +152,16 @@ def test_deferred_check_builds_its_adapter_once(monkeypatch: pytest.MonkeyPatch)
         points: list[_Point] = field(default_factory=list)
 
     context = Counted(runtime_ctx=RuntimeContext())
-    assert built == []  # the empty default needed no adapter
+    assert built == [list[_Point]]  # made with the context, not at the first write
+    Counted(runtime_ctx=RuntimeContext())
     for x in range(3):
         context.points = [_Point(x)]
     with pytest.raises(ValidationError):
         context.points = [x]  # type: ignore[list-item]  # the runtime check under test
     assert built == [list[_Point]]
+    # step_results (list[StepResult], in every context) waits for a value that could fail.
+    context.step_results = [StepResult()]
+    assert built == [list[_Point], list[StepResult]]
 
 
 def test_deferred_check_refuses_a_bad_value_as_the_first_value() -> None:
@@ -280,9 +284,8 @@ _arguments = st.fixed_dictionaries(
 
 @given(_arguments)
 def test_step_result_fields_match_a_plain_dataclass(arguments: dict[str, Any]) -> None:
-    given_dicts = {name: value for name, value in arguments.items() if value is not None or name not in ("data", "rollback_data")}
     result = StepResult(**arguments)
-    reference = _Reference(**given_dicts)
+    reference = _Reference(**arguments)  # None given for a dict is kept, as by the plain dataclass
     assert (result.success, result.data, result.error, result.rollback_data, result.skipped) == dataclasses.astuple(
         reference
     )
