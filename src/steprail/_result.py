@@ -92,15 +92,15 @@ class StepResult:
     ) -> None:
         """Make a result; ``data`` and ``rollback_data`` default to new empty dicts, ``timestamp``
         to now (UTC)."""
-        given: object = timestamp  # unchecked, as by any dataclass: whatever was passed is kept
-        self._taken: object = _now() if given is _MADE_ON_USE else given if isinstance(given, datetime) else (given,)
+        made_on_use = _MADE_ON_USE  # a local: read three times on the path every step takes
+        self._taken: object = _now() if timestamp is made_on_use else _given_timestamp(timestamp)
         self._more: list[Any] | None = (
             None
             if success is True
             and error is None
             and skipped is False
-            and data is _MADE_ON_USE
-            and rollback_data is _MADE_ON_USE
+            and data is made_on_use
+            and rollback_data is made_on_use
             else [success, error, skipped, data, rollback_data]
         )
 
@@ -181,7 +181,13 @@ class StepResult:
         return taken
 
     def _set_timestamp(self, value: object) -> None:
-        self._taken = value if isinstance(value, datetime) else (value,)
+        self._taken = _given_timestamp(value)
+
+
+def _given_timestamp(value: object) -> object:
+    """What ``_taken`` holds for a timestamp the caller gave: kept unchecked, as by any dataclass,
+    in a 1-tuple unless it is a datetime, so that a float is not read as the creation time."""
+    return value if isinstance(value, datetime) else (value,)
 
 
 _DEFAULTS: tuple[Any, ...] = (True, None, False, _MADE_ON_USE, _MADE_ON_USE)
