@@ -2,7 +2,8 @@
 
 - Field checks: the core schemas steprail writes itself are exactly the ones pydantic's
   ``TypeAdapter`` generates in strict mode, so errors and messages cannot differ; other types
-  still get pydantic's schema (built when first needed) and still refuse bad values.
+  still get pydantic's schema (built at the class's first instance; only ``step_results`` waits
+  for a value that could fail) and still refuse bad values.
 - Writes: a field whose class attribute is a data descriptor is still written through it.
 - ``StepResult``: two slots underneath, the same dataclass on the outside (fields, defaults,
   ``replace``, equality, ``repr``, copying, pickling), fresh dicts per result, a stable aware
@@ -121,7 +122,7 @@ class Deferred(BaseStepContext):
     when: datetime | None = None
 
 
-def test_deferred_checks_accept_good_values_and_refuse_bad_ones() -> None:
+def test_pydantic_built_checks_accept_good_values_and_refuse_bad_ones() -> None:
     context = Deferred(runtime_ctx=RuntimeContext())
     context.points = [_Point(1)]
     context.by_name = {"a": _Point(2)}
@@ -164,7 +165,7 @@ def test_an_uncommon_type_gets_its_adapter_once_at_the_first_instance(monkeypatc
     assert built == [list[_Point], list[StepResult]]
 
 
-def test_deferred_check_refuses_a_bad_value_as_the_first_value() -> None:
+def test_a_pydantic_built_check_refuses_a_bad_value_as_the_first_value() -> None:
     class FirstBad(BaseStepContext):
         points: list[_Point] = field(default_factory=list)
 
