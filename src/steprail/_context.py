@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -48,9 +49,16 @@ class _ActiveRun(Protocol):
 
 # Per context class: each field's name and its check (None: the field's type is not checked).
 _fields_by_class: dict[type, dict[str, _FieldCheck | None]] = {}
+# Per context class: what its classes held under the field names when its write table was last
+# brought up to date (see _refresh_writes).
+_attributes_seen: dict[type, tuple[tuple[object, ...], ...]] = {}
 # Context classes made dataclasses by __init_subclass__ and not yet finished (see _finish_class),
 # with the dataclass parameters object recorded by that first pass.
 _pending_classes: dict[type, object] = {}
+# Held while a class is finished and its checks are built (once per class), so that threads making
+# the first instances of one class at the same time do that work once, and in order. Re-entrant:
+# building a check may import a module that defines (and finishes the bases of) a context class.
+_SETUP = threading.RLock()
 
 
 # -- field checks ----------------------------------------------------------------------------------
@@ -60,8 +68,10 @@ _pending_classes: dict[type, object] = {}
 # context field usually has, the core schema is written here, exactly as pydantic's
 # ``TypeAdapter`` generates it in strict mode (tests/core/test_fast_paths.py compares the two),
 # which spares the first context instance pydantic's schema generator (most of the time to the
-# first step). Every other type goes through ``TypeAdapter``, built when the field is first
-# checked with a value that could fail.
+# first step). Every other type goes through ``TypeAdapter``, built when the class's checks are
+# (at its first instance), so that a type pydantic cannot handle is reported there, before any
+# step runs; the one exception is the base class's ``step_results: list[StepResult]``, whose
+# adapter is known to build and is built when the field first sees a value that could fail.
 
 _STRICT_CORE_CONFIG = core_schema.CoreConfig(strict=True)
 _SCALAR_SCHEMAS: dict[object, Callable[[], core_schema.CoreSchema]] = {
@@ -148,25 +158,30 @@ def _make_check(hint: Any) -> _FieldCheck | None:
     schema = _core_schema_for(hint)
     if schema is not None:
         return _validator_check(SchemaValidator(schema, _STRICT_CORE_CONFIG), strict_by_config=True)
-    return _deferred_check(hint)
+    if hint == list[StepResult]:
+        return _deferred_check(hint)
+    # Built now: a type pydantic cannot build (a model with an undefined forward reference,
+    # typing.Self, ...) raises its PydanticUserError here, when the context is made.
+    return _validator_check(_adapter_for(hint).validator, strict_by_config=False)
 
 
 def _deferred_check(hint: Any) -> _FieldCheck:
     """A check that builds the field's ``TypeAdapter`` when it first sees a value that could fail.
 
-    An empty list (or dict) is valid for every ``list[X]`` (``dict[K, V]``), so the default of a
-    field such as ``step_results: list[StepResult]`` is accepted without building the adapter.
+    Only for ``list[StepResult]``, which every context has (``step_results``) and whose adapter
+    is known to build: an empty list is valid for it, so a new context accepts its default
+    without loading pydantic's schema generator (most of the time to the first step).
     """
-    origin = typing.get_origin(hint)
-    always_valid: type | None = origin if origin is list or origin is dict else None
     validate: _FieldCheck | None = None
 
     def check(value: object) -> object:
         nonlocal validate
         if validate is None:
-            if always_valid is not None and type(value) is always_valid and not value:
+            if type(value) is list and not value:
                 return value
-            validate = _validator_check(_adapter_for(hint).validator, strict_by_config=False)
+            with _SETUP:  # built once, whatever the threads
+                if validate is None:
+                    validate = _validator_check(_adapter_for(hint).validator, strict_by_config=False)
         return validate(value)
 
     return check
@@ -198,27 +213,48 @@ def _details_of(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[In
 def _fields_for(cls: type) -> dict[str, _FieldCheck | None]:
     fields = _fields_by_class.get(cls)
     if fields is None:
-        _finish_class(cls)
-        fields = _build_checks(cls)
-        _fields_by_class[cls] = fields
-        # What __setattr__ consults: every field but those whose class attribute is a data
-        # descriptor, which must be written through it. Filled in place: the class holds it.
-        writes: dict[str, _FieldCheck | None] = getattr(cls, "_steprail_writes")
-        writes.update((name, check) for name, check in fields.items() if not _is_data_descriptor(cls, name))
+        with _SETUP:
+            fields = _fields_by_class.get(cls)
+            if fields is None:  # no other thread did it first
+                _finish_class(cls)
+                fields = _build_checks(cls)
+                _fields_by_class[cls] = fields
+                _refresh_writes(cls, fields)
     return fields
+
+
+def _refresh_writes(cls: type, fields: dict[str, _FieldCheck | None]) -> None:
+    """Fill ``cls._steprail_writes``, the table ``__setattr__`` consults: every field but those
+    whose class attribute is now a data descriptor (a property, a ``PropertyMock`` patched in),
+    which must be written through it. Done when the class's checks are built and again whenever
+    an instance is made, so that a descriptor put on the class later is honoured."""
+    # What the class and its bases hold under the fields' names (object's cannot change): when
+    # that is as it was at the last refresh, so is the table (about 0.5 µs for a small class).
+    names = tuple(fields)
+    attributes = tuple(tuple(map(vars(klass).get, names)) for klass in cls.__mro__[:-1])
+    if _attributes_seen.get(cls) == attributes:
+        return
+    writes: dict[str, _FieldCheck | None] = getattr(cls, "_steprail_writes")
+    current = {name: check for name, check in fields.items() if not _is_data_descriptor(cls, name)}
+    if current != writes:
+        # Emptied first: meanwhile a write takes the slow path, which is always right.
+        writes.clear()
+        writes.update(current)
+    _attributes_seen[cls] = attributes
 
 
 def _is_data_descriptor(cls: type, name: str) -> bool:
     for klass in cls.__mro__:
-        if name in vars(klass):
-            attribute_type = type(vars(klass)[name])
+        namespace = vars(klass)
+        if name in namespace:
+            attribute_type = type(namespace[name])
             return hasattr(attribute_type, "__set__") or hasattr(attribute_type, "__delete__")
     return False
 
 
 def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
     try:
-        hints = typing.get_type_hints(cls)
+        hints = _type_hints(cls)
     except NameError as error:
         missing = repr(error.name) if error.name else "a name"
         raise TypeError(
@@ -230,6 +266,23 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
         context_field.name: _make_check(hints.get(context_field.name, Any))
         for context_field in dataclasses.fields(cls)
     }
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except NameError:
+        # A PEP 695 generic class (`class Ctx[T](BaseStepContext)`) in a module with
+        # `from __future__ import annotations`: its string annotations name type parameters that
+        # live in the class's own scope, which get_type_hints (Python < 3.12.4) does not search.
+        parameters = {
+            parameter.__name__: parameter
+            for klass in reversed(cls.__mro__)
+            for parameter in getattr(klass, "__type_params__", ())
+        }
+        if not parameters:
+            raise
+        return typing.get_type_hints(cls, localns=parameters)
 
 
 # -- every subclass is a dataclass ---------------------------------------------------------------
@@ -349,8 +402,15 @@ def _make_dataclass(cls: type, kw_only: bool) -> None:
 
 
 def _finish_class(cls: type) -> None:
+    if cls not in _pending_classes:
+        return
+    with _SETUP:
+        _finish_pending(cls)
+
+
+def _finish_pending(cls: type) -> None:
     params = _pending_classes.get(cls)
-    if params is None:
+    if params is None:  # another thread finished it first
         return
     current = cls.__dict__["__dataclass_params__"]
     if current is not params:  # a decorator processed the class again
@@ -425,6 +485,18 @@ def _setattr_slow(self: object, name: str, value: object) -> None:
     object.__setattr__(self, name, value)
 
 
+def _new_context(cls: type[BaseStepContext], *args: object, **kwargs: object) -> object:
+    # Every new instance first brings its class's write table up to date (a descriptor may have
+    # been put on the class since it was filled), then is made by the next __new__ in the MRO.
+    fields = _fields_by_class.get(cls)
+    if fields is not None:
+        _refresh_writes(cls, fields)
+    make = super(BaseStepContext, cls).__new__
+    if make is object.__new__:  # object.__new__ refuses the constructor's arguments
+        return make(cls)
+    return make(cls, *args, **kwargs)
+
+
 def _missing_attribute(self: object, name: str) -> object:
     # Called only when normal lookup failed. Protocol probes (copy, pickle) get the plain error.
     if name.startswith("__"):
@@ -497,6 +569,7 @@ class BaseStepContext:
     if not TYPE_CHECKING:
         __setattr__ = _checked_setattr
         __getattr__ = _missing_attribute
+        __new__ = _new_context
 
     def __getstate__(self) -> dict[str, object]:
         """Copy and pickle the fields and private state, never the run an orchestrator lent."""

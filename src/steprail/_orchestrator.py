@@ -133,8 +133,7 @@ class Orchestrator[C: BaseStepContext]:
         try:
             # The snapshot is not kept in locals: the weights list is garbage once the run has
             # its cumulative shares, and every live list of N items lengthens each GC pass.
-            steps, names, _ = self.registry._run_view()
-            plan = self.registry._cached_for_runs(_ProgressPlan)
+            steps, names, plan = self.registry._for_run(_ProgressPlan)
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             return run.run(commit)
@@ -170,7 +169,7 @@ class _ProgressPlan:
     """What a run needs to report weighted progress, computed from the weights alone.
 
     Read-only once made, so the registry keeps one per state of its steps and every run until
-    the next change shares it (see ``StepRegistry._cached_for_runs``): at 1 000 steps, computing
+    the next change shares it (see ``StepRegistry._for_run``): at 1 000 steps, computing
     it cost about as much as running the steps.
     """
 

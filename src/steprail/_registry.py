@@ -17,6 +17,30 @@ __all__ = ["StepRegistry"]
 _STEP_TYPES: set[type] = set()
 
 
+class _Bookkeeping:
+    """A registry's state beside its three containers, itself a shared container: a shallow copy
+    of a registry (``copy.copy``) shares its steps, names and weights with the original, and so
+    must it share this, or one of the two would act on a stale idea of the shared lists."""
+
+    __slots__ = ("changes", "dict_in_order", "for_runs")
+
+    def __init__(self) -> None:
+        # True while the weights dict's key order is the run order (nothing was inserted in the
+        # middle): the run view then copies the dict's keys and values at C speed.
+        self.dict_in_order = True
+        # Insertions in the middle and removals so far: with the number of steps (register only
+        # appends), it tells whether the steps changed since _for_run last made its value.
+        self.changes = 0
+        self.for_runs: tuple[tuple[int, int], object, object] | None = None
+
+    def __getstate__(self) -> tuple[bool, int]:
+        return self.dict_in_order, self.changes  # the cached value is made again when needed
+
+    def __setstate__(self, state: tuple[bool, int]) -> None:
+        self.dict_in_order, self.changes = state
+        self.for_runs = None
+
+
 class StepRegistry[C: BaseStepContext]:
     """Steps in the order they will run, each with a unique name.
 
@@ -40,13 +64,7 @@ class StepRegistry[C: BaseStepContext]:
         self._steps: list[BaseStep[C]] = []
         self._weights: dict[str, float] = {}
         self._names: list[str] = []
-        # True while the dict's key order is the run order (nothing was inserted in the middle):
-        # snapshot() then copies the dict's keys and values at C speed, without ``_order()``.
-        self._dict_in_order = True
-        # Insertions in the middle and removals so far: with the number of steps (register only
-        # appends), it tells whether the steps changed since _cached_for_runs last made its value.
-        self._changes = 0
-        self._for_runs: tuple[tuple[int, int], object, object] | None = None
+        self._book = _Bookkeeping()
 
     @classmethod
     def _from_checked(
@@ -94,7 +112,7 @@ class StepRegistry[C: BaseStepContext]:
     def unregister(self, name: str) -> None:
         """Remove the step called ``name``."""
         index = self._index_of(name, "unregister")  # the names are in sync from here
-        self._changes += 1
+        self._book.changes += 1
         del self._names[index]
         del self._steps[index]
         del self._weights[name]
@@ -122,25 +140,32 @@ class StepRegistry[C: BaseStepContext]:
         whole run, and the garbage collector stops walking a tuple of strings after one pass,
         while it walks a list's N items in every pass the run's allocations trigger."""
         weights = self._weights
-        if self._dict_in_order:
+        if self._book.dict_in_order:
             return list(self._steps), tuple(weights), list(weights.values())
         names = self._order()
         return list(self._steps), tuple(names), list(map(weights.__getitem__, names))
 
-    def _cached_for_runs[T](self, make: Callable[[list[float]], T]) -> T:
-        """``make(weights in run order)``, made again only after the steps changed.
+    def _for_run[T](self, make: Callable[[list[float]], T]) -> tuple[list[BaseStep[C]], tuple[str, ...], T]:
+        """The run view's steps and names, with ``make(their weights)``: all three from one state
+        of the registry, ``make``'s value made again only after the steps changed.
 
         For what every run derives from the weights alone (the orchestrator's progress plan):
-        ``make``'s result must not be changed by its users, as later runs share it.
+        ``make``'s result must not be changed by its users, as later runs share it. A step
+        registered by another thread meanwhile is in all three or in none.
         """
-        key = (len(self._steps), self._changes)
-        cached = self._for_runs
+        book = self._book
+        while True:
+            key = (len(self._steps), book.changes)
+            steps, names, weights = self._run_view()
+            if key == (len(self._steps), book.changes) and len(steps) == len(names) == len(weights) == key[0]:
+                break  # nothing changed while the view was taken: a consistent one
+        cached = book.for_runs
         if cached is not None and cached[0] == key and cached[1] is make:
             value: T = cached[2]  # type: ignore[assignment]  # stored by this method for this `make`
-            return value
-        made = make(self._run_view()[2])
-        self._for_runs = (key, make, made)
-        return made
+            return steps, names, value
+        made = make(weights)
+        book.for_runs = (key, make, made)
+        return steps, names, made
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -166,9 +191,9 @@ class StepRegistry[C: BaseStepContext]:
         if name in self._weights:
             raise ValueError(f"a step named {name!r} is already registered ({type(step).__name__})")
         weight = checked_weight(name, step.progress_weight)
-        self._changes += 1
+        self._book.changes += 1
         if index != len(self._steps):
-            self._dict_in_order = False  # the new key goes last in the dict, not in the run
+            self._book.dict_in_order = False  # the new key goes last in the dict, not in the run
         self._order().insert(index, name)
         self._steps.insert(index, step)
         self._weights[name] = weight

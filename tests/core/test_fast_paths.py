@@ -2,7 +2,8 @@
 
 - Field checks: the core schemas steprail writes itself are exactly the ones pydantic's
   ``TypeAdapter`` generates in strict mode, so errors and messages cannot differ; other types
-  still get pydantic's schema (built when first needed) and still refuse bad values.
+  still get pydantic's schema (built at the class's first instance; only ``step_results`` waits
+  for a value that could fail) and still refuse bad values.
 - Writes: a field whose class attribute is a data descriptor is still written through it.
 - ``StepResult``: two slots underneath, the same dataclass on the outside (fields, defaults,
   ``replace``, equality, ``repr``, copying, pickling), fresh dicts per result, a stable aware
@@ -121,7 +122,7 @@ class Deferred(BaseStepContext):
     when: datetime | None = None
 
 
-def test_deferred_checks_accept_good_values_and_refuse_bad_ones() -> None:
+def test_pydantic_built_checks_accept_good_values_and_refuse_bad_ones() -> None:
     context = Deferred(runtime_ctx=RuntimeContext())
     context.points = [_Point(1)]
     context.by_name = {"a": _Point(2)}
@@ -136,7 +137,7 @@ def test_deferred_checks_accept_good_values_and_refuse_bad_ones() -> None:
     context.points = []  # an empty list is valid for list[_Point]
 
 
-def test_deferred_check_builds_its_adapter_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_uncommon_type_gets_its_adapter_once_at_the_first_instance(monkeypatch: pytest.MonkeyPatch) -> None:
     import steprail._context as context_module
 
     built: list[object] = []
@@ -152,15 +153,19 @@ def test_deferred_check_builds_its_adapter_once(monkeypatch: pytest.MonkeyPatch)
         points: list[_Point] = field(default_factory=list)
 
     context = Counted(runtime_ctx=RuntimeContext())
-    assert built == []  # the empty default needed no adapter
+    assert built == [list[_Point]]  # made with the context, not at the first write
+    Counted(runtime_ctx=RuntimeContext())
     for x in range(3):
         context.points = [_Point(x)]
     with pytest.raises(ValidationError):
         context.points = [x]  # type: ignore[list-item]  # the runtime check under test
     assert built == [list[_Point]]
+    # step_results (list[StepResult], in every context) waits for a value that could fail.
+    context.step_results = [StepResult()]
+    assert built == [list[_Point], list[StepResult]]
 
 
-def test_deferred_check_refuses_a_bad_value_as_the_first_value() -> None:
+def test_a_pydantic_built_check_refuses_a_bad_value_as_the_first_value() -> None:
     class FirstBad(BaseStepContext):
         points: list[_Point] = field(default_factory=list)
 
@@ -280,9 +285,8 @@ _arguments = st.fixed_dictionaries(
 
 @given(_arguments)
 def test_step_result_fields_match_a_plain_dataclass(arguments: dict[str, Any]) -> None:
-    given_dicts = {name: value for name, value in arguments.items() if value is not None or name not in ("data", "rollback_data")}
     result = StepResult(**arguments)
-    reference = _Reference(**given_dicts)
+    reference = _Reference(**arguments)  # None given for a dict is kept, as by the plain dataclass
     assert (result.success, result.data, result.error, result.rollback_data, result.skipped) == dataclasses.astuple(
         reference
     )
