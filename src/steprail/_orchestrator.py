@@ -127,13 +127,14 @@ class Orchestrator[C: BaseStepContext]:
         """
         if self._running:
             raise RuntimeError("this orchestrator is already running; execute() is not re-entrant")
-        # The declared data flow, checked before anything runs: nothing to roll back (FlowError).
-        check_flow(self.registry._steps, type(self.context), self.registry.inputs)
         self._running = True
         try:
             # The snapshot is not kept in locals: the weights list is garbage once the run has
             # its cumulative shares, and every live list of N items lengthens each GC pass.
             steps, names, plan = self.registry._for_run(_ProgressPlan)
+            # The declared data flow of exactly the steps that will run, checked before any of
+            # them does: nothing to roll back (FlowError).
+            check_flow(steps, type(self.context), self.registry.inputs)
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             return run.run(commit)
