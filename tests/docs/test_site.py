@@ -59,3 +59,13 @@ def test_every_public_name_has_an_api_reference_entry(site: Path, module: str) -
     documented = set(re.findall(rf'id="{re.escape(module)}\.([A-Za-z_][A-Za-z_0-9]*)"', html))
     exported = set(importlib.import_module(module).__all__)
     assert sorted(exported - documented) == []
+
+
+def test_the_reference_shows_no_restructuredtext_roles(site: Path) -> None:
+    """The docstrings' ``:class:`X``` roles render as plain code on the site (docs_hooks/roles.py)."""
+    leaks = {
+        page.relative_to(site).as_posix(): sorted(set(re.findall(r":(?:class|func|meth|attr|mod|exc|data):", text)))
+        for page in (site / "reference").rglob("index.html")
+        if re.search(r":(?:class|func|meth|attr|mod|exc|data):", text := page.read_text(encoding="utf-8"))
+    }
+    assert leaks == {}
