@@ -170,7 +170,7 @@ def _coco_breakdown(source: Path, reference: Path, out: Path, repeats: int) -> N
         writer: _coco._InstancesWriter, item: CheckedShapes, image_id: int,
         ann_ids: object, class_ids: object, file_name: str,
     ) -> int:  # fmt: skip
-        writer.item(image_id, file_name, item.width, item.height, "")
+        writer.item(image_id, file_name, item.width, item.height, b"")
         return len(item.boxes) + len(item.polygons)
 
     def replay(layout: object, audit: AuditLog, classes: object) -> Iterator[CheckedShapes]:
