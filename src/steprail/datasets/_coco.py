@@ -84,20 +84,31 @@ def _box_annotations(
     areas: Mapping[int, float],
 ) -> list[_Annotation]:
     # One annotation object per box: its bbox, its area (the stored one where ``areas`` has it)
-    # and its rectangle as segmentation. The hot loop of COCO output.
-    annotations: list[_Annotation] = []
-    append = annotations.append
-    for index, (ann_id, (name, (x, y, bw, bh))) in enumerate(zip(box_ids, boxes)):
-        right, bottom = x + bw, y + bh
-        append(
+    # and its rectangle as segmentation. The hot loop of COCO output (orjson writes the data
+    # tuple as the bbox array as it is).
+    if not areas:
+        return [
             {
-                "id": ann_id, "image_id": image_id, "category_id": class_ids[name],
-                "bbox": [x, y, bw, bh],
-                "area": areas.get(index, bw * bh) if areas else bw * bh,
-                "segmentation": [[x, y, right, y, right, bottom, x, bottom]], "iscrowd": 0,
+                "id": ann_id, "image_id": image_id, "category_id": class_ids[name], "bbox": data,
+                "area": data[2] * data[3],
+                "segmentation": [_rectangle(*data)], "iscrowd": 0,
             }  # fmt: skip
-        )
-    return annotations
+            for ann_id, (name, data) in zip(box_ids, boxes)
+        ]
+    return [
+        {
+            "id": ann_id, "image_id": image_id, "category_id": class_ids[name], "bbox": data,
+            "area": areas.get(index, data[2] * data[3]),
+            "segmentation": [_rectangle(*data)], "iscrowd": 0,
+        }  # fmt: skip
+        for index, (ann_id, (name, data)) in enumerate(zip(box_ids, boxes))
+    ]
+
+
+def _rectangle(x: float, y: float, width: float, height: float) -> list[float]:
+    # A box's corners as one polygon ring, clockwise from the top left.
+    right, bottom = x + width, y + height
+    return [x, y, right, y, right, bottom, x, bottom]
 
 
 def _polygon_annotation(
@@ -110,7 +121,7 @@ def _polygon_annotation(
 ) -> _Annotation:
     # One polygon annotation object (a single ring).
     return {
-        "id": ann_id, "image_id": image_id, "category_id": category_id, "bbox": list(bbox),
+        "id": ann_id, "image_id": image_id, "category_id": category_id, "bbox": bbox,
         "area": area, "segmentation": [list(chain.from_iterable(points))], "iscrowd": 0,
     }  # fmt: skip
 
