@@ -207,6 +207,7 @@ def _coco_breakdown(source: Path, reference: Path, out: Path, repeats: int) -> N
             "  items pre-checked": run(real_write, replay),
             "  neither": run(no_format, replay),
             "I/O floor (COCO)": lambda: _io_floor(source, reference, out),
+            "orjson I/O floor": lambda: _io_floor(source, reference, out, orjson.loads),
         },
         lambda: shutil.rmtree(out, ignore_errors=True),
         repeats,
