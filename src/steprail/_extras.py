@@ -15,7 +15,9 @@ __all__ = ["EXTRAS", "missing_extra_error", "require_extra"]
 #: For each extra, the importable module of each distribution it brings and that distribution.
 EXTRAS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "cli": (("typer", "typer"), ("rich", "rich")),
-    "datasets": (("PIL", "pillow"), ("yaml", "pyyaml"), ("defusedxml", "defusedxml")),
+    "datasets": (
+        ("PIL", "pillow"), ("yaml", "pyyaml"), ("defusedxml", "defusedxml"), ("orjson", "orjson"),
+    ),
     "testing": (("hypothesis", "hypothesis"),),
     "mypy": (("mypy", "mypy"),),
 }

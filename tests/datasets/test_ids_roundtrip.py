@@ -73,7 +73,10 @@ def _shape(annotation: dict[str, Any]) -> object:
     x, y, w, h = annotation["bbox"]
     rectangle = [[x, y, x + w, y, x + w, y + h, x, y + h]]
     segmentation = annotation["segmentation"]
-    return "box" if segmentation in ([], rectangle) else json.dumps(segmentation)
+    if segmentation in ([], rectangle):
+        return "box"
+    # Compared by value: COCO output may write the source's 1 as 1.0, the same number.
+    return tuple(tuple(ring) for ring in segmentation)
 
 
 def _annotation_keys(data: dict[str, Any]) -> Counter[tuple[object, ...]]:

@@ -3,6 +3,7 @@
 COCO: the annotations JSON defines the dataset, so an image under the images root that no
 ``images`` entry names is skipped with an entry. DM v2: an ``original_files/`` image with no
 ``json/<stem>.json`` item likewise, by every reader (the three writers and the backend import).
+Pascal VOC: a ``JPEGImages/`` image that no ``Annotations/`` file describes likewise.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from steprail.datasets import (
     dmv2_to_yolo,
     make_sample_dataset,
     read_audit,
+    voc_to_dmv2,
 )
 
 from ._helpers import ItemSpec, tree, write_dataset, write_image
@@ -252,3 +254,71 @@ def test_original_files_leading_out_of_the_root_is_not_listed(tmp_path: Path) ->
         dmv2_to_yolo(root, tmp_path / "out")
     assert "secret" not in str(raised.value) and UNLISTED.value not in str(raised.value)
     assert not (tmp_path / "out").exists()
+
+
+# --- Pascal VOC -------------------------------------------------------------------------------
+
+
+def _voc_images_written(dm: Path) -> set[str]:
+    return {p.name for p in dm.rglob("original_files/*")}
+
+
+def test_voc_image_without_an_annotation_file_is_audited_counted_and_not_imported(
+    tmp_path: Path,
+) -> None:
+    source = _copy_fixture("bccd_voc", tmp_path)
+    images = source / "BCCD" / "JPEGImages"
+    clean = voc_to_dmv2(source, tmp_path / "clean")
+    assert _unlisted(clean) == []  # every image of the real folder has its annotation file
+    shutil.copy(images / "BloodImage_00000.jpg", images / "BloodImage_99999.jpg")
+    write_image(images / "extra.PNG", 16, 12)
+    write_image(images / "later" / "frame.png", 16, 12)  # sub-folders are not VOC images
+    (images / "notes.txt").write_text("not an image")
+
+    result = voc_to_dmv2(source, tmp_path / "dm")
+
+    entries = _unlisted(result)
+    assert [(e.split, e.item, e.kind, e.action) for e in entries] == [
+        (None, "BloodImage_99999.jpg", "item", "skipped"),
+        (None, "extra.PNG", "item", "skipped"),
+    ]
+    assert "JPEGImages/BloodImage_99999.jpg" in entries[0].message
+    assert "Annotations/BloodImage_99999.xml" in entries[0].message
+    summary = result.audit
+    assert summary.items_total == clean.audit.items_total + 2
+    assert summary.items_written == clean.audit.items_written
+    assert summary.reasons[UNLISTED.value] == 2
+    assert summary.items_written + summary.items_skipped == summary.items_total
+    written = _voc_images_written(tmp_path / "dm")
+    assert "BloodImage_99999.jpg" not in written and "extra.PNG" not in written
+    assert written == _voc_images_written(tmp_path / "clean")
+
+
+def test_voc_image_paired_by_its_filename_or_with_a_skipped_annotation_is_not_unlisted(
+    tmp_path: Path,
+) -> None:
+    source = _copy_fixture("labelme_voc", tmp_path)
+    images, annotations = source / "JPEGImages", source / "Annotations"
+    # Paired by <filename> (no image has the annotation file's id): the image is described.
+    first = sorted(annotations.glob("*.xml"))[0]
+    stem = first.stem
+    (images / f"{stem}.jpg").rename(images / "renamed.jpg")
+    first.write_text(
+        first.read_text(encoding="utf-8").replace(f"{stem}.jpg", "renamed.jpg"), encoding="utf-8"
+    )
+    # An annotation file that cannot be read: its item is skipped for that, once; its image
+    # has an annotation file, so it is not also unlisted.
+    second = sorted(annotations.glob("*.xml"))[1]
+    second.write_text("<annotation><object>", encoding="utf-8")
+
+    result = voc_to_dmv2(source, tmp_path / "dm", one_based=False)
+
+    assert _unlisted(result) == []
+    _, entries = read_audit(Path(result.audit_path))
+    assert [e.item for e in entries if e.action == "skipped" and e.kind == "item"] == [
+        second.stem
+    ]
+    assert "renamed.jpg" in _voc_images_written(tmp_path / "dm")
+    summary = result.audit
+    assert summary.items_total == len(list(annotations.glob("*.xml")))
+    assert summary.items_written + summary.items_skipped == summary.items_total

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 # Every distribution that comes with an extra (by the module it installs).
-EXTRA_MODULES = ("typer", "rich", "PIL", "yaml", "defusedxml", "hypothesis", "mypy")
+EXTRA_MODULES = ("typer", "rich", "PIL", "yaml", "defusedxml", "orjson", "hypothesis", "mypy")
 
 
 def run_without(blocked: tuple[str, ...], code: str) -> subprocess.CompletedProcess[str]:
@@ -88,6 +88,7 @@ def test_the_core_needs_none_of_the_extras() -> None:
         (("PIL",), "import steprail.datasets", "pillow", "datasets"),
         (("yaml",), "import steprail.datasets", "pyyaml", "datasets"),
         (("defusedxml",), "import steprail.datasets", "defusedxml", "datasets"),
+        (("orjson",), "import steprail.datasets", "orjson", "datasets"),
         (("PIL",), "from steprail import ConvertDatasetStep", "pillow", "datasets"),
         (("PIL",), "from steprail.actions import BaseTrainAction", "pillow", "datasets"),
         (("hypothesis",), "from steprail.testing import workflows", "hypothesis", "testing"),
@@ -123,7 +124,7 @@ def test_the_console_script_without_the_cli_extra_says_what_to_install() -> None
 
 def test_the_command_line_needs_only_the_cli_extra_for_help() -> None:
     result = run_without(
-        ("PIL", "yaml", "defusedxml", "hypothesis"),
+        ("PIL", "yaml", "defusedxml", "orjson", "hypothesis"),
         "import sys; sys.argv = ['steprail', '--help']\nfrom steprail.cli import main\nmain()",
     )
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ See ``docs/datasets.md`` for the formats, the layouts and the audit report.
 
 from .._extras import require_extra
 
-require_extra("datasets", "steprail.datasets")  # Pillow, PyYAML, defusedxml come with steprail[datasets]
+require_extra("datasets", "steprail.datasets")  # its packages come with steprail[datasets]
 
 from ._audit import (  # noqa: E402  (after the guard, which names the missing extra)
     AUDIT_FILE_NAME,

@@ -20,7 +20,6 @@ as they come and annotations are spooled to disk, so memory does not grow with t
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -29,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import IO, Final
+
+import orjson
 
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
@@ -55,88 +56,74 @@ __all__ = [
 _ANNOTATIONS_DIR: Final = "annotations"
 
 
-# Pixel values with 10 significant digits (sub-micro-pixel for any real image size): several
-# times cheaper than repr() for arbitrary floats, and valid JSON for the finite values that
-# reach a writer ("%g" drops trailing zeros, so integral values print as integers).
-_number: Final = "%.10g".__mod__
-
-# The text of the whole numbers 1.._WHOLE_TEXTS - 1 as "%.10g" writes them: pixel coordinates are
-# very often whole, and a dict lookup costs a fraction of formatting a float. Zero is left out on
-# purpose: 0.0 and -0.0 are one dict key, but "%.10g" writes them "0" and "-0".
-_WHOLE_TEXTS: Final = 4096
+# Annotation objects are built as dicts and encoded by orjson: several times cheaper than
+# formatting their numbers in Python. Floats are written as their shortest round-trip text (the
+# value that was computed, exactly, as repr() writes it; a whole float keeps its ".0"), ints as
+# ints. Only finite values reach a writer (the checks drop the rest).
+type _Annotation = dict[str, object]
 
 
-class _NumberTexts(dict[float, str]):
-    # The whole-number table, which formats any other number on lookup (``__missing__``, not
-    # kept, so the table never grows): ``texts[v]`` is always ``"%.10g" % v``, and mapping its
-    # ``__getitem__`` over many numbers stays in C for the common whole ones.
-    def __missing__(self, value: float) -> str:
-        return _number(value)
+def _encode(annotations: list[_Annotation]) -> bytes:
+    # The objects, one per line, joined by ",\n" (no enclosing brackets). The bytes '},{"id":'
+    # can only be where one object ends and the next begins: inside a JSON string a quote is
+    # escaped.
+    try:
+        text = orjson.dumps(annotations)
+    except orjson.JSONEncodeError:
+        # An integer past 64 bits (a category id of an explicit class map): the standard
+        # library writes any integer.
+        text = json.dumps(annotations, separators=(",", ":")).encode("utf-8")
+    return text[1:-1].replace(b'},{"id":', b'},\n{"id":')
 
 
-@functools.cache
-def _whole_texts() -> _NumberTexts:
-    # Made on first use (a few hundred kilobytes that `import steprail` need not pay for).
-    return _NumberTexts({float(value): str(value) for value in range(1, _WHOLE_TEXTS)})
-
-
-def _box_texts(
+def _box_annotations(
     boxes: Sequence[tuple[str, tuple[float, float, float, float]]],
     box_ids: Sequence[int],
     image_id: int,
     class_ids: Mapping[str, int],
     areas: Mapping[int, float],
-) -> list[str]:
-    # One annotation object per box: its bbox, its area (the stored one where ``areas`` has
-    # it) and its rectangle as segmentation. Each number is formatted once (a whole number is
-    # looked up) and placed twice, in an f-string: the hot loop of COCO output.
-    text = _whole_texts().get
-    parts: list[str] = []
-    append = parts.append
-    for index, (ann_id, (name, (x, y, bw, bh))) in enumerate(zip(box_ids, boxes)):
-        right, bottom = x + bw, y + bh
-        area = areas.get(index, bw * bh) if areas else bw * bh
-        sx = text(x) or _number(x)
-        sy = text(y) or _number(y)
-        sx2 = text(right) or _number(right)
-        sy2 = text(bottom) or _number(bottom)
-        top_left = f"{sx}, {sy}"  # also keeps the f-string below short enough to build at once
-        append(
-            f'  {{"id": {ann_id}, "image_id": {image_id}, "category_id": {class_ids[name]}, '
-            f'"bbox": [{top_left}, {text(bw) or _number(bw)}, {text(bh) or _number(bh)}], '
-            f'"area": {text(area) or _number(area)}, '
-            f'"segmentation": [[{top_left}, {sx2}, {sy}, {sx2}, {sy2}, {sx}, {sy2}]], '
-            '"iscrowd": 0}'
-        )
-    return parts
+) -> list[_Annotation]:
+    # One annotation object per box: its bbox, its area (the stored one where ``areas`` has it)
+    # and its rectangle as segmentation. The hot loop of COCO output (orjson writes the data
+    # tuple as the bbox array as it is).
+    if not areas:
+        return [
+            {
+                "id": ann_id, "image_id": image_id, "category_id": class_ids[name], "bbox": data,
+                "area": data[2] * data[3],
+                "segmentation": [_rectangle(*data)], "iscrowd": 0,
+            }  # fmt: skip
+            for ann_id, (name, data) in zip(box_ids, boxes)
+        ]
+    return [
+        {
+            "id": ann_id, "image_id": image_id, "category_id": class_ids[name], "bbox": data,
+            "area": areas.get(index, data[2] * data[3]),
+            "segmentation": [_rectangle(*data)], "iscrowd": 0,
+        }  # fmt: skip
+        for index, (ann_id, (name, data)) in enumerate(zip(box_ids, boxes))
+    ]
 
 
-_MASKED_BOX_TEMPLATE: Final = (
-    '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%s, %s, %s, %s], '
-    '"area": %s, "segmentation": %s, "iscrowd": %d}'
-)
+def _rectangle(x: float, y: float, width: float, height: float) -> list[float]:
+    # A box's corners as one polygon ring, clockwise from the top left.
+    right, bottom = x + width, y + height
+    return [x, y, right, y, right, bottom, x, bottom]
 
 
-def _polygon_text(
+def _polygon_annotation(
     ann_id: int,
     image_id: int,
     category_id: int,
     bbox: tuple[float, float, float, float],
     area: float,
     points: Sequence[tuple[float, float]],
-) -> str:
-    # One polygon annotation object. Its numbers are looked up in the whole-number table (a
-    # hit costs a third of formatting a float; the vertices go through one C-level map), so
-    # each is written exactly as "%.10g" would write it.
-    texts = _whole_texts()
-    x, y, width, height = bbox
-    return (
-        f'  {{"id": {ann_id}, "image_id": {image_id}, "category_id": {category_id}, '
-        f'"bbox": [{texts[x]}, {texts[y]}, {texts[width]}, {texts[height]}], '
-        f'"area": {texts[area]}, "segmentation": '
-        f'[[{", ".join(map(texts.__getitem__, chain.from_iterable(points)))}]], "iscrowd": 0}}'
-    )
-
+) -> _Annotation:
+    # One polygon annotation object (a single ring).
+    return {
+        "id": ann_id, "image_id": image_id, "category_id": category_id, "bbox": bbox,
+        "area": area, "segmentation": [list(chain.from_iterable(points))], "iscrowd": 0,
+    }  # fmt: skip
 
 
 _PLAIN_JSON_TEXT: Final = re.compile(r"[ !#-\[\]-~]*")
@@ -175,10 +162,10 @@ class _InstancesWriter:
         self._spool: IO[bytes] = self.spool_path.open("wb")
         self._categories = categories
         self._images: list[str] = []
-        self._annotations: list[str] = []
+        self._annotations: list[bytes] = []
         self._pending = 0
         self._image_sep = ""
-        self._ann_sep = ""
+        self._ann_sep = b""
         self._keypoint_count = 0
         self._out.write(
             b'{"info": {"description": "written by steprail"}, "licenses": [],\n "images": [\n'
@@ -189,9 +176,9 @@ class _InstancesWriter:
         self.keypoint_classes.add(name)
         self._keypoint_count = max(self._keypoint_count, count)
 
-    def item(self, image_id: int, file_name: str, width: int, height: int, anns: str) -> None:
-        """Add one image and its already formatted annotation objects (``anns``, joined by
-        ``",\\n"``, empty when it has none; see ``_box_texts``)."""
+    def item(self, image_id: int, file_name: str, width: int, height: int, anns: bytes) -> None:
+        """Add one image and its already encoded annotation objects (``anns``, joined by
+        ``",\\n"``, empty when it has none; see ``_encode``)."""
         self._images.append(
             f'{self._image_sep}  {{"id": {image_id}, "file_name": {_json_string(file_name)}, '
             f'"width": {width}, "height": {height}}}'
@@ -199,14 +186,14 @@ class _InstancesWriter:
         self._image_sep = ",\n"
         if anns:
             self._annotations.append(self._ann_sep + anns)
-            self._ann_sep = ",\n"
+            self._ann_sep = b",\n"
         self._pending += 1
         if self._pending >= _BATCH_ITEMS:
             self._flush()
 
     def _flush(self) -> None:
         self._out.write("".join(self._images).encode("utf-8"))
-        self._spool.write("".join(self._annotations).encode("utf-8"))
+        self._spool.write(b"".join(self._annotations))
         self._images.clear()
         self._annotations.clear()
         self._pending = 0
@@ -277,7 +264,7 @@ def _multi_ring(
     rings: list[list[tuple[float, float]]],
     stored_bbox: tuple[float, float, float, float] | None,
     stored_area: float | None,
-) -> str:
+) -> _Annotation:
     # An object of several polygons: one annotation, one segmentation list per ring, the bbox of
     # them all and the sum of their areas (as COCO's own multi-part objects have), unless the
     # source stored its own.
@@ -292,26 +279,23 @@ def _multi_ring(
         if stored_area is None
         else stored_area
     )
-    segmentation = ", ".join(
-        "[" + ", ".join("%.10g, %.10g" % point for point in ring) + "]" for ring in rings
-    )
-    return (
-        '  {"id": %d, "image_id": %d, "category_id": %d, "bbox": [%.10g, %.10g, %.10g, %.10g], '
-        '"area": %.10g, "segmentation": [%s], "iscrowd": 0}'
-    ) % (
-        ann_id, image_id, category_id, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys),
-        area, segmentation,
-    )  # fmt: skip
+    return {
+        "id": ann_id, "image_id": image_id, "category_id": category_id,
+        "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)], "area": area,
+        "segmentation": [list(chain.from_iterable(ring)) for ring in rings], "iscrowd": 0,
+    }  # fmt: skip
 
 
-def _with_keypoints(
-    annotation: str, keypoints: list[tuple[float, float, int]], writer: _InstancesWriter, name: str
-) -> str:
-    # The formatted annotation object with COCO's "keypoints" (x, y, v flat) and "num_keypoints".
+def _add_keypoints(
+    annotation: _Annotation,
+    keypoints: list[tuple[float, float, int]],
+    writer: _InstancesWriter,
+    name: str,
+) -> None:
+    # COCO's "keypoints" (x, y, v flat) and "num_keypoints" on the annotation object.
     writer.note_keypoints(name, len(keypoints))
-    flat = ", ".join("%.10g, %.10g, %d" % point for point in keypoints)
-    labelled = sum(1 for point in keypoints if point[2] > 0)
-    return f'{annotation[:-1]}, "keypoints": [{flat}], "num_keypoints": {labelled}}}'
+    annotation["keypoints"] = list(chain.from_iterable(keypoints))
+    annotation["num_keypoints"] = sum(1 for point in keypoints if point[2] > 0)
 
 
 def _annotation_ids(
@@ -355,72 +339,55 @@ def _write_item(
     class_ids: dict[str, int],
     file_name: str,
 ) -> int:
-    # One string per item: boxes through _box_texts, polygons through one %-template each.
-    # Returns the number of annotations written.
+    # One encoded run of annotation objects per item. Returns the number of annotations written.
     box_ids, polygon_ids = ann_ids
     if item.extras is None:
         # The common case: nothing stored, no rings, crowds or keypoints to look up.
-        parts = _box_texts(item.boxes, box_ids, image_id, class_ids, _NO_AREAS)
+        annotations = _box_annotations(item.boxes, box_ids, image_id, class_ids, _NO_AREAS)
         for ann_id, (name, points, (left, top, right, bottom)), (xs, ys) in zip(
             polygon_ids, item.polygons, item.polygon_coords
         ):
-            parts.append(
-                _polygon_text(
+            annotations.append(
+                _polygon_annotation(
                     ann_id, image_id, class_ids[name], (left, top, right - left, bottom - top),
                     _polygon_area(xs, ys), points,
                 )  # fmt: skip
             )
-        writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
-        return len(parts)
+        writer.item(image_id, file_name, item.width, item.height, _encode(annotations))
+        return len(annotations)
     areas = item.box_areas
-    parts = _box_texts(item.boxes, box_ids, image_id, class_ids, areas)
+    annotations = _box_annotations(item.boxes, box_ids, image_id, class_ids, areas)
     for index, mask in item.box_masks.items():
         # A region with its own mask (a COCO crowd region): the mask, not a rectangle.
-        name, (x, y, bw, bh) = item.boxes[index]
-        area = areas.get(index, bw * bh) if areas else bw * bh
-        parts[index] = _MASKED_BOX_TEMPLATE % (
-            box_ids[index], image_id, class_ids[name], *map(_number, (x, y, bw, bh, area)),
-            json.dumps(mask.model_dump(mode="json"), separators=(",", ":")),
-            1 if index in item.crowd_boxes else 0,
-        )  # fmt: skip
+        annotations[index]["segmentation"] = mask.model_dump(mode="json")
     for index in item.crowd_boxes:
-        if index not in item.box_masks:
-            parts[index] = parts[index][:-2] + "1}"  # "iscrowd": 0} -> 1}
+        annotations[index]["iscrowd"] = 1
     for index, keypoints in item.box_keypoints.items():
-        parts[index] = _with_keypoints(parts[index], keypoints, writer, item.boxes[index][0])
+        _add_keypoints(annotations[index], keypoints, writer, item.boxes[index][0])
     for index, (name, points, (left, top, right, bottom)) in enumerate(item.polygons):
         stored_bbox, stored_area = item.polygon_stored.get(index, (None, None))
         if index in item.rings:
-            parts.append(
-                _multi_ring(
-                    polygon_ids[index], image_id, class_ids[name], [points, *item.rings[index]],
-                    stored_bbox, stored_area,
-                )  # fmt: skip
-            )
-            if index in item.crowd_polygons:
-                parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
-            if index in item.polygon_keypoints:
-                parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
-            continue
-        xs, ys = item.polygon_coords[index]
-        if stored_bbox is not None:
-            left, top = stored_bbox[0], stored_bbox[1]
-            right, bottom = left + stored_bbox[2], top + stored_bbox[3]
-        parts.append(
-            _polygon_text(
+            annotation = _multi_ring(
+                polygon_ids[index], image_id, class_ids[name], [points, *item.rings[index]],
+                stored_bbox, stored_area,
+            )  # fmt: skip
+        else:
+            xs, ys = item.polygon_coords[index]
+            if stored_bbox is not None:
+                left, top = stored_bbox[0], stored_bbox[1]
+                right, bottom = left + stored_bbox[2], top + stored_bbox[3]
+            annotation = _polygon_annotation(
                 polygon_ids[index], image_id, class_ids[name],
                 (left, top, right - left, bottom - top),
                 _polygon_area(xs, ys) if stored_area is None else stored_area, points,
             )  # fmt: skip
-        )
         if index in item.crowd_polygons:
-            parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
+            annotation["iscrowd"] = 1
         if index in item.polygon_keypoints:
-            parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
-    writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
-    return len(parts)
-
-
+            _add_keypoints(annotation, item.polygon_keypoints[index], writer, name)
+        annotations.append(annotation)
+    writer.item(image_id, file_name, item.width, item.height, _encode(annotations))
+    return len(annotations)
 _INT64_MAX: Final = (1 << 63) - 1
 _NO_AREAS: Final[Mapping[int, float]] = {}
 

@@ -138,6 +138,10 @@ class _Log:
 
     def __init__(self, audit: AuditLog) -> None:
         self.audit = audit
+        #: Names of the ``JPEGImages/`` files an annotation file was paired with (by its id or
+        #: its ``<filename>``): the rest of that folder, when no annotation file has their id,
+        #: are unlisted images.
+        self.paired_images: set[str] = set()
 
     def skip(
         self,
@@ -209,7 +213,8 @@ def voc_to_dmv2(
     sub-folder, as ``VOCdevkit/`` has ``VOC2012/``). With ``ImageSets/Main/{train,val,test}.txt``
     the output is categorized (``val`` becomes ``valid``; ``trainval`` stands in for a missing
     ``train`` or ``val``: minus the other list, or as ``train`` when both are missing).
-    ``one_based=False`` reads corners as 0-based (see the module docs).
+    ``one_based=False`` reads corners as 0-based (see the module docs). An image of
+    ``JPEGImages/`` that no annotation file describes is not imported (``unlisted_image``).
 
     An item's identity (``source.file_name``) is its image's path relative to ``JPEGImages/``
     (``2008_000123.jpg``). VOC names classes without ids, so the manifest lists the names only
@@ -242,7 +247,8 @@ def voc_to_dmv2(
         log = _Log(audit)
         classes: set[str] = set()
         keys: dict[str | None, ItemKeys] = {}
-        for split, stem, file_name in _plan(root, split_lists, log, out):
+        files = _scan_annotations(root / "Annotations", out, log)
+        for split, stem, file_name in _plan(files, split_lists, log):
             audit.items_total += 1
             read = _read_voc_item(root, split, stem, file_name, log, offset, explicit)
             if read is None:
@@ -263,6 +269,7 @@ def voc_to_dmv2(
             audit.annotations_written += len(item.boxes()) + len(item.polygons())
             classes.update(a.classification for a in item.boxes())
             classes.update(a.classification for a in item.polygons())
+        _audit_unlisted_images(root / "JPEGImages", files, log)
         check_something_written(audit, source)
         categories = (
             [DMv2Category(id=i, name=n) for n, i in explicit.items()] if explicit else []
@@ -429,12 +436,12 @@ def _scan_annotations(annotations: Path, out: Path, log: _Log) -> dict[str, str]
 
 
 def _plan(
-    root: Path, split_lists: _SplitLists | None, log: _Log, out: Path
+    files: Mapping[str, str], split_lists: _SplitLists | None, log: _Log
 ) -> Iterator[tuple[str | None, str, str | None]]:
-    """Every ``(split, id, annotation file name or None when absent)`` to import.
+    """Every ``(split, id, annotation file name or None when absent)`` to import, from the
+    annotation files found (``files``, id -> file name) and the split lists.
 
     Unlisted annotation files, unsafe ids and an id listed in a second split are audited."""
-    files = _scan_annotations(root / "Annotations", out, log)
     if split_lists is None:
         for stem, name in files.items():
             yield None, stem, name
@@ -475,6 +482,37 @@ def _plan(
             AuditReason.INVALID_ITEM,
             f"Annotations/{files[stem]} is in no ImageSets/Main list "
             f"({', '.join(split_lists.origin.values())}); not imported",
+        )
+
+
+_IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
+
+
+def _audit_unlisted_images(images: Path, files: Mapping[str, str], log: _Log) -> None:
+    """Record every image file of ``images`` (``JPEGImages/``, not its sub-folders) that no
+    annotation file describes: no ``Annotations/<id>.xml`` has its id and no ``<filename>``
+    paired it. Not imported, so counted as a skipped item (``unlisted_image``), as COCO and
+    DM v2 readers do. Only the folder is listed: nothing is read or followed."""
+    try:
+        with os.scandir(images) as entries:
+            unlisted = sorted(
+                entry.name
+                for entry in entries
+                if os.path.splitext(entry.name)[1].lower() in _IMAGE_SUFFIXES
+                and os.path.splitext(entry.name)[0] not in files
+                and entry.name not in log.paired_images
+                and not entry.is_dir(follow_symlinks=False)
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in unlisted:
+        log.audit.items_total += 1
+        log.skip(
+            None,
+            name,
+            AuditReason.UNLISTED_IMAGE,
+            f"JPEGImages/{name} has no annotation file Annotations/"
+            f"{os.path.splitext(name)[0]}.xml and no <filename> names it: not imported",
         )
 
 
@@ -648,6 +686,7 @@ def _find_voc_image(
         None,
     )
     if by_id is not None:
+        log.paired_images.add(by_id.name)
         # Compared in NFC: a macOS archive may hold the same name in another normal form.
         if filename and _nfc(filename) not in (_nfc(by_id.name), _nfc(stem)):
             log.note(
@@ -676,6 +715,7 @@ def _find_voc_image(
         )
         return None
     named = images / filename
+    log.paired_images.add(filename)
     if not named.is_file():
         log.skip(
             split,
