@@ -69,3 +69,11 @@ def test_the_reference_shows_no_restructuredtext_roles(site: Path) -> None:
         if re.search(r":(?:class|func|meth|attr|mod|exc|data):", text := page.read_text(encoding="utf-8"))
     }
     assert leaks == {}
+
+
+def test_every_docs_page_is_in_the_navigation() -> None:
+    """A page left out of ``nav`` still builds but cannot be reached from the site's menu."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r":\s*([\w./-]+\.md)\s*$", config, flags=re.MULTILINE))
+    pages = {page.relative_to(ROOT / "docs").as_posix() for page in (ROOT / "docs").rglob("*.md")}
+    assert sorted(pages - listed) == []
