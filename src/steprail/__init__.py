@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._context import BaseStepContext, Undo
     from ._errors import RollbackEntry, RollbackReport, StepFailedError
-    from ._orchestrator import Orchestrator, ProgressCallback, RollbackListener, RunSummary
+    from ._orchestrator import FailurePolicy, Orchestrator, ProgressCallback, RollbackListener, RunSummary
     from ._registry import StepRegistry
     from ._result import StepResult
     from ._runtime import LogEntry, MetricsEntry, ProgressEntry, RuntimeContext
@@ -29,6 +29,7 @@ _HOMES = {
     "BaseStepContext": "._context",
     "ConvertDatasetStep": ".datasets",
     "ExportDatasetStep": ".datasets",
+    "FailurePolicy": "._orchestrator",
     "LogEntry": "._runtime",
     "LoggingStep": "._wrappers",
     "MetricsEntry": "._runtime",
@@ -69,6 +70,7 @@ __all__ = [
     "BaseStepContext",
     "ConvertDatasetStep",
     "ExportDatasetStep",
+    "FailurePolicy",
     "LogEntry",
     "LoggingStep",
     "MetricsEntry",

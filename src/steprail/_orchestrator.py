@@ -8,7 +8,8 @@ succeeded, and a successful run ends with exactly one ``(100, 100)``.
 Failure: the failed step's registered undo actions run, then every completed (not skipped) step
 is rolled back in reverse order, best effort, and :class:`StepFailedError` is raised.
 ``BaseException``\\s such as ``KeyboardInterrupt`` are rolled back the same way and re-raised
-unchanged.
+unchanged. With the failure policy ``'keep'`` only the failed step's undo actions run: the
+completed steps' work stays in place, to be resumed or rolled back later (see docs/resume.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import accumulate
-from typing import Final, TypedDict
+from typing import Final, Literal, TypedDict
 
 from ._context import BaseStepContext, Undo
 from ._errors import RollbackEntry, RollbackReport, StepFailedError
@@ -26,7 +27,15 @@ from ._registry import StepRegistry
 from ._result import StepResult
 from ._step import BaseStep
 
-__all__ = ["Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
+__all__ = ["FAILURE_POLICIES", "FailurePolicy", "Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
+
+type FailurePolicy = Literal["rollback", "keep"]
+"""What a failed or cancelled run does with the work of its completed steps: ``'rollback'`` (the
+default) rolls every completed step back, newest first; ``'keep'`` leaves it in place and undoes
+only the failed step's own partial work (its undo actions)."""
+
+#: Every :data:`FailurePolicy`, for validating a value that comes from outside the type checker.
+FAILURE_POLICIES: Final[tuple[FailurePolicy, ...]] = ("rollback", "keep")
 
 type ProgressCallback = Callable[[int, int], None]
 """Receives the run's overall progress as ``(current, 100)``."""
@@ -63,6 +72,12 @@ class Orchestrator[C: BaseStepContext]:
         check_fields: Validate the whole context after each step (see
             :meth:`BaseStepContext.check_fields`), which catches in-place changes that assignment
             validation cannot see. Off by default because it costs a full validation per step.
+        on_failure: ``'rollback'`` (default): a failure or an interruption rolls every completed
+            step back. ``'keep'``: only the failed step's undo actions run; the completed steps'
+            work (and their undo actions, which are not run) stays as it is.
+
+    Raises:
+        ValueError: ``on_failure`` is not a :data:`FailurePolicy`.
     """
 
     def __init__(
@@ -72,6 +87,7 @@ class Orchestrator[C: BaseStepContext]:
         progress_callback: ProgressCallback,
         *,
         check_fields: bool = False,
+        on_failure: FailurePolicy = "rollback",
     ) -> None:
         if not isinstance(registry, StepRegistry):
             raise TypeError(f"registry must be a StepRegistry, got {type(registry).__name__}")
@@ -88,6 +104,7 @@ class Orchestrator[C: BaseStepContext]:
         self.context = context
         self.progress_callback = progress_callback
         self.check_fields = check_fields
+        self.on_failure: FailurePolicy = checked_policy(on_failure)
         self._running = False
 
     def execute(
@@ -132,6 +149,7 @@ class Orchestrator[C: BaseStepContext]:
             plan = self.registry._cached_for_runs(_ProgressPlan)
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
+            run.keep_completed = self.on_failure == "keep"
             return run.run(commit)
         finally:
             self._running = False
@@ -240,6 +258,8 @@ class _Run[C: BaseStepContext]:
         self.completed: list[StepResult | None] = []
         self.undos: dict[int, list[tuple[str, Undo]]] = {}
         self.rollback_listener: RollbackListener | None = None
+        # The 'keep' failure policy: a failure undoes only the failed step's own partial work.
+        self.keep_completed = False
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 
@@ -421,6 +441,8 @@ class _Run[C: BaseStepContext]:
             finally:  # finished or stopped, the listener hears what was done
                 if listener is not None:
                     self._tell(listener, failed_order, report, first, finished)
+        if self.keep_completed:
+            return report
         # A tight loop: a failure's rollback is measured (benchmarks/bench_orchestrator.py).
         context = self.context
         fields = context.__dict__
@@ -491,6 +513,14 @@ class _Run[C: BaseStepContext]:
         report.entries.append(entry)
         what = "Rollback" if entry.kind == "rollback" else f"Undo {entry.label!r}"
         self.context.errors.append(f"{what} of step '{entry.step}' failed: {entry.error}")
+
+
+def checked_policy(value: object) -> FailurePolicy:
+    """``value`` if it is a :data:`FailurePolicy`, else a ``ValueError`` naming the choices."""
+    for policy in FAILURE_POLICIES:
+        if value == policy:
+            return policy
+    raise ValueError(f"on_failure must be one of {', '.join(map(repr, FAILURE_POLICIES))}, got {value!r}")
 
 
 def error_text(error: BaseException) -> str:

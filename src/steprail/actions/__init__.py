@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ._base import ActionOutcome, BaseAction, Workflow
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
+from ._kept import KeptWorkError
 from ._params import InvalidParamsError
 from ._plan import can_roll_back, mermaid, plan_steps
 
@@ -27,6 +28,7 @@ __all__ = [
     "CancellationGuard",
     "InvalidParamsError",
     "JobCancelled",
+    "KeptWorkError",
     "TrainContext",
     "TrainModelStep",
     "UploadModelStep",

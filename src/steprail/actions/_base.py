@@ -20,13 +20,13 @@ from pydantic import BaseModel
 
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
-from .._orchestrator import STOPPED, Orchestrator, ProgressCallback, RunSummary
+from .._orchestrator import STOPPED, FailurePolicy, Orchestrator, ProgressCallback, RunSummary, checked_policy
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
 from .._step import BaseStep
 from .._wrappers import WrapperStep
-from ..jobs import ActionRuntime, JobOutcome, PlannedStep, StepOutcome, StepStatus
+from ..jobs import ActionRuntime, JobOutcome, JobStore, PlannedStep, StepOutcome, StepStatus
 from .._logging import get_logger
 from ..jobs._failure import failure_traceback
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
@@ -89,6 +89,8 @@ class ActionOutcome:
         summary: The orchestrator's summary, or what ``execute()`` returned.
         duration: Wall-clock seconds.
         context: The workflow's context after the run (``None`` for ``execute()``-based actions).
+        resumable: The run failed or was cancelled under the ``keep`` failure policy: the
+            completed steps' work is in place (see :meth:`BaseAction.roll_back_job`).
     """
 
     action: str
@@ -101,6 +103,7 @@ class ActionOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
     context: BaseStepContext | None = None
+    resumable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -143,10 +146,11 @@ class _Tracker:
         *,
         data: dict[str, Any] | None = None,
         error: str | None = None,
+        rollback_data: dict[str, Any] | None = None,
     ) -> None:
         began = self._started.pop(planned.order, None)
         duration = 0.0 if began is None else time.perf_counter() - began
-        outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error)
+        outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error, rollback_data)
         self.steps.append(outcome)
         if status == "failed":
             _log.warning("step %s failed: %s", planned.name, error)
@@ -230,7 +234,7 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             return result
         if result.success:
             try:
-                self._tracker.end(self._planned, "success", data=result.data)
+                self._tracker.end(self._planned, "success", data=result.data, rollback_data=result.rollback_data)
             except BaseException:
                 # The step's work is done but its success could not be recorded (a full disk):
                 # the run fails here, and this step's own rollback must still undo that work.
@@ -263,16 +267,18 @@ class Workflow[C: BaseStepContext]:
         progress_callback: ProgressCallback,
         tracker: _Tracker,
         commit: Callable[[RunSummary], None] | None = None,
+        on_failure: FailurePolicy = "rollback",
     ) -> RunSummary:
         """Run every step through the orchestrator, each one tracked; ``commit`` records the
-        success inside the run's protection (see :meth:`Orchestrator.execute`)."""
+        success inside the run's protection (see :meth:`Orchestrator.execute`); ``on_failure``
+        is the orchestrator's failure policy."""
         steps, names, weights = self.registry.snapshot()
         tracked: list[BaseStep[C]] = [
             _TrackedStep(step, planned, tracker) for planned, step in zip(plan_steps(steps), steps, strict=True)
         ]
         # The steps were checked when they were registered: wrap them without registering again.
         registry = StepRegistry[C]._from_checked(tracked, names, weights)
-        return Orchestrator(registry, self.context, progress_callback).execute(
+        return Orchestrator(registry, self.context, progress_callback, on_failure=on_failure).execute(
             commit=commit, rollback_listener=tracker.rolled_back
         )
 
@@ -303,14 +309,22 @@ class BaseAction[P: BaseModel]:
         handle_signals: Turn SIGTERM and Ctrl-C into a ``cancelled`` job while :meth:`run` runs
             (main thread only). Without it a ``KeyboardInterrupt`` still rolls back and is
             recorded as ``cancelled``, then re-raised.
+        on_failure: The failure policy of this run (the class's :attr:`on_failure` by default).
 
     Attributes:
         params_model: ``P`` itself, found from the class's generic base.
         action_name: ``module:ClassName``, how jobs and the command line name the action.
+        on_failure: What a failed or cancelled step-based run does with its completed steps'
+            work: ``'rollback'`` (the default) rolls it back; ``'keep'`` keeps it and records the
+            job resumable (see docs/resume.md). Set it on a subclass to change the default.
+
+    Raises:
+        ValueError: ``on_failure`` is not ``'rollback'`` or ``'keep'``.
     """
 
     params_model: ClassVar[type[BaseModel]] = BaseModel
     action_name: ClassVar[str] = "steprail.actions:BaseAction"
+    on_failure: FailurePolicy = "rollback"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -326,7 +340,9 @@ class BaseAction[P: BaseModel]:
         *,
         runtime: RuntimeContext | None = None,
         handle_signals: bool = False,
+        on_failure: FailurePolicy | None = None,
     ) -> None:
+        self.on_failure = checked_policy(type(self).on_failure if on_failure is None else on_failure)
         self._raw: P | Mapping[str, Any] = params if params is not None else {}
         self._params: P | None = None
         self.runtime: RuntimeContext = runtime if runtime is not None else RuntimeContext()
@@ -501,7 +517,9 @@ class BaseAction[P: BaseModel]:
                     commit(self._run_execute(outcome.plan[0], tracker))
                 else:
                     outcome.context = workflow.context
-                    workflow.run(self.set_progress, tracker, commit)
+                    # Kept work exists only once steps could run: set before the first one.
+                    outcome.resumable = self.on_failure == "keep"
+                    workflow.run(self.set_progress, tracker, commit, self.on_failure)
             except StepFailedError as error:
                 cause = error.__cause__
                 cancelled = isinstance(cause, JobCancelled)
@@ -549,12 +567,13 @@ class BaseAction[P: BaseModel]:
                     except BaseException as error:
                         error.add_note(
                             f"steprail: job {outcome.status} ({outcome.error}); "
-                            + ("its completed steps were rolled back; " if outcome.rollback else "")
+                            + ("its completed steps were rolled back; " if outcome.rollback and not outcome.resumable else "")
                             + "its final record could not be written"
                         )
                         raise
                 else:
                     outcome.steps, outcome.duration = list(tracker.steps), time.monotonic() - started
+            outcome.resumable = outcome.resumable and outcome.status != "success"
         _log.log(
             logging.DEBUG if outcome.status == "success" else logging.INFO,
             "action %s: run %s in %.3fs%s",
@@ -566,6 +585,31 @@ class BaseAction[P: BaseModel]:
         if reraise is not None:
             raise reraise
         return outcome
+
+    def roll_back_job(self, store: JobStore, job_id: int) -> list[RollbackEntry]:
+        """Roll back the work that job ``job_id`` kept (it ran under the ``keep`` policy and
+        failed, was cancelled, or was interrupted), typically from another process.
+
+        Build the action from the job's params first (``MyAction(store.get(job_id).params)``,
+        with the same client as the run): its :meth:`build_workflow` rebuilds the steps, which
+        must be the ones the job ran. Then each completed step that was not rolled back gets its
+        ``rollback(context, result)``, newest first, with ``result`` rebuilt from the stored
+        ``data`` and ``rollback_data`` and ``context`` a new one from :meth:`build_workflow`.
+        Each step's rollback is recorded as it ends, the report is appended to the job's, and
+        the job is no longer resumable. Undo actions registered with ``context.on_rollback`` in
+        the run's process are gone and do not run.
+
+        Returns:
+            One entry per step rolled back, newest first (``error`` set where it raised).
+
+        Raises:
+            KeptWorkError: another action, other params, or changed steps; nothing was done.
+            steprail.jobs.JobStoreError: the job has no kept work (see
+                :meth:`~steprail.jobs.JobStore.claim_kept_work`).
+        """
+        from ._kept import roll_back_job
+
+        return roll_back_job(self, store, job_id)
 
     @staticmethod
     def _record_final(
@@ -586,5 +630,6 @@ class BaseAction[P: BaseModel]:
                         if outcome.status == "failed" and not isinstance(outcome.exception, InvalidParamsError)
                         else None
                     ),
+                    resumable=outcome.resumable and outcome.status != "success",
                 )
             )

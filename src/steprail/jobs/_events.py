@@ -75,7 +75,12 @@ class PlannedStep:
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
-    """How one step of a job ended."""
+    """How one step of a job ended.
+
+    Attributes:
+        rollback_data: For a success, its result's ``rollback_data``: what the step's
+            ``rollback`` needs to undo its work later, in another process (``None`` otherwise).
+    """
 
     order: int
     name: str
@@ -83,6 +88,7 @@ class StepOutcome:
     duration: float
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    rollback_data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,8 @@ class JobOutcome:
         duration: Wall-clock seconds from start to end.
         traceback: The formatted traceback of the exception a step (or ``execute``) raised when
             that ended the job; ``None`` otherwise.
+        resumable: The run failed or was cancelled under the ``keep`` failure policy: its
+            completed steps' work was kept, to be resumed or rolled back later.
     """
 
     status: Literal["success", "failed", "cancelled"]
@@ -105,6 +113,7 @@ class JobOutcome:
     summary: dict[str, Any]
     duration: float
     traceback: str | None = None
+    resumable: bool = False
 
 
 class ActionRuntime(RuntimeContext):

@@ -98,7 +98,13 @@ class JobRuntime(ActionRuntime):
     def step_finished(self, outcome: StepOutcome) -> None:
         """Record the step's status, duration, result data and error."""
         self.store.step_finished(
-            self._job(), outcome.order, outcome.status, outcome.duration, outcome.data, outcome.error
+            self._job(),
+            outcome.order,
+            outcome.status,
+            outcome.duration,
+            outcome.data,
+            outcome.error,
+            outcome.rollback_data,
         )
         self._current = None
 
@@ -118,6 +124,7 @@ class JobRuntime(ActionRuntime):
             rollback=outcome.rollback,
             summary=outcome.summary,
             traceback=outcome.traceback,
+            resumable=outcome.resumable,
         )
 
     def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:

@@ -43,12 +43,17 @@ __all__ = [
 
 #: The schema this code writes (``PRAGMA user_version``). A store of an older version this code
 #: knows is migrated in place when opened for writing (and read as it is when opened read-only);
-#: any other version is refused. Version 2 added ``jobs.traceback``.
-SCHEMA_VERSION: Final = 2
+#: any other version is refused. Version 2 added ``jobs.traceback``; version 3 added
+#: ``jobs.resumable`` and ``steps.rollback_data`` (work kept by the ``keep`` failure policy).
+SCHEMA_VERSION: Final = 3
 # Each migration takes a store from the version before it to the key's version, in one
 # transaction. Only columns are ever added, so code of the older version can still read it.
 _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
     2: ("ALTER TABLE jobs ADD COLUMN traceback TEXT",),
+    3: (
+        "ALTER TABLE jobs ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE steps ADD COLUMN rollback_data TEXT",
+    ),
 }
 #: A job on another host is presumed dead when it has not written anything for this long.
 REMOTE_STALE_SECONDS: Final = 3600.0
@@ -77,7 +82,8 @@ CREATE TABLE jobs (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     pid_started TEXT,
-    traceback TEXT
+    traceback TEXT,
+    resumable INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE steps (
     job_id INTEGER NOT NULL REFERENCES jobs (id),
@@ -97,6 +103,7 @@ CREATE TABLE steps (
     error TEXT,
     rolled_back INTEGER NOT NULL DEFAULT 0,
     rollback_error TEXT,
+    rollback_data TEXT,
     PRIMARY KEY (job_id, position)
 );
 CREATE TABLE logs (
@@ -197,6 +204,14 @@ class StepRecord:
     error: str | None
     rolled_back: bool
     rollback_error: str | None
+    #: What the step's ``rollback`` needs (its result's ``rollback_data``, as JSON), for a
+    #: success recorded by schema version 3 or later; ``None`` otherwise.
+    rollback_data: dict[str, Any] | None = None
+
+    @property
+    def kept(self) -> bool:
+        """Whether the step's work is in place: it succeeded and was not rolled back."""
+        return self.status == "success" and not self.rolled_back
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +241,8 @@ class JobRecord:
         traceback: The formatted traceback of the exception that ended the job, when one did
             (``None`` for a success, a step that returned a failed result, or a job recorded
             before the store kept tracebacks).
+        resumable: The job ended ``failed`` or ``cancelled`` under the ``keep`` failure policy
+            and its completed steps' work was neither rolled back nor resumed since.
     """
 
     id: int
@@ -246,6 +263,12 @@ class JobRecord:
     pid: int
     steps: list[StepRecord]
     traceback: str | None = None
+    resumable: bool = False
+
+    @property
+    def kept_steps(self) -> list[StepRecord]:
+        """The steps whose work is in place (succeeded, not rolled back), in run order."""
+        return [step for step in self.steps if step.kept]
 
     @property
     def duration(self) -> float | None:
@@ -652,14 +675,16 @@ class JobStore:
         duration: float,
         data: Mapping[str, Any],
         error: str | None,
+        rollback_data: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record how step ``order`` ended."""
+        """Record how step ``order`` ended (with what its ``rollback`` needs, for a success)."""
         now = _now()
+        kept = None if rollback_data is None else to_json(dict(rollback_data))
         with self._transaction() as conn:
             conn.execute(
                 "UPDATE steps SET status = ?, finished_at = ?, duration = ?, data = ?, error = ?,"
-                " started_at = COALESCE(started_at, ?) WHERE job_id = ? AND position = ?",
-                (status, now, duration, to_json(dict(data)), error, now, job_id, order),
+                " rollback_data = ?, started_at = COALESCE(started_at, ?) WHERE job_id = ? AND position = ?",
+                (status, now, duration, to_json(dict(data)), error, kept, now, job_id, order),
             )
             self._touch(conn, job_id)
 
@@ -720,12 +745,17 @@ class JobStore:
         rollback: Sequence[RollbackEntry] = (),
         summary: Mapping[str, Any] | None = None,
         traceback: str | None = None,
+        resumable: bool = False,
     ) -> None:
-        """Record the job's final status, error, rollback report, summary and (when an exception
-        ended it) the formatted ``traceback``."""
+        """Record the job's final status, error, rollback report, summary, (when an exception
+        ended it) the formatted ``traceback``, and whether its kept work can be resumed or rolled
+        back later (``resumable``, only for ``failed`` or ``cancelled``)."""
         if status not in ("success", "failed", "cancelled"):
             raise ValueError(f"a job finishes as success, failed or cancelled, not {status!r}")
+        if resumable and status == "success":
+            raise ValueError("a job that succeeded has nothing to resume")
         extra = ", progress = 100" if status == "success" else ""
+        extra += ", resumable = 1" if resumable else ""
         with self._transaction() as conn:
             self._move(conn, job_id, status)
             self._touch(
@@ -739,6 +769,44 @@ class JobStore:
                 _now(),
                 traceback,
             )
+
+    def claim_kept_work(self, job_id: int) -> JobRecord:
+        """Take job ``job_id``'s kept work to roll it back: the job is read and its ``resumable``
+        flag cleared in one transaction, so that two processes cannot both act on it.
+
+        Raises:
+            JobNotFoundError: there is no such job.
+            JobStoreError: the job has no kept work (it succeeded, is still running, was rolled
+                back or ran under the ``rollback`` policy).
+        """
+        with self._transaction() as conn:
+            row = conn.execute(f"SELECT {self._job_columns()} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+            steps = conn.execute(
+                f"SELECT {self._step_columns()} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
+            ).fetchall()
+            job = self._job(row, [self._step(s) for s in steps])
+            if job.status not in ("failed", "cancelled", "interrupted") or not job.kept_steps:
+                why = (
+                    "it is still running"
+                    if job.status in ("pending", "running")
+                    else "it succeeded"
+                    if job.status == "success"
+                    else "none of its steps' work is in place (it was rolled back, or no step completed)"
+                )
+                raise JobStoreError(f"job {job_id} ({job.status}) has no kept work to roll back: {why}")
+            self._touch(conn, job_id, "resumable = 0")
+        return job
+
+    def add_rollback(self, job_id: int, entries: Sequence[RollbackEntry]) -> None:
+        """Append ``entries`` to job ``job_id``'s rollback report (a later rollback of kept work)."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT rollback FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+            report = json.loads(row[0]) + rollback_report(entries)
+            self._touch(conn, job_id, "rollback = ?", to_json(report))
 
     def _move(self, conn: sqlite3.Connection, job_id: int, status: JobStatus) -> None:
         """Refuse a transition :data:`JOB_TRANSITIONS` does not allow (inside the change, so the
@@ -771,7 +839,7 @@ class JobStore:
             if row is None:
                 raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
             steps = self._conn.execute(
-                f"SELECT {_STEP_COLUMNS} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
+                f"SELECT {self._step_columns()} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
             ).fetchall()
         return self._job(row, [self._step(s) for s in steps])
 
@@ -799,13 +867,20 @@ class JobStore:
         ]
 
     def _job_columns(self) -> str:
-        # A version 1 store opened read-only has no traceback column: read it as NULL.
-        return _JOB_COLUMNS + (", traceback" if self._version >= 2 else ", NULL")
+        # An older store opened read-only lacks the later columns: read them as their defaults.
+        return (
+            _JOB_COLUMNS
+            + (", traceback" if self._version >= 2 else ", NULL")
+            + (", resumable" if self._version >= 3 else ", 0")
+        )
+
+    def _step_columns(self) -> str:
+        return _STEP_COLUMNS + (", rollback_data" if self._version >= 3 else ", NULL")
 
     def _job(self, row: tuple[Any, ...], steps: list[StepRecord]) -> JobRecord:
         (
             job_id, action, params, status, progress, error, rollback, summary, metrics,
-            created, started, finished, updated, host, pid, pid_started, traceback,
+            created, started, finished, updated, host, pid, pid_started, traceback, resumable,
         ) = row  # fmt: skip
         updated_at = datetime.fromisoformat(updated)
         state: JobState = status
@@ -830,13 +905,14 @@ class JobStore:
             pid=pid,
             steps=steps,
             traceback=traceback,
+            resumable=bool(resumable),
         )
 
     @staticmethod
     def _step(row: tuple[Any, ...]) -> StepRecord:
         (
             order, name, kind, weight, share, can_roll_back, status, current, total,
-            started, finished, duration, data, error, rolled_back, rollback_error,
+            started, finished, duration, data, error, rolled_back, rollback_error, rollback_data,
         ) = row  # fmt: skip
         return StepRecord(
             order=order,
@@ -854,6 +930,7 @@ class JobStore:
             error=error,
             rolled_back=bool(rolled_back),
             rollback_error=rollback_error,
+            rollback_data=None if rollback_data is None else json.loads(rollback_data),
         )
 
 
