@@ -133,7 +133,18 @@ def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown
     if outcome.status == "failed" and not traceback_shown and failure_traceback(outcome.exception):
         shown_id = job_id if job_id is not None else "ID"
         lines.append(f"  the traceback: steprail jobs show {shown_id} --traceback (or run again with --traceback)")
+    if outcome.resumable and job_id is not None:
+        lines.extend(kept_work_lines(job_id, [step.name for step in outcome.steps if step.status == "success"]))
     return lines
+
+
+def kept_work_lines(job_id: int, kept: list[str]) -> list[str]:
+    """What a job's kept work is and how to act on it (a job that ran under ``--on-failure keep``)."""
+    what = ", ".join(kept) if kept else "none (no step completed)"
+    return [
+        f"kept work of completed steps: {what}",
+        f"  roll it back: steprail jobs rollback {job_id}",
+    ]
 
 
 def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> dict[str, Any]:
@@ -317,6 +328,9 @@ def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = Fals
         console.print(table)
     for step_name, metrics in job.metrics.items():
         console.print(f"metrics {step_name or '(job)'}: {format_metrics(metrics)}", markup=False, highlight=False, soft_wrap=True)
+    if job.resumable:
+        for line in kept_work_lines(job.id, [step.name for step in job.kept_steps]):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     if job.rollback:
         console.print("rollback:")
         for entry in job.rollback:
