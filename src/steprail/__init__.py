@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._checkpoint import NOT_CHECKPOINTED
     from ._context import BaseStepContext, Undo
     from ._errors import RollbackEntry, RollbackReport, StepFailedError
     from ._orchestrator import FailurePolicy, Orchestrator, ProgressCallback, RollbackListener, RunSummary
@@ -33,6 +34,7 @@ _HOMES = {
     "LogEntry": "._runtime",
     "LoggingStep": "._wrappers",
     "MetricsEntry": "._runtime",
+    "NOT_CHECKPOINTED": "._checkpoint",
     "Orchestrator": "._orchestrator",
     "ProgressCallback": "._orchestrator",
     "ProgressEntry": "._runtime",
@@ -74,6 +76,7 @@ __all__ = [
     "LogEntry",
     "LoggingStep",
     "MetricsEntry",
+    "NOT_CHECKPOINTED",
     "Orchestrator",
     "ProgressCallback",
     "ProgressEntry",

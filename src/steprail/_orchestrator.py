@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable
-from itertools import accumulate
+from collections.abc import Callable, Sequence
+from itertools import accumulate, islice
 from typing import Final, Literal, TypedDict
 
 from ._context import BaseStepContext, Undo
@@ -112,6 +112,7 @@ class Orchestrator[C: BaseStepContext]:
         *,
         commit: Callable[[RunSummary], None] | None = None,
         rollback_listener: RollbackListener | None = None,
+        restored: Sequence[StepResult | None] = (),
     ) -> RunSummary:
         """Run every step once, in order.
 
@@ -131,6 +132,11 @@ class Orchestrator[C: BaseStepContext]:
                 AND its undo actions: ``(name, entries, finished)``. ``finished`` is false for the
                 step a ``BaseException`` (a second signal) cut short; its last entry's error
                 starts with ``stopped: ``. Actions record each step's rollback from it.
+            restored: To resume a run: the results of the first ``len(restored)`` steps, which
+                completed in an earlier attempt (``None`` for one that was skipped). They are not
+                run again; their results go to ``context.step_results``, progress starts after
+                them, and a failure rolls them back (under the ``rollback`` policy) with these
+                results, like steps of this run. Their undo actions are not known here.
 
         Returns:
             ``{'success': True, 'steps_executed': ..., 'steps_total': ..., 'steps_skipped': ...}``.
@@ -150,6 +156,8 @@ class Orchestrator[C: BaseStepContext]:
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             run.keep_completed = self.on_failure == "keep"
+            if restored:
+                run.restore(restored)
             return run.run(commit)
         finally:
             self._running = False
@@ -260,6 +268,8 @@ class _Run[C: BaseStepContext]:
         self.rollback_listener: RollbackListener | None = None
         # The 'keep' failure policy: a failure undoes only the failed step's own partial work.
         self.keep_completed = False
+        # A resumed run starts at this position; the steps before it were restored.
+        self.start = 0
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 
@@ -277,6 +287,14 @@ class _Run[C: BaseStepContext]:
         order = self.context.current_step_order
         assert order is not None  # the context only lends the run while a step executes
         self.undos.setdefault(order, []).append((label, undo))
+
+    def restore(self, restored: Sequence[StepResult | None]) -> None:
+        """Take the first ``len(restored)`` steps as completed by an earlier attempt."""
+        if len(restored) > len(self.steps):
+            raise ValueError(f"{len(restored)} restored results for a run of {len(self.steps)} steps")
+        self.start = len(restored)
+        self.completed.extend(restored)
+        self.context.step_results.extend(StepResult(skipped=True) if r is None else r for r in restored)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -310,12 +328,19 @@ class _Run[C: BaseStepContext]:
         check_fields = self.check_fields
         milestones = iter(self.milestones)
         next_order, next_percent = next(milestones, (-1, 0))
-        skipped = 0
-        order = 0
+        start = self.start
+        skipped = self.completed.count(None)  # restored skipped steps (none in a first run)
+        order = max(start - 1, 0)  # names the last restored step if the loop has nothing to run
+        passed = 0  # a resumed run: progress picks up after the restored steps
+        while -1 < next_order < start:
+            passed = next_percent
+            next_order, next_percent = next(milestones, (-1, 0))
         fields["_active_run"] = self
         try:
             try:
-                for order, step in enumerate(self.steps):
+                if passed:
+                    self._report(passed)
+                for order, step in islice(enumerate(self.steps), start, None):
                     fields["current_step"] = names[order]
                     fields["current_step_order"] = order
                     try:

@@ -50,6 +50,8 @@ class WriteFile(BaseStep[FilesContext]):
 
     def execute(self, context: FilesContext) -> StepResult:
         folder = Path(context.folder)
+        with (folder / "runs.log").open("a") as log:  # every execution, across processes
+            log.write(f"{self._name}\n")
         partial = folder / f"{self._name}.partial"
         partial.write_text("partial\n")
         context.on_rollback(lambda: partial.unlink(missing_ok=True), label=f"remove {partial.name}")

@@ -14,7 +14,8 @@ from ._kept_actions import FilesAction, FilesContext, FilesParams, KeepingFilesA
 
 
 def _files(folder: Path) -> list[str]:
-    return sorted(path.name for path in folder.iterdir())
+    """The folder's files but the steps' execution log."""
+    return sorted(path.name for path in folder.iterdir() if path.name != "runs.log")
 
 
 def _registry(*names: str) -> StepRegistry[FilesContext]:

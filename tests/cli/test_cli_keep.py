@@ -52,7 +52,7 @@ def test_run_keep_then_jobs_rollback(home: Path, tmp_path: Path) -> None:
         "export.rollback(): ok",
         "job 1: rolled back 2 of 2 kept step(s)",
     ]
-    assert sorted(p.name for p in folder.iterdir()) == ["fail-train", "rollbacks.log"]
+    assert sorted(p.name for p in folder.iterdir()) == ["fail-train", "rollbacks.log", "runs.log"]
     with JobStore(home / "jobs.sqlite3", read_only=True) as store:
         job = store.get(1)
     assert not job.resumable and [e.step for e in job.rollback] == ["train", "convert", "export"]
@@ -66,7 +66,7 @@ def test_run_default_rolls_back_and_jobs_rollback_has_nothing_to_do(home: Path, 
     folder = _work(tmp_path)
     result = invoke("run", ACTION, "-p", f"folder={folder}")
     assert result.exit_code == 1 and "kept work" not in result.output
-    assert sorted(p.name for p in folder.iterdir()) == ["fail-train", "rollbacks.log"]
+    assert sorted(p.name for p in folder.iterdir()) == ["fail-train", "rollbacks.log", "runs.log"]
     refused = invoke("jobs", "rollback", "1")
     assert refused.exit_code == 2 and "has no kept work" in refused.output
 

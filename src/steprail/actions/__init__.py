@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ._base import ActionOutcome, BaseAction, Workflow
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
 from ._kept import KeptWorkError
+from ._resume import WorkflowChangedError
 from ._params import InvalidParamsError
 from ._plan import can_roll_back, mermaid, plan_steps
 
@@ -33,6 +34,7 @@ __all__ = [
     "TrainModelStep",
     "UploadModelStep",
     "Workflow",
+    "WorkflowChangedError",
     "can_roll_back",
     "cancellation_signals",
     "mermaid",

@@ -12,12 +12,13 @@ import logging
 import signal
 import time
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel
 
+from .._checkpoint import take_checkpoint
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
 from .._orchestrator import STOPPED, FailurePolicy, Orchestrator, ProgressCallback, RunSummary, checked_policy
@@ -26,7 +27,7 @@ from .._result import StepResult
 from .._runtime import RuntimeContext
 from .._step import BaseStep
 from .._wrappers import WrapperStep
-from ..jobs import ActionRuntime, JobOutcome, JobStore, PlannedStep, StepOutcome, StepStatus
+from ..jobs import ActionRuntime, JobOutcome, JobRecord, JobStore, PlannedStep, StepOutcome, StepStatus
 from .._logging import get_logger
 from ..jobs._failure import failure_traceback
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
@@ -123,9 +124,11 @@ class ActionOutcome:
 class _Tracker:
     """Turns what tracked steps see into runtime hooks and the outcome's step list."""
 
-    def __init__(self, hooks: ActionRuntime | None, guard: CancellationGuard) -> None:
+    def __init__(self, hooks: ActionRuntime | None, guard: CancellationGuard, checkpoints: bool = False) -> None:
         self.hooks = hooks
         self.guard = guard
+        # Take a checkpoint of the context with each success (only when a sink keeps them).
+        self.checkpoints = checkpoints
         self.steps: list[StepOutcome] = []
         self.rollback: list[RollbackEntry] = []
         self._started: dict[int, float] = {}
@@ -147,10 +150,13 @@ class _Tracker:
         data: dict[str, Any] | None = None,
         error: str | None = None,
         rollback_data: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
     ) -> None:
         began = self._started.pop(planned.order, None)
         duration = 0.0 if began is None else time.perf_counter() - began
-        outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error, rollback_data)
+        outcome = StepOutcome(
+            planned.order, planned.name, status, duration, dict(data or {}), error, rollback_data, checkpoint
+        )
         self.steps.append(outcome)
         if status == "failed":
             _log.warning("step %s failed: %s", planned.name, error)
@@ -234,7 +240,10 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             return result
         if result.success:
             try:
-                self._tracker.end(self._planned, "success", data=result.data, rollback_data=result.rollback_data)
+                checkpoint = take_checkpoint(context) if self._tracker.checkpoints else None
+                self._tracker.end(
+                    self._planned, "success", data=result.data, rollback_data=result.rollback_data, checkpoint=checkpoint
+                )
             except BaseException:
                 # The step's work is done but its success could not be recorded (a full disk):
                 # the run fails here, and this step's own rollback must still undo that work.
@@ -268,10 +277,12 @@ class Workflow[C: BaseStepContext]:
         tracker: _Tracker,
         commit: Callable[[RunSummary], None] | None = None,
         on_failure: FailurePolicy = "rollback",
+        restored: Sequence[StepResult | None] = (),
     ) -> RunSummary:
         """Run every step through the orchestrator, each one tracked; ``commit`` records the
         success inside the run's protection (see :meth:`Orchestrator.execute`); ``on_failure``
-        is the orchestrator's failure policy."""
+        is the orchestrator's failure policy; ``restored`` the results of the steps an earlier
+        attempt completed (see :meth:`BaseAction.resume`)."""
         steps, names, weights = self.registry.snapshot()
         tracked: list[BaseStep[C]] = [
             _TrackedStep(step, planned, tracker) for planned, step in zip(plan_steps(steps), steps, strict=True)
@@ -279,8 +290,18 @@ class Workflow[C: BaseStepContext]:
         # The steps were checked when they were registered: wrap them without registering again.
         registry = StepRegistry[C]._from_checked(tracked, names, weights)
         return Orchestrator(registry, self.context, progress_callback, on_failure=on_failure).execute(
-            commit=commit, rollback_listener=tracker.rolled_back
+            commit=commit, rollback_listener=tracker.rolled_back, restored=restored
         )
+
+
+@dataclass
+class _Resumption:
+    """What :meth:`BaseAction.resume` prepared: the claimed job, the workflow with its context
+    restored, and the restored results of the steps before the first one to run."""
+
+    job: JobRecord
+    workflow: Workflow[Any]
+    restored: list[StepResult | None]
 
 
 def _params_model_of(cls: type) -> type[BaseModel] | None:
@@ -310,6 +331,7 @@ class BaseAction[P: BaseModel]:
             (main thread only). Without it a ``KeyboardInterrupt`` still rolls back and is
             recorded as ``cancelled``, then re-raised.
         on_failure: The failure policy of this run (the class's :attr:`on_failure` by default).
+        checkpoints: Whether this run takes checkpoints (the class's :attr:`checkpoints` by default).
 
     Attributes:
         params_model: ``P`` itself, found from the class's generic base.
@@ -317,6 +339,9 @@ class BaseAction[P: BaseModel]:
         on_failure: What a failed or cancelled step-based run does with its completed steps'
             work: ``'rollback'`` (the default) rolls it back; ``'keep'`` keeps it and records the
             job resumable (see docs/resume.md). Set it on a subclass to change the default.
+        checkpoints: Save the context's fields with each completed step when the runtime keeps
+            checkpoints (a :class:`~steprail.jobs.JobRuntime`): what :meth:`resume` restores.
+            True by default; set it (class or constructor) to ``False`` to take none.
 
     Raises:
         ValueError: ``on_failure`` is not ``'rollback'`` or ``'keep'``.
@@ -325,6 +350,7 @@ class BaseAction[P: BaseModel]:
     params_model: ClassVar[type[BaseModel]] = BaseModel
     action_name: ClassVar[str] = "steprail.actions:BaseAction"
     on_failure: FailurePolicy = "rollback"
+    checkpoints: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -341,8 +367,11 @@ class BaseAction[P: BaseModel]:
         runtime: RuntimeContext | None = None,
         handle_signals: bool = False,
         on_failure: FailurePolicy | None = None,
+        checkpoints: bool | None = None,
     ) -> None:
         self.on_failure = checked_policy(type(self).on_failure if on_failure is None else on_failure)
+        self.checkpoints = type(self).checkpoints if checkpoints is None else checkpoints
+        self._resuming: _Resumption | None = None
         self._raw: P | Mapping[str, Any] = params if params is not None else {}
         self._params: P | None = None
         self.runtime: RuntimeContext = runtime if runtime is not None else RuntimeContext()
@@ -487,7 +516,9 @@ class BaseAction[P: BaseModel]:
         recorded = False
         with cancellation_signals(self.handle_signals) as guard:
             self._guard = guard
-            tracker = _Tracker(hooks, guard)
+            resuming = self._resuming
+            checkpoints = self.checkpoints and hooks is not None and hooks.records_checkpoints
+            tracker = _Tracker(hooks, guard, checkpoints)
             created = False
 
             def commit(summary: Mapping[str, Any]) -> None:
@@ -503,12 +534,15 @@ class BaseAction[P: BaseModel]:
 
             try:
                 if hooks is not None:
-                    hooks.job_created(self.action_name, self._raw_params())  # signals still held
+                    if resuming is None:
+                        hooks.job_created(self.action_name, self._raw_params())  # signals still held
+                    else:
+                        hooks.job_resumed(resuming.job)
                 created = True
                 guard.deferred = False
                 guard.check()  # a signal that came while the job was being created
                 self._params = self.validate_params(self._raw)
-                workflow = self.build_workflow()
+                workflow = self.build_workflow() if resuming is None else resuming.workflow
                 outcome.plan = self._plan_of(workflow)
                 if hooks is not None:
                     with guard.deferring():
@@ -519,7 +553,8 @@ class BaseAction[P: BaseModel]:
                     outcome.context = workflow.context
                     # Kept work exists only once steps could run: set before the first one.
                     outcome.resumable = self.on_failure == "keep"
-                    workflow.run(self.set_progress, tracker, commit, self.on_failure)
+                    restored = () if resuming is None else resuming.restored
+                    workflow.run(self.set_progress, tracker, commit, self.on_failure, restored)
             except StepFailedError as error:
                 cause = error.__cause__
                 cancelled = isinstance(cause, JobCancelled)
@@ -585,6 +620,43 @@ class BaseAction[P: BaseModel]:
         if reraise is not None:
             raise reraise
         return outcome
+
+    def resume(self, job_id: int, *, force: bool = False) -> ActionOutcome:
+        """Run job ``job_id`` again from the first step that did not complete, as a new attempt.
+
+        The job must have failed or been cancelled under the ``keep`` policy, or be
+        ``interrupted`` (its process died). Build the action with the job's params
+        (``MyAction(store.get(job_id).params, runtime=JobRuntime(store))``): the runtime's job
+        store is where the job is read and claimed. Then:
+
+        1. :meth:`build_workflow` builds the steps and a new context; the recorded plan (each
+           step's position, name, class name and weight) and params are the job's
+           fingerprint: if they differ, :class:`~steprail.actions.WorkflowChangedError` shows
+           how and nothing is changed, unless ``force`` (the differences are then recorded
+           with the attempt).
+        2. The context gets the fields saved by the last completed step's checkpoint; the
+           completed steps' results are restored (``context.step_results``) and they are not
+           run again. Steps that completed without a checkpoint run again.
+        3. The job is claimed (``running`` in this process, attempt ``n + 1``) and the run goes
+           on like :meth:`run`: the same failure policy, progress picking up where it was.
+
+        Undo actions the completed steps registered in the earlier process are gone: a failure
+        of this attempt under the ``rollback`` policy rolls the restored steps back with their
+        ``rollback`` method only.
+
+        Raises:
+            WorkflowChangedError: the steps or params differ (without ``force``).
+            steprail.jobs.JobStoreError: the job cannot be resumed, or the runtime records into
+                no job store.
+            InvalidParamsError: the params are invalid.
+        """
+        from ._resume import prepare_resume
+
+        self._resuming = prepare_resume(self, job_id, force=force)
+        try:
+            return self.run()
+        finally:
+            self._resuming = None
 
     def roll_back_job(self, store: JobStore, job_id: int) -> list[RollbackEntry]:
         """Roll back the work that job ``job_id`` kept (it ran under the ``keep`` policy and

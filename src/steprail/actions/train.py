@@ -179,6 +179,7 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
             temporary folder by default.
         handle_signals: See :class:`~steprail.actions.BaseAction`.
         on_failure: See :class:`~steprail.actions.BaseAction`.
+        checkpoints: See :class:`~steprail.actions.BaseAction`.
 
     Attributes:
         target_format: Set it (``'yolo'``, ``'coco'`` or ``'voc'``) to get the default workflow.
@@ -205,8 +206,11 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
         work_dir: str | os.PathLike[str] | None = None,
         handle_signals: bool = False,
         on_failure: FailurePolicy | None = None,
+        checkpoints: bool | None = None,
     ) -> None:
-        super().__init__(params, runtime=runtime, handle_signals=handle_signals, on_failure=on_failure)
+        super().__init__(
+            params, runtime=runtime, handle_signals=handle_signals, on_failure=on_failure, checkpoints=checkpoints
+        )
         self.client = client
         self._work_dir = Path(os.fspath(work_dir)).absolute() if work_dir is not None else None
 
