@@ -396,6 +396,18 @@ def job_json(job: JobRecord) -> dict[str, Any]:
             for s in job.steps
         ],
         "traceback": job.traceback,
+        "resumable": job.resumable,
+        "attempts": [
+            {
+                "number": a.number,
+                "started_at": a.started_at.isoformat(),
+                "from_step": a.from_step,
+                "previous_status": a.previous_status,
+                "previous_error": a.previous_error,
+                "forced": a.forced,
+            }
+            for a in job.attempts
+        ],
     }
 
 
@@ -496,6 +508,66 @@ def jobs_rollback(
             highlight=False,
         )
     raise typer.Exit(1 if failed else EXIT_OK)
+
+
+@jobs_app.command("resume", cls=_Command)
+def jobs_resume(
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="A job that kept its work (--on-failure keep) or was interrupted.")],
+    force: Annotated[
+        bool, typer.Option("--force", metavar="", help="Resume even though the action's steps or params changed (recorded).")
+    ] = False,
+    home: HomeOption = None,
+    store: StoreOption = None,
+    json_log: JsonLogOption = None,
+    plain: PlainOption = False,
+    lock_timeout: LockTimeoutOption = 5.0,
+    show_traceback: TracebackOption = False,
+    on_failure: OnFailureOption = None,
+) -> None:
+    """Continue a job from the first step that did not complete, as a new attempt of the same job.
+    Exit codes as for run."""
+    from ..jobs import JobNotFoundError, JobStoreError
+    from ._loading import load_action
+    from ._render import failure_lines, outcome_table, result_line
+    from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path, store_problem
+
+    with _bad_input():
+        policy = _failure_policy(on_failure)
+        root = resolve_home(home)
+        path = store_path(root, store)
+        if not path.exists():
+            raise UsageProblem(f"there is no job {job_id}: {path} does not exist")
+        console = _stdout()
+        with late_signals_noted() as late:
+            with open_store(path, lock_timeout) as job_store:
+                try:
+                    job = job_store.get(job_id)
+                except JobNotFoundError as error:
+                    raise UsageProblem(f"{error}; list the jobs with: steprail jobs list") from error
+                except JobStoreError as error:
+                    raise store_problem(error) from error
+                action_class = load_action(job.action)
+                result = run_action(
+                    action_class,
+                    job.params,
+                    home=root,
+                    store=job_store,
+                    console=console,
+                    plain=True if plain else None,
+                    json_log=json_log,
+                    late=late,
+                    show_traceback=show_traceback,
+                    on_failure=policy,
+                    resume=job_id,
+                    force=force,
+                )
+            outcome = result.outcome
+            console.print(outcome_table(outcome, result.job_id))
+            if outcome.summary and outcome.status == "success":
+                console.print(result_line(outcome.summary), markup=False, highlight=False, soft_wrap=True)
+            for line in failure_lines(outcome, result.job_id, traceback_shown=show_traceback):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(result.exit_code)
 
 
 @app.command(cls=_Command)

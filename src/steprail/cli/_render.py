@@ -143,6 +143,7 @@ def kept_work_lines(job_id: int, kept: list[str]) -> list[str]:
     what = ", ".join(kept) if kept else "none (no step completed)"
     return [
         f"kept work of completed steps: {what}",
+        f"  resume it: steprail jobs resume {job_id}",
         f"  roll it back: steprail jobs rollback {job_id}",
     ]
 
@@ -331,6 +332,16 @@ def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = Fals
     if job.resumable:
         for line in kept_work_lines(job.id, [step.name for step in job.kept_steps]):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for attempt in job.attempts:
+        start = job.steps[attempt.from_step].name if attempt.from_step < len(job.steps) else "(the end)"
+        line = (
+            f"attempt {attempt.number}: resumed {_when(attempt.started_at)} from step {attempt.from_step + 1}"
+            f" ({start}) after {attempt.previous_status}"
+            + (f": {attempt.previous_error}" if attempt.previous_error else "")
+        )
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if attempt.forced:
+            console.print("  forced despite: " + attempt.forced.replace("\n", "; "), markup=False, highlight=False, soft_wrap=True)
     if job.rollback:
         console.print("rollback:")
         for entry in job.rollback:

@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError
+from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError, KeptWorkError
 from ..actions._cancel import CANCEL_SIGNALS
 from ..datasets import LocalBackend
 from ..jobs import (
@@ -242,12 +242,15 @@ def run_action(
     late: LateSignals | None = None,
     show_traceback: bool = False,
     on_failure: FailurePolicy | None = None,
+    resume: int | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
     cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
     and a work folder ``<home>/work/job-<id>``. ``show_traceback`` prints the traceback of a
     step's exception as soon as the job fails; ``on_failure`` overrides the action's failure
-    policy."""
+    policy. With ``resume`` (a job id), the run is a new attempt of that job (``force`` accepts
+    a changed workflow): see :meth:`BaseAction.resume`."""
     jobs = JobRuntime(store)
     work_dirs = _WorkDirPerJob(jobs, home)
     console_sink = ConsoleRuntime(console, plain=plain, show_traceback=show_traceback)
@@ -266,16 +269,23 @@ def run_action(
     action: BaseAction[Any]
     if issubclass(action_class, BaseTrainAction):
         backend = open_backend(home / "backend")
+        # A resumed job goes on in the folder of its earlier attempts (its steps are built before
+        # the job is claimed, so the folder is known now rather than from job_created).
+        work_dir = None if resume is None else home / "work" / f"job-{resume}"
         work_dirs.action = action_class(
-            params, runtime=runtime, client=backend, handle_signals=True, on_failure=on_failure
+            params, runtime=runtime, client=backend, work_dir=work_dir, handle_signals=True, on_failure=on_failure
         )
         action = work_dirs.action
     else:
         action = action_class(params, runtime=runtime, handle_signals=True, on_failure=on_failure)
     try:
-        outcome = action.run()
+        outcome = action.run() if resume is None else action.resume(resume, force=force)
+    except KeptWorkError as error:  # a changed workflow, another action: nothing was done
+        raise UsageProblem(str(error)) from error
     except JobStoreError as error:
         if jobs.job_id is None:  # nothing was recorded and no step ran: bad input
+            if type(error) is JobStoreError:  # the job cannot be resumed: the user's choice of job
+                raise UsageProblem(str(error)) from error
             raise store_problem(error) from error
         notes = "; ".join(note.removeprefix("steprail: ") for note in getattr(error, "__notes__", ()))
         raise StoreFailedDuringJob(
