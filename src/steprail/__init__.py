@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ._orchestrator import FailurePolicy, Orchestrator, ProgressCallback, RollbackListener, RunSummary
     from ._registry import StepRegistry
     from ._result import StepResult
+    from ._retry import RetryPolicy
     from ._runtime import LogEntry, MetricsEntry, ProgressEntry, RuntimeContext
     from ._step import BaseStep
     from ._wrappers import LoggingStep, TimingStep, ValidationStep, Validator, WrapperStep
@@ -38,6 +39,7 @@ _HOMES = {
     "Orchestrator": "._orchestrator",
     "ProgressCallback": "._orchestrator",
     "ProgressEntry": "._runtime",
+    "RetryPolicy": "._retry",
     "RollbackEntry": "._errors",
     "RollbackListener": "._orchestrator",
     "RollbackReport": "._errors",
@@ -80,6 +82,7 @@ __all__ = [
     "Orchestrator",
     "ProgressCallback",
     "ProgressEntry",
+    "RetryPolicy",
     "RollbackEntry",
     "RollbackListener",
     "RollbackReport",

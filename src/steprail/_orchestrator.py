@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate, islice
 from typing import Final, Literal, TypedDict
 
@@ -25,6 +25,7 @@ from ._context import BaseStepContext, Undo
 from ._errors import RollbackEntry, RollbackReport, StepFailedError
 from ._registry import StepRegistry
 from ._result import StepResult
+from ._retry import RetryListener, RetryPolicy
 from ._step import BaseStep
 
 __all__ = ["FAILURE_POLICIES", "FailurePolicy", "Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
@@ -75,9 +76,15 @@ class Orchestrator[C: BaseStepContext]:
         on_failure: ``'rollback'`` (default): a failure or an interruption rolls every completed
             step back. ``'keep'``: only the failed step's undo actions run; the completed steps'
             work (and their undo actions, which are not run) stays as it is.
+        retries: A :class:`~steprail.RetryPolicy` per step name. A step may also carry its own
+            as a ``retry_policy`` attribute; the one given here wins. A step whose attempt raises
+            an exception its policy retries is tried again (``can_skip`` then ``execute``) after
+            the attempt's undo actions ran, until an attempt returns or the policy gives up;
+            only the last exception fails the step.
 
     Raises:
         ValueError: ``on_failure`` is not a :data:`FailurePolicy`.
+        TypeError: a value of ``retries`` is not a ``RetryPolicy``.
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class Orchestrator[C: BaseStepContext]:
         *,
         check_fields: bool = False,
         on_failure: FailurePolicy = "rollback",
+        retries: Mapping[str, RetryPolicy] | None = None,
     ) -> None:
         if not isinstance(registry, StepRegistry):
             raise TypeError(f"registry must be a StepRegistry, got {type(registry).__name__}")
@@ -105,6 +113,10 @@ class Orchestrator[C: BaseStepContext]:
         self.progress_callback = progress_callback
         self.check_fields = check_fields
         self.on_failure: FailurePolicy = checked_policy(on_failure)
+        self.retries: dict[str, RetryPolicy] = dict(retries or {})
+        for name, policy in self.retries.items():
+            if not isinstance(policy, RetryPolicy):
+                raise TypeError(f"retries[{name!r}] must be a RetryPolicy, got {type(policy).__name__}")
         self._running = False
 
     def execute(
@@ -113,6 +125,7 @@ class Orchestrator[C: BaseStepContext]:
         commit: Callable[[RunSummary], None] | None = None,
         rollback_listener: RollbackListener | None = None,
         restored: Sequence[StepResult | None] = (),
+        retry_listener: RetryListener | None = None,
     ) -> RunSummary:
         """Run every step once, in order.
 
@@ -137,6 +150,8 @@ class Orchestrator[C: BaseStepContext]:
                 run again; their results go to ``context.step_results``, progress starts after
                 them, and a failure rolls them back (under the ``rollback`` policy) with these
                 results, like steps of this run. Their undo actions are not known here.
+            retry_listener: Called after each failed attempt that will be retried, once its
+                undo actions ran: ``(name, attempt number, its exception, seconds to wait)``.
 
         Returns:
             ``{'success': True, 'steps_executed': ..., 'steps_total': ..., 'steps_skipped': ...}``.
@@ -156,6 +171,8 @@ class Orchestrator[C: BaseStepContext]:
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
             run.keep_completed = self.on_failure == "keep"
+            run.retries = self.retries
+            run.retry_listener = retry_listener
             if restored:
                 run.restore(restored)
             return run.run(commit)
@@ -169,6 +186,10 @@ class _StepFailure(Exception):
     def __init__(self, result: StepResult, cause: BaseException | None) -> None:
         self.result = result
         self.cause = cause
+
+
+# What a retried attempt that skipped the step returns as its result (never recorded).
+_SKIPPED: Final = StepResult(skipped=True)
 
 
 def _name_of(error: BaseException) -> str:
@@ -270,6 +291,9 @@ class _Run[C: BaseStepContext]:
         self.keep_completed = False
         # A resumed run starts at this position; the steps before it were restored.
         self.start = 0
+        # Retry policies by step name, and who hears of each retry.
+        self.retries: Mapping[str, RetryPolicy] | None = None
+        self.retry_listener: RetryListener | None = None
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 
@@ -348,9 +372,22 @@ class _Run[C: BaseStepContext]:
                         if not skip:
                             result = step.execute(context)
                     except Exception as error:
-                        failed = StepResult(success=False, error=_typed(error))
-                        add_result(failed)
-                        raise _StepFailure(failed, error) from error
+                        # The failure path alone looks for a retry policy: a run without
+                        # failures pays nothing for retries.
+                        policy = self._retry_policy(order, step, error)
+                        if policy is None:
+                            failed = StepResult(success=False, error=_typed(error))
+                            add_result(failed)
+                            raise _StepFailure(failed, error) from error
+                        try:
+                            skip, result = self._attempt_again(order, step, error, policy)
+                        except Exception as last:
+                            failed = StepResult(success=False, error=_typed(last))
+                            add_result(failed)
+                            raise _StepFailure(failed, last) from last
+                        except BaseException as interrupt:
+                            add_result(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
+                            raise
                     except BaseException as interrupt:
                         add_result(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
                         raise
@@ -400,6 +437,52 @@ class _Run[C: BaseStepContext]:
                 raise
         finally:
             fields["_active_run"], fields["current_step"], fields["current_step_order"] = outer
+
+    def _retry_policy(self, order: int, step: BaseStep[C], error: Exception) -> RetryPolicy | None:
+        """The policy under which ``error`` gets the step another attempt, if any: the run's
+        policy for the step's name, else the step's own ``retry_policy`` (looked for through
+        wrapper steps)."""
+        policy = self.retries.get(self.names[order]) if self.retries else None
+        found: object = step
+        while policy is None and found is not None:
+            declared = getattr(found, "retry_policy", None)
+            if isinstance(declared, RetryPolicy):
+                policy = declared
+            found = getattr(found, "_wrapped", None)
+        if policy is None or policy.attempts < 2 or not policy.retries(error):
+            return None
+        return policy
+
+    def _attempt_again(
+        self, order: int, step: BaseStep[C], first: Exception, policy: RetryPolicy
+    ) -> tuple[bool, StepResult]:
+        """Attempts 2 and later of step ``order`` after its first attempt raised ``first``:
+        ``(skip, result)`` of the attempt that returned, or the last attempt's exception. Each
+        attempt is ``can_skip`` then ``execute``; between two, the failed attempt's undo actions
+        run (an undo that fails stops the retries) and the listener hears of the retry."""
+        from ._retry import run_attempts
+
+        context = self.context
+        fields = context.__dict__
+        unseen: list[Exception] = [first]  # tenacity counts the first attempt: it re-raises this
+
+        def attempt() -> tuple[bool, StepResult]:
+            if unseen:
+                raise unseen.pop()
+            fields["current_step"] = self.names[order]
+            fields["current_step_order"] = order
+            skip = step.can_skip(context)
+            return skip, _SKIPPED if skip else step.execute(context)
+
+        def between(number: int, error: BaseException, wait: float) -> None:
+            report = RollbackReport()
+            self._run_undos(order, report)
+            if report.failures:
+                raise RuntimeError(f"an undo action failed between attempts: {report.failures[0].error}")
+            if self.retry_listener is not None:
+                self.retry_listener(self.names[order], number, error, wait)
+
+        return run_attempts(policy, attempt, between)
 
     def _name_at(self, order: int) -> str:
         return self.names[order] if self.names else "(no steps)"

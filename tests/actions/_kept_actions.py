@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from steprail import BaseStep, BaseStepContext, RuntimeContext, StepRegistry, StepResult
+from steprail import BaseStep, BaseStepContext, RetryPolicy, RuntimeContext, StepRegistry, StepResult
 from steprail.actions import BaseAction, Workflow
 
 
@@ -59,6 +59,9 @@ class WriteFile(BaseStep[FilesContext]):
             os.kill(os.getpid(), signal.SIGKILL)  # the process dies mid-step: nothing is rolled back
         if (folder / f"fail-{self._name}").exists():
             raise OSError(f"{self._name} failed")
+        if (folder / f"flaky-{self._name}").exists():  # fails once
+            (folder / f"flaky-{self._name}").unlink()
+            raise ConnectionError(f"{self._name}: connection reset")
         if (folder / f"interrupt-{self._name}").exists():
             raise KeyboardInterrupt
         path = folder / f"{self._name}.txt"
@@ -82,6 +85,15 @@ class FilesAction(BaseAction[FilesParams]):
             registry.register(WriteFile(name))
         context = FilesContext(runtime_ctx=RuntimeContext(), folder=self.params.folder)
         return Workflow(registry, context)
+
+
+class RetryingFilesAction(FilesAction):
+    """:class:`FilesAction` whose ``upload`` step is retried on connection errors."""
+
+    def build_workflow(self) -> Workflow[FilesContext]:
+        workflow = super().build_workflow()
+        workflow.retries["upload"] = RetryPolicy(on=ConnectionError, attempts=3, wait_initial=0, wait_jitter=0)
+        return workflow
 
 
 class KeepingFilesAction(FilesAction):

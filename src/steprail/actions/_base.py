@@ -24,6 +24,7 @@ from .._errors import RollbackEntry, StepFailedError
 from .._orchestrator import STOPPED, FailurePolicy, Orchestrator, ProgressCallback, RunSummary, checked_policy
 from .._registry import StepRegistry
 from .._result import StepResult
+from .._retry import RetryPolicy
 from .._runtime import RuntimeContext
 from .._step import BaseStep
 from .._wrappers import WrapperStep
@@ -129,6 +130,8 @@ class _Tracker:
         self.guard = guard
         # Take a checkpoint of the context with each success (only when a sink keeps them).
         self.checkpoints = checkpoints
+        self.retries: list[tuple[str, int, str]] = []  # (step, failed attempt, its error)
+        self.planned: dict[str, PlannedStep] = {}
         self.steps: list[StepOutcome] = []
         self.rollback: list[RollbackEntry] = []
         self._started: dict[int, float] = {}
@@ -137,6 +140,7 @@ class _Tracker:
     # meanwhile is delivered at the next check (a step's start, a progress report).
 
     def begin(self, planned: PlannedStep) -> None:
+        self.planned[planned.name] = planned
         self._started[planned.order] = time.perf_counter()
         if self.hooks is not None:
             with self.guard.deferring():
@@ -163,6 +167,15 @@ class _Tracker:
         if self.hooks is not None:
             with self.guard.deferring():
                 self.hooks.step_finished(outcome)
+
+    def retrying(self, name: str, attempt: int, error: BaseException, wait: float) -> None:
+        """An attempt of step ``name`` failed and will be retried: tell the runtime."""
+        self.retries.append((name, attempt, _typed(error)))
+        _log.info("step %s: attempt %d failed (%s); retrying in %.3fs", name, attempt, _typed(error), wait)
+        planned = self.planned.get(name)
+        if self.hooks is not None and planned is not None:
+            with self.guard.deferring():
+                self.hooks.step_retrying(planned, attempt, _typed(error), wait)
 
     def rolled_back(self, name: str, entries: list[RollbackEntry], finished: bool) -> None:
         """One step's rollback ended (its ``rollback`` and its undo actions): keep every entry
@@ -259,13 +272,23 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         # Reported by the orchestrator's rollback listener, once this step's undos ran too.
         self._wrapped.rollback(context, result)
 
+    @property
+    def retry_policy(self) -> RetryPolicy | None:
+        """The user's step's own policy, if it declares one."""
+        policy = getattr(self._wrapped, "retry_policy", None)
+        return policy if isinstance(policy, RetryPolicy) else None
+
 
 class Workflow[C: BaseStepContext]:
     """A registry and the context its steps run on: what a step-based action runs."""
 
-    def __init__(self, registry: StepRegistry[C], context: C) -> None:
+    def __init__(
+        self, registry: StepRegistry[C], context: C, *, retries: Mapping[str, RetryPolicy] | None = None
+    ) -> None:
         self.registry = registry
         self.context = context
+        #: Retry policies by step name (see :class:`~steprail.Orchestrator`).
+        self.retries: dict[str, RetryPolicy] = dict(retries or {})
 
     def plan(self) -> list[PlannedStep]:
         """The registry's steps, described."""
@@ -289,8 +312,11 @@ class Workflow[C: BaseStepContext]:
         ]
         # The steps were checked when they were registered: wrap them without registering again.
         registry = StepRegistry[C]._from_checked(tracked, names, weights)
-        return Orchestrator(registry, self.context, progress_callback, on_failure=on_failure).execute(
-            commit=commit, rollback_listener=tracker.rolled_back, restored=restored
+        orchestrator = Orchestrator(
+            registry, self.context, progress_callback, on_failure=on_failure, retries=self.retries
+        )
+        return orchestrator.execute(
+            commit=commit, rollback_listener=tracker.rolled_back, restored=restored, retry_listener=tracker.retrying
         )
 
 

@@ -156,6 +156,11 @@ class ActionRuntime(RuntimeContext):
     def step_finished(self, outcome: StepOutcome) -> None:
         """A step ended (succeeded, failed, was skipped or was cancelled)."""
 
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Attempt ``attempt`` of ``step`` failed with ``error`` (recorded by
+        :meth:`step_finished`) and its undo actions ran; attempt ``attempt + 1`` starts in
+        ``wait`` seconds (with a new :meth:`step_started`)."""
+
     def step_rolled_back(self, entry: RollbackEntry) -> None:
         """A step's rollback ended: its ``rollback`` and its undo actions ran. ``entry.error`` is
         ``None`` when all worked, else what failed; it starts with ``stopped: `` when a second

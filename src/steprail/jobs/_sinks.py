@@ -125,6 +125,12 @@ class JobRuntime(ActionRuntime):
         )
         self._current = None
 
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Log the retry in the job's events (``step_retry``, with the attempt and its error)."""
+        self.store.add_log(
+            self._job(), "step_retry", {"attempt": attempt, "error": error, "wait": round(wait, 3)}, None, step.name
+        )
+
     def step_rolled_back(self, entry: RollbackEntry) -> None:
         """Record that the step's rollback ended (one cut short stays not rolled back)."""
         order = self._orders.get(entry.step)
@@ -215,6 +221,10 @@ class ConsoleRuntime(ActionRuntime):
     def job_created(self, action: str, params: Mapping[str, Any]) -> None:
         """Print which action runs."""
         self._line(f"job: {action}")
+
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Print that the step is tried again."""
+        self._line(f"  {step.name}: attempt {attempt} failed ({error}); retrying in {wait:.1f}s")
 
     def job_resumed(self, job: JobRecord) -> None:
         """Print which job resumes, and from which step."""
@@ -465,6 +475,11 @@ class FanOutRuntime(ActionRuntime):
         """Forward."""
         for sink in self._listeners:
             sink.step_finished(outcome)
+
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Forward."""
+        for sink in self._listeners:
+            sink.step_retrying(step, attempt, error, wait)
 
     def step_rolled_back(self, entry: RollbackEntry) -> None:
         """Forward."""
