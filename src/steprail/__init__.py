@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._runtime import LogEntry, MetricsEntry, ProgressEntry, RuntimeContext
     from ._step import BaseStep
+    from ._timeout import StepTimeoutError, TimeLimitStep
     from ._wrappers import LoggingStep, TimingStep, ValidationStep, Validator, WrapperStep
     from .datasets import ConvertDatasetStep, ExportDatasetStep
 
@@ -48,6 +49,8 @@ _HOMES = {
     "StepFailedError": "._errors",
     "StepRegistry": "._registry",
     "StepResult": "._result",
+    "StepTimeoutError": "._timeout",
+    "TimeLimitStep": "._timeout",
     "TimingStep": "._wrappers",
     "Undo": "._context",
     "ValidationStep": "._wrappers",
@@ -91,6 +94,8 @@ __all__ = [
     "StepFailedError",
     "StepRegistry",
     "StepResult",
+    "StepTimeoutError",
+    "TimeLimitStep",
     "TimingStep",
     "Undo",
     "ValidationStep",

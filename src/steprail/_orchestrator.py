@@ -27,6 +27,7 @@ from ._registry import StepRegistry
 from ._result import StepResult
 from ._retry import RetryListener, RetryPolicy
 from ._step import BaseStep
+from ._timeout import TimeLimitStep, check_time_limit
 
 __all__ = ["FAILURE_POLICIES", "FailurePolicy", "Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
 
@@ -81,10 +82,14 @@ class Orchestrator[C: BaseStepContext]:
             an exception its policy retries is tried again (``can_skip`` then ``execute``) after
             the attempt's undo actions ran, until an attempt returns or the policy gives up;
             only the last exception fails the step.
+        time_limits: Seconds per step name: the step's ``execute`` runs under a
+            :class:`~steprail.TimeLimitStep` and fails with ``StepTimeoutError`` past it (see
+            there for how a running step is interrupted, and the guarantee).
 
     Raises:
         ValueError: ``on_failure`` is not a :data:`FailurePolicy`.
         TypeError: a value of ``retries`` is not a ``RetryPolicy``.
+        ValueError: a time limit is not a finite number of seconds > 0.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class Orchestrator[C: BaseStepContext]:
         check_fields: bool = False,
         on_failure: FailurePolicy = "rollback",
         retries: Mapping[str, RetryPolicy] | None = None,
+        time_limits: Mapping[str, float] | None = None,
     ) -> None:
         if not isinstance(registry, StepRegistry):
             raise TypeError(f"registry must be a StepRegistry, got {type(registry).__name__}")
@@ -117,6 +123,12 @@ class Orchestrator[C: BaseStepContext]:
         for name, policy in self.retries.items():
             if not isinstance(policy, RetryPolicy):
                 raise TypeError(f"retries[{name!r}] must be a RetryPolicy, got {type(policy).__name__}")
+        self.time_limits: dict[str, float] = {}
+        for name, seconds in (time_limits or {}).items():
+            try:
+                self.time_limits[name] = check_time_limit(seconds)
+            except ValueError as error:
+                raise ValueError(f"time_limits[{name!r}]: {error}") from None
         self._running = False
 
     def execute(
@@ -167,6 +179,8 @@ class Orchestrator[C: BaseStepContext]:
             # The snapshot is not kept in locals: the weights list is garbage once the run has
             # its cumulative shares, and every live list of N items lengthens each GC pass.
             steps, names, _ = self.registry._run_view()
+            if self.retries or self.time_limits:
+                steps = self._with_limits(steps, names)
             plan = self.registry._cached_for_runs(_ProgressPlan)
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
@@ -178,6 +192,19 @@ class Orchestrator[C: BaseStepContext]:
             return run.run(commit)
         finally:
             self._running = False
+
+
+    def _with_limits(self, steps: list[BaseStep[C]], names: tuple[str, ...]) -> list[BaseStep[C]]:
+        """``steps`` with the time-limited ones wrapped; names given for no step are refused."""
+        unknown = sorted((self.retries.keys() | self.time_limits.keys()) - set(names))
+        if unknown:
+            raise ValueError(f"retries or time limits name steps this registry does not have: {', '.join(unknown)}")
+        if not self.time_limits:
+            return steps
+        order_of = {name: order for order, name in enumerate(names)}
+        for name, seconds in self.time_limits.items():
+            steps[order_of[name]] = TimeLimitStep(steps[order_of[name]], seconds)
+        return steps
 
 
 class _StepFailure(Exception):

@@ -283,12 +283,18 @@ class Workflow[C: BaseStepContext]:
     """A registry and the context its steps run on: what a step-based action runs."""
 
     def __init__(
-        self, registry: StepRegistry[C], context: C, *, retries: Mapping[str, RetryPolicy] | None = None
+        self,
+        registry: StepRegistry[C],
+        context: C,
+        *,
+        retries: Mapping[str, RetryPolicy] | None = None,
+        time_limits: Mapping[str, float] | None = None,
     ) -> None:
         self.registry = registry
         self.context = context
-        #: Retry policies by step name (see :class:`~steprail.Orchestrator`).
+        #: Retry policies and time limits (seconds) by step name (see :class:`~steprail.Orchestrator`).
         self.retries: dict[str, RetryPolicy] = dict(retries or {})
+        self.time_limits: dict[str, float] = dict(time_limits or {})
 
     def plan(self) -> list[PlannedStep]:
         """The registry's steps, described."""
@@ -313,7 +319,12 @@ class Workflow[C: BaseStepContext]:
         # The steps were checked when they were registered: wrap them without registering again.
         registry = StepRegistry[C]._from_checked(tracked, names, weights)
         orchestrator = Orchestrator(
-            registry, self.context, progress_callback, on_failure=on_failure, retries=self.retries
+            registry,
+            self.context,
+            progress_callback,
+            on_failure=on_failure,
+            retries=self.retries,
+            time_limits=self.time_limits,
         )
         return orchestrator.execute(
             commit=commit, rollback_listener=tracker.rolled_back, restored=restored, retry_listener=tracker.retrying
