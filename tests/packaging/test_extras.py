@@ -1,4 +1,4 @@
-"""The core works with only pydantic and typing-extensions; each optional part, used without its
+"""The core works with only pydantic, typing-extensions and tenacity; each optional part, used without its
 extra, fails with an ImportError that names the missing package and the extra to install.
 
 Each check runs in a fresh interpreter whose import system refuses the packages of the extras
