@@ -9,14 +9,17 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._checkpoint import NOT_CHECKPOINTED
     from ._context import BaseStepContext, Undo
     from ._errors import RollbackEntry, RollbackReport, StepFailedError
     from ._flow import FlowError, StepFlow
-    from ._orchestrator import Orchestrator, ProgressCallback, RollbackListener, RunSummary
+    from ._orchestrator import FailurePolicy, Orchestrator, ProgressCallback, RollbackListener, RunSummary
     from ._registry import StepRegistry
     from ._result import StepResult
+    from ._retry import RetryPolicy
     from ._runtime import LogEntry, MetricsEntry, ProgressEntry, RuntimeContext
     from ._step import BaseStep
+    from ._timeout import StepTimeoutError, TimeLimitStep
     from ._wrappers import LoggingStep, TimingStep, ValidationStep, Validator, WrapperStep
     from .datasets import ConvertDatasetStep, ExportDatasetStep
 
@@ -30,13 +33,16 @@ _HOMES = {
     "BaseStepContext": "._context",
     "ConvertDatasetStep": ".datasets",
     "ExportDatasetStep": ".datasets",
+    "FailurePolicy": "._orchestrator",
     "FlowError": "._flow",
     "LogEntry": "._runtime",
     "LoggingStep": "._wrappers",
     "MetricsEntry": "._runtime",
+    "NOT_CHECKPOINTED": "._checkpoint",
     "Orchestrator": "._orchestrator",
     "ProgressCallback": "._orchestrator",
     "ProgressEntry": "._runtime",
+    "RetryPolicy": "._retry",
     "RollbackEntry": "._errors",
     "RollbackListener": "._orchestrator",
     "RollbackReport": "._errors",
@@ -46,6 +52,8 @@ _HOMES = {
     "StepFlow": "._flow",
     "StepRegistry": "._registry",
     "StepResult": "._result",
+    "StepTimeoutError": "._timeout",
+    "TimeLimitStep": "._timeout",
     "TimingStep": "._wrappers",
     "Undo": "._context",
     "ValidationStep": "._wrappers",
@@ -72,13 +80,16 @@ __all__ = [
     "BaseStepContext",
     "ConvertDatasetStep",
     "ExportDatasetStep",
+    "FailurePolicy",
     "FlowError",
     "LogEntry",
     "LoggingStep",
     "MetricsEntry",
+    "NOT_CHECKPOINTED",
     "Orchestrator",
     "ProgressCallback",
     "ProgressEntry",
+    "RetryPolicy",
     "RollbackEntry",
     "RollbackListener",
     "RollbackReport",
@@ -88,6 +99,8 @@ __all__ = [
     "StepFlow",
     "StepRegistry",
     "StepResult",
+    "StepTimeoutError",
+    "TimeLimitStep",
     "TimingStep",
     "Undo",
     "ValidationStep",

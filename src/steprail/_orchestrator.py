@@ -8,7 +8,8 @@ succeeded, and a successful run ends with exactly one ``(100, 100)``.
 Failure: the failed step's registered undo actions run, then every completed (not skipped) step
 is rolled back in reverse order, best effort, and :class:`StepFailedError` is raised.
 ``BaseException``\\s such as ``KeyboardInterrupt`` are rolled back the same way and re-raised
-unchanged.
+unchanged. With the failure policy ``'keep'`` only the failed step's undo actions run: the
+completed steps' work stays in place, to be resumed or rolled back later (see docs/resume.md).
 """
 
 from __future__ import annotations
@@ -16,18 +17,28 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable
-from itertools import accumulate
-from typing import Final, TypedDict
+from collections.abc import Callable, Mapping, Sequence
+from itertools import accumulate, islice
+from typing import Final, Literal, TypedDict
 
 from ._context import BaseStepContext, Undo
 from ._errors import RollbackEntry, RollbackReport, StepFailedError
 from ._flow import check_flow
 from ._registry import StepRegistry
 from ._result import StepResult
+from ._retry import RetryListener, RetryPolicy
 from ._step import BaseStep
+from ._timeout import TimeLimitStep, check_time_limit
 
-__all__ = ["Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
+__all__ = ["FAILURE_POLICIES", "FailurePolicy", "Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
+
+type FailurePolicy = Literal["rollback", "keep"]
+"""What a failed or cancelled run does with the work of its completed steps: ``'rollback'`` (the
+default) rolls every completed step back, newest first; ``'keep'`` leaves it in place and undoes
+only the failed step's own partial work (its undo actions)."""
+
+#: Every :data:`FailurePolicy`, for validating a value that comes from outside the type checker.
+FAILURE_POLICIES: Final[tuple[FailurePolicy, ...]] = ("rollback", "keep")
 
 type ProgressCallback = Callable[[int, int], None]
 """Receives the run's overall progress as ``(current, 100)``."""
@@ -64,6 +75,22 @@ class Orchestrator[C: BaseStepContext]:
         check_fields: Validate the whole context after each step (see
             :meth:`BaseStepContext.check_fields`), which catches in-place changes that assignment
             validation cannot see. Off by default because it costs a full validation per step.
+        on_failure: ``'rollback'`` (default): a failure or an interruption rolls every completed
+            step back. ``'keep'``: only the failed step's undo actions run; the completed steps'
+            work (and their undo actions, which are not run) stays as it is.
+        retries: A :class:`~steprail.RetryPolicy` per step name. A step may also carry its own
+            as a ``retry_policy`` attribute; the one given here wins. A step whose attempt raises
+            an exception its policy retries is tried again (``can_skip`` then ``execute``) after
+            the attempt's undo actions ran, until an attempt returns or the policy gives up;
+            only the last exception fails the step.
+        time_limits: Seconds per step name: the step's ``execute`` runs under a
+            :class:`~steprail.TimeLimitStep` and fails with ``StepTimeoutError`` past it (see
+            there for how a running step is interrupted, and the guarantee).
+
+    Raises:
+        ValueError: ``on_failure`` is not a :data:`FailurePolicy`.
+        TypeError: a value of ``retries`` is not a ``RetryPolicy``.
+        ValueError: a time limit is not a finite number of seconds > 0.
     """
 
     def __init__(
@@ -73,6 +100,9 @@ class Orchestrator[C: BaseStepContext]:
         progress_callback: ProgressCallback,
         *,
         check_fields: bool = False,
+        on_failure: FailurePolicy = "rollback",
+        retries: Mapping[str, RetryPolicy] | None = None,
+        time_limits: Mapping[str, float] | None = None,
     ) -> None:
         if not isinstance(registry, StepRegistry):
             raise TypeError(f"registry must be a StepRegistry, got {type(registry).__name__}")
@@ -89,6 +119,17 @@ class Orchestrator[C: BaseStepContext]:
         self.context = context
         self.progress_callback = progress_callback
         self.check_fields = check_fields
+        self.on_failure: FailurePolicy = checked_policy(on_failure)
+        self.retries: dict[str, RetryPolicy] = dict(retries or {})
+        for name, policy in self.retries.items():
+            if not isinstance(policy, RetryPolicy):
+                raise TypeError(f"retries[{name!r}] must be a RetryPolicy, got {type(policy).__name__}")
+        self.time_limits: dict[str, float] = {}
+        for name, seconds in (time_limits or {}).items():
+            try:
+                self.time_limits[name] = check_time_limit(seconds)
+            except ValueError as error:
+                raise ValueError(f"time_limits[{name!r}]: {error}") from None
         self._running = False
 
     def execute(
@@ -96,6 +137,8 @@ class Orchestrator[C: BaseStepContext]:
         *,
         commit: Callable[[RunSummary], None] | None = None,
         rollback_listener: RollbackListener | None = None,
+        restored: Sequence[StepResult | None] = (),
+        retry_listener: RetryListener | None = None,
     ) -> RunSummary:
         """Run every step once, in order.
 
@@ -115,6 +158,13 @@ class Orchestrator[C: BaseStepContext]:
                 AND its undo actions: ``(name, entries, finished)``. ``finished`` is false for the
                 step a ``BaseException`` (a second signal) cut short; its last entry's error
                 starts with ``stopped: ``. Actions record each step's rollback from it.
+            restored: To resume a run: the results of the first ``len(restored)`` steps, which
+                completed in an earlier attempt (``None`` for one that was skipped). They are not
+                run again; their results go to ``context.step_results``, progress starts after
+                them, and a failure rolls them back (under the ``rollback`` policy) with these
+                results, like steps of this run. Their undo actions are not known here.
+            retry_listener: Called after each failed attempt that will be retried, once its
+                undo actions ran: ``(name, attempt number, its exception, seconds to wait)``.
 
         Returns:
             ``{'success': True, 'steps_executed': ..., 'steps_total': ..., 'steps_skipped': ...}``.
@@ -135,11 +185,31 @@ class Orchestrator[C: BaseStepContext]:
             # The declared data flow of exactly the steps that will run, checked before any of
             # them does: nothing to roll back (FlowError).
             check_flow(steps, type(self.context), self.registry.inputs)
+            if self.retries or self.time_limits:
+                steps = self._with_limits(steps, names)
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
             run.rollback_listener = rollback_listener
+            run.keep_completed = self.on_failure == "keep"
+            run.retries = self.retries
+            run.retry_listener = retry_listener
+            if restored:
+                run.restore(restored)
             return run.run(commit)
         finally:
             self._running = False
+
+
+    def _with_limits(self, steps: list[BaseStep[C]], names: tuple[str, ...]) -> list[BaseStep[C]]:
+        """``steps`` with the time-limited ones wrapped; names given for no step are refused."""
+        unknown = sorted((self.retries.keys() | self.time_limits.keys()) - set(names))
+        if unknown:
+            raise ValueError(f"retries or time limits name steps this registry does not have: {', '.join(unknown)}")
+        if not self.time_limits:
+            return steps
+        order_of = {name: order for order, name in enumerate(names)}
+        for name, seconds in self.time_limits.items():
+            steps[order_of[name]] = TimeLimitStep(steps[order_of[name]], seconds)
+        return steps
 
 
 class _StepFailure(Exception):
@@ -148,6 +218,10 @@ class _StepFailure(Exception):
     def __init__(self, result: StepResult, cause: BaseException | None) -> None:
         self.result = result
         self.cause = cause
+
+
+# What a retried attempt that skipped the step returns as its result (never recorded).
+_SKIPPED: Final = StepResult(skipped=True)
 
 
 def _name_of(error: BaseException) -> str:
@@ -245,6 +319,13 @@ class _Run[C: BaseStepContext]:
         self.completed: list[StepResult | None] = []
         self.undos: dict[int, list[tuple[str, Undo]]] = {}
         self.rollback_listener: RollbackListener | None = None
+        # The 'keep' failure policy: a failure undoes only the failed step's own partial work.
+        self.keep_completed = False
+        # A resumed run starts at this position; the steps before it were restored.
+        self.start = 0
+        # Retry policies by step name, and who hears of each retry.
+        self.retries: Mapping[str, RetryPolicy] | None = None
+        self.retry_listener: RetryListener | None = None
 
     # -- the context's view of the run (see _context._ActiveRun) --------------------------------
 
@@ -262,6 +343,14 @@ class _Run[C: BaseStepContext]:
         order = self.context.current_step_order
         assert order is not None  # the context only lends the run while a step executes
         self.undos.setdefault(order, []).append((label, undo))
+
+    def restore(self, restored: Sequence[StepResult | None]) -> None:
+        """Take the first ``len(restored)`` steps as completed by an earlier attempt."""
+        if len(restored) > len(self.steps):
+            raise ValueError(f"{len(restored)} restored results for a run of {len(self.steps)} steps")
+        self.start = len(restored)
+        self.completed.extend(restored)
+        self.context.step_results.extend(StepResult(skipped=True) if r is None else r for r in restored)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -295,12 +384,19 @@ class _Run[C: BaseStepContext]:
         check_fields = self.check_fields
         milestones = iter(self.milestones)
         next_order, next_percent = next(milestones, (-1, 0))
-        skipped = 0
-        order = 0
+        start = self.start
+        skipped = self.completed.count(None)  # restored skipped steps (none in a first run)
+        order = max(start - 1, 0)  # names the last restored step if the loop has nothing to run
+        passed = 0  # a resumed run: progress picks up after the restored steps
+        while -1 < next_order < start:
+            passed = next_percent
+            next_order, next_percent = next(milestones, (-1, 0))
         fields["_active_run"] = self
         try:
             try:
-                for order, step in enumerate(self.steps):
+                if passed:
+                    self._report(passed)
+                for order, step in islice(enumerate(self.steps), start, None):
                     fields["current_step"] = names[order]
                     fields["current_step_order"] = order
                     try:
@@ -308,9 +404,22 @@ class _Run[C: BaseStepContext]:
                         if not skip:
                             result = step.execute(context)
                     except Exception as error:
-                        failed = StepResult(success=False, error=_typed(error))
-                        add_result(failed)
-                        raise _StepFailure(failed, error) from error
+                        # The failure path alone looks for a retry policy: a run without
+                        # failures pays nothing for retries.
+                        policy = self._retry_policy(order, step, error)
+                        if policy is None:
+                            failed = StepResult(success=False, error=_typed(error))
+                            add_result(failed)
+                            raise _StepFailure(failed, error) from error
+                        try:
+                            skip, result = self._attempt_again(order, step, error, policy)
+                        except Exception as last:
+                            failed = StepResult(success=False, error=_typed(last))
+                            add_result(failed)
+                            raise _StepFailure(failed, last) from last
+                        except BaseException as interrupt:
+                            add_result(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
+                            raise
                     except BaseException as interrupt:
                         add_result(StepResult(success=False, error=f"interrupted: {_name_of(interrupt)}"))
                         raise
@@ -360,6 +469,52 @@ class _Run[C: BaseStepContext]:
                 raise
         finally:
             fields["_active_run"], fields["current_step"], fields["current_step_order"] = outer
+
+    def _retry_policy(self, order: int, step: BaseStep[C], error: Exception) -> RetryPolicy | None:
+        """The policy under which ``error`` gets the step another attempt, if any: the run's
+        policy for the step's name, else the step's own ``retry_policy`` (looked for through
+        wrapper steps)."""
+        policy = self.retries.get(self.names[order]) if self.retries else None
+        found: object = step
+        while policy is None and found is not None:
+            declared = getattr(found, "retry_policy", None)
+            if isinstance(declared, RetryPolicy):
+                policy = declared
+            found = getattr(found, "_wrapped", None)
+        if policy is None or policy.attempts < 2 or not policy.retries(error):
+            return None
+        return policy
+
+    def _attempt_again(
+        self, order: int, step: BaseStep[C], first: Exception, policy: RetryPolicy
+    ) -> tuple[bool, StepResult]:
+        """Attempts 2 and later of step ``order`` after its first attempt raised ``first``:
+        ``(skip, result)`` of the attempt that returned, or the last attempt's exception. Each
+        attempt is ``can_skip`` then ``execute``; between two, the failed attempt's undo actions
+        run (an undo that fails stops the retries) and the listener hears of the retry."""
+        from ._retry import run_attempts
+
+        context = self.context
+        fields = context.__dict__
+        unseen: list[Exception] = [first]  # tenacity counts the first attempt: it re-raises this
+
+        def attempt() -> tuple[bool, StepResult]:
+            if unseen:
+                raise unseen.pop()
+            fields["current_step"] = self.names[order]
+            fields["current_step_order"] = order
+            skip = step.can_skip(context)
+            return skip, _SKIPPED if skip else step.execute(context)
+
+        def between(number: int, error: BaseException, wait: float) -> None:
+            report = RollbackReport()
+            self._run_undos(order, report)
+            if report.failures:
+                raise RuntimeError(f"an undo action failed between attempts: {report.failures[0].error}")
+            if self.retry_listener is not None:
+                self.retry_listener(self.names[order], number, error, wait)
+
+        return run_attempts(policy, attempt, between)
 
     def _name_at(self, order: int) -> str:
         return self.names[order] if self.names else "(no steps)"
@@ -426,6 +581,8 @@ class _Run[C: BaseStepContext]:
             finally:  # finished or stopped, the listener hears what was done
                 if listener is not None:
                     self._tell(listener, failed_order, report, first, finished)
+        if self.keep_completed:
+            return report
         # A tight loop: a failure's rollback is measured (benchmarks/bench_orchestrator.py).
         context = self.context
         fields = context.__dict__
@@ -496,6 +653,14 @@ class _Run[C: BaseStepContext]:
         report.entries.append(entry)
         what = "Rollback" if entry.kind == "rollback" else f"Undo {entry.label!r}"
         self.context.errors.append(f"{what} of step '{entry.step}' failed: {entry.error}")
+
+
+def checked_policy(value: object) -> FailurePolicy:
+    """``value`` if it is a :data:`FailurePolicy`, else a ``ValueError`` naming the choices."""
+    for policy in FAILURE_POLICIES:
+        if value == policy:
+            return policy
+    raise ValueError(f"on_failure must be one of {', '.join(map(repr, FAILURE_POLICIES))}, got {value!r}")
 
 
 def error_text(error: BaseException) -> str:

@@ -15,6 +15,7 @@ from steprail.mypy import (
     STEPRAIL_CONTEXT,
     STEPRAIL_INTERNAL,
     STEPRAIL_NAME,
+    STEPRAIL_POLICY,
     STEPRAIL_WEIGHT,
     StepRailPlugin,
     plugin,
@@ -30,8 +31,8 @@ def test_entry_point_returns_the_plugin_class() -> None:
 
 
 def test_error_codes_are_registered_with_mypy() -> None:
-    codes = {code.code for code in (STEPRAIL_CONTEXT, STEPRAIL_NAME, STEPRAIL_WEIGHT, STEPRAIL_INTERNAL)}
-    assert codes == {"steprail-context", "steprail-name", "steprail-weight", "steprail-internal"}
+    codes = {code.code for code in (STEPRAIL_CONTEXT, STEPRAIL_NAME, STEPRAIL_WEIGHT, STEPRAIL_POLICY, STEPRAIL_INTERNAL)}
+    assert codes == {"steprail-context", "steprail-name", "steprail-weight", "steprail-policy", "steprail-internal"}
     for code in codes:
         assert error_codes[code].category == "steprail"
     # An ignore[arg-type] or disable_error_code = arg-type covers steprail-context too.
@@ -43,7 +44,7 @@ def test_report_config_data_carries_the_version() -> None:
     instance = StepRailPlugin(Options())
     data = instance.report_config_data(ReportConfigContext("mod", "mod.py", is_check=False))
     assert data["steprail-plugin"] == steprail.mypy.__version__
-    assert data["codes"] == ["steprail-context", "steprail-weight", "steprail-name", "steprail-flow", "steprail-internal"]
+    assert data["codes"] == ["steprail-context", "steprail-weight", "steprail-name", "steprail-flow", "steprail-policy", "steprail-internal"]
     assert data["report_internal_errors"] == "False"
 
 

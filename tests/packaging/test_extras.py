@@ -1,5 +1,6 @@
-"""The core works with only pydantic and typing-extensions; each optional part, used without its
-extra, fails with an ImportError that names the missing package and the extra to install.
+"""The core works with only pydantic, typing-extensions and tenacity; each optional part, used
+without its extra, fails with an ImportError that names the missing package and the extra to
+install.
 
 Each check runs in a fresh interpreter whose import system refuses the packages of the extras
 (each marked as not importable in ``sys.modules``), as on an install without them.

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from ._base import ActionOutcome, BaseAction, Workflow
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
+from ._kept import KeptWorkError
+from ._resume import WorkflowChangedError
 from ._params import InvalidParamsError
 from ._plan import can_roll_back, mermaid, plan_steps
 
@@ -27,10 +29,12 @@ __all__ = [
     "CancellationGuard",
     "InvalidParamsError",
     "JobCancelled",
+    "KeptWorkError",
     "TrainContext",
     "TrainModelStep",
     "UploadModelStep",
     "Workflow",
+    "WorkflowChangedError",
     "can_roll_back",
     "cancellation_signals",
     "mermaid",

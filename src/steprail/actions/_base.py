@@ -12,21 +12,23 @@ import logging
 import signal
 import time
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel
 
+from .._checkpoint import take_checkpoint
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
-from .._orchestrator import STOPPED, Orchestrator, ProgressCallback, RunSummary
+from .._orchestrator import STOPPED, FailurePolicy, Orchestrator, ProgressCallback, RunSummary, checked_policy
 from .._registry import StepRegistry
 from .._result import StepResult
+from .._retry import RetryPolicy
 from .._runtime import RuntimeContext
 from .._step import BaseStep
 from .._wrappers import WrapperStep
-from ..jobs import ActionRuntime, JobOutcome, PlannedStep, StepOutcome, StepStatus
+from ..jobs import ActionRuntime, JobOutcome, JobRecord, JobStore, PlannedStep, StepOutcome, StepStatus
 from .._logging import get_logger
 from ..jobs._failure import failure_traceback
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
@@ -89,6 +91,8 @@ class ActionOutcome:
         summary: The orchestrator's summary, or what ``execute()`` returned.
         duration: Wall-clock seconds.
         context: The workflow's context after the run (``None`` for ``execute()``-based actions).
+        resumable: The run failed or was cancelled under the ``keep`` failure policy: the
+            completed steps' work is in place (see :meth:`BaseAction.roll_back_job`).
     """
 
     action: str
@@ -101,6 +105,7 @@ class ActionOutcome:
     summary: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
     context: BaseStepContext | None = None
+    resumable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -120,9 +125,13 @@ class ActionOutcome:
 class _Tracker:
     """Turns what tracked steps see into runtime hooks and the outcome's step list."""
 
-    def __init__(self, hooks: ActionRuntime | None, guard: CancellationGuard) -> None:
+    def __init__(self, hooks: ActionRuntime | None, guard: CancellationGuard, checkpoints: bool = False) -> None:
         self.hooks = hooks
         self.guard = guard
+        # Take a checkpoint of the context with each success (only when a sink keeps them).
+        self.checkpoints = checkpoints
+        self.retries: list[tuple[str, int, str]] = []  # (step, failed attempt, its error)
+        self.planned: dict[str, PlannedStep] = {}
         self.steps: list[StepOutcome] = []
         self.rollback: list[RollbackEntry] = []
         self._started: dict[int, float] = {}
@@ -131,6 +140,7 @@ class _Tracker:
     # meanwhile is delivered at the next check (a step's start, a progress report).
 
     def begin(self, planned: PlannedStep) -> None:
+        self.planned[planned.name] = planned
         self._started[planned.order] = time.perf_counter()
         if self.hooks is not None:
             with self.guard.deferring():
@@ -143,16 +153,29 @@ class _Tracker:
         *,
         data: dict[str, Any] | None = None,
         error: str | None = None,
+        rollback_data: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
     ) -> None:
         began = self._started.pop(planned.order, None)
         duration = 0.0 if began is None else time.perf_counter() - began
-        outcome = StepOutcome(planned.order, planned.name, status, duration, dict(data or {}), error)
+        outcome = StepOutcome(
+            planned.order, planned.name, status, duration, dict(data or {}), error, rollback_data, checkpoint
+        )
         self.steps.append(outcome)
         if status == "failed":
             _log.warning("step %s failed: %s", planned.name, error)
         if self.hooks is not None:
             with self.guard.deferring():
                 self.hooks.step_finished(outcome)
+
+    def retrying(self, name: str, attempt: int, error: BaseException, wait: float) -> None:
+        """An attempt of step ``name`` failed and will be retried: tell the runtime."""
+        self.retries.append((name, attempt, _typed(error)))
+        _log.info("step %s: attempt %d failed (%s); retrying in %.3fs", name, attempt, _typed(error), wait)
+        planned = self.planned.get(name)
+        if self.hooks is not None and planned is not None:
+            with self.guard.deferring():
+                self.hooks.step_retrying(planned, attempt, _typed(error), wait)
 
     def rolled_back(self, name: str, entries: list[RollbackEntry], finished: bool) -> None:
         """One step's rollback ended (its ``rollback`` and its undo actions): keep every entry
@@ -230,7 +253,10 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             return result
         if result.success:
             try:
-                self._tracker.end(self._planned, "success", data=result.data)
+                checkpoint = take_checkpoint(context) if self._tracker.checkpoints else None
+                self._tracker.end(
+                    self._planned, "success", data=result.data, rollback_data=result.rollback_data, checkpoint=checkpoint
+                )
             except BaseException:
                 # The step's work is done but its success could not be recorded (a full disk):
                 # the run fails here, and this step's own rollback must still undo that work.
@@ -246,13 +272,29 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
         # Reported by the orchestrator's rollback listener, once this step's undos ran too.
         self._wrapped.rollback(context, result)
 
+    @property
+    def retry_policy(self) -> RetryPolicy | None:
+        """The user's step's own policy, if it declares one."""
+        policy = getattr(self._wrapped, "retry_policy", None)
+        return policy if isinstance(policy, RetryPolicy) else None
+
 
 class Workflow[C: BaseStepContext]:
     """A registry and the context its steps run on: what a step-based action runs."""
 
-    def __init__(self, registry: StepRegistry[C], context: C) -> None:
+    def __init__(
+        self,
+        registry: StepRegistry[C],
+        context: C,
+        *,
+        retries: Mapping[str, RetryPolicy] | None = None,
+        time_limits: Mapping[str, float] | None = None,
+    ) -> None:
         self.registry = registry
         self.context = context
+        #: Retry policies and time limits (seconds) by step name (see :class:`~steprail.Orchestrator`).
+        self.retries: dict[str, RetryPolicy] = dict(retries or {})
+        self.time_limits: dict[str, float] = dict(time_limits or {})
 
     def plan(self) -> list[PlannedStep]:
         """The registry's steps, described."""
@@ -263,18 +305,40 @@ class Workflow[C: BaseStepContext]:
         progress_callback: ProgressCallback,
         tracker: _Tracker,
         commit: Callable[[RunSummary], None] | None = None,
+        on_failure: FailurePolicy = "rollback",
+        restored: Sequence[StepResult | None] = (),
     ) -> RunSummary:
         """Run every step through the orchestrator, each one tracked; ``commit`` records the
-        success inside the run's protection (see :meth:`Orchestrator.execute`)."""
+        success inside the run's protection (see :meth:`Orchestrator.execute`); ``on_failure``
+        is the orchestrator's failure policy; ``restored`` the results of the steps an earlier
+        attempt completed (see :meth:`BaseAction.resume`)."""
         steps, names, weights = self.registry.snapshot()
         tracked: list[BaseStep[C]] = [
             _TrackedStep(step, planned, tracker) for planned, step in zip(plan_steps(steps), steps, strict=True)
         ]
         # The steps were checked when they were registered: wrap them without registering again.
         registry = StepRegistry[C]._from_checked(tracked, names, weights, self.registry.inputs)
-        return Orchestrator(registry, self.context, progress_callback).execute(
-            commit=commit, rollback_listener=tracker.rolled_back
+        orchestrator = Orchestrator(
+            registry,
+            self.context,
+            progress_callback,
+            on_failure=on_failure,
+            retries=self.retries,
+            time_limits=self.time_limits,
         )
+        return orchestrator.execute(
+            commit=commit, rollback_listener=tracker.rolled_back, restored=restored, retry_listener=tracker.retrying
+        )
+
+
+@dataclass
+class _Resumption:
+    """What :meth:`BaseAction.resume` prepared: the claimed job, the workflow with its context
+    restored, and the restored results of the steps before the first one to run."""
+
+    job: JobRecord
+    workflow: Workflow[Any]
+    restored: list[StepResult | None]
 
 
 def _params_model_of(cls: type) -> type[BaseModel] | None:
@@ -303,14 +367,27 @@ class BaseAction[P: BaseModel]:
         handle_signals: Turn SIGTERM and Ctrl-C into a ``cancelled`` job while :meth:`run` runs
             (main thread only). Without it a ``KeyboardInterrupt`` still rolls back and is
             recorded as ``cancelled``, then re-raised.
+        on_failure: The failure policy of this run (the class's :attr:`on_failure` by default).
+        checkpoints: Whether this run takes checkpoints (the class's :attr:`checkpoints` by default).
 
     Attributes:
         params_model: ``P`` itself, found from the class's generic base.
         action_name: ``module:ClassName``, how jobs and the command line name the action.
+        on_failure: What a failed or cancelled step-based run does with its completed steps'
+            work: ``'rollback'`` (the default) rolls it back; ``'keep'`` keeps it and records the
+            job resumable (see docs/resume.md). Set it on a subclass to change the default.
+        checkpoints: Save the context's fields with each completed step when the runtime keeps
+            checkpoints (a :class:`~steprail.jobs.JobRuntime`): what :meth:`resume` restores.
+            True by default; set it (class or constructor) to ``False`` to take none.
+
+    Raises:
+        ValueError: ``on_failure`` is not ``'rollback'`` or ``'keep'``.
     """
 
     params_model: ClassVar[type[BaseModel]] = BaseModel
     action_name: ClassVar[str] = "steprail.actions:BaseAction"
+    on_failure: FailurePolicy = "rollback"
+    checkpoints: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -326,7 +403,12 @@ class BaseAction[P: BaseModel]:
         *,
         runtime: RuntimeContext | None = None,
         handle_signals: bool = False,
+        on_failure: FailurePolicy | None = None,
+        checkpoints: bool | None = None,
     ) -> None:
+        self.on_failure = checked_policy(type(self).on_failure if on_failure is None else on_failure)
+        self.checkpoints = type(self).checkpoints if checkpoints is None else checkpoints
+        self._resuming: _Resumption | None = None
         self._raw: P | Mapping[str, Any] = params if params is not None else {}
         self._params: P | None = None
         self.runtime: RuntimeContext = runtime if runtime is not None else RuntimeContext()
@@ -471,7 +553,9 @@ class BaseAction[P: BaseModel]:
         recorded = False
         with cancellation_signals(self.handle_signals) as guard:
             self._guard = guard
-            tracker = _Tracker(hooks, guard)
+            resuming = self._resuming
+            checkpoints = self.checkpoints and hooks is not None and hooks.records_checkpoints
+            tracker = _Tracker(hooks, guard, checkpoints)
             created = False
 
             def commit(summary: Mapping[str, Any]) -> None:
@@ -487,12 +571,15 @@ class BaseAction[P: BaseModel]:
 
             try:
                 if hooks is not None:
-                    hooks.job_created(self.action_name, self._raw_params())  # signals still held
+                    if resuming is None:
+                        hooks.job_created(self.action_name, self._raw_params())  # signals still held
+                    else:
+                        hooks.job_resumed(resuming.job)
                 created = True
                 guard.deferred = False
                 guard.check()  # a signal that came while the job was being created
                 self._params = self.validate_params(self._raw)
-                workflow = self.build_workflow()
+                workflow = self.build_workflow() if resuming is None else resuming.workflow
                 outcome.plan = self._plan_of(workflow)
                 if hooks is not None:
                     with guard.deferring():
@@ -501,7 +588,10 @@ class BaseAction[P: BaseModel]:
                     commit(self._run_execute(outcome.plan[0], tracker))
                 else:
                     outcome.context = workflow.context
-                    workflow.run(self.set_progress, tracker, commit)
+                    # Kept work exists only once steps could run: set before the first one.
+                    outcome.resumable = self.on_failure == "keep"
+                    restored = () if resuming is None else resuming.restored
+                    workflow.run(self.set_progress, tracker, commit, self.on_failure, restored)
             except StepFailedError as error:
                 cause = error.__cause__
                 cancelled = isinstance(cause, JobCancelled)
@@ -549,12 +639,13 @@ class BaseAction[P: BaseModel]:
                     except BaseException as error:
                         error.add_note(
                             f"steprail: job {outcome.status} ({outcome.error}); "
-                            + ("its completed steps were rolled back; " if outcome.rollback else "")
+                            + ("its completed steps were rolled back; " if outcome.rollback and not outcome.resumable else "")
                             + "its final record could not be written"
                         )
                         raise
                 else:
                     outcome.steps, outcome.duration = list(tracker.steps), time.monotonic() - started
+            outcome.resumable = outcome.resumable and outcome.status != "success"
         _log.log(
             logging.DEBUG if outcome.status == "success" else logging.INFO,
             "action %s: run %s in %.3fs%s",
@@ -566,6 +657,68 @@ class BaseAction[P: BaseModel]:
         if reraise is not None:
             raise reraise
         return outcome
+
+    def resume(self, job_id: int, *, force: bool = False) -> ActionOutcome:
+        """Run job ``job_id`` again from the first step that did not complete, as a new attempt.
+
+        The job must have failed or been cancelled under the ``keep`` policy, or be
+        ``interrupted`` (its process died). Build the action with the job's params
+        (``MyAction(store.get(job_id).params, runtime=JobRuntime(store))``): the runtime's job
+        store is where the job is read and claimed. Then:
+
+        1. :meth:`build_workflow` builds the steps and a new context; the recorded plan (each
+           step's position, name, class name and weight) and params are the job's
+           fingerprint: if they differ, :class:`~steprail.actions.WorkflowChangedError` shows
+           how and nothing is changed, unless ``force`` (the differences are then recorded
+           with the attempt).
+        2. The context gets the fields saved by the last completed step's checkpoint; the
+           completed steps' results are restored (``context.step_results``) and they are not
+           run again. Steps that completed without a checkpoint run again.
+        3. The job is claimed (``running`` in this process, attempt ``n + 1``) and the run goes
+           on like :meth:`run`: the same failure policy, progress picking up where it was.
+
+        Undo actions the completed steps registered in the earlier process are gone: a failure
+        of this attempt under the ``rollback`` policy rolls the restored steps back with their
+        ``rollback`` method only.
+
+        Raises:
+            WorkflowChangedError: the steps or params differ (without ``force``).
+            steprail.jobs.JobStoreError: the job cannot be resumed, or the runtime records into
+                no job store.
+            InvalidParamsError: the params are invalid.
+        """
+        from ._resume import prepare_resume
+
+        self._resuming = prepare_resume(self, job_id, force=force)
+        try:
+            return self.run()
+        finally:
+            self._resuming = None
+
+    def roll_back_job(self, store: JobStore, job_id: int) -> list[RollbackEntry]:
+        """Roll back the work that job ``job_id`` kept (it ran under the ``keep`` policy and
+        failed, was cancelled, or was interrupted), typically from another process.
+
+        Build the action from the job's params first (``MyAction(store.get(job_id).params)``,
+        with the same client as the run): its :meth:`build_workflow` rebuilds the steps, which
+        must be the ones the job ran. Then each completed step that was not rolled back gets its
+        ``rollback(context, result)``, newest first, with ``result`` rebuilt from the stored
+        ``data`` and ``rollback_data`` and ``context`` a new one from :meth:`build_workflow`.
+        Each step's rollback is recorded as it ends, the report is appended to the job's, and
+        the job is no longer resumable. Undo actions registered with ``context.on_rollback`` in
+        the run's process are gone and do not run.
+
+        Returns:
+            One entry per step rolled back, newest first (``error`` set where it raised).
+
+        Raises:
+            KeptWorkError: another action, other params, or changed steps; nothing was done.
+            steprail.jobs.JobStoreError: the job has no kept work (see
+                :meth:`~steprail.jobs.JobStore.claim_kept_work`).
+        """
+        from ._kept import roll_back_job
+
+        return roll_back_job(self, store, job_id)
 
     @staticmethod
     def _record_final(
@@ -586,5 +739,6 @@ class BaseAction[P: BaseModel]:
                         if outcome.status == "failed" and not isinstance(outcome.exception, InvalidParamsError)
                         else None
                     ),
+                    resumable=outcome.resumable and outcome.status != "success",
                 )
             )

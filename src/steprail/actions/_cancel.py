@@ -37,7 +37,10 @@ class JobCancelled(Exception):  # noqa: N818 - it names the event, like Keyboard
     It is an ``Exception`` on purpose: the orchestrator then treats it like a failure of the
     running step and rolls back with a full report. A step that swallows it with ``except
     Exception`` only delays the stop: the action raises it again as soon as that step returns.
+    No retry policy retries it (``steprail_no_retry``).
     """
+
+    steprail_no_retry = True
 
     def __init__(self, signum: int) -> None:
         self.signum = signum

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generic, cast
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar
 
+from .._orchestrator import FailurePolicy
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
@@ -181,6 +182,8 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
         work_dir: Where the run writes (exported data, converted data, the model); a new
             temporary folder by default.
         handle_signals: See :class:`~steprail.actions.BaseAction`.
+        on_failure: See :class:`~steprail.actions.BaseAction`.
+        checkpoints: See :class:`~steprail.actions.BaseAction`.
 
     Attributes:
         target_format: Set it (``'yolo'``, ``'coco'`` or ``'voc'``) to get the default workflow.
@@ -206,8 +209,12 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
         client: Backend | None = None,
         work_dir: str | os.PathLike[str] | None = None,
         handle_signals: bool = False,
+        on_failure: FailurePolicy | None = None,
+        checkpoints: bool | None = None,
     ) -> None:
-        super().__init__(params, runtime=runtime, handle_signals=handle_signals)
+        super().__init__(
+            params, runtime=runtime, handle_signals=handle_signals, on_failure=on_failure, checkpoints=checkpoints
+        )
         self.client = client
         self._work_dir = Path(os.fspath(work_dir)).absolute() if work_dir is not None else None
 

@@ -23,6 +23,7 @@ from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, StoreFailedDuri
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from .._orchestrator import FailurePolicy
     from ..actions import ActionOutcome
     from ..jobs import JobRecord, JobStore, PlannedStep
 
@@ -153,6 +154,16 @@ TracebackOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of text.")]
+OnFailureOption = Annotated[
+    str | None,
+    typer.Option(
+        "--on-failure",
+        metavar="rollback|keep",
+        help="On a failure or cancellation, roll completed steps back, or keep their work to resume or "
+        "roll back later (steprail jobs rollback) [default: the action's, normally rollback].",
+        show_default=False,
+    ),
+]
 
 
 def _stdout() -> Console:
@@ -228,6 +239,7 @@ def run(
             "--json", metavar="", help="Print the outcome as JSON on stdout (progress lines go to stderr)."
         ),
     ] = False,
+    on_failure: OnFailureOption = None,
 ) -> None:
     """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 3 job store failed
     during the job, 130 cancelled."""
@@ -238,6 +250,7 @@ def run(
     from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path
 
     with _bad_input():
+        policy = _failure_policy(on_failure)
         action_class = load_action(target)
         params = collect_params(params_file, param or [], action_class.params_model)
         root = resolve_home(home)
@@ -255,6 +268,7 @@ def run(
                     json_log=json_log,
                     late=late,
                     show_traceback=show_traceback,
+                    on_failure=policy,
                 )
             outcome = result.outcome
             if isinstance(outcome.exception, InvalidParamsError):
@@ -268,6 +282,17 @@ def run(
             for line in failure_lines(outcome, result.job_id, traceback_shown=show_traceback):
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(result.exit_code)
+
+
+def _failure_policy(value: str | None) -> FailurePolicy | None:
+    from .._orchestrator import checked_policy
+
+    if value is None:
+        return None
+    try:
+        return checked_policy(value)
+    except ValueError as error:
+        raise UsageProblem(f"--on-failure: {error}".replace("on_failure must be", "must be")) from None
 
 
 @app.command(cls=_Command)
@@ -376,6 +401,18 @@ def job_json(job: JobRecord) -> dict[str, Any]:
             for s in job.steps
         ],
         "traceback": job.traceback,
+        "resumable": job.resumable,
+        "attempts": [
+            {
+                "number": a.number,
+                "started_at": a.started_at.isoformat(),
+                "from_step": a.from_step,
+                "previous_status": a.previous_status,
+                "previous_error": a.previous_error,
+                "forced": a.forced,
+            }
+            for a in job.attempts
+        ],
     }
 
 
@@ -432,6 +469,110 @@ def jobs_show(
                     highlight=False,
                     soft_wrap=True,
                 )
+
+
+@jobs_app.command("rollback", cls=_Command)
+def jobs_rollback(
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="A job that kept its work (run with --on-failure keep).")],
+    home: HomeOption = None,
+    store: StoreOption = None,
+    lock_timeout: LockTimeoutOption = 5.0,
+) -> None:
+    """Roll back the work a failed, cancelled or interrupted job kept: each completed step's rollback,
+    newest first. Exit code: 0 all rolled back, 1 some rollback failed, 2 bad input."""
+    from ..actions import KeptWorkError
+    from ..jobs import JobNotFoundError, JobStoreError
+    from ._loading import load_action
+    from ._runner import open_store, resolve_home, roll_back_kept_work, store_path, store_problem
+
+    with _bad_input():
+        root = resolve_home(home)
+        path = store_path(root, store)
+        if not path.exists():
+            raise UsageProblem(f"there is no job {job_id}: {path} does not exist")
+        with open_store(path, lock_timeout) as job_store:
+            try:
+                action_class = load_action(job_store.get(job_id).action)
+                entries = roll_back_kept_work(action_class, job_store, job_id, root)
+            except JobNotFoundError as error:
+                raise UsageProblem(f"{error}; list the jobs with: steprail jobs list") from error
+            except KeptWorkError as error:
+                raise UsageProblem(str(error)) from error
+            except JobStoreError as error:
+                if type(error) is JobStoreError:  # the job has no kept work: the user's choice of job
+                    raise UsageProblem(str(error)) from error
+                raise store_problem(error) from error
+        console = _stdout()
+        for entry in entries:
+            result = "ok" if entry.error is None else f"FAILED: {entry.error}"
+            console.print(f"{entry.step}.rollback(): {result}", markup=False, highlight=False, soft_wrap=True)
+        failed = sum(entry.error is not None for entry in entries)
+        console.print(
+            f"job {job_id}: rolled back {len(entries) - failed} of {len(entries)} kept step(s)",
+            markup=False,
+            highlight=False,
+        )
+    raise typer.Exit(1 if failed else EXIT_OK)
+
+
+@jobs_app.command("resume", cls=_Command)
+def jobs_resume(
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="A job that kept its work (--on-failure keep) or was interrupted.")],
+    force: Annotated[
+        bool, typer.Option("--force", metavar="", help="Resume even though the action's steps or params changed (recorded).")
+    ] = False,
+    home: HomeOption = None,
+    store: StoreOption = None,
+    json_log: JsonLogOption = None,
+    plain: PlainOption = False,
+    lock_timeout: LockTimeoutOption = 5.0,
+    show_traceback: TracebackOption = False,
+    on_failure: OnFailureOption = None,
+) -> None:
+    """Continue a job from the first step that did not complete, as a new attempt of the same job.
+    Exit codes as for run."""
+    from ..jobs import JobNotFoundError, JobStoreError
+    from ._loading import load_action
+    from ._render import failure_lines, outcome_table, result_line
+    from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path, store_problem
+
+    with _bad_input():
+        policy = _failure_policy(on_failure)
+        root = resolve_home(home)
+        path = store_path(root, store)
+        if not path.exists():
+            raise UsageProblem(f"there is no job {job_id}: {path} does not exist")
+        console = _stdout()
+        with late_signals_noted() as late:
+            with open_store(path, lock_timeout) as job_store:
+                try:
+                    job = job_store.get(job_id)
+                except JobNotFoundError as error:
+                    raise UsageProblem(f"{error}; list the jobs with: steprail jobs list") from error
+                except JobStoreError as error:
+                    raise store_problem(error) from error
+                action_class = load_action(job.action)
+                result = run_action(
+                    action_class,
+                    job.params,
+                    home=root,
+                    store=job_store,
+                    console=console,
+                    plain=True if plain else None,
+                    json_log=json_log,
+                    late=late,
+                    show_traceback=show_traceback,
+                    on_failure=policy,
+                    resume=job_id,
+                    force=force,
+                )
+            outcome = result.outcome
+            console.print(outcome_table(outcome, result.job_id))
+            if outcome.summary and outcome.status == "success":
+                console.print(result_line(outcome.summary), markup=False, highlight=False, soft_wrap=True)
+            for line in failure_lines(outcome, result.job_id, traceback_shown=show_traceback):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(result.exit_code)
 
 
 @app.command(cls=_Command)

@@ -133,7 +133,19 @@ def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown
     if outcome.status == "failed" and not traceback_shown and failure_traceback(outcome.exception):
         shown_id = job_id if job_id is not None else "ID"
         lines.append(f"  the traceback: steprail jobs show {shown_id} --traceback (or run again with --traceback)")
+    if outcome.resumable and job_id is not None:
+        lines.extend(kept_work_lines(job_id, [step.name for step in outcome.steps if step.status == "success"]))
     return lines
+
+
+def kept_work_lines(job_id: int, kept: list[str]) -> list[str]:
+    """What a job's kept work is and how to act on it (a job that ran under ``--on-failure keep``)."""
+    what = ", ".join(kept) if kept else "none (no step completed)"
+    return [
+        f"kept work of completed steps: {what}",
+        f"  resume it: steprail jobs resume {job_id}",
+        f"  roll it back: steprail jobs rollback {job_id}",
+    ]
 
 
 def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> dict[str, Any]:
@@ -317,6 +329,19 @@ def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = Fals
         console.print(table)
     for step_name, metrics in job.metrics.items():
         console.print(f"metrics {step_name or '(job)'}: {format_metrics(metrics)}", markup=False, highlight=False, soft_wrap=True)
+    if job.resumable:
+        for line in kept_work_lines(job.id, [step.name for step in job.kept_steps]):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for attempt in job.attempts:
+        start = job.steps[attempt.from_step].name if attempt.from_step < len(job.steps) else "(the end)"
+        line = (
+            f"attempt {attempt.number}: resumed {_when(attempt.started_at)} from step {attempt.from_step + 1}"
+            f" ({start}) after {attempt.previous_status}"
+            + (f": {attempt.previous_error}" if attempt.previous_error else "")
+        )
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if attempt.forced:
+            console.print("  forced despite: " + attempt.forced.replace("\n", "; "), markup=False, highlight=False, soft_wrap=True)
     if job.rollback:
         console.print("rollback:")
         for entry in job.rollback:

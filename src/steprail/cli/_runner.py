@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError
+from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError, KeptWorkError
 from ..actions._cancel import CANCEL_SIGNALS
 from ..datasets import LocalBackend
 from ..jobs import (
@@ -34,6 +34,8 @@ from ..jobs import (
     JsonLinesRuntime,
     LoggingRuntime,
 )
+from .._errors import RollbackEntry
+from .._orchestrator import FailurePolicy
 from .._runtime import RuntimeContext
 from .._logging import get_logger
 from ._errors import (
@@ -203,6 +205,21 @@ def open_backend(root: Path) -> LocalBackend:
         ) from error
 
 
+def roll_back_kept_work(action_class: type[BaseAction[Any]], store: JobStore, job_id: int, home: Path) -> list[RollbackEntry]:
+    """``steprail jobs rollback``: rebuild job ``job_id``'s action from its recorded params (a
+    training action with the local backend under ``home`` and the job's work folder, as
+    :func:`run_action` gave it) and roll back the work the job kept."""
+    params = store.get(job_id).params
+    if not issubclass(action_class, BaseTrainAction):
+        return action_class(params).roll_back_job(store, job_id)
+    backend = open_backend(home / "backend")
+    try:
+        work_dir = home / "work" / f"job-{job_id}"
+        return action_class(params, client=backend, work_dir=work_dir).roll_back_job(store, job_id)
+    finally:
+        backend.close()
+
+
 @dataclass
 class RunResult:
     """What :func:`run_action` did."""
@@ -224,11 +241,16 @@ def run_action(
     json_log: Path | None,
     late: LateSignals | None = None,
     show_traceback: bool = False,
+    on_failure: FailurePolicy | None = None,
+    resume: int | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
     cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
     and a work folder ``<home>/work/job-<id>``. ``show_traceback`` prints the traceback of a
-    step's exception as soon as the job fails."""
+    step's exception as soon as the job fails; ``on_failure`` overrides the action's failure
+    policy. With ``resume`` (a job id), the run is a new attempt of that job (``force`` accepts
+    a changed workflow): see :meth:`BaseAction.resume`."""
     jobs = JobRuntime(store)
     work_dirs = _WorkDirPerJob(jobs, home)
     console_sink = ConsoleRuntime(console, plain=plain, show_traceback=show_traceback)
@@ -247,14 +269,23 @@ def run_action(
     action: BaseAction[Any]
     if issubclass(action_class, BaseTrainAction):
         backend = open_backend(home / "backend")
-        work_dirs.action = action_class(params, runtime=runtime, client=backend, handle_signals=True)
+        # A resumed job goes on in the folder of its earlier attempts (its steps are built before
+        # the job is claimed, so the folder is known now rather than from job_created).
+        work_dir = None if resume is None else home / "work" / f"job-{resume}"
+        work_dirs.action = action_class(
+            params, runtime=runtime, client=backend, work_dir=work_dir, handle_signals=True, on_failure=on_failure
+        )
         action = work_dirs.action
     else:
-        action = action_class(params, runtime=runtime, handle_signals=True)
+        action = action_class(params, runtime=runtime, handle_signals=True, on_failure=on_failure)
     try:
-        outcome = action.run()
+        outcome = action.run() if resume is None else action.resume(resume, force=force)
+    except KeptWorkError as error:  # a changed workflow, another action: nothing was done
+        raise UsageProblem(str(error)) from error
     except JobStoreError as error:
         if jobs.job_id is None:  # nothing was recorded and no step ran: bad input
+            if type(error) is JobStoreError:  # the job cannot be resumed: the user's choice of job
+                raise UsageProblem(str(error)) from error
             raise store_problem(error) from error
         notes = "; ".join(note.removeprefix("steprail: ") for note in getattr(error, "__notes__", ()))
         raise StoreFailedDuringJob(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from steprail._checkpoint import NOT_CHECKPOINTED
 from steprail._context import BaseStepContext
 from steprail._result import StepResult
 from steprail._step import BaseStep
@@ -80,7 +81,8 @@ class DatasetContext(BaseStepContext):
 
     params: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
-    client: Backend = field(default_factory=_default_client)
+    # A connection: never saved in a checkpoint; a resumed run gets the action's client.
+    client: Backend = field(default_factory=_default_client, metadata=NOT_CHECKPOINTED)
 
 
 class ConfiguredStep[C: BaseStepContext](BaseStep[C]):

@@ -12,6 +12,7 @@ from ._events import JOB_TRANSITIONS, ActionRuntime, JobOutcome, JobState, JobSt
 from ._logging_sink import LoggingRuntime
 from ._sinks import ConsoleRuntime, FanOutRuntime, JobRuntime, JsonLinesRuntime, format_metrics
 from ._store import (
+    JobAttempt,
     JobLog,
     JobNotFoundError,
     JobRecord,
@@ -30,6 +31,7 @@ __all__ = [
     "ConsoleRuntime",
     "FanOutRuntime",
     "JOB_TRANSITIONS",
+    "JobAttempt",
     "JobLog",
     "JobNotFoundError",
     "JobOutcome",

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import RollbackEntry
 from .._runtime import RuntimeContext
+
+if TYPE_CHECKING:
+    from ._store import JobRecord, JobStore
 
 __all__ = [
     "ActionRuntime",
@@ -36,7 +39,9 @@ is gone (it is derived on read, never written)."""
 #: Every transition a job's record may make, defined once: a job is created ``pending``; it
 #: starts ``running`` once its params are valid; it ends ``success``, ``failed`` or ``cancelled``
 #: (``failed`` straight from ``pending`` when the params are invalid, ``cancelled`` when a signal
-#: came before the run started). An ended job never changes again. ``interrupted`` is never
+#: came before the run started). An ended job never changes again, with one exception outside
+#: this table: a resume (``JobStore.resume_job``) makes a resumable ``failed``/``cancelled`` job,
+#: or an ``interrupted`` one, ``running`` again as a new attempt. ``interrupted`` is never
 #: written: it is how a ``pending``/``running`` record reads once its process has died.
 JOB_TRANSITIONS: Final[Mapping[JobStatus, frozenset[JobStatus]]] = {
     "pending": frozenset({"running", "failed", "cancelled"}),
@@ -75,7 +80,14 @@ class PlannedStep:
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
-    """How one step of a job ended."""
+    """How one step of a job ended.
+
+    Attributes:
+        rollback_data: For a success, its result's ``rollback_data``: what the step's
+            ``rollback`` needs to undo its work later, in another process (``None`` otherwise).
+        checkpoint: For a success, when the run writes checkpoints, the context's saved fields
+            after the step (``{"fields": {...}, "not_saved": [...]}``, see docs/resume.md).
+    """
 
     order: int
     name: str
@@ -83,6 +95,8 @@ class StepOutcome:
     duration: float
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    rollback_data: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +111,8 @@ class JobOutcome:
         duration: Wall-clock seconds from start to end.
         traceback: The formatted traceback of the exception a step (or ``execute``) raised when
             that ended the job; ``None`` otherwise.
+        resumable: The run failed or was cancelled under the ``keep`` failure policy: its
+            completed steps' work was kept, to be resumed or rolled back later.
     """
 
     status: Literal["success", "failed", "cancelled"]
@@ -105,6 +121,7 @@ class JobOutcome:
     summary: dict[str, Any]
     duration: float
     traceback: str | None = None
+    resumable: bool = False
 
 
 class ActionRuntime(RuntimeContext):
@@ -112,6 +129,20 @@ class ActionRuntime(RuntimeContext):
 
     Every hook does nothing here; subclasses override the ones they care about.
     """
+
+    @property
+    def records_checkpoints(self) -> bool:
+        """Whether this runtime keeps checkpoints (the action takes them only then)."""
+        return False
+
+    def job_store(self) -> JobStore | None:
+        """The job store this runtime records the job in, if any (what a resume claims in)."""
+        return None
+
+    def job_resumed(self, job: JobRecord) -> None:
+        """The run is a new attempt of ``job`` (as claimed: ``job.attempt`` is this attempt's
+        number, ``job.attempts[-1].from_step`` the first step it runs). Called instead of
+        :meth:`job_created`; :meth:`job_started` follows as for a new job."""
 
     def job_created(self, action: str, params: Mapping[str, Any]) -> None:
         """A job for ``action`` with the raw (not yet validated) ``params`` exists."""
@@ -124,6 +155,11 @@ class ActionRuntime(RuntimeContext):
 
     def step_finished(self, outcome: StepOutcome) -> None:
         """A step ended (succeeded, failed, was skipped or was cancelled)."""
+
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Attempt ``attempt`` of ``step`` failed with ``error`` (recorded by
+        :meth:`step_finished`) and its undo actions ran; attempt ``attempt + 1`` starts in
+        ``wait`` seconds (with a new :meth:`step_started`)."""
 
     def step_rolled_back(self, entry: RollbackEntry) -> None:
         """A step's rollback ended: its ``rollback`` and its undo actions ran. ``entry.error`` is

@@ -21,7 +21,7 @@ from .._extras import missing_extra_error
 from .._orchestrator import STOPPED
 from .._runtime import RuntimeContext
 from ._events import ActionRuntime, JobOutcome, PlannedStep, StepOutcome
-from ._store import JobStore, rollback_report, to_json
+from ._store import JobRecord, JobStore, rollback_report, to_json
 
 if TYPE_CHECKING:
     # rich comes with the steprail[cli] extra: only ConsoleRuntime imports it, when it is made.
@@ -75,6 +75,21 @@ class JobRuntime(ActionRuntime):
         self._orders: dict[str, int] = {}
         self._current: str | None = None
         self._step_percent: dict[int, int] = {}
+        self._resumed = False
+
+    @property
+    def records_checkpoints(self) -> bool:
+        """True: checkpoints are written with each step's success."""
+        return True
+
+    def job_store(self) -> JobStore:
+        """The store this runtime writes."""
+        return self.store
+
+    def job_resumed(self, job: JobRecord) -> None:
+        """Record into ``job`` (claimed by the resume) instead of a new job."""
+        self.job_id = job.id
+        self._resumed = True
 
     def _job(self) -> int:
         if self.job_id is None:
@@ -86,9 +101,10 @@ class JobRuntime(ActionRuntime):
         self.job_id = self.store.create_job(action, params)
 
     def job_started(self, params: Mapping[str, Any], steps: Sequence[PlannedStep]) -> None:
-        """Mark the job ``running`` and record its plan."""
+        """Mark the job ``running`` and record its plan (a resumed job was marked by its claim)."""
         self._orders = {step.name: step.order for step in steps}
-        self.store.start_job(self._job(), steps, params)
+        if not self._resumed:
+            self.store.start_job(self._job(), steps, params)
 
     def step_started(self, step: PlannedStep) -> None:
         """Mark the step ``running``."""
@@ -98,9 +114,22 @@ class JobRuntime(ActionRuntime):
     def step_finished(self, outcome: StepOutcome) -> None:
         """Record the step's status, duration, result data and error."""
         self.store.step_finished(
-            self._job(), outcome.order, outcome.status, outcome.duration, outcome.data, outcome.error
+            self._job(),
+            outcome.order,
+            outcome.status,
+            outcome.duration,
+            outcome.data,
+            outcome.error,
+            outcome.rollback_data,
+            outcome.checkpoint,
         )
         self._current = None
+
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Log the retry in the job's events (``step_retry``, with the attempt and its error)."""
+        self.store.add_log(
+            self._job(), "step_retry", {"attempt": attempt, "error": error, "wait": round(wait, 3)}, None, step.name
+        )
 
     def step_rolled_back(self, entry: RollbackEntry) -> None:
         """Record that the step's rollback ended (one cut short stays not rolled back)."""
@@ -118,6 +147,7 @@ class JobRuntime(ActionRuntime):
             rollback=outcome.rollback,
             summary=outcome.summary,
             traceback=outcome.traceback,
+            resumable=outcome.resumable,
         )
 
     def log(self, event: str, data: dict[str, Any], file: str | None = None) -> None:
@@ -191,6 +221,16 @@ class ConsoleRuntime(ActionRuntime):
     def job_created(self, action: str, params: Mapping[str, Any]) -> None:
         """Print which action runs."""
         self._line(f"job: {action}")
+
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Print that the step is tried again."""
+        self._line(f"  {step.name}: attempt {attempt} failed ({error}); retrying in {wait:.1f}s")
+
+    def job_resumed(self, job: JobRecord) -> None:
+        """Print which job resumes, and from which step."""
+        start = job.attempts[-1].from_step if job.attempts else 0
+        where = f"step {start + 1} ({job.steps[start].name})" if start < len(job.steps) else "the end"
+        self._line(f"job {job.id}: {job.action}, attempt {job.attempt}, resumed from {where}")
 
     def job_started(self, params: Mapping[str, Any], steps: Sequence[PlannedStep]) -> None:
         """Start the bars (or print the plan in plain mode)."""
@@ -324,6 +364,11 @@ class JsonLinesRuntime(ActionRuntime):
         """Write ``job_created``."""
         self._write("job_created", action=action, params=dict(params))
 
+    def job_resumed(self, job: JobRecord) -> None:
+        """Write ``job_resumed`` (job id, attempt, first step run)."""
+        start = job.attempts[-1].from_step if job.attempts else 0
+        self._write("job_resumed", action=job.action, job_id=job.id, attempt=job.attempt, from_step=start)
+
     def job_started(self, params: Mapping[str, Any], steps: Sequence[PlannedStep]) -> None:
         """Write ``job_started`` with the plan."""
         plan = [
@@ -393,10 +438,28 @@ class FanOutRuntime(ActionRuntime):
         self.keep = keep
         self._listeners = tuple(sink for sink in sinks if isinstance(sink, ActionRuntime))
 
+    @property
+    def records_checkpoints(self) -> bool:
+        """Whether any sink keeps checkpoints."""
+        return any(sink.records_checkpoints for sink in self._listeners)
+
+    def job_store(self) -> JobStore | None:
+        """The first sink's job store, if one has a store."""
+        for sink in self._listeners:
+            store = sink.job_store()
+            if store is not None:
+                return store
+        return None
+
     def job_created(self, action: str, params: Mapping[str, Any]) -> None:
         """Forward."""
         for sink in self._listeners:
             sink.job_created(action, params)
+
+    def job_resumed(self, job: JobRecord) -> None:
+        """Forward."""
+        for sink in self._listeners:
+            sink.job_resumed(job)
 
     def job_started(self, params: Mapping[str, Any], steps: Sequence[PlannedStep]) -> None:
         """Forward."""
@@ -412,6 +475,11 @@ class FanOutRuntime(ActionRuntime):
         """Forward."""
         for sink in self._listeners:
             sink.step_finished(outcome)
+
+    def step_retrying(self, step: PlannedStep, attempt: int, error: str, wait: float) -> None:
+        """Forward."""
+        for sink in self._listeners:
+            sink.step_retrying(step, attempt, error, wait)
 
     def step_rolled_back(self, entry: RollbackEntry) -> None:
         """Forward."""

@@ -17,7 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -27,6 +27,7 @@ from .._logging import get_logger
 from ._events import JOB_TRANSITIONS, JobState, JobStatus, PlannedStep, StepStatus
 
 __all__ = [
+    "JobAttempt",
     "JobLog",
     "JobNotFoundError",
     "JobRecord",
@@ -43,12 +44,20 @@ __all__ = [
 
 #: The schema this code writes (``PRAGMA user_version``). A store of an older version this code
 #: knows is migrated in place when opened for writing (and read as it is when opened read-only);
-#: any other version is refused. Version 2 added ``jobs.traceback``.
-SCHEMA_VERSION: Final = 2
+#: any other version is refused. Version 2 added ``jobs.traceback``; version 3 added what keeping
+#: and resuming work needs: ``jobs.resumable``, ``jobs.attempts`` and
+#: ``steps.rollback_data``, ``steps.checkpoint``.
+SCHEMA_VERSION: Final = 3
 # Each migration takes a store from the version before it to the key's version, in one
 # transaction. Only columns are ever added, so code of the older version can still read it.
 _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
     2: ("ALTER TABLE jobs ADD COLUMN traceback TEXT",),
+    3: (
+        "ALTER TABLE jobs ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE steps ADD COLUMN rollback_data TEXT",
+        "ALTER TABLE steps ADD COLUMN checkpoint TEXT",
+    ),
 }
 #: A job on another host is presumed dead when it has not written anything for this long.
 REMOTE_STALE_SECONDS: Final = 3600.0
@@ -77,7 +86,9 @@ CREATE TABLE jobs (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     pid_started TEXT,
-    traceback TEXT
+    traceback TEXT,
+    resumable INTEGER NOT NULL DEFAULT 0,
+    attempts TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE steps (
     job_id INTEGER NOT NULL REFERENCES jobs (id),
@@ -97,6 +108,8 @@ CREATE TABLE steps (
     error TEXT,
     rolled_back INTEGER NOT NULL DEFAULT 0,
     rollback_error TEXT,
+    rollback_data TEXT,
+    checkpoint TEXT,
     PRIMARY KEY (job_id, position)
 );
 CREATE TABLE logs (
@@ -197,6 +210,41 @@ class StepRecord:
     error: str | None
     rolled_back: bool
     rollback_error: str | None
+    #: What the step's ``rollback`` needs (its result's ``rollback_data``, as JSON), for a
+    #: success recorded by schema version 3 or later; ``None`` otherwise.
+    rollback_data: dict[str, Any] | None = None
+    #: The context's saved fields after the step succeeded (see docs/resume.md), when the run
+    #: wrote checkpoints: ``{"fields": {...}, "not_saved": [...]}``.
+    checkpoint: dict[str, Any] | None = None
+
+    @property
+    def kept(self) -> bool:
+        """Whether the step's work is in place: it succeeded and was not rolled back."""
+        return self.status == "success" and not self.rolled_back
+
+
+@dataclass(frozen=True, slots=True)
+class JobAttempt:
+    """One run of a job after the first: a resume.
+
+    Attributes:
+        number: 2 for the first resume, and so on (the first run is attempt 1).
+        started_at: When the resume claimed the job.
+        from_step: The position of the first step it ran (the steps before were restored).
+        previous_status: How the attempt before it ended (``failed``, ``cancelled`` or
+            ``interrupted``) and ``previous_error`` its error.
+        forced: The workflow differences accepted with ``force``, ``None`` when there were none.
+        host: Where it ran; ``pid`` its process.
+    """
+
+    number: int
+    started_at: datetime
+    from_step: int
+    previous_status: str
+    previous_error: str | None
+    forced: str | None
+    host: str
+    pid: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +274,8 @@ class JobRecord:
         traceback: The formatted traceback of the exception that ended the job, when one did
             (``None`` for a success, a step that returned a failed result, or a job recorded
             before the store kept tracebacks).
+        resumable: The job ended ``failed`` or ``cancelled`` under the ``keep`` failure policy
+            and its completed steps' work was neither rolled back nor resumed since.
     """
 
     id: int
@@ -246,6 +296,18 @@ class JobRecord:
     pid: int
     steps: list[StepRecord]
     traceback: str | None = None
+    resumable: bool = False
+    attempts: list[JobAttempt] = field(default_factory=list)
+
+    @property
+    def attempt(self) -> int:
+        """The number of the latest run of the job: 1, or 1 + how many times it was resumed."""
+        return 1 + len(self.attempts)
+
+    @property
+    def kept_steps(self) -> list[StepRecord]:
+        """The steps whose work is in place (succeeded, not rolled back), in run order."""
+        return [step for step in self.steps if step.kept]
 
     @property
     def duration(self) -> float | None:
@@ -652,14 +714,20 @@ class JobStore:
         duration: float,
         data: Mapping[str, Any],
         error: str | None,
+        rollback_data: Mapping[str, Any] | None = None,
+        checkpoint: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record how step ``order`` ended."""
+        """Record how step ``order`` ended; for a success also what its ``rollback`` needs and
+        the ``checkpoint`` of the context, in the same transaction."""
         now = _now()
+        kept = None if rollback_data is None else to_json(dict(rollback_data))
+        saved = None if checkpoint is None else to_json(dict(checkpoint))
         with self._transaction() as conn:
             conn.execute(
                 "UPDATE steps SET status = ?, finished_at = ?, duration = ?, data = ?, error = ?,"
-                " started_at = COALESCE(started_at, ?) WHERE job_id = ? AND position = ?",
-                (status, now, duration, to_json(dict(data)), error, now, job_id, order),
+                " rollback_data = ?, checkpoint = ?, started_at = COALESCE(started_at, ?)"
+                " WHERE job_id = ? AND position = ?",
+                (status, now, duration, to_json(dict(data)), error, kept, saved, now, job_id, order),
             )
             self._touch(conn, job_id)
 
@@ -720,12 +788,17 @@ class JobStore:
         rollback: Sequence[RollbackEntry] = (),
         summary: Mapping[str, Any] | None = None,
         traceback: str | None = None,
+        resumable: bool = False,
     ) -> None:
-        """Record the job's final status, error, rollback report, summary and (when an exception
-        ended it) the formatted ``traceback``."""
+        """Record the job's final status, error, rollback report, summary, (when an exception
+        ended it) the formatted ``traceback``, and whether its kept work can be resumed or rolled
+        back later (``resumable``, only for ``failed`` or ``cancelled``)."""
         if status not in ("success", "failed", "cancelled"):
             raise ValueError(f"a job finishes as success, failed or cancelled, not {status!r}")
+        if resumable and status == "success":
+            raise ValueError("a job that succeeded has nothing to resume")
         extra = ", progress = 100" if status == "success" else ""
+        extra += ", resumable = 1" if resumable else ""
         with self._transaction() as conn:
             self._move(conn, job_id, status)
             self._touch(
@@ -739,6 +812,116 @@ class JobStore:
                 _now(),
                 traceback,
             )
+
+    def claim_kept_work(self, job_id: int) -> JobRecord:
+        """Take job ``job_id``'s kept work to roll it back: the job is read and its ``resumable``
+        flag cleared in one transaction, so that two processes cannot both act on it.
+
+        Raises:
+            JobNotFoundError: there is no such job.
+            JobStoreError: the job has no kept work (it succeeded, is still running, was rolled
+                back or ran under the ``rollback`` policy).
+        """
+        with self._transaction() as conn:
+            job = self._read_job(conn, job_id)
+            if job.status not in ("failed", "cancelled", "interrupted") or not job.kept_steps:
+                why = (
+                    "it is still running"
+                    if job.status in ("pending", "running")
+                    else "it succeeded"
+                    if job.status == "success"
+                    else "none of its steps' work is in place (it was rolled back, or no step completed)"
+                )
+                raise JobStoreError(f"job {job_id} ({job.status}) has no kept work to roll back: {why}")
+            self._touch(conn, job_id, "resumable = 0")
+        return job
+
+    def resume_job(
+        self,
+        job_id: int,
+        *,
+        params: Mapping[str, Any],
+        plan: Sequence[PlannedStep],
+        forced: str | None = None,
+    ) -> JobRecord:
+        """Claim job ``job_id`` for a new attempt, in one transaction, and return it as claimed.
+
+        The job must be resumable (it failed or was cancelled under the ``keep`` policy) or
+        ``interrupted`` (its process is gone). The first step to run is the first one that is
+        not kept with a checkpoint (a success that was not rolled back and saved the context,
+        or a skipped step); it and every later step are reset to ``pending``. The job becomes
+        ``running`` in this process with ``params`` and the steps of ``plan`` (which differ from
+        the recorded ones only when a resume was forced), and the attempt is appended to
+        :attr:`JobRecord.attempts`.
+
+        Raises:
+            JobNotFoundError: there is no such job.
+            JobStoreError: the job is not resumable; nothing was changed.
+        """
+        with self._transaction() as conn:
+            job = self._read_job(conn, job_id)
+            why = not_resumable(job)
+            if why is not None:
+                raise JobStoreError(f"job {job_id} ({job.status}) cannot be resumed: {why}")
+            start = resume_point(job.steps)
+            attempt = {
+                "number": job.attempt + 1,
+                "started_at": _now(),
+                "from_step": start,
+                "previous_status": job.status,
+                "previous_error": job.error,
+                "forced": forced,
+                "host": self._host,
+                "pid": self._pid,
+            }
+            attempts = json.loads(conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
+            self._touch(
+                conn,
+                job_id,
+                "status = 'running', resumable = 0, error = NULL, traceback = NULL, finished_at = NULL,"
+                " params = ?, attempts = ?, host = ?, pid = ?, pid_started = ?",
+                _checked_params(to_json(dict(params))),
+                to_json([*attempts, attempt]),
+                self._host,
+                self._pid,
+                self._pid_started,
+            )
+            conn.execute(
+                "UPDATE steps SET status = 'pending', progress_current = NULL, progress_total = NULL,"
+                " started_at = NULL, finished_at = NULL, duration = NULL, data = '{}', error = NULL,"
+                " rolled_back = 0, rollback_error = NULL, rollback_data = NULL, checkpoint = NULL"
+                " WHERE job_id = ? AND position >= ?",
+                (job_id, start),
+            )
+            # A forced resume runs another plan: the rows describe the steps that run now.
+            conn.execute("DELETE FROM steps WHERE job_id = ? AND position >= ?", (job_id, len(plan)))
+            for s in plan:
+                conn.execute(
+                    "INSERT INTO steps (job_id, position, name, kind, weight, share, can_roll_back, status)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (job_id, position) DO UPDATE SET"
+                    " name = excluded.name, kind = excluded.kind, weight = excluded.weight,"
+                    " share = excluded.share, can_roll_back = excluded.can_roll_back",
+                    (job_id, s.order, s.name, s.kind, s.weight, s.share, int(s.can_roll_back)),
+                )
+            return self._read_job(conn, job_id)
+
+    def _read_job(self, conn: sqlite3.Connection, job_id: int) -> JobRecord:
+        row = conn.execute(f"SELECT {self._job_columns()} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+        steps = conn.execute(
+            f"SELECT {self._step_columns()} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
+        ).fetchall()
+        return self._job(row, [self._step(s) for s in steps])
+
+    def add_rollback(self, job_id: int, entries: Sequence[RollbackEntry]) -> None:
+        """Append ``entries`` to job ``job_id``'s rollback report (a later rollback of kept work)."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT rollback FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+            report = json.loads(row[0]) + rollback_report(entries)
+            self._touch(conn, job_id, "rollback = ?", to_json(report))
 
     def _move(self, conn: sqlite3.Connection, job_id: int, status: JobStatus) -> None:
         """Refuse a transition :data:`JOB_TRANSITIONS` does not allow (inside the change, so the
@@ -771,7 +954,7 @@ class JobStore:
             if row is None:
                 raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
             steps = self._conn.execute(
-                f"SELECT {_STEP_COLUMNS} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
+                f"SELECT {self._step_columns()} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
             ).fetchall()
         return self._job(row, [self._step(s) for s in steps])
 
@@ -799,13 +982,20 @@ class JobStore:
         ]
 
     def _job_columns(self) -> str:
-        # A version 1 store opened read-only has no traceback column: read it as NULL.
-        return _JOB_COLUMNS + (", traceback" if self._version >= 2 else ", NULL")
+        # An older store opened read-only lacks the later columns: read them as their defaults.
+        return (
+            _JOB_COLUMNS
+            + (", traceback" if self._version >= 2 else ", NULL")
+            + (", resumable, attempts" if self._version >= 3 else ", 0, '[]'")
+        )
+
+    def _step_columns(self) -> str:
+        return _STEP_COLUMNS + (", rollback_data, checkpoint" if self._version >= 3 else ", NULL, NULL")
 
     def _job(self, row: tuple[Any, ...], steps: list[StepRecord]) -> JobRecord:
         (
             job_id, action, params, status, progress, error, rollback, summary, metrics,
-            created, started, finished, updated, host, pid, pid_started, traceback,
+            created, started, finished, updated, host, pid, pid_started, traceback, resumable, attempts,
         ) = row  # fmt: skip
         updated_at = datetime.fromisoformat(updated)
         state: JobState = status
@@ -830,13 +1020,16 @@ class JobStore:
             pid=pid,
             steps=steps,
             traceback=traceback,
+            resumable=bool(resumable),
+            attempts=[_attempt(entry) for entry in json.loads(attempts)],
         )
 
     @staticmethod
     def _step(row: tuple[Any, ...]) -> StepRecord:
         (
             order, name, kind, weight, share, can_roll_back, status, current, total,
-            started, finished, duration, data, error, rolled_back, rollback_error,
+            started, finished, duration, data, error, rolled_back, rollback_error, rollback_data,
+            checkpoint,
         ) = row  # fmt: skip
         return StepRecord(
             order=order,
@@ -854,7 +1047,44 @@ class JobStore:
             error=error,
             rolled_back=bool(rolled_back),
             rollback_error=rollback_error,
+            rollback_data=None if rollback_data is None else json.loads(rollback_data),
+            checkpoint=None if checkpoint is None else json.loads(checkpoint),
         )
+
+
+def not_resumable(job: JobRecord) -> str | None:
+    """Why ``job`` cannot be resumed, or ``None`` when it can."""
+    if job.resumable or job.status == "interrupted":
+        return None
+    if job.status == "success":
+        return "it succeeded"
+    if job.status in ("pending", "running"):
+        return "it is still running"
+    return "it ran under the rollback failure policy, or its kept work was rolled back or resumed since"
+
+
+def resume_point(steps: Sequence[StepRecord]) -> int:
+    """The position of the first step a resume runs: the first that is not kept with a
+    checkpoint (skipped steps count as kept: they changed nothing)."""
+    for step in steps:
+        if step.status == "skipped" and not step.rolled_back:
+            continue
+        if not (step.kept and step.checkpoint is not None):
+            return step.order
+    return len(steps)
+
+
+def _attempt(entry: Mapping[str, Any]) -> JobAttempt:
+    return JobAttempt(
+        number=int(entry["number"]),
+        started_at=datetime.fromisoformat(entry["started_at"]),
+        from_step=int(entry["from_step"]),
+        previous_status=str(entry["previous_status"]),
+        previous_error=entry.get("previous_error"),
+        forced=entry.get("forced"),
+        host=str(entry["host"]),
+        pid=int(entry["pid"]),
+    )
 
 
 def _checked_params(encoded: str) -> str:

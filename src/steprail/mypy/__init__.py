@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from mypy.plugin import Plugin
 
-from ._errors import STEPRAIL_CONTEXT, STEPRAIL_INTERNAL, STEPRAIL_NAME, STEPRAIL_WEIGHT
+from ._errors import STEPRAIL_CONTEXT, STEPRAIL_INTERNAL, STEPRAIL_NAME, STEPRAIL_POLICY, STEPRAIL_WEIGHT
 from ._plugin import StepRailPlugin
 
 __all__ = [
     "STEPRAIL_CONTEXT",
     "STEPRAIL_INTERNAL",
     "STEPRAIL_NAME",
+    "STEPRAIL_POLICY",
     "STEPRAIL_WEIGHT",
     "StepRailPlugin",
     "__version__",

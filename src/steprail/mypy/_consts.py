@@ -23,6 +23,8 @@ __all__ = [
     "REGISTER",
     "REGISTRY",
     "REGISTRY_STEP_METHODS",
+    "RETRY_POLICY",
+    "TIME_LIMIT_STEP",
     "TIMING_STEP",
     "UNREGISTER",
     "VALIDATION_STEP",
@@ -36,6 +38,8 @@ BASE_STEP: Final = "steprail._step.BaseStep"
 BASE_CONTEXT: Final = "steprail._context.BaseStepContext"
 REGISTRY: Final = "steprail._registry.StepRegistry"
 ORCHESTRATOR: Final = "steprail._orchestrator.Orchestrator"
+RETRY_POLICY: Final = "steprail._retry.RetryPolicy"
+TIME_LIMIT_STEP: Final = "steprail._timeout.TimeLimitStep"
 WRAPPER_STEP: Final = "steprail._wrappers.WrapperStep"
 LOGGING_STEP: Final = "steprail._wrappers.LoggingStep"
 TIMING_STEP: Final = "steprail._wrappers.TimingStep"

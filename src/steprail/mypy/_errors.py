@@ -10,7 +10,7 @@ from mypy.errorcodes import ErrorCode
 __all__ = [
     "ALL_CODES",
     "STEPRAIL_CATEGORY",
-    "STEPRAIL_CONTEXT", "STEPRAIL_FLOW", "STEPRAIL_INTERNAL", "STEPRAIL_NAME", "STEPRAIL_WEIGHT",
+    "STEPRAIL_CONTEXT", "STEPRAIL_FLOW", "STEPRAIL_INTERNAL", "STEPRAIL_NAME", "STEPRAIL_POLICY", "STEPRAIL_WEIGHT",
 ]
 
 #: Category of every code above (mypy groups codes by it).
@@ -47,6 +47,13 @@ STEPRAIL_FLOW: Final = ErrorCode(
     "A step requires a context field that no earlier step provides, or declares a field that does not exist",
     STEPRAIL_CATEGORY,
 )
+#: ``steprail-policy``: a literal ``RetryPolicy`` count, wait or budget, or a ``TimeLimitStep``
+#: limit, that the run refuses (attempts below 1, a negative wait, a budget or limit of 0 or less).
+STEPRAIL_POLICY: Final = ErrorCode(
+    "steprail-policy",
+    "A literal retry policy or time limit is out of range",
+    STEPRAIL_CATEGORY,
+)
 #: ``steprail-internal``: a note that one of the plugin's checks failed on some code and was
 #: skipped (mypy's own checking went on unchanged). Only reported when the ``report_internal``
 #: setting asks for it.
@@ -56,4 +63,4 @@ STEPRAIL_INTERNAL: Final = ErrorCode(
     STEPRAIL_CATEGORY,
 )
 
-ALL_CODES: Final = (STEPRAIL_CONTEXT, STEPRAIL_WEIGHT, STEPRAIL_NAME, STEPRAIL_FLOW, STEPRAIL_INTERNAL)
+ALL_CODES: Final = (STEPRAIL_CONTEXT, STEPRAIL_WEIGHT, STEPRAIL_NAME, STEPRAIL_FLOW, STEPRAIL_POLICY, STEPRAIL_INTERNAL)

@@ -27,6 +27,8 @@ from ._consts import (
     ORCHESTRATOR,
     REGISTER,
     REGISTRY,
+    RETRY_POLICY,
+    TIME_LIMIT_STEP,
     UNREGISTER,
     WORKFLOW,
 )
@@ -34,6 +36,7 @@ from ._errors import ALL_CODES, STEPRAIL_NAME
 from ._features.flow import check_step_class_flow
 from ._features.context import check_orchestrator_context, check_registry_step, check_workflow_context
 from ._features.names import NameChecker
+from ._features.policy import check_retry_policy, check_time_limit_step
 from ._features.step_info import record_step_class
 from ._features.weight import check_step_class_weight, check_step_constructor_weight
 from ._guard import Guard
@@ -102,6 +105,10 @@ class StepRailPlugin(Plugin):
             WORKFLOW: guard.function_signature("steprail-context", check_workflow_context),
         }
         self._constructor_hook = guard.function("steprail-weight", check_step_constructor_weight)
+        self._policy_hooks: dict[str, Callable[[FunctionContext], Type]] = {
+            RETRY_POLICY: guard.function("steprail-policy", check_retry_policy),
+            TIME_LIMIT_STEP: guard.function("steprail-policy", check_time_limit_step),
+        }
         self._class_hook = guard.class_def("step class", _analyse_step_class)
         # The daemon re-checks a module only when what it depends on changes in ways mypy
         # tracks; names recorded in class metadata are not among them (see the docs).
@@ -156,7 +163,11 @@ class StepRailPlugin(Plugin):
         return self._function_signature_hooks.get(fullname)
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
-        # Any step class's constructor: a literal progress_weight argument is checked.
+        # A retry policy or time limit: its literals. Any step class's constructor: a literal
+        # progress_weight argument is checked.
+        policy = self._policy_hooks.get(fullname)
+        if policy is not None:
+            return policy
         return self._constructor_hook if self._is_step_class(fullname) else None
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:

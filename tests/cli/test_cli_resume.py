@@ -1,0 +1,105 @@
+"""``steprail jobs resume`` (issue 14, slice B): in process, and after a real ``kill -9``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from steprail.cli import app
+from steprail.jobs import JobStore
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPRAIL = Path(sys.executable).with_name("steprail")
+ACTION = "tests.actions._kept_actions:FilesAction"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("STEPRAIL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.delenv("CI", raising=False)
+    return tmp_path / "home"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def _work(tmp_path: Path, marker: str) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / marker).touch()
+    return folder
+
+
+def test_run_keep_then_resume(home: Path, tmp_path: Path) -> None:
+    folder = _work(tmp_path, "fail-train")
+    failed = invoke("run", ACTION, "-p", f"folder={folder}", "--on-failure", "keep")
+    assert failed.exit_code == 1 and "resume it: steprail jobs resume 1" in failed.output
+    (folder / "fail-train").unlink()
+    resumed = invoke("jobs", "resume", "1")
+    assert resumed.exit_code == 0, resumed.output
+    assert "job 1: tests.actions._kept_actions:FilesAction, attempt 2, resumed from step 3 (train)" in resumed.output
+    assert (folder / "runs.log").read_text().split() == ["export", "convert", "train", "train", "upload"]
+    shown = invoke("jobs", "show", "1")
+    assert "attempt 2: resumed " in shown.output and "from step 3 (train) after failed: Step 'train' failed" in shown.output
+    as_json = json.loads(invoke("jobs", "show", "1", "--json").output)
+    assert as_json["status"] == "success" and as_json["resumable"] is False
+    assert [(a["number"], a["from_step"]) for a in as_json["attempts"]] == [(2, 2)]
+    again = invoke("jobs", "resume", "1")
+    assert again.exit_code == 2 and "job 1 (success) cannot be resumed: it succeeded" in again.output
+
+
+def test_resume_refuses_a_changed_workflow_unless_forced(home: Path, tmp_path: Path) -> None:
+    folder = _work(tmp_path, "fail-train")
+    invoke("run", ACTION, "-p", f"folder={folder}", "--on-failure", "keep")
+    (folder / "fail-train").unlink()
+    with JobStore(home / "jobs.sqlite3") as store:  # as if the action had changed: the recorded plan differs
+        store._conn.execute("UPDATE steps SET kind = 'OldWriteFile' WHERE position = 3")
+    refused = invoke("jobs", "resume", "1")
+    assert refused.exit_code == 2
+    assert "step 3: was 'upload' (OldWriteFile, weight 1), now 'upload' (WriteFile, weight 1)" in refused.output
+    assert "--force" in refused.output
+    forced = invoke("jobs", "resume", "1", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "forced despite: step 3: was 'upload' (OldWriteFile" in invoke("jobs", "show", "1").output
+
+
+def _command() -> list[str]:
+    return [str(STEPRAIL)] if STEPRAIL.exists() else [sys.executable, "-m", "steprail.cli"]
+
+
+def test_a_run_killed_mid_step_is_resumed_by_a_new_process(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    folder = _work(tmp_path, "kill-train")
+    env = {**os.environ, "STEPRAIL_HOME": str(home)}
+    env.pop("CI", None)
+    killed = subprocess.run(
+        [*_command(), "run", ACTION, "-p", f"folder={folder}", "--plain"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        job = store.get(1)
+    assert job.status == "interrupted"
+    assert [s.status for s in job.steps] == ["success", "success", "running", "pending"]
+    (folder / "kill-train").unlink()
+    resumed = subprocess.run(
+        [*_command(), "jobs", "resume", "1", "--plain"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    # The steps that completed before the kill did not run again; the killed one ran again.
+    assert (folder / "runs.log").read_text().split() == ["export", "convert", "train", "train", "upload"]
+    assert sorted(p.name for p in folder.glob("*.txt")) == ["convert.txt", "export.txt", "train.txt", "upload.txt"]
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        job = store.get(1)
+    assert job.status == "success" and job.progress == 100
+    assert [(a.number, a.from_step, a.previous_status) for a in job.attempts] == [(2, 2, "interrupted")]
