@@ -88,6 +88,7 @@ __all__ = [
     "expression_names",
     "functions_in",
     "mentioned_names",
+    "name_uses",
     "returns_of",
     "statement_may_call",
 ]
@@ -598,15 +599,38 @@ def child_blocks(stmt: Statement) -> list[Block]:
     return _child_blocks(stmt)
 
 
-def method_calls(statements: list[Statement], methods: frozenset[str]) -> set[str] | None:
-    """The variables on which ``statements`` (at any depth) call one of ``methods``
-    (``registry.insert_before(...)``); ``None`` when some statement is of a kind this walk does
-    not know (then any variable may be)."""
-    found: set[str] = set()
+def _own_expressions(stmt: Statement) -> list[Expression | None] | None:
+    """The expressions a statement evaluates itself, definitions and imports included (for a
+    definition: decorators, defaults, bases; its body is walked as statements). ``None``: a kind
+    this walk does not know."""
+    if isinstance(stmt, FuncDef):
+        return [arg.initializer for arg in stmt.arguments]
+    if isinstance(stmt, Decorator):
+        return list(stmt.decorators)
+    if isinstance(stmt, OverloadedFuncDef):
+        return []
+    if isinstance(stmt, ClassDef):
+        return [*stmt.decorators, *stmt.base_type_exprs, *stmt.keywords.values()]
+    if isinstance(stmt, Import | ImportFrom):
+        return []  # a name an import rebinds is found by the caller through binds_name
+    return _statement_expressions(stmt)
+
+
+def name_uses(statements: list[Statement], name: str) -> list[NameExpr] | None:
+    """Every ``NameExpr`` for ``name`` anywhere in ``statements`` (nested functions, classes,
+    lambdas and comprehensions included); ``None`` when some statement or expression is of a
+    kind this walk does not know, or an import or definition binds ``name``."""
+    found: list[NameExpr] = []
     for stmt in _all_statements(statements):
-        if isinstance(stmt, FuncDef | Decorator | OverloadedFuncDef | ClassDef):
-            continue  # a nested function that gets at the registry makes it escape anyway
-        exprs = _statement_expressions(stmt)
+        if isinstance(stmt, FuncDef | ClassDef | Decorator | OverloadedFuncDef) and stmt.name == name:
+            return None
+        if isinstance(stmt, FuncDef) and name in (arg.variable.name for arg in stmt.arguments):
+            return None
+        if isinstance(stmt, Import) and name in {alias or module.split(".")[0] for module, alias in stmt.ids}:
+            return None
+        if isinstance(stmt, ImportFrom) and name in {alias or imported for imported, alias in stmt.names}:
+            return None
+        exprs = _own_expressions(stmt)
         if exprs is None:
             return None
         for expr in exprs:
@@ -614,11 +638,8 @@ def method_calls(statements: list[Statement], methods: frozenset[str]) -> set[st
             if parts is None:
                 return None
             for part in parts:
-                if (
-                    isinstance(part, CallExpr)
-                    and isinstance(part.callee, MemberExpr)
-                    and isinstance(part.callee.expr, NameExpr)
-                    and part.callee.name in methods
-                ):
-                    found.add(part.callee.expr.name)
+                if isinstance(part, NameExpr) and part.name == name:
+                    found.append(part)
+                if isinstance(part, LambdaExpr) and name in (arg.variable.name for arg in part.arguments):
+                    return None
     return found

@@ -11,9 +11,9 @@ Two checks:
   earlier step provides, which is not an input of the registry (``StepRegistry[Ctx](inputs=...)``)
   and has a default in the context. Reported only when everything before is known: the registry
   was made in this body, its context class and inputs are written out, every step registered on
-  it so far declares its flow, nothing was inserted in the middle or removed, and no
-  ``insert_before``/``insert_after``/``unregister`` on it follows in the body (which could put a
-  provider before the step).
+  it so far declares its flow, and the body uses it for nothing but ``register`` statements and
+  ``Orchestrator(registry, ...).execute(...)`` (any other use could put a provider before the
+  step later, and a finding cannot be withdrawn).
 
 The declaration is recorded in the class's metadata (``flow``), so a warm cache sees it too.
 """

@@ -36,14 +36,18 @@ from mypy.nodes import (
     ARG_POS,
     AssignmentStmt,
     CallExpr,
+    ClassDef,
+    Decorator,
     Expression,
     ExpressionStmt,
+    FuncDef,
     GlobalDecl,
     IndexExpr,
     MemberExpr,
     MypyFile,
     NameExpr,
     NonlocalDecl,
+    OverloadedFuncDef,
     RefExpr,
     Statement,
     StrExpr,
@@ -57,12 +61,12 @@ from mypy.nodes import TypeApplication
 from mypy.types import Instance, get_proper_type
 
 from ..._flow import unmet_message
-from .._consts import COMPUTED_DEFAULT_NAMES, REGISTRY, WRAPPER_STEP
+from .._consts import COMPUTED_DEFAULT_NAMES, ORCHESTRATOR, REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_FLOW, STEPRAIL_NAME
 from .flow import call_flow, supplied_fields
 from ._shared import as_checker, init_owner, str_literal
 from ._user_code import UserCode
-from ._walk import method_calls, bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
+from ._walk import name_uses, bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
 from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
@@ -200,12 +204,77 @@ def _registry_supplied(expr: CallExpr) -> set[str] | None:
     return supplied_fields(context.type, inputs)
 
 
-_REORDERING: Final = frozenset({"insert_before", "insert_after", "unregister"})
+# Calls that can hand a frame's variables to other code by name.
+_FRAME_READERS: Final = frozenset({"locals", "vars", "eval", "exec", "globals"})
 
 
-def _reordered(body: list[Statement]) -> set[str] | None:
-    """Variables on which the body (at any depth) inserts or removes steps; ``None``: any."""
-    return method_calls(body, _REORDERING)
+def _calls_frame_reader(body: list[Statement]) -> bool:
+    """Whether ``body`` mentions ``locals``/``vars``/``eval``/``exec``/``globals`` at all: those
+    hand a variable to other code without naming it."""
+    return any(name_uses(body, reader) != [] for reader in _FRAME_READERS)
+
+
+def _is_orchestrator_run(expr: Expression, variable: str) -> NameExpr | None:
+    """For ``Orchestrator(<variable>, ...).execute(...)``: the registry argument. The run checks
+    the flow before any step (the same finding, as a FlowError) and the orchestrator is not kept,
+    so nothing can reorder the registry between the registrations and that check."""
+    if not (
+        isinstance(expr, CallExpr)
+        and isinstance(expr.callee, MemberExpr)
+        and expr.callee.name == "execute"
+        and isinstance(expr.callee.expr, CallExpr)
+    ):
+        return None
+    made = expr.callee.expr
+    info = _callee_class(made)
+    if info is None or info.fullname != ORCHESTRATOR or not made.args:
+        return None
+    first = made.args[0]
+    if made.arg_kinds[0] != ARG_POS or not isinstance(first, NameExpr) or first.name != variable:
+        return None
+    return first
+
+
+def _only_appended(body: list[Statement], variable: str, made: Expression) -> bool:
+    """Whether every use of ``variable`` in ``body`` (at any depth) is the assignment that makes
+    the registry (``variable = made``), a ``variable.register(...)`` statement of the body's own
+    blocks, or ``Orchestrator(variable, ...).execute(...)``.
+
+    Only then can nothing reorder the registry after a registration: a return, an alias, a
+    call that receives it, a bound method (``add = r.insert_before``), ``getattr``, a container
+    or a nested function could all put a provider in front of a step later, so the flow check
+    keeps quiet for them (a finding at a registration cannot be withdrawn afterwards).
+    """
+    allowed: set[int] = set()
+    pending = list(body)
+    while pending:
+        stmt = pending.pop()
+        if isinstance(stmt, FuncDef | Decorator | OverloadedFuncDef | ClassDef):
+            continue  # another scope: its uses are not allowed
+        if isinstance(stmt, AssignmentStmt) and stmt.rvalue is made:
+            allowed.update(id(lvalue) for lvalue in stmt.lvalues if isinstance(lvalue, NameExpr))
+        if isinstance(stmt, ExpressionStmt):
+            expr = stmt.expr
+            if (
+                isinstance(expr, CallExpr)
+                and isinstance(expr.callee, MemberExpr)
+                and expr.callee.name == "register"
+                and isinstance(expr.callee.expr, NameExpr)
+                and expr.callee.expr.name == variable
+            ):
+                allowed.add(id(expr.callee.expr))
+            run = _is_orchestrator_run(expr, variable)
+            if run is not None:
+                allowed.add(id(run))
+        if isinstance(stmt, AssignmentStmt):
+            run = _is_orchestrator_run(stmt.rvalue, variable)
+            if run is not None:
+                allowed.add(id(run))
+        pending += [inner for block in child_blocks(stmt) for inner in block.body]
+    uses = name_uses(body, variable)
+    if uses is None or _calls_frame_reader(body):
+        return False
+    return all(id(use) in allowed for use in uses)
 
 
 def _is_registry_call_stmt(stmt: Statement) -> bool:
@@ -228,7 +297,6 @@ class _BodyWalker:
         self.findings = findings
         self.flow_findings: dict[CallExpr, str] = {}
         self.body = body
-        self.reordered = _reordered(body)
         # A module's or class's top level: its variables are reachable from anywhere.
         self.shared = shared
         self.registries: dict[str, _Registry | None] = {}  # None: given up
@@ -350,7 +418,7 @@ class _BodyWalker:
         if _is_new_registry(value):
             # Empty when made; reachable when other code can see the variable (a global).
             registry = _Registry(target, closed=True, reachable=self._rebindable(target))
-            if self.reordered is not None and target not in self.reordered:
+            if _only_appended(self.body, target, value):
                 assert isinstance(value, CallExpr)
                 registry.available = _registry_supplied(value)
             self.registries[target] = registry
