@@ -30,6 +30,9 @@ def test_the_default_training_workflow_shows_where_each_field_comes_from() -> No
     assert result.exit_code == 0, result.output
     flow_part = result.output.split("data flow")[1]
     assert "model_path (from train)" in flow_part
+    # train() reads context.dataset (its documented contract): the train step requires it.
+    train_line = next(line for line in flow_part.splitlines() if "│ train " in line)
+    assert "dataset (from convert_to_yolo)" in train_line
     assert "NOT PROVIDED" not in flow_part and "unmet" not in flow_part
 
 
@@ -52,6 +55,7 @@ def test_mermaid_edges_carry_the_fields_from_provider_to_reader() -> None:
     assert flow_mermaid_edges(rows) == ['    s0 ==>|"dataset"| s1', '    s2 ==>|"model_path"| s3']
     graph = CliRunner().invoke(app, ["plan", "steprail.actions.anchors:AnchorBoxTrainAction", "--mermaid"])
     assert graph.exit_code == 0 and '    s2 ==>|"model_path"| s3' in graph.output
+    assert '    s1 ==>|"dataset"| s2' in graph.output  # convert -> train
 
 
 def test_plan_json_carries_each_steps_declared_flow() -> None:

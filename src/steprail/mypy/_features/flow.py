@@ -42,7 +42,7 @@ from mypy.nodes import (
 from mypy.plugin import ClassDefContext
 from mypy.types import Instance, get_proper_type
 
-from .._consts import BASE_CONTEXT, BASE_STEP, METADATA_KEY, VALIDATION_STEP, WRAPPER_STEP
+from .._consts import BASE_CONTEXT, BASE_STEP, METADATA_KEY, TRAIN_MODEL_STEP, VALIDATION_STEP, WRAPPER_STEP
 from .._errors import STEPRAIL_FLOW
 from ._shared import init_owner
 from ._walk import assigned_attributes, binds_name, child_blocks
@@ -136,6 +136,13 @@ def call_flow(expr: Expression | None) -> Flow | None:
     if info is None or not info.has_base(BASE_STEP):
         return None
     own = class_flow(info)
+    if own is not None and info.has_base(TRAIN_MODEL_STEP) and init_owner(info) == TRAIN_MODEL_STEP:
+        # TrainModelStep(train, requires=(...)): the instance adds to the class's declaration.
+        given = _keyword(expr, "requires")
+        extra = () if given is None else _names(given)
+        if extra is None:
+            return None
+        return (*own[0], *(name for name in extra if name not in own[0])), own[1]
     if own is not None:
         return own
     if info.has_base(WRAPPER_STEP) and init_owner(info) == WRAPPER_STEP:
