@@ -123,7 +123,7 @@ def test_the_default_training_workflow_respects_its_declarations_in_strict_mode(
 
 
 def test_a_train_step_declared_per_instance_is_checked_like_a_class() -> None:
-    early = [TrainModelStep[TrainContext](_train, requires=("dataset",)), ExportDatasetStep()]
+    early: list[BaseStep[TrainContext]] = [TrainModelStep[TrainContext](_train, requires=("dataset",)), ExportDatasetStep()]
     with pytest.raises(FlowError, match="step 'train' requires field 'dataset'.*provided by 'export_dataset'"):
         check_flow(early, TrainContext)
     with pytest.raises(FlowError, match="did you mean 'dataset'"):
