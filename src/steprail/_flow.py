@@ -232,9 +232,12 @@ class FlowRow:
         name: The step's name.
         flow: Its declaration (``None``: undeclared, unknown).
         unmet: Required fields that no earlier step provides and that are not inputs.
-        unused: Provided fields that no later step requires.
+        unused: Provided fields that a later step provides again before any step requires them
+            (the value is overwritten unread: a real problem).
         sources: For each required field that an earlier step provides, that step's name (the
             latest one before this step).
+        outputs: Provided fields that no later step requires or provides: the workflow's
+            products (in the context after the run), not a problem.
     """
 
     name: str
@@ -242,6 +245,7 @@ class FlowRow:
     unmet: tuple[str, ...]
     unused: tuple[str, ...]
     sources: dict[str, str]
+    outputs: tuple[str, ...] = ()
 
 
 def flow_table[C: BaseStepContext](
@@ -249,11 +253,13 @@ def flow_table[C: BaseStepContext](
     context_type: type[C] | None,
     inputs: Iterable[str] = (),
 ) -> list[FlowRow]:
-    """Each step's declared flow, with what is unmet and unused, for ``steprail plan``.
+    """Each step's declared flow, with what is unmet, unused and output, for ``steprail plan``.
 
     Unlike :func:`check_flow` it never raises and reports every step. After an undeclared step
-    nothing is reported unmet (that step may have written anything); a provided field that a later
-    undeclared step might read is not reported unused either.
+    nothing is reported unmet (that step may have written anything). A provided field is followed
+    through the later steps: read by one (fine), provided again first (``unused``: overwritten
+    unread), or neither to the end (``outputs``). One that reaches an undeclared step first is
+    neither unused nor an output (that step may read it).
     """
     from ._step import INSTANCE_FLOW
 
@@ -272,13 +278,21 @@ def flow_table[C: BaseStepContext](
             continue
         unmet = tuple(name for name in flow.requires if known and name not in available and name not in latest)
         sources = {name: latest[name] for name in flow.requires if name in latest}
-        later = flows[order + 1 :]
-        if any(other is None for other in later):
-            unused: tuple[str, ...] = ()
-        else:
-            needed = {name for other in later if other is not None for name in other.requires}
-            unused = tuple(name for name in flow.provides if name not in needed)
-        rows.append(FlowRow(step.name, flow, unmet, unused, sources))
+        fates = [_fate(name, flows[order + 1 :]) for name in flow.provides]
+        unused = tuple(name for name, fate in zip(flow.provides, fates, strict=True) if fate == "overwritten")
+        outputs = tuple(name for name, fate in zip(flow.provides, fates, strict=True) if fate == "output")
+        rows.append(FlowRow(step.name, flow, unmet, unused, sources, outputs))
         for name in flow.provides:
             latest[name] = step.name
     return rows
+
+
+def _fate(name: str, later: Sequence[StepFlow | None]) -> str:
+    """What happens to a provided field after its step: ``"read"`` by a later step (or maybe
+    read: an undeclared step), ``"overwritten"`` by a later provider first, or ``"output"``."""
+    for flow in later:
+        if flow is None or name in flow.requires:
+            return "read"
+        if name in flow.provides:
+            return "overwritten"
+    return "output"

@@ -8,6 +8,7 @@ import json
 from rich.console import Console
 from typer.testing import CliRunner
 
+from steprail import BaseStep
 from steprail.actions.train import TrainContext, TrainModelStep, UploadModelStep
 from steprail.cli import app
 from steprail.cli._flow import flow_mermaid_edges, flow_rows_table
@@ -44,7 +45,23 @@ def test_a_wrong_order_is_flagged_unmet_and_a_field_nobody_reads_unused() -> Non
     lines = {line.split("│")[2].strip(): line for line in _text(rows).splitlines() if line.count("│") > 5}
     assert "model_path (NOT PROVIDED)" in lines["upload_model"] and "unmet: model_path" in lines["upload_model"]
     assert "dataset (from export_dataset)" in lines["convert_to_yolo"]
-    assert "unused: model_path" in lines["train"]  # upload_model, which reads it, runs first
+    # upload_model, which reads it, ran first: model_path is the workflow's product, not a problem
+    assert "model_path (output)" in lines["train"] and "unused" not in lines["train"]
+
+
+def test_a_final_product_is_an_output_and_an_overwritten_value_a_problem() -> None:
+    steps: list[BaseStep[TrainContext]] = [
+        ExportDatasetStep(),
+        ExportDatasetStep(name="export_again"),
+        TrainModelStep[TrainContext](_train),
+    ]
+    lines = {line.split("│")[2].strip(): line for line in _text(flow_table(steps, TrainContext)).splitlines() if line.count("│") > 5}
+    assert "unused: dataset (provided again before any step reads it)" in lines["export_dataset"]
+    assert "dataset (output)" in lines["export_again"] and "unused" not in lines["export_again"]
+    assert "model_path (output)" in lines["train"]
+    result = CliRunner().invoke(app, ["plan", "steprail.actions.anchors:AnchorBoxTrainAction"])
+    flow_part = result.output.split("data flow")[1]
+    assert "model (output)" in flow_part and "unused" not in flow_part
 
 
 def test_mermaid_edges_carry_the_fields_from_provider_to_reader() -> None:
@@ -67,4 +84,5 @@ def test_plan_json_carries_each_steps_declared_flow() -> None:
     assert by_name["export_dataset"]["provides"] == ["dataset"]
     assert by_name["upload_model"]["requires"] == ["model_path"]
     assert by_name["upload_model"]["sources"] == {"model_path": "train"}
-    assert all(row["unmet"] == [] for row in flow)
+    assert all(row["unmet"] == [] and row["unused"] == [] for row in flow)
+    assert by_name["upload_model"]["outputs"] == ["model"]

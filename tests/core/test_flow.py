@@ -259,11 +259,25 @@ def test_the_plan_check_accepts_exactly_the_orders_where_each_requirement_is_met
 def test_the_flow_table_names_sources_unmet_and_unused_fields() -> None:
     journal = Journal()
     rows = flow_table([Export(journal), Upload(journal), Train(journal)], FlowContext, ("source",))
-    assert [(row.name, row.unmet, row.unused, row.sources) for row in rows] == [
-        ("export", (), (), {}),
-        ("upload", ("model",), (), {}),
-        ("train", (), ("model",), {"dataset_path": "export"}),  # upload, which needs model, runs before
+    assert [(row.name, row.unmet, row.unused, row.sources, row.outputs) for row in rows] == [
+        ("export", (), (), {}, ()),
+        ("upload", ("model",), (), {}, ()),
+        # upload, which needs model, ran before: model is what the workflow leaves, not a problem
+        ("train", (), (), {"dataset_path": "export"}, ("model",)),
     ]
+
+
+def test_the_flow_table_calls_final_products_outputs_and_overwritten_values_unused() -> None:
+    journal = Journal()
+    rows = flow_table([Export(journal), Export(journal), Train(journal), Upload(journal)], FlowContext, ("source",))
+    by_order = [(row.unused, row.outputs) for row in rows]
+    # The first export's dataset_path is provided again before train reads it: that value is lost.
+    assert by_order == [(("dataset_path",), ()), ((), ()), ((), ()), ((), ())]
+    rows = flow_table([Export(journal), Train(journal)], FlowContext, ("source",))
+    assert [(row.unused, row.outputs) for row in rows] == [((), ()), ((), ("model",))]
+    # A field that reaches an undeclared step may be read by it: neither unused nor an output.
+    rows = flow_table([Export(journal), Unknown(journal)], FlowContext, ("source",))
+    assert (rows[0].unused, rows[0].outputs) == ((), ())
 
 
 def test_the_flow_table_reports_nothing_unmet_after_an_undeclared_step() -> None:
