@@ -39,10 +39,14 @@ class StepFlow:
         requires: Fields the step reads and that must have been written by an earlier step or
             supplied when the context was made (an input).
         provides: Fields the step writes for later steps.
+        reads: Fields the step may read if an earlier step provided them (an optional read,
+            such as ``if context.model_path is None: ...``): never unmet, never an edge the
+            plan check relies on, and allowed by strict mode.
     """
 
     requires: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
 
 
 class FlowError(ValueError):
@@ -184,7 +188,7 @@ def check_flow[C: BaseStepContext](
 def _check_names[C: BaseStepContext](
     flow: StepFlow, fields: frozenset[str], names: _Names[C], where: int | type, context_type: type
 ) -> None:
-    for keyword, declared in (("requires", flow.requires), ("provides", flow.provides)):
+    for keyword, declared in (("requires", flow.requires), ("provides", flow.provides), ("reads", flow.reads)):
         for name in declared:
             if name not in fields:
                 step = names[names.position(where)]

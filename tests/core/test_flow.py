@@ -346,3 +346,34 @@ def test_a_flow_step_does_what_it_declares() -> None:
     context = new_context()
     step = FlowStep("s", StepFlow(("source",), ("model",)))
     assert step.execute(context).success and context.model is None
+
+
+# -- optional reads (reads=) ---------------------------------------------------------------------
+
+
+class Resume(_Named, requires=("source",), reads=("model",), provides=("dataset_path",)):
+    """Reads model only if an earlier step made it (starts fresh otherwise): an optional read."""
+
+    step_name = "resume"
+
+    def execute(self, context: FlowContext) -> StepResult:
+        context.dataset_path = "fresh" if context.model is None else f"from {context.model}"
+        return super().execute(context)
+
+
+def test_an_optional_read_is_never_unmet_and_strict_mode_allows_it() -> None:
+    journal = Journal()
+    # Before train (which provides model): neither the plan check nor strict mode objects.
+    check_flow([Resume(journal), Train(journal)], FlowContext, ("source",))
+    context = _with_source()
+    uses = assert_flow_respected(registry_of(Resume(journal), Train(journal)), context)
+    assert uses["resume"].reads == {"model"} and context.dataset_path == "fresh"
+    rows = flow_table([Resume(journal), Train(journal)], FlowContext, ("source",))
+    assert rows[0].flow == StepFlow(("source",), ("dataset_path",), ("model",)) and rows[0].unmet == ()
+
+
+def test_an_optional_read_is_checked_against_the_context_fields() -> None:
+    with pytest.raises(TypeError, match=r"reads= names 'modle', which is not a field of FlowContext; did you mean 'model'\?"):
+
+        class Misspelt(_Named, reads=("modle",)):
+            pass

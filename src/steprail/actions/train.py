@@ -108,7 +108,7 @@ class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx], provides=("model_pa
         owner = f"TrainModelStep {name!r}"
         declared = type(self)._class_flow
         extra = tuple(field for field in declared_names(owner, "requires", requires) if field not in declared.requires)
-        self._flow = StepFlow((*declared.requires, *extra), declared.provides)
+        self._flow = StepFlow((*declared.requires, *extra), declared.provides, declared.reads)
 
     # The class's own declaration (the keywords above, or a subclass's); each instance adds its
     # ``requires=`` to it, so the plan check asks the instance (INSTANCE_FLOW).
@@ -119,10 +119,11 @@ class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx], provides=("model_pa
         *,
         requires: tuple[str, ...] | None = None,
         provides: tuple[str, ...] | None = None,
+        reads: tuple[str, ...] | None = None,
         **kwargs: object,
     ) -> None:
         """Keep a subclass's own class keywords as its class flow; instances still declare."""
-        super().__init_subclass__(requires=requires, provides=provides, **kwargs)
+        super().__init_subclass__(requires=requires, provides=provides, reads=reads, **kwargs)
         _move_class_flow(cls)
 
     def declared_flow(self) -> StepFlow:

@@ -53,7 +53,8 @@ def flow_rows_table(rows: list[FlowRow]) -> Table:
         table.add_row(
             str(order + 1),
             row.name,
-            ", ".join(_required(row, name) for name in row.flow.requires) or "-",
+            ", ".join([*(_required(row, name) for name in row.flow.requires), *(f"{name} (optional)" for name in row.flow.reads)])
+            or "-",
             ", ".join(_provided(row, name) for name in row.flow.provides) or "-",
             "; ".join(problems),
         )
@@ -83,6 +84,7 @@ def flow_json(rows: list[FlowRow] | None) -> list[dict[str, object]] | None:
             "name": row.name,
             "requires": None if row.flow is None else list(row.flow.requires),
             "provides": None if row.flow is None else list(row.flow.provides),
+            "reads": None if row.flow is None else list(row.flow.reads),
             "sources": dict(row.sources),
             "unmet": list(row.unmet),
             "unused": list(row.unused),

@@ -37,12 +37,16 @@ class FlowViolation(AssertionError):
     """
 
     def __init__(self, step_name: str, field: str, access: str, flow: StepFlow) -> None:
-        allowed = flow.provides if access == "write" else (*flow.requires, *flow.provides)
+        allowed = flow.provides if access == "write" else (*flow.requires, *flow.provides, *flow.reads)
+        advice = (
+            "provides="
+            if access == "write"
+            else "requires= (or reads=, when the step only reads it if an earlier step provided it)"
+        )
         super().__init__(
             f"step {step_name!r} {'wrote' if access == 'write' else 'read'} field {field!r}, which it does not "
-            f"declare (declared for {'writing (provides)' if access == 'write' else 'reading (requires or provides)'}: "
-            f"{', '.join(allowed) or 'nothing'}); add it to the step class's "
-            f"{'provides' if access == 'write' else 'requires'}="
+            f"declare (declared for {'writing (provides)' if access == 'write' else 'reading (requires, provides or reads)'}: "
+            f"{', '.join(allowed) or 'nothing'}); add it to the step class's {advice}"
         )
         self.step_name = step_name
         self.field = field
@@ -64,7 +68,7 @@ class _Guard:
         self.step_name = step_name
         self.flow = flow
         # Reading a field no step provides (a setting) is always allowed.
-        self.unreadable = flow_fields - {*flow.requires, *flow.provides}
+        self.unreadable = flow_fields - {*flow.requires, *flow.provides, *flow.reads}
         self.writable = frozenset(flow.provides)
         self.use = use
 

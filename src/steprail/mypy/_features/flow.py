@@ -61,7 +61,7 @@ __all__ = [
 type Flow = tuple[tuple[str, ...], tuple[str, ...]]
 """``(requires, provides)``."""
 
-_KEYWORDS: Final = ("requires", "provides")
+_KEYWORDS: Final = ("requires", "provides", "reads")
 
 
 def _names(expr: Expression | None) -> tuple[str, ...] | None:
