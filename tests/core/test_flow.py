@@ -375,5 +375,5 @@ def test_an_optional_read_is_never_unmet_and_strict_mode_allows_it() -> None:
 def test_an_optional_read_is_checked_against_the_context_fields() -> None:
     with pytest.raises(TypeError, match=r"reads= names 'modle', which is not a field of FlowContext; did you mean 'model'\?"):
 
-        class Misspelt(_Named, reads=("modle",)):
+        class Misspelt(_Named, reads=("modle",)):  # type: ignore[steprail-flow]  # the mistake under test
             pass
