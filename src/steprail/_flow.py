@@ -164,12 +164,15 @@ def check_flow[C: BaseStepContext](
 
     Raises:
         FlowError: naming the first step whose requirement is not met, the field, and the
-            steps that declare they provide it.
+            steps that declare they provide it; or an input that is not a field of
+            ``context_type`` (``step_name`` is then ``""``), with the closest field.
     """
+    fields, always = _facts(context_type)
+    if inputs and not fields.issuperset(inputs):
+        _refuse_unknown_inputs(inputs, fields, context_type)
     first = _first_flows(steps)
     if first is None:
         return
-    fields, always = _facts(context_type)
     available = set(always.union(inputs))
     names = _Names(steps)
     certain = True  # False after an undeclared step: it may have written any field
@@ -183,6 +186,12 @@ def check_flow[C: BaseStepContext](
                 if name not in available:
                     raise _unmet(names, _flows(steps), names.position(where), name)
             available.update(flow.provides)
+
+
+def _refuse_unknown_inputs(inputs: Iterable[str], fields: frozenset[str], context_type: type) -> None:
+    for name in sorted(set(inputs) - fields):
+        message = unknown_field_message("StepRegistry", "inputs", name, context_type)
+        raise FlowError(message or name, "", name)
 
 
 def _check_names[C: BaseStepContext](

@@ -377,3 +377,18 @@ def test_an_optional_read_is_checked_against_the_context_fields() -> None:
 
         class Misspelt(_Named, reads=("modle",)):  # type: ignore[steprail-flow]  # the mistake under test
             pass
+
+
+# -- registry inputs -----------------------------------------------------------------------------
+
+
+def test_a_misspelt_input_is_refused_before_any_step_runs_with_the_closest_field() -> None:
+    journal = Journal()
+    registry = registry_of(Export(journal), Train(journal), inputs=("source", "dataset_pth"))
+    with pytest.raises(FlowError, match=r"StepRegistry: inputs= names 'dataset_pth', which is not a field of FlowContext; did you mean 'dataset_path'\?") as caught:
+        Orchestrator(registry, _with_source(), lambda current, total: None).execute()
+    assert (caught.value.step_name, caught.value.field) == ("", "dataset_pth")
+    assert journal.events == []  # nothing ran
+    # Also when no step declares a flow: the input is a mistake either way.
+    with pytest.raises(FlowError, match="inputs= names 'nope'"):
+        check_flow([Unknown(journal)], FlowContext, ("nope",))

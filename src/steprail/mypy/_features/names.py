@@ -63,7 +63,7 @@ from mypy.types import Instance, get_proper_type
 from ..._flow import unmet_message
 from .._consts import COMPUTED_DEFAULT_NAMES, ORCHESTRATOR, REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_FLOW, STEPRAIL_NAME
-from .flow import call_flow, supplied_fields
+from .flow import call_flow, context_fields, supplied_fields
 from ._shared import as_checker, init_owner, str_literal
 from ._user_code import UserCode
 from ._walk import name_uses, bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
@@ -184,6 +184,42 @@ def _is_new_registry(expr: Expression) -> bool:
     return info is not None and info.fullname == REGISTRY
 
 
+def _registry_context(expr: CallExpr) -> TypeInfo | None:
+    """The context class written in ``StepRegistry[Ctx](...)``; ``None`` when not written out."""
+    callee = expr.callee
+    if not isinstance(callee, IndexExpr) or not isinstance(callee.analyzed, TypeApplication):
+        return None
+    if len(callee.analyzed.types) != 1:
+        return None
+    context = get_proper_type(callee.analyzed.types[0])
+    return context.type if isinstance(context, Instance) else None
+
+
+def _unknown_inputs(expr: CallExpr) -> list[tuple[StrExpr, str]]:
+    """For ``StepRegistry[Ctx](inputs=(<literals>))``: each input that is not a field of ``Ctx``,
+    with its message. No step of that registry can require such a field (its class is refused),
+    so the input is a mistake, and the run refuses it (FlowError) before any step."""
+    if not expr.args or not isinstance(expr.args[0], TupleExpr):
+        return []
+    context = _registry_context(expr)
+    fields = context_fields(context) if context is not None else None
+    if context is None or fields is None:
+        return []
+    found: list[tuple[StrExpr, str]] = []
+    for item in expr.args[0].items:
+        if isinstance(item, StrExpr) and item.value not in fields:
+            close = difflib.get_close_matches(item.value, list(fields), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            found.append(
+                (
+                    item,
+                    f'inputs= of the registry names "{item.value}", which is not a field of "{context.name}"; '
+                    f"the run refuses it{hint}",
+                )
+            )
+    return found
+
+
 def _registry_supplied(expr: CallExpr) -> set[str] | None:
     """For ``StepRegistry[Ctx](inputs=(<literals>))``: the fields supplied before the first
     step; ``None`` when the context class or the inputs are not written out."""
@@ -193,15 +229,8 @@ def _registry_supplied(expr: CallExpr) -> set[str] | None:
         if not isinstance(value, TupleExpr) or not all(isinstance(item, StrExpr) for item in value.items):
             return None
         inputs = tuple(item.value for item in value.items if isinstance(item, StrExpr))
-    callee = expr.callee
-    if not isinstance(callee, IndexExpr) or not isinstance(callee.analyzed, TypeApplication):
-        return None
-    if len(callee.analyzed.types) != 1:
-        return None
-    context = get_proper_type(callee.analyzed.types[0])
-    if not isinstance(context, Instance):
-        return None
-    return supplied_fields(context.type, inputs)
+    context = _registry_context(expr)
+    return None if context is None else supplied_fields(context, inputs)
 
 
 # Calls that can hand a frame's variables to other code by name.
@@ -296,6 +325,9 @@ class _BodyWalker:
     ) -> None:
         self.findings = findings
         self.flow_findings: dict[CallExpr, str] = {}
+        # Found at a statement that is not a registry call (a misspelt ``inputs=``): reported by
+        # the next hook call of this body.
+        self.pending_flow: list[tuple[Expression, str]] = []
         self.body = body
         # A module's or class's top level: its variables are reachable from anywhere.
         self.shared = shared
@@ -416,6 +448,8 @@ class _BodyWalker:
     def assignment(self, target: str, value: Expression) -> None:
         self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
+            assert isinstance(value, CallExpr)
+            self.pending_flow += _unknown_inputs(value)
             # Empty when made; reachable when other code can see the variable (a global).
             registry = _Registry(target, closed=True, reachable=self._rebindable(target))
             if _only_appended(self.body, target, value):
@@ -598,6 +632,9 @@ class NameChecker:
         message = walker.flow_findings.get(call)
         if message is not None:
             ctx.api.fail(message, call, code=STEPRAIL_FLOW)
+        for where, pending in walker.pending_flow:
+            ctx.api.fail(pending, where, code=STEPRAIL_FLOW)
+        walker.pending_flow.clear()
         return ctx.default_return_type
 
 
