@@ -21,7 +21,7 @@ from steprail import (
     TimingStep,
     ValidationStep,
 )
-from steprail.testing import FlowScript, FlowStep, FlowViolation, assert_flow_respected, declared_workflows, strict_flow
+from steprail.testing import FieldUse, FlowScript, FlowStep, FlowViolation, assert_flow_respected, declared_workflows, strict_flow
 from steprail._flow import check_flow, flow_table, supplied_fields
 
 
@@ -392,3 +392,46 @@ def test_a_misspelt_input_is_refused_before_any_step_runs_with_the_closest_field
     # Also when no step declares a flow: the input is a mistake either way.
     with pytest.raises(FlowError, match="inputs= names 'nope'"):
         check_flow([Unknown(journal)], FlowContext, ("nope",))
+
+
+# -- strict mode: what it watches ----------------------------------------------------------------
+
+
+@dataclass
+class CachingContext(BaseStepContext):
+    model: str | None = None
+    _cache: int = 0  # private state: free for every step
+
+
+class Tidy(BaseStep[CachingContext], provides=()):
+    """Declares it writes nothing; touches only free fields (unless told to delete model)."""
+
+    def __init__(self, erase: bool = False) -> None:
+        self.erase = erase
+
+    @property
+    def name(self) -> str:
+        return "tidy"
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.5
+
+    def execute(self, context: CachingContext) -> StepResult:
+        context.errors = [*context.errors]  # BaseStepContext's own field
+        context._cache = context._cache + 1
+        if self.erase:
+            del context.model  # type: ignore[steprail-flow]  # the undeclared write under test
+        return StepResult()
+
+
+def test_strict_mode_leaves_base_and_private_fields_free_and_counts_a_delete_as_a_write() -> None:
+    registry = StepRegistry[CachingContext]()
+    registry.register(Tidy())
+    context = CachingContext(runtime_ctx=RuntimeContext())
+    uses = assert_flow_respected(registry, context)
+    assert uses["tidy"] == FieldUse() and context._cache == 1
+    erasing = StepRegistry[CachingContext]()
+    erasing.register(Tidy(erase=True))
+    with pytest.raises(FlowViolation, match=r"step 'tidy' wrote field 'model'.*provides="):
+        assert_flow_respected(erasing, CachingContext(runtime_ctx=RuntimeContext()))

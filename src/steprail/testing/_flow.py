@@ -92,7 +92,12 @@ def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
     if watched is not None:
         return watched
     base_fields = {spec.name for spec in dataclasses.fields(BaseStepContext)}
-    checked = frozenset(spec.name for spec in dataclasses.fields(cls) if spec.name not in base_fields)
+    # BaseStepContext's own fields are free for every step, private ones (``_cache``) too.
+    checked = frozenset(
+        spec.name
+        for spec in dataclasses.fields(cls)
+        if spec.name not in base_fields and not spec.name.startswith("_")
+    )
 
     def __getattribute__(self: BaseStepContext, name: str) -> object:
         if name in checked:
@@ -108,9 +113,17 @@ def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
                 guard.write(name)
         cls.__setattr__(self, name, value)
 
+    def __delattr__(self: BaseStepContext, name: str) -> None:
+        if name in checked:  # removing a field is writing it (a later reader loses it)
+            guard = object.__getattribute__(self, "__dict__").get(_GUARD)
+            if guard is not None:
+                guard.write(name)
+        cls.__delattr__(self, name)
+
     namespace = {
         "__getattribute__": __getattribute__,
         "__setattr__": __setattr__,
+        "__delattr__": __delattr__,
         "__module__": cls.__module__,
         "__qualname__": cls.__qualname__,
     }

@@ -216,7 +216,7 @@ def check_step_class_flow(ctx: ClassDefContext) -> None:
     fields = context_fields(context)
     if fields is None:
         return
-    check_execute_writes(ctx, fields, context.name)
+    check_execute_writes(ctx, _watched_fields(context, fields), context.name)
     for keyword in _KEYWORDS:
         expr = ctx.cls.keywords.get(keyword)
         if not isinstance(expr, TupleExpr):
@@ -231,6 +231,14 @@ def check_step_class_flow(ctx: ClassDefContext) -> None:
                     item,
                     code=STEPRAIL_FLOW,
                 )
+
+
+def _watched_fields(context: TypeInfo, fields: dict[str, bool]) -> set[str]:
+    """The fields strict mode watches: not ``BaseStepContext``'s own (``errors``,
+    ``step_results``...: free for every step) nor private ones (``_cache``)."""
+    base = next((klass for klass in context.mro if klass.fullname == BASE_CONTEXT), None)
+    own = context_fields(base) if base is not None else None
+    return {name for name in fields if not name.startswith("_") and (own is None or name not in own)}
 
 
 def _leaf_statements(body: list[Statement]) -> Iterator[Statement]:
@@ -249,9 +257,10 @@ def _leaf_statements(body: list[Statement]) -> Iterator[Statement]:
             yield stmt
 
 
-def check_execute_writes(ctx: ClassDefContext, fields: dict[str, bool], context_name: str) -> None:
-    """A declared class's own ``execute`` that assigns ``context.<field>`` for a field its
-    ``provides=`` does not list: strict mode would fail the step, so it is reported."""
+def check_execute_writes(ctx: ClassDefContext, fields: set[str], context_name: str) -> None:
+    """A declared class's own ``execute`` that assigns (or deletes) ``context.<field>`` for a
+    watched field its ``provides=`` does not list: strict mode would fail the step, so it is
+    reported. ``BaseStepContext``'s own fields and private ones are not watched."""
     info = ctx.cls.info
     flow = _data(info).get("flow")
     if not isinstance(flow, dict) or not isinstance(flow.get("provides"), list):
