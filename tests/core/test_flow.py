@@ -435,3 +435,24 @@ def test_strict_mode_leaves_base_and_private_fields_free_and_counts_a_delete_as_
     erasing.register(Tidy(erase=True))
     with pytest.raises(FlowViolation, match=r"step 'tidy' wrote field 'model'.*provides="):
         assert_flow_respected(erasing, CachingContext(runtime_ctx=RuntimeContext()))
+
+
+class Inspecting(_Named, requires=("source",), provides=("dataset_path",)):
+    """Checks, logs and compares the whole context, which reads every field on its behalf."""
+
+    step_name = "inspecting"
+
+    def execute(self, context: FlowContext) -> StepResult:
+        context.check_fields()
+        self.journal.events.append(repr(context))
+        assert context == context
+        context.dataset_path = context.source
+        return super().execute(context)
+
+
+def test_strict_mode_does_not_count_the_contexts_own_whole_context_methods_as_reads() -> None:
+    journal = Journal()
+    # train provides model, so an undeclared read of model by inspecting would be a violation.
+    uses = assert_flow_respected(registry_of(Inspecting(journal), Train(journal)), _with_source())
+    assert uses["inspecting"].reads == {"source"}
+    assert "model=None" in journal.events[0]

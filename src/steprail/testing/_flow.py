@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Final
+from collections.abc import Callable
+from typing import Concatenate, Final
 
 from .._context import BaseStepContext
 from .._flow import StepFlow, supplied_fields
@@ -85,6 +86,25 @@ class _Guard:
 
 _watched_classes: dict[type, type] = {}
 
+# Methods that read every field on behalf of whoever called them (the docs recommend
+# check_fields; logging a context calls repr): not the step's own reads, so not watched.
+_WHOLE_CONTEXT_METHODS: Final = ("__repr__", "__eq__", "check_fields")
+
+
+def _unwatched[**P, R](method: Callable[Concatenate[BaseStepContext, P], R]) -> Callable[Concatenate[BaseStepContext, P], R]:
+    """``method`` with the context's watch suspended while it runs."""
+
+    def call(self: BaseStepContext, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        fields = object.__getattribute__(self, "__dict__")
+        guard = fields.pop(_GUARD, None)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if guard is not None:
+                fields[_GUARD] = guard
+
+    return call
+
 
 def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
     """A subclass of ``cls`` (same name) whose instances report field accesses to their guard."""
@@ -120,10 +140,11 @@ def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
                 guard.write(name)
         cls.__delattr__(self, name)
 
-    namespace = {
+    namespace: dict[str, object] = {
         "__getattribute__": __getattribute__,
         "__setattr__": __setattr__,
         "__delattr__": __delattr__,
+        **{method: _unwatched(getattr(cls, method)) for method in _WHOLE_CONTEXT_METHODS},
         "__module__": cls.__module__,
         "__qualname__": cls.__qualname__,
     }
