@@ -65,17 +65,30 @@ class FlowError(ValueError):
         self.providers = providers
 
 
-def declared_names(owner: str, keyword: str, names: object) -> tuple[str, ...]:
-    """``names`` as a tuple of field names, or raise naming ``owner`` and the keyword."""
-    if isinstance(names, str) or not isinstance(names, Iterable):
-        raise TypeError(
-            f"{owner}: {keyword}= takes a tuple of field names, got {names!r}"
-            + (f' (write {keyword}=("{names}",))' if isinstance(names, str) else "")
-        )
+def declared_names(owner: str, keyword: str, names: object, *, tuple_only: bool = True) -> tuple[str, ...]:
+    """``names`` as a tuple of distinct field names, or raise ``TypeError`` naming ``owner`` and
+    the keyword.
+
+    A declaration must be a tuple, as its type says (a list, set, dict or generator is refused
+    with the tuple to write instead: a set or dict would lose the order and a generator is
+    spent once read); ``tuple_only=False`` accepts any iterable but a string (the registry's
+    ``inputs``, typed ``Iterable[str]``). A name given twice is refused either way.
+    """
+    if isinstance(names, str):
+        raise TypeError(f'{owner}: {keyword}= takes a tuple of field names, got {names!r} (write {keyword}=("{names}",))')
+    if not isinstance(names, Iterable) or (tuple_only and not isinstance(names, tuple)):
+        shown = f"a {type(names).__name__}" if isinstance(names, Iterable) else repr(names)
+        hint = ""
+        if isinstance(names, list | set | frozenset | dict):
+            hint = f" (write {keyword}=({', '.join(repr(name) for name in names)}{',' if len(names) == 1 else ''}))"
+        raise TypeError(f"{owner}: {keyword}= takes a tuple of field names, got {shown}{hint}")
     result = tuple(names)
     for name in result:
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"{owner}: {keyword}= holds {name!r}, which is not a field name")
+    duplicates = sorted({name for name in result if result.count(name) > 1})
+    if duplicates:
+        raise TypeError(f"{owner}: {keyword}= names {', '.join(map(repr, duplicates))} more than once")
     return result
 
 

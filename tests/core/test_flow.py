@@ -456,3 +456,31 @@ def test_strict_mode_does_not_count_the_contexts_own_whole_context_methods_as_re
     uses = assert_flow_respected(registry_of(Inspecting(journal), Train(journal)), _with_source())
     assert uses["inspecting"].reads == {"source"}
     assert "model=None" in journal.events[0]
+
+
+# -- declarations: the form --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["model"], r"provides= takes a tuple of field names, got a list \(write provides=\('model',\)\)"),
+        ({"model"}, r"got a set \(write provides=\('model',\)\)"),
+        ({"model": 1}, r"got a dict \(write provides=\('model',\)\)"),
+        ((name for name in ["model"]), r"got a generator$"),
+        (("model", "model"), r"provides= names 'model' more than once"),
+    ],
+)
+def test_a_declaration_that_is_not_a_tuple_of_distinct_names_is_refused(given: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+
+        class Odd(_Named, provides=given):  # type: ignore[arg-type]  # the wrong form under test
+            pass
+
+
+def test_registry_inputs_take_any_iterable_of_distinct_names() -> None:
+    assert StepRegistry[FlowContext](inputs=["source"]).inputs == {"source"}
+    with pytest.raises(TypeError, match=r"StepRegistry: inputs= names 'source' more than once"):
+        StepRegistry[FlowContext](inputs=("source", "source"))
+    with pytest.raises(TypeError, match=r"ValidationStep 'check': requires= takes a tuple of field names, got a list"):
+        ValidationStep(lambda context: (True, None), "check", requires=["source"])  # type: ignore[arg-type]  # refused at run time too

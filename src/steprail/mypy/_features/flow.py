@@ -221,7 +221,16 @@ def check_step_class_flow(ctx: ClassDefContext) -> None:
         expr = ctx.cls.keywords.get(keyword)
         if not isinstance(expr, TupleExpr):
             continue
+        seen: set[str] = set()
         for item in expr.items:
+            if isinstance(item, StrExpr) and item.value in seen:
+                ctx.api.fail(
+                    f'{keyword}= of "{info.name}" names "{item.value}" more than once; the class is refused at run time',
+                    item,
+                    code=STEPRAIL_FLOW,
+                )
+            if isinstance(item, StrExpr):
+                seen.add(item.value)
             if isinstance(item, StrExpr) and item.value not in fields:
                 close = difflib.get_close_matches(item.value, list(fields), n=1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
