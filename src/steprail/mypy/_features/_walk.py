@@ -616,20 +616,29 @@ def _own_expressions(stmt: Statement) -> list[Expression | None] | None:
     return _statement_expressions(stmt)
 
 
-def name_uses(statements: list[Statement], name: str) -> list[NameExpr] | None:
-    """Every ``NameExpr`` for ``name`` anywhere in ``statements`` (nested functions, classes,
-    lambdas and comprehensions included); ``None`` when some statement or expression is of a
-    kind this walk does not know, or an import or definition binds ``name``."""
-    found: list[NameExpr] = []
+def name_uses(statements: list[Statement], names: frozenset[str]) -> dict[str, list[NameExpr] | None] | None:
+    """For each of ``names``: every ``NameExpr`` for it anywhere in ``statements`` (nested
+    functions, classes, lambdas and comprehensions included), or ``None`` when an import, a
+    definition or a parameter binds it there. ``None`` overall when some statement or
+    expression is of a kind this walk does not know. One walk, whatever the number of names."""
+    found: dict[str, list[NameExpr] | None] = {name: [] for name in names}
+
+    def bound(name: str) -> None:
+        if name in found:
+            found[name] = None
+
     for stmt in _all_statements(statements):
-        if isinstance(stmt, FuncDef | ClassDef | Decorator | OverloadedFuncDef) and stmt.name == name:
-            return None
-        if isinstance(stmt, FuncDef) and name in (arg.variable.name for arg in stmt.arguments):
-            return None
-        if isinstance(stmt, Import) and name in {alias or module.split(".")[0] for module, alias in stmt.ids}:
-            return None
-        if isinstance(stmt, ImportFrom) and name in {alias or imported for imported, alias in stmt.names}:
-            return None
+        if isinstance(stmt, FuncDef | ClassDef | Decorator | OverloadedFuncDef):
+            bound(stmt.name)
+        if isinstance(stmt, FuncDef):
+            for arg in stmt.arguments:
+                bound(arg.variable.name)
+        if isinstance(stmt, Import):
+            for module, alias in stmt.ids:
+                bound(alias or module.split(".")[0])
+        if isinstance(stmt, ImportFrom):
+            for imported, alias in stmt.names:
+                bound(alias or imported)
         exprs = _own_expressions(stmt)
         if exprs is None:
             return None
@@ -638,8 +647,11 @@ def name_uses(statements: list[Statement], name: str) -> list[NameExpr] | None:
             if parts is None:
                 return None
             for part in parts:
-                if isinstance(part, NameExpr) and part.name == name:
-                    found.append(part)
-                if isinstance(part, LambdaExpr) and name in (arg.variable.name for arg in part.arguments):
-                    return None
+                if isinstance(part, NameExpr) and part.name in found:
+                    uses = found[part.name]
+                    if uses is not None:
+                        uses.append(part)
+                elif isinstance(part, LambdaExpr):
+                    for arg in part.arguments:
+                        bound(arg.variable.name)
     return found

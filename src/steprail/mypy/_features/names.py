@@ -237,12 +237,6 @@ def _registry_supplied(expr: CallExpr) -> set[str] | None:
 _FRAME_READERS: Final = frozenset({"locals", "vars", "eval", "exec", "globals"})
 
 
-def _calls_frame_reader(body: list[Statement]) -> bool:
-    """Whether ``body`` mentions ``locals``/``vars``/``eval``/``exec``/``globals`` at all: those
-    hand a variable to other code without naming it."""
-    return any(name_uses(body, reader) != [] for reader in _FRAME_READERS)
-
-
 def _is_orchestrator_run(expr: Expression, variable: str) -> NameExpr | None:
     """For ``Orchestrator(<variable>, ...).execute(...)``: the registry argument. The run checks
     the flow before any step (the same finding, as a FlowError) and the orchestrator is not kept,
@@ -300,10 +294,11 @@ def _only_appended(body: list[Statement], variable: str, made: Expression) -> bo
             if run is not None:
                 allowed.add(id(run))
         pending += [inner for block in child_blocks(stmt) for inner in block.body]
-    uses = name_uses(body, variable)
-    if uses is None or _calls_frame_reader(body):
-        return False
-    return all(id(use) in allowed for use in uses)
+    found = name_uses(body, _FRAME_READERS | {variable})
+    if found is None or any(found[reader] != [] for reader in _FRAME_READERS - {variable}):
+        return False  # a kind of code not known here, or locals()/vars()/eval(): may reach it
+    uses = found[variable]
+    return uses is not None and all(id(use) in allowed for use in uses)
 
 
 def _is_registry_call_stmt(stmt: Statement) -> bool:
@@ -452,9 +447,9 @@ class _BodyWalker:
             self.pending_flow += _unknown_inputs(value)
             # Empty when made; reachable when other code can see the variable (a global).
             registry = _Registry(target, closed=True, reachable=self._rebindable(target))
-            if _only_appended(self.body, target, value):
-                assert isinstance(value, CallExpr)
-                registry.available = _registry_supplied(value)
+            supplied = _registry_supplied(value)
+            if supplied is not None and _only_appended(self.body, target, value):
+                registry.available = supplied
             self.registries[target] = registry
             self.steps.pop(target, None)
             return
