@@ -39,10 +39,14 @@ class StepFlow:
         requires: Fields the step reads and that must have been written by an earlier step or
             supplied when the context was made (an input).
         provides: Fields the step writes for later steps.
+        reads: Fields the step may read if an earlier step provided them (an optional read,
+            such as ``if context.model_path is None: ...``): never unmet, never an edge the
+            plan check relies on, and allowed by strict mode.
     """
 
     requires: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
 
 
 class FlowError(ValueError):
@@ -61,17 +65,30 @@ class FlowError(ValueError):
         self.providers = providers
 
 
-def declared_names(owner: str, keyword: str, names: object) -> tuple[str, ...]:
-    """``names`` as a tuple of field names, or raise naming ``owner`` and the keyword."""
-    if isinstance(names, str) or not isinstance(names, Iterable):
-        raise TypeError(
-            f"{owner}: {keyword}= takes a tuple of field names, got {names!r}"
-            + (f' (write {keyword}=("{names}",))' if isinstance(names, str) else "")
-        )
+def declared_names(owner: str, keyword: str, names: object, *, tuple_only: bool = True) -> tuple[str, ...]:
+    """``names`` as a tuple of distinct field names, or raise ``TypeError`` naming ``owner`` and
+    the keyword.
+
+    A declaration must be a tuple, as its type says (a list, set, dict or generator is refused
+    with the tuple to write instead: a set or dict would lose the order and a generator is
+    spent once read); ``tuple_only=False`` accepts any iterable but a string (the registry's
+    ``inputs``, typed ``Iterable[str]``). A name given twice is refused either way.
+    """
+    if isinstance(names, str):
+        raise TypeError(f'{owner}: {keyword}= takes a tuple of field names, got {names!r} (write {keyword}=("{names}",))')
+    if not isinstance(names, Iterable) or (tuple_only and not isinstance(names, tuple)):
+        shown = f"a {type(names).__name__}" if isinstance(names, Iterable) else repr(names)
+        hint = ""
+        if isinstance(names, list | set | frozenset | dict):
+            hint = f" (write {keyword}=({', '.join(repr(name) for name in names)}{',' if len(names) == 1 else ''}))"
+        raise TypeError(f"{owner}: {keyword}= takes a tuple of field names, got {shown}{hint}")
     result = tuple(names)
     for name in result:
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"{owner}: {keyword}= holds {name!r}, which is not a field name")
+    duplicates = sorted({name for name in result if result.count(name) > 1})
+    if duplicates:
+        raise TypeError(f"{owner}: {keyword}= names {', '.join(map(repr, duplicates))} more than once")
     return result
 
 
@@ -160,12 +177,15 @@ def check_flow[C: BaseStepContext](
 
     Raises:
         FlowError: naming the first step whose requirement is not met, the field, and the
-            steps that declare they provide it.
+            steps that declare they provide it; or an input that is not a field of
+            ``context_type`` (``step_name`` is then ``""``), with the closest field.
     """
+    fields, always = _facts(context_type)
+    if inputs and not fields.issuperset(inputs):
+        _refuse_unknown_inputs(inputs, fields, context_type)
     first = _first_flows(steps)
     if first is None:
         return
-    fields, always = _facts(context_type)
     available = set(always.union(inputs))
     names = _Names(steps)
     certain = True  # False after an undeclared step: it may have written any field
@@ -181,10 +201,16 @@ def check_flow[C: BaseStepContext](
             available.update(flow.provides)
 
 
+def _refuse_unknown_inputs(inputs: Iterable[str], fields: frozenset[str], context_type: type) -> None:
+    for name in sorted(set(inputs) - fields):
+        message = unknown_field_message("StepRegistry", "inputs", name, context_type)
+        raise FlowError(message or name, "", name)
+
+
 def _check_names[C: BaseStepContext](
     flow: StepFlow, fields: frozenset[str], names: _Names[C], where: int | type, context_type: type
 ) -> None:
-    for keyword, declared in (("requires", flow.requires), ("provides", flow.provides)):
+    for keyword, declared in (("requires", flow.requires), ("provides", flow.provides), ("reads", flow.reads)):
         for name in declared:
             if name not in fields:
                 step = names[names.position(where)]
@@ -232,9 +258,12 @@ class FlowRow:
         name: The step's name.
         flow: Its declaration (``None``: undeclared, unknown).
         unmet: Required fields that no earlier step provides and that are not inputs.
-        unused: Provided fields that no later step requires.
+        unused: Provided fields that a later step provides again before any step requires them
+            (the value is overwritten unread: a real problem).
         sources: For each required field that an earlier step provides, that step's name (the
             latest one before this step).
+        outputs: Provided fields that no later step requires or provides: the workflow's
+            products (in the context after the run), not a problem.
     """
 
     name: str
@@ -242,6 +271,7 @@ class FlowRow:
     unmet: tuple[str, ...]
     unused: tuple[str, ...]
     sources: dict[str, str]
+    outputs: tuple[str, ...] = ()
 
 
 def flow_table[C: BaseStepContext](
@@ -249,11 +279,13 @@ def flow_table[C: BaseStepContext](
     context_type: type[C] | None,
     inputs: Iterable[str] = (),
 ) -> list[FlowRow]:
-    """Each step's declared flow, with what is unmet and unused, for ``steprail plan``.
+    """Each step's declared flow, with what is unmet, unused and output, for ``steprail plan``.
 
     Unlike :func:`check_flow` it never raises and reports every step. After an undeclared step
-    nothing is reported unmet (that step may have written anything); a provided field that a later
-    undeclared step might read is not reported unused either.
+    nothing is reported unmet (that step may have written anything). A provided field is followed
+    through the later steps: read by one (fine), provided again first (``unused``: overwritten
+    unread), or neither to the end (``outputs``). One that reaches an undeclared step first is
+    neither unused nor an output (that step may read it).
     """
     from ._step import INSTANCE_FLOW
 
@@ -272,13 +304,21 @@ def flow_table[C: BaseStepContext](
             continue
         unmet = tuple(name for name in flow.requires if known and name not in available and name not in latest)
         sources = {name: latest[name] for name in flow.requires if name in latest}
-        later = flows[order + 1 :]
-        if any(other is None for other in later):
-            unused: tuple[str, ...] = ()
-        else:
-            needed = {name for other in later if other is not None for name in other.requires}
-            unused = tuple(name for name in flow.provides if name not in needed)
-        rows.append(FlowRow(step.name, flow, unmet, unused, sources))
+        fates = [_fate(name, flows[order + 1 :]) for name in flow.provides]
+        unused = tuple(name for name, fate in zip(flow.provides, fates, strict=True) if fate == "overwritten")
+        outputs = tuple(name for name, fate in zip(flow.provides, fates, strict=True) if fate == "output")
+        rows.append(FlowRow(step.name, flow, unmet, unused, sources, outputs))
         for name in flow.provides:
             latest[name] = step.name
     return rows
+
+
+def _fate(name: str, later: Sequence[StepFlow | None]) -> str:
+    """What happens to a provided field after its step: ``"read"`` by a later step (or maybe
+    read: an undeclared step), ``"overwritten"`` by a later provider first, or ``"output"``."""
+    for flow in later:
+        if flow is None or name in flow.requires:
+            return "read"
+        if name in flow.provides:
+            return "overwritten"
+    return "output"

@@ -55,7 +55,7 @@ class StepRegistry[C: BaseStepContext]:
     """
 
     def __init__(self, *, inputs: Iterable[str] = ()) -> None:
-        self._inputs = frozenset(declared_names("StepRegistry", "inputs", inputs))
+        self._inputs = frozenset(declared_names("StepRegistry", "inputs", inputs, tuple_only=False))
         # The steps in run order; name -> weight (the O(1) duplicate check and ``in``); and the
         # names in run order, for the operations in the middle (a list: an insertion or removal
         # is one C-level memmove and ``list.index`` finds a name at C speed). ``register`` only

@@ -23,7 +23,8 @@ class BaseStep[C: BaseStepContext](ABC):
     ``BaseStep`` is contravariant in ``C``.
 
     A subclass may declare the context fields it reads and writes with the class keywords
-    ``requires`` and ``provides`` (tuples of field names, checked against the fields of ``C``
+    ``requires`` and ``provides``, and those it may read if present with ``reads`` (tuples of
+    field names, checked against the fields of ``C``
     when the class is created); see docs/data-flow.md. A class that declares neither inherits its
     base's declaration, or is undeclared.
     """
@@ -35,20 +36,22 @@ class BaseStep[C: BaseStepContext](ABC):
         *,
         requires: tuple[str, ...] | None = None,
         provides: tuple[str, ...] | None = None,
+        reads: tuple[str, ...] | None = None,
         **kwargs: object,
     ) -> None:
-        """Record the class's declared flow (``requires``/``provides``), checking the names."""
+        """Record the class's declared flow (``requires``/``provides``/``reads``), checking the names."""
         super().__init_subclass__(**kwargs)
-        if requires is None and provides is None:
+        if requires is None and provides is None and reads is None:
             return
         owner = f"step class {cls.__qualname__}"
         flow = StepFlow(
             declared_names(owner, "requires", () if requires is None else requires),
             declared_names(owner, "provides", () if provides is None else provides),
+            declared_names(owner, "reads", () if reads is None else reads),
         )
         context_type = _context_type_of(cls)
         if context_type is not None:
-            for keyword, names in (("requires", flow.requires), ("provides", flow.provides)):
+            for keyword, names in (("requires", flow.requires), ("provides", flow.provides), ("reads", flow.reads)):
                 for name in names:
                     message = unknown_field_message(owner, keyword, name, context_type)
                     if message is not None:

@@ -21,7 +21,7 @@ from steprail import (
     TimingStep,
     ValidationStep,
 )
-from steprail.testing import FlowScript, FlowStep, FlowViolation, assert_flow_respected, declared_workflows, strict_flow
+from steprail.testing import FieldUse, FlowScript, FlowStep, FlowViolation, assert_flow_respected, declared_workflows, strict_flow
 from steprail._flow import check_flow, flow_table, supplied_fields
 
 
@@ -259,11 +259,25 @@ def test_the_plan_check_accepts_exactly_the_orders_where_each_requirement_is_met
 def test_the_flow_table_names_sources_unmet_and_unused_fields() -> None:
     journal = Journal()
     rows = flow_table([Export(journal), Upload(journal), Train(journal)], FlowContext, ("source",))
-    assert [(row.name, row.unmet, row.unused, row.sources) for row in rows] == [
-        ("export", (), (), {}),
-        ("upload", ("model",), (), {}),
-        ("train", (), ("model",), {"dataset_path": "export"}),  # upload, which needs model, runs before
+    assert [(row.name, row.unmet, row.unused, row.sources, row.outputs) for row in rows] == [
+        ("export", (), (), {}, ()),
+        ("upload", ("model",), (), {}, ()),
+        # upload, which needs model, ran before: model is what the workflow leaves, not a problem
+        ("train", (), (), {"dataset_path": "export"}, ("model",)),
     ]
+
+
+def test_the_flow_table_calls_final_products_outputs_and_overwritten_values_unused() -> None:
+    journal = Journal()
+    rows = flow_table([Export(journal), Export(journal), Train(journal), Upload(journal)], FlowContext, ("source",))
+    by_order = [(row.unused, row.outputs) for row in rows]
+    # The first export's dataset_path is provided again before train reads it: that value is lost.
+    assert by_order == [(("dataset_path",), ()), ((), ()), ((), ()), ((), ())]
+    rows = flow_table([Export(journal), Train(journal)], FlowContext, ("source",))
+    assert [(row.unused, row.outputs) for row in rows] == [((), ()), ((), ("model",))]
+    # A field that reaches an undeclared step may be read by it: neither unused nor an output.
+    rows = flow_table([Export(journal), Unknown(journal)], FlowContext, ("source",))
+    assert (rows[0].unused, rows[0].outputs) == ((), ())
 
 
 def test_the_flow_table_reports_nothing_unmet_after_an_undeclared_step() -> None:
@@ -332,3 +346,141 @@ def test_a_flow_step_does_what_it_declares() -> None:
     context = new_context()
     step = FlowStep("s", StepFlow(("source",), ("model",)))
     assert step.execute(context).success and context.model is None
+
+
+# -- optional reads (reads=) ---------------------------------------------------------------------
+
+
+class Resume(_Named, requires=("source",), reads=("model",), provides=("dataset_path",)):
+    """Reads model only if an earlier step made it (starts fresh otherwise): an optional read."""
+
+    step_name = "resume"
+
+    def execute(self, context: FlowContext) -> StepResult:
+        context.dataset_path = "fresh" if context.model is None else f"from {context.model}"
+        return super().execute(context)
+
+
+def test_an_optional_read_is_never_unmet_and_strict_mode_allows_it() -> None:
+    journal = Journal()
+    # Before train (which provides model): neither the plan check nor strict mode objects.
+    check_flow([Resume(journal), Train(journal)], FlowContext, ("source",))
+    context = _with_source()
+    uses = assert_flow_respected(registry_of(Resume(journal), Train(journal)), context)
+    assert uses["resume"].reads == {"model"} and context.dataset_path == "fresh"
+    rows = flow_table([Resume(journal), Train(journal)], FlowContext, ("source",))
+    assert rows[0].flow == StepFlow(("source",), ("dataset_path",), ("model",)) and rows[0].unmet == ()
+
+
+def test_an_optional_read_is_checked_against_the_context_fields() -> None:
+    with pytest.raises(TypeError, match=r"reads= names 'modle', which is not a field of FlowContext; did you mean 'model'\?"):
+
+        class Misspelt(_Named, reads=("modle",)):  # type: ignore[steprail-flow]  # the mistake under test
+            pass
+
+
+# -- registry inputs -----------------------------------------------------------------------------
+
+
+def test_a_misspelt_input_is_refused_before_any_step_runs_with_the_closest_field() -> None:
+    journal = Journal()
+    registry = registry_of(Export(journal), Train(journal), inputs=("source", "dataset_pth"))
+    with pytest.raises(FlowError, match=r"StepRegistry: inputs= names 'dataset_pth', which is not a field of FlowContext; did you mean 'dataset_path'\?") as caught:
+        Orchestrator(registry, _with_source(), lambda current, total: None).execute()
+    assert (caught.value.step_name, caught.value.field) == ("", "dataset_pth")
+    assert journal.events == []  # nothing ran
+    # Also when no step declares a flow: the input is a mistake either way.
+    with pytest.raises(FlowError, match="inputs= names 'nope'"):
+        check_flow([Unknown(journal)], FlowContext, ("nope",))
+
+
+# -- strict mode: what it watches ----------------------------------------------------------------
+
+
+@dataclass
+class CachingContext(BaseStepContext):
+    model: str | None = None
+    _cache: int = 0  # private state: free for every step
+
+
+class Tidy(BaseStep[CachingContext], provides=()):
+    """Declares it writes nothing; touches only free fields (unless told to delete model)."""
+
+    def __init__(self, erase: bool = False) -> None:
+        self.erase = erase
+
+    @property
+    def name(self) -> str:
+        return "tidy"
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.5
+
+    def execute(self, context: CachingContext) -> StepResult:
+        context.errors = [*context.errors]  # BaseStepContext's own field
+        context._cache = context._cache + 1
+        if self.erase:
+            del context.model  # type: ignore[steprail-flow]  # the undeclared write under test
+        return StepResult()
+
+
+def test_strict_mode_leaves_base_and_private_fields_free_and_counts_a_delete_as_a_write() -> None:
+    registry = StepRegistry[CachingContext]()
+    registry.register(Tidy())
+    context = CachingContext(runtime_ctx=RuntimeContext())
+    uses = assert_flow_respected(registry, context)
+    assert uses["tidy"] == FieldUse() and context._cache == 1
+    erasing = StepRegistry[CachingContext]()
+    erasing.register(Tidy(erase=True))
+    with pytest.raises(FlowViolation, match=r"step 'tidy' wrote field 'model'.*provides="):
+        assert_flow_respected(erasing, CachingContext(runtime_ctx=RuntimeContext()))
+
+
+class Inspecting(_Named, requires=("source",), provides=("dataset_path",)):
+    """Checks, logs and compares the whole context, which reads every field on its behalf."""
+
+    step_name = "inspecting"
+
+    def execute(self, context: FlowContext) -> StepResult:
+        context.check_fields()
+        self.journal.events.append(repr(context))
+        assert context == context
+        context.dataset_path = context.source
+        return super().execute(context)
+
+
+def test_strict_mode_does_not_count_the_contexts_own_whole_context_methods_as_reads() -> None:
+    journal = Journal()
+    # train provides model, so an undeclared read of model by inspecting would be a violation.
+    uses = assert_flow_respected(registry_of(Inspecting(journal), Train(journal)), _with_source())
+    assert uses["inspecting"].reads == {"source"}
+    assert "model=None" in journal.events[0]
+
+
+# -- declarations: the form --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["model"], r"provides= takes a tuple of field names, got a list \(write provides=\('model',\)\)"),
+        ({"model"}, r"got a set \(write provides=\('model',\)\)"),
+        ({"model": 1}, r"got a dict \(write provides=\('model',\)\)"),
+        ((name for name in ["model"]), r"got a generator$"),
+        (("model", "model"), r"provides= names 'model' more than once"),
+    ],
+)
+def test_a_declaration_that_is_not_a_tuple_of_distinct_names_is_refused(given: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+
+        class Odd(_Named, provides=given):  # type: ignore[arg-type]  # the wrong form under test
+            pass
+
+
+def test_registry_inputs_take_any_iterable_of_distinct_names() -> None:
+    assert StepRegistry[FlowContext](inputs=["source"]).inputs == {"source"}
+    with pytest.raises(TypeError, match=r"StepRegistry: inputs= names 'source' more than once"):
+        StepRegistry[FlowContext](inputs=("source", "source"))
+    with pytest.raises(TypeError, match=r"ValidationStep 'check': requires= takes a tuple of field names, got a list"):
+        ValidationStep(lambda context: (True, None), "check", requires=["source"])  # type: ignore[arg-type]  # refused at run time too

@@ -1,4 +1,5 @@
-"""Under the mypy daemon (dmypy) steprail-name is off, and says so; the other checks work.
+"""Under the mypy daemon (dmypy) steprail-name and steprail-flow's registration check are off,
+and the note says so; the other checks work.
 
 The daemon re-checks a module only when something it tracks changes in a module it depends on.
 Step names are plugin facts that it does not track, so after a rename in one module it would keep
@@ -97,6 +98,7 @@ def _run(project: Path) -> str:
 def test_the_daemon_says_steprail_name_is_off_and_runs_the_other_checks(project: Path) -> None:
     first = _run(project)
     assert f"workflow.py:11: note: {DAEMON_NOTE}" in first, first
+    assert "steprail-flow" in DAEMON_NOTE  # the registration-order check is off too: say so
     assert "[steprail-name]" not in first, first  # the duplicate is not reported under dmypy
     assert 'workflow.py:13: error: progress_weight of "ValidationStep" is 3' in first, first
     assert "INTERNAL ERROR" not in first

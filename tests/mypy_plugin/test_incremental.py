@@ -123,11 +123,10 @@ def build_copies() -> StepRegistry[Ctx]:
     return registry
 
 
-def build_flow() -> StepRegistry[Ctx]:
+def build_flow() -> None:  # returning the registry would silence steprail-flow: see data-flow.md
     registry = StepRegistry[Ctx]()
     registry.register(Report())
     registry.register(Count())
-    return registry
 '''
 
 EXPECTED = [

@@ -20,10 +20,12 @@ from typing import Any, ClassVar, Generic, cast
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar
 
+from .._flow import FLOW_ATTRIBUTE, StepFlow, declared_names
 from .._orchestrator import FailurePolicy
 from .._registry import StepRegistry
 from .._result import StepResult
 from .._runtime import RuntimeContext
+from .._step import INSTANCE_FLOW
 from ..datasets import (
     Backend,
     ConvertDatasetStep,
@@ -81,13 +83,53 @@ class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx], provides=("model_pa
     Named ``'train'`` unless given another name. Sets ``context.model_path``. Rollback deletes
     that file if it is still there.
 
-    Declared data flow: provides ``model_path``. It requires nothing: what the training function
-    reads is up to it (subclass with ``requires=`` to declare it).
+    Declared data flow: provides ``model_path``, and requires the fields given as ``requires=``
+    (what the training function reads: ``BaseTrainAction``'s default workflow passes
+    ``("dataset",)``). A subclass may declare more with the class keywords; the instance's
+    ``requires=`` is added to them.
+
+    Args:
+        train: The training function: reads the context, writes the model file, returns its path.
+        name: The step's name.
+        progress_weight: Its share of progress.
+        requires: The context fields the training function reads (checked against the
+            workflow's context when the run's plan is checked).
     """
 
-    def __init__(self, train: TrainFunction[Ctx], *, name: str = "train", progress_weight: float = 0.6) -> None:
+    def __init__(
+        self,
+        train: TrainFunction[Ctx],
+        *,
+        name: str = "train",
+        progress_weight: float = 0.6,
+        requires: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(name=name, progress_weight=progress_weight)
         self._train = train
+        owner = f"TrainModelStep {name!r}"
+        declared = type(self)._class_flow
+        extra = tuple(field for field in declared_names(owner, "requires", requires) if field not in declared.requires)
+        self._flow = StepFlow((*declared.requires, *extra), declared.provides, declared.reads)
+
+    # The class's own declaration (the keywords above, or a subclass's); each instance adds its
+    # ``requires=`` to it, so the plan check asks the instance (INSTANCE_FLOW).
+    _class_flow: ClassVar[StepFlow] = StepFlow()
+
+    def __init_subclass__(
+        cls,
+        *,
+        requires: tuple[str, ...] | None = None,
+        provides: tuple[str, ...] | None = None,
+        reads: tuple[str, ...] | None = None,
+        **kwargs: object,
+    ) -> None:
+        """Keep a subclass's own class keywords as its class flow; instances still declare."""
+        super().__init_subclass__(requires=requires, provides=provides, reads=reads, **kwargs)
+        _move_class_flow(cls)
+
+    def declared_flow(self) -> StepFlow:
+        """The class's declaration plus the instance's ``requires=``."""
+        return self._flow
 
     def execute(self, context: Ctx) -> StepResult:
         """Train; fail if the function returns a path that is not a file."""
@@ -103,6 +145,16 @@ class TrainModelStep[Ctx: TrainContext](ConfiguredStep[Ctx], provides=("model_pa
         if model_path:
             Path(str(model_path)).unlink(missing_ok=True)
         context.model_path = None
+
+
+def _move_class_flow(cls: type[TrainModelStep[Any]]) -> None:
+    flow = getattr(cls, FLOW_ATTRIBUTE)
+    if flow is not INSTANCE_FLOW:
+        cls._class_flow = flow
+        setattr(cls, FLOW_ATTRIBUTE, INSTANCE_FLOW)
+
+
+_move_class_flow(TrainModelStep)
 
 
 class UploadModelStep[Ctx: TrainContext](ConfiguredStep[Ctx], requires=("model_path",), provides=("model",)):
@@ -251,7 +303,8 @@ class BaseTrainAction(BaseAction[P], Generic[P, C]):
             return
         registry.register(ExportDatasetStep(progress_weight=0.1))
         registry.register(ConvertDatasetStep(target_format=self.target_format, progress_weight=0.1))
-        registry.register(TrainModelStep(self.train, progress_weight=0.7))
+        # train()'s documented contract is to read context.dataset: the step declares it.
+        registry.register(TrainModelStep(self.train, progress_weight=0.7, requires=("dataset",)))
         registry.register(UploadModelStep(progress_weight=0.1))
 
     def train(self, context: C) -> str | os.PathLike[str]:

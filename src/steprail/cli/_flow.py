@@ -30,8 +30,13 @@ def _required(row: FlowRow, name: str) -> str:
     return f"{name} (NOT PROVIDED)" if name in row.unmet else f"{name} (input)"
 
 
+def _provided(row: FlowRow, name: str) -> str:
+    return f"{name} (output)" if name in row.outputs else name
+
+
 def flow_rows_table(rows: list[FlowRow]) -> Table:
-    """One line per step: requires (and where each comes from), provides, and problems."""
+    """One line per step: requires (and where each comes from), provides (the workflow's
+    products marked ``(output)``), and problems (unmet requirements, overwritten values)."""
     table = _titled("data flow")
     table.add_column("#", justify="right")
     table.add_column("step")
@@ -42,12 +47,15 @@ def flow_rows_table(rows: list[FlowRow]) -> Table:
         if row.flow is None:
             table.add_row(str(order + 1), row.name, "(undeclared)", "(undeclared)", "")
             continue
-        problems = [f"unmet: {name}" for name in row.unmet] + [f"unused: {name}" for name in row.unused]
+        problems = [f"unmet: {name}" for name in row.unmet] + [
+            f"unused: {name} (provided again before any step reads it)" for name in row.unused
+        ]
         table.add_row(
             str(order + 1),
             row.name,
-            ", ".join(_required(row, name) for name in row.flow.requires) or "-",
-            ", ".join(row.flow.provides) or "-",
+            ", ".join([*(_required(row, name) for name in row.flow.requires), *(f"{name} (optional)" for name in row.flow.reads)])
+            or "-",
+            ", ".join(_provided(row, name) for name in row.flow.provides) or "-",
             "; ".join(problems),
         )
     return table
@@ -76,9 +84,11 @@ def flow_json(rows: list[FlowRow] | None) -> list[dict[str, object]] | None:
             "name": row.name,
             "requires": None if row.flow is None else list(row.flow.requires),
             "provides": None if row.flow is None else list(row.flow.provides),
+            "reads": None if row.flow is None else list(row.flow.reads),
             "sources": dict(row.sources),
             "unmet": list(row.unmet),
             "unused": list(row.unused),
+            "outputs": list(row.outputs),
         }
         for row in rows
     ]

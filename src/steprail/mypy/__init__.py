@@ -33,7 +33,7 @@ __all__ = [
 
 #: Bump on every change to the plugin: mypy's cache keys on this entry file and on
 #: ``report_config_data``, not on the modules it imports.
-__version__ = "1.3.0"
+__version__ = "1.4.0"
 
 
 def plugin(version: str) -> type[Plugin]:

@@ -27,6 +27,7 @@ __all__ = [
     "TIME_LIMIT_STEP",
     "TIMING_STEP",
     "UNREGISTER",
+    "TRAIN_MODEL_STEP",
     "VALIDATION_STEP",
     "WEIGHT_MAX",
     "WEIGHT_MIN",
@@ -44,6 +45,7 @@ WRAPPER_STEP: Final = "steprail._wrappers.WrapperStep"
 LOGGING_STEP: Final = "steprail._wrappers.LoggingStep"
 TIMING_STEP: Final = "steprail._wrappers.TimingStep"
 VALIDATION_STEP: Final = "steprail._wrappers.ValidationStep"
+TRAIN_MODEL_STEP: Final = "steprail.actions.train.TrainModelStep"
 #: ``Workflow(registry, context)``: the registry and context a step-based action runs.
 WORKFLOW: Final = "steprail.actions._base.Workflow"
 

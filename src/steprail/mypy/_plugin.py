@@ -49,8 +49,9 @@ _REGISTRY_METHOD_NAMES: Final = frozenset(name.rpartition(".")[2] for name in _N
 
 #: Said once per module under the daemon, where the name check is off (see docs/mypy-plugin.md).
 DAEMON_NOTE: Final = (
-    "steprail-name is off under the mypy daemon (dmypy): it cannot tell which modules to "
-    "re-check when a step is renamed; run mypy itself for duplicate names and missing targets"
+    "steprail-name and the registration check of steprail-flow are off under the mypy daemon "
+    "(dmypy): it cannot tell which modules to re-check when a step is renamed or its flow "
+    "changes; run mypy itself for duplicate names, missing targets and registration order"
 )
 
 

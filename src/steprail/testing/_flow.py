@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Final
+from collections.abc import Callable
+from typing import Concatenate, Final
 
 from .._context import BaseStepContext
 from .._flow import StepFlow, supplied_fields
@@ -37,12 +38,16 @@ class FlowViolation(AssertionError):
     """
 
     def __init__(self, step_name: str, field: str, access: str, flow: StepFlow) -> None:
-        allowed = flow.provides if access == "write" else (*flow.requires, *flow.provides)
+        allowed = flow.provides if access == "write" else (*flow.requires, *flow.provides, *flow.reads)
+        advice = (
+            "provides="
+            if access == "write"
+            else "requires= (or reads=, when the step only reads it if an earlier step provided it)"
+        )
         super().__init__(
             f"step {step_name!r} {'wrote' if access == 'write' else 'read'} field {field!r}, which it does not "
-            f"declare (declared for {'writing (provides)' if access == 'write' else 'reading (requires or provides)'}: "
-            f"{', '.join(allowed) or 'nothing'}); add it to the step class's "
-            f"{'provides' if access == 'write' else 'requires'}="
+            f"declare (declared for {'writing (provides)' if access == 'write' else 'reading (requires, provides or reads)'}: "
+            f"{', '.join(allowed) or 'nothing'}); add it to the step class's {advice}"
         )
         self.step_name = step_name
         self.field = field
@@ -64,7 +69,7 @@ class _Guard:
         self.step_name = step_name
         self.flow = flow
         # Reading a field no step provides (a setting) is always allowed.
-        self.unreadable = flow_fields - {*flow.requires, *flow.provides}
+        self.unreadable = flow_fields - {*flow.requires, *flow.provides, *flow.reads}
         self.writable = frozenset(flow.provides)
         self.use = use
 
@@ -81,6 +86,25 @@ class _Guard:
 
 _watched_classes: dict[type, type] = {}
 
+# Methods that read every field on behalf of whoever called them (the docs recommend
+# check_fields; logging a context calls repr): not the step's own reads, so not watched.
+_WHOLE_CONTEXT_METHODS: Final = ("__repr__", "__eq__", "check_fields")
+
+
+def _unwatched[**P, R](method: Callable[Concatenate[BaseStepContext, P], R]) -> Callable[Concatenate[BaseStepContext, P], R]:
+    """``method`` with the context's watch suspended while it runs."""
+
+    def call(self: BaseStepContext, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        fields = object.__getattribute__(self, "__dict__")
+        guard = fields.pop(_GUARD, None)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if guard is not None:
+                fields[_GUARD] = guard
+
+    return call
+
 
 def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
     """A subclass of ``cls`` (same name) whose instances report field accesses to their guard."""
@@ -88,7 +112,12 @@ def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
     if watched is not None:
         return watched
     base_fields = {spec.name for spec in dataclasses.fields(BaseStepContext)}
-    checked = frozenset(spec.name for spec in dataclasses.fields(cls) if spec.name not in base_fields)
+    # BaseStepContext's own fields are free for every step, private ones (``_cache``) too.
+    checked = frozenset(
+        spec.name
+        for spec in dataclasses.fields(cls)
+        if spec.name not in base_fields and not spec.name.startswith("_")
+    )
 
     def __getattribute__(self: BaseStepContext, name: str) -> object:
         if name in checked:
@@ -104,9 +133,18 @@ def _watched_class(cls: type[BaseStepContext]) -> type[BaseStepContext]:
                 guard.write(name)
         cls.__setattr__(self, name, value)
 
-    namespace = {
+    def __delattr__(self: BaseStepContext, name: str) -> None:
+        if name in checked:  # removing a field is writing it (a later reader loses it)
+            guard = object.__getattribute__(self, "__dict__").get(_GUARD)
+            if guard is not None:
+                guard.write(name)
+        cls.__delattr__(self, name)
+
+    namespace: dict[str, object] = {
         "__getattribute__": __getattribute__,
         "__setattr__": __setattr__,
+        "__delattr__": __delattr__,
+        **{method: _unwatched(getattr(cls, method)) for method in _WHOLE_CONTEXT_METHODS},
         "__module__": cls.__module__,
         "__qualname__": cls.__qualname__,
     }

@@ -1,5 +1,6 @@
-"""Declared data flow: the class keywords ``requires``/``provides`` pass both checkers when they
-are tuples of field names; a bare string or a list is refused by both."""
+"""Declared data flow: the class keywords ``requires``/``provides``/``reads`` pass both checkers
+when they are tuples of field names; a bare string or a list is refused by both. An optional read
+(``reads=``) registered before its provider is not a flow error."""
 
 from __future__ import annotations
 
@@ -48,6 +49,31 @@ class Bare(Export, requires="source"):  # E: arg-type reportArgumentType reportG
 
 class Listed(Export, provides=["dataset_path"]):  # E: arg-type reportArgumentType reportGeneralTypeIssues
     pass
+
+
+class Peek(BaseStep[FlowContext], requires=("source",), reads=("dataset_path",)):
+    """Reads dataset_path only if an earlier step provided it: an optional read."""
+
+    @property
+    def name(self) -> str:
+        return "peek"
+
+    @property
+    def progress_weight(self) -> float:
+        return 0.5
+
+    def execute(self, context: FlowContext) -> StepResult:
+        return StepResult(data={"fresh": context.dataset_path is None})
+
+
+class PeekListed(Peek, reads=["dataset_path"]):  # E: arg-type reportArgumentType reportGeneralTypeIssues
+    pass
+
+
+def peek_before_export() -> None:
+    registry = StepRegistry[FlowContext](inputs=("source",))
+    registry.register(Peek())
+    registry.register(Export())
 
 
 def has_path(context: FlowContext) -> tuple[bool, str | None]:

@@ -88,6 +88,7 @@ __all__ = [
     "expression_names",
     "functions_in",
     "mentioned_names",
+    "name_uses",
     "returns_of",
     "statement_may_call",
 ]
@@ -598,15 +599,47 @@ def child_blocks(stmt: Statement) -> list[Block]:
     return _child_blocks(stmt)
 
 
-def method_calls(statements: list[Statement], methods: frozenset[str]) -> set[str] | None:
-    """The variables on which ``statements`` (at any depth) call one of ``methods``
-    (``registry.insert_before(...)``); ``None`` when some statement is of a kind this walk does
-    not know (then any variable may be)."""
-    found: set[str] = set()
+def _own_expressions(stmt: Statement) -> list[Expression | None] | None:
+    """The expressions a statement evaluates itself, definitions and imports included (for a
+    definition: decorators, defaults, bases; its body is walked as statements). ``None``: a kind
+    this walk does not know."""
+    if isinstance(stmt, FuncDef):
+        return [arg.initializer for arg in stmt.arguments]
+    if isinstance(stmt, Decorator):
+        return list(stmt.decorators)
+    if isinstance(stmt, OverloadedFuncDef):
+        return []
+    if isinstance(stmt, ClassDef):
+        return [*stmt.decorators, *stmt.base_type_exprs, *stmt.keywords.values()]
+    if isinstance(stmt, Import | ImportFrom):
+        return []  # a name an import rebinds is found by the caller through binds_name
+    return _statement_expressions(stmt)
+
+
+def name_uses(statements: list[Statement], names: frozenset[str]) -> dict[str, list[NameExpr] | None] | None:
+    """For each of ``names``: every ``NameExpr`` for it anywhere in ``statements`` (nested
+    functions, classes, lambdas and comprehensions included), or ``None`` when an import, a
+    definition or a parameter binds it there. ``None`` overall when some statement or
+    expression is of a kind this walk does not know. One walk, whatever the number of names."""
+    found: dict[str, list[NameExpr] | None] = {name: [] for name in names}
+
+    def bound(name: str) -> None:
+        if name in found:
+            found[name] = None
+
     for stmt in _all_statements(statements):
-        if isinstance(stmt, FuncDef | Decorator | OverloadedFuncDef | ClassDef):
-            continue  # a nested function that gets at the registry makes it escape anyway
-        exprs = _statement_expressions(stmt)
+        if isinstance(stmt, FuncDef | ClassDef | Decorator | OverloadedFuncDef):
+            bound(stmt.name)
+        if isinstance(stmt, FuncDef):
+            for arg in stmt.arguments:
+                bound(arg.variable.name)
+        if isinstance(stmt, Import):
+            for module, alias in stmt.ids:
+                bound(alias or module.split(".")[0])
+        if isinstance(stmt, ImportFrom):
+            for imported, alias in stmt.names:
+                bound(alias or imported)
+        exprs = _own_expressions(stmt)
         if exprs is None:
             return None
         for expr in exprs:
@@ -614,11 +647,11 @@ def method_calls(statements: list[Statement], methods: frozenset[str]) -> set[st
             if parts is None:
                 return None
             for part in parts:
-                if (
-                    isinstance(part, CallExpr)
-                    and isinstance(part.callee, MemberExpr)
-                    and isinstance(part.callee.expr, NameExpr)
-                    and part.callee.name in methods
-                ):
-                    found.add(part.callee.expr.name)
+                if isinstance(part, NameExpr) and part.name in found:
+                    uses = found[part.name]
+                    if uses is not None:
+                        uses.append(part)
+                elif isinstance(part, LambdaExpr):
+                    for arg in part.arguments:
+                        bound(arg.variable.name)
     return found

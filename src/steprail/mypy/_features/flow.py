@@ -11,9 +11,9 @@ Two checks:
   earlier step provides, which is not an input of the registry (``StepRegistry[Ctx](inputs=...)``)
   and has a default in the context. Reported only when everything before is known: the registry
   was made in this body, its context class and inputs are written out, every step registered on
-  it so far declares its flow, nothing was inserted in the middle or removed, and no
-  ``insert_before``/``insert_after``/``unregister`` on it follows in the body (which could put a
-  provider before the step).
+  it so far declares its flow, and the body uses it for nothing but ``register`` statements and
+  ``Orchestrator(registry, ...).execute(...)`` (any other use could put a provider before the
+  step later, and a finding cannot be withdrawn).
 
 The declaration is recorded in the class's metadata (``flow``), so a warm cache sees it too.
 """
@@ -42,7 +42,7 @@ from mypy.nodes import (
 from mypy.plugin import ClassDefContext
 from mypy.types import Instance, get_proper_type
 
-from .._consts import BASE_CONTEXT, BASE_STEP, METADATA_KEY, VALIDATION_STEP, WRAPPER_STEP
+from .._consts import BASE_CONTEXT, BASE_STEP, METADATA_KEY, TRAIN_MODEL_STEP, VALIDATION_STEP, WRAPPER_STEP
 from .._errors import STEPRAIL_FLOW
 from ._shared import init_owner
 from ._walk import assigned_attributes, binds_name, child_blocks
@@ -61,7 +61,7 @@ __all__ = [
 type Flow = tuple[tuple[str, ...], tuple[str, ...]]
 """``(requires, provides)``."""
 
-_KEYWORDS: Final = ("requires", "provides")
+_KEYWORDS: Final = ("requires", "provides", "reads")
 
 
 def _names(expr: Expression | None) -> tuple[str, ...] | None:
@@ -136,6 +136,13 @@ def call_flow(expr: Expression | None) -> Flow | None:
     if info is None or not info.has_base(BASE_STEP):
         return None
     own = class_flow(info)
+    if own is not None and info.has_base(TRAIN_MODEL_STEP) and init_owner(info) == TRAIN_MODEL_STEP:
+        # TrainModelStep(train, requires=(...)): the instance adds to the class's declaration.
+        given = _keyword(expr, "requires")
+        extra = () if given is None else _names(given)
+        if extra is None:
+            return None
+        return (*own[0], *(name for name in extra if name not in own[0])), own[1]
     if own is not None:
         return own
     if info.has_base(WRAPPER_STEP) and init_owner(info) == WRAPPER_STEP:
@@ -209,12 +216,21 @@ def check_step_class_flow(ctx: ClassDefContext) -> None:
     fields = context_fields(context)
     if fields is None:
         return
-    check_execute_writes(ctx, fields, context.name)
+    check_execute_writes(ctx, _watched_fields(context, fields), context.name)
     for keyword in _KEYWORDS:
         expr = ctx.cls.keywords.get(keyword)
         if not isinstance(expr, TupleExpr):
             continue
+        seen: set[str] = set()
         for item in expr.items:
+            if isinstance(item, StrExpr) and item.value in seen:
+                ctx.api.fail(
+                    f'{keyword}= of "{info.name}" names "{item.value}" more than once; the class is refused at run time',
+                    item,
+                    code=STEPRAIL_FLOW,
+                )
+            if isinstance(item, StrExpr):
+                seen.add(item.value)
             if isinstance(item, StrExpr) and item.value not in fields:
                 close = difflib.get_close_matches(item.value, list(fields), n=1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
@@ -224,6 +240,14 @@ def check_step_class_flow(ctx: ClassDefContext) -> None:
                     item,
                     code=STEPRAIL_FLOW,
                 )
+
+
+def _watched_fields(context: TypeInfo, fields: dict[str, bool]) -> set[str]:
+    """The fields strict mode watches: not ``BaseStepContext``'s own (``errors``,
+    ``step_results``...: free for every step) nor private ones (``_cache``)."""
+    base = next((klass for klass in context.mro if klass.fullname == BASE_CONTEXT), None)
+    own = context_fields(base) if base is not None else None
+    return {name for name in fields if not name.startswith("_") and (own is None or name not in own)}
 
 
 def _leaf_statements(body: list[Statement]) -> Iterator[Statement]:
@@ -242,9 +266,10 @@ def _leaf_statements(body: list[Statement]) -> Iterator[Statement]:
             yield stmt
 
 
-def check_execute_writes(ctx: ClassDefContext, fields: dict[str, bool], context_name: str) -> None:
-    """A declared class's own ``execute`` that assigns ``context.<field>`` for a field its
-    ``provides=`` does not list: strict mode would fail the step, so it is reported."""
+def check_execute_writes(ctx: ClassDefContext, fields: set[str], context_name: str) -> None:
+    """A declared class's own ``execute`` that assigns (or deletes) ``context.<field>`` for a
+    watched field its ``provides=`` does not list: strict mode would fail the step, so it is
+    reported. ``BaseStepContext``'s own fields and private ones are not watched."""
     info = ctx.cls.info
     flow = _data(info).get("flow")
     if not isinstance(flow, dict) or not isinstance(flow.get("provides"), list):

@@ -36,14 +36,18 @@ from mypy.nodes import (
     ARG_POS,
     AssignmentStmt,
     CallExpr,
+    ClassDef,
+    Decorator,
     Expression,
     ExpressionStmt,
+    FuncDef,
     GlobalDecl,
     IndexExpr,
     MemberExpr,
     MypyFile,
     NameExpr,
     NonlocalDecl,
+    OverloadedFuncDef,
     RefExpr,
     Statement,
     StrExpr,
@@ -57,12 +61,12 @@ from mypy.nodes import TypeApplication
 from mypy.types import Instance, get_proper_type
 
 from ..._flow import unmet_message
-from .._consts import COMPUTED_DEFAULT_NAMES, REGISTRY, WRAPPER_STEP
+from .._consts import COMPUTED_DEFAULT_NAMES, ORCHESTRATOR, REGISTRY, WRAPPER_STEP
 from .._errors import STEPRAIL_FLOW, STEPRAIL_NAME
-from .flow import call_flow, supplied_fields
+from .flow import call_flow, context_fields, supplied_fields
 from ._shared import as_checker, init_owner, str_literal
 from ._user_code import UserCode
-from ._walk import method_calls, bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
+from ._walk import name_uses, bodies_in, child_blocks, expression_may_call, expression_names, mentioned_names, statement_may_call
 from .step_info import UNKNOWN_POSITION, init_name_of, prefix_of, recorded_name
 
 __all__ = ["NameChecker"]
@@ -180,6 +184,42 @@ def _is_new_registry(expr: Expression) -> bool:
     return info is not None and info.fullname == REGISTRY
 
 
+def _registry_context(expr: CallExpr) -> TypeInfo | None:
+    """The context class written in ``StepRegistry[Ctx](...)``; ``None`` when not written out."""
+    callee = expr.callee
+    if not isinstance(callee, IndexExpr) or not isinstance(callee.analyzed, TypeApplication):
+        return None
+    if len(callee.analyzed.types) != 1:
+        return None
+    context = get_proper_type(callee.analyzed.types[0])
+    return context.type if isinstance(context, Instance) else None
+
+
+def _unknown_inputs(expr: CallExpr) -> list[tuple[StrExpr, str]]:
+    """For ``StepRegistry[Ctx](inputs=(<literals>))``: each input that is not a field of ``Ctx``,
+    with its message. No step of that registry can require such a field (its class is refused),
+    so the input is a mistake, and the run refuses it (FlowError) before any step."""
+    if not expr.args or not isinstance(expr.args[0], TupleExpr):
+        return []
+    context = _registry_context(expr)
+    fields = context_fields(context) if context is not None else None
+    if context is None or fields is None:
+        return []
+    found: list[tuple[StrExpr, str]] = []
+    for item in expr.args[0].items:
+        if isinstance(item, StrExpr) and item.value not in fields:
+            close = difflib.get_close_matches(item.value, list(fields), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            found.append(
+                (
+                    item,
+                    f'inputs= of the registry names "{item.value}", which is not a field of "{context.name}"; '
+                    f"the run refuses it{hint}",
+                )
+            )
+    return found
+
+
 def _registry_supplied(expr: CallExpr) -> set[str] | None:
     """For ``StepRegistry[Ctx](inputs=(<literals>))``: the fields supplied before the first
     step; ``None`` when the context class or the inputs are not written out."""
@@ -189,23 +229,76 @@ def _registry_supplied(expr: CallExpr) -> set[str] | None:
         if not isinstance(value, TupleExpr) or not all(isinstance(item, StrExpr) for item in value.items):
             return None
         inputs = tuple(item.value for item in value.items if isinstance(item, StrExpr))
-    callee = expr.callee
-    if not isinstance(callee, IndexExpr) or not isinstance(callee.analyzed, TypeApplication):
+    context = _registry_context(expr)
+    return None if context is None else supplied_fields(context, inputs)
+
+
+# Calls that can hand a frame's variables to other code by name.
+_FRAME_READERS: Final = frozenset({"locals", "vars", "eval", "exec", "globals"})
+
+
+def _is_orchestrator_run(expr: Expression, variable: str) -> NameExpr | None:
+    """For ``Orchestrator(<variable>, ...).execute(...)``: the registry argument. The run checks
+    the flow before any step (the same finding, as a FlowError) and the orchestrator is not kept,
+    so nothing can reorder the registry between the registrations and that check."""
+    if not (
+        isinstance(expr, CallExpr)
+        and isinstance(expr.callee, MemberExpr)
+        and expr.callee.name == "execute"
+        and isinstance(expr.callee.expr, CallExpr)
+    ):
         return None
-    if len(callee.analyzed.types) != 1:
+    made = expr.callee.expr
+    info = _callee_class(made)
+    if info is None or info.fullname != ORCHESTRATOR or not made.args:
         return None
-    context = get_proper_type(callee.analyzed.types[0])
-    if not isinstance(context, Instance):
+    first = made.args[0]
+    if made.arg_kinds[0] != ARG_POS or not isinstance(first, NameExpr) or first.name != variable:
         return None
-    return supplied_fields(context.type, inputs)
+    return first
 
 
-_REORDERING: Final = frozenset({"insert_before", "insert_after", "unregister"})
+def _only_appended(body: list[Statement], variable: str, made: Expression) -> bool:
+    """Whether every use of ``variable`` in ``body`` (at any depth) is the assignment that makes
+    the registry (``variable = made``), a ``variable.register(...)`` statement of the body's own
+    blocks, or ``Orchestrator(variable, ...).execute(...)``.
 
-
-def _reordered(body: list[Statement]) -> set[str] | None:
-    """Variables on which the body (at any depth) inserts or removes steps; ``None``: any."""
-    return method_calls(body, _REORDERING)
+    Only then can nothing reorder the registry after a registration: a return, an alias, a
+    call that receives it, a bound method (``add = r.insert_before``), ``getattr``, a container
+    or a nested function could all put a provider in front of a step later, so the flow check
+    keeps quiet for them (a finding at a registration cannot be withdrawn afterwards).
+    """
+    allowed: set[int] = set()
+    pending = list(body)
+    while pending:
+        stmt = pending.pop()
+        if isinstance(stmt, FuncDef | Decorator | OverloadedFuncDef | ClassDef):
+            continue  # another scope: its uses are not allowed
+        if isinstance(stmt, AssignmentStmt) and stmt.rvalue is made:
+            allowed.update(id(lvalue) for lvalue in stmt.lvalues if isinstance(lvalue, NameExpr))
+        if isinstance(stmt, ExpressionStmt):
+            expr = stmt.expr
+            if (
+                isinstance(expr, CallExpr)
+                and isinstance(expr.callee, MemberExpr)
+                and expr.callee.name == "register"
+                and isinstance(expr.callee.expr, NameExpr)
+                and expr.callee.expr.name == variable
+            ):
+                allowed.add(id(expr.callee.expr))
+            run = _is_orchestrator_run(expr, variable)
+            if run is not None:
+                allowed.add(id(run))
+        if isinstance(stmt, AssignmentStmt):
+            run = _is_orchestrator_run(stmt.rvalue, variable)
+            if run is not None:
+                allowed.add(id(run))
+        pending += [inner for block in child_blocks(stmt) for inner in block.body]
+    found = name_uses(body, _FRAME_READERS | {variable})
+    if found is None or any(found[reader] != [] for reader in _FRAME_READERS - {variable}):
+        return False  # a kind of code not known here, or locals()/vars()/eval(): may reach it
+    uses = found[variable]
+    return uses is not None and all(id(use) in allowed for use in uses)
 
 
 def _is_registry_call_stmt(stmt: Statement) -> bool:
@@ -227,8 +320,10 @@ class _BodyWalker:
     ) -> None:
         self.findings = findings
         self.flow_findings: dict[CallExpr, str] = {}
+        # Found at a statement that is not a registry call (a misspelt ``inputs=``): reported by
+        # the next hook call of this body.
+        self.pending_flow: list[tuple[Expression, str]] = []
         self.body = body
-        self.reordered = _reordered(body)
         # A module's or class's top level: its variables are reachable from anywhere.
         self.shared = shared
         self.registries: dict[str, _Registry | None] = {}  # None: given up
@@ -348,11 +443,13 @@ class _BodyWalker:
     def assignment(self, target: str, value: Expression) -> None:
         self.escape(value)  # e.g. ``other = registry``: no longer followed
         if _is_new_registry(value):
+            assert isinstance(value, CallExpr)
+            self.pending_flow += _unknown_inputs(value)
             # Empty when made; reachable when other code can see the variable (a global).
             registry = _Registry(target, closed=True, reachable=self._rebindable(target))
-            if self.reordered is not None and target not in self.reordered:
-                assert isinstance(value, CallExpr)
-                registry.available = _registry_supplied(value)
+            supplied = _registry_supplied(value)
+            if supplied is not None and _only_appended(self.body, target, value):
+                registry.available = supplied
             self.registries[target] = registry
             self.steps.pop(target, None)
             return
@@ -530,6 +627,9 @@ class NameChecker:
         message = walker.flow_findings.get(call)
         if message is not None:
             ctx.api.fail(message, call, code=STEPRAIL_FLOW)
+        for where, pending in walker.pending_flow:
+            ctx.api.fail(pending, where, code=STEPRAIL_FLOW)
+        walker.pending_flow.clear()
         return ctx.default_return_type
 
 
