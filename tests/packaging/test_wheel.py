@@ -191,6 +191,10 @@ def test_the_sdist_holds_steprail_s_own_files_only_and_builds(tmp_path: Path) ->
     (wheel,) = (tmp_path / "dist").glob("steprail-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
+        metadata = archive.read(next(name for name in names if name.endswith(".dist-info/METADATA"))).decode()
+    # The licence as PEP 639 states it (hatchling >= 1.27), and the only licence file.
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert [line for line in metadata.splitlines() if line.startswith("License-File:")] == ["License-File: LICENSE"]
     expected = {f"steprail/{path.relative_to(ROOT / 'src' / 'steprail')}" for path in (ROOT / "src" / "steprail").rglob("*")
                 if path.is_file() and "__pycache__" not in path.parts}
     assert expected <= names
