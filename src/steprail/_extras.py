@@ -90,7 +90,10 @@ def _asked_by_an_import_statement() -> bool:
     # user as is; an AttributeError would be swallowed and turned into a bare "cannot import
     # name". Frame 0 is this function, 1 extra_name_error, 2 the package's __getattr__, 3 its
     # caller.
-    caller = sys._getframe(3)
+    try:
+        caller = sys._getframe(3)
+    except ValueError:  # no Python frame asked (a look-up from C code): not an import statement
+        return False
     return caller.f_code.co_name == "_handle_fromlist" and caller.f_globals.get("__name__") == "importlib._bootstrap"
 
 
