@@ -15,7 +15,7 @@ from rich.text import Text
 from ..actions import ActionOutcome
 from ..jobs import JobRecord, PlannedStep, format_metrics
 from ..jobs._failure import failure_traceback, is_library_file, raised_at, shown_path, step_exception
-from ..jobs._store import rollback_report
+from ..jobs._store import json_value, rollback_report
 
 __all__ = [
     "failure_lines",
@@ -115,8 +115,10 @@ def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
 
 
 def result_line(summary: dict[str, Any]) -> str:
-    """What the action returned, as ``steprail run`` prints it after the table."""
-    return f"result: {json.dumps(summary, sort_keys=True, default=str)}"
+    """What the action returned, as ``steprail run`` prints it after the table: encoded as the
+    job store records it (text for what JSON cannot hold, ``"nan"`` for NaN), non-ASCII text
+    kept as it is."""
+    return f"result: {json.dumps(json_value(summary), sort_keys=True, ensure_ascii=False)}"
 
 
 def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown: bool) -> list[str]:
@@ -158,7 +160,9 @@ def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> 
         "exception": exception,
         "traceback": failure_traceback(outcome.exception) if outcome.status == "failed" else None,
         "duration": outcome.duration,
-        "result": outcome.summary,
+        # As the job store records them: one encoder, so --json and the record agree and
+        # datetimes, decimals, sets or NaN never make the output fail or invalid JSON.
+        "result": json_value(outcome.summary),
         "steps": [
             {
                 "order": step.order,
@@ -166,7 +170,7 @@ def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> 
                 "status": step.status,
                 "duration": step.duration,
                 "error": step.error,
-                "data": step.data,
+                "data": json_value(step.data),
             }
             for step in outcome.steps
         ],

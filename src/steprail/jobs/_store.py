@@ -289,23 +289,40 @@ def _json_default(value: object) -> object:
     return repr(value)
 
 
-def _clean_floats(value: object) -> object:
-    # JSON has no NaN/Infinity; store them as strings so the text stays standard JSON.
+def _clean(value: object, open_containers: set[int]) -> object:
+    # JSON has no NaN/Infinity (stored as strings, so the text stays standard JSON), only text
+    # keys (others become their str()), and no container inside itself (it becomes "<cycle>").
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, dict):
-        return {str(k): _clean_floats(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_floats(v) for v in value]
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if id(value) in open_containers:
+            return "<cycle>"
+        open_containers.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {k if isinstance(k, str) else str(k): _clean(v, open_containers) for k, v in value.items()}
+            return [_clean(v, open_containers) for v in value]
+        finally:
+            open_containers.discard(id(value))
     return value
 
 
 def to_json(value: object) -> str:
-    """Encode ``value`` as standard JSON, turning what JSON cannot hold into text."""
+    """Encode ``value`` as standard JSON, turning what JSON cannot hold into text.
+
+    The one encoder of everything recorded (params, results, step data, logs, metrics); the
+    command line prints results through :func:`json_value`, so output and record agree.
+    """
     try:
         return json.dumps(value, default=_json_default, allow_nan=False, sort_keys=True)
-    except ValueError:
-        return json.dumps(_clean_floats(value), default=_json_default, allow_nan=False, sort_keys=True)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(_clean(value, set()), default=_json_default, allow_nan=False, sort_keys=True)
+
+
+def json_value(value: object) -> Any:
+    """``value`` as the job store records it: plain JSON values (``dict``, ``list``, ``str``,
+    finite numbers, ``bool``, ``None``), what JSON cannot hold turned into text by :func:`to_json`."""
+    return json.loads(to_json(value))
 
 
 def rollback_report(entries: Iterable[RollbackEntry]) -> list[dict[str, str | None]]:
