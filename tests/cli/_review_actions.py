@@ -92,3 +92,37 @@ class NestedAction(BaseAction[NestedParams]):
 
     def execute(self) -> dict[str, Any]:
         return self.params.model_dump(mode="json")
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+class LockParams(BaseModel):
+    """Where the job store is, and a file to write the lock holder's pid to."""
+
+    store: str
+    pid_file: str
+
+
+class LockingAction(BaseAction[LockParams]):
+    """Starts another process that holds the job store's write lock, then returns: the job's
+    next write (its success record) meets the lock."""
+
+    def execute(self) -> dict[str, Any]:
+        import subprocess
+        import sys
+
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, self.params.store, "60"], stdout=subprocess.PIPE, text=True
+        )
+        with open(self.params.pid_file, "w") as pid_file:
+            pid_file.write(str(holder.pid))
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        return {"held": True}

@@ -4,7 +4,11 @@ wrong result types, --json stdout, lock timeouts, secrets, nested params, params
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,7 +74,8 @@ def test_text_result_line_matches_the_record_and_keeps_non_ascii(home: Path) -> 
     assert result.exit_code == 0, result.output
     line = next(line for line in result.stdout.splitlines() if line.startswith("result: "))
     assert '"word": "grün"' in line
-    assert strict_json(line.removeprefix("result: "))["ratio"] == "nan"  # type: ignore[index]  # a dict
+    recorded = strict_json(line.removeprefix("result: "))
+    assert isinstance(recorded, dict) and recorded["ratio"] == "nan"
 
 
 # -- 10: a wrong result type is named ------------------------------------------------------------
@@ -92,3 +97,107 @@ def test_a_wrong_result_type_fails_the_job_naming_the_action(home: Path, kind: s
     assert data["status"] == "failed"
     assert expected in str(data["error"])
     assert str(data["error"]).startswith("TypeError: ")
+
+
+# -- 2, 3: --lock-timeout bounds every wait ------------------------------------------------------
+
+
+def _hold_lock(store: Path) -> subprocess.Popen[str]:
+    from tests.cli._review_actions import HOLD_LOCK
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(store), "60"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_lock_timeout_bounds_creating_the_job_and_json_gets_an_error_object(home: Path) -> None:
+    assert invoke("run", RETURNING, "--json").exit_code == 0  # the store exists (WAL)
+    holder = _hold_lock(home / "jobs.sqlite3")
+    try:
+        started = time.monotonic()
+        result = invoke("run", RETURNING, "--lock-timeout", "0.3", "--json")
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 2, result.output
+    assert waited < 15, waited  # the store's 60 s write timeout no longer applies
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict)
+    assert data["status"] == "error" and data["exit_code"] == 2 and data["job_id"] is None
+    assert "locked by another process (waited 0.3s)" in str(data["error"])
+    assert "error: job store" in result.stderr
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        assert len(store.list_jobs()) == 1  # nothing recorded
+
+
+def test_lock_timeout_bounds_each_write_of_a_running_job(home: Path, tmp_path: Path) -> None:
+    assert invoke("run", RETURNING, "--json").exit_code == 0
+    pid_file = tmp_path / "holder.pid"
+    store = home / "jobs.sqlite3"
+    started = time.monotonic()
+    try:
+        result = invoke(
+            "run", f"{ACTIONS}:LockingAction", "-p", f"store={store}", "-p", f"pid_file={pid_file}",
+            "--lock-timeout", "0.3", "--json",
+        )
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    waited = time.monotonic() - started
+    assert result.exit_code == 3, result.output
+    assert waited < 20, waited
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict)
+    assert "locked by another process (waited 0.3s)" in str(data["error"])
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-5", "1e300"])
+def test_a_lock_timeout_sqlite_cannot_wait_for_is_bad_input(home: Path, value: str) -> None:
+    result = invoke("run", RETURNING, f"--lock-timeout={value}")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--lock-timeout'" in result.output
+    assert "is not a number of seconds from 0 to" in result.output
+
+
+def test_a_bad_lock_timeout_variable_is_named(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEPRAIL_LOCK_TIMEOUT", "nan")
+    result = invoke("run", RETURNING)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--lock-timeout' (env var: 'STEPRAIL_LOCK_TIMEOUT')" in result.output
+
+
+# -- 5: --json stdout holds the JSON alone, and always some ------------------------------------
+
+
+def test_a_step_print_goes_to_stderr_under_json(home: Path) -> None:
+    result = invoke("run", RETURNING, "-p", "kind=print", "--json")
+    assert result.exit_code == 0, result.output
+    assert strict_json(result.stdout) is not None  # stdout is the JSON alone
+    assert "chatter from a step" in result.stderr
+
+
+def test_a_step_print_stays_on_stdout_without_json(home: Path) -> None:
+    result = invoke("run", RETURNING, "-p", "kind=print", "--plain")
+    assert "chatter from a step" in result.stdout
+
+
+def test_invalid_params_under_json_print_the_recorded_job(home: Path) -> None:
+    result = invoke("run", RETURNING, "-p", "kidn=x", "--json")
+    assert result.exit_code == 2, result.output
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict)
+    assert data["status"] == "failed" and data["exit_code"] == 2
+    assert isinstance(data["job_id"], int)
+    assert "did you mean 'kind'" in str(data["error"])
+    assert f"(recorded as failed job {data['job_id']})" in result.stderr
+
+
+def test_other_bad_input_under_json_prints_an_error_object(home: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:NoSuchAction", "--json")
+    assert result.exit_code == 2
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict)
+    assert data == {"job_id": None, "status": "error", "exit_code": 2, "error": data["error"]}
+    assert "NoSuchAction" in str(data["error"])

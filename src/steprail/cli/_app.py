@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..actions import ActionOutcome
     from ..jobs import JobRecord, JobStore, PlannedStep
 
-__all__ = ["ENVIRONMENT_VARIABLES", "app", "main"]
+__all__ = ["ENVIRONMENT_VARIABLES", "MAX_LOCK_TIMEOUT", "app", "error_json", "main"]
 
 #: The environment variables the common options read, and the option each one stands for.
 ENVIRONMENT_VARIABLES: dict[str, str] = {
@@ -132,13 +132,25 @@ JsonLogOption = Annotated[
         show_default=False,
     ),
 ]
+#: The longest ``--lock-timeout``: SQLite counts its busy timeout in milliseconds in a 32-bit int.
+MAX_LOCK_TIMEOUT = 2_147_483.0
+
+
+def _checked_lock_timeout(value: float) -> float:
+    """Refuse a lock timeout SQLite cannot wait for (NaN, infinite, negative, too long)."""
+    if not 0 <= value <= MAX_LOCK_TIMEOUT:  # also false for NaN
+        raise typer.BadParameter(f"{value!r} is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT:g}")
+    return value
+
+
 LockTimeoutOption = Annotated[
     float,
     typer.Option(
         "--lock-timeout",
         envvar="STEPRAIL_LOCK_TIMEOUT",
         show_envvar=True,
-        help="Seconds to wait for a job store locked by another process.",
+        callback=_checked_lock_timeout,
+        help="Seconds to wait for a job store locked by another process: when opening it, creating the job, and at each write.",
     ),
 ]
 TracebackOption = Annotated[
@@ -199,16 +211,30 @@ def _main(
 
 
 @contextmanager
-def _bad_input() -> Iterator[None]:
-    """Report a :class:`UsageProblem` on stderr and exit with code 2."""
+def _bad_input(*, as_json: bool = False) -> Iterator[None]:
+    """Report a :class:`UsageProblem` on stderr and exit with code 2 (a
+    :class:`StoreFailedDuringJob`: code 3). With ``as_json``, stdout also gets a JSON error
+    object (:func:`error_json`), so a script reading it always gets JSON."""
     try:
         yield
     except UsageProblem as problem:
-        _stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+        _report(str(problem), None, EXIT_BAD_INPUT, as_json=as_json)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except StoreFailedDuringJob as failure:
-        _stderr().print(f"error: {failure}", markup=False, highlight=False, soft_wrap=True)
+        _report(str(failure), failure.job_id, EXIT_STORE_FAILED, as_json=as_json)
         raise typer.Exit(EXIT_STORE_FAILED) from None
+
+
+def error_json(error: str, job_id: int | None, exit_code: int) -> dict[str, Any]:
+    """What ``steprail run --json`` prints when no outcome can be shown (bad input, a store
+    that cannot be opened or written): ``status`` is ``"error"``."""
+    return {"job_id": job_id, "status": "error", "exit_code": exit_code, "error": error}
+
+
+def _report(error: str, job_id: int | None, exit_code: int, *, as_json: bool) -> None:
+    _stderr().print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        typer.echo(json.dumps(error_json(error, job_id, exit_code), indent=2))
 
 
 @app.command(cls=_Command)
@@ -237,14 +263,17 @@ def run(
     from ._render import failure_lines, outcome_json, outcome_table, result_line
     from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path
 
-    with _bad_input():
+    with _bad_input(as_json=as_json):
         action_class = load_action(target)
         params = collect_params(params_file, param or [], action_class.params_model)
         root = resolve_home(home)
-        # With --json, stdout holds the JSON alone: the live lines go to stderr.
+        # With --json, stdout holds the JSON alone: the live lines go to stderr, and so does
+        # what a step prints (Python's sys.stdout; a subprocess writing to file descriptor 1
+        # is not redirected).
         console = _stderr() if as_json else _stdout()
+        step_output = redirect_stdout(sys.stderr) if as_json else nullcontext()
         with late_signals_noted() as late:
-            with open_store(store_path(root, store), lock_timeout) as job_store:
+            with open_store(store_path(root, store), lock_timeout) as job_store, step_output:
                 result = run_action(
                     action_class,
                     params,
@@ -257,10 +286,18 @@ def run(
                     show_traceback=show_traceback,
                 )
             outcome = result.outcome
-            if isinstance(outcome.exception, InvalidParamsError):
-                raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
             if as_json:
+                # Also for invalid params (exit code 2): the job was recorded, so its id is printed.
                 typer.echo(json.dumps(outcome_json(outcome, result.job_id, result.exit_code), indent=2))
+            if isinstance(outcome.exception, InvalidParamsError):
+                _stderr().print(
+                    f"error: {outcome.exception}\n(recorded as failed job {result.job_id})",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(result.exit_code)
+            if as_json:
                 raise typer.Exit(result.exit_code)
             console.print(outcome_table(outcome, result.job_id))
             if outcome.summary and outcome.status == "success":
@@ -451,13 +488,14 @@ def demo(
     then exports it, converts it to YOLO, fits anchor boxes and uploads the model, as a
     recorded job.
     """
+    from ..jobs._store import WRITE_TIMEOUT_SECONDS
     from ._demo import DemoSettings, run_demo
     from ._runner import open_store, resolve_home, store_path
 
     with _bad_input():
         root = resolve_home(home)
         settings = DemoSettings(items=items, clusters=clusters, iterations=iterations, seed=seed)
-        with open_store(store_path(root, store)) as job_store:
+        with open_store(store_path(root, store), write_timeout=WRITE_TIMEOUT_SECONDS) as job_store:
             result = run_demo(
                 root, job_store, _stdout(), settings, plain=True if plain else None, json_log=json_log
             )
