@@ -4,6 +4,7 @@ wrong result types, --json stdout, lock timeouts, secrets, nested params, params
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -201,3 +202,55 @@ def test_other_bad_input_under_json_prints_an_error_object(home: Path) -> None:
     assert isinstance(data, dict)
     assert data == {"job_id": None, "status": "error", "exit_code": 2, "error": data["error"]}
     assert "NoSuchAction" in str(data["error"])
+
+
+# -- 7: secrets never appear in plain text ------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [[], ["-p", "lable=typo"]])
+def test_a_secret_param_is_masked_in_every_record(
+    home: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, extra: list[str]
+) -> None:
+    log_file = tmp_path / "events.jsonl"
+    with caplog.at_level(logging.DEBUG, logger="steprail"):
+        result = invoke(
+            "run", f"{ACTIONS}:SecretAction", "-p", "token=hunter2", *extra, "--json-log", str(log_file), "--json"
+        )
+    assert result.exit_code == (2 if extra else 1), result.output
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "hunter2" not in log_file.read_text()
+    created = [json.loads(line) for line in log_file.read_text().splitlines() if '"job_created"' in line]
+    assert created and created[0]["params"]["token"] == "**********"
+    for record in caplog.records:
+        assert "hunter2" not in repr(vars(record)), record
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        (job,) = store.list_jobs()
+        assert job.params["token"] == "**********"
+        assert "hunter2" not in json.dumps(job_json_of(store, job.id))
+
+
+def job_json_of(store: JobStore, job_id: int) -> object:
+    from steprail.cli._app import job_json
+
+    return {"job": job_json(store.get(job_id)), "logs": [event.data for event in store.logs(job_id)]}
+
+
+def test_masked_params_reach_into_nested_models() -> None:
+    from pydantic import BaseModel, SecretStr
+
+    from steprail.jobs._secrets import masked_params
+
+    class Credentials(BaseModel):
+        password: SecretStr | None = None
+        user: str = ""
+
+    class Params(BaseModel):
+        login: Credentials = Credentials()
+        keys: list[SecretStr] = []
+
+    raw = {"login": {"password": "pw", "user": "me"}, "keys": ["k1"], "other": 1}
+    assert masked_params(Params, raw) == {
+        "login": {"password": "**********", "user": "me"},
+        "keys": "**********",
+        "other": 1,
+    }

@@ -29,6 +29,7 @@ from .._wrappers import WrapperStep
 from ..jobs import ActionRuntime, JobOutcome, PlannedStep, StepOutcome, StepStatus
 from .._logging import get_logger
 from ..jobs._failure import failure_traceback
+from ..jobs._secrets import masked_params
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
 from ._params import InvalidParamsError, validate_params
 from ._plan import plan_steps
@@ -405,7 +406,9 @@ class BaseAction[P: BaseModel]:
         if isinstance(raw, BaseModel):
             return raw.model_dump(mode="json")
         if isinstance(raw, Mapping):
-            return {str(key): value for key, value in raw.items()}
+            # Not validated yet (perhaps invalid): secret fields are masked here, the one place
+            # raw params go out to the runtime (store, JSON-lines log, steprail.job logger).
+            return masked_params(self.params_model, raw)
         return {"(params)": repr(raw)}  # recorded as given; validation reports the problem
 
     # -- reporting ------------------------------------------------------------------------------
