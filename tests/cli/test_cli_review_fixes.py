@@ -254,3 +254,28 @@ def test_masked_params_reach_into_nested_models() -> None:
         "keys": "**********",
         "other": 1,
     }
+
+
+# -- 6: typos in nested keys ---------------------------------------------------------------------
+
+
+def test_a_typo_in_a_nested_key_is_refused_with_a_suggestion(home: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:NestedAction", "-p", "inner.sise=3")
+    assert result.exit_code == 2, result.output
+    assert "the params have an unknown key 'inner.sise'; did you mean 'inner.size'?" in result.stderr
+    assert not (home / "jobs.sqlite3").exists()  # refused before anything was recorded
+
+
+def test_a_typo_in_a_nested_key_of_a_params_file_is_refused(home: Path, tmp_path: Path) -> None:
+    params = tmp_path / "params.json"
+    params.write_text('{"inner": {"sise": 3}}')
+    result = invoke("plan", f"{ACTIONS}:NestedAction", "--params", str(params))
+    assert result.exit_code == 2, result.output
+    assert "unknown key 'inner.sise'; did you mean 'inner.size'?" in result.stderr
+
+
+def test_known_nested_keys_still_work(home: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:NestedAction", "-p", "inner.size=3", "--json")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict) and data["result"]["inner"] == {"size": 3}

@@ -300,4 +300,32 @@ def collect_params(
             target = child
         target[path[-1]] = value
     _check_depth(params, "the params")
+    if model is not None:
+        _check_nested_keys(params, model, [])
     return params
+
+
+def _check_nested_keys(params: Mapping[str, Any], model: type[Any], path: list[str]) -> None:
+    """Refuse a key inside a nested params model that the model does not know, naming the
+    closest known one: pydantic drops such keys silently by default (``-p inner.sise=3`` would
+    run with ``inner.size`` unchanged). Top-level keys are checked when the params are validated
+    (the job is recorded as failed); a model with ``extra="allow"`` takes any key."""
+    import difflib
+
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, dict):
+        return
+    allows_extra = getattr(model, "model_config", {}).get("extra") == "allow"
+    by_key = dict(fields)
+    by_key.update({field.alias: field for field in fields.values() if isinstance(field.alias, str)})
+    for key, value in params.items():
+        if key not in by_key:
+            if path and not allows_extra:
+                known = sorted(fields)
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {'.'.join([*path, close[0]])!r}?" if close else f"its keys: {', '.join(known) or '(none)'}"
+                raise UsageProblem(f"the params have an unknown key {'.'.join([*path, key])!r}; {hint}")
+            continue
+        submodel = _submodel(by_key[key].annotation)
+        if submodel is not None and isinstance(value, Mapping):
+            _check_nested_keys(value, submodel, [*path, key])
