@@ -279,3 +279,61 @@ def test_known_nested_keys_still_work(home: Path) -> None:
     assert result.exit_code == 0, result.output
     data = strict_json(result.stdout)
     assert isinstance(data, dict) and data["result"]["inner"] == {"size": 3}
+
+
+# -- 8: params files hold JSON's values, each key once --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("p.json", '{"kind": "a", "kind": "b"}', "gives the key 'kind' twice in one object; keep one"),
+        ("p.json", '{"x": {"a": 1, "a": 2}}', "gives the key 'a' twice in one object; keep one"),
+        ("p.yaml", "kind: a\nkind: b\n", "the key 'kind' is given twice (first on line 1); keep one"),
+        ("p.yaml", "", "holds no YAML mapping (it is empty, or only null); write {} for no params"),
+        ("p.yaml", "# only a comment\n", "holds no YAML mapping"),
+        ("p.json", "", "is not valid JSON"),
+        ("p.yaml", "kind: &a foo\nother: *a\n", "aliases (*name) are not allowed in params files"),
+        ("p.yaml", "kind: !!binary aGVsbG8=\n", "the tag 'tag:yaml.org,2002:binary' is not allowed"),
+        ("p.yaml", "kind: !!timestamp 2024-01-01\n", "the tag 'tag:yaml.org,2002:timestamp' is not allowed"),
+        ("p.yaml", "kind: !!set {a, b}\n", "the tag 'tag:yaml.org,2002:set' is not allowed"),
+    ],
+)
+def test_params_files_refuse_duplicates_emptiness_aliases_and_tags(
+    home: Path, tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    params = tmp_path / name
+    params.write_text(text)
+    result = invoke("run", RETURNING, "--params", str(params))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (home / "jobs.sqlite3").exists()
+
+
+def test_a_duplicate_key_in_a_p_json_value_is_refused(home: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:NestedAction", "-p", 'inner={"size": 1, "size": 2}')
+    assert result.exit_code == 2, result.output
+    assert "gives the key 'size' twice" in result.stderr
+
+
+def test_yaml_scalars_follow_the_yaml_1_2_core_schema(tmp_path: Path) -> None:
+    from steprail.cli._params import read_params_file
+
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        "octal_looking: 012\nword: yes\nswitch: off\nday: 2024-01-01\nbool: true\nnothing: ~\n"
+        "octal: 0o17\nhex: 0x1F\nnegative: -3\nexp: 1e3\nquoted: '012'\n"
+    )
+    assert read_params_file(params) == {
+        "octal_looking": 12,  # YAML 1.1 would read the octal 10
+        "word": "yes",  # 1.1: True
+        "switch": "off",  # 1.1: False
+        "day": "2024-01-01",  # 1.1: a datetime.date
+        "bool": True,
+        "nothing": None,
+        "octal": 15,
+        "hex": 31,
+        "negative": -3,
+        "exp": 1000.0,
+        "quoted": "012",
+    }

@@ -43,8 +43,17 @@ _INT_DIGITS_LIMIT: Final = sys.get_int_max_str_digits() or 4300
 
 def _loads_json(text: str, where: str) -> object:
     """``json.loads`` whose every failure is a :class:`UsageProblem` naming ``where``."""
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # json.loads keeps the last of duplicated keys silently; TOML and YAML refuse them.
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise UsageProblem(f"{where} gives the key {key!r} twice in one object; keep one")
+            result[key] = value
+        return result
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError:
         raise
     except RecursionError:
@@ -89,8 +98,10 @@ def _no_shared_nodes(value: object, where: str) -> None:
 def _load_yaml(text: str, where: str) -> object:
     import yaml  # only for YAML params files: PyYAML takes a while to import
 
+    from ._yaml import ParamsYamlLoader
+
     try:
-        data: object = yaml.safe_load(text)
+        data: object = yaml.load(text, Loader=ParamsYamlLoader)  # noqa: S506  # a safe loader (see _yaml)
     except yaml.YAMLError as error:
         raise UsageProblem(f"{where} is not valid YAML: {error}") from error
     except RecursionError:
@@ -101,7 +112,8 @@ def _load_yaml(text: str, where: str) -> object:
 
 def read_params_file(path: Path) -> dict[str, Any]:
     """The object in a ``.json``, ``.toml``, ``.yaml`` or ``.yml`` file (other names are read
-    as JSON). YAML is read with PyYAML's ``safe_load`` and may not use aliases.
+    as JSON). YAML is read as JSON's data model with YAML 1.2 core-schema scalars, without
+    aliases or tags that build other types (see :mod:`._yaml`); no format may repeat a key.
 
     Raises:
         UsageProblem: the file is missing, unreadable, malformed, or not an object/table.
@@ -142,8 +154,8 @@ def read_params_file(path: Path) -> dict[str, Any]:
     if _FORMATS.get(path.suffix.lower()) == "YAML":
         where = f"params file {str(path)!r}"
         loaded = _load_yaml(text, where)
-        if loaded is None:
-            return {}  # an empty YAML document: no params
+        if loaded is None:  # as for an empty JSON file: say what to write for no params
+            raise UsageProblem(f"{where} holds no YAML mapping (it is empty, or only null); write {{}} for no params")
         if not isinstance(loaded, dict):
             raise UsageProblem(
                 f"{where} must hold a YAML mapping of names to values, not {with_article(type(loaded).__name__)}"
