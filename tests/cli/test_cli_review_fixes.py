@@ -337,3 +337,21 @@ def test_yaml_scalars_follow_the_yaml_1_2_core_schema(tmp_path: Path) -> None:
         "exp": 1000.0,
         "quoted": "012",
     }
+
+
+# -- 11: a schema-1 store kept no tracebacks -----------------------------------------------------
+
+
+def test_jobs_show_traceback_on_a_schema_1_store_says_it_kept_none(home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    old = tmp_path / "old.sqlite3"
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "data" / "jobs-schema-1.sqlite3", old)
+    result = invoke("jobs", "show", "2", "--store", str(old), "--traceback")
+    assert result.exit_code == 0, result.output
+    assert (
+        "(no traceback: this job store is of schema version 1, older than version 2, the first to keep tracebacks)"
+        in result.stdout
+    )
+    with JobStore(old, read_only=True) as store:
+        assert store.schema_version == 1

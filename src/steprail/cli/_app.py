@@ -449,15 +449,15 @@ def jobs_show(
     from ._render import job_detail
 
     with _bad_input():
-        found = _read_jobs(home, store, lambda s: (s.get(job_id), s.logs(job_id)))
+        found = _read_jobs(home, store, lambda s: (s.get(job_id), s.logs(job_id), s.schema_version))
         if found is None:
             raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
-        job, events = found
+        job, events, schema_version = found
         if as_json:
             typer.echo(json.dumps(job_json(job), indent=2))
             return
         console = _stdout()
-        job_detail(console, job, traceback_shown=show_traceback)
+        job_detail(console, job, traceback_shown=show_traceback, schema_version=schema_version)
         if logs > 0:
             console.print(f"last {min(logs, len(events))} of {len(events)} log events:")
             for event in events[-logs:]:

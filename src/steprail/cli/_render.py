@@ -272,8 +272,15 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
     return table
 
 
-def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = False) -> None:
-    """Print everything recorded about one job (with its traceback when ``traceback_shown``)."""
+#: The first job store schema that records tracebacks.
+_TRACEBACKS_SINCE_SCHEMA = 2
+
+
+def job_detail(
+    console: Console, job: JobRecord, *, traceback_shown: bool = False, schema_version: int | None = None
+) -> None:
+    """Print everything recorded about one job (with its traceback when ``traceback_shown``;
+    ``schema_version`` is the store's, to say why an older store has none)."""
     console.print(f"[bold]job {job.id}[/bold]: {job.action}", highlight=False, soft_wrap=True)
     status = _status(job.status)
     if job.status != job.recorded_status:
@@ -330,5 +337,13 @@ def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = Fals
     if job.summary:
         console.print(f"summary: {json.dumps(job.summary, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
     if traceback_shown:
-        text = job.traceback.rstrip("\n") if job.traceback else "(no traceback recorded: no exception ended this job)"
+        if job.traceback:
+            text = job.traceback.rstrip("\n")
+        elif schema_version is not None and schema_version < _TRACEBACKS_SINCE_SCHEMA:
+            text = (
+                f"(no traceback: this job store is of schema version {schema_version}, older than"
+                f" version {_TRACEBACKS_SINCE_SCHEMA}, the first to keep tracebacks)"
+            )
+        else:
+            text = "(no traceback recorded: no exception ended this job)"
         console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -608,6 +608,12 @@ class JobStore:
         self._version = SCHEMA_VERSION
         _log.info("job store %s created (schema version %d)", self.path, SCHEMA_VERSION)
 
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open store: :data:`SCHEMA_VERSION`, or an older one when
+        an older store was opened read-only (it is then read as it is)."""
+        return self._version
+
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
