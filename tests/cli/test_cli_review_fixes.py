@@ -355,3 +355,73 @@ def test_jobs_show_traceback_on_a_schema_1_store_says_it_kept_none(home: Path, t
     )
     with JobStore(old, read_only=True) as store:
         assert store.schema_version == 1
+
+
+# -- 12: huge messages and ANSI escapes ------------------------------------------------------------
+
+
+def test_a_huge_message_is_cut_on_the_terminal_and_capped_in_the_record(home: Path) -> None:
+    from steprail.jobs._store import MAX_ERROR_CHARS
+
+    result = invoke("run", RETURNING, "-p", "kind=fail-huge", "--plain")
+    assert result.exit_code == 1, result.output
+    assert len(result.stdout) + len(result.stderr) < 20_000  # not the 200 000 characters, three times
+    assert "more characters in the job record: steprail jobs show ID" in result.stdout
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        job = store.get(1)
+    assert job.error is not None and job.traceback is not None
+    for text in (job.error, job.traceback, job.steps[0].error or ""):
+        assert len(text) <= MAX_ERROR_CHARS + 100
+        assert "characters left out" in text
+    assert job.traceback.rstrip().endswith("x")  # the end of a traceback (the exception) is kept
+
+
+def test_ansi_escapes_in_a_message_are_neutralised_on_the_terminal(home: Path) -> None:
+    result = invoke("run", RETURNING, "-p", "kind=fail-ansi", "--plain", "--traceback")
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.stdout + result.stderr
+    assert "failed: RuntimeError: \\x1b[31mred\\x1b[0m and\n  second line" in result.stdout
+    shown = invoke("jobs", "show", "1", "--traceback")
+    assert "\x1b" not in shown.stdout and "\\x1b[31mred" in shown.stdout
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        assert "\x1b[31mred" in (store.get(1).error or "")  # the record keeps the text as raised
+
+
+# -- 16: STEPRAIL_LOG_LEVEL does not repeat the live lines ------------------------------------------
+
+
+def test_log_level_info_does_not_repeat_a_failure_the_live_lines_show(tmp_path: Path) -> None:
+    env = {**os.environ, "STEPRAIL_HOME": str(tmp_path / "home"), "STEPRAIL_LOG_LEVEL": "INFO"}
+    for name in ("STEPRAIL_STORE", "STEPRAIL_JSON_LOG", "STEPRAIL_TRACEBACK", "STEPRAIL_LOCK_TIMEOUT"):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-m", "steprail", "run", RETURNING, "-p", "kind=fail-ansi", "--plain"],
+        capture_output=True, text=True, timeout=120, check=False,
+        cwd=Path(__file__).resolve().parents[2], env=env,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "INFO steprail.jobs.store: job store" in result.stderr  # the library's own records still show
+    assert "red" not in result.stderr, result.stderr  # the failure is in the live lines (stdout) only
+    assert "\x1b" not in result.stdout + result.stderr
+    assert result.stdout.count("RuntimeError: ") == 3  # the step's line, the job's end, under the table
+
+
+def test_log_records_on_stderr_are_safe_on_a_terminal() -> None:
+    from steprail.cli._logs import TerminalFormatter
+
+    record = logging.LogRecord("steprail.x", logging.INFO, __file__, 1, "got %s", ("\x1b]0;title\x07" + "y" * 5000,), None)
+    line = TerminalFormatter("%(message)s").format(record)
+    assert "\x1b" not in line and "\x07" not in line and line.startswith("got \\x1b]0;title\\x07yyy")
+    assert len(line) < 2200
+
+
+def test_json_output_caps_a_huge_message_as_the_record_does(home: Path) -> None:
+    from steprail.jobs._store import MAX_ERROR_CHARS
+
+    result = invoke("run", RETURNING, "-p", "kind=fail-huge", "--json")
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict)
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        job = store.get(int(data["job_id"]))
+    assert data["error"] == job.error and data["traceback"] == job.traceback
+    assert len(str(data["exception"]["message"])) <= MAX_ERROR_CHARS + 100

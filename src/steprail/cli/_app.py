@@ -512,8 +512,11 @@ def _log_to_stderr(level: str) -> None:
     if not isinstance(logging.getLevelNamesMapping().get(name), int):
         typer.echo(f"error: ${LOG_LEVEL_VARIABLE} is {level!r}; use DEBUG, INFO, WARNING or ERROR", err=True)
         raise SystemExit(EXIT_BAD_INPUT)
+    from ._logs import NotShownTwice, TerminalFormatter
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(NotShownTwice())
     logger = logging.getLogger("steprail")
     logger.addHandler(handler)
     logger.setLevel(name)

@@ -14,8 +14,15 @@ from rich.text import Text
 
 from ..actions import ActionOutcome
 from ..jobs import JobRecord, PlannedStep, format_metrics
-from ..jobs._failure import failure_traceback, is_library_file, raised_at, shown_path, step_exception
-from ..jobs._store import json_value, rollback_report
+from ..jobs._failure import (
+    failure_traceback,
+    is_library_file,
+    raised_at,
+    shown_path,
+    step_exception,
+    terminal_text,
+)
+from ..jobs._store import capped_text, json_value, rollback_report
 
 __all__ = [
     "failure_lines",
@@ -127,7 +134,9 @@ def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown
     traceback."""
     if outcome.error is None:
         return []
-    lines = [f"{outcome.status}: {outcome.error}"]
+    # Cut and neutralised for the terminal (the record keeps the text); continuation lines of a
+    # multi-line message are indented under the first.
+    lines = [f"{outcome.status}: " + terminal_text(outcome.error).replace("\n", "\n  ")]
     raised = None if outcome.exception is None else step_exception(outcome.exception)
     where = None if raised is None or outcome.status != "failed" else raised_at(raised)
     if where is not None:
@@ -146,7 +155,7 @@ def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> 
     if raised is not None:
         exception = {
             "type": type(raised).__name__,
-            "message": _text(raised),
+            "message": capped_text(_text(raised)),
             "file": where.file if where else None,
             "line": where.line if where else None,
             "function": where.function if where else None,
@@ -156,9 +165,10 @@ def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> 
         "action": outcome.action,
         "status": outcome.status,
         "exit_code": exit_code,
-        "error": outcome.error,
+        # Texts capped as the record caps them (MAX_ERROR_CHARS): --json says what the store keeps.
+        "error": capped_text(outcome.error),
         "exception": exception,
-        "traceback": failure_traceback(outcome.exception) if outcome.status == "failed" else None,
+        "traceback": capped_text(failure_traceback(outcome.exception)) if outcome.status == "failed" else None,
         "duration": outcome.duration,
         # As the job store records them: one encoder, so --json and the record agree and
         # datetimes, decimals, sets or NaN never make the output fail or invalid JSON.
@@ -169,7 +179,7 @@ def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> 
                 "name": step.name,
                 "status": step.status,
                 "duration": step.duration,
-                "error": step.error,
+                "error": capped_text(step.error),
                 "data": json_value(step.data),
             }
             for step in outcome.steps
@@ -294,7 +304,8 @@ def job_detail(
     )
     console.print(f"params: {json.dumps(job.params, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
     if job.error:
-        console.print("error:", job.error, markup=False, highlight=False, soft_wrap=True)
+        # In full (this is where the record is read), but with control characters neutralised.
+        console.print("error:", terminal_text(job.error, len(job.error)), markup=False, highlight=False, soft_wrap=True)
         origin = traceback_origin(job.traceback) if job.traceback else None
         if origin is not None:
             console.print(f"  raised at {origin}", markup=False, highlight=False, soft_wrap=True)
@@ -338,7 +349,7 @@ def job_detail(
         console.print(f"summary: {json.dumps(job.summary, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
     if traceback_shown:
         if job.traceback:
-            text = job.traceback.rstrip("\n")
+            text = terminal_text(job.traceback.rstrip("\n"), len(job.traceback))
         elif schema_version is not None and schema_version < _TRACEBACKS_SINCE_SCHEMA:
             text = (
                 f"(no traceback: this job store is of schema version {schema_version}, older than"

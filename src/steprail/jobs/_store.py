@@ -54,6 +54,9 @@ _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
 REMOTE_STALE_SECONDS: Final = 3600.0
 #: The largest params a job records, as JSON text (1 MiB); larger ones are refused up front.
 MAX_PARAMS_BYTES: Final = 1024 * 1024
+#: The most characters of one error text or traceback a record keeps (64 Ki): a longer one keeps
+#: its first and last halves around a note of how much was left out.
+MAX_ERROR_CHARS: Final = 64 * 1024
 #: How long a running job's writes wait for another process's write lock, by default.
 WRITE_TIMEOUT_SECONDS: Final = 60.0
 # SQLite stores integers in 64 bits: larger figures (a step's progress) are clamped, not refused.
@@ -323,6 +326,15 @@ def json_value(value: object) -> Any:
     """``value`` as the job store records it: plain JSON values (``dict``, ``list``, ``str``,
     finite numbers, ``bool``, ``None``), what JSON cannot hold turned into text by :func:`to_json`."""
     return json.loads(to_json(value))
+
+
+def capped_text(text: str | None) -> str | None:
+    """``text`` cut to :data:`MAX_ERROR_CHARS`: its start and its end (a traceback ends with the
+    exception), with the number of characters left out between them."""
+    if text is None or len(text) <= MAX_ERROR_CHARS:
+        return text
+    half = MAX_ERROR_CHARS // 2
+    return f"{text[:half]}\n... ({len(text) - 2 * half} characters left out) ...\n{text[-half:]}"
 
 
 def rollback_report(entries: Iterable[RollbackEntry]) -> list[dict[str, str | None]]:
@@ -682,7 +694,7 @@ class JobStore:
             conn.execute(
                 "UPDATE steps SET status = ?, finished_at = ?, duration = ?, data = ?, error = ?,"
                 " started_at = COALESCE(started_at, ?) WHERE job_id = ? AND position = ?",
-                (status, now, duration, to_json(dict(data)), error, now, job_id, order),
+                (status, now, duration, to_json(dict(data)), capped_text(error), now, job_id, order),
             )
             self._touch(conn, job_id)
 
@@ -695,7 +707,7 @@ class JobStore:
         with self._transaction() as conn:
             conn.execute(
                 "UPDATE steps SET rolled_back = ?, rollback_error = ? WHERE job_id = ? AND position = ?",
-                (int(finished), error, job_id, order),
+                (int(finished), capped_text(error), job_id, order),
             )
             self._touch(conn, job_id)
 
@@ -756,11 +768,11 @@ class JobStore:
                 job_id,
                 f"status = ?, error = ?, rollback = ?, summary = ?, finished_at = ?, traceback = ?{extra}",
                 status,
-                error,
+                capped_text(error),
                 to_json(rollback_report(rollback)),
                 to_json(dict(summary or {})),
                 _now(),
-                traceback,
+                capped_text(traceback),
             )
 
     def _move(self, conn: sqlite3.Connection, job_id: int, status: JobStatus) -> None:
