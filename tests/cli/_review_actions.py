@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import math
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
@@ -84,7 +85,8 @@ class NestedParams(BaseModel):
 
     inner: Inner = Inner()
     count: int = 1
-    path: Any = None
+    path: Path | None = None
+    ratio: float = 0.0
 
 
 class NestedAction(BaseAction[NestedParams]):

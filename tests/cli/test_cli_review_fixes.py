@@ -425,3 +425,30 @@ def test_json_output_caps_a_huge_message_as_the_record_does(home: Path) -> None:
         job = store.get(int(data["job_id"]))
     assert data["error"] == job.error and data["traceback"] == job.traceback
     assert len(str(data["exception"]["message"])) <= MAX_ERROR_CHARS + 100
+
+
+# -- 15: -p values pydantic's lax mode would misread ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("count=true", "-p 'count=true': the field 'count' (int) takes a number, not true"),
+        ("ratio=false", "-p 'ratio=false': the field 'ratio' (float) takes a number, not false"),
+        ("inner.size=true", "the field 'inner.size' (int) takes a number, not true"),
+        ("path=", "-p 'path=': the field 'path' (pathlib.Path | None) needs a path, not an empty value; pass . for"),
+    ],
+)
+def test_a_boolean_for_a_number_or_an_empty_path_is_refused(home: Path, assignment: str, message: str) -> None:
+    result = invoke("run", f"{ACTIONS}:NestedAction", "-p", assignment)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (home / "jobs.sqlite3").exists()
+
+
+def test_numbers_and_paths_still_read(home: Path) -> None:
+    result = invoke("run", f"{ACTIONS}:NestedAction", "-p", "count=3", "-p", "ratio=0.5", "-p", "path=.", "--json")
+    assert result.exit_code == 0, result.output
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict)
+    assert (data["result"]["count"], data["result"]["ratio"], data["result"]["path"]) == (3, 0.5, ".")

@@ -277,6 +277,10 @@ def parse_assignment(text: str, model: type[Any] | None = None) -> tuple[list[st
     if len(path) > MAX_PARAMS_DEPTH:
         raise UsageProblem(f"-p {shown!r}: the key nests too deeply (at most {MAX_PARAMS_DEPTH} levels)")
     reading, type_name = field_reading(model, path)
+    members = _members(_field_annotation(model, path))
+    if reading == "text" and raw == "" and any(isinstance(m, type) and issubclass(m, PurePath) for m in members):
+        # Path("") is Path("."): an empty value would silently mean the current folder.
+        raise UsageProblem(f"-p {shown!r}: the field {key!r} ({type_name}) needs a path, not an empty value; pass . for the current folder")
     if reading == "text" or (reading == "mixed" and raw.lstrip()[:1] not in ("[", "{")):
         return path, raw
     if reading == "mixed":
@@ -291,8 +295,36 @@ def parse_assignment(text: str, model: type[Any] | None = None) -> tuple[list[st
                 f" -p '{key}={{\"k\": 1}}', quoted for the shell"
             ) from None
         value = raw
+    if isinstance(value, bool) and _numeric_not_bool(members):
+        # pydantic's lax mode reads true as 1 for an int field: -p count=true is surely a mistake.
+        raise UsageProblem(f"-p {shown!r}: the field {key!r} ({type_name}) takes a number, not {raw.strip()}")
     _check_depth(value, f"-p {shown!r}")
     return path, value
+
+
+def _field_annotation(model: type[Any] | None, path: Sequence[str]) -> object:
+    """The annotation of the params field at ``path``, or ``None`` when it is not a declared field."""
+    current: type[Any] | None = model
+    annotation: object = None
+    for depth, part in enumerate(path):
+        fields = getattr(current, "model_fields", None)
+        if not isinstance(fields, dict) or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        if depth < len(path) - 1:
+            current = _submodel(annotation)
+    return annotation
+
+
+def _numeric_not_bool(members: Sequence[object]) -> bool:
+    """Whether a field takes numbers (``int``, ``float``, ``int | None``) and no boolean."""
+    kinds = [m for m in members if isinstance(m, type)]
+    return (
+        bool(kinds)
+        and len(kinds) == len(members)
+        and all(issubclass(m, int | float) for m in kinds)
+        and not any(issubclass(m, bool) for m in kinds)
+    )
 
 
 def collect_params(
