@@ -452,3 +452,19 @@ def test_numbers_and_paths_still_read(home: Path) -> None:
     data = strict_json(result.stdout)
     assert isinstance(data, dict)
     assert (data["result"]["count"], data["result"]["ratio"], data["result"]["path"]) == (3, 0.5, ".")
+
+
+# -- 14: completion for a named shell --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--install-completion", "--show-completion"])
+def test_a_shell_name_after_a_completion_option_is_refused_not_ignored(tmp_path: Path, option: str) -> None:
+    env = {**os.environ, "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "steprail", option, "zsh"], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"error: {option} takes no shell name" in result.stderr
+    assert f"zsh -c 'steprail {option}'" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing installed for another shell

@@ -522,12 +522,29 @@ def _log_to_stderr(level: str) -> None:
     logger.setLevel(name)
 
 
+_COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+
+
+def _refuse_a_named_completion_shell(args: list[str]) -> None:
+    """``steprail --install-completion zsh`` would ignore ``zsh`` and install for the shell it
+    detects from its parent process (typer's behaviour when shellingham is installed): say so
+    and how to choose, rather than install completion for another shell."""
+    if len(args) >= 2 and args[0] in _COMPLETION_OPTIONS and not args[1].startswith("-"):
+        typer.echo(
+            f"error: {args[0]} takes no shell name: it uses the shell steprail runs from (found from its"
+            f" parent process); for another shell run it from that shell, e.g. {args[1]} -c 'steprail {args[0]}'",
+            err=True,
+        )
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
 def main() -> None:
     """Entry point of the ``steprail`` console script (and of ``python -m steprail``)."""
     from . import _signals
 
     _signals.KEEP_NOTING_AFTER_THE_JOB[0] = True  # this process ends with the command
     _log_to_stderr(os.environ.get(LOG_LEVEL_VARIABLE, ""))
+    _refuse_a_named_completion_shell(sys.argv[1:])
     try:
         app(prog_name="steprail")
     finally:
