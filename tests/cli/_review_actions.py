@@ -48,6 +48,12 @@ class ReturningAction(BaseAction[ReturnParams]):
         if self.params.kind == "print":
             print("chatter from a step")
             return {"ok": True}
+        if self.params.kind == "slow":
+            import os
+            import time
+
+            (Path(os.environ["STEPRAIL_HOME"]) / "started").touch()
+            time.sleep(60)
         if self.params.kind == "fail-huge":
             raise RuntimeError("x" * 200_000)
         if self.params.kind == "fail-ansi":

@@ -468,3 +468,27 @@ def test_a_shell_name_after_a_completion_option_is_refused_not_ignored(tmp_path:
     assert f"error: {option} takes no shell name" in result.stderr
     assert f"zsh -c 'steprail {option}'" in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing installed for another shell
+
+
+# -- 13: a cancelled job shows no exception of its own ------------------------------------------------
+
+
+def test_a_job_cancelled_by_sigterm_has_no_exception_in_json(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "STEPRAIL_HOME": str(home)}
+    env.pop("STEPRAIL_STORE", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steprail", "run", RETURNING, "-p", "kind=slow", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (home / "started").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    data = strict_json(out)
+    assert isinstance(data, dict)
+    assert data["status"] == "cancelled" and data["error"] == "cancelled by SIGTERM"
+    assert data["exception"] is None and data["traceback"] is None

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..actions import ActionOutcome
+from ..actions._cancel import JobCancelled
 from ..jobs import JobRecord, PlannedStep, format_metrics
 from ..jobs._failure import (
     failure_traceback,
@@ -150,6 +151,8 @@ def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown
 def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> dict[str, Any]:
     """A run as ``steprail run --json`` prints it."""
     raised = None if outcome.exception is None else step_exception(outcome.exception)
+    if isinstance(raised, JobCancelled):
+        raised = None  # a signal cancelled the job: no exception of the step's to show
     where = None if raised is None else raised_at(raised)
     exception = None
     if raised is not None:
