@@ -13,8 +13,8 @@ from types import TracebackType
 from .._errors import StepFailedError
 
 __all__ = [
-    "TERMINAL_TEXT_LIMIT",
     "RaisedAt",
+    "TERMINAL_TEXT_LIMIT",
     "failure_traceback",
     "is_library_file",
     "raised_at",
