@@ -171,6 +171,7 @@ def test_plan_json(home: Path) -> None:
             {"order": 0, "name": "first", "kind": "_FirstStep", "weight": 1.0, "share": 0.5, "can_roll_back": True},
             {"order": 1, "name": "lookup", "kind": "_LookupStep", "weight": 1.0, "share": 0.5, "can_roll_back": False},
         ],
+        "flow": None,  # these steps declare no data flow (docs/data-flow.md)
     }
 
 
