@@ -8,6 +8,8 @@ order when one fails.
 import importlib
 from typing import TYPE_CHECKING
 
+from . import _extras
+
 if TYPE_CHECKING:
     from ._checkpoint import NOT_CHECKPOINTED
     from ._context import BaseStepContext, Undo
@@ -21,9 +23,11 @@ if TYPE_CHECKING:
     from ._step import BaseStep
     from ._timeout import StepTimeoutError, TimeLimitStep
     from ._wrappers import LoggingStep, TimingStep, ValidationStep, Validator, WrapperStep
-    from .datasets import ConvertDatasetStep, ExportDatasetStep
+    # Re-exported for type checkers (the `as` form), but not in __all__: see _EXTRA_NAMES.
+    from .datasets import ConvertDatasetStep as ConvertDatasetStep
+    from .datasets import ExportDatasetStep as ExportDatasetStep
 
-__version__ = "0.1.0"
+__version__ = "0.1.0.dev0"  # 0.1.0 is not released yet (see CHANGELOG.md)
 
 # Every public name is imported on first access. `import steprail` alone then costs next to
 # nothing, which matters to the mypy plugin (`steprail.mypy` loads this package but needs none of
@@ -62,24 +66,33 @@ _HOMES = {
 }
 
 
+# Names that need an extra (here steprail[datasets]). They are importable by name
+# (`from steprail import ExportDatasetStep`) but left out of __all__, and out of dir() while
+# their extra is missing, so that `from steprail import *`, help(steprail) and
+# inspect.getmembers work on a core install.
+_EXTRA_NAMES = {"ConvertDatasetStep": "datasets", "ExportDatasetStep": "datasets"}
+
+
 def __getattr__(name: str) -> object:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'steprail' has no attribute {name!r}")
+    extra = _EXTRA_NAMES.get(name)
+    if extra is not None and (error := _extras.extra_name_error(extra, f"steprail.{name}")) is not None:
+        raise error
     value = getattr(importlib.import_module(home, __name__), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+    absent = {name for name, extra in _EXTRA_NAMES.items() if _extras.missing_packages(extra)}
+    return sorted({*globals(), *_HOMES} - absent)
 
 
 __all__ = [
     "BaseStep",
     "BaseStepContext",
-    "ConvertDatasetStep",
-    "ExportDatasetStep",
     "FailurePolicy",
     "FlowError",
     "LogEntry",

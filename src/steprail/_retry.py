@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from ._extras import require_extra
+
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
@@ -68,6 +70,10 @@ class RetryPolicy:
         timeout: object = self.timeout
         if timeout is not None and (not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0):
             raise ValueError(f"RetryPolicy.timeout must be a number of seconds > 0 or None, got {self.timeout!r}")
+        if self.attempts > 1:
+            # tenacity comes with the [retries] extra: say so when the policy is made, not when
+            # a step first fails in the middle of a run (one attempt never needs it).
+            require_extra("retries", "RetryPolicy")
 
     def retries(self, error: BaseException) -> bool:
         """Whether ``error`` is worth another attempt under this policy (attempts left aside)."""

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -70,6 +71,22 @@ class _Action(BaseAction[_Params]):
         registry.register(_Train())
         context = _Context(runtime_ctx=self.runtime, fail=self.params.fail, broken_rollback=self.params.broken_rollback)
         return Workflow(registry, context)
+
+
+@pytest.fixture(autouse=True)
+def _plain_job_logger() -> Iterator[None]:
+    """Each test starts with the steprail.job logger as the library leaves it: the docs example
+    of docs/logging.md, run in-process by tests/docs, adds a printing handler and an INFO level
+    to it and does not take them away (these tests then saw no DEBUG records, and lines twice)."""
+    logger = logging.getLogger("steprail.job")
+    handlers, level = list(logger.handlers), logger.level
+    logger.handlers.clear()
+    logger.setLevel(logging.NOTSET)
+    try:
+        yield
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
 
 
 def _records(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:

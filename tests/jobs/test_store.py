@@ -265,3 +265,15 @@ def test_an_exception_inside_a_change_rolls_it_back(store: JobStore) -> None:
             raise KeyboardInterrupt
     assert store.get(job).error is None
     assert not store._conn.in_transaction
+
+
+def test_to_json_never_fails_on_keys_cycles_or_non_finite_numbers() -> None:
+    import json
+
+    from steprail.jobs._store import json_value, to_json
+
+    cyclic: dict[str, object] = {"n": float("nan")}
+    cyclic["self"] = cyclic
+    assert json_value(cyclic) == {"n": "nan", "self": "<cycle>"}
+    assert json_value({(1, 2): {float("inf")}}) == {"(1, 2)": ["inf"]}
+    assert json.loads(to_json({"a": [1.5, float("-inf")]})) == {"a": [1.5, "-inf"]}

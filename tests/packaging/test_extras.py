@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -81,22 +83,25 @@ def test_the_core_needs_none_of_the_extras() -> None:
 
 
 @pytest.mark.parametrize(
-    ("blocked", "code", "package", "extra"),
+    ("blocked", "code", "packages", "extra"),
     [
-        (("typer",), "import steprail.cli", "typer", "cli"),
-        (("rich",), "import steprail.cli", "rich", "cli"),
-        (("rich",), "from steprail.jobs import ConsoleRuntime; ConsoleRuntime()", "rich", "cli"),
-        (("PIL",), "import steprail.datasets", "pillow", "datasets"),
-        (("yaml",), "import steprail.datasets", "pyyaml", "datasets"),
-        (("defusedxml",), "import steprail.datasets", "defusedxml", "datasets"),
-        (("orjson",), "import steprail.datasets", "orjson", "datasets"),
-        (("PIL",), "from steprail import ConvertDatasetStep", "pillow", "datasets"),
-        (("PIL",), "from steprail.actions import BaseTrainAction", "pillow", "datasets"),
-        (("hypothesis",), "from steprail.testing import workflows", "hypothesis", "testing"),
+        (("typer",), "import steprail.cli", ["typer"], "cli"),
+        (("typer", "rich"), "import steprail.cli", ["typer", "rich"], "cli"),
+        (("rich",), "from steprail.jobs import ConsoleRuntime; ConsoleRuntime()", ["rich"], "cli"),
+        (("PIL",), "import steprail.datasets", ["pillow"], "datasets"),
+        (("yaml",), "import steprail.datasets", ["pyyaml"], "datasets"),
+        (("defusedxml",), "import steprail.datasets", ["defusedxml"], "datasets"),
+        (("orjson",), "import steprail.datasets", ["orjson"], "datasets"),
+        (("PIL", "yaml", "defusedxml"), "import steprail.datasets", ["pillow", "pyyaml", "defusedxml"], "datasets"),
+        (("PIL", "yaml", "defusedxml"), "from steprail import ConvertDatasetStep", ["pillow", "pyyaml", "defusedxml"], "datasets"),
+        (("PIL",), "from steprail.actions import BaseTrainAction", ["pillow"], "datasets"),
+        (("hypothesis",), "from steprail.testing import workflows", ["hypothesis"], "testing"),
+        (("mypy",), "import steprail.mypy", ["mypy"], "mypy"),
+        (("tenacity",), "from steprail import RetryPolicy; RetryPolicy(attempts=3)", ["tenacity"], "retries"),
     ],
 )
-def test_a_missing_extra_is_named_with_its_install_command(
-    blocked: tuple[str, ...], code: str, package: str, extra: str
+def test_a_missing_extra_is_named_with_all_its_missing_packages(
+    blocked: tuple[str, ...], code: str, packages: list[str], extra: str
 ) -> None:
     result = run_without(
         blocked,
@@ -104,7 +109,7 @@ def test_a_missing_extra_is_named_with_its_install_command(
         try:
             {code}
         except ImportError as error:
-            print(type(error).__name__, error.name)
+            print(type(error).__name__, isinstance(error, ModuleNotFoundError), error.name)
             print(error)
         else:
             print("no error")
@@ -112,15 +117,76 @@ def test_a_missing_extra_is_named_with_its_install_command(
     )
     assert result.returncode == 0, result.stderr
     kind, message = result.stdout.splitlines()
-    assert kind.split()[0] == "ModuleNotFoundError"
-    assert repr(package) in message
-    assert f"pip install 'steprail[{extra}]'" in message
+    assert kind.split()[:2] == ["MissingExtraError", "True"]
+    assert f"needs the [{extra}] extra (missing: {', '.join(packages)})" in message
+    # steprail is on no package index: the advice must not be a bare `pip install 'steprail[x]'`,
+    # which would fetch whatever package holds the name there.
+    assert f"pip install '<your steprail checkout or wheel>[{extra}]'" in message
+    assert "pip install 'steprail[" not in message
 
 
-def test_the_console_script_without_the_cli_extra_says_what_to_install() -> None:
-    result = run_without(("typer",), "from steprail.cli import main; main()")
+# Each package whose public names include some that need an extra, with one such name.
+PACKAGES_WITH_EXTRA_NAMES = [
+    ("steprail", "ExportDatasetStep", "datasets"),
+    ("steprail.actions", "BaseTrainAction", "datasets"),
+    ("steprail.testing", "workflows", "testing"),
+]
+
+
+@pytest.mark.parametrize(("package", "name", "extra"), PACKAGES_WITH_EXTRA_NAMES)
+def test_introspection_works_on_a_core_install(package: str, name: str, extra: str) -> None:
+    # Star-import, help(), inspect.getmembers and hasattr must not raise on a core install; the
+    # name needing the extra is absent from __all__ and dir(), and hasattr answers False.
+    result = run_without(
+        EXTRA_MODULES,
+        f"""
+        import importlib, inspect, pydoc
+        module = importlib.import_module({package!r})
+        exec("from {package} import *", {{}})
+        pydoc.render_doc(module)
+        members = dict(inspect.getmembers(module))
+        print(hasattr(module, {name!r}), {name!r} in module.__all__, {name!r} in dir(module), {name!r} in members)
+        try:
+            getattr(module, {name!r})
+        except AttributeError as error:
+            print(type(error).__name__, error)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    found, error = result.stdout.splitlines()
+    assert found == "False False False False"
+    # A plain attribute access is an AttributeError that still says what to install.
+    assert error.startswith(f"MissingExtraAttributeError {package}.{name} needs the [{extra}] extra")
+
+
+@pytest.mark.parametrize(("package", "name", "extra"), PACKAGES_WITH_EXTRA_NAMES)
+def test_with_the_extra_the_name_is_there_but_not_in_all(package: str, name: str, extra: str) -> None:
+    # In this (dev) environment every extra is installed.
+    result = run_without(
+        (),
+        f"""
+        import importlib
+        module = importlib.import_module({package!r})
+        print(hasattr(module, {name!r}), {name!r} in module.__all__, {name!r} in dir(module))
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False", "True"]
+
+
+def test_the_console_script_without_the_cli_extra_prints_one_line() -> None:
+    result = run_without(("typer", "rich"), "import sys; sys.argv = ['steprail', '--help']\nfrom steprail._console import main; main()")
     assert result.returncode == 1
-    assert "pip install 'steprail[cli]'" in result.stderr.splitlines()[-1]
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "steprail: the steprail command line needs the [cli] extra (missing: typer, rich): "
+        "pip install '<your steprail checkout or wheel>[cli]'"
+    ]
+
+
+def test_the_installed_console_script_is_that_wrapper() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["steprail"] == "steprail._console:main"
 
 
 def test_the_command_line_needs_only_the_cli_extra_for_help() -> None:

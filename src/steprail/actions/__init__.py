@@ -6,11 +6,13 @@ is the example training action that ``steprail demo`` runs.
 
 The training names come from :mod:`steprail.actions.train`, which works on datasets and so needs
 the ``steprail[datasets]`` extra: they are imported on first use, so :class:`BaseAction` needs
-only the core.
+only the core. They are importable by name but not in ``__all__`` (so ``from steprail.actions
+import *`` works on a core install); import them from :mod:`steprail.actions.train` or by name.
 """
 
 from typing import TYPE_CHECKING
 
+from .._extras import extra_name_error, missing_packages
 from ._base import ActionOutcome, BaseAction, Workflow
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
 from ._kept import KeptWorkError
@@ -19,20 +21,20 @@ from ._params import InvalidParamsError
 from ._plan import can_roll_back, mermaid, plan_steps
 
 if TYPE_CHECKING:
-    from .train import BaseTrainAction, BaseTrainParams, TrainContext, TrainModelStep, UploadModelStep
+    # Re-exported for type checkers (the `as` form), but not in __all__: they need an extra.
+    from .train import BaseTrainAction as BaseTrainAction
+    from .train import BaseTrainParams as BaseTrainParams
+    from .train import TrainContext as TrainContext
+    from .train import TrainModelStep as TrainModelStep
+    from .train import UploadModelStep as UploadModelStep
 
 __all__ = [
     "ActionOutcome",
     "BaseAction",
-    "BaseTrainAction",
-    "BaseTrainParams",
     "CancellationGuard",
     "InvalidParamsError",
     "JobCancelled",
     "KeptWorkError",
-    "TrainContext",
-    "TrainModelStep",
-    "UploadModelStep",
     "Workflow",
     "WorkflowChangedError",
     "can_roll_back",
@@ -46,9 +48,17 @@ _TRAIN_NAMES = frozenset({"BaseTrainAction", "BaseTrainParams", "TrainContext", 
 
 def __getattr__(name: str) -> object:
     if name in _TRAIN_NAMES:
+        if (error := extra_name_error("datasets", f"steprail.actions.{name}")) is not None:
+            raise error
         from . import train  # imports steprail.datasets: fails clearly without steprail[datasets]
 
         value: object = getattr(train, name)
         globals()[name] = value  # later look-ups skip this function
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The training names are listed only where they can be loaded: inspect and help() get every
+    # name that dir() lists.
+    return sorted(globals() if missing_packages("datasets") else {*globals(), *_TRAIN_NAMES})

@@ -31,6 +31,7 @@ from .._wrappers import WrapperStep
 from ..jobs import ActionRuntime, JobOutcome, JobRecord, JobStore, PlannedStep, StepOutcome, StepStatus
 from .._logging import get_logger
 from ..jobs._failure import failure_traceback
+from ..jobs._secrets import masked_params
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
 from ._params import InvalidParamsError, validate_params
 from ._plan import plan_steps
@@ -195,6 +196,50 @@ class _Tracker:
             error = None
         with self.guard.deferring():
             self.hooks.step_rolled_back(RollbackEntry(name, "rollback", name, error))
+
+
+def _checked_summary(action: str, returned: object) -> dict[str, Any]:
+    """``execute()``'s return value as the summary; anything but ``None`` or a mapping with text
+    keys and no container inside itself is refused with a message naming the action (the job
+    then fails, instead of failing later inside steprail's encoder)."""
+    if returned is None:
+        return {}
+    if not isinstance(returned, Mapping):
+        raise TypeError(
+            f"{action}.execute() returned {type(returned).__name__}; return a dict of JSON values (or None)"
+        )
+    problem = _json_shape_problem(returned, "result", set())
+    if problem is not None:
+        raise TypeError(f"{action}.execute() returned a dict that JSON cannot hold: {problem}")
+    return dict(returned)
+
+
+def _json_shape_problem(value: object, where: str, open_containers: set[int]) -> str | None:
+    """Where ``value`` has a non-text key or holds itself (values JSON cannot hold are fine:
+    they are recorded as text)."""
+    if not isinstance(value, Mapping | list | tuple):
+        return None
+    if id(value) in open_containers:
+        return f"{where} contains itself"
+    open_containers.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return f"{where} has the key {key!r} ({type(key).__name__}); keys must be text"
+                problem = _json_shape_problem(item, f"{where}[{key!r}]", open_containers)
+                if problem is not None:
+                    return problem
+        else:
+            for index, item in enumerate(value):
+                problem = _json_shape_problem(item, f"{where}[{index}]", open_containers)
+                if problem is not None:
+                    return problem
+    except RecursionError:
+        return f"{where} nests too deeply"
+    finally:
+        open_containers.discard(id(value))
+    return None
 
 
 def _entry_text(entry: RollbackEntry) -> str:
@@ -443,7 +488,9 @@ class BaseAction[P: BaseModel]:
         if isinstance(raw, BaseModel):
             return raw.model_dump(mode="json")
         if isinstance(raw, Mapping):
-            return {str(key): value for key, value in raw.items()}
+            # Not validated yet (perhaps invalid): secret fields are masked here, the one place
+            # raw params go out to the runtime (store, JSON-lines log, steprail.job logger).
+            return masked_params(self.params_model, raw)
         return {"(params)": repr(raw)}  # recorded as given; validation reports the problem
 
     # -- reporting ------------------------------------------------------------------------------
@@ -510,6 +557,7 @@ class BaseAction[P: BaseModel]:
             tracker.begin(planned)
             tracker.guard.check()
             returned = self.execute()
+            summary = _checked_summary(type(self).__name__, returned)
         except JobCancelled as error:
             tracker.guard.acknowledged = True
             tracker.end(planned, "cancelled", error=_describe(error))
@@ -520,7 +568,6 @@ class BaseAction[P: BaseModel]:
         except BaseException as interrupt:
             tracker.end(planned, _interruption_status(interrupt), error=_interruption(interrupt))
             raise
-        summary = dict(returned or {})
         if self._reported < 100:
             self.set_progress(100, 100)
         tracker.end(planned, "success", data=summary)

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..actions import ActionOutcome
     from ..jobs import JobRecord, JobStore, PlannedStep
 
-__all__ = ["ENVIRONMENT_VARIABLES", "app", "main"]
+__all__ = ["ENVIRONMENT_VARIABLES", "MAX_LOCK_TIMEOUT", "app", "error_json", "main"]
 
 #: The environment variables the common options read, and the option each one stands for.
 ENVIRONMENT_VARIABLES: dict[str, str] = {
@@ -133,13 +133,25 @@ JsonLogOption = Annotated[
         show_default=False,
     ),
 ]
+#: The longest ``--lock-timeout``: SQLite counts its busy timeout in milliseconds in a 32-bit int.
+MAX_LOCK_TIMEOUT = 2_147_483.0
+
+
+def _checked_lock_timeout(value: float) -> float:
+    """Refuse a lock timeout SQLite cannot wait for (NaN, infinite, negative, too long)."""
+    if not 0 <= value <= MAX_LOCK_TIMEOUT:  # also false for NaN
+        raise typer.BadParameter(f"{value!r} is not a number of seconds from 0 to {MAX_LOCK_TIMEOUT:g}")
+    return value
+
+
 LockTimeoutOption = Annotated[
     float,
     typer.Option(
         "--lock-timeout",
         envvar="STEPRAIL_LOCK_TIMEOUT",
         show_envvar=True,
-        help="Seconds to wait for a job store locked by another process.",
+        callback=_checked_lock_timeout,
+        help="Seconds to wait for a job store locked by another process: when opening it, creating the job, and at each write.",
     ),
 ]
 TracebackOption = Annotated[
@@ -210,16 +222,30 @@ def _main(
 
 
 @contextmanager
-def _bad_input() -> Iterator[None]:
-    """Report a :class:`UsageProblem` on stderr and exit with code 2."""
+def _bad_input(*, as_json: bool = False) -> Iterator[None]:
+    """Report a :class:`UsageProblem` on stderr and exit with code 2 (a
+    :class:`StoreFailedDuringJob`: code 3). With ``as_json``, stdout also gets a JSON error
+    object (:func:`error_json`), so a script reading it always gets JSON."""
     try:
         yield
     except UsageProblem as problem:
-        _stderr().print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+        _report(str(problem), None, EXIT_BAD_INPUT, as_json=as_json)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except StoreFailedDuringJob as failure:
-        _stderr().print(f"error: {failure}", markup=False, highlight=False, soft_wrap=True)
+        _report(str(failure), failure.job_id, EXIT_STORE_FAILED, as_json=as_json)
         raise typer.Exit(EXIT_STORE_FAILED) from None
+
+
+def error_json(error: str, job_id: int | None, exit_code: int) -> dict[str, Any]:
+    """What ``steprail run --json`` prints when no outcome can be shown (bad input, a store
+    that cannot be opened or written): ``status`` is ``"error"``."""
+    return {"job_id": job_id, "status": "error", "exit_code": exit_code, "error": error}
+
+
+def _report(error: str, job_id: int | None, exit_code: int, *, as_json: bool) -> None:
+    _stderr().print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        typer.echo(json.dumps(error_json(error, job_id, exit_code), indent=2))
 
 
 @app.command(cls=_Command)
@@ -249,15 +275,18 @@ def run(
     from ._render import failure_lines, outcome_json, outcome_table, result_line
     from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path
 
-    with _bad_input():
+    with _bad_input(as_json=as_json):
         policy = _failure_policy(on_failure)
         action_class = load_action(target)
         params = collect_params(params_file, param or [], action_class.params_model)
         root = resolve_home(home)
-        # With --json, stdout holds the JSON alone: the live lines go to stderr.
+        # With --json, stdout holds the JSON alone: the live lines go to stderr, and so does
+        # what a step prints (Python's sys.stdout; a subprocess writing to file descriptor 1
+        # is not redirected).
         console = _stderr() if as_json else _stdout()
+        step_output = redirect_stdout(sys.stderr) if as_json else nullcontext()
         with late_signals_noted() as late:
-            with open_store(store_path(root, store), lock_timeout) as job_store:
+            with open_store(store_path(root, store), lock_timeout) as job_store, step_output:
                 result = run_action(
                     action_class,
                     params,
@@ -271,10 +300,18 @@ def run(
                     on_failure=policy,
                 )
             outcome = result.outcome
-            if isinstance(outcome.exception, InvalidParamsError):
-                raise UsageProblem(f"{outcome.exception}\n(recorded as failed job {result.job_id})")
             if as_json:
+                # Also for invalid params (exit code 2): the job was recorded, so its id is printed.
                 typer.echo(json.dumps(outcome_json(outcome, result.job_id, result.exit_code), indent=2))
+            if isinstance(outcome.exception, InvalidParamsError):
+                _stderr().print(
+                    f"error: {outcome.exception}\n(recorded as failed job {result.job_id})",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(result.exit_code)
+            if as_json:
                 raise typer.Exit(result.exit_code)
             console.print(outcome_table(outcome, result.job_id))
             if outcome.summary and outcome.status == "success":
@@ -449,15 +486,15 @@ def jobs_show(
     from ._render import job_detail
 
     with _bad_input():
-        found = _read_jobs(home, store, lambda s: (s.get(job_id), s.logs(job_id)))
+        found = _read_jobs(home, store, lambda s: (s.get(job_id), s.logs(job_id), s.schema_version))
         if found is None:
             raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
-        job, events = found
+        job, events, schema_version = found
         if as_json:
             typer.echo(json.dumps(job_json(job), indent=2))
             return
         console = _stdout()
-        job_detail(console, job, traceback_shown=show_traceback)
+        job_detail(console, job, traceback_shown=show_traceback, schema_version=schema_version)
         if logs > 0:
             console.print(f"last {min(logs, len(events))} of {len(events)} log events:")
             for event in events[-logs:]:
@@ -592,13 +629,14 @@ def demo(
     then exports it, converts it to YOLO, fits anchor boxes and uploads the model, as a
     recorded job.
     """
+    from ..jobs._store import WRITE_TIMEOUT_SECONDS
     from ._demo import DemoSettings, run_demo
     from ._runner import open_store, resolve_home, store_path
 
     with _bad_input():
         root = resolve_home(home)
         settings = DemoSettings(items=items, clusters=clusters, iterations=iterations, seed=seed)
-        with open_store(store_path(root, store)) as job_store:
+        with open_store(store_path(root, store), write_timeout=WRITE_TIMEOUT_SECONDS) as job_store:
             result = run_demo(
                 root, job_store, _stdout(), settings, plain=True if plain else None, json_log=json_log
             )
@@ -615,11 +653,30 @@ def _log_to_stderr(level: str) -> None:
     if not isinstance(logging.getLevelNamesMapping().get(name), int):
         typer.echo(f"error: ${LOG_LEVEL_VARIABLE} is {level!r}; use DEBUG, INFO, WARNING or ERROR", err=True)
         raise SystemExit(EXIT_BAD_INPUT)
+    from ._logs import NotShownTwice, TerminalFormatter
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(NotShownTwice())
     logger = logging.getLogger("steprail")
     logger.addHandler(handler)
     logger.setLevel(name)
+
+
+_COMPLETION_OPTIONS = ("--install-completion", "--show-completion")
+
+
+def _refuse_a_named_completion_shell(args: list[str]) -> None:
+    """``steprail --install-completion zsh`` would ignore ``zsh`` and install for the shell it
+    detects from its parent process (typer's behaviour when shellingham is installed): say so
+    and how to choose, rather than install completion for another shell."""
+    if len(args) >= 2 and args[0] in _COMPLETION_OPTIONS and not args[1].startswith("-"):
+        typer.echo(
+            f"error: {args[0]} takes no shell name: it uses the shell steprail runs from (found from its"
+            f" parent process); for another shell run it from that shell, e.g. {args[1]} -c 'steprail {args[0]}'",
+            err=True,
+        )
+        raise SystemExit(EXIT_BAD_INPUT)
 
 
 def main() -> None:
@@ -628,6 +685,7 @@ def main() -> None:
 
     _signals.KEEP_NOTING_AFTER_THE_JOB[0] = True  # this process ends with the command
     _log_to_stderr(os.environ.get(LOG_LEVEL_VARIABLE, ""))
+    _refuse_a_named_completion_shell(sys.argv[1:])
     try:
         app(prog_name="steprail")
     finally:

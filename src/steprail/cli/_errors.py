@@ -38,7 +38,11 @@ class UsageProblem(Exception):
 
 class StoreFailedDuringJob(Exception):
     """The job store failed after the job had started (exit code 3); the message says how the
-    job ended and that its final record could not be written."""
+    job ended and that its final record could not be written. ``job_id`` is the job's id."""
+
+    def __init__(self, message: str, job_id: int | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 def with_article(word: str) -> str:

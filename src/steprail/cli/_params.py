@@ -43,8 +43,17 @@ _INT_DIGITS_LIMIT: Final = sys.get_int_max_str_digits() or 4300
 
 def _loads_json(text: str, where: str) -> object:
     """``json.loads`` whose every failure is a :class:`UsageProblem` naming ``where``."""
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # json.loads keeps the last of duplicated keys silently; TOML and YAML refuse them.
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise UsageProblem(f"{where} gives the key {key!r} twice in one object; keep one")
+            result[key] = value
+        return result
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError:
         raise
     except RecursionError:
@@ -89,8 +98,10 @@ def _no_shared_nodes(value: object, where: str) -> None:
 def _load_yaml(text: str, where: str) -> object:
     import yaml  # only for YAML params files: PyYAML takes a while to import
 
+    from ._yaml import ParamsYamlLoader
+
     try:
-        data: object = yaml.safe_load(text)
+        data: object = yaml.load(text, Loader=ParamsYamlLoader)  # noqa: S506  # a safe loader (see _yaml)
     except yaml.YAMLError as error:
         raise UsageProblem(f"{where} is not valid YAML: {error}") from error
     except RecursionError:
@@ -101,7 +112,8 @@ def _load_yaml(text: str, where: str) -> object:
 
 def read_params_file(path: Path) -> dict[str, Any]:
     """The object in a ``.json``, ``.toml``, ``.yaml`` or ``.yml`` file (other names are read
-    as JSON). YAML is read with PyYAML's ``safe_load`` and may not use aliases.
+    as JSON). YAML is read as JSON's data model with YAML 1.2 core-schema scalars, without
+    aliases or tags that build other types (see :mod:`._yaml`); no format may repeat a key.
 
     Raises:
         UsageProblem: the file is missing, unreadable, malformed, or not an object/table.
@@ -142,8 +154,8 @@ def read_params_file(path: Path) -> dict[str, Any]:
     if _FORMATS.get(path.suffix.lower()) == "YAML":
         where = f"params file {str(path)!r}"
         loaded = _load_yaml(text, where)
-        if loaded is None:
-            return {}  # an empty YAML document: no params
+        if loaded is None:  # as for an empty JSON file: say what to write for no params
+            raise UsageProblem(f"{where} holds no YAML mapping (it is empty, or only null); write {{}} for no params")
         if not isinstance(loaded, dict):
             raise UsageProblem(
                 f"{where} must hold a YAML mapping of names to values, not {with_article(type(loaded).__name__)}"
@@ -265,6 +277,10 @@ def parse_assignment(text: str, model: type[Any] | None = None) -> tuple[list[st
     if len(path) > MAX_PARAMS_DEPTH:
         raise UsageProblem(f"-p {shown!r}: the key nests too deeply (at most {MAX_PARAMS_DEPTH} levels)")
     reading, type_name = field_reading(model, path)
+    members = _members(_field_annotation(model, path))
+    if reading == "text" and raw == "" and any(isinstance(m, type) and issubclass(m, PurePath) for m in members):
+        # Path("") is Path("."): an empty value would silently mean the current folder.
+        raise UsageProblem(f"-p {shown!r}: the field {key!r} ({type_name}) needs a path, not an empty value; pass . for the current folder")
     if reading == "text" or (reading == "mixed" and raw.lstrip()[:1] not in ("[", "{")):
         return path, raw
     if reading == "mixed":
@@ -279,8 +295,36 @@ def parse_assignment(text: str, model: type[Any] | None = None) -> tuple[list[st
                 f" -p '{key}={{\"k\": 1}}', quoted for the shell"
             ) from None
         value = raw
+    if isinstance(value, bool) and _numeric_not_bool(members):
+        # pydantic's lax mode reads true as 1 for an int field: -p count=true is surely a mistake.
+        raise UsageProblem(f"-p {shown!r}: the field {key!r} ({type_name}) takes a number, not {raw.strip()}")
     _check_depth(value, f"-p {shown!r}")
     return path, value
+
+
+def _field_annotation(model: type[Any] | None, path: Sequence[str]) -> object:
+    """The annotation of the params field at ``path``, or ``None`` when it is not a declared field."""
+    current: type[Any] | None = model
+    annotation: object = None
+    for depth, part in enumerate(path):
+        fields = getattr(current, "model_fields", None)
+        if not isinstance(fields, dict) or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        if depth < len(path) - 1:
+            current = _submodel(annotation)
+    return annotation
+
+
+def _numeric_not_bool(members: Sequence[object]) -> bool:
+    """Whether a field takes numbers (``int``, ``float``, ``int | None``) and no boolean."""
+    kinds = [m for m in members if isinstance(m, type)]
+    return (
+        bool(kinds)
+        and len(kinds) == len(members)
+        and all(issubclass(m, int | float) for m in kinds)
+        and not any(issubclass(m, bool) for m in kinds)
+    )
 
 
 def collect_params(
@@ -300,4 +344,32 @@ def collect_params(
             target = child
         target[path[-1]] = value
     _check_depth(params, "the params")
+    if model is not None:
+        _check_nested_keys(params, model, [])
     return params
+
+
+def _check_nested_keys(params: Mapping[str, Any], model: type[Any], path: list[str]) -> None:
+    """Refuse a key inside a nested params model that the model does not know, naming the
+    closest known one: pydantic drops such keys silently by default (``-p inner.sise=3`` would
+    run with ``inner.size`` unchanged). Top-level keys are checked when the params are validated
+    (the job is recorded as failed); a model with ``extra="allow"`` takes any key."""
+    import difflib
+
+    fields = getattr(model, "model_fields", None)
+    if not isinstance(fields, dict):
+        return
+    allows_extra = getattr(model, "model_config", {}).get("extra") == "allow"
+    by_key = dict(fields)
+    by_key.update({field.alias: field for field in fields.values() if isinstance(field.alias, str)})
+    for key, value in params.items():
+        if key not in by_key:
+            if path and not allows_extra:
+                known = sorted(fields)
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {'.'.join([*path, close[0]])!r}?" if close else f"its keys: {', '.join(known) or '(none)'}"
+                raise UsageProblem(f"the params have an unknown key {'.'.join([*path, key])!r}; {hint}")
+            continue
+        submodel = _submodel(by_key[key].annotation)
+        if submodel is not None and isinstance(value, Mapping):
+            _check_nested_keys(value, submodel, [*path, key])

@@ -13,9 +13,17 @@ from rich.table import Table
 from rich.text import Text
 
 from ..actions import ActionOutcome
+from ..actions._cancel import JobCancelled
 from ..jobs import JobRecord, PlannedStep, format_metrics
-from ..jobs._failure import failure_traceback, is_library_file, raised_at, shown_path, step_exception
-from ..jobs._store import rollback_report
+from ..jobs._failure import (
+    failure_traceback,
+    is_library_file,
+    raised_at,
+    shown_path,
+    step_exception,
+    terminal_text,
+)
+from ..jobs._store import capped_text, json_value, rollback_report
 
 __all__ = [
     "failure_lines",
@@ -115,8 +123,10 @@ def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
 
 
 def result_line(summary: dict[str, Any]) -> str:
-    """What the action returned, as ``steprail run`` prints it after the table."""
-    return f"result: {json.dumps(summary, sort_keys=True, default=str)}"
+    """What the action returned, as ``steprail run`` prints it after the table: encoded as the
+    job store records it (text for what JSON cannot hold, ``"nan"`` for NaN), non-ASCII text
+    kept as it is."""
+    return f"result: {json.dumps(json_value(summary), sort_keys=True, ensure_ascii=False)}"
 
 
 def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown: bool) -> list[str]:
@@ -125,7 +135,9 @@ def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown
     traceback."""
     if outcome.error is None:
         return []
-    lines = [f"{outcome.status}: {outcome.error}"]
+    # Cut and neutralised for the terminal (the record keeps the text); continuation lines of a
+    # multi-line message are indented under the first.
+    lines = [f"{outcome.status}: " + terminal_text(outcome.error).replace("\n", "\n  ")]
     raised = None if outcome.exception is None else step_exception(outcome.exception)
     where = None if raised is None or outcome.status != "failed" else raised_at(raised)
     if where is not None:
@@ -151,12 +163,14 @@ def kept_work_lines(job_id: int, kept: list[str]) -> list[str]:
 def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> dict[str, Any]:
     """A run as ``steprail run --json`` prints it."""
     raised = None if outcome.exception is None else step_exception(outcome.exception)
+    if isinstance(raised, JobCancelled):
+        raised = None  # a signal cancelled the job: no exception of the step's to show
     where = None if raised is None else raised_at(raised)
     exception = None
     if raised is not None:
         exception = {
             "type": type(raised).__name__,
-            "message": _text(raised),
+            "message": capped_text(_text(raised)),
             "file": where.file if where else None,
             "line": where.line if where else None,
             "function": where.function if where else None,
@@ -166,19 +180,22 @@ def outcome_json(outcome: ActionOutcome, job_id: int | None, exit_code: int) -> 
         "action": outcome.action,
         "status": outcome.status,
         "exit_code": exit_code,
-        "error": outcome.error,
+        # Texts capped as the record caps them (MAX_ERROR_CHARS): --json says what the store keeps.
+        "error": capped_text(outcome.error),
         "exception": exception,
-        "traceback": failure_traceback(outcome.exception) if outcome.status == "failed" else None,
+        "traceback": capped_text(failure_traceback(outcome.exception)) if outcome.status == "failed" else None,
         "duration": outcome.duration,
-        "result": outcome.summary,
+        # As the job store records them: one encoder, so --json and the record agree and
+        # datetimes, decimals, sets or NaN never make the output fail or invalid JSON.
+        "result": json_value(outcome.summary),
         "steps": [
             {
                 "order": step.order,
                 "name": step.name,
                 "status": step.status,
                 "duration": step.duration,
-                "error": step.error,
-                "data": step.data,
+                "error": capped_text(step.error),
+                "data": json_value(step.data),
             }
             for step in outcome.steps
         ],
@@ -280,8 +297,15 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
     return table
 
 
-def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = False) -> None:
-    """Print everything recorded about one job (with its traceback when ``traceback_shown``)."""
+#: The first job store schema that records tracebacks.
+_TRACEBACKS_SINCE_SCHEMA = 2
+
+
+def job_detail(
+    console: Console, job: JobRecord, *, traceback_shown: bool = False, schema_version: int | None = None
+) -> None:
+    """Print everything recorded about one job (with its traceback when ``traceback_shown``;
+    ``schema_version`` is the store's, to say why an older store has none)."""
     console.print(f"[bold]job {job.id}[/bold]: {job.action}", highlight=False, soft_wrap=True)
     status = _status(job.status)
     if job.status != job.recorded_status:
@@ -295,7 +319,8 @@ def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = Fals
     )
     console.print(f"params: {json.dumps(job.params, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
     if job.error:
-        console.print("error:", job.error, markup=False, highlight=False, soft_wrap=True)
+        # In full (this is where the record is read), but with control characters neutralised.
+        console.print("error:", terminal_text(job.error, len(job.error)), markup=False, highlight=False, soft_wrap=True)
         origin = traceback_origin(job.traceback) if job.traceback else None
         if origin is not None:
             console.print(f"  raised at {origin}", markup=False, highlight=False, soft_wrap=True)
@@ -351,5 +376,13 @@ def job_detail(console: Console, job: JobRecord, *, traceback_shown: bool = Fals
     if job.summary:
         console.print(f"summary: {json.dumps(job.summary, sort_keys=True)}", markup=False, highlight=False, soft_wrap=True)
     if traceback_shown:
-        text = job.traceback.rstrip("\n") if job.traceback else "(no traceback recorded: no exception ended this job)"
+        if job.traceback:
+            text = terminal_text(job.traceback.rstrip("\n"), len(job.traceback))
+        elif schema_version is not None and schema_version < _TRACEBACKS_SINCE_SCHEMA:
+            text = (
+                f"(no traceback: this job store is of schema version {schema_version}, older than"
+                f" version {_TRACEBACKS_SINCE_SCHEMA}, the first to keep tracebacks)"
+            )
+        else:
+            text = "(no traceback recorded: no exception ended this job)"
         console.print(text, markup=False, highlight=False, soft_wrap=True)

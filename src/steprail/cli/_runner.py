@@ -171,11 +171,19 @@ def _store_fault(error: BaseException | None) -> JobStoreError | None:
     return None
 
 
-def open_store(path: Path, timeout: float = 5.0, *, read_only: bool = False) -> JobStore:
+def open_store(
+    path: Path, timeout: float = 5.0, *, read_only: bool = False, write_timeout: float | None = None
+) -> JobStore:
     """Open (or create) the job store; any problem becomes a :class:`UsageProblem`.
-    ``read_only`` opens it for reading only (it works on a read-only file or mount)."""
+    ``read_only`` opens it for reading only (it works on a read-only file or mount).
+
+    ``timeout`` bounds every wait for another process's lock: opening (and upgrading) it,
+    creating the job and each of the job's writes, unless ``write_timeout`` sets the last two
+    apart (``steprail demo`` keeps the store's default)."""
     try:
-        return JobStore(path, timeout=timeout, read_only=read_only)
+        return JobStore(
+            path, timeout=timeout, write_timeout=timeout if write_timeout is None else write_timeout, read_only=read_only
+        )
     except JobStoreError as error:
         raise store_problem(error) from error
 
@@ -290,7 +298,8 @@ def run_action(
         notes = "; ".join(note.removeprefix("steprail: ") for note in getattr(error, "__notes__", ()))
         raise StoreFailedDuringJob(
             f"{store_problem(error)}\njob {jobs.job_id}: {notes or 'its final record could not be written'}"
-            "; until a final record is written it reads as interrupted"
+            "; until a final record is written it reads as interrupted",
+            jobs.job_id,
         ) from error
     finally:
         console_sink.close()

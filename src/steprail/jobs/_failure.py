@@ -4,6 +4,7 @@ exception the step raised, where it was raised, and its formatted traceback."""
 from __future__ import annotations
 
 import os
+import re
 import sysconfig
 import traceback
 from dataclasses import dataclass
@@ -11,7 +12,23 @@ from types import TracebackType
 
 from .._errors import StepFailedError
 
-__all__ = ["RaisedAt", "failure_traceback", "is_library_file", "raised_at", "shown_path", "step_exception"]
+__all__ = [
+    "RaisedAt",
+    "TERMINAL_TEXT_LIMIT",
+    "failure_traceback",
+    "is_library_file",
+    "raised_at",
+    "shown_path",
+    "step_exception",
+    "terminal_text",
+]
+
+#: The most characters of one message (an error, a log line) printed on the terminal; the job
+#: record keeps more (``steprail.jobs._store.MAX_ERROR_CHARS``).
+TERMINAL_TEXT_LIMIT = 2000
+# Control characters but newline and tab: ESC starts ANSI sequences that recolour, move the
+# cursor or retitle the terminal; C1 controls (0x80-0x9f) can do the same on some terminals.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +98,12 @@ def failure_traceback(error: BaseException | None) -> str | None:
     if shown is None or shown.__traceback__ is None:
         return None
     return "".join(traceback.format_exception(shown))
+
+
+def terminal_text(text: str, limit: int = TERMINAL_TEXT_LIMIT) -> str:
+    """``text`` made safe to print on a terminal: control characters (ANSI escapes start with
+    one) shown as ``\\x1b`` and the like, and anything past ``limit`` characters cut, saying how
+    much more the job record has (``steprail jobs show ID``)."""
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters in the job record: steprail jobs show ID)"
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

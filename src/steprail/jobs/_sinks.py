@@ -21,6 +21,7 @@ from .._extras import missing_extra_error
 from .._orchestrator import STOPPED
 from .._runtime import RuntimeContext
 from ._events import ActionRuntime, JobOutcome, PlannedStep, StepOutcome
+from ._failure import TERMINAL_TEXT_LIMIT, terminal_text
 from ._store import JobRecord, JobStore, rollback_report, to_json
 
 if TYPE_CHECKING:
@@ -173,6 +174,10 @@ class JobRuntime(ActionRuntime):
         self.store.add_metrics(self._job(), value, step)
 
 
+# A traceback printed live may be longer than one message, but not without end.
+_TRACEBACK_LIMIT: Final = 20 * TERMINAL_TEXT_LIMIT
+
+
 class ConsoleRuntime(ActionRuntime):
     """Shows a job on the console.
 
@@ -212,7 +217,10 @@ class ConsoleRuntime(ActionRuntime):
         self._metrics_printed_at = 0.0
         self._metrics_lines = 0
 
-    def _line(self, text: str) -> None:
+    def _line(self, text: str, limit: int = TERMINAL_TEXT_LIMIT) -> None:
+        # A step's message may be megabytes long or carry ANSI escapes: cut and neutralised here
+        # (the job record keeps the text).
+        text = terminal_text(text, limit)
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False)
         else:
@@ -292,7 +300,7 @@ class ConsoleRuntime(ActionRuntime):
         error = f": {outcome.error}" if outcome.error else ""
         self._line(f"job {outcome.status} in {outcome.duration:.2f}s{error}")
         if self.show_traceback and outcome.traceback:
-            self._line(outcome.traceback.rstrip("\n"))
+            self._line(outcome.traceback.rstrip("\n"), _TRACEBACK_LIMIT)
 
     def close(self) -> None:
         """Stop the live display if it is still up (a run that ended without ``job_finished``)."""

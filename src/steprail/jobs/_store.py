@@ -63,6 +63,9 @@ _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
 REMOTE_STALE_SECONDS: Final = 3600.0
 #: The largest params a job records, as JSON text (1 MiB); larger ones are refused up front.
 MAX_PARAMS_BYTES: Final = 1024 * 1024
+#: The most characters of one error text or traceback a record keeps (64 Ki): a longer one keeps
+#: its first and last halves around a note of how much was left out.
+MAX_ERROR_CHARS: Final = 64 * 1024
 #: How long a running job's writes wait for another process's write lock, by default.
 WRITE_TIMEOUT_SECONDS: Final = 60.0
 # SQLite stores integers in 64 bits: larger figures (a step's progress) are clamped, not refused.
@@ -351,23 +354,49 @@ def _json_default(value: object) -> object:
     return repr(value)
 
 
-def _clean_floats(value: object) -> object:
-    # JSON has no NaN/Infinity; store them as strings so the text stays standard JSON.
+def _clean(value: object, open_containers: set[int]) -> object:
+    # JSON has no NaN/Infinity (stored as strings, so the text stays standard JSON), only text
+    # keys (others become their str()), and no container inside itself (it becomes "<cycle>").
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, dict):
-        return {str(k): _clean_floats(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_floats(v) for v in value]
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if id(value) in open_containers:
+            return "<cycle>"
+        open_containers.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {k if isinstance(k, str) else str(k): _clean(v, open_containers) for k, v in value.items()}
+            return [_clean(v, open_containers) for v in value]
+        finally:
+            open_containers.discard(id(value))
     return value
 
 
 def to_json(value: object) -> str:
-    """Encode ``value`` as standard JSON, turning what JSON cannot hold into text."""
+    """Encode ``value`` as standard JSON, turning what JSON cannot hold into text.
+
+    The one encoder of everything recorded (params, results, step data, logs, metrics); the
+    command line prints results through :func:`json_value`, so output and record agree.
+    """
     try:
         return json.dumps(value, default=_json_default, allow_nan=False, sort_keys=True)
-    except ValueError:
-        return json.dumps(_clean_floats(value), default=_json_default, allow_nan=False, sort_keys=True)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(_clean(value, set()), default=_json_default, allow_nan=False, sort_keys=True)
+
+
+def json_value(value: object) -> Any:
+    """``value`` as the job store records it: plain JSON values (``dict``, ``list``, ``str``,
+    finite numbers, ``bool``, ``None``), what JSON cannot hold turned into text by :func:`to_json`."""
+    return json.loads(to_json(value))
+
+
+def capped_text(text: str | None) -> str | None:
+    """``text`` cut to :data:`MAX_ERROR_CHARS`: its start and its end (a traceback ends with the
+    exception), with the number of characters left out between them."""
+    if text is None or len(text) <= MAX_ERROR_CHARS:
+        return text
+    half = MAX_ERROR_CHARS // 2
+    return f"{text[:half]}\n... ({len(text) - 2 * half} characters left out) ...\n{text[-half:]}"
 
 
 def rollback_report(entries: Iterable[RollbackEntry]) -> list[dict[str, str | None]]:
@@ -653,6 +682,12 @@ class JobStore:
         self._version = SCHEMA_VERSION
         _log.info("job store %s created (schema version %d)", self.path, SCHEMA_VERSION)
 
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open store: :data:`SCHEMA_VERSION`, or an older one when
+        an older store was opened read-only (it is then read as it is)."""
+        return self._version
+
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
@@ -727,7 +762,7 @@ class JobStore:
                 "UPDATE steps SET status = ?, finished_at = ?, duration = ?, data = ?, error = ?,"
                 " rollback_data = ?, checkpoint = ?, started_at = COALESCE(started_at, ?)"
                 " WHERE job_id = ? AND position = ?",
-                (status, now, duration, to_json(dict(data)), error, kept, saved, now, job_id, order),
+                (status, now, duration, to_json(dict(data)), capped_text(error), kept, saved, now, job_id, order),
             )
             self._touch(conn, job_id)
 
@@ -740,7 +775,7 @@ class JobStore:
         with self._transaction() as conn:
             conn.execute(
                 "UPDATE steps SET rolled_back = ?, rollback_error = ? WHERE job_id = ? AND position = ?",
-                (int(finished), error, job_id, order),
+                (int(finished), capped_text(error), job_id, order),
             )
             self._touch(conn, job_id)
 
@@ -806,11 +841,11 @@ class JobStore:
                 job_id,
                 f"status = ?, error = ?, rollback = ?, summary = ?, finished_at = ?, traceback = ?{extra}",
                 status,
-                error,
+                capped_text(error),
                 to_json(rollback_report(rollback)),
                 to_json(dict(summary or {})),
                 _now(),
-                traceback,
+                capped_text(traceback),
             )
 
     def claim_kept_work(self, job_id: int) -> JobRecord:

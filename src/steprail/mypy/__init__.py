@@ -15,7 +15,11 @@ See ``docs/mypy-plugin.md`` for examples and for what is not checked.
 
 from __future__ import annotations
 
-from mypy.plugin import Plugin
+from .._extras import require_extra
+
+require_extra("mypy", "the steprail mypy plugin (steprail.mypy)")  # mypy comes with steprail[mypy]
+
+from mypy.plugin import Plugin  # noqa: E402  (after the guard, which names the missing extra)
 
 from ._errors import STEPRAIL_CONTEXT, STEPRAIL_INTERNAL, STEPRAIL_NAME, STEPRAIL_POLICY, STEPRAIL_WEIGHT
 from ._plugin import StepRailPlugin

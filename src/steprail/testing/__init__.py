@@ -10,14 +10,15 @@
   workflows with declared flow.
 - :func:`workflows`, :func:`fault_plans` and friends are hypothesis strategies. They need the
   ``steprail[testing]`` extra and are imported on first use, so the rest of this package (and the
-  pytest plugin) works without hypothesis.
+  pytest plugin) works without hypothesis. They are importable by name but not in ``__all__``, so
+  ``from steprail.testing import *`` works without hypothesis too.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._extras import missing_extra_error
+from .._extras import extra_name_error, missing_packages
 from ._fixtures import RollbackChecker, WorkflowRunner
 from ._flow import FieldUse, FlowScript, FlowStep, FlowViolation, assert_flow_respected, strict_flow
 from ._faults import FaultKind, FaultPlan, FaultPoint, InjectedFault, fault_points, inject_faults
@@ -39,7 +40,13 @@ from ._snapshots import TableRows, diff_snapshots, snapshot_sqlite, snapshot_tre
 from ._trace import EventKind, RunObserver, RunRecord, TraceEvent, record_run
 
 if TYPE_CHECKING:
-    from ._strategies import declared_workflows, fault_plans, step_names, step_scripts, step_weights, workflows
+    # Re-exported for type checkers (the `as` form), but not in __all__: they need an extra.
+    from ._strategies import declared_workflows as declared_workflows
+    from ._strategies import fault_plans as fault_plans
+    from ._strategies import step_names as step_names
+    from ._strategies import step_scripts as step_scripts
+    from ._strategies import step_weights as step_weights
+    from ._strategies import workflows as workflows
 
 __all__ = [
     "EventKind",
@@ -77,19 +84,13 @@ __all__ = [
     "check_progress",
     "check_results",
     "check_rollback",
-    "declared_workflows",
     "diff_snapshots",
-    "fault_plans",
     "fault_points",
     "inject_faults",
     "record_run",
     "snapshot_sqlite",
     "snapshot_tree",
-    "step_names",
-    "step_scripts",
-    "step_weights",
     "strict_flow",
-    "workflows",
 ]
 
 # Tracebacks show the public path of the exceptions users meet.
@@ -103,12 +104,17 @@ _STRATEGIES = frozenset({"declared_workflows", "fault_plans", "step_names", "ste
 def __getattr__(name: str) -> object:
     # The strategies import hypothesis, an optional extra: load them only when asked for.
     if name in _STRATEGIES:
-        try:
-            from . import _strategies
-        except ModuleNotFoundError as error:
-            raise missing_extra_error("testing", f"steprail.testing.{name}", "hypothesis") from error
+        if (error := extra_name_error("testing", f"steprail.testing.{name}")) is not None:
+            raise error
+        from . import _strategies
 
         value: object = getattr(_strategies, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The strategies are listed only where they can be loaded: inspect and help() get every name
+    # that dir() lists.
+    return sorted(globals() if missing_packages("testing") else {*globals(), *_STRATEGIES})

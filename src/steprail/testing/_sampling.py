@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from .._extras import MissingExtraError, install_advice
+
 __all__ = ["explore_sample"]
 
 
@@ -15,15 +17,18 @@ def explore_sample[T](points: Sequence[T], count: int, check: Callable[[T], None
     point again would not fail the same way (hypothesis would call that flaky).
 
     Raises:
-        ImportError: hypothesis is not installed (it comes with ``steprail[testing]``).
+        ImportError: hypothesis is not installed (it comes with ``steprail[testing]``); a
+            ``MissingExtraError`` that says so.
     """
     try:
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import strategies as st
     except ImportError as error:
-        raise ImportError(
-            "exploring a sample of fault points needs hypothesis: pip install 'steprail[testing]' "
-            "(or explore every fault point: no --steprail-fault-points / max_fault_points=None)"
+        raise MissingExtraError(
+            "exploring a sample of fault points needs the [testing] extra (missing: hypothesis): "
+            f"{install_advice('testing')} "
+            "(or explore every fault point: no --steprail-fault-points / max_fault_points=None)",
+            name="hypothesis",
         ) from error
 
     indexes = list(range(len(points)))
