@@ -107,6 +107,10 @@ class AuditReason(StrEnum):
     #: the annotations JSON, a DM v2 ``original_files/`` file with no ``json/`` item): the
     #: annotations define the dataset, so it is not imported; counted as a skipped item.
     UNLISTED_IMAGE = "unlisted_image"
+    #: A YOLO output image whose path holds a folder named ``images``: Ultralytics maps the
+    #: LAST ``/images/`` of an image path to ``/labels/``, so its label is written there
+    #: (inside ``images/<split>/``), not under ``labels/``.
+    LABEL_IN_IMAGES_FOLDER = "label_in_images_folder"
 
 
 class AuditEntry(BaseModel):
