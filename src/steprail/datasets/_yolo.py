@@ -622,9 +622,9 @@ def _audit_orphan_labels(
                 if name.endswith(".txt"):
                     path = os.path.normpath(os.path.join(current, name))
                     orphans[path] = os.path.relpath(path, root).replace(os.sep, "/")
-    for folder in sorted(flat_dirs):
-        if os.path.isdir(folder):
-            with os.scandir(folder) as entries:
+    for labels_dir in sorted(flat_dirs):
+        if os.path.isdir(labels_dir):
+            with os.scandir(labels_dir) as entries:
                 for entry in entries:
                     if entry.name.endswith(".txt"):
                         orphans.setdefault(os.path.normpath(entry.path), entry.name)
