@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steprail.datasets import (
     AuditReason,
+    ConversionResult,
+    DatasetInputError,
     coco_to_dmv2,
+    dmv2_to_coco,
     dmv2_to_yolo,
     read_audit,
     yolo_to_dmv2,
@@ -111,3 +117,97 @@ def test_yolo_import_reports_nested_label_files_without_image(tmp_path: Path) ->
         ("sub/y.txt", AuditReason.MISSING_IMAGE),
     ]
     assert (result.audit.items_total, result.audit.items_skipped) == (4, 3)
+
+
+def _within(seconds: float, fifo: Path, run: Callable[[], object]) -> object:
+    # Run ``run`` in a thread; a reader blocked on ``fifo`` is released (a writer opens and
+    # closes it) so that a failing test ends instead of hanging the suite.
+    outcome: list[object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(run())
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(5)
+        raise AssertionError(f"blocked on the FIFO {fifo}")
+    return outcome[0]
+
+
+def _yolo_tree(root: Path) -> None:
+    for name in ["a", "c"]:
+        write_image(root / "images" / "train" / f"{name}.jpg", 40, 30)
+    (root / "labels" / "train").mkdir(parents=True)
+    (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "d.yaml").write_text("train: images/train\nval: images/train\nnames: [a]\n")
+
+
+def test_yolo_label_fifo_is_audited_not_read(tmp_path: Path) -> None:
+    # Finding 2: a FIFO label file blocked the import forever.
+    root = tmp_path / "y"
+    _yolo_tree(root)
+    os.mkfifo(root / "labels" / "train" / "c.txt")
+    result = _within(10, root / "labels" / "train" / "c.txt",
+                     lambda: yolo_to_dmv2(root / "d.yaml", tmp_path / "dm"))  # fmt: skip
+    assert isinstance(result, ConversionResult), result
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.item, e.reason) for e in entries] == [("c.jpg", AuditReason.LABEL_UNREADABLE)]
+    assert "FIFO" in entries[0].message
+    assert result.audit.items_written == 2 and result.audit.annotations_written == 1
+
+
+def _coco_folder(root: Path) -> None:
+    write_image(root / "val2017" / "a.jpg", 40, 30)
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "instances_val2017.json").write_text(
+        json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 40, "height": 30}],
+                    "annotations": [], "categories": [{"id": 1, "name": "a"}]})
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("given", ["folder", "file"])
+def test_coco_annotations_fifo_is_refused(tmp_path: Path, given: str) -> None:
+    root = tmp_path / "coco"
+    _coco_folder(root)
+    fifo = root / "annotations" / "instances_train2017.json"
+    os.mkfifo(fifo)
+    source = root if given == "folder" else fifo
+    result = _within(10, fifo, lambda: coco_to_dmv2(source, tmp_path / "dm"))
+    assert isinstance(result, DatasetInputError), result
+    assert str(fifo) in str(result) and "FIFO" in str(result)
+    assert not (tmp_path / "dm").exists()
+
+
+def test_dmv2_manifest_fifo_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "coco"
+    _coco_folder(root)
+    coco_to_dmv2(root, tmp_path / "dm")
+    manifest = tmp_path / "dm" / "dataset.json"
+    manifest.unlink()
+    os.mkfifo(manifest)
+    result = _within(10, manifest, lambda: dmv2_to_coco(tmp_path / "dm", tmp_path / "out"))
+    assert isinstance(result, DatasetInputError) and "FIFO" in str(result), result
+    assert not (tmp_path / "out").exists()
+
+
+def test_dmv2_image_fifo_is_an_unreadable_image(tmp_path: Path) -> None:
+    # The image reader opens without a stat first: it must not wait on a FIFO either.
+    root = tmp_path / "coco"
+    _coco_folder(root)
+    write_image(root / "val2017" / "b.jpg", 40, 30)
+    data = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    data["images"].append({"id": 2, "file_name": "b.jpg", "width": 40, "height": 30})
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    coco_to_dmv2(root, tmp_path / "dm")
+    (fifo,) = (tmp_path / "dm").rglob("original_files/b.jpg")
+    fifo.unlink()
+    os.mkfifo(fifo)
+    result = _within(10, fifo, lambda: dmv2_to_coco(tmp_path / "dm", tmp_path / "out"))
+    assert isinstance(result, ConversionResult), result
+    assert result.audit.items_written == 1 and result.audit.items_skipped == 1

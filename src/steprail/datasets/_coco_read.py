@@ -49,6 +49,7 @@ from ._dmv2 import (
     RleMask,
 )
 from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
+from ._regular import special_file_problem
 from ._rle import rle_problem
 from ._source import (
     DatasetInputError,
@@ -106,6 +107,9 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
         split = split_of(_raw_split(source))
         return [_Job(split, source, images_root or source.parent)]
     if not source.is_dir():
+        problem = special_file_problem(source)
+        if problem is not None:  # a FIFO is neither a file nor a folder; it exists
+            raise DatasetInputError(f"COCO annotations {str(source)!r} {problem}")
         raise DatasetInputError(f"COCO dataset {str(source)!r} does not exist")
     annotations = source / "annotations"
     files: list[Path] = []
@@ -174,6 +178,9 @@ def _images_folder(source: Path, given: Path | None, raw: str | None, split: str
 
 
 def _load(path: Path) -> dict[str, Any]:
+    problem = special_file_problem(path)
+    if problem is not None:
+        raise DatasetInputError(f"COCO annotations {str(path)!r} {problem}")
     try:
         data = json.loads(path.read_bytes())
     except ValueError as exc:

@@ -39,6 +39,7 @@ from ._dmv2 import (
     _LEAN_ITEM,
 )
 from ._paths import UnsafePathError, inside_root
+from ._regular import special_file_problem
 from ._rle import rle_problem
 
 __all__ = [
@@ -263,8 +264,12 @@ def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout
 
 
 def read_manifest(root: Path) -> DMv2Manifest | None:
-    """The root's ``dataset.json``, or ``None`` if absent or unreadable."""
+    """The root's ``dataset.json``, or ``None`` if absent or unreadable; raises
+    :class:`DatasetInputError` when it is not a regular file (a FIFO would block)."""
     path = root / MANIFEST_FILE_NAME
+    problem = special_file_problem(path)
+    if problem is not None:
+        raise DatasetInputError(f"DM v2 manifest {str(path)!r} {problem}")
     try:
         return DMv2Manifest.model_validate_json(path.read_bytes())
     except (OSError, ValidationError):

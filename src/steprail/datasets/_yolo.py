@@ -41,6 +41,7 @@ from ._dmv2 import (
     Polygon,
 )
 from ._paths import ItemKeys, UnsafePathError, utf8_identity
+from ._regular import NotRegularFileError, special_file_problem
 from ._source import (
     CheckedItem,
     DatasetInputError,
@@ -544,9 +545,12 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                     continue
                 seen.add(real)
                 if not os.path.isfile(image_path):
+                    problem = special_file_problem(image_path)
                     audit.record(
-                        split=split, item=identity, reason=AuditReason.MISSING_IMAGE,
-                        message=f"{image_path} does not exist",
+                        split=split, item=identity,
+                        reason=AuditReason.MISSING_IMAGE if problem is None
+                        else AuditReason.UNREADABLE_IMAGE,
+                        message=f"{image_path} {problem or 'does not exist'}",
                     )  # fmt: skip
                     continue
                 size = image_size_or_skip(image_path, identity, audit, split, identity)
@@ -682,14 +686,18 @@ def _read_label(
 ) -> DMv2Item:
     boxes: list[BoundingBox] = []
     polygons: list[Polygon] = []
+    problem = special_file_problem(path)
     try:
+        if problem is not None:
+            raise NotRegularFileError(problem)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""  # an image without a label file is a background image in YOLO
     except (OSError, UnicodeDecodeError) as exc:
+        why = problem if problem is not None else f"is unreadable ({exc})"
         audit.record_change(
             split=split, item=item_name, reason=AuditReason.LABEL_UNREADABLE,
-            message=f"{path.name}: unreadable ({exc}); the image is kept without annotations",
+            message=f"{path.name} {why}; the image is kept without annotations",
         )  # fmt: skip
         text = ""
     keypoint_values = config.kpt_shape[0] * config.kpt_shape[1] if config.kpt_shape else None

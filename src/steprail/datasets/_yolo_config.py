@@ -19,6 +19,8 @@ from typing import Final
 
 import yaml
 
+from ._regular import special_file_problem
+
 __all__ = [
     "SPLIT_KEYS",
     "YoloConfig",
@@ -87,6 +89,9 @@ def find_yolo_config(folder: Path) -> Path:
 
 
 def _load(path: Path) -> dict[object, object]:
+    problem = special_file_problem(path)
+    if problem is not None:
+        raise ValueError(f"YOLO config {str(path)!r} {problem}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
