@@ -211,3 +211,48 @@ def test_dmv2_image_fifo_is_an_unreadable_image(tmp_path: Path) -> None:
     result = _within(10, fifo, lambda: dmv2_to_coco(tmp_path / "dm", tmp_path / "out"))
     assert isinstance(result, ConversionResult), result
     assert result.audit.items_written == 1 and result.audit.items_skipped == 1
+
+
+def _roboflow_coco(root: Path) -> None:
+    # Roboflow's COCO export: one folder per split, each numbering its ids from 0.
+    for split in ["train", "valid", "test"]:
+        write_image(root / split / f"img_{split}.jpg", 40, 30)
+        (root / split / "_annotations.coco.json").write_text(
+            json.dumps(
+                {"images": [{"id": 0, "file_name": f"img_{split}.jpg", "width": 40, "height": 30}],
+                 "annotations": [{"id": 0, "image_id": 0, "category_id": 1, "bbox": [2, 2, 9, 9],
+                                  "area": 81, "iscrowd": 0, "segmentation": []}],
+                 "categories": [{"id": 0, "name": "cells", "supercategory": "none"},
+                                {"id": 1, "name": "RBC", "supercategory": "cells"}]}
+            )
+        )  # fmt: skip
+
+
+def test_coco_ids_kept_per_split_file(tmp_path: Path) -> None:
+    # Finding 4: COCO ids are unique within one file; a Roboflow export's valid/test ids were
+    # renumbered because train had used them.
+    _roboflow_coco(tmp_path / "rf")
+    coco_to_dmv2(tmp_path / "rf", tmp_path / "dm")
+    result = dmv2_to_coco(tmp_path / "dm", tmp_path / "out")
+    assert result.audit.reasons == {} and set(result.audit.changes) == {"box_as_rectangle"}
+    for split in ["train", "valid", "test"]:
+        data = json.loads((tmp_path / "out" / "annotations" / f"instances_{split}.json").read_text())
+        assert [image["id"] for image in data["images"]] == [0]
+        assert [(a["id"], a["image_id"]) for a in data["annotations"]] == [(0, 0)]
+
+
+def test_coco_new_ids_stay_unique_across_split_files(tmp_path: Path) -> None:
+    # Items without a source id (from YOLO) get new ids that go on from one file to the next.
+    root = tmp_path / "y"
+    for split in ["train", "val"]:
+        write_image(root / "images" / split / f"{split}.jpg", 40, 30)
+        (root / "labels" / split).mkdir(parents=True)
+        (root / "labels" / split / f"{split}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "d.yaml").write_text("train: images/train\nval: images/val\nnames: [a]\n")
+    yolo_to_dmv2(root / "d.yaml", tmp_path / "dm")
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "out")
+    ids = []
+    for split in ["train", "valid"]:
+        data = json.loads((tmp_path / "out" / "annotations" / f"instances_{split}.json").read_text())
+        ids += [(image["id"], a["id"]) for image, a in zip(data["images"], data["annotations"])]
+    assert len({i for i, _ in ids}) == 2 and len({a for _, a in ids}) == 2

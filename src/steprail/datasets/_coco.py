@@ -13,7 +13,8 @@ with ``segmentation`` ``[[x1, y1, ...]]``, its bounding box and its shoelace are
 is 0. Category ids are the source's (the DM v2 manifest's ``categories``, unused ones and
 ``supercategory`` included, null when the source had none), or those of an explicit ``class_map``, else 1 + the index of the
 sorted class names; the same for every split. Image ids are the items' source ids where they
-have one (a clash is renumbered and audited), and ``file_name`` is the item's identity, with its
+have one (ids are kept per annotations file, as COCO ids need only be unique within one: a
+clash in one file is renumbered and audited), and ``file_name`` is the item's identity, with its
 sub-folders. The instances file is streamed: images are written
 as they come and annotations are spooled to disk, so memory does not grow with the dataset.
 """
@@ -464,6 +465,12 @@ class _Ids:
             return byte < len(self._bits) and bool(self._bits[byte] & (1 << (value & 7)))
         return value in self._other
 
+    @property
+    def next_new(self) -> int:
+        """Where :meth:`take_new` looks next (the next output file starts its new ids here, so
+        new ids stay unique across the dataset's files)."""
+        return self._next
+
     def take_new(self) -> int:
         """The next id no one has."""
         value = self._next
@@ -551,8 +558,8 @@ def dmv2_to_coco(
     resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
     class_ids = resolved.ids
     manifest = read_manifest(layout.root)
-    image_ids = _Ids(manifest.next_image_id or 1 if manifest is not None else 1)
-    annotation_ids = _Ids(manifest.next_annotation_id or 1 if manifest is not None else 1)
+    next_image_id = manifest.next_image_id or 1 if manifest is not None else 1
+    next_annotation_id = manifest.next_annotation_id or 1 if manifest is not None else 1
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="coco"
     ) as audit:
@@ -567,6 +574,10 @@ def dmv2_to_coco(
                 images_str = str(images_dir)
                 made: set[str] = {images_str}
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
+                # COCO ids are unique within one annotations file (pycocotools reads one):
+                # each split keeps its source ids even when another split uses them too
+                # (Roboflow numbers every split from 0). New ids go on from the last file's.
+                image_ids, annotation_ids = _Ids(next_image_id), _Ids(next_annotation_id)
                 writer = _InstancesWriter(
                     annotations_dir / file_name,
                     resolved.categories,
@@ -601,6 +612,7 @@ def dmv2_to_coco(
                     audit.annotations_written += written
                 writer.close()
                 writer = None
+                next_image_id, next_annotation_id = image_ids.next_new, annotation_ids.next_new
         finally:
             if writer is not None:
                 writer.abort()
