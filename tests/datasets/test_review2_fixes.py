@@ -13,9 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from steprail import Orchestrator, RuntimeContext, StepRegistry
 from steprail.datasets import (
     AuditReason,
     ConversionResult,
+    ConvertDatasetStep,
+    DatasetContext,
+    DatasetFormat,
     DatasetInputError,
     coco_to_dmv2,
     dmv2_to_coco,
@@ -23,6 +27,8 @@ from steprail.datasets import (
     read_audit,
     yolo_to_dmv2,
 )
+
+from steprail.datasets._steps import _default_output
 
 from ._helpers import write_image
 
@@ -256,3 +262,34 @@ def test_coco_new_ids_stay_unique_across_split_files(tmp_path: Path) -> None:
         data = json.loads((tmp_path / "out" / "annotations" / f"instances_{split}.json").read_text())
         ids += [(image["id"], a["id"]) for image, a in zip(data["images"], data["annotations"])]
     assert len({i for i, _ in ids}) == 2 and len({a for _, a in ids}) == 2
+
+
+def _convert_step_run(source: Path, source_format: DatasetFormat) -> DatasetContext:
+    context = DatasetContext(runtime_ctx=RuntimeContext(), params={})
+    context.dataset = {"path": str(source), "format": source_format}
+    registry = StepRegistry[DatasetContext]()
+    registry.register(ConvertDatasetStep(target_format="dm_v2", source_format=source_format))
+    Orchestrator(registry, context, lambda current, total: None).execute()
+    return context
+
+
+def test_convert_step_default_output_for_a_coco_file(tmp_path: Path) -> None:
+    # Finding 5: the default output went beside the file, inside the dataset: always refused.
+    source = _coco_with_names(tmp_path / "ls", ["images/a.jpg"])
+    context = _convert_step_run(source, "coco")
+    assert Path(str(context.dataset["path"])) == tmp_path / "ls_result_dm_v2"
+    assert context.dataset["count"] == 1
+
+
+def test_convert_step_default_output_for_a_coco_file_in_annotations(tmp_path: Path) -> None:
+    # The dataset is the folder above annotations/: the output goes beside it, not inside it.
+    _coco_folder(tmp_path / "coco")
+    source = tmp_path / "coco" / "annotations" / "instances_val2017.json"
+    assert _default_output(source, "dm_v2") == tmp_path / "coco_instances_val2017_dm_v2"
+
+
+def test_convert_step_default_output_for_a_yolo_yaml(tmp_path: Path) -> None:
+    _yolo_tree(tmp_path / "y")
+    context = _convert_step_run(tmp_path / "y" / "d.yaml", "yolo")
+    assert Path(str(context.dataset["path"])) == tmp_path / "y_d_dm_v2"
+    assert context.dataset["count"] == 2
