@@ -293,3 +293,35 @@ def test_convert_step_default_output_for_a_yolo_yaml(tmp_path: Path) -> None:
     context = _convert_step_run(tmp_path / "y" / "d.yaml", "yolo")
     assert Path(str(context.dataset["path"])) == tmp_path / "y_d_dm_v2"
     assert context.dataset["count"] == 2
+
+
+def test_coco_dropped_ring_is_a_change_and_counts_add_up(tmp_path: Path) -> None:
+    # Finding 6: a dropped ring was audited as a skipped annotation although the object was
+    # written (8 written + 6 skipped for 12), and the stored bbox/area replaced without a word.
+    ring = [1, 1, 50, 5, 9, 100]
+    segmentations = [[ring, [1, 1]], [ring, []], [[1, 1, 5, 5]], [[1, 1], [2, 2]], [ring]]
+    root = tmp_path / "coco"
+    write_image(root / "x.jpg", 64, 128)
+    (root / "ann.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "x.jpg", "width": 64, "height": 128}],
+        "annotations": [
+            {"id": i, "image_id": 1, "category_id": 1, "segmentation": seg,
+             "bbox": [1, 1, 8, 4], "area": 1, "iscrowd": 0}
+            for i, seg in enumerate(segmentations, start=1)
+        ],
+        "categories": [{"id": 1, "name": "a"}],
+    }))  # fmt: skip
+    result = coco_to_dmv2(root / "ann.json", tmp_path / "dm")
+    summary = result.audit
+    assert (summary.annotations_written, summary.annotations_skipped) == (3, 2)
+    assert summary.reasons == {"polygon_too_few_points": 2}
+    assert summary.changes == {"polygon_ring_dropped": 2, "bbox_recomputed": 2}
+    _, entries = read_audit(Path(result.audit_path))
+    assert sorted((e.annotation, e.reason) for e in entries) == [
+        ("1", AuditReason.BBOX_RECOMPUTED), ("1", AuditReason.POLYGON_RING_DROPPED),
+        ("2", AuditReason.BBOX_RECOMPUTED), ("2", AuditReason.POLYGON_RING_DROPPED),
+        ("3", AuditReason.POLYGON_TOO_FEW_POINTS), ("4", AuditReason.POLYGON_TOO_FEW_POINTS),
+    ]  # fmt: skip
+    (item,) = (tmp_path / "dm" / "json").glob("*.json")
+    polygons = {p["id"]: p for p in json.loads(item.read_text())["images"][0]["polygon"]}
+    assert polygons["1"].get("bbox") is None and polygons["5"]["bbox"] == [1.0, 1.0, 8.0, 4.0]

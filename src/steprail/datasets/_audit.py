@@ -111,6 +111,12 @@ class AuditReason(StrEnum):
     #: LAST ``/images/`` of an image path to ``/labels/``, so its label is written there
     #: (inside ``images/<split>/``), not under ``labels/``.
     LABEL_IN_IMAGES_FOLDER = "label_in_images_folder"
+    #: One ring of an object of several polygons is broken (too few points, not finite): it is
+    #: dropped and the object kept with its other rings.
+    POLYGON_RING_DROPPED = "polygon_ring_dropped"
+    #: A COCO ``bbox``/``area`` the source stored no longer describes the object kept (a ring
+    #: was dropped): replaced by the kept rings' bounding box and shoelace area.
+    BBOX_RECOMPUTED = "bbox_recomputed"
 
 
 class AuditEntry(BaseModel):

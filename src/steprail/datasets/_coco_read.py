@@ -510,34 +510,52 @@ def _annotations(
             # One object, however many polygons it is drawn in: the first ring is the polygon's
             # data, the others its further rings. A broken ring is audited; the rest is kept.
             kept: list[list[tuple[float, float]]] = []
+            broken: list[tuple[AuditReason, str]] = []  # (reason, message) per broken ring
             for index, ring in enumerate(rings):
                 points = _ring_points(ring)
                 if points is None:
                     # The annotation id as the source wrote it; the ring's place in the message
                     # (an id "15.0" would read as a number, not as ring 0 of annotation 15).
                     non_finite = _non_finite(ring)
-                    audit.record(
-                        split=split, item=identity, annotation=ann_id, kind="polygon",
-                        reason=AuditReason.POLYGON_NON_FINITE if non_finite
+                    broken.append((
+                        AuditReason.POLYGON_NON_FINITE if non_finite
                         else AuditReason.POLYGON_TOO_FEW_POINTS,
-                        message=f"ring {index} of the segmentation: "
+                        f"ring {index} of the segmentation: "
                         + ("a coordinate is not a finite number" if non_finite else
                            "a polygon ring needs an even count of finite numbers and three "
                            "distinct points"),
-                    )  # fmt: skip
+                    ))  # fmt: skip
                     continue
                 kept.append(points)
-            if kept:
-                stored_bbox = _stored_bbox(ann.get("bbox")) if len(kept) == len(rings) else None
-                polygons.append(
-                    Polygon(
-                        id=ann_id, classification=name, data=kept[0], rings=kept[1:],
-                        bbox=stored_bbox,
-                        area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
-                        keypoints=keypoints,
-                        crowd=crowd,
-                    )  # fmt: skip
-                )
+            if not kept:  # one annotation, one entry: skipped for its first broken ring
+                skip(broken[0][0], "; ".join(message for _, message in broken), "polygon")
+                continue
+            for _, message in broken:
+                changed(
+                    AuditReason.POLYGON_RING_DROPPED,
+                    f"{message}: the ring is dropped, the object kept with {len(kept)} ring(s)",
+                    "polygon",
+                )  # fmt: skip
+            stored_bbox = _stored_bbox(ann.get("bbox"))
+            if broken and stored_bbox is not None:
+                # The stored bbox and area may cover the dropped ring: the kept rings' own box
+                # and shoelace area are used instead.
+                changed(
+                    AuditReason.BBOX_RECOMPUTED,
+                    f"stored bbox {ann.get('bbox')!r} and area {ann.get('area')!r} replaced by "
+                    "the kept rings' bounding box and shoelace area (a ring was dropped)",
+                    "polygon",
+                )  # fmt: skip
+                stored_bbox = None
+            polygons.append(
+                Polygon(
+                    id=ann_id, classification=name, data=kept[0], rings=kept[1:],
+                    bbox=stored_bbox,
+                    area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
+                    keypoints=keypoints,
+                    crowd=crowd,
+                )  # fmt: skip
+            )
             continue
         box = ann.get("bbox")
         if not (
