@@ -325,3 +325,59 @@ def test_coco_dropped_ring_is_a_change_and_counts_add_up(tmp_path: Path) -> None
     (item,) = (tmp_path / "dm" / "json").glob("*.json")
     polygons = {p["id"]: p for p in json.loads(item.read_text())["images"][0]["polygon"]}
     assert polygons["1"].get("bbox") is None and polygons["5"]["bbox"] == [1.0, 1.0, 8.0, 4.0]
+
+
+def _keypoint_coco(root: Path) -> Path:
+    write_image(root / "x.jpg", 64, 48)
+    box = {"image_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0, "segmentation": []}
+    path = root / "ann.json"
+    path.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "x.jpg", "width": 64, "height": 48}],
+        "annotations": [
+            {**box, "id": 1, "category_id": 1, "keypoints": [12, 12, 2, 0, 0, 0, 20, 14, 1],
+             "num_keypoints": 2},
+            {**box, "id": 2, "category_id": 1, "keypoints": [12, 12, 2], "num_keypoints": 1},
+            {**box, "id": 3, "category_id": 1},
+            {**box, "id": 4, "category_id": 2},
+        ],
+        "categories": [
+            {"id": 1, "name": "person", "keypoints": ["nose", "leye", "reye"],
+             "skeleton": [[1, 2], [1, 3]]},
+            {"id": 2, "name": "car"},
+        ],
+    }))  # fmt: skip
+    return path
+
+
+def test_coco_keypoints_of_the_wrong_count_are_dropped_and_audited(tmp_path: Path) -> None:
+    # Finding 7: three keypoints named, one given: kept silently, and COCOeval failed later.
+    result = coco_to_dmv2(_keypoint_coco(tmp_path / "kp"), tmp_path / "dm")
+    assert result.audit.changes == {"keypoints_dropped": 1}
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.annotation, e.reason) for e in entries] == [("2", AuditReason.KEYPOINTS_DROPPED)]
+    (item,) = (tmp_path / "dm" / "json").glob("*.json")
+    boxes = {b["id"]: b for b in json.loads(item.read_text())["images"][0]["bounding_box"]}
+    assert boxes["2"]["keypoints"] == [] and len(boxes["1"]["keypoints"]) == 3
+
+
+def test_coco_keypoint_output_is_read_by_cocoeval_keypoints(tmp_path: Path) -> None:
+    # Finding 7: objects without keypoints had no num_keypoints: COCOeval raised KeyError.
+    import numpy as np
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    coco_to_dmv2(_keypoint_coco(tmp_path / "kp"), tmp_path / "dm")
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "out")
+    path = tmp_path / "out" / "annotations" / "instances.json"
+    data = json.loads(path.read_text())
+    by_id = {a["id"]: a for a in data["annotations"]}
+    assert by_id[3]["keypoints"] == [0] * 9 and by_id[3]["num_keypoints"] == 0
+    assert by_id[4]["num_keypoints"] == 0 and "keypoints" not in by_id[4]
+    gt = COCO(str(path))
+    dt = gt.loadRes([{**by_id[1], "score": 1.0}])
+    evaluation = COCOeval(gt, dt, "keypoints")
+    evaluation.params.kpt_oks_sigmas = np.array([0.26, 0.25, 0.25]) / 10
+    evaluation.evaluate()
+    evaluation.accumulate()
+    evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0)  # the one object found exactly

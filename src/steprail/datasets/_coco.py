@@ -166,6 +166,12 @@ class _InstancesWriter:
         #: Class names that have an annotation with keypoints: their category gets the names.
         self.keypoint_classes: set[str] = set()
         self._keypoints = keypoints
+        #: Classes of the manifest's keypoint schema and its keypoint count: an object of one
+        #: of them without keypoints gets K unlabelled ones (COCOeval "keypoints" needs them).
+        self.pose_classes: frozenset[str] = frozenset(
+            keypoints.classes if keypoints is not None and keypoints.names else ()
+        )
+        self.pose_count = len(keypoints.names) if keypoints is not None else 0
         self.spool_path = path.with_suffix(".annotations.spool")
         # Binary files fed with one encoded batch at a time: the spool is copied back by the
         # kernel (sendfile), never decoded and encoded again.
@@ -371,6 +377,8 @@ def _write_item(
                     _polygon_area(xs, ys), points,
                 )  # fmt: skip
             )
+        if writer.pose_classes:
+            _unlabelled_keypoints(parts, item, writer)
         writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
         return len(parts)
     areas = item.box_areas
@@ -418,8 +426,27 @@ def _write_item(
             parts[-1] = parts[-1][:-2] + "1}"  # "iscrowd": 0} -> 1}
         if index in item.polygon_keypoints:
             parts[-1] = _with_keypoints(parts[-1], item.polygon_keypoints[index], writer, name)
+    if writer.pose_classes:
+        _unlabelled_keypoints(parts, item, writer)
     writer.item(image_id, file_name, item.width, item.height, ",\n".join(parts))
     return len(parts)
+
+
+def _unlabelled_keypoints(parts: list[str], item: CheckedShapes, writer: _InstancesWriter) -> None:
+    # In a keypoint dataset, COCOeval "keypoints" reads num_keypoints of every object: an object
+    # of a keypoint class without keypoints gets K unlabelled ones and num_keypoints 0, as
+    # COCO's own files have; an object of another class only num_keypoints 0 (keypoints on it
+    # would make pycocotools' showAnns look for a skeleton its category does not have).
+    names = [name for name, _ in item.boxes] + [name for name, _, _ in item.polygons]
+    unlabelled = [(0.0, 0.0, 0)] * writer.pose_count
+    for index, name in enumerate(names):
+        if '"num_keypoints"' in parts[index]:
+            continue
+        if name in writer.pose_classes:
+            parts[index] = _with_keypoints(parts[index], unlabelled, writer, name)
+        else:
+            parts[index] = f'{parts[index][:-1]}, "num_keypoints": 0}}'
+
 
 
 _INT64_MAX: Final = (1 << 63) - 1

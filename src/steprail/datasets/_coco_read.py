@@ -396,7 +396,9 @@ def _import_file(
         if size is None:
             continue
         width, height = size
-        boxes, polygons = _annotations(anns, categories, split, identity, audit, width, height)
+        boxes, polygons = _annotations(
+            anns, categories, split, identity, audit, width, height, totals.keypoints
+        )
         text_identity, encoded = utf8_identity(identity)
         if encoded:
             audit.record_change(
@@ -452,6 +454,7 @@ def _annotations(
     audit: AuditLog,
     width: int,
     height: int,
+    schema: DMv2Keypoints | None = None,
 ) -> tuple[list[BoundingBox], list[Polygon]]:
     boxes: list[BoundingBox] = []
     polygons: list[Polygon] = []
@@ -481,6 +484,18 @@ def _annotations(
                 AuditReason.KEYPOINTS_DROPPED,
                 "keypoints not kept: not a list of (x, y, visibility 0..2) triples of finite "
                 "numbers; the object is", "annotation",
+            )  # fmt: skip
+            keypoints = []
+        elif (
+            keypoints
+            and schema is not None
+            and name in schema.classes
+            and len(keypoints) != len(schema.names)
+        ):
+            changed(
+                AuditReason.KEYPOINTS_DROPPED,
+                f"{len(keypoints)} keypoints, the category names {len(schema.names)}: not "
+                "kept; the object is", "annotation",
             )  # fmt: skip
             keypoints = []
         segmentation = ann.get("segmentation")
