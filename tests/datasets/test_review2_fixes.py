@@ -382,3 +382,51 @@ def test_coco_keypoint_output_is_read_by_cocoeval_keypoints(tmp_path: Path) -> N
     evaluation.accumulate()
     evaluation.summarize()
     assert evaluation.stats[0] == pytest.approx(1.0)  # the one object found exactly
+
+
+def _one_image_coco(root: Path, categories: list[dict[str, object]], category_id: int) -> Path:
+    write_image(root / "x.jpg", 64, 48)
+    path = root / "ann.json"
+    path.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "x.jpg", "width": 64, "height": 48}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": category_id,
+                         "bbox": [1, 1, 9, 9], "area": 81, "iscrowd": 0}],
+        "categories": categories,
+    }))  # fmt: skip
+    return path
+
+
+def test_coco_category_names_shared_by_two_ids_are_one_class(tmp_path: Path) -> None:
+    # Finding 8: Roboflow's project entry {0: fire} beside its class {1: fire} stopped the import.
+    categories: list[dict[str, object]] = [
+        {"id": 0, "name": "fire", "supercategory": "none"},
+        {"id": 1, "name": "fire", "supercategory": "fire"},
+    ]
+    result = coco_to_dmv2(_one_image_coco(tmp_path / "rf", categories, 1), tmp_path / "dm")
+    assert result.audit.changes == {"category_merged": 1}
+    _, entries = read_audit(Path(result.audit_path))
+    assert "category id(s) [0]" in entries[0].message and "id 1" in entries[0].message
+    manifest = json.loads((tmp_path / "dm" / "dataset.json").read_text())
+    assert manifest["categories"] == [{"id": 1, "name": "fire", "supercategory": "fire"}]
+    dmv2_to_coco(tmp_path / "dm", tmp_path / "out")
+    out = json.loads((tmp_path / "out" / "annotations" / "instances.json").read_text())
+    assert [a["category_id"] for a in out["annotations"]] == [1]
+
+
+def test_coco_category_names_shared_the_used_id_wins(tmp_path: Path) -> None:
+    categories: list[dict[str, object]] = [{"id": 3, "name": "a"}, {"id": 7, "name": "a"}]
+    result = coco_to_dmv2(_one_image_coco(tmp_path / "c", categories, 3), tmp_path / "dm")
+    manifest = json.loads((tmp_path / "dm" / "dataset.json").read_text())
+    assert [c["id"] for c in manifest["categories"]] == [3]
+    assert result.audit.annotations_written == 1
+
+
+def test_coco_duplicate_category_id_in_one_file_names_both_entries(tmp_path: Path) -> None:
+    # Finding 8: the message spoke of "another annotations file" for a clash within one file.
+    categories: list[dict[str, object]] = [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]
+    path = _one_image_coco(tmp_path / "c", categories, 1)
+    with pytest.raises(DatasetInputError) as caught:
+        coco_to_dmv2(path, tmp_path / "dm")
+    message = str(caught.value)
+    assert "given twice in this file" in message and "'a'" in message and "'b'" in message
+    assert str(path) in message and not (tmp_path / "dm").exists()

@@ -117,6 +117,9 @@ class AuditReason(StrEnum):
     #: A COCO ``bbox``/``area`` the source stored no longer describes the object kept (a ring
     #: was dropped): replaced by the kept rings' bounding box and shoelace area.
     BBOX_RECOMPUTED = "bbox_recomputed"
+    #: Several COCO category ids with one name (Roboflow's project entry beside its class):
+    #: one class, with the id an earlier file or the annotations use; the others map to it.
+    CATEGORY_MERGED = "category_merged"
 
 
 class AuditEntry(BaseModel):

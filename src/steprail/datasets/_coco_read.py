@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -198,27 +198,66 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _categories(data: dict[str, Any], path: Path, totals: _Totals) -> dict[int, str]:
-    names: dict[int, str] = {}
+def _categories(
+    data: dict[str, Any], path: Path, totals: _Totals, audit: AuditLog, split: str | None
+) -> dict[int, str]:
+    # Category id -> class name. Several ids of one name (Roboflow lists its project as
+    # category 0 beside a class of the same name) are one class: its id is the one an earlier
+    # file gave the name, else the one this file's annotations use most (a tie: the later
+    # entry, as Roboflow's class follows its project entry); the others are audited.
+    entries: dict[int, dict[str, Any]] = {}
     for raw in data.get("categories", []) or []:
         if not isinstance(raw, dict):
             continue
         cat_id, name = _int(raw.get("id")), raw.get("name")
         if cat_id is None or not isinstance(name, str) or not name.strip():
             raise DatasetInputError(f"{str(path)!r}: category {raw!r} has no integer id or name")
-        sup = raw.get("supercategory")
-        category = DMv2Category(id=cat_id, name=name, supercategory=sup if isinstance(sup, str) else None)
+        first = entries.get(cat_id)
+        if first is not None:
+            if first["name"] != name:
+                raise DatasetInputError(
+                    f"{str(path)!r}: category id {cat_id} is given twice in this file, as "
+                    f"{first!r} and as {raw!r}"
+                )
+            continue  # the same category listed twice: one
         known = totals.categories.get(cat_id)
         if known is not None and known.name != name:
             raise DatasetInputError(
                 f"{str(path)!r}: category id {cat_id} is {name!r} here and {known.name!r} in "
                 "another annotations file"
             )
-        if any(c.name == name and c.id != cat_id for c in totals.categories.values()):
-            raise DatasetInputError(f"{str(path)!r}: category {name!r} has two ids")
-        totals.categories[cat_id] = category
-        names[cat_id] = name
-        _note_keypoint_schema(raw, name, totals)
+        entries[cat_id] = raw
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for cat_id, raw in entries.items():
+        by_name[raw["name"]].append(cat_id)
+    names: dict[int, str] = {}
+    for name, ids in by_name.items():
+        earlier = [c.id for c in totals.categories.values() if c.name == name]
+        if earlier:
+            kept = earlier[0]
+        elif len(ids) == 1:
+            kept = ids[0]
+        else:
+            usage = Counter(
+                ann.get("category_id") for ann in data.get("annotations") or []
+                if isinstance(ann, dict)
+            )  # fmt: skip
+            kept = max(reversed(ids), key=lambda i: usage[i])  # a tie: the later entry
+        for cat_id in ids:
+            names[cat_id] = name
+            _note_keypoint_schema(entries[cat_id], name, totals)
+        if kept not in totals.categories:
+            sup = entries[kept].get("supercategory")
+            totals.categories[kept] = DMv2Category(
+                id=kept, name=name, supercategory=sup if isinstance(sup, str) else None
+            )
+        merged = [i for i in ids if i != kept]
+        if merged:
+            audit.record_change(
+                split=split, item="*", kind="dataset", reason=AuditReason.CATEGORY_MERGED,
+                message=f"{path.name}: category id(s) {merged} are also named {name!r}: one "
+                f"class, id {kept}; their annotations are that class",
+            )  # fmt: skip
     return names
 
 
@@ -299,7 +338,7 @@ def _import_file(
     # whatever becomes of the entry: the files no entry names are audited afterwards.
     data = _load(job.path)
     split = job.split
-    categories = _categories(data, job.path, totals)
+    categories = _categories(data, job.path, totals, audit, split)
     root_real = os.path.realpath(job.images_root)
     images: dict[int, dict[str, Any]] = {}
     order: list[int] = []
