@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -430,3 +434,47 @@ def test_coco_duplicate_category_id_in_one_file_names_both_entries(tmp_path: Pat
     message = str(caught.value)
     assert "given twice in this file" in message and "'a'" in message and "'b'" in message
     assert str(path) in message and not (tmp_path / "dm").exists()
+
+
+_SIGTERM_CHILD = """
+import sys, time
+from pathlib import Path
+import steprail.datasets._yolo as yolo
+from steprail.datasets import dmv2_to_yolo
+
+ready = Path(sys.argv[3])
+real_link = yolo.link_or_copy
+
+def slow_link(source, target):
+    real_link(source, target)
+    ready.touch()  # one item is on disk: the output is half written from here
+    time.sleep(60)
+
+yolo.link_or_copy = slow_link
+dmv2_to_yolo(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def test_sigterm_mid_conversion_removes_the_output(tmp_path: Path) -> None:
+    # Finding 9: SIGTERM (timeout, docker stop) left a half-written output and a claim file.
+    source = _coco_with_names(tmp_path / "coco", ["a.jpg", "b.jpg"])
+    coco_to_dmv2(source, tmp_path / "dm")
+    ready, output = tmp_path / "ready", tmp_path / "out" / "yolo"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SIGTERM_CHILD, str(tmp_path / "dm"), str(output), str(ready)],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            assert time.monotonic() < deadline, "the child never wrote an item"
+            time.sleep(0.02)
+        assert any(output.iterdir())
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(30) == 128 + signal.SIGTERM
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert not output.exists() and not (tmp_path / "out").exists()
