@@ -478,3 +478,24 @@ def test_sigterm_mid_conversion_removes_the_output(tmp_path: Path) -> None:
             child.kill()
             child.wait()
     assert not output.exists() and not (tmp_path / "out").exists()
+
+
+def test_coco_2017_test_split_is_imported_without_annotations(tmp_path: Path) -> None:
+    # Finding 10: test2017/ with image_info_test-dev2017.json was dropped without a word.
+    root = tmp_path / "coco"
+    _coco_folder(root)
+    for name in ["t1.jpg", "t2.jpg"]:
+        write_image(root / "test2017" / name, 40, 30)
+    (root / "annotations" / "image_info_test-dev2017.json").write_text(json.dumps({
+        "images": [{"id": 7, "file_name": "t1.jpg", "width": 40, "height": 30}],
+        "categories": [{"id": 1, "name": "a"}],
+    }))  # fmt: skip
+    result = coco_to_dmv2(root, tmp_path / "dm")
+    assert sorted(result.splits) == ["test", "valid"]
+    item = json.loads((tmp_path / "dm" / "test" / "json" / "t1.json").read_text())
+    assert item["source"] == {"file_name": "t1.jpg", "image_id": 7}
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.split, e.item, e.reason) for e in entries] == [
+        ("test", "t2.jpg", AuditReason.UNLISTED_IMAGE)
+    ]
+    assert (result.audit.items_written, result.audit.items_total) == (2, 3)

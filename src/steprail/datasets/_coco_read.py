@@ -99,7 +99,27 @@ class _Totals:
 
 
 def _raw_split(path: Path) -> str:
+    if path.stem.startswith(_IMAGE_INFO):
+        return path.stem.removeprefix(_IMAGE_INFO)
     return path.stem.removeprefix("instances_").removeprefix("instances")
+
+
+# COCO's test splits have no annotations: `image_info_test2017.json` (and its subset
+# `image_info_test-dev2017.json`) list their images, imported as items without annotations.
+_IMAGE_INFO: Final = "image_info_"
+
+
+def _with_image_info(annotations: Path, files: list[Path]) -> list[Path]:
+    # ``files`` plus, for each split they do not cover, its image_info file: the full test2017
+    # listing before the test-dev subset, one per split.
+    covered = {split_of(_raw_split(p)) for p in files}
+    infos = sorted(annotations.glob(f"{_IMAGE_INFO}*.json"), key=lambda p: ("-dev" in p.stem, p.name))
+    for info in infos:
+        split = split_of(_raw_split(info))
+        if info not in files and split is not None and split not in covered:
+            files.append(info)
+            covered.add(split)
+    return files
 
 
 def _plan(source: Path, images_root: Path | None) -> list[_Job]:
@@ -114,7 +134,10 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
     annotations = source / "annotations"
     files: list[Path] = []
     if annotations.is_dir():
-        files = sorted(annotations.glob("instances*.json")) or sorted(annotations.glob("*.json"))
+        files = sorted(annotations.glob("instances*.json")) or [
+            p for p in sorted(annotations.glob("*.json")) if not p.name.startswith(_IMAGE_INFO)
+        ]
+        files = _with_image_info(annotations, files)
     if not files:
         top = sorted(p for p in source.glob("*.json") if p.is_file())
         if len(top) > 1:  # several: the ones named like annotations (tools add other JSON files)
@@ -171,7 +194,8 @@ def _split_folder_jobs(source: Path, images_root: Path | None) -> list[_Job]:
 
 def _images_folder(source: Path, given: Path | None, raw: str | None, split: str | None) -> Path:
     base = given or source
-    names = [n for n in dict.fromkeys([raw, split]) if n]
+    # `test-dev2017` lists images of the `test2017` folder.
+    names = [n for n in dict.fromkeys([raw, raw and raw.replace("-dev", ""), split]) if n]
     candidates = [base / "images" / n for n in names] + [base / n for n in names]
     candidates += [base / "images", base]
     return next(c for c in candidates if c.is_dir())
