@@ -499,3 +499,27 @@ def test_coco_2017_test_split_is_imported_without_annotations(tmp_path: Path) ->
         ("test", "t2.jpg", AuditReason.UNLISTED_IMAGE)
     ]
     assert (result.audit.items_written, result.audit.items_total) == (2, 3)
+
+
+def test_coco_import_checks_boxes_against_the_image_as_the_output_does(tmp_path: Path) -> None:
+    # Finding 11: the import kept a box the COCO output then skipped (box_outside_image).
+    root = tmp_path / "c"
+    write_image(root / "x.jpg", 640, 480)
+    box = {"image_id": 1, "category_id": 1, "area": 100, "iscrowd": 0}
+    (root / "ann.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "x.jpg", "width": 640, "height": 480}],
+        "annotations": [
+            {**box, "id": 1, "bbox": [-5, -5, 10, 10]},  # past the 1% tolerance (4.8 px high)
+            {**box, "id": 2, "bbox": [-2, -2, 10, 10]},  # within it: clipped
+            {**box, "id": 3, "bbox": [5, 5, 10, 10]},
+        ],
+        "categories": [{"id": 1, "name": "a"}],
+    }))  # fmt: skip
+    result = coco_to_dmv2(root / "ann.json", tmp_path / "dm")
+    assert result.audit.reasons == {"box_outside_image": 1}
+    assert result.audit.changes == {"clamped_to_image": 1}
+    assert result.audit.annotations_written == 2
+    out = dmv2_to_coco(tmp_path / "dm", tmp_path / "out")
+    assert out.audit.reasons == {} and out.audit.annotations_written == 2
+    data = json.loads((tmp_path / "out" / "annotations" / "instances.json").read_text())
+    assert sorted(a["bbox"] for a in data["annotations"]) == [[0, 0, 8, 8], [5, 5, 10, 10]]

@@ -54,6 +54,7 @@ from ._rle import rle_problem
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
+    checked_box,
     checked_declared_size,
     image_size_or_skip,
     refuse_output_inside,
@@ -650,11 +651,19 @@ def _annotations(
         if values[2] <= 0 or values[3] <= 0:
             skip(AuditReason.BOX_NON_POSITIVE, f"bbox {box!r} has no area", "box")
             continue
+        # Checked against the image as every output checks it: a box the COCO output would skip
+        # is skipped (and audited) here, so a round trip loses nothing after the import.
+        data = checked_box(
+            audit, split, identity, ann_id, name,
+            (values[0], values[1], values[2], values[3]), None, width, height,
+        )  # fmt: skip
+        if data is None:
+            continue
         boxes.append(
             BoundingBox(
                 id=ann_id,
                 classification=name,
-                data=(values[0], values[1], values[2], values[3]),
+                data=data,
                 area=_stored_area(ann.get("area")),
                 keypoints=keypoints,
                 mask=mask,

@@ -55,6 +55,7 @@ __all__ = [
     "ShapeExtras",
     "annotation_reason",
     "check_something_written",
+    "checked_box",
     "checked_declared_size",
     "detect_layout",
     "find_image",
@@ -686,6 +687,11 @@ def _checked_box(
             )  # fmt: skip
         return _clamped_box_data(data, width, height)  # float noise is snapped without a word
     return data
+
+
+#: The box check every reader and writer shares (an importer passes ``classes=None``): a box
+#: further outside the image than the tolerance is ``box_outside_image``, a closer one clipped.
+checked_box = _checked_box
 
 
 def _checked_polygon(
