@@ -29,6 +29,7 @@ from steprail.datasets import (
     dmv2_to_coco,
     dmv2_to_yolo,
     read_audit,
+    voc_to_dmv2,
     yolo_to_dmv2,
 )
 
@@ -523,3 +524,26 @@ def test_coco_import_checks_boxes_against_the_image_as_the_output_does(tmp_path:
     assert out.audit.reasons == {} and out.audit.annotations_written == 2
     data = json.loads((tmp_path / "out" / "annotations" / "instances.json").read_text())
     assert sorted(a["bbox"] for a in data["annotations"]) == [[0, 0, 8, 8], [5, 5, 10, 10]]
+
+
+def test_voc_object_with_two_names_or_boxes_is_audited(tmp_path: Path) -> None:
+    # Finding 12: an <object> with two <name> and two <bndbox> was read as its first ones, the
+    # second class and box dropped without a word.
+    root = tmp_path / "voc"
+    write_image(root / "JPEGImages" / "a.jpg", 40, 30)
+    box = "<bndbox><xmin>{0}</xmin><ymin>{0}</ymin><xmax>20</xmax><ymax>20</ymax></bndbox>"
+    objects = [
+        f"<object><name>car</name>{box.format(2)}</object>",
+        f"<object><name>car</name><name>bus</name>{box.format(3)}{box.format(4)}</object>",
+        f"<object><name>car</name>{box.format(5)}{box.format(6)}</object>",
+    ]
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "a.xml").write_text(
+        f"<annotation><filename>a.jpg</filename>{''.join(objects)}</annotation>"
+    )
+    result = voc_to_dmv2(root, tmp_path / "dm")
+    assert result.audit.annotations_written == 1
+    assert result.audit.reasons == {"invalid_annotation": 2}
+    _, entries = read_audit(Path(result.audit_path))
+    messages = sorted(e.message for e in entries)
+    assert "2 <name> and 2 <bndbox>" in messages[0] and "2 <bndbox>" in messages[1]
