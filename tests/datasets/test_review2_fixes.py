@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -547,3 +548,21 @@ def test_voc_object_with_two_names_or_boxes_is_audited(tmp_path: Path) -> None:
     _, entries = read_audit(Path(result.audit_path))
     messages = sorted(e.message for e in entries)
     assert "2 <name> and 2 <bndbox>" in messages[0] and "2 <bndbox>" in messages[1]
+
+
+@pytest.mark.parametrize("given", ["folder", "file"])
+def test_labelme_visualization_folder_is_not_unlisted_images(tmp_path: Path, given: str) -> None:
+    # Finding 13: labelme's real COCO export has Visualization/ (renderings) beside JPEGImages/;
+    # they were counted as unlisted images (items_total 6 for 3 images).
+    source = tmp_path / "labelme_coco"
+    shutil.copytree(Path(__file__).parent.parent / "data" / "real" / "labelme_coco", source)
+    for image in sorted((source / "JPEGImages").glob("*.jpg")):
+        (source / "Visualization").mkdir(exist_ok=True)
+        shutil.copy(image, source / "Visualization" / image.name)
+    shutil.copy(next((source / "JPEGImages").glob("*.jpg")), source / "JPEGImages" / "spare.jpg")
+    result = coco_to_dmv2(source if given == "folder" else source / "annotations.json", tmp_path / "dm")
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.item, e.reason) for e in entries] == [
+        ("JPEGImages/spare.jpg", AuditReason.UNLISTED_IMAGE)
+    ]
+    assert result.audit.items_total == result.audit.items_written + 1 == 4

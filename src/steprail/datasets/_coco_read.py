@@ -486,11 +486,24 @@ def _audit_unlisted_images(jobs: list[_Job], listed: set[str], audit: AuditLog) 
     # annotations file names: skipped, as COCO readers do, and recorded (``unlisted_image``),
     # counted as an item. Nothing is read: the folders are listed, symlinked folders are not
     # followed, and a file found under two roots (one inside the other) is recorded once.
+    # When the images root is the folder the annotations JSON sits in (a tool's export, a JSON
+    # given directly), only its own files and its sub-folders holding a listed image are looked
+    # in: a sub-folder with none is not part of the dataset (labelme's `Visualization/`
+    # renderings beside `JPEGImages/`, or the rest of a big folder around the JSON). A folder
+    # of images only (`val2017/`) is looked in whole.
     seen: set[str] = set()
     for job in jobs:
         root_real = os.path.realpath(job.images_root)
+        prefix = os.path.join(root_real, "")
+        used_dirs = {
+            path[len(prefix) :].split(os.sep, 1)[0]
+            for path in listed
+            if path.startswith(prefix) and os.sep in path[len(prefix) :]
+        }
         unlisted: list[str] = []
         for folder, dirs, files in os.walk(root_real):
+            if folder == root_real and os.path.realpath(job.path.parent) == root_real:
+                dirs[:] = [d for d in dirs if d in used_dirs]
             dirs.sort()
             for name in files:
                 path = os.path.join(folder, name)
