@@ -21,6 +21,10 @@ from hypothesis import strategies as st
 from steprail import Orchestrator, RuntimeContext, StepRegistry
 from steprail.datasets import (
     AuditReason,
+    AuditSummary,
+    BackendError,
+    LocalBackend,
+    make_sample_dataset,
     ConversionResult,
     ConvertDatasetStep,
     DatasetContext,
@@ -566,3 +570,21 @@ def test_labelme_visualization_folder_is_not_unlisted_images(tmp_path: Path, giv
         ("JPEGImages/spare.jpg", AuditReason.UNLISTED_IMAGE)
     ]
     assert result.audit.items_total == result.audit.items_written + 1 == 4
+
+
+def test_backend_import_that_loses_a_name_race_says_already_exists(tmp_path: Path) -> None:
+    # Finding 14: the loser of two imports of one name got "UNIQUE constraint failed".
+    sample = make_sample_dataset(tmp_path / "sample", items=3, seed=1)
+    first, second = LocalBackend(tmp_path / "store"), LocalBackend(tmp_path / "store")
+    real_stage = LocalBackend._stage_dmv2
+
+    def stage_while_the_other_imports(source: Path, staging: Path) -> AuditSummary:
+        second.import_dataset(sample.path, name="demo")  # wins while the first is staging
+        return real_stage(first, source, staging)
+
+    first._stage_dmv2 = stage_while_the_other_imports  # type: ignore[method-assign]  # this instance only
+    with pytest.raises(BackendError, match="'demo' already exists .another process"):
+        first.import_dataset(sample.path, name="demo")
+    assert [d.name for d in second.list_datasets()] == ["demo"]
+    first.close()
+    second.close()
