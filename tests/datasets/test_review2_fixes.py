@@ -24,6 +24,8 @@ from steprail.datasets import (
     AuditSummary,
     BackendError,
     LocalBackend,
+    NoUsableItemsError,
+    OutputExistsError,
     make_sample_dataset,
     ConversionResult,
     ConvertDatasetStep,
@@ -588,3 +590,34 @@ def test_backend_import_that_loses_a_name_race_says_already_exists(tmp_path: Pat
     assert [d.name for d in second.list_datasets()] == ["demo"]
     first.close()
     second.close()
+
+
+def test_output_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    # Finding 15: a file as output was "exists and is not empty".
+    _coco_folder(tmp_path / "coco")
+    (tmp_path / "out").write_text("mine")
+    with pytest.raises(OutputExistsError, match="exists and is not a folder"):
+        coco_to_dmv2(tmp_path / "coco", tmp_path / "out")
+    assert (tmp_path / "out").read_text() == "mine"
+
+
+def test_coco_fifo_image_is_unreadable_not_missing(tmp_path: Path) -> None:
+    root = tmp_path / "coco"
+    _coco_folder(root)
+    data = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    data["images"].append({"id": 2, "file_name": "f.jpg", "width": 40, "height": 30})
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    os.mkfifo(root / "val2017" / "f.jpg")
+    result = coco_to_dmv2(root, tmp_path / "dm")
+    _, entries = read_audit(Path(result.audit_path))
+    assert [(e.item, e.reason) for e in entries] == [("f.jpg", AuditReason.UNREADABLE_IMAGE)]
+    assert "FIFO" in entries[0].message
+
+
+def test_yolo_nothing_usable_gives_the_reasons(tmp_path: Path) -> None:
+    root = tmp_path / "y"
+    (root / "images" / "train").mkdir(parents=True)
+    (root / "images" / "train" / "a.jpg").write_bytes(b"not an image")
+    (root / "d.yaml").write_text("train: images/train\nval: images/train\nnames: [a]\n")
+    with pytest.raises(NoUsableItemsError, match=r"1 image\(s\), all skipped .*unreadable_image"):
+        yolo_to_dmv2(root / "d.yaml", tmp_path / "dm")

@@ -446,6 +446,13 @@ def _import_file(
             continue
         identities.add(identity)
         if not os.path.isfile(image_path):
+            problem = special_file_problem(image_path)
+            if problem is not None:  # it exists: a FIFO, device or folder, never opened
+                audit.record(
+                    split=split, item=identity, reason=AuditReason.UNREADABLE_IMAGE,
+                    message=f"{identity} in {str(job.images_root)!r} {problem}",
+                )  # fmt: skip
+                continue
             audit.record(
                 split=split, item=identity, reason=AuditReason.MISSING_IMAGE,
                 message=f"{identity} not found in {str(job.images_root)!r} "

@@ -151,8 +151,10 @@ def fresh_output(output: Path) -> Iterator[Path]:
     the same way (when the process has no SIGTERM handler of its own), then exits with 143.
     """
     output = output.absolute()
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        interrupted = _interrupted_run_message(output) if output.is_dir() else None
+    if output.exists() and not output.is_dir():
+        raise OutputExistsError(f"output {str(output)!r} exists and is not a folder")
+    if output.exists() and any(output.iterdir()):
+        interrupted = _interrupted_run_message(output)
         raise OutputExistsError(
             interrupted or f"output folder {str(output)!r} exists and is not empty"
         )

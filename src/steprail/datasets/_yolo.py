@@ -574,7 +574,10 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                 audit.annotations_written += len(item.boxes()) + len(item.polygons())
             _audit_orphan_labels(images, image_folders, labels_used, split, audit)
         if audit.items_written == 0:
-            raise NoUsableItemsError(f"no usable image in the YOLO dataset {str(source)!r}")
+            raise NoUsableItemsError(
+                f"no usable image in the YOLO dataset {str(source)!r}: "
+                f"{audit.items_total} image(s), all skipped ({dict(audit.reasons)})"
+            )
         categories = [
             DMv2Category(id=class_id, name=name) for name, class_id in ids_by_name.items()
         ]
