@@ -621,3 +621,17 @@ def test_yolo_nothing_usable_gives_the_reasons(tmp_path: Path) -> None:
     (root / "d.yaml").write_text("train: images/train\nval: images/train\nnames: [a]\n")
     with pytest.raises(NoUsableItemsError, match=r"1 image\(s\), all skipped .*unreadable_image"):
         yolo_to_dmv2(root / "d.yaml", tmp_path / "dm")
+
+
+def test_yolo_yaml_boolean_names_and_nc_mismatch_follow_ultralytics(tmp_path: Path) -> None:
+    # Finding 16: `names: [on, off]` (YAML booleans) stopped the import, while Ultralytics
+    # names the classes str() of them; `nc` disagreeing with `names` was accepted silently,
+    # while Ultralytics refuses the yaml.
+    root = tmp_path / "y"
+    _yolo_tree(root)
+    (root / "d.yaml").write_text("train: images/train\nval: images/train\nnames: [on, off]\n")
+    result = yolo_to_dmv2(root / "d.yaml", tmp_path / "dm")
+    assert result.classes == ["False", "True"]
+    (root / "d.yaml").write_text("train: images/train\nval: images/train\nnc: 5\nnames: [a, b]\n")
+    with pytest.raises(DatasetInputError, match="'names' has 2 name.s. but 'nc' is 5"):
+        yolo_to_dmv2(root / "d.yaml", tmp_path / "dm2")
