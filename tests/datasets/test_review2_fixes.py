@@ -635,3 +635,23 @@ def test_yolo_yaml_boolean_names_and_nc_mismatch_follow_ultralytics(tmp_path: Pa
     (root / "d.yaml").write_text("train: images/train\nval: images/train\nnc: 5\nnames: [a, b]\n")
     with pytest.raises(DatasetInputError, match="'names' has 2 name.s. but 'nc' is 5"):
         yolo_to_dmv2(root / "d.yaml", tmp_path / "dm2")
+
+
+def test_coco_file_name_in_another_unicode_form_or_with_backslashes(tmp_path: Path) -> None:
+    # Finding 17: an NFC file_name for an NFD file on disk was both missing_image and
+    # unlisted_image; `sub\\x.jpg` became `sub/x.jpg` without an entry.
+    root = tmp_path / "c"
+    nfc, nfd = "caf\u00e9.jpg", "cafe\u0301.jpg"
+    write_image(root / nfd, 40, 30)
+    write_image(root / "sub" / "x.jpg", 40, 30)
+    (root / "ann.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": nfc, "width": 40, "height": 30},
+                   {"id": 2, "file_name": "sub\\x.jpg", "width": 40, "height": 30}],
+        "annotations": [], "categories": [{"id": 1, "name": "a"}],
+    }))  # fmt: skip
+    result = coco_to_dmv2(root / "ann.json", tmp_path / "dm")
+    assert result.audit.items_written == 2 and result.audit.reasons == {}
+    _, entries = read_audit(Path(result.audit_path))
+    assert sorted((e.item, e.reason) for e in entries) == [
+        (nfd, AuditReason.SOURCE_DISAGREES), ("sub/x.jpg", AuditReason.SOURCE_DISAGREES)
+    ]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -446,6 +447,24 @@ def _import_file(
             continue
         identities.add(identity)
         if not os.path.isfile(image_path):
+            # The name in another Unicode form (macOS writes NFD, most tools NFC): the file wins.
+            other = _other_normal_form(job.images_root, root_real, identity)
+            if other is not None and other not in identities:
+                audit.record_change(
+                    split=split, item=other, reason=AuditReason.SOURCE_DISAGREES,
+                    message=f"file_name {file_name!r} names the file {other!r}, the same name in "
+                    "another Unicode normal form: the file's name is the identity",
+                )  # fmt: skip
+                identity, image_path = other, os.path.join(job.images_root, other)
+                identities.add(identity)
+                listed.add(os.path.realpath(image_path))
+        elif "\\" in file_name:
+            audit.record_change(
+                split=split, item=identity, reason=AuditReason.SOURCE_DISAGREES,
+                message=f"file_name {file_name!r} read as {identity!r}: a backslash is taken as a "
+                "folder separator, as Windows tools write it",
+            )  # fmt: skip
+        if not os.path.isfile(image_path):
             problem = special_file_problem(image_path)
             if problem is not None:  # it exists: a FIFO, device or folder, never opened
                 audit.record(
@@ -486,6 +505,19 @@ def _import_file(
 
 
 _IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
+
+
+def _other_normal_form(images_root: Path, root_real: str, identity: str) -> str | None:
+    # ``identity`` in NFC or NFD when that names a file inside the root and it does not.
+    for form in ("NFC", "NFD"):
+        other = unicodedata.normalize(form, identity)
+        if other == identity:
+            continue
+        path = os.path.join(images_root, other)
+        real = os.path.realpath(path)
+        if os.path.isfile(path) and os.path.commonpath([root_real, real]) == root_real:
+            return other
+    return None
 
 
 def _audit_unlisted_images(jobs: list[_Job], listed: set[str], audit: AuditLog) -> None:
