@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["NotRegularFileError", "check_regular_file", "special_file_problem"]
+__all__ = ["NotRegularFileError", "special_file_problem"]
 
 
 class NotRegularFileError(OSError):
@@ -35,11 +35,3 @@ def special_file_problem(path: str | os.PathLike[str]) -> str | None:
     else:
         kind = "a device"
     return f"is {kind}, not a regular file; not read (reading it could block forever)"
-
-
-def check_regular_file(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`NotRegularFileError` (naming ``path``) unless it is a regular file or
-    absent."""
-    problem = special_file_problem(path)
-    if problem is not None:
-        raise NotRegularFileError(f"{os.fspath(path)} {problem}")
