@@ -107,6 +107,19 @@ class AuditReason(StrEnum):
     #: the annotations JSON, a DM v2 ``original_files/`` file with no ``json/`` item): the
     #: annotations define the dataset, so it is not imported; counted as a skipped item.
     UNLISTED_IMAGE = "unlisted_image"
+    #: A YOLO output image whose path holds a folder named ``images``: Ultralytics maps the
+    #: LAST ``/images/`` of an image path to ``/labels/``, so its label is written there
+    #: (inside ``images/<split>/``), not under ``labels/``.
+    LABEL_IN_IMAGES_FOLDER = "label_in_images_folder"
+    #: One ring of an object of several polygons is broken (too few points, not finite): it is
+    #: dropped and the object kept with its other rings.
+    POLYGON_RING_DROPPED = "polygon_ring_dropped"
+    #: A COCO ``bbox``/``area`` the source stored no longer describes the object kept (a ring
+    #: was dropped): replaced by the kept rings' bounding box and shoelace area.
+    BBOX_RECOMPUTED = "bbox_recomputed"
+    #: Several COCO category ids with one name (Roboflow's project entry beside its class):
+    #: one class, with the id an earlier file or the annotations use; the others map to it.
+    CATEGORY_MERGED = "category_merged"
 
 
 class AuditEntry(BaseModel):

@@ -13,7 +13,8 @@ with ``segmentation`` ``[[x1, y1, ...]]``, its bounding box and its shoelace are
 is 0. Category ids are the source's (the DM v2 manifest's ``categories``, unused ones and
 ``supercategory`` included, null when the source had none), or those of an explicit ``class_map``, else 1 + the index of the
 sorted class names; the same for every split. Image ids are the items' source ids where they
-have one (a clash is renumbered and audited), and ``file_name`` is the item's identity, with its
+have one (ids are kept per annotations file, as COCO ids need only be unique within one: a
+clash in one file is renumbered and audited), and ``file_name`` is the item's identity, with its
 sub-folders. The instances file is streamed: images are written
 as they come and annotations are spooled to disk, so memory does not grow with the dataset.
 """
@@ -152,6 +153,12 @@ class _InstancesWriter:
         #: Class names that have an annotation with keypoints: their category gets the names.
         self.keypoint_classes: set[str] = set()
         self._keypoints = keypoints
+        #: Classes of the manifest's keypoint schema and its keypoint count: an object of one
+        #: of them without keypoints gets K unlabelled ones (COCOeval "keypoints" needs them).
+        self.pose_classes: frozenset[str] = frozenset(
+            keypoints.classes if keypoints is not None and keypoints.names else ()
+        )
+        self.pose_count = len(keypoints.names) if keypoints is not None else 0
         self.spool_path = path.with_suffix(".annotations.spool")
         # Binary files fed with one encoded batch at a time: the spool is copied back by the
         # kernel (sendfile), never decoded and encoded again.
@@ -353,6 +360,8 @@ def _write_item(
                     _polygon_area(xs, ys), points,
                 )  # fmt: skip
             )
+        if writer.pose_classes:
+            _unlabelled_keypoints(annotations, item, writer)
         writer.item(image_id, file_name, item.width, item.height, _encode(annotations))
         return len(annotations)
     areas = item.box_areas
@@ -386,8 +395,28 @@ def _write_item(
         if index in item.polygon_keypoints:
             _add_keypoints(annotation, item.polygon_keypoints[index], writer, name)
         annotations.append(annotation)
+    if writer.pose_classes:
+        _unlabelled_keypoints(annotations, item, writer)
     writer.item(image_id, file_name, item.width, item.height, _encode(annotations))
     return len(annotations)
+
+
+def _unlabelled_keypoints(annotations: list[_Annotation], item: CheckedShapes, writer: _InstancesWriter) -> None:
+    # In a keypoint dataset, COCOeval "keypoints" reads num_keypoints of every object: an object
+    # of a keypoint class without keypoints gets K unlabelled ones and num_keypoints 0, as
+    # COCO's own files have; an object of another class only num_keypoints 0 (keypoints on it
+    # would make pycocotools' showAnns look for a skeleton its category does not have).
+    names = [name for name, _ in item.boxes] + [name for name, _, _ in item.polygons]
+    unlabelled = [(0.0, 0.0, 0)] * writer.pose_count
+    for index, name in enumerate(names):
+        if "num_keypoints" in annotations[index]:
+            continue
+        if name in writer.pose_classes:
+            _add_keypoints(annotations[index], unlabelled, writer, name)
+        else:
+            annotations[index]["num_keypoints"] = 0
+
+
 _INT64_MAX: Final = (1 << 63) - 1
 _NO_AREAS: Final[Mapping[int, float]] = {}
 
@@ -430,6 +459,12 @@ class _Ids:
             byte = value >> 3
             return byte < len(self._bits) and bool(self._bits[byte] & (1 << (value & 7)))
         return value in self._other
+
+    @property
+    def next_new(self) -> int:
+        """Where :meth:`take_new` looks next (the next output file starts its new ids here, so
+        new ids stay unique across the dataset's files)."""
+        return self._next
 
     def take_new(self) -> int:
         """The next id no one has."""
@@ -518,8 +553,8 @@ def dmv2_to_coco(
     resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
     class_ids = resolved.ids
     manifest = read_manifest(layout.root)
-    image_ids = _Ids(manifest.next_image_id or 1 if manifest is not None else 1)
-    annotation_ids = _Ids(manifest.next_annotation_id or 1 if manifest is not None else 1)
+    next_image_id = manifest.next_image_id or 1 if manifest is not None else 1
+    next_annotation_id = manifest.next_annotation_id or 1 if manifest is not None else 1
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="coco"
     ) as audit:
@@ -534,6 +569,10 @@ def dmv2_to_coco(
                 images_str = str(images_dir)
                 made: set[str] = {images_str}
                 file_name = "instances.json" if split is None else f"instances_{split}.json"
+                # COCO ids are unique within one annotations file (pycocotools reads one):
+                # each split keeps its source ids even when another split uses them too
+                # (Roboflow numbers every split from 0). New ids go on from the last file's.
+                image_ids, annotation_ids = _Ids(next_image_id), _Ids(next_annotation_id)
                 writer = _InstancesWriter(
                     annotations_dir / file_name,
                     resolved.categories,
@@ -568,6 +607,7 @@ def dmv2_to_coco(
                     audit.annotations_written += written
                 writer.close()
                 writer = None
+                next_image_id, next_annotation_id = image_ids.next_new, annotation_ids.next_new
         finally:
             if writer is not None:
                 writer.abort()

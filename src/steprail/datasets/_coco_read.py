@@ -28,7 +28,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections import defaultdict
+import unicodedata
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -49,10 +50,12 @@ from ._dmv2 import (
     RleMask,
 )
 from ._paths import ItemKeys, UnsafePathError, relative_identity, utf8_identity
+from ._regular import special_file_problem
 from ._rle import rle_problem
 from ._source import (
     DatasetInputError,
     NoUsableItemsError,
+    checked_box,
     checked_declared_size,
     image_size_or_skip,
     refuse_output_inside,
@@ -98,7 +101,27 @@ class _Totals:
 
 
 def _raw_split(path: Path) -> str:
+    if path.stem.startswith(_IMAGE_INFO):
+        return path.stem.removeprefix(_IMAGE_INFO)
     return path.stem.removeprefix("instances_").removeprefix("instances")
+
+
+# COCO's test splits have no annotations: `image_info_test2017.json` (and its subset
+# `image_info_test-dev2017.json`) list their images, imported as items without annotations.
+_IMAGE_INFO: Final = "image_info_"
+
+
+def _with_image_info(annotations: Path, files: list[Path]) -> list[Path]:
+    # ``files`` plus, for each split they do not cover, its image_info file: the full test2017
+    # listing before the test-dev subset, one per split.
+    covered = {split_of(_raw_split(p)) for p in files}
+    infos = sorted(annotations.glob(f"{_IMAGE_INFO}*.json"), key=lambda p: ("-dev" in p.stem, p.name))
+    for info in infos:
+        split = split_of(_raw_split(info))
+        if info not in files and split is not None and split not in covered:
+            files.append(info)
+            covered.add(split)
+    return files
 
 
 def _plan(source: Path, images_root: Path | None) -> list[_Job]:
@@ -106,11 +129,17 @@ def _plan(source: Path, images_root: Path | None) -> list[_Job]:
         split = split_of(_raw_split(source))
         return [_Job(split, source, images_root or source.parent)]
     if not source.is_dir():
+        problem = special_file_problem(source)
+        if problem is not None:  # a FIFO is neither a file nor a folder; it exists
+            raise DatasetInputError(f"COCO annotations {str(source)!r} {problem}")
         raise DatasetInputError(f"COCO dataset {str(source)!r} does not exist")
     annotations = source / "annotations"
     files: list[Path] = []
     if annotations.is_dir():
-        files = sorted(annotations.glob("instances*.json")) or sorted(annotations.glob("*.json"))
+        files = sorted(annotations.glob("instances*.json")) or [
+            p for p in sorted(annotations.glob("*.json")) if not p.name.startswith(_IMAGE_INFO)
+        ]
+        files = _with_image_info(annotations, files)
     if not files:
         top = sorted(p for p in source.glob("*.json") if p.is_file())
         if len(top) > 1:  # several: the ones named like annotations (tools add other JSON files)
@@ -167,13 +196,17 @@ def _split_folder_jobs(source: Path, images_root: Path | None) -> list[_Job]:
 
 def _images_folder(source: Path, given: Path | None, raw: str | None, split: str | None) -> Path:
     base = given or source
-    names = [n for n in dict.fromkeys([raw, split]) if n]
+    # `test-dev2017` lists images of the `test2017` folder.
+    names = [n for n in dict.fromkeys([raw, raw and raw.replace("-dev", ""), split]) if n]
     candidates = [base / "images" / n for n in names] + [base / n for n in names]
     candidates += [base / "images", base]
     return next(c for c in candidates if c.is_dir())
 
 
 def _load(path: Path) -> dict[str, Any]:
+    problem = special_file_problem(path)
+    if problem is not None:
+        raise DatasetInputError(f"COCO annotations {str(path)!r} {problem}")
     try:
         data = json.loads(path.read_bytes())
     except ValueError as exc:
@@ -191,27 +224,66 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _categories(data: dict[str, Any], path: Path, totals: _Totals) -> dict[int, str]:
-    names: dict[int, str] = {}
+def _categories(
+    data: dict[str, Any], path: Path, totals: _Totals, audit: AuditLog, split: str | None
+) -> dict[int, str]:
+    # Category id -> class name. Several ids of one name (Roboflow lists its project as
+    # category 0 beside a class of the same name) are one class: its id is the one an earlier
+    # file gave the name, else the one this file's annotations use most (a tie: the later
+    # entry, as Roboflow's class follows its project entry); the others are audited.
+    entries: dict[int, dict[str, Any]] = {}
     for raw in data.get("categories", []) or []:
         if not isinstance(raw, dict):
             continue
         cat_id, name = _int(raw.get("id")), raw.get("name")
         if cat_id is None or not isinstance(name, str) or not name.strip():
             raise DatasetInputError(f"{str(path)!r}: category {raw!r} has no integer id or name")
-        sup = raw.get("supercategory")
-        category = DMv2Category(id=cat_id, name=name, supercategory=sup if isinstance(sup, str) else None)
+        first = entries.get(cat_id)
+        if first is not None:
+            if first["name"] != name:
+                raise DatasetInputError(
+                    f"{str(path)!r}: category id {cat_id} is given twice in this file, as "
+                    f"{first!r} and as {raw!r}"
+                )
+            continue  # the same category listed twice: one
         known = totals.categories.get(cat_id)
         if known is not None and known.name != name:
             raise DatasetInputError(
                 f"{str(path)!r}: category id {cat_id} is {name!r} here and {known.name!r} in "
                 "another annotations file"
             )
-        if any(c.name == name and c.id != cat_id for c in totals.categories.values()):
-            raise DatasetInputError(f"{str(path)!r}: category {name!r} has two ids")
-        totals.categories[cat_id] = category
-        names[cat_id] = name
-        _note_keypoint_schema(raw, name, totals)
+        entries[cat_id] = raw
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for cat_id, raw in entries.items():
+        by_name[raw["name"]].append(cat_id)
+    names: dict[int, str] = {}
+    for name, ids in by_name.items():
+        earlier = [c.id for c in totals.categories.values() if c.name == name]
+        if earlier:
+            kept = earlier[0]
+        elif len(ids) == 1:
+            kept = ids[0]
+        else:
+            usage = Counter(
+                ann.get("category_id") for ann in data.get("annotations") or []
+                if isinstance(ann, dict)
+            )  # fmt: skip
+            kept = max(reversed(ids), key=lambda i: usage[i])  # a tie: the later entry
+        for cat_id in ids:
+            names[cat_id] = name
+            _note_keypoint_schema(entries[cat_id], name, totals)
+        if kept not in totals.categories:
+            sup = entries[kept].get("supercategory")
+            totals.categories[kept] = DMv2Category(
+                id=kept, name=name, supercategory=sup if isinstance(sup, str) else None
+            )
+        merged = [i for i in ids if i != kept]
+        if merged:
+            audit.record_change(
+                split=split, item="*", kind="dataset", reason=AuditReason.CATEGORY_MERGED,
+                message=f"{path.name}: category id(s) {merged} are also named {name!r}: one "
+                f"class, id {kept}; their annotations are that class",
+            )  # fmt: skip
     return names
 
 
@@ -292,7 +364,7 @@ def _import_file(
     # whatever becomes of the entry: the files no entry names are audited afterwards.
     data = _load(job.path)
     split = job.split
-    categories = _categories(data, job.path, totals)
+    categories = _categories(data, job.path, totals, audit, split)
     root_real = os.path.realpath(job.images_root)
     images: dict[int, dict[str, Any]] = {}
     order: list[int] = []
@@ -375,6 +447,31 @@ def _import_file(
             continue
         identities.add(identity)
         if not os.path.isfile(image_path):
+            # The name in another Unicode form (macOS writes NFD, most tools NFC): the file wins.
+            other = _other_normal_form(job.images_root, root_real, identity)
+            if other is not None and other not in identities:
+                audit.record_change(
+                    split=split, item=other, reason=AuditReason.SOURCE_DISAGREES,
+                    message=f"file_name {file_name!r} names the file {other!r}, the same name in "
+                    "another Unicode normal form: the file's name is the identity",
+                )  # fmt: skip
+                identity, image_path = other, os.path.join(job.images_root, other)
+                identities.add(identity)
+                listed.add(os.path.realpath(image_path))
+        elif "\\" in file_name:
+            audit.record_change(
+                split=split, item=identity, reason=AuditReason.SOURCE_DISAGREES,
+                message=f"file_name {file_name!r} read as {identity!r}: a backslash is taken as a "
+                "folder separator, as Windows tools write it",
+            )  # fmt: skip
+        if not os.path.isfile(image_path):
+            problem = special_file_problem(image_path)
+            if problem is not None:  # it exists: a FIFO, device or folder, never opened
+                audit.record(
+                    split=split, item=identity, reason=AuditReason.UNREADABLE_IMAGE,
+                    message=f"{identity} in {str(job.images_root)!r} {problem}",
+                )  # fmt: skip
+                continue
             audit.record(
                 split=split, item=identity, reason=AuditReason.MISSING_IMAGE,
                 message=f"{identity} not found in {str(job.images_root)!r} "
@@ -389,7 +486,9 @@ def _import_file(
         if size is None:
             continue
         width, height = size
-        boxes, polygons = _annotations(anns, categories, split, identity, audit, width, height)
+        boxes, polygons = _annotations(
+            anns, categories, split, identity, audit, width, height, totals.keypoints
+        )
         text_identity, encoded = utf8_identity(identity)
         if encoded:
             audit.record_change(
@@ -408,16 +507,42 @@ def _import_file(
 _IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
 
 
+def _other_normal_form(images_root: Path, root_real: str, identity: str) -> str | None:
+    # ``identity`` in NFC or NFD when that names a file inside the root and it does not.
+    for form in ("NFC", "NFD"):
+        other = unicodedata.normalize(form, identity)
+        if other == identity:
+            continue
+        path = os.path.join(images_root, other)
+        real = os.path.realpath(path)
+        if os.path.isfile(path) and os.path.commonpath([root_real, real]) == root_real:
+            return other
+    return None
+
+
 def _audit_unlisted_images(jobs: list[_Job], listed: set[str], audit: AuditLog) -> None:
     # Every image file under an images root (its sub-folders too) that no image entry of any
     # annotations file names: skipped, as COCO readers do, and recorded (``unlisted_image``),
     # counted as an item. Nothing is read: the folders are listed, symlinked folders are not
     # followed, and a file found under two roots (one inside the other) is recorded once.
+    # When the images root is the folder the annotations JSON sits in (a tool's export, a JSON
+    # given directly), only its own files and its sub-folders holding a listed image are looked
+    # in: a sub-folder with none is not part of the dataset (labelme's `Visualization/`
+    # renderings beside `JPEGImages/`, or the rest of a big folder around the JSON). A folder
+    # of images only (`val2017/`) is looked in whole.
     seen: set[str] = set()
     for job in jobs:
         root_real = os.path.realpath(job.images_root)
+        prefix = os.path.join(root_real, "")
+        used_dirs = {
+            path[len(prefix) :].split(os.sep, 1)[0]
+            for path in listed
+            if path.startswith(prefix) and os.sep in path[len(prefix) :]
+        }
         unlisted: list[str] = []
         for folder, dirs, files in os.walk(root_real):
+            if folder == root_real and os.path.realpath(job.path.parent) == root_real:
+                dirs[:] = [d for d in dirs if d in used_dirs]
             dirs.sort()
             for name in files:
                 path = os.path.join(folder, name)
@@ -445,6 +570,7 @@ def _annotations(
     audit: AuditLog,
     width: int,
     height: int,
+    schema: DMv2Keypoints | None = None,
 ) -> tuple[list[BoundingBox], list[Polygon]]:
     boxes: list[BoundingBox] = []
     polygons: list[Polygon] = []
@@ -476,6 +602,18 @@ def _annotations(
                 "numbers; the object is", "annotation",
             )  # fmt: skip
             keypoints = []
+        elif (
+            keypoints
+            and schema is not None
+            and name in schema.classes
+            and len(keypoints) != len(schema.names)
+        ):
+            changed(
+                AuditReason.KEYPOINTS_DROPPED,
+                f"{len(keypoints)} keypoints, the category names {len(schema.names)}: not "
+                "kept; the object is", "annotation",
+            )  # fmt: skip
+            keypoints = []
         segmentation = ann.get("segmentation")
         rings = segmentation if isinstance(segmentation, list) else []
         crowd = ann.get("iscrowd") == 1
@@ -503,34 +641,52 @@ def _annotations(
             # One object, however many polygons it is drawn in: the first ring is the polygon's
             # data, the others its further rings. A broken ring is audited; the rest is kept.
             kept: list[list[tuple[float, float]]] = []
+            broken: list[tuple[AuditReason, str]] = []  # (reason, message) per broken ring
             for index, ring in enumerate(rings):
                 points = _ring_points(ring)
                 if points is None:
                     # The annotation id as the source wrote it; the ring's place in the message
                     # (an id "15.0" would read as a number, not as ring 0 of annotation 15).
                     non_finite = _non_finite(ring)
-                    audit.record(
-                        split=split, item=identity, annotation=ann_id, kind="polygon",
-                        reason=AuditReason.POLYGON_NON_FINITE if non_finite
+                    broken.append((
+                        AuditReason.POLYGON_NON_FINITE if non_finite
                         else AuditReason.POLYGON_TOO_FEW_POINTS,
-                        message=f"ring {index} of the segmentation: "
+                        f"ring {index} of the segmentation: "
                         + ("a coordinate is not a finite number" if non_finite else
                            "a polygon ring needs an even count of finite numbers and three "
                            "distinct points"),
-                    )  # fmt: skip
+                    ))  # fmt: skip
                     continue
                 kept.append(points)
-            if kept:
-                stored_bbox = _stored_bbox(ann.get("bbox")) if len(kept) == len(rings) else None
-                polygons.append(
-                    Polygon(
-                        id=ann_id, classification=name, data=kept[0], rings=kept[1:],
-                        bbox=stored_bbox,
-                        area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
-                        keypoints=keypoints,
-                        crowd=crowd,
-                    )  # fmt: skip
-                )
+            if not kept:  # one annotation, one entry: skipped for its first broken ring
+                skip(broken[0][0], "; ".join(message for _, message in broken), "polygon")
+                continue
+            for _, message in broken:
+                changed(
+                    AuditReason.POLYGON_RING_DROPPED,
+                    f"{message}: the ring is dropped, the object kept with {len(kept)} ring(s)",
+                    "polygon",
+                )  # fmt: skip
+            stored_bbox = _stored_bbox(ann.get("bbox"))
+            if broken and stored_bbox is not None:
+                # The stored bbox and area may cover the dropped ring: the kept rings' own box
+                # and shoelace area are used instead.
+                changed(
+                    AuditReason.BBOX_RECOMPUTED,
+                    f"stored bbox {ann.get('bbox')!r} and area {ann.get('area')!r} replaced by "
+                    "the kept rings' bounding box and shoelace area (a ring was dropped)",
+                    "polygon",
+                )  # fmt: skip
+                stored_bbox = None
+            polygons.append(
+                Polygon(
+                    id=ann_id, classification=name, data=kept[0], rings=kept[1:],
+                    bbox=stored_bbox,
+                    area=_stored_area(ann.get("area")) if stored_bbox is not None else None,
+                    keypoints=keypoints,
+                    crowd=crowd,
+                )  # fmt: skip
+            )
             continue
         box = ann.get("bbox")
         if not (
@@ -547,11 +703,19 @@ def _annotations(
         if values[2] <= 0 or values[3] <= 0:
             skip(AuditReason.BOX_NON_POSITIVE, f"bbox {box!r} has no area", "box")
             continue
+        # Checked against the image as every output checks it: a box the COCO output would skip
+        # is skipped (and audited) here, so a round trip loses nothing after the import.
+        data = checked_box(
+            audit, split, identity, ann_id, name,
+            (values[0], values[1], values[2], values[3]), None, width, height,
+        )  # fmt: skip
+        if data is None:
+            continue
         boxes.append(
             BoundingBox(
                 id=ann_id,
                 classification=name,
-                data=(values[0], values[1], values[2], values[3]),
+                data=data,
                 area=_stored_area(ann.get("area")),
                 keypoints=keypoints,
                 mask=mask,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,6 +112,34 @@ def _interrupted_run_message(output: Path) -> str | None:
     )
 
 
+class TerminatedError(SystemExit):
+    """SIGTERM arrived while a converter was writing: raised so its output is removed, as on
+    Ctrl-C; the process then exits with status 143 (128 + SIGTERM) as it would have."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise TerminatedError(128 + signum)
+
+
+@contextmanager
+def _sigterm_cleans_up() -> Iterator[None]:
+    # A SIGTERM (timeout, docker stop, CI cancellation) kills a process without unwinding, which
+    # would leave a half-written output. Where nothing else handles it (the default action, in
+    # the main thread: the actions layer installs its own), it raises instead while the body runs.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def fresh_output(output: Path) -> Iterator[Path]:
     """Claim ``output`` (it must be absent or empty) and remove what the body made if it fails.
@@ -117,11 +147,14 @@ def fresh_output(output: Path) -> Iterator[Path]:
     The claim is atomic: when two runs target one folder, exactly one proceeds and the other
     raises :class:`OutputExistsError` before touching anything in it. Only what this call
     created is removed on failure: an empty folder that existed is emptied, not deleted, and
-    parent folders made for it are removed again.
+    parent folders made for it are removed again. A SIGTERM while the body runs cleans up
+    the same way (when the process has no SIGTERM handler of its own), then exits with 143.
     """
     output = output.absolute()
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        interrupted = _interrupted_run_message(output) if output.is_dir() else None
+    if output.exists() and not output.is_dir():
+        raise OutputExistsError(f"output {str(output)!r} exists and is not a folder")
+    if output.exists() and any(output.iterdir()):
+        interrupted = _interrupted_run_message(output)
         raise OutputExistsError(
             interrupted or f"output folder {str(output)!r} exists and is not empty"
         )
@@ -144,7 +177,8 @@ def fresh_output(output: Path) -> Iterator[Path]:
         (output / CLAIM_FILE_NAME).unlink(missing_ok=True)
         raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
     try:
-        yield output
+        with _sigterm_cleans_up():
+            yield output
     except BaseException:
         if existed:
             for child in output.iterdir():

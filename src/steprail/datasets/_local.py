@@ -333,7 +333,11 @@ class LocalBackend:
         source_path = Path(os.fspath(source)).absolute()
         if name is None:
             name = source_path.parent.name if source_path.is_file() else source_path.name
-        if self._db.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone():
+        try:
+            taken = self._db.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise BackendError(self._busy_message(name, exc)) from exc
+        if taken:
             raise BackendError(f"a dataset named {name!r} already exists")
         staging = self._staging()
         try:
@@ -390,11 +394,25 @@ class LocalBackend:
                 renamed = True
                 record = self.get_dataset(dataset_id)
         except sqlite3.IntegrityError as exc:
+            if "datasets.name" in str(exc):  # another process imported that name meanwhile
+                raise BackendError(
+                    f"a dataset named {name!r} already exists (another process imported it "
+                    "while this import ran)"
+                ) from exc
             raise BackendError(f"cannot import {name!r}: {exc}") from exc
+        except sqlite3.OperationalError as exc:
+            raise BackendError(self._busy_message(name, exc)) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return ImportResult(
             dataset=record, audit=audit, audit_path=str(final / AUDIT_FILE_NAME)
+        )
+
+    def _busy_message(self, name: str, exc: sqlite3.OperationalError) -> str:
+        # SQLite's "database is locked": another process held the catalog past the timeout.
+        return (
+            f"cannot import {name!r}: the catalog {str(self.root / 'catalog.sqlite3')!r} "
+            f"could not be written ({exc}); another process is writing it: try again"
         )
 
     def _stage_dmv2(self, source: Path, staging: Path) -> AuditSummary:

@@ -39,6 +39,7 @@ from ._dmv2 import (
     _LEAN_ITEM,
 )
 from ._paths import UnsafePathError, inside_root
+from ._regular import special_file_problem
 from ._rle import rle_problem
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "ShapeExtras",
     "annotation_reason",
     "check_something_written",
+    "checked_box",
     "checked_declared_size",
     "detect_layout",
     "find_image",
@@ -263,8 +265,12 @@ def detect_layout(root: Path, splits: Sequence[str] | None = None) -> DMv2Layout
 
 
 def read_manifest(root: Path) -> DMv2Manifest | None:
-    """The root's ``dataset.json``, or ``None`` if absent or unreadable."""
+    """The root's ``dataset.json``, or ``None`` if absent or unreadable; raises
+    :class:`DatasetInputError` when it is not a regular file (a FIFO would block)."""
     path = root / MANIFEST_FILE_NAME
+    problem = special_file_problem(path)
+    if problem is not None:
+        raise DatasetInputError(f"DM v2 manifest {str(path)!r} {problem}")
     try:
         return DMv2Manifest.model_validate_json(path.read_bytes())
     except (OSError, ValidationError):
@@ -681,6 +687,11 @@ def _checked_box(
             )  # fmt: skip
         return _clamped_box_data(data, width, height)  # float noise is snapped without a word
     return data
+
+
+#: The box check every reader and writer shares (an importer passes ``classes=None``): a box
+#: further outside the image than the tolerance is ``box_outside_image``, a closer one clipped.
+checked_box = _checked_box
 
 
 def _checked_polygon(

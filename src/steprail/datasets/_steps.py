@@ -215,13 +215,27 @@ class ExportDatasetStep(ConfiguredStep[DatasetContext], provides=("dataset",)):
         )
 
 
+def _default_output(source: Path, target_format: str) -> Path:
+    # A folder source: ``<folder>_<target>`` beside it. A file source (a COCO JSON, a YOLO
+    # yaml): the file's folder is the dataset (or, for ``annotations/x.json``, its parent), so
+    # the output goes beside that folder, named after both: ``<folder>_<file stem>_<target>``
+    # (beside the file it would be inside the dataset, which converters refuse).
+    if not source.is_file():
+        return source.with_name(f"{source.name}_{target_format}")
+    folder = source.parent
+    if folder.name == "annotations" and folder.parent != folder:
+        folder = folder.parent
+    return folder.with_name(f"{folder.name}_{source.stem}_{target_format}")
+
+
 class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), provides=("dataset",)):
     """Convert the dataset in ``context.dataset`` to another format.
 
     Supported: ``dm_v2`` to ``yolo``, ``coco`` or ``voc``, and ``yolo``, ``coco`` or ``voc`` to
     ``dm_v2`` (a YOLO or COCO source may then be a folder or the yaml / annotations file
     itself). The output goes to ``params['convert_output_dir']`` or, by default, a new folder
-    beside the source named ``<source>_<target>``. ``params['class_map']`` (class name -> id),
+    beside the source named ``<source>_<target>``; for a file source, beside the folder holding
+    it (``annotations/``'s parent for a file there), named ``<folder>_<file stem>_<target>``. ``params['class_map']`` (class name -> id),
     when given, fixes the class ids of a YOLO, COCO or VOC output, and gives a VOC source's
     classes their ids (VOC itself has names only). Sets ``context.dataset`` to ``path``, ``config_path``,
     ``format``, ``is_categorized``, ``source_path`` (plus ``classes``, ``count`` and
@@ -279,9 +293,7 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), 
         target = (
             Path(str(output_param)).absolute()
             if output_param is not None
-            else source.with_name(
-                f"{source.stem if source.is_file() else source.name}_{self.target_format}"
-            )
+            else _default_output(source, self.target_format)
         )
         undo = _claim_folder(target)
         context.log(

@@ -761,6 +761,19 @@ def _read_object(
     kind = "polygon" if obj.find("polygon") is not None else "box"
     if not name:
         return AuditReason.MISSING_CLASS, kind, "no <name>"
+    # Two <name>s or two <bndbox>es in one object (a hand-merged file): which one is meant is
+    # unclear, so the object is refused, audited, rather than read as its first ones.
+    repeated = [
+        f"{count} <{tag}>" for tag in ("name", "bndbox", "polygon")
+        if (count := len(obj.findall(tag))) > 1
+    ]  # fmt: skip
+    if repeated:
+        return (
+            AuditReason.INVALID_ANNOTATION,
+            kind,
+            f"the <object> has {' and '.join(repeated)} elements, one object has one of each: "
+            "not imported (which one is meant is unclear)",
+        )
     attrs = _read_attributes(obj)
     if isinstance(attrs, str):
         return AuditReason.INVALID_ANNOTATION, kind, attrs

@@ -5,7 +5,10 @@ Output layout (``<split>`` is ``train``, ``valid``, ``test``; a flat dataset has
     images/<split>/<name>.<ext>   the images (hard links to the source when possible); <name> is
                                   the item's identity, sub-folders included (camA/0001.jpg)
     labels/<split>/<name>.txt     one row per box: ``class cx cy w h``; one row per polygon:
-                                  ``class x1 y1 x2 y2 ...``; all normalised to [0, 1]
+                                  ``class x1 y1 x2 y2 ...``; all normalised to [0, 1]. The
+                                  label path is Ultralytics' own rule (the LAST ``/images/``
+                                  of the image path becomes ``/labels/``): a name with a
+                                  folder ``images`` has its label inside ``images/`` (audited)
     dataset.yaml                  ``train``/``val``/``test`` relative to the yaml's folder (no
                                   absolute ``path``: the folder can be moved), ``nc``, ``names``
     audit.json                    what was skipped or changed, and why
@@ -38,6 +41,7 @@ from ._dmv2 import (
     Polygon,
 )
 from ._paths import ItemKeys, UnsafePathError, utf8_identity
+from ._regular import NotRegularFileError, special_file_problem
 from ._source import (
     CheckedItem,
     DatasetInputError,
@@ -108,22 +112,28 @@ def _yolo_ids(
 
 
 def _write_pair(
-    images_dir: str, labels_dir: str, identity: str, image_source: str, label: bytes
+    images_dir: str, identity: str, image_source: str, label: bytes, made: set[str]
 ) -> str:
-    # Write the label (create-only) then link the image, as ``identity`` or, when an earlier
-    # item already has that label file (x.jpg then x.png) or image, as ``<stem>~2<ext>``...:
-    # the name written. The files on disk are the memory of names taken.
+    # Write the label (create-only) where Ultralytics looks for it (``_label_path``) then link
+    # the image, as ``identity`` or, when an earlier item already has that label file (x.jpg
+    # then x.png, or two paths the images -> labels rule maps to one label) or image, as
+    # ``<stem>~2<ext>``...: the name written. The files on disk are the memory of names taken.
     stem, ext = posixpath.splitext(identity)
     name, number = identity, 1
     while True:
-        label_path = os.path.join(labels_dir, posixpath.splitext(name)[0] + ".txt")
+        image_path = os.path.join(images_dir, name)
+        label_path = _label_path(image_path)
+        for parent in (os.path.dirname(label_path), os.path.dirname(image_path)):
+            if parent not in made:  # ``made``: folders known to exist (one syscall saved each)
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
         try:
             write_small_file(label_path, label, exclusive=True)
         except FileExistsError:
             pass
         else:
             try:
-                link_or_copy(image_source, os.path.join(images_dir, name))
+                link_or_copy(image_source, image_path)
                 return name
             except FileExistsError:
                 os.unlink(label_path)
@@ -168,7 +178,7 @@ def dmv2_to_yolo(
             made_pair = [out / kind if split is None else out / kind / split for kind in _OUT_DIRS]
             for folder in made_pair:
                 folder.mkdir(parents=True)
-                made.add(str(folder))
+                made.add(os.fspath(folder))
             folders[split] = (str(made_pair[0]), str(made_pair[1]))
         boxes_written = polygons_written = 0
         for item in iter_checked_items(layout, audit, class_ids):
@@ -218,15 +228,18 @@ def dmv2_to_yolo(
             if pose is None:
                 boxes_written += len(item.boxes)
                 polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
-            if "/" in identity:
-                for base in (images_dir, labels_dir):
-                    parent = os.path.dirname(os.path.join(base, identity))
-                    if parent not in made:
-                        os.makedirs(parent, exist_ok=True)
-                        made.add(parent)
             name = _write_pair(
-                images_dir, labels_dir, identity, item.image_path, "".join(rows).encode("utf-8")
+                images_dir, identity, item.image_path, "".join(rows).encode("utf-8"), made
             )
+            label_path = _label_path(os.path.join(images_dir, name))
+            if label_path != os.path.join(labels_dir, posixpath.splitext(name)[0] + ".txt"):
+                audit.record_change(
+                    split=item.split, item=item.stem, reason=AuditReason.LABEL_IN_IMAGES_FOLDER,
+                    message=f"{name} has a folder named 'images': Ultralytics takes the label "
+                    "path from the LAST /images/ of the image path, so its label is written at "
+                    f"{os.path.relpath(label_path, out)}, not under labels/ (tools that map "
+                    "the first images folder will not find it)",
+                )  # fmt: skip
             if name != identity or encoded:
                 audit.record_change(
                     split=item.split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
@@ -400,7 +413,8 @@ def _listed_images(list_file: Path, root: Path) -> list[str]:
     return paths
 
 
-type _Plan = list[tuple[str | None, list[tuple[str, str]]]]
+# Per split: its (image path, identity) pairs and the images folders it names.
+type _Plan = list[tuple[str | None, list[tuple[str, str]], list[Path]]]
 
 
 def _plan(config: YoloConfig, config_path: Path) -> tuple[_Plan, bool]:
@@ -425,7 +439,8 @@ def _plan(config: YoloConfig, config_path: Path) -> tuple[_Plan, bool]:
                     f"{config_path}: '{key}' entry {str(entry)!r} is neither a folder nor a "
                     ".txt image list"
                 )
-        plan.append((None if flat else SPLIT_KEYS[key], images))
+        folders = [entry for entry in paths if entry.is_dir()]
+        plan.append((None if flat else SPLIT_KEYS[key], images, folders))
     return plan, flat
 
 
@@ -502,7 +517,7 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="dm_v2"
     ) as audit:
-        for split, images in plan:
+        for split, images, image_folders in plan:
             keys = ItemKeys()
             seen: set[str] = set()
             labels_used: set[str] = set()
@@ -530,9 +545,12 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                     continue
                 seen.add(real)
                 if not os.path.isfile(image_path):
+                    problem = special_file_problem(image_path)
                     audit.record(
-                        split=split, item=identity, reason=AuditReason.MISSING_IMAGE,
-                        message=f"{image_path} does not exist",
+                        split=split, item=identity,
+                        reason=AuditReason.MISSING_IMAGE if problem is None
+                        else AuditReason.UNREADABLE_IMAGE,
+                        message=f"{image_path} {problem or 'does not exist'}",
                     )  # fmt: skip
                     continue
                 size = image_size_or_skip(image_path, identity, audit, split, identity)
@@ -554,9 +572,12 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
                 write_dmv2_item(out, split, keys.key(identity), item, image_path)
                 audit.items_written += 1
                 audit.annotations_written += len(item.boxes()) + len(item.polygons())
-            _audit_orphan_labels(images, labels_used, split, audit)
+            _audit_orphan_labels(images, image_folders, labels_used, split, audit)
         if audit.items_written == 0:
-            raise NoUsableItemsError(f"no usable image in the YOLO dataset {str(source)!r}")
+            raise NoUsableItemsError(
+                f"no usable image in the YOLO dataset {str(source)!r}: "
+                f"{audit.items_total} image(s), all skipped ({dict(audit.reasons)})"
+            )
         categories = [
             DMv2Category(id=class_id, name=name) for name, class_id in ids_by_name.items()
         ]
@@ -577,30 +598,51 @@ def yolo_to_dmv2(source: Path, output: Path) -> ConversionResult:
         is_categorized=not flat,
         source_path=str(source),
         classes=sorted(set(config.names)),
-        splits=[s for s, _ in plan if s is not None],
+        splits=[s for s, _, _ in plan if s is not None],
         audit_path=str(audit.path),
         audit=summary,
     )
 
 
 def _audit_orphan_labels(
-    images: list[tuple[str, str]], labels_used: set[str], split: str | None, audit: AuditLog
+    images: list[tuple[str, str]],
+    folders: Sequence[Path],
+    labels_used: set[str],
+    split: str | None,
+    audit: AuditLog,
 ) -> None:
-    # Label files beside the split's labels that no image of the split uses: their annotations
-    # have no image, so they are audited rather than lost without a word.
-    label_dirs = {os.path.dirname(_label_path(path)) for path, _ in images}
-    for folder in sorted(label_dirs):
-        if not os.path.isdir(folder):
+    # Label files that no image of the split uses: their annotations have no image, so they
+    # are audited rather than lost without a word. Looked for beside the split's labels and,
+    # for each images folder of the split, in the whole labels tree Ultralytics maps it to
+    # (sub-folders included: ``labels/train/sub/x.txt``).
+    flat_dirs = {os.path.dirname(_label_path(path)) for path, _ in images}
+    tree_roots: set[str] = set()
+    for folder in folders:
+        labels_root = os.path.dirname(_label_path(os.path.join(folder, "x")))
+        if os.path.normpath(labels_root) != os.path.normpath(folder):
+            tree_roots.add(labels_root)  # not beside the images: every .txt below is a label
+    orphans: dict[str, str] = {}  # label path -> its name in the audit
+    for root in sorted(tree_roots):
+        for current, dirs, files in os.walk(root):
+            dirs.sort()
+            for name in files:
+                if name.endswith(".txt"):
+                    path = os.path.normpath(os.path.join(current, name))
+                    orphans[path] = os.path.relpath(path, root).replace(os.sep, "/")
+    for labels_dir in sorted(flat_dirs):
+        if os.path.isdir(labels_dir):
+            with os.scandir(labels_dir) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".txt"):
+                        orphans.setdefault(os.path.normpath(entry.path), entry.name)
+    for path, name in sorted(orphans.items()):
+        if path in labels_used or not os.path.isfile(path):
             continue
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                path = os.path.normpath(entry.path)
-                if entry.name.endswith(".txt") and path not in labels_used and entry.is_file():
-                    audit.items_total += 1  # an item of its own: skipped, so counts add up
-                    audit.record(
-                        split=split, item=entry.name, reason=AuditReason.MISSING_IMAGE,
-                        message=f"label file {entry.path} has no image",
-                    )  # fmt: skip
+        audit.items_total += 1  # an item of its own: skipped, so counts add up
+        audit.record(
+            split=split, item=name, reason=AuditReason.MISSING_IMAGE,
+            message=f"label file {path} has no image",
+        )  # fmt: skip
 
 
 def _row_keypoints(
@@ -647,14 +689,18 @@ def _read_label(
 ) -> DMv2Item:
     boxes: list[BoundingBox] = []
     polygons: list[Polygon] = []
+    problem = special_file_problem(path)
     try:
+        if problem is not None:
+            raise NotRegularFileError(problem)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""  # an image without a label file is a background image in YOLO
     except (OSError, UnicodeDecodeError) as exc:
+        why = problem if problem is not None else f"is unreadable ({exc})"
         audit.record_change(
             split=split, item=item_name, reason=AuditReason.LABEL_UNREADABLE,
-            message=f"{path.name}: unreadable ({exc}); the image is kept without annotations",
+            message=f"{path.name} {why}; the image is kept without annotations",
         )  # fmt: skip
         text = ""
     keypoint_values = config.kpt_shape[0] * config.kpt_shape[1] if config.kpt_shape else None

@@ -19,6 +19,8 @@ from typing import Final
 
 import yaml
 
+from ._regular import special_file_problem
+
 __all__ = [
     "SPLIT_KEYS",
     "YoloConfig",
@@ -87,6 +89,9 @@ def find_yolo_config(folder: Path) -> Path:
 
 
 def _load(path: Path) -> dict[object, object]:
+    problem = special_file_problem(path)
+    if problem is not None:
+        raise ValueError(f"YOLO config {str(path)!r} {problem}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
@@ -121,8 +126,14 @@ def _names(data: dict[object, object], path: Path) -> dict[int, str]:
         result = {_class_id(key, path): value for key, value in names.items()}
     else:
         raise ValueError(f"{path}: 'names' is neither a list nor a mapping")
+    count = data.get("nc")
+    if isinstance(count, int) and not isinstance(count, bool) and count != len(result):
+        # Ultralytics refuses such a yaml ("'names' length and 'nc' must match").
+        raise ValueError(f"{path}: 'names' has {len(result)} name(s) but 'nc' is {count}")
     for class_id, name in result.items():
-        if not isinstance(name, (str, int, float)) or isinstance(name, bool) or not str(name).strip():
+        # YAML reads a bare on/off/yes/no as a boolean; Ultralytics names the class str() of it
+        # ("True"), and so do we: a model trained on this yaml has that name.
+        if not isinstance(name, (str, int, float)) or not str(name).strip():
             raise ValueError(f"{path}: class {class_id} has no usable name ({name!r})")
     named = {class_id: str(name) for class_id, name in result.items()}
     if len(set(named.values())) != len(named):
