@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel
 
-from .._checkpoint import take_checkpoint
+from .._checkpoint import CheckpointDeltas
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
 from .._orchestrator import STOPPED, FailurePolicy, Orchestrator, ProgressCallback, RunSummary, checked_policy
@@ -131,6 +131,8 @@ class _Tracker:
         self.guard = guard
         # Take a checkpoint of the context with each success (only when a sink keeps them).
         self.checkpoints = checkpoints
+        # Each checkpoint saves only the fields changed since the one recorded before it.
+        self.deltas = CheckpointDeltas()
         self.retries: list[tuple[str, int, str]] = []  # (step, failed attempt, its error)
         self.planned: dict[str, PlannedStep] = {}
         self.steps: list[StepOutcome] = []
@@ -298,10 +300,12 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             return result
         if result.success:
             try:
-                checkpoint = take_checkpoint(context) if self._tracker.checkpoints else None
+                checkpoint = self._tracker.deltas.take(context) if self._tracker.checkpoints else None
                 self._tracker.end(
                     self._planned, "success", data=result.data, rollback_data=result.rollback_data, checkpoint=checkpoint
                 )
+                if checkpoint is not None:
+                    self._tracker.deltas.recorded()
             except BaseException:
                 # The step's work is done but its success could not be recorded (a full disk):
                 # the run fails here, and this step's own rollback must still undo that work.

@@ -434,6 +434,9 @@ def job_json(job: JobRecord) -> dict[str, Any]:
                 "rollback_error": s.rollback_error,
                 "error": s.error,
                 "data": s.data,
+                # Whether a resume can restore the context after this step; the checkpoint itself
+                # is left out (it can be large): a resume reads it from the store.
+                "checkpointed": s.has_checkpoint,
             }
             for s in job.steps
         ],
