@@ -13,7 +13,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from steprail.cli import app
+from steprail.actions import Workflow
 from steprail.jobs import JobStore
+
+from ..actions._kept_actions import FilesAction, FilesContext
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPRAIL = Path(sys.executable).with_name("steprail")
@@ -103,3 +106,36 @@ def test_a_run_killed_mid_step_is_resumed_by_a_new_process(tmp_path: Path) -> No
         job = store.get(1)
     assert job.status == "success" and job.progress == 100
     assert [(a.number, a.from_step, a.previous_status) for a in job.attempts] == [(2, 2, "interrupted")]
+
+
+class BuildFailsAction(FilesAction):
+    """Builds no workflow while its folder holds ``fail-build`` (a broken environment)."""
+
+    def build_workflow(self) -> Workflow[FilesContext]:
+        if (Path(self.params.folder) / "fail-build").exists():
+            raise ValueError("a step weight must be > 0, got -1.0")
+        return super().build_workflow()
+
+
+def test_resume_reports_a_failing_build_workflow_in_one_line_and_changes_nothing(home: Path, tmp_path: Path) -> None:
+    folder = _work(tmp_path, "fail-train")
+    action = f"{__name__}:BuildFailsAction"
+    assert invoke("run", action, "-p", f"folder={folder}", "--on-failure", "keep").exit_code == 1
+    (folder / "fail-train").unlink()
+    (folder / "fail-build").touch()
+    with JobStore(home / "jobs.sqlite3") as store:
+        before = store.get(1)
+    refused = invoke("jobs", "resume", "1")
+    assert refused.exit_code == 2
+    assert "Traceback" not in refused.output
+    assert (
+        f"job 1 cannot be resumed: {action}.build_workflow() failed: ValueError: a step weight must be > 0, got -1.0"
+        in refused.output
+    )
+    with JobStore(home / "jobs.sqlite3") as store:
+        after = store.get(1)
+    assert (after.status, after.resumable, after.attempts, after.steps) == (
+        before.status, before.resumable, before.attempts, before.steps
+    )  # fmt: skip
+    (folder / "fail-build").unlink()
+    assert invoke("jobs", "resume", "1").exit_code == 0

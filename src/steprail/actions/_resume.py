@@ -77,7 +77,13 @@ def prepare_resume(action: BaseAction[Any], job_id: int, *, force: bool) -> _Res
     if action.action_name != job.action:
         raise KeptWorkError(f"job {job_id} ran {job.action}, not {action.action_name}")
     params: dict[str, Any] = json.loads(to_json(action.params.model_dump(mode="json")))
-    workflow = action.build_workflow()
+    try:
+        workflow = action.build_workflow()
+    except Exception as error:  # before the job is claimed: the record stays as it was
+        raise KeptWorkError(
+            f"job {job_id} cannot be resumed: {action.action_name}.build_workflow() failed:"
+            f" {type(error).__name__}: {error}"
+        ) from error
     if workflow is None:
         raise KeptWorkError(f"{action.action_name} runs no steps: there is nothing to resume from")
     plan = workflow.plan()
