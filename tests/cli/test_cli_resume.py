@@ -7,16 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from steprail.cli import app
+from steprail import RuntimeContext, StepRegistry, StepResult
 from steprail.actions import Workflow
+from steprail.cli import app
 from steprail.jobs import JobStore
 
-from ..actions._kept_actions import FilesAction, FilesContext
+from ..actions._kept_actions import FilesAction, FilesContext, WriteFile
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPRAIL = Path(sys.executable).with_name("steprail")
@@ -139,3 +141,47 @@ def test_resume_reports_a_failing_build_workflow_in_one_line_and_changes_nothing
     )  # fmt: skip
     (folder / "fail-build").unlink()
     assert invoke("jobs", "resume", "1").exit_code == 0
+
+
+class WaitForGo(WriteFile):
+    """Waits (at most 60 s) for ``go`` in the folder before it writes its file."""
+
+    def execute(self, context: FilesContext) -> StepResult:
+        deadline = time.monotonic() + 60
+        while not (Path(context.folder) / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return super().execute(context)
+
+
+class PipeAction(FilesAction):
+    """Its first step waits for the test to close the reading end of stdout."""
+
+    def build_workflow(self) -> Workflow[FilesContext]:
+        registry = StepRegistry[FilesContext]()
+        registry.register(WaitForGo("wait"))
+        for name in self.params.steps:
+            registry.register(WriteFile(name))
+        return Workflow(registry, FilesContext(runtime_ctx=RuntimeContext(), folder=self.params.folder))
+
+
+def test_a_closed_stdout_pipe_does_not_end_the_job(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    folder = tmp_path / "work"
+    folder.mkdir()
+    env = {**os.environ, "STEPRAIL_HOME": str(home)}
+    env.pop("CI", None)
+    process = subprocess.Popen(
+        [*_command(), "run", f"{__name__}:PipeAction", "-p", f"folder={folder}", "--plain"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()  # as `| head -1` does
+    assert first.startswith(b"job: ")
+    process.stdout.close()  # the reader is gone: every later write to stdout fails with EPIPE
+    (folder / "go").touch()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, errors
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        job = store.get(1)
+    assert job.status == "success" and [s.status for s in job.steps] == ["success"] * 5
