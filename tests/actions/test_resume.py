@@ -40,6 +40,8 @@ def test_resume_runs_only_the_steps_that_did_not_complete(tmp_path: Path) -> Non
         ]  # fmt: skip
         outcome = KeepingFilesAction(job.params, runtime=JobRuntime(store)).resume(job_id)
         assert outcome.ok, outcome.error
+        assert outcome.restored == 2 and [s.name for s in outcome.steps] == ["train", "upload"]
+        assert outcome.summary == {"success": True, "steps_executed": 2, "steps_total": 4, "steps_skipped": 0}
         # export and convert ran once; train ran twice (it failed once); upload once.
         assert _runs(tmp_path) == ["export", "convert", "train", "train", "upload"]
         context = outcome.context

@@ -185,3 +185,18 @@ def test_a_closed_stdout_pipe_does_not_end_the_job(tmp_path: Path) -> None:
     with JobStore(home / "jobs.sqlite3", read_only=True) as store:
         job = store.get(1)
     assert job.status == "success" and [s.status for s in job.steps] == ["success"] * 5
+
+
+def test_the_table_after_a_resume_shows_restored_steps_and_the_summary_counts_this_attempt(
+    home: Path, tmp_path: Path
+) -> None:
+    folder = _work(tmp_path, "fail-train")
+    invoke("run", ACTION, "-p", f"folder={folder}", "--on-failure", "keep", "--plain")
+    (folder / "fail-train").unlink()
+    resumed = invoke("jobs", "resume", "1", "--plain")
+    assert resumed.exit_code == 0, resumed.output
+    rows = {line.split("│")[2].strip(): line.split("│")[3].strip() for line in resumed.output.splitlines() if line.count("│") >= 6}
+    assert rows == {"export": "restored", "convert": "restored", "train": "success", "upload": "success"}
+    assert "not run" not in resumed.output
+    assert '"steps_executed": 2' in resumed.output and '"steps_skipped": 0' in resumed.output
+    assert '"steps_total": 4' in resumed.output

@@ -94,6 +94,9 @@ class ActionOutcome:
         context: The workflow's context after the run (``None`` for ``execute()``-based actions).
         resumable: The run failed or was cancelled under the ``keep`` failure policy: the
             completed steps' work is in place (see :meth:`BaseAction.roll_back_job`).
+        restored: For a resume, how many steps at the start of :attr:`plan` completed in an
+            earlier attempt and were restored rather than run (they have no entry in
+            :attr:`steps`); 0 for a first run.
     """
 
     action: str
@@ -107,6 +110,7 @@ class ActionOutcome:
     duration: float = 0.0
     context: BaseStepContext | None = None
     resumable: bool = False
+    restored: int = 0
 
     @property
     def ok(self) -> bool:
@@ -642,6 +646,7 @@ class BaseAction[P: BaseModel]:
                     # Kept work exists only once steps could run: set before the first one.
                     outcome.resumable = self.on_failure == "keep"
                     restored = () if resuming is None else resuming.restored
+                    outcome.restored = len(restored)
                     workflow.run(self.set_progress, tracker, commit, self.on_failure, restored)
             except StepFailedError as error:
                 cause = error.__cause__

@@ -47,6 +47,7 @@ _STATUS_STYLE = {
     "pending": "dim",
     "skipped": "dim",
     "not run": "dim",
+    "restored": "green",
 }
 
 
@@ -114,7 +115,11 @@ def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
         table.add_row(
             str(planned.order + 1),
             planned.name,
-            _status(shown_step_status(step.status if step else "pending", outcome.status)),
+            _status(
+                "restored"  # completed in an earlier attempt of the job: not run again
+                if step is None and planned.order < outcome.restored
+                else shown_step_status(step.status if step else "pending", outcome.status)
+            ),
             _seconds(step.duration if step else None),
             f"{planned.share:.0%}",
             rollback,
