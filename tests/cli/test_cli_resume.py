@@ -200,3 +200,36 @@ def test_the_table_after_a_resume_shows_restored_steps_and_the_summary_counts_th
     assert "not run" not in resumed.output
     assert '"steps_executed": 2' in resumed.output and '"steps_skipped": 0' in resumed.output
     assert '"steps_total": 4' in resumed.output
+
+
+class SwallowsAlarm(WriteFile):
+    """Catches its time-limit alarm and returns late (the limit fails it all the same)."""
+
+    def execute(self, context: FilesContext) -> StepResult:
+        try:
+            time.sleep(2)
+        except Exception:
+            pass
+        return super().execute(context)
+
+
+class SwallowingAction(FilesAction):
+    """``train`` swallows the alarm of its 0.2 s limit."""
+
+    on_failure = "keep"
+
+    def build_workflow(self) -> Workflow[FilesContext]:
+        registry = StepRegistry[FilesContext]()
+        for name in self.params.steps:
+            registry.register(SwallowsAlarm(name) if name == "train" else WriteFile(name))
+        context = FilesContext(runtime_ctx=RuntimeContext(), folder=self.params.folder)
+        return Workflow(registry, context, time_limits={"train": 0.2})
+
+
+def test_a_step_that_swallowed_its_alarm_is_not_listed_as_kept_work(home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    failed = invoke("run", f"{__name__}:SwallowingAction", "-p", f"folder={folder}", "--plain")
+    assert failed.exit_code == 1, failed.output
+    assert "exceeded its time limit of 0.2s" in failed.output
+    assert "kept work of completed steps: export, convert\n" in failed.output
