@@ -97,7 +97,11 @@ def test_nested_limits_under_races_restore_everything(program_handler: None) -> 
     while time.monotonic() < stop:
         outer, inner = 0.0004 * rng.uniform(0.8, 1.2), 0.0004 * rng.uniform(0.8, 1.2)
         inner_step = TimeLimitStep(Run("inner", _spin(0.0004)), inner)
-        step = TimeLimitStep(Run("outer", lambda c: inner_step.execute(c)), outer)
+
+        def run_inner(c: Ctx, inner_step: TimeLimitStep[Ctx] = inner_step) -> None:
+            inner_step.execute(c)
+
+        step = TimeLimitStep(Run("outer", run_inner), outer)
         try:
             step.execute(context)
         except StepTimeoutError:
