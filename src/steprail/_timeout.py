@@ -84,8 +84,10 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
 
     def _execute_with_alarm(self, context: C) -> StepResult:
         limit = _Limit(self.seconds, self._error)
-        _begin(limit)
         try:
+            # Inside the try: the alarm may come as soon as the timer is armed, even before the
+            # step starts, and the teardown must still run.
+            _begin(limit)
             try:
                 return self._wrapped.execute(context)
             finally:
@@ -178,8 +180,9 @@ def _end(limit: _Limit) -> None:
             _arm(time.monotonic())
             return
         signal.setitimer(signal.ITIMER_REAL, 0)
-        if signal.SIGALRM in signal.sigpending():
-            signal.sigwait({signal.SIGALRM})  # a limit's alarm that came too late: not the program's
+        # A limit's alarm that came too late is not the program's: drop it (a poll, never a wait:
+        # another thread may take a process-wide signal first).
+        signal.sigtimedwait({signal.SIGALRM}, 0)
         signal.signal(signal.SIGALRM, cast(signal.Handlers, _alarms.previous_handler))
         if _alarms.previous_delay > 0:  # the program's own timer keeps ticking
             remaining = _alarms.previous_delay - (time.monotonic() - _alarms.previous_since)
