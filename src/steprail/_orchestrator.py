@@ -56,7 +56,12 @@ _EPSILON = 1e-7
 
 
 class RunSummary(TypedDict):
-    """What :meth:`Orchestrator.execute` returns after a successful run."""
+    """What :meth:`Orchestrator.execute` returns after a successful run.
+
+    ``steps_executed`` and ``steps_skipped`` count the steps of this run only: in a resumed run
+    (``restored``), the steps restored from the earlier attempt are in neither, so
+    ``steps_total - steps_executed - steps_skipped`` is how many were restored.
+    """
 
     success: bool
     steps_executed: int
@@ -386,6 +391,7 @@ class _Run[C: BaseStepContext]:
         next_order, next_percent = next(milestones, (-1, 0))
         start = self.start
         skipped = self.completed.count(None)  # restored skipped steps (none in a first run)
+        skipped_before = skipped
         order = max(start - 1, 0)  # names the last restored step if the loop has nothing to run
         passed = 0  # a resumed run: progress picks up after the restored steps
         while -1 < next_order < start:
@@ -441,9 +447,10 @@ class _Run[C: BaseStepContext]:
                     self._report(_TOTAL)
                 summary: RunSummary = {
                     "success": True,
-                    "steps_executed": len(self.steps) - skipped,
+                    # This attempt's steps only: a resume's restored steps are in neither count.
+                    "steps_executed": len(self.steps) - start - (skipped - skipped_before),
                     "steps_total": len(self.steps),
-                    "steps_skipped": skipped,
+                    "steps_skipped": skipped - skipped_before,
                 }
                 if commit is not None:
                     try:

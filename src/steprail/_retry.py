@@ -69,7 +69,7 @@ class RetryPolicy:
                 raise ValueError(f"RetryPolicy.{name} must be a finite number of seconds >= 0, got {value!r}")
         timeout: object = self.timeout
         if timeout is not None and (not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0):
-            raise ValueError(f"RetryPolicy.timeout must be a number of seconds > 0 or None, got {self.timeout!r}")
+            raise ValueError(f"RetryPolicy.timeout must be a finite number of seconds > 0, or None for no limit, got {self.timeout!r}")
         if self.attempts > 1:
             # tenacity comes with the [retries] extra: say so when the policy is made, not when
             # a step first fails in the middle of a run (one attempt never needs it).

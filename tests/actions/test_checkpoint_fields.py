@@ -73,7 +73,11 @@ class CountAction(BaseAction[Params]):
 def test_a_checkpoint_saves_typed_fields_and_lists_what_it_skipped(tmp_path: Path) -> None:
     context = Ctx(runtime_ctx=RuntimeContext(), folder=tmp_path, counts={"a": 0}, client=Client("x"), lock=threading.Lock())
     saved = take_checkpoint(context)
-    assert saved == {"fields": {"folder": str(tmp_path), "counts": {"a": 0}}, "not_saved": ["lock"]}
+    assert saved == {
+        "fields": {"folder": str(tmp_path), "counts": {"a": 0}},
+        "not_saved": ["lock"],
+        "reasons": {"lock": "not serialisable: PydanticSerializationError"},
+    }
     fresh = Ctx(runtime_ctx=RuntimeContext(), client=Client("new"))
     assert restore_checkpoint(fresh, saved) == ["lock"]  # client is never checkpointed: not listed
     assert fresh.folder == tmp_path and fresh.counts == {"a": 0}  # a Path again, from its text

@@ -31,12 +31,17 @@ def test_resume_runs_only_the_steps_that_did_not_complete(tmp_path: Path) -> Non
     with JobStore(tmp_path / "jobs.sqlite3") as store:
         job_id = _failed_job(tmp_path, store, "train")
         job = store.get(job_id)
-        assert [s.checkpoint for s in job.kept_steps] == [
+        assert [s.checkpoint for s in job.kept_steps] == [None, None]  # not read unless asked for
+        assert [s.has_checkpoint for s in job.kept_steps] == [True, True]
+        # The first checkpoint saves every field, the next only what changed.
+        assert [s.checkpoint for s in store.get(job_id, checkpoints=True).kept_steps] == [
             {"fields": {"folder": str(tmp_path), "outputs": ["export"]}, "not_saved": []},
-            {"fields": {"folder": str(tmp_path), "outputs": ["export", "convert"]}, "not_saved": []},
+            {"fields": {"outputs": ["export", "convert"]}, "not_saved": []},
         ]  # fmt: skip
         outcome = KeepingFilesAction(job.params, runtime=JobRuntime(store)).resume(job_id)
         assert outcome.ok, outcome.error
+        assert outcome.restored == 2 and [s.name for s in outcome.steps] == ["train", "upload"]
+        assert outcome.summary == {"success": True, "steps_executed": 2, "steps_total": 4, "steps_skipped": 0}
         # export and convert ran once; train ran twice (it failed once); upload once.
         assert _runs(tmp_path) == ["export", "convert", "train", "train", "upload"]
         context = outcome.context
@@ -124,7 +129,7 @@ def test_without_checkpoints_a_resume_starts_over(tmp_path: Path) -> None:
         runtime = JobRuntime(store)
         KeepingFilesAction({"folder": str(tmp_path)}, runtime=runtime, checkpoints=False).run()
         assert runtime.job_id is not None
-        assert all(s.checkpoint is None for s in store.get(runtime.job_id).steps)
+        assert not any(s.has_checkpoint for s in store.get(runtime.job_id, checkpoints=True).steps)
         (tmp_path / "fail-train").unlink()
         for name in ("export", "convert"):
             (tmp_path / f"{name}.txt").unlink()  # a rerun of a step must find a clean place

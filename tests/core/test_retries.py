@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pytest
@@ -124,7 +125,8 @@ def test_the_runs_policy_wins_over_the_steps_own() -> None:
         ({"attempts": 0}, r"RetryPolicy.attempts must be an int >= 1, got 0"),
         ({"attempts": -2}, r"RetryPolicy.attempts must be an int >= 1, got -2"),
         ({"wait_initial": -1.0}, r"RetryPolicy.wait_initial must be a finite number of seconds >= 0, got -1.0"),
-        ({"timeout": 0}, r"RetryPolicy.timeout must be a number of seconds > 0 or None, got 0"),
+        ({"timeout": 0}, r"RetryPolicy.timeout must be a finite number of seconds > 0, or None for no limit, got 0"),
+        ({"timeout": math.inf}, r"RetryPolicy.timeout must be a finite number of seconds > 0, or None for no limit, got inf"),
         ({"on": KeyboardInterrupt}, r"RetryPolicy.on must be Exception types"),
     ],
 )

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel
 
-from .._checkpoint import take_checkpoint
+from .._checkpoint import CheckpointDeltas
 from .._context import BaseStepContext
 from .._errors import RollbackEntry, StepFailedError
 from .._orchestrator import STOPPED, FailurePolicy, Orchestrator, ProgressCallback, RunSummary, checked_policy
@@ -94,6 +94,9 @@ class ActionOutcome:
         context: The workflow's context after the run (``None`` for ``execute()``-based actions).
         resumable: The run failed or was cancelled under the ``keep`` failure policy: the
             completed steps' work is in place (see :meth:`BaseAction.roll_back_job`).
+        restored: For a resume, how many steps at the start of :attr:`plan` completed in an
+            earlier attempt and were restored rather than run (they have no entry in
+            :attr:`steps`); 0 for a first run.
     """
 
     action: str
@@ -107,6 +110,7 @@ class ActionOutcome:
     duration: float = 0.0
     context: BaseStepContext | None = None
     resumable: bool = False
+    restored: int = 0
 
     @property
     def ok(self) -> bool:
@@ -131,6 +135,8 @@ class _Tracker:
         self.guard = guard
         # Take a checkpoint of the context with each success (only when a sink keeps them).
         self.checkpoints = checkpoints
+        # Each checkpoint saves only the fields changed since the one recorded before it.
+        self.deltas = CheckpointDeltas()
         self.retries: list[tuple[str, int, str]] = []  # (step, failed attempt, its error)
         self.planned: dict[str, PlannedStep] = {}
         self.steps: list[StepOutcome] = []
@@ -298,10 +304,12 @@ class _TrackedStep[C: BaseStepContext](WrapperStep[C]):
             return result
         if result.success:
             try:
-                checkpoint = take_checkpoint(context) if self._tracker.checkpoints else None
+                checkpoint = self._tracker.deltas.take(context) if self._tracker.checkpoints else None
                 self._tracker.end(
                     self._planned, "success", data=result.data, rollback_data=result.rollback_data, checkpoint=checkpoint
                 )
+                if checkpoint is not None:
+                    self._tracker.deltas.recorded()
             except BaseException:
                 # The step's work is done but its success could not be recorded (a full disk):
                 # the run fails here, and this step's own rollback must still undo that work.
@@ -638,6 +646,7 @@ class BaseAction[P: BaseModel]:
                     # Kept work exists only once steps could run: set before the first one.
                     outcome.resumable = self.on_failure == "keep"
                     restored = () if resuming is None else resuming.restored
+                    outcome.restored = len(restored)
                     workflow.run(self.set_progress, tracker, commit, self.on_failure, restored)
             except StepFailedError as error:
                 cause = error.__cause__

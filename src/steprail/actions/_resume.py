@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .._checkpoint import restore_checkpoint
+from .._checkpoint import merge_checkpoints, restore_checkpoint
 from .._result import StepResult
 from ..jobs import ActionRuntime, JobRecord, JobStoreError, PlannedStep
 from ..jobs._store import not_resumable, resume_point, to_json
@@ -70,14 +70,20 @@ def prepare_resume(action: BaseAction[Any], job_id: int, *, force: bool) -> _Res
             f"resuming job {job_id} needs a runtime that records into the job store (a JobRuntime, "
             f"alone or in a FanOutRuntime); {type(action).__name__} has {type(runtime).__name__}"
         )
-    job = store.get(job_id)
+    job = store.get(job_id, checkpoints=True)
     why = not_resumable(job)
     if why is not None:
         raise JobStoreError(f"job {job_id} ({job.status}) cannot be resumed: {why}")
     if action.action_name != job.action:
         raise KeptWorkError(f"job {job_id} ran {job.action}, not {action.action_name}")
     params: dict[str, Any] = json.loads(to_json(action.params.model_dump(mode="json")))
-    workflow = action.build_workflow()
+    try:
+        workflow = action.build_workflow()
+    except Exception as error:  # before the job is claimed: the record stays as it was
+        raise KeptWorkError(
+            f"job {job_id} cannot be resumed: {action.action_name}.build_workflow() failed:"
+            f" {type(error).__name__}: {error}"
+        ) from error
     if workflow is None:
         raise KeptWorkError(f"{action.action_name} runs no steps: there is nothing to resume from")
     plan = workflow.plan()
@@ -86,16 +92,18 @@ def prepare_resume(action: BaseAction[Any], job_id: int, *, force: bool) -> _Res
         raise WorkflowChangedError(job_id, differences)
     start = min(resume_point(job.steps), len(plan))
     restored: list[StepResult | None] = []
-    checkpoint: dict[str, Any] | None = None
+    # Each checkpoint holds the fields that changed since the one before: replay them in order.
+    checkpoints: list[dict[str, Any]] = []
     for record in job.steps[:start]:
         if record.status == "skipped":
             restored.append(None)
         else:
             restored.append(StepResult(data=dict(record.data), rollback_data=dict(record.rollback_data or {})))
-            checkpoint = record.checkpoint
-    if checkpoint is not None:
+            if record.checkpoint is not None:
+                checkpoints.append(record.checkpoint)
+    if checkpoints:
         try:
-            restore_checkpoint(workflow.context, checkpoint)
+            restore_checkpoint(workflow.context, merge_checkpoints(checkpoints))
         except ValueError as error:
             raise KeptWorkError(f"job {job_id} cannot be resumed: {error}") from error
     claimed = store.resume_job(job_id, params=params, plan=plan, forced="\n".join(differences) or None)

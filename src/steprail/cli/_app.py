@@ -189,12 +189,12 @@ def _stderr() -> Console:
 def _console(*, stderr: bool) -> Console:
     """A console for tables and lines. Off a terminal (a pipe, a file) it is as wide as the
     text needs: a table never wraps a path in the middle for lack of a width nobody set."""
-    from rich.console import Console
+    from ._pipe import PipeTolerantConsole
 
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=_UNWRAPPED_WIDTH)
+        return PipeTolerantConsole(stderr=stderr)
+    return PipeTolerantConsole(stderr=stderr, width=_UNWRAPPED_WIDTH)
 
 
 # Wide enough for any path or message; rich only pads tables to their content's width.
@@ -434,6 +434,9 @@ def job_json(job: JobRecord) -> dict[str, Any]:
                 "rollback_error": s.rollback_error,
                 "error": s.error,
                 "data": s.data,
+                # Whether a resume can restore the context after this step; the checkpoint itself
+                # is left out (it can be large): a resume reads it from the store.
+                "checkpointed": s.has_checkpoint,
             }
             for s in job.steps
         ],

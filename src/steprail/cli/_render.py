@@ -47,6 +47,7 @@ _STATUS_STYLE = {
     "pending": "dim",
     "skipped": "dim",
     "not run": "dim",
+    "restored": "green",
 }
 
 
@@ -114,7 +115,11 @@ def outcome_table(outcome: ActionOutcome, job_id: int | None) -> Table:
         table.add_row(
             str(planned.order + 1),
             planned.name,
-            _status(shown_step_status(step.status if step else "pending", outcome.status)),
+            _status(
+                "restored"  # completed in an earlier attempt of the job: not run again
+                if step is None and planned.order < outcome.restored
+                else shown_step_status(step.status if step else "pending", outcome.status)
+            ),
             _seconds(step.duration if step else None),
             f"{planned.share:.0%}",
             rollback,
@@ -146,7 +151,11 @@ def failure_lines(outcome: ActionOutcome, job_id: int | None, *, traceback_shown
         shown_id = job_id if job_id is not None else "ID"
         lines.append(f"  the traceback: steprail jobs show {shown_id} --traceback (or run again with --traceback)")
     if outcome.resumable and job_id is not None:
-        lines.extend(kept_work_lines(job_id, [step.name for step in outcome.steps if step.status == "success"]))
+        # A step whose success was recorded and which then failed (it swallowed its time-limit
+        # alarm and returned late) was rolled back: its work is not kept.
+        undone = {entry.step for entry in outcome.rollback}
+        kept = [step.name for step in outcome.steps if step.status == "success" and step.name not in undone]
+        lines.extend(kept_work_lines(job_id, kept))
     return lines
 
 

@@ -216,9 +216,12 @@ class StepRecord:
     #: What the step's ``rollback`` needs (its result's ``rollback_data``, as JSON), for a
     #: success recorded by schema version 3 or later; ``None`` otherwise.
     rollback_data: dict[str, Any] | None = None
-    #: The context's saved fields after the step succeeded (see docs/resume.md), when the run
-    #: wrote checkpoints: ``{"fields": {...}, "not_saved": [...]}``.
+    #: The context's fields that changed with this step (see docs/resume.md), when the run wrote
+    #: checkpoints: ``{"fields": {...}, "not_saved": [...]}``. Read only by
+    #: ``JobStore.get(job_id, checkpoints=True)`` (a resume); ``None`` otherwise.
     checkpoint: dict[str, Any] | None = None
+    #: Whether the store holds a checkpoint for this step (read even when ``checkpoint`` is not).
+    has_checkpoint: bool = False
 
     @property
     def kept(self) -> bool:
@@ -836,6 +839,10 @@ class JobStore:
         extra += ", resumable = 1" if resumable else ""
         with self._transaction() as conn:
             self._move(conn, job_id, status)
+            if not resumable:  # nothing can resume the job: its checkpoints are dead weight
+                conn.execute(
+                    "UPDATE steps SET checkpoint = NULL WHERE job_id = ? AND checkpoint IS NOT NULL", (job_id,)
+                )
             self._touch(
                 conn,
                 job_id,
@@ -978,8 +985,9 @@ class JobStore:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def get(self, job_id: int) -> JobRecord:
-        """Return job ``job_id`` with its steps.
+    def get(self, job_id: int, *, checkpoints: bool = False) -> JobRecord:
+        """Return job ``job_id`` with its steps (and their checkpoints only if ``checkpoints``:
+        they can be large, and only a resume needs them).
 
         Raises:
             JobNotFoundError: there is no such job.
@@ -989,7 +997,7 @@ class JobStore:
             if row is None:
                 raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
             steps = self._conn.execute(
-                f"SELECT {self._step_columns()} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
+                f"SELECT {self._step_columns(checkpoints)} FROM steps WHERE job_id = ? ORDER BY position", (job_id,)
             ).fetchall()
         return self._job(row, [self._step(s) for s in steps])
 
@@ -1024,8 +1032,10 @@ class JobStore:
             + (", resumable, attempts" if self._version >= 3 else ", 0, '[]'")
         )
 
-    def _step_columns(self) -> str:
-        return _STEP_COLUMNS + (", rollback_data, checkpoint" if self._version >= 3 else ", NULL, NULL")
+    def _step_columns(self, checkpoints: bool = False) -> str:
+        if self._version < 3:
+            return _STEP_COLUMNS + ", NULL, 0, NULL"
+        return _STEP_COLUMNS + ", rollback_data, checkpoint IS NOT NULL" + (", checkpoint" if checkpoints else ", NULL")
 
     def _job(self, row: tuple[Any, ...], steps: list[StepRecord]) -> JobRecord:
         (
@@ -1064,7 +1074,7 @@ class JobStore:
         (
             order, name, kind, weight, share, can_roll_back, status, current, total,
             started, finished, duration, data, error, rolled_back, rollback_error, rollback_data,
-            checkpoint,
+            has_checkpoint, checkpoint,
         ) = row  # fmt: skip
         return StepRecord(
             order=order,
@@ -1084,6 +1094,7 @@ class JobStore:
             rollback_error=rollback_error,
             rollback_data=None if rollback_data is None else json.loads(rollback_data),
             checkpoint=None if checkpoint is None else json.loads(checkpoint),
+            has_checkpoint=bool(has_checkpoint),
         )
 
 
@@ -1104,7 +1115,7 @@ def resume_point(steps: Sequence[StepRecord]) -> int:
     for step in steps:
         if step.status == "skipped" and not step.rolled_back:
             continue
-        if not (step.kept and step.checkpoint is not None):
+        if not (step.kept and step.has_checkpoint):
             return step.order
     return len(steps)
 
