@@ -183,6 +183,12 @@ def _end(limit: _Limit) -> None:
         # A limit's alarm that came too late is not the program's: drop it (a poll, never a wait:
         # another thread may take a process-wide signal first).
         signal.sigtimedwait({signal.SIGALRM}, 0)
+        # Blocking SIGALRM here does not stop another thread (pytest-xdist's, a library's) from
+        # taking it: then only Python's flag is set, and whichever handler is installed when the
+        # flag is next checked would run. Run it now, while ours is still installed (with no
+        # limit left it only disarms the timer): unblocking checks the flag.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         signal.signal(signal.SIGALRM, cast(signal.Handlers, _alarms.previous_handler))
         if _alarms.previous_delay > 0:  # the program's own timer keeps ticking
             remaining = _alarms.previous_delay - (time.monotonic() - _alarms.previous_since)
