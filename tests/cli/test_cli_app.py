@@ -19,14 +19,6 @@ ACTIONS = "tests.cli._sample_actions"
 ACTIONS_FILE = str(Path(__file__).with_name("_sample_actions.py"))
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("STEPRAIL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "160")
-    monkeypatch.delenv("CI", raising=False)
-    return tmp_path / "home"
-
-
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 

@@ -18,14 +18,6 @@ from steprail.jobs import JobStore
 ACTIONS = "tests.cli._sample_actions"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("STEPRAIL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "160")
-    monkeypatch.delenv("CI", raising=False)
-    return tmp_path / "home"
-
-
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 

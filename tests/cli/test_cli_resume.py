@@ -25,14 +25,6 @@ STEPRAIL = Path(sys.executable).with_name("steprail")
 ACTION = "tests.actions._kept_actions:FilesAction"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("STEPRAIL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COLUMNS", "160")
-    monkeypatch.delenv("CI", raising=False)
-    return tmp_path / "home"
-
-
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
