@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner, Result
 
 from steprail import RuntimeContext, StepRegistry, StepResult
