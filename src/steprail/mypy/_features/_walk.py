@@ -488,26 +488,32 @@ def _target_names(expr: Expression) -> set[str]:
     return set()
 
 
+def _binding_targets(stmt: Statement) -> list[Expression | None]:
+    """What ``stmt`` assigns or deletes: assignment targets, a ``for`` index, ``with ... as``
+    targets, ``except ... as`` names, ``del`` operands (empty for other statements)."""
+    if isinstance(stmt, AssignmentStmt):
+        return list(stmt.lvalues)
+    if isinstance(stmt, OperatorAssignmentStmt):
+        return [stmt.lvalue]
+    if isinstance(stmt, ForStmt):
+        return [stmt.index]
+    if isinstance(stmt, WithStmt):
+        return list(stmt.target)
+    if isinstance(stmt, TryStmt):
+        return list(stmt.vars)
+    if isinstance(stmt, DelStmt):
+        return [stmt.expr]
+    return []
+
+
 def binds_name(statements: list[Statement], name: str) -> bool:
     """Whether ``name`` may be bound (assigned, deleted, imported...) anywhere in ``statements``.
 
     Conservative: statement or expression kinds this walk does not know count as binding it.
     """
     for stmt in _all_statements(statements):
-        targets: list[Expression | None] = []
-        if isinstance(stmt, AssignmentStmt):
-            targets = list(stmt.lvalues)
-        elif isinstance(stmt, OperatorAssignmentStmt):
-            targets = [stmt.lvalue]
-        elif isinstance(stmt, ForStmt):
-            targets = [stmt.index]
-        elif isinstance(stmt, WithStmt):
-            targets = list(stmt.target)
-        elif isinstance(stmt, TryStmt):
-            targets = list(stmt.vars)
-        elif isinstance(stmt, DelStmt):
-            targets = [stmt.expr]
-        elif isinstance(stmt, GlobalDecl | NonlocalDecl):
+        targets = _binding_targets(stmt)
+        if isinstance(stmt, GlobalDecl | NonlocalDecl):
             if name in stmt.names:
                 return True
         elif isinstance(stmt, Import):
@@ -537,18 +543,7 @@ def assigned_attributes(statements: list[Statement], owner: str) -> list[tuple[S
     """``(statement, X)`` for every assignment to ``<owner>.X`` anywhere in ``statements``."""
     found: list[tuple[Statement, str]] = []
     for stmt in _all_statements(statements):
-        targets: list[Expression | None] = []
-        if isinstance(stmt, AssignmentStmt):
-            targets = list(stmt.lvalues)
-        elif isinstance(stmt, OperatorAssignmentStmt):
-            targets = [stmt.lvalue]
-        elif isinstance(stmt, ForStmt):
-            targets = [stmt.index]
-        elif isinstance(stmt, WithStmt):
-            targets = list(stmt.target)
-        elif isinstance(stmt, DelStmt):
-            targets = [stmt.expr]
-        pending = [target for target in targets if target is not None]
+        pending = [target for target in _binding_targets(stmt) if target is not None]
         while pending:
             target = pending.pop()
             if isinstance(target, TupleExpr | ListExpr):
