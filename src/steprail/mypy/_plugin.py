@@ -156,14 +156,17 @@ class StepRailPlugin(Plugin):
     def get_method_signature_hook(
         self, fullname: str
     ) -> Callable[[MethodSigContext], FunctionLike] | None:
+        """mypy API: ``register``/``insert_before``/``insert_after``, whose step must run on the registry's context."""
         return self._method_signature_hooks.get(self._registry_method(fullname))
 
     def get_function_signature_hook(
         self, fullname: str
     ) -> Callable[[FunctionSigContext], FunctionLike] | None:
+        """mypy API: the constructors (``Orchestrator``, ``Workflow``) whose signature ties the context type."""
         return self._function_signature_hooks.get(fullname)
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        """mypy API: checks of literal arguments to step constructors, retry policies and time limits."""
         # A retry policy or time limit: its literals. Any step class's constructor: a literal
         # progress_weight argument is checked.
         policy = self._policy_hooks.get(fullname)
@@ -172,13 +175,16 @@ class StepRailPlugin(Plugin):
         return self._constructor_hook if self._is_step_class(fullname) else None
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        """mypy API: the step-name checks of ``register``, ``insert_before``/``after`` and ``unregister``."""
         return self._name_hook if self._registry_method(fullname) in _NAME_CHECKED_METHODS else None
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
+        """mypy API: the class-level checks of step classes (weights, names, data flow)."""
         # Called with each *direct* base of every class. A step class may derive from BaseStep
         # through other step classes or through an alias (CtxStep = BaseStep[Ctx]), and the
         # base may not be fully known yet: the hook itself checks the finished MRO.
         return self._class_hook
 
     def report_config_data(self, ctx: ReportConfigContext) -> dict[str, str | list[str]]:
+        """mypy API: the plugin's version, codes and settings, so a change invalidates mypy's cache."""
         return self._config_data
