@@ -7,9 +7,13 @@ Pick one explicitly with ``HYPOTHESIS_PROFILE=ci|dev``.
 import logging
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from tests._ray_cluster import RayCluster
 
 settings.register_profile(
     "ci",
@@ -41,3 +45,23 @@ def _steprail_loggers_restored() -> Iterator[None]:
         logger.handlers[:] = handlers
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator["RayCluster"]:
+    """A local Ray cluster shared by every ``ray`` test of this pytest process (started on first
+    use, stopped at the end). The test process is not connected to it: a test that needs a
+    driver here calls ``ray.init(address=ray_cluster.address)`` (see ``ray_driver``)."""
+    from tests._ray_cluster import cluster_session
+
+    yield from cluster_session()
+
+
+@pytest.fixture
+def ray_driver(ray_cluster: "RayCluster") -> "RayCluster":
+    """This process connected to the shared cluster as a driver (kept connected across tests)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=ray_cluster.address, log_to_driver=False)
+    return ray_cluster
