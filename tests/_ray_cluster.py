@@ -52,7 +52,7 @@ def start_cluster(num_cpus: int = 2) -> tuple[RayCluster, subprocess.Popen[str]]
             "--temp-dir", str(temp_dir),
         ],
         stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"},
     )
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
@@ -85,6 +85,10 @@ def stop_cluster(process: subprocess.Popen[str], temp_dir: Path) -> None:
 
 
 def cluster_session() -> Iterator[RayCluster]:
+    # One authentication mode for the head, this driver and every subprocess a test starts: a
+    # ~/.ray/auth_token left by some other ray.init() on the machine must not make the shared
+    # cluster refuse its own tests.
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     cluster, process = start_cluster()
     try:
         yield cluster
