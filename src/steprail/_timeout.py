@@ -143,6 +143,7 @@ class _Limit:
         signal back, so no signal is sent once that began."""
         self.expired = True
         if self.inside and not self.fired:
+            _main.sent = True
             signal.pthread_kill(self.target, self.signum)
 
 
@@ -153,6 +154,9 @@ class _MainThread:
     def __init__(self) -> None:
         self.active: list[_Limit] = []
         self.signum = 0
+        # Whether the watchdog sent the signal since it was borrowed (written under its lock):
+        # if not, none can be on its way, and giving it back needs no blocking and draining.
+        self.sent = False
         # While steprail updates this state the handler only notes that it ran (``deferred``);
         # the note is acted on right after, at a point where raising is safe.
         self.critical = False
@@ -202,6 +206,7 @@ def _begin(limit: _Limit) -> None:
     try:
         if not _main.active:  # the outermost limit: borrow a signal for the limits to come
             _main.signum = _borrow_signal()
+            _main.sent = False
         _main.active.append(limit)
         if _main.signum:
             limit.target = threading.get_ident()
@@ -226,7 +231,8 @@ def _end(limit: _Limit) -> None:
                 watchdog.cancel(each.entry)
         if not _main.active and _main.signum:
             signum, _main.signum = _main.signum, 0
-            _give_back(signum)
+            # Every entry is cancelled: the watchdog's lock, taken to cancel, makes ``sent`` final.
+            _give_back(signum, drain=_main.sent)
     finally:
         _after_critical()
 
@@ -242,8 +248,12 @@ def _borrow_signal() -> int:
     return 0
 
 
-def _give_back(signum: int) -> None:
-    """Put the default handler back on ``signum`` once no instance of it can still arrive."""
+def _give_back(signum: int, *, drain: bool) -> None:
+    """Put the default handler back on ``signum`` once no instance of it can still arrive
+    (``drain``: the signal was sent, and one may still be on its way)."""
+    if not drain:
+        _restore_default(signum)
+        return
     # Blocking runs the handler of a signal that already arrived (CPython checks its flags
     # when the mask changes); ours only notes it, while ``critical``.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
@@ -252,8 +262,12 @@ def _give_back(signum: int) -> None:
         # other thread takes it); real-time signals queue, so drop every instance.
         while signal.sigtimedwait({signum}, 0) is not None:
             pass
-        if signal.getsignal(signum) is _on_expiry:  # a step may have taken it over: leave theirs
-            signal.signal(signum, signal.SIG_DFL)
+        _restore_default(signum)
     finally:
         if signum not in previous:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+
+
+def _restore_default(signum: int) -> None:
+    if signal.getsignal(signum) is _on_expiry:  # a step may have taken it over: leave theirs
+        signal.signal(signum, signal.SIG_DFL)

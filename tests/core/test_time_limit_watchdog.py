@@ -356,3 +356,61 @@ def test_many_cancelled_entries_do_not_pile_up(fresh_watchdog: Watchdog) -> None
     for _ in range(10_000):
         fresh_watchdog.cancel(fresh_watchdog.schedule(far, lambda: None))
     assert len(fresh_watchdog._heap) < 200  # rebuilt as cancelled entries became the majority
+
+
+def test_a_signal_still_pending_when_the_step_ends_is_dropped_not_delivered_later() -> None:
+    # The step blocks the borrowed signal and outlasts its limit: the watchdog's signal stays
+    # pending for the main thread when the step returns. Giving the signal back must drop it,
+    # or unblocking it later, with the default action back, would kill the process.
+    child = _python(
+        """
+        import signal, time
+        from dataclasses import dataclass
+        from steprail import BaseStep, BaseStepContext, RuntimeContext, StepResult, StepTimeoutError, TimeLimitStep
+        from steprail import _timeout
+
+        @dataclass
+        class Ctx(BaseStepContext):
+            pass
+
+        class Masked(BaseStep[Ctx]):
+            name = "masked"
+            progress_weight = 1.0
+            def execute(self, context):
+                self.signum = _timeout._main.signum
+                signal.pthread_sigmask(signal.SIG_BLOCK, {self.signum})
+                until = time.monotonic() + 5
+                while self.signum not in signal.sigpending() and time.monotonic() < until:
+                    time.sleep(0.01)
+                return StepResult()
+
+        step = Masked()
+        try:
+            TimeLimitStep(step, 0.05).execute(Ctx(runtime_ctx=RuntimeContext()))
+        except StepTimeoutError:
+            pass
+        assert step.signum and step.signum not in signal.sigpending()
+        assert signal.getsignal(step.signum) == signal.SIG_DFL
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {step.signum})
+        print("alive")
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "alive"
+
+
+def test_an_expiry_noticed_inside_steprails_bookkeeping_is_raised_just_after() -> None:
+    from steprail import _timeout
+
+    limit = _timeout._Limit(60, lambda elapsed: StepTimeoutError("outer"))
+    limit.expired = True
+    _timeout._main.active.append(limit)
+    try:
+        _timeout._main.critical = True
+        _timeout._on_expiry(_CANDIDATES[0], None)  # the handler, mid-bookkeeping: only a note
+        assert _timeout._main.deferred
+        with pytest.raises(StepTimeoutError, match="outer"):
+            _timeout._after_critical()
+        assert limit.fired and not _timeout._main.deferred and not _timeout._main.critical
+    finally:
+        _timeout._main.active.remove(limit)
