@@ -17,6 +17,10 @@ signals do not exist). Its handler is installed when the outermost limited step 
 when it ends; a signal sent to one thread is pending for that thread only, so no other thread of
 the process can take it.
 
+Why a real signal rather than ``_thread.interrupt_main``: that only sets the interpreter's flag,
+so a step blocked in a system call (a sleep, a socket read) would not notice it until the call
+returned; a signal sent with ``pthread_kill`` also cuts the call short.
+
 Elsewhere (another thread, Windows, or no signal free) no signal can reach the step: it runs to
 its end and then fails with the same error if it overran. Either way, the guarantee is: **a step
 that overran its limit never succeeds**; it fails with :class:`StepTimeoutError` and is rolled
