@@ -143,10 +143,11 @@ class _Limit:
 
     def expire(self) -> None:
         """In the watchdog thread, with its lock held: the deadline passed; interrupt the step
-        if it still runs. ``_end`` cancels the entry under the same lock before it gives the
-        signal back, so no signal is sent once that began."""
+        if it still runs and its signal is still borrowed. ``_end`` cancels the entry, and the
+        outermost one marks the signal as no longer borrowed, under the same lock before it
+        gives the signal back, so no signal is sent once that began."""
         self.expired = True
-        if self.inside and not self.fired:
+        if self.inside and not self.fired and _main.signum == self.signum:
             _main.sent = True
             signal.pthread_kill(self.target, self.signum)
 
@@ -225,20 +226,26 @@ def _end(limit: _Limit) -> None:
     outermost gives the borrowed signal back."""
     _main.critical = True
     try:
-        ended = [limit]
-        if limit in _main.active:
-            position = _main.active.index(limit)
-            ended = _main.active[position:]
-            del _main.active[position:]
-        for each in ended:
-            if each.entry is not None:
-                watchdog.cancel(each.entry)
-        if not _main.active and _main.signum:
-            signum, _main.signum = _main.signum, 0
-            # Every entry is cancelled: the watchdog's lock, taken to cancel, makes ``sent`` final.
-            _give_back(signum, drain=_main.sent)
+        active = _main.active
+        position = active.index(limit) if limit in active else len(active)
+        ended = active[position:] or [limit]
+        outermost = position == 0 or not active
+        signum = _main.signum
+        if signum:
+            # Cancelled before they leave the stack: an end cut short (by KeyboardInterrupt)
+            # leaves them for the outer limit's end to cancel.
+            entries = [each.entry for each in ended if each.entry is not None]
+            watchdog.cancel(*entries, then=_release_signal if outermost else None)
+        del active[position:]
+        if outermost and signum:
+            _give_back(signum, drain=_main.sent)  # ``sent`` is final: no expiry sends from now
     finally:
         _after_critical()
+
+
+def _release_signal() -> None:
+    """With the watchdog's lock held: the signal is no longer borrowed, no expiry sends it."""
+    _main.signum = 0
 
 
 def _borrow_signal() -> int:

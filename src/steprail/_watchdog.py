@@ -44,13 +44,11 @@ class Watchdog:
     """Deadlines of the whole process in one heap, served by one lazily started daemon thread."""
 
     def __init__(self) -> None:
-        self._reset()
-        # A forked child has none of the parent's threads, and the lock may have been held by the
-        # watchdog at the fork: start afresh (the child's next schedule starts a new thread).
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._reset)
+        self.reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        """Forget every entry and the thread (in a forked child, which has none of the parent's
+        threads, and whose copy of the lock may have been held by the parent's watchdog)."""
         self._condition = threading.Condition(threading.Lock())
         self._heap: list[WatchdogEntry] = []
         self._cancelled = 0
@@ -75,17 +73,21 @@ class Watchdog:
                 self._condition.notify()
         return entry
 
-    def cancel(self, entry: WatchdogEntry) -> None:
-        """Cancel ``entry``: when this returns, its expiry has finished or will never run."""
+    def cancel(self, *entries: WatchdogEntry, then: Callable[[], None] | None = None) -> None:
+        """Cancel ``entries``: when this returns, their expiries have finished or will never
+        run. ``then``, if given, is called with the lock held after cancelling, so every expiry
+        that runs later sees what it changed."""
         with self._condition:
-            if entry.cancelled:
-                return
-            entry.cancelled = True
-            self._cancelled += 1
+            for entry in entries:
+                if not entry.cancelled:
+                    entry.cancelled = True
+                    self._cancelled += 1
             if self._cancelled >= _COMPACT_AT and 2 * self._cancelled > len(self._heap):
                 self._heap = [kept for kept in self._heap if not kept.cancelled]
                 heapq.heapify(self._heap)
                 self._cancelled = 0
+            if then is not None:
+                then()
 
     def _serve(self) -> None:
         condition = self._condition  # a fork replaces it; this thread then no longer exists
@@ -112,3 +114,5 @@ class Watchdog:
 
 #: The process's watchdog (its thread starts with the first schedule).
 watchdog = Watchdog()
+if hasattr(os, "register_at_fork"):  # a forked child starts afresh; its next schedule starts a thread
+    os.register_at_fork(after_in_child=watchdog.reset)

@@ -355,6 +355,7 @@ def test_many_cancelled_entries_do_not_pile_up(fresh_watchdog: Watchdog) -> None
     far = time.monotonic() + 3600
     for _ in range(10_000):
         fresh_watchdog.cancel(fresh_watchdog.schedule(far, lambda: None))
+    fresh_watchdog.cancel()  # nothing to cancel: nothing changes
     assert len(fresh_watchdog._heap) < 200  # rebuilt as cancelled entries became the majority
 
 
@@ -415,3 +416,37 @@ def test_an_expiry_noticed_inside_steprails_bookkeeping_is_raised_just_after() -
         assert (_timeout._main.deferred, _timeout._main.critical) == (False, False)
     finally:
         _timeout._main.active.remove(limit)
+
+
+def test_an_entry_that_expires_after_the_signal_was_given_back_sends_nothing() -> None:
+    # An entry left scheduled (its end cut short) whose step still reads as running: once the
+    # signal is given back (its default action ends the process), its expiry must not send it.
+    child = _python(
+        """
+        import signal, threading, time
+        from steprail import StepTimeoutError, _timeout
+
+        limit = _timeout._Limit(0.01, lambda elapsed: StepTimeoutError("stale"))
+        limit.target, limit.signum = threading.get_ident(), _timeout._CANDIDATES[0]
+        assert _timeout._main.signum == 0  # no limited step runs: nothing is borrowed
+        limit.expire()
+        time.sleep(0.05)
+        print("alive", limit.signum in signal.sigpending())
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "alive False"
+
+
+def test_a_keyboard_interrupt_in_a_limited_step_leaves_nothing_behind() -> None:
+    def interrupted() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+
+    with pytest.raises(KeyboardInterrupt):
+        TimeLimitStep(Run("outer", lambda: TimeLimitStep(Run("inner", interrupted), 20).execute(
+            Ctx(runtime_ctx=RuntimeContext()))), 30).execute(Ctx(runtime_ctx=RuntimeContext()))
+    from steprail import _timeout
+
+    assert _timeout._main.active == [] and _timeout._main.signum == 0
+    assert all(signal.getsignal(signum) == signal.SIG_DFL for signum in _CANDIDATES)
