@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from types import FrameType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from steprail import (
     BaseStep,
@@ -206,3 +208,54 @@ def test_the_outer_limit_keeps_its_remaining_time_after_an_inner_step(program_ha
         TimeLimitStep(Run("outer", two_inner), 0.4).execute(Ctx(runtime_ctx=RuntimeContext()))
     assert time.monotonic() - began < 1.0
     assert signal.getsignal(signal.SIGALRM) is _program_handler
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    limits=st.lists(st.floats(min_value=0.001, max_value=0.01), min_size=1, max_size=3),
+    work=st.floats(min_value=0.0, max_value=0.012),
+    sleeps=st.booleans(),
+)
+def test_nested_limits_property(limits: list[float], work: float, sleeps: bool) -> None:
+    """Any nesting of limits around a sleeping or computing step: the run either succeeds with
+    every level inside its limit, or fails naming a level whose limit had passed; either way
+    nothing is left behind."""
+    names = [f"level{depth}" for depth in range(len(limits))]
+    started: dict[str, float] = {}
+    ran: dict[str, float] = {}
+
+    def leaf(context: Ctx) -> None:
+        if sleeps:
+            time.sleep(work)
+        else:
+            _spin(work)(context)
+
+    def level(depth: int) -> TimeLimitStep[Ctx]:
+        inner = leaf if depth == len(limits) - 1 else None
+
+        def body(context: Ctx) -> None:
+            began = time.monotonic()
+            if inner is not None:
+                inner(context)
+            else:
+                started[names[depth + 1]] = time.monotonic()
+                level(depth + 1).execute(context)
+            ran[names[depth]] = time.monotonic() - began
+
+        return TimeLimitStep(Run(names[depth], body), limits[depth])
+
+    before_alarm = signal.getsignal(signal.SIGALRM)
+    started[names[0]] = time.monotonic()
+    try:
+        level(0).execute(Ctx(runtime_ctx=RuntimeContext()))
+    except StepTimeoutError as error:
+        caught = time.monotonic()
+        named = [name for name in names if f"step {name!r} exceeded" in str(error)]
+        assert len(named) == 1
+        assert caught - started[named[0]] >= limits[names.index(named[0])]
+    else:
+        assert all(ran[name] <= limit for name, limit in zip(names, limits, strict=True))
+    assert signal.getsignal(signal.SIGALRM) is before_alarm
+    assert all(signal.getsignal(signum) == signal.SIG_DFL for signum in _CANDIDATES)
+    assert not signal.sigpending() & set(_CANDIDATES)
+    _unrelated_code()
