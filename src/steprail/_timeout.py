@@ -71,8 +71,9 @@ def _candidate_signals() -> tuple[int, ...]:
     return tuple(getattr(signal, name) for name in ("SIGUSR2", "SIGUSR1") if hasattr(signal, name))
 
 
-_SIGNALS_USABLE = hasattr(signal, "pthread_kill") and hasattr(signal, "sigtimedwait")
+_SIGNALS_USABLE = all(hasattr(signal, name) for name in ("pthread_kill", "pthread_sigmask", "sigtimedwait"))
 _CANDIDATES = _candidate_signals() if _SIGNALS_USABLE else ()
+
 
 class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
     """Runs ``step`` with a time limit of ``seconds`` for its ``execute`` (same name).
@@ -107,7 +108,6 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
         return StepTimeoutError(
             f"step {self.name!r} exceeded its time limit of {self.seconds:g}s (ran {elapsed:.3g}s)"
         )
-
 
     def _execute_interruptibly(self, context: C) -> StepResult:
         limit = _Limit(self.seconds, self._error)
@@ -170,16 +170,21 @@ class _MainThread:
 
 _main = _MainThread()
 
-# Why this is race-free. The handler raises a limit's error only while that limit's step runs
-# (``inside``) after its deadline passed, at most once per limit, and marks every limit nested in
-# it as fired too (the error unwinds them all). So once a limit's own ``inside = False`` ran (or
-# it fired), nothing can raise in its teardown except an outer limit, whose own teardown then
-# cleans the stack from its position up. The handler never raises inside steprail's own
-# bookkeeping (``critical``); what it found there is raised just after. The signal is sent to the
-# main thread only and only under the watchdog's lock while its limit is scheduled and running;
-# the outermost teardown cancels every entry under that lock, blocks the signal in the main
-# thread (which runs a handler whose signal already arrived), drops an instance still pending for
-# the main thread, and only then gives the signal back: none can arrive later.
+# Why this is race-free.
+# - Raising: the handler raises a limit's error only while that limit's step runs (``inside``)
+#   after its deadline passed, at most once per limit, and marks every limit nested in it as
+#   fired too (the error unwinds them all). So once a limit's own ``inside = False`` ran (or it
+#   fired), nothing can raise in its teardown except an outer limit, whose own teardown then
+#   cleans the stack from its position up. The handler never raises inside steprail's own
+#   bookkeeping (``critical``): what it found there is raised just after, at a known point.
+# - Sending: the watchdog sends the signal to the main thread only, under its lock, and only for
+#   a limit still running whose signal is still borrowed. A signal sent to one thread is pending
+#   for that thread only: no other thread of the process can take it.
+# - Giving back: the outermost teardown cancels every entry and marks the signal unborrowed under
+#   the watchdog's lock, so nothing is sent after that. If something was sent, it then blocks the
+#   signal in the main thread (which runs a handler whose signal already arrived: it only notes
+#   it), drops any instance still pending, and only then puts the default handler back. No
+#   instance can arrive once the default action (ending the process) is back.
 
 
 def _on_expiry(signum: int, frame: FrameType | None) -> None:
