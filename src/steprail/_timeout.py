@@ -1,18 +1,32 @@
 """Per-step time limits: :class:`TimeLimitStep` and :class:`StepTimeoutError`.
 
-How a running synchronous step is interrupted: in the main thread of a POSIX process, with a
-real-time timer (``signal.setitimer(ITIMER_REAL)``) whose ``SIGALRM`` handler raises
-:class:`StepTimeoutError` inside the step. Python runs signal handlers between bytecodes, and a
-blocking system call (``time.sleep``, a socket read, a file read) is interrupted by the signal,
-so the step stops within moments of its limit, where it is. What this cannot interrupt: a long
-computation inside a C extension that does not return to the interpreter (a NumPy kernel, a
-blocking call that retries on EINTR inside C); the error is raised as soon as it returns.
+How a running synchronous step is interrupted: in the main thread of a POSIX process, the
+process's watchdog thread (:mod:`steprail._watchdog`, started by the first limit) sends a signal
+that steprail borrows for the purpose to the main thread only (``signal.pthread_kill``) when the
+limit passes, and that signal's handler raises :class:`StepTimeoutError` inside the step. Python
+runs signal handlers between bytecodes, and a blocking system call (``time.sleep``, a socket
+read, waiting for a subprocess) is interrupted by the signal, so the step stops within moments of
+its limit, where it is. What this cannot interrupt: a long computation inside a C extension that
+does not return to the interpreter (a NumPy kernel, a blocking call that retries on EINTR inside
+C); the error is raised as soon as it returns.
 
-Elsewhere (another thread, Windows) no signal can reach the step: it runs to its end and then
-fails with the same error if it overran. Either way, the guarantee is: **a step that overran its
-limit never succeeds**; it fails with :class:`StepTimeoutError` and is rolled back like any
-failure (its undo actions, then the completed steps under the ``rollback`` policy). A step that
-catches ``Exception`` around its work and swallows the error is failed when it returns.
+``SIGALRM`` and the real-time timer (``ITIMER_REAL``) are never used: they stay the program's.
+The borrowed signal is a real-time signal (``SIGRTMAX - 1`` and down, the first whose handler is
+the default and that the main thread does not block; ``SIGUSR2``/``SIGUSR1`` where real-time
+signals do not exist). Its handler is installed when the outermost limited step starts and put back
+when it ends; a signal sent to one thread is pending for that thread only, so no other thread of
+the process can take it.
+
+Why a real signal rather than ``_thread.interrupt_main``: that only sets the interpreter's flag,
+so a step blocked in a system call (a sleep, a socket read) would not notice it until the call
+returned; a signal sent with ``pthread_kill`` also cuts the call short.
+
+Elsewhere (another thread, Windows, or no signal free) no signal can reach the step: it runs to
+its end and then fails with the same error if it overran. Either way, the guarantee is: **a step
+that overran its limit never succeeds**; it fails with :class:`StepTimeoutError` and is rolled
+back like any failure (its undo actions, then the completed steps under the ``rollback``
+policy). A step that catches ``Exception`` around its work and swallows the error is failed when
+it returns.
 """
 
 from __future__ import annotations
@@ -23,11 +37,11 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import cast
 
 from ._context import BaseStepContext
 from ._result import StepResult
 from ._step import BaseStep
+from ._watchdog import WatchdogEntry, watchdog
 from ._wrappers import WrapperStep
 
 __all__ = ["StepTimeoutError", "TimeLimitStep", "check_time_limit"]
@@ -44,8 +58,21 @@ def check_time_limit(seconds: object) -> float:
     return float(seconds)
 
 
-def _can_use_alarm() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+def _can_interrupt() -> bool:
+    return _SIGNALS_USABLE and threading.current_thread() is threading.main_thread()
+
+
+def _candidate_signals() -> tuple[int, ...]:
+    """The signals steprail may borrow, in order of preference. Real-time signals first: no
+    library gives them a meaning, and glibc keeps the lowest ones for itself, so take them from
+    the top (leaving ``SIGRTMAX`` itself, which some tools such as Valgrind use)."""
+    if hasattr(signal, "SIGRTMAX") and hasattr(signal, "SIGRTMIN"):
+        return tuple(range(signal.SIGRTMAX - 1, max(signal.SIGRTMIN, signal.SIGRTMAX - 9), -1))
+    return tuple(getattr(signal, name) for name in ("SIGUSR2", "SIGUSR1") if hasattr(signal, name))
+
+
+_SIGNALS_USABLE = all(hasattr(signal, name) for name in ("pthread_kill", "pthread_sigmask", "sigtimedwait"))
+_CANDIDATES = _candidate_signals() if _SIGNALS_USABLE else ()
 
 
 class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
@@ -68,12 +95,12 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
     def execute(self, context: C) -> StepResult:
         """Run the wrapped step; raise :class:`StepTimeoutError` if it overruns."""
         began = time.monotonic()
-        if not _can_use_alarm():
-            result = self._wrapped.execute(context)
+        if _can_interrupt():
+            result = self._execute_interruptibly(context)
         else:
-            result = self._execute_with_alarm(context)
+            result = self._wrapped.execute(context)
         elapsed = time.monotonic() - began
-        if elapsed > self.seconds:  # it swallowed the alarm, or no alarm could be used
+        if elapsed > self.seconds:  # it swallowed the error, or it could not be interrupted
             raise self._error(elapsed)
         return result
 
@@ -82,117 +109,181 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
             f"step {self.name!r} exceeded its time limit of {self.seconds:g}s (ran {elapsed:.3g}s)"
         )
 
-    def _execute_with_alarm(self, context: C) -> StepResult:
+    def _execute_interruptibly(self, context: C) -> StepResult:
         limit = _Limit(self.seconds, self._error)
         try:
-            # Inside the try: the alarm may come as soon as the timer is armed, even before the
+            # Inside the try: the limit may expire as soon as it is scheduled, even before the
             # step starts, and the teardown must still run.
             _begin(limit)
             try:
                 return self._wrapped.execute(context)
             finally:
                 # From here on the handler ignores this limit (the elapsed check fails a step that
-                # overran). An alarm just before this line raised as if inside the step.
+                # overran). An expiry handled before this line raised as if inside the step.
                 limit.inside = False
         finally:
             _end(limit)
 
 
 class _Limit:
-    """One running time limit: its deadline, its error, and whether its step still runs."""
+    """One running time limit of the main thread: its deadline, its error, and its state."""
+
+    __slots__ = ("began", "deadline", "error", "inside", "expired", "fired", "entry", "target", "signum")
 
     def __init__(self, seconds: float, error: Callable[[float], StepTimeoutError]) -> None:
         self.began = time.monotonic()
         self.deadline = self.began + seconds
         self.error = error
-        self.inside = True  # the step is running: the alarm may stop it
+        self.inside = True  # the step is running: the handler may stop it
+        self.expired = False  # the deadline passed (set by the watchdog)
         self.fired = False  # its error was raised (it is raised once at most)
+        self.entry: WatchdogEntry | None = None  # its watchdog entry, while it is scheduled
+        self.target = 0  # the thread the signal goes to (the main thread's ident)
+        self.signum = 0  # the borrowed signal
+
+    def expire(self) -> None:
+        """In the watchdog thread, with its lock held: the deadline passed; interrupt the step
+        if it still runs and its signal is still borrowed. ``_end`` cancels the entry, and the
+        outermost one marks the signal as no longer borrowed, under the same lock before it
+        gives the signal back, so no signal is sent once that began."""
+        self.expired = True
+        if self.inside and not self.fired and _main.signum == self.signum:
+            _main.sent = True
+            signal.pthread_kill(self.target, self.signum)
 
 
-class _Alarms:
-    """The time limits running in the main thread, outermost first, and what the program had
-    before the outermost began (its SIGALRM handler and its own timer)."""
+class _MainThread:
+    """The time limits running in the main thread, outermost first, and the signal borrowed
+    for them (``0`` when none is: outside any limit, or no candidate was free)."""
 
     def __init__(self) -> None:
         self.active: list[_Limit] = []
-        self.previous_handler: object = None
-        self.previous_delay = 0.0
-        self.previous_since = 0.0
+        self.signum = 0
+        # Whether the watchdog sent the signal since it was borrowed (written under its lock):
+        # if not, none can be on its way, and giving it back needs no blocking and draining.
+        self.sent = False
+        # While steprail updates this state the handler only notes that it ran (``deferred``);
+        # the note is acted on right after, at a point where raising is safe.
+        self.critical = False
+        self.deferred = False
 
 
-_alarms = _Alarms()
+_main = _MainThread()
 
-# Why this is race-free. The handler raises a limit's error only while that limit's step runs
-# (``inside``), at most once per limit, and marks every limit nested in it as fired too (the error
-# unwinds them all). So once a limit's own ``inside = False`` ran (or it fired), nothing can
-# raise in its teardown except an outer limit, whose own teardown then cleans the stack from its
-# position up. The teardown runs with SIGALRM blocked, so an alarm cannot cut it in half, and a
-# late one is dropped before the program's handler is put back.
+# Why this is race-free.
+# - Raising: the handler raises a limit's error only while that limit's step runs (``inside``)
+#   after its deadline passed, at most once per limit, and marks every limit nested in it as
+#   fired too (the error unwinds them all). So once a limit's own ``inside = False`` ran (or it
+#   fired), nothing can raise in its teardown except an outer limit, whose own teardown then
+#   cleans the stack from its position up. The handler never raises inside steprail's own
+#   bookkeeping (``critical``): what it found there is raised just after, at a known point.
+# - Sending: the watchdog sends the signal to the main thread only, under its lock, and only for
+#   a limit still running whose signal is still borrowed. A signal sent to one thread is pending
+#   for that thread only: no other thread of the process can take it.
+# - Giving back: the outermost teardown cancels every entry and marks the signal unborrowed under
+#   the watchdog's lock, so nothing is sent after that. If something was sent, it then blocks the
+#   signal in the main thread (which runs a handler whose signal already arrived: it only notes
+#   it), drops any instance still pending, and only then puts the default handler back. No
+#   instance can arrive once the default action (ending the process) is back.
 
 
-def _on_alarm(signum: int, frame: FrameType | None) -> None:
-    """SIGALRM while limits run: stop the outermost step whose deadline passed (a step nested
-    in it is stopped with it, and the error names the step whose limit it was), else arm the
-    timer for the nearest deadline still ahead."""
-    now = time.monotonic()
-    for position, limit in enumerate(_alarms.active):
-        if limit.inside and not limit.fired and now >= limit.deadline - 1e-4:
-            for unwound in _alarms.active[position:]:
+def _on_expiry(signum: int, frame: FrameType | None) -> None:
+    """The borrowed signal's handler: stop the outermost step whose limit passed (a step nested
+    in it is stopped with it, and the error names the step whose limit it was)."""
+    if _main.critical:
+        _main.deferred = True
+        return
+    _raise_expired()
+
+
+def _raise_expired() -> None:
+    for position, limit in enumerate(_main.active):
+        if limit.expired and limit.inside and not limit.fired:
+            for unwound in _main.active[position:]:
                 unwound.fired = True
-            raise limit.error(now - limit.began)
-    _arm(now)
+            raise limit.error(time.monotonic() - limit.began)
 
 
-def _arm(now: float) -> None:
-    """Arm the timer for the nearest deadline of the limits that can still fire (or disarm it)."""
-    deadlines = [limit.deadline for limit in _alarms.active if limit.inside and not limit.fired]
-    signal.setitimer(signal.ITIMER_REAL, max(min(deadlines) - now, 1e-6) if deadlines else 0)
-
-
-def _alarm_blocked() -> bool:
-    return signal.SIGALRM in signal.pthread_sigmask(signal.SIG_BLOCK, ())
+def _after_critical() -> None:
+    _main.critical = False
+    if _main.deferred:
+        _main.deferred = False
+        _raise_expired()
 
 
 def _begin(limit: _Limit) -> None:
-    was_blocked = _alarm_blocked()
+    _main.critical = True
     try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        if not _alarms.active:  # the outermost limit: keep what the program had
-            _alarms.previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
-            _alarms.previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, 0)
-            _alarms.previous_since = limit.began
-        _alarms.active.append(limit)
-        _arm(time.monotonic())
+        if not _main.active:  # the outermost limit: borrow a signal for the limits to come
+            _main.signum = _borrow_signal()
+            _main.sent = False
+        _main.active.append(limit)
+        if _main.signum:
+            limit.target = threading.get_ident()
+            limit.signum = _main.signum
+            limit.entry = watchdog.schedule(limit.deadline, limit.expire)
     finally:
-        if not was_blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+        _after_critical()
 
 
 def _end(limit: _Limit) -> None:
     """Take ``limit`` off the stack with any inner limit whose own end was cut short; the
-    outermost puts back the program's handler and timer."""
-    was_blocked = _alarm_blocked()
+    outermost gives the borrowed signal back."""
+    _main.critical = True
     try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        if limit in _alarms.active:
-            del _alarms.active[_alarms.active.index(limit) :]
-        if _alarms.active:  # an outer limit keeps ticking, with the time it has left
-            _arm(time.monotonic())
-            return
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        # A limit's alarm that came too late is not the program's: drop it (a poll, never a wait:
-        # another thread may take a process-wide signal first).
-        signal.sigtimedwait({signal.SIGALRM}, 0)
-        # Blocking SIGALRM here does not stop another thread (pytest-xdist's, a library's) from
-        # taking it: then only Python's flag is set, and whichever handler is installed when the
-        # flag is next checked would run. Run it now, while ours is still installed (with no
-        # limit left it only disarms the timer): unblocking checks the flag.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        signal.signal(signal.SIGALRM, cast(signal.Handlers, _alarms.previous_handler))
-        if _alarms.previous_delay > 0:  # the program's own timer keeps ticking
-            remaining = _alarms.previous_delay - (time.monotonic() - _alarms.previous_since)
-            signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-6))
+        active = _main.active
+        position = active.index(limit) if limit in active else len(active)
+        ended = active[position:] or [limit]
+        outermost = position == 0 or not active
+        signum = _main.signum
+        if signum:
+            # Cancelled before they leave the stack: an end cut short (by KeyboardInterrupt)
+            # leaves them for the outer limit's end to cancel.
+            entries = [each.entry for each in ended if each.entry is not None]
+            watchdog.cancel(*entries, then=_release_signal if outermost else None)
+        del active[position:]
+        if outermost and signum:
+            _give_back(signum, drain=_main.sent)  # ``sent`` is final: no expiry sends from now
     finally:
-        if not was_blocked:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+        _after_critical()
+
+
+def _release_signal() -> None:
+    """With the watchdog's lock held: the signal is no longer borrowed, no expiry sends it."""
+    _main.signum = 0
+
+
+def _borrow_signal() -> int:
+    """Install the handler on the first candidate signal that is free (its handler is the
+    default, set by nobody) and not blocked in this thread; ``0`` if none is."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    for signum in _CANDIDATES:
+        if signum not in blocked and signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, _on_expiry)
+            return signum
+    return 0
+
+
+def _give_back(signum: int, *, drain: bool) -> None:
+    """Put the default handler back on ``signum`` once no instance of it can still arrive
+    (``drain``: the signal was sent, and one may still be on its way)."""
+    if not drain:
+        _restore_default(signum)
+        return
+    # Blocking runs the handler of a signal that already arrived (CPython checks its flags
+    # when the mask changes); ours only notes it, while ``critical``.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+    try:
+        # A signal sent to this thread while it is blocked stays pending for this thread (no
+        # other thread takes it); real-time signals queue, so drop every instance.
+        while signal.sigtimedwait({signum}, 0) is not None:
+            pass
+        _restore_default(signum)
+    finally:
+        if signum not in previous:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+
+
+def _restore_default(signum: int) -> None:
+    if signal.getsignal(signum) is _on_expiry:  # a step may have taken it over: leave theirs
+        signal.signal(signum, signal.SIG_DFL)
