@@ -232,6 +232,21 @@ def test_a_step_inserted_before_the_run_is_part_of_the_check() -> None:
     assert journal.events == ["run export", "run train", "run upload"]
 
 
+def test_a_registry_that_ran_checks_the_classes_of_the_steps_it_has_now() -> None:
+    # A run keeps the step classes it checked with the registry's state: a later change of
+    # steps, even one that keeps their number, must be checked afresh.
+    journal = Journal()
+    registry = registry_of(Export(journal), Unknown(journal))
+    run(registry, _with_source())
+    registry.unregister("unknown")
+    registry.insert_before("export", Upload(journal))  # same number of steps, a new class first
+    with pytest.raises(FlowError, match="step 'upload' requires field 'model'"):
+        run(registry, _with_source())
+    registry.unregister("upload")
+    run(registry, _with_source())
+    assert journal.events == ["run export", "run unknown", "run export"]
+
+
 def test_registry_inputs_are_checked_names() -> None:
     with pytest.raises(TypeError, match=r"StepRegistry: inputs= takes a tuple of field names"):
         StepRegistry[FlowContext](inputs="source")
