@@ -31,6 +31,9 @@ Close to the floor (issue 16), each beside its baseline from the same run:
   dataclass); beside it the physical floor of a correct orchestrator (a minimal loop doing the
   bookkeeping the contract needs: current step, call, result check, results and completed lists,
   milestone progress) with unvalidated writes and one shared result.
+- where a step's time goes: the same orchestrator over steps that add one cost at a time (an
+  unvalidated write and a shared result, then the validated write, then ``StepResult()``), and
+  the full workload with the garbage collector paused while it is timed (a diagnostic only).
 - a validated scalar write and a plain dataclass write, per write; ``StepResult()`` per call;
   the absolute bytes a run keeps per step at 100 000 steps (results, context, everything).
 - time to first step: a fresh interpreter imports the public names, defines a three-field context
@@ -451,6 +454,14 @@ class FloorStep(WritesField):
         return _SHARED_RESULT
 
 
+class ValidatedSharedStep(WritesField):
+    """The breakdown's step: the validated write, and one shared result (no ``StepResult()``)."""
+
+    def execute(self, context: WriteContext) -> StepResult:
+        context.value = self._index
+        return _SHARED_RESULT
+
+
 def bare_loop(work: list[PlainWork], state: PlainState) -> None:
     for item in work:
         item.run(state)
@@ -509,6 +520,71 @@ def per_step(count: int, repeats: int, runs: int) -> tuple[float, float, float]:
         floor_times.append(timed(floor_runs) / runs / count)
         del states, contexts, floor_contexts
     return statistics.median(bare_times), statistics.median(our_times), statistics.median(floor_times)
+
+
+def per_step_breakdown(count: int, repeats: int, runs: int) -> dict[str, float]:
+    """Median seconds per step of the same orchestrator over steps that add one cost at a time:
+    the bare loop; steps with an unvalidated write returning one shared result (the orchestrator's
+    own bookkeeping); with the validated write; with ``StepResult()`` (the full workload); and
+    the full workload with the cyclic garbage collector paused during the timed runs (a
+    diagnostic of what the collector's passes over the kept results cost, not a setting steprail
+    uses). Each variant's steps exist only while it is measured (a collector pass walks every
+    live object, so the others' steps would change its cost), and its run plan is made before."""
+    variants: dict[str, Callable[[int], WritesField]] = {
+        "bookkeeping": FloorStep,
+        "validated write": ValidatedSharedStep,
+        "full": WritesField,
+        "full, collector paused": WritesField,
+    }
+    samples: dict[str, list[float]] = {"bare": [], **{label: [] for label in variants}}
+    for _ in range(repeats):
+        work = [PlainWork(index) for index in range(count)]
+        states = [PlainState() for _ in range(runs)]
+
+        def bare_runs() -> None:
+            for state in states:
+                bare_loop(work, state)
+
+        samples["bare"].append(timed(bare_runs) / runs / count)
+        del work, states
+        for label, make in variants.items():
+            registry = StepRegistry[WriteContext]()
+            for index in range(count):
+                registry.register(make(index))
+            Orchestrator(registry, WriteContext(runtime_ctx=RuntimeContext()), ignore_progress).execute()
+            contexts = [WriteContext(runtime_ctx=RuntimeContext()) for _ in range(runs)]
+
+            def our_runs() -> None:
+                for context in contexts:
+                    Orchestrator(registry, context, ignore_progress).execute()
+
+            if label == "full, collector paused":
+                gc.collect()
+                gc.disable()
+                try:
+                    started = time.process_time()
+                    our_runs()
+                    seconds = time.process_time() - started
+                finally:
+                    gc.enable()
+            else:
+                seconds = timed(our_runs)
+            samples[label].append(seconds / runs / count)
+            del registry, contexts
+    return {label: statistics.median(values) for label, values in samples.items()}
+
+
+def print_breakdown(scale: int) -> None:
+    print("where a step's time goes: the same orchestrator, one cost added at a time (ns/step, x the bare loop)")
+    print("steps      bare   bookkeeping   + validated write   + StepResult() (full)   full, collector paused")
+    for count, (repeats, runs) in {1_000: (5 * scale, 30), 100_000: (2 * scale, 1)}.items():
+        figures = per_step_breakdown(count, repeats, runs)
+        bare = figures["bare"]
+        cells = [
+            f"{figures[label] * 1e9:5.0f} ({figures[label] / bare:4.1f}x)"
+            for label in ("bookkeeping", "validated write", "full", "full, collector paused")
+        ]
+        print(f"{count:>7}  {bare * 1e9:5.0f}   {cells[0]}   {cells[1]}        {cells[2]}            {cells[3]}")
 
 
 def write_costs(repeats: int) -> tuple[float, float, float]:
@@ -619,6 +695,7 @@ def close_to_the_floor(scale: int) -> None:
             f"{count:>7}  {bare * 1e9:7.0f} ns  {ours * 1e9:7.0f} ns  {ours / bare:6.2f}x"
             f"             {floor * 1e9:7.0f} ns  {floor / bare:6.2f}x"
         )
+    print_breakdown(scale)
     validated, plain, result = write_costs(3 * scale)
     print(
         f"validated int write {validated * 1e9:.0f} ns (goal <= 200; a plain dataclass write in the same loop"

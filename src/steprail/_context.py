@@ -49,6 +49,8 @@ class _ActiveRun(Protocol):
 
 # Per context class: each field's name and its check (None: the field's type is not checked).
 _fields_by_class: dict[type, dict[str, _FieldCheck | None]] = {}
+# Per context class: the fields whose values of one exact type need no check (see _exact_type_for).
+_exact_types_by_class: dict[type, dict[str, type]] = {}
 # Per context class: what its classes held under the field names when its write table was last
 # brought up to date (see _refresh_writes).
 _attributes_seen: dict[type, tuple[tuple[object, ...], ...]] = {}
@@ -143,6 +145,24 @@ def _validator_check(validator: object, *, strict_by_config: bool) -> _FieldChec
     return check
 
 
+# The types whose every instance the strict core schema written for them accepts as it is (no
+# constraint, no conversion): a value of exactly that type needs no call to the validator.
+_ALWAYS_VALID_TYPES: frozenset[type] = frozenset({int, str, float, bool, bytes})
+
+
+def _exact_type_for(hint: object) -> type | None:
+    """The type whose exact instances a field of type ``hint`` accepts unchecked, if any: the
+    scalar of ``int``, ``str``, ``float``, ``bool``, ``bytes``, or of one of them ``| None``."""
+    if isinstance(hint, type) and hint in _ALWAYS_VALID_TYPES:
+        return hint
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [argument for argument in typing.get_args(hint) if argument is not type(None)]
+        if len(members) == 1:
+            return _exact_type_for(members[0])
+    return None
+
+
 def _is_unchecked_protocol(hint: object) -> bool:
     # isinstance() is impossible against a Protocol that is not @runtime_checkable.
     return (
@@ -217,7 +237,8 @@ def _fields_for(cls: type) -> dict[str, _FieldCheck | None]:
             fields = _fields_by_class.get(cls)
             if fields is None:  # no other thread did it first
                 _finish_class(cls)
-                fields = _build_checks(cls)
+                fields, exact_types = _build_checks(cls)
+                _exact_types_by_class[cls] = exact_types
                 _fields_by_class[cls] = fields
                 _refresh_writes(cls, fields)
     return fields
@@ -235,11 +256,16 @@ def _refresh_writes(cls: type, fields: dict[str, _FieldCheck | None]) -> None:
     if _attributes_seen.get(cls) == attributes:
         return
     writes: dict[str, _FieldCheck | None] = getattr(cls, "_steprail_writes")
+    exact: dict[str, type] = getattr(cls, "_steprail_exact")
     current = {name: check for name, check in fields.items() if not _is_data_descriptor(cls, name)}
     if current != writes:
-        # Emptied first: meanwhile a write takes the slow path, which is always right.
+        # Emptied first: meanwhile a write takes the slow path, which is always right. The exact
+        # types name only fields of the write table, so they go first and come back last.
+        exact.clear()
         writes.clear()
         writes.update(current)
+    exact_types = _exact_types_by_class.get(cls, {})
+    exact.update((name, kind) for name, kind in exact_types.items() if name in current)
     _attributes_seen[cls] = attributes
 
 
@@ -252,7 +278,8 @@ def _is_data_descriptor(cls: type, name: str) -> bool:
     return False
 
 
-def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
+def _build_checks(cls: type) -> tuple[dict[str, _FieldCheck | None], dict[str, type]]:
+    """Each field's check, and the exact type that needs none for the fields that have one."""
     try:
         hints = _type_hints(cls)
     except NameError as error:
@@ -262,10 +289,15 @@ def _build_checks(cls: type) -> dict[str, _FieldCheck | None]:
             "exist at run time; fields are validated at run time, so every type a field uses must "
             "be importable then: import it at module level (not only under `if TYPE_CHECKING:`)"
         ) from error
-    return {
-        context_field.name: _make_check(hints.get(context_field.name, Any))
-        for context_field in dataclasses.fields(cls)
-    }
+    checks: dict[str, _FieldCheck | None] = {}
+    exact_types: dict[str, type] = {}
+    for context_field in dataclasses.fields(cls):
+        hint = hints.get(context_field.name, Any)
+        check = checks[context_field.name] = _make_check(hint)
+        exact_type = _exact_type_for(hint)
+        if check is not None and exact_type is not None:
+            exact_types[context_field.name] = exact_type
+    return checks, exact_types
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
@@ -399,6 +431,7 @@ def _make_dataclass(cls: type, kw_only: bool) -> None:
             setattr(cls, spec.name, spec)
     _pending_classes[cls] = cls.__dict__["__dataclass_params__"]
     setattr(cls, "_steprail_writes", {})  # its own, never a base's (filled by _fields_for)
+    setattr(cls, "_steprail_exact", {})  # likewise
 
 
 def _finish_class(cls: type) -> None:
@@ -446,17 +479,22 @@ def _unknown_name(cls: type, name: str, what: str) -> str:
 
 
 def _checked_setattr(self: BaseStepContext, name: str, value: object) -> None:
-    # The hot path of every assignment to a field: a class attribute, a dict look-up, the core
-    # validator (a C call), the instance dict write. Everything else takes _setattr_slow.
-    check = self._steprail_writes.get(name, _slow)
-    if check is not None:
-        if check is _slow:
-            _setattr_slow(self, name, value)
-            return
-        try:
-            check(value)
-        except ValidationError as error:
-            raise _retitled(error, type(self).__name__, name) from None
+    # The hot path of every assignment to a field: a value of exactly the type a scalar field
+    # accepts as it is (an int to an int field) goes straight to the instance dict; any other
+    # value of a plain field costs a dict look-up and the core validator (a C call). Everything
+    # else takes _setattr_slow. The tables are read on the class (a cheaper look-up than through
+    # the instance).
+    cls = type(self)
+    if type(value) is not cls._steprail_exact.get(name):
+        check = cls._steprail_writes.get(name, _slow)
+        if check is not None:
+            if check is _slow:
+                _setattr_slow(self, name, value)
+                return
+            try:
+                check(value)
+            except ValidationError as error:
+                raise _retitled(error, cls.__name__, name) from None
     self.__dict__[name] = value
 
 
@@ -549,6 +587,9 @@ class BaseStepContext:
     # Each class's own table of the fields __setattr__ validates and writes to the instance dict
     # (see _fields_for): empty until the class's first assignment, which takes the slow path.
     _steprail_writes: ClassVar[dict[str, _FieldCheck | None]] = {}
+    # Each class's own table of the fields (all in _steprail_writes) whose values of one exact
+    # type need no check: written to the instance dict at once.
+    _steprail_exact: ClassVar[dict[str, type]] = {}
 
     if TYPE_CHECKING:
         # Only kw_only, so that both checkers reject a dataclass option given as a class keyword.

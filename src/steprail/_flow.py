@@ -139,7 +139,9 @@ def _flows[C: BaseStepContext](steps: Sequence[BaseStep[C]]) -> list[StepFlow | 
     ]
 
 
-def _first_flows[C: BaseStepContext](steps: Sequence[BaseStep[C]]) -> list[tuple[StepFlow | None, int | type]] | None:
+def _first_flows[C: BaseStepContext](
+    steps: Sequence[BaseStep[C]], kinds: Iterable[type] | None = None
+) -> list[tuple[StepFlow | None, int | type]] | None:
     """Each *distinct* declaration at its first occurrence, in run order, with where it occurs
     (a position, or the step class whose first instance it is); ``None`` when no step declares.
 
@@ -150,7 +152,8 @@ def _first_flows[C: BaseStepContext](steps: Sequence[BaseStep[C]]) -> list[tuple
     """
     from ._step import INSTANCE_FLOW
 
-    kinds = dict.fromkeys(map(type, steps))  # the classes in order of first occurrence
+    if kinds is None:
+        kinds = dict.fromkeys(map(type, steps))  # the classes in order of first occurrence
     by_kind = {kind: getattr(kind, FLOW_ATTRIBUTE, None) for kind in kinds}
     if not any(by_kind.values()):
         return None
@@ -169,8 +172,14 @@ def check_flow[C: BaseStepContext](
     steps: Sequence[BaseStep[C]],
     context_type: type[C],
     inputs: Iterable[str] = (),
+    *,
+    kinds: Iterable[type] | None = None,
 ) -> None:
     """Raise :class:`FlowError` unless every declared requirement is met in this order.
+
+    ``kinds``, when given, are the steps' classes in order of first occurrence, known already
+    (the orchestrator keeps them per state of the registry): the steps are then not walked
+    unless one of them declares its flow per instance.
 
     A required field is met when an earlier step provides it, it is supplied (see
     :func:`supplied_fields`), or an earlier step is undeclared (it may write anything).
@@ -183,7 +192,7 @@ def check_flow[C: BaseStepContext](
     fields, always = _facts(context_type)
     if inputs and not fields.issuperset(inputs):
         _refuse_unknown_inputs(inputs, fields, context_type)
-    first = _first_flows(steps)
+    first = _first_flows(steps, kinds)
     if first is None:
         return
     available = set(always.union(inputs))

@@ -189,7 +189,7 @@ class Orchestrator[C: BaseStepContext]:
             steps, names, plan = self.registry._for_run(_ProgressPlan)
             # The declared data flow of exactly the steps that will run, checked before any of
             # them does: nothing to roll back (FlowError).
-            check_flow(steps, type(self.context), self.registry.inputs)
+            check_flow(steps, type(self.context), self.registry.inputs, kinds=plan.kinds)
             if self.retries or self.time_limits:
                 steps = self._with_limits(steps, names)
             run = _Run(steps, names, plan, self.context, self.progress_callback, self.check_fields)
@@ -246,16 +246,18 @@ def _describe(error: BaseException) -> str:
 
 
 class _ProgressPlan:
-    """What a run needs to report weighted progress, computed from the weights alone.
+    """What a run needs to report weighted progress, computed from the weights alone, and the
+    steps' classes in order of first occurrence (for the data-flow check, see ``check_flow``).
 
     Read-only once made, so the registry keeps one per state of its steps and every run until
     the next change shares it (see ``StepRegistry._for_run``): at 1 000 steps, computing
     it cost about as much as running the steps.
     """
 
-    __slots__ = ("accumulated", "milestones", "total")
+    __slots__ = ("accumulated", "kinds", "milestones", "total")
 
-    def __init__(self, weights: list[float]) -> None:
+    def __init__(self, steps: Sequence[object], weights: list[float]) -> None:
+        self.kinds: tuple[type, ...] = tuple(dict.fromkeys(map(type, steps)))
         self.total = math.fsum(weights)
         cumulative: list[float]
         if self.total > 0:

@@ -145,11 +145,13 @@ class StepRegistry[C: BaseStepContext]:
         names = self._order()
         return list(self._steps), tuple(names), list(map(weights.__getitem__, names))
 
-    def _for_run[T](self, make: Callable[[list[float]], T]) -> tuple[list[BaseStep[C]], tuple[str, ...], T]:
-        """The run view's steps and names, with ``make(their weights)``: all three from one state
-        of the registry, ``make``'s value made again only after the steps changed.
+    def _for_run[T](
+        self, make: Callable[[list[BaseStep[C]], list[float]], T]
+    ) -> tuple[list[BaseStep[C]], tuple[str, ...], T]:
+        """The run view's steps and names, with ``make(the steps, their weights)``: all three from
+        one state of the registry, ``make``'s value made again only after the steps changed.
 
-        For what every run derives from the weights alone (the orchestrator's progress plan):
+        For what every run derives from the steps and weights alone (the orchestrator's run plan):
         ``make``'s result must not be changed by its users, as later runs share it. A step
         registered by another thread meanwhile is in all three or in none.
         """
@@ -163,7 +165,7 @@ class StepRegistry[C: BaseStepContext]:
         if cached is not None and cached[0] == key and cached[1] is make:
             value: T = cached[2]  # type: ignore[assignment]  # stored by this method for this `make`
             return steps, names, value
-        made = make(weights)
+        made = make(steps, weights)
         book.for_runs = (key, make, made)
         return steps, names, made
 

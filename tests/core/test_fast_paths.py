@@ -116,6 +116,77 @@ def test_written_checks_give_pydantics_errors(name: str, value: object, hint: An
     assert getattr(context, name) == before  # the field kept its value
 
 
+class Scalars(BaseStepContext):
+    number: int = 0
+    text: str = ""
+    ratio: float = 0.0
+    flag: bool = False
+    raw: bytes = b""
+    maybe: int | None = None
+    old_style: Optional[str] = None  # noqa: UP045  # the typing spelling is another object
+
+
+_SCALAR_HINTS: dict[str, Any] = {
+    "number": int,
+    "text": str,
+    "ratio": float,
+    "flag": bool,
+    "raw": bytes,
+    "maybe": int | None,
+    "old_style": Optional[str],  # noqa: UP045  # as declared above
+}
+
+
+class _Int(int):
+    """An int subclass: not the exact type, so it goes through the validator."""
+
+
+_ANY_SCALAR = st.one_of(
+    st.integers(),
+    st.booleans(),
+    st.text(max_size=3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.binary(max_size=3),
+    st.none(),
+    st.integers().map(_Int),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(st.sampled_from(sorted(_SCALAR_HINTS)), _ANY_SCALAR)
+def test_a_scalar_write_accepts_and_refuses_what_pydantic_does(name: str, value: object) -> None:
+    # Values of exactly the field's scalar type skip the validator: the same values must pass,
+    # and every other one gets pydantic's error with the field kept as it was.
+    context = Scalars(runtime_ctx=RuntimeContext())
+    before = getattr(context, name)
+    adapter = TypeAdapter(_SCALAR_HINTS[name], config=_STRICT)
+    try:
+        adapter.validate_python(value, strict=True)
+    except ValidationError as expected:
+        with pytest.raises(ValidationError) as caught:
+            setattr(context, name, value)
+        assert caught.value.title == "Scalars"
+        mine = [(e["type"], e["loc"], e["msg"]) for e in caught.value.errors()]
+        assert mine == [(e["type"], (name, *e["loc"]), e["msg"]) for e in expected.errors()]
+        assert getattr(context, name) is before
+    else:
+        setattr(context, name, value)
+        assert getattr(context, name) is value  # kept as given, as the validated path does
+
+
+def test_a_property_put_on_the_class_later_is_honoured_for_an_exact_type_write() -> None:
+    class Later(BaseStepContext):
+        number: int = 0
+
+    Later(runtime_ctx=RuntimeContext()).number = 1  # the class's tables are filled
+    written: list[object] = []
+    Later.number = property(lambda self: 7, lambda self, value: written.append(value))  # type: ignore[assignment]  # patched in, as a mock would
+    context = Later(runtime_ctx=RuntimeContext())
+    context.number = 3
+    assert written == [0, 3]  # the default __init__ wrote, then the assignment
+    assert context.number == 7
+
+
 class Deferred(BaseStepContext):
     points: list[_Point] = field(default_factory=list)
     by_name: dict[str, _Point] = field(default_factory=dict)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from steprail import (
     BaseStep,
@@ -230,6 +231,57 @@ def test_a_step_inserted_before_the_run_is_part_of_the_check() -> None:
     registry.insert_before("upload", Train(journal))
     run(registry, _with_source())
     assert journal.events == ["run export", "run train", "run upload"]
+
+
+def test_a_registry_that_ran_checks_the_classes_of_the_steps_it_has_now() -> None:
+    # A run keeps the step classes it checked with the registry's state: a later change of
+    # steps, even one that keeps their number, must be checked afresh.
+    journal = Journal()
+    registry = registry_of(Export(journal), Unknown(journal))
+    run(registry, _with_source())
+    registry.unregister("unknown")
+    registry.insert_before("export", Upload(journal))  # same number of steps, a new class first
+    with pytest.raises(FlowError, match="step 'upload' requires field 'model'"):
+        run(registry, _with_source())
+    registry.unregister("upload")
+    run(registry, _with_source())
+    assert journal.events == ["run export", "run unknown", "run export"]
+
+
+_STEP_CLASSES: dict[str, type[_Named]] = {"export": Export, "train": Train, "upload": Upload, "unknown": Unknown}
+
+# Each item: the registry's steps for the next run (None: run it again as it is).
+_RUN_ORDERS = st.lists(
+    st.one_of(st.none(), st.lists(st.sampled_from(sorted(_STEP_CLASSES)), unique=True, max_size=4)),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(_RUN_ORDERS)
+def test_each_run_checks_the_flow_of_the_steps_the_registry_has_then(orders: list[list[str] | None]) -> None:
+    # The run plan kept with the registry (step classes included) must never make a run check
+    # the flow of an earlier state: every run agrees with a fresh check of its steps.
+    registry = registry_of()
+    for order in orders:
+        if order is not None:
+            for name in [step.name for step in registry]:
+                registry.unregister(name)
+            for name in order:
+                registry.register(_STEP_CLASSES[name](Journal()))
+        expected: str | None = None
+        try:
+            check_flow(registry.get_steps(), FlowContext, registry.inputs)
+        except FlowError as error:
+            expected = str(error)
+        refused: str | None = None
+        try:
+            run(registry, _with_source())
+        except FlowError as error:
+            refused = str(error)
+        except StepFailedError:
+            pass  # accepted by the check; a step then failed at run time (not the check's concern)
+        assert refused == expected
 
 
 def test_registry_inputs_are_checked_names() -> None:
