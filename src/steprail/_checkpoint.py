@@ -49,7 +49,7 @@ class _Fields:
     """A context class's checkpointed fields and their adapters (built on first use)."""
 
     def __init__(self, cls: type[BaseStepContext]) -> None:
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, include_extras=True)
         self.names: tuple[str, ...] = tuple(
             spec.name
             for spec in dataclasses.fields(cls)

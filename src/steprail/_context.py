@@ -302,7 +302,7 @@ def _build_checks(cls: type) -> tuple[dict[str, _FieldCheck | None], dict[str, t
 
 def _type_hints(cls: type) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(cls)
+        return typing.get_type_hints(cls, include_extras=True)
     except NameError:
         # A PEP 695 generic class (`class Ctx[T](BaseStepContext)`) in a module with
         # `from __future__ import annotations`: its string annotations name type parameters that
@@ -314,7 +314,7 @@ def _type_hints(cls: type) -> dict[str, Any]:
         }
         if not parameters:
             raise
-        return typing.get_type_hints(cls, localns=parameters)
+        return typing.get_type_hints(cls, localns=parameters, include_extras=True)
 
 
 # -- every subclass is a dataclass ---------------------------------------------------------------
