@@ -139,6 +139,14 @@ class JobRuntime(ActionRuntime):
             finished = entry.error is None or not entry.error.startswith(STOPPED)
             self.store.step_rolled_back(self._job(), order, entry.error, finished=finished)
 
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Record where the action runs."""
+        self.store.set_placement(self._job(), executor, node, pid)
+
+    def job_lost(self, cause: str) -> None:
+        """Record the job as lost: it reads ``interrupted``, with ``cause`` as its error."""
+        self.store.mark_lost(self._job(), cause)
+
     def job_finished(self, outcome: JobOutcome) -> None:
         """Record the final status, error, rollback report, summary and traceback."""
         self.store.finish_job(
@@ -288,6 +296,15 @@ class ConsoleRuntime(ActionRuntime):
         result = "ok" if entry.error is None else f"FAILED: {entry.error}"
         self._line(f"rolled back {entry.step}: {result}")
 
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Print where the action runs."""
+        self._line(f"running on {executor}: node {node}, pid {pid}")
+
+    def job_lost(self, cause: str) -> None:
+        """Stop the bars and print why the job was interrupted."""
+        self.close()
+        self._line(f"job interrupted: {cause}")
+
     def job_finished(self, outcome: JobOutcome) -> None:
         """Stop the bars and print the outcome."""
         if self._progress is not None:
@@ -405,6 +422,16 @@ class JsonLinesRuntime(ActionRuntime):
         """Write ``step_rolled_back``."""
         self._write("step_rolled_back", step=entry.step, error=entry.error)
 
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Write ``job_placed``."""
+        self._write("job_placed", executor=executor, node=node, pid=pid)
+
+    def job_lost(self, cause: str) -> None:
+        """Write ``job_lost`` and close a file this sink opened."""
+        self._write("job_lost", cause=cause)
+        if self._owned:
+            self._stream.close()
+
     def job_finished(self, outcome: JobOutcome) -> None:
         """Write ``job_finished`` and close a file this sink opened."""
         self._write(
@@ -493,6 +520,16 @@ class FanOutRuntime(ActionRuntime):
         """Forward."""
         for sink in self._listeners:
             sink.step_rolled_back(entry)
+
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Forward."""
+        for sink in self._listeners:
+            sink.job_placed(executor, node, pid)
+
+    def job_lost(self, cause: str) -> None:
+        """Forward."""
+        for sink in self._listeners:
+            sink.job_lost(cause)
 
     def job_finished(self, outcome: JobOutcome) -> None:
         """Forward."""
