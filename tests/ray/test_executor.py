@@ -4,15 +4,18 @@ process alone, the same as in-process."""
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from steprail.actions import InProcessExecutor
-from steprail.jobs import JobRuntime, JobStore
-from steprail.ray import RayExecutor
+from steprail.actions import InProcessExecutor, InvalidParamsError, JobCancelled
+from steprail.jobs import JobOutcome, JobRuntime, JobStore, JobStoreFullError
+from steprail.ray import RayExecutor, WorkerLostError
 from tests._ray_cluster import RayCluster
-from tests.ray._ray_actions import MarkAction, SqliteSpyAction
+from tests.ray._ray_actions import GreedyAction, MarkAction, SqliteSpyAction
 
 pytestmark = pytest.mark.ray
 
@@ -63,3 +66,84 @@ def test_the_worker_never_opens_sqlite(ray_driver: RayCluster, tmp_path: Path) -
     assert [(log.event, log.data) for log in store.logs(runtime.job_id)] == [
         ("hello", {"note": "x"}), ("metrics", {"answer": 42}),
     ]
+
+
+def test_invalid_params_are_refused_before_anything_is_submitted(ray_driver: RayCluster, tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    runtime = JobRuntime(store)
+    outcome = RayExecutor().run(MarkAction({"folder": str(tmp_path), "items": 0}, runtime=runtime))
+    assert outcome.status == "failed" and isinstance(outcome.exception, InvalidParamsError)
+    assert "items" in (outcome.error or "")
+    assert runtime.job_id is not None
+    job = store.get(runtime.job_id)
+    # Recorded failed here, as in-process; no worker ever ran it (it would have been placed).
+    assert job.status == "failed" and job.steps == []
+    assert job.executor == "in-process" and job.node is None and job.worker_pid is None
+    assert list(tmp_path.glob("*.mark")) == []
+
+
+class _SuccessNotRecorded(JobRuntime):
+    """A store whose success record fails (a full disk at the worst moment)."""
+
+    def job_finished(self, outcome: JobOutcome) -> None:
+        if outcome.status == "success":
+            raise JobStoreFullError("job store 'x': the disk is full, nothing more can be written")
+        super().job_finished(outcome)
+
+
+def test_a_success_the_driver_cannot_record_is_rolled_back_on_the_worker(ray_driver: RayCluster, tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    runtime = _SuccessNotRecorded(store)
+    outcome = RayExecutor().run(MarkAction({"folder": str(tmp_path), "items": 2}, runtime=runtime))
+    # The worker waited for the driver's answer to its success, got the failure, rolled back.
+    assert outcome.status == "failed" and "disk is full" in (outcome.error or "")
+    assert list(tmp_path.glob("*.mark")) == []
+    assert runtime.job_id is not None
+    job = store.get(runtime.job_id)
+    assert job.status == "failed" and [s.rolled_back for s in job.steps] == [True, True, True]
+
+
+def _kill_worker_once_placed(store_path: Path, killed: list[int]) -> None:
+    deadline = time.monotonic() + 60
+    with JobStore(store_path, read_only=True) as reader:
+        while time.monotonic() < deadline:
+            jobs = reader.list_jobs(1)
+            if jobs and jobs[0].worker_pid is not None and any(s.status == "running" for s in reader.get(jobs[0].id).steps):
+                killed.append(jobs[0].worker_pid)
+                os.kill(jobs[0].worker_pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+
+def test_a_killed_worker_ends_the_job_interrupted_with_the_cause(ray_driver: RayCluster, tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    runtime = JobRuntime(store)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_worker_once_placed, args=(tmp_path / "jobs.sqlite3", killed))
+    killer.start()
+    with pytest.raises(WorkerLostError) as lost:
+        RayExecutor().run(MarkAction({"folder": str(tmp_path), "wait": 30}, runtime=runtime))
+    killer.join()
+    assert killed, "the worker was never seen running"
+    assert runtime.job_id is not None
+    job = store.get(runtime.job_id)
+    assert job.status == "interrupted" and job.recorded_status == "running"
+    assert job.lost is not None and "lost" in job.lost and job.error == job.lost == lost.value.cause
+    # The driver is alive: only the recorded loss makes it interrupted (not a dead owner).
+    assert job.pid == os.getpid()
+
+
+def test_a_signal_on_the_driver_cancels_a_job_still_queued(ray_driver: RayCluster, tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    runtime = JobRuntime(store)
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        outcome = RayExecutor().run(GreedyAction({}, runtime=runtime, handle_signals=True))
+    finally:
+        timer.cancel()
+    assert outcome.status == "cancelled" and isinstance(outcome.exception, JobCancelled)
+    assert "before it started" in (outcome.error or "") and "SIGTERM" in (outcome.error or "")
+    assert runtime.job_id is not None
+    job = store.get(runtime.job_id)
+    assert job.status == "cancelled" and job.executor == "in-process"  # never placed on a worker
