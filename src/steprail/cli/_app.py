@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, StoreFailedDuringJob, UsageProblem
+from ._errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED, JobInterrupted, StoreFailedDuringJob, UsageProblem
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,6 +37,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "STEPRAIL_PLAIN": "--plain",
     "STEPRAIL_JSON_LOG": "--json-log",
     "STEPRAIL_TRACEBACK": "--traceback",
+    "STEPRAIL_EXECUTOR": "--executor",
 }
 #: Not an option: a logging level (``DEBUG``, ``INFO``, ...) that shows the library's
 #: ``steprail.*`` log records on stderr.
@@ -166,6 +167,26 @@ TracebackOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of text.")]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        metavar="in-process|ray",
+        envvar="STEPRAIL_EXECUTOR",
+        show_envvar=True,
+        help="Where the action runs: in this process, or in a Ray worker (needs the [ray] extra; see --address).",
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        envvar="RAY_ADDRESS",
+        show_envvar=True,
+        help="With --executor ray: the Ray cluster to connect to [default: a new local cluster].",
+        show_default=False,
+    ),
+]
 OnFailureOption = Annotated[
     str | None,
     typer.Option(
@@ -234,6 +255,9 @@ def _bad_input(*, as_json: bool = False) -> Iterator[None]:
     except StoreFailedDuringJob as failure:
         _report(str(failure), failure.job_id, EXIT_STORE_FAILED, as_json=as_json)
         raise typer.Exit(EXIT_STORE_FAILED) from None
+    except JobInterrupted as interrupted:
+        _report(str(interrupted), interrupted.job_id, EXIT_FAILED, as_json=as_json)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def error_json(error: str, job_id: int | None, exit_code: int) -> dict[str, Any]:
@@ -266,17 +290,20 @@ def run(
         ),
     ] = False,
     on_failure: OnFailureOption = None,
+    executor: ExecutorOption = "in-process",
+    address: AddressOption = None,
 ) -> None:
-    """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 3 job store failed
-    during the job, 130 cancelled."""
+    """Run an action as a recorded job. Exit code: 0 success, 1 failed (or its Ray worker was lost),
+    2 bad input, 3 job store failed during the job, 130 cancelled."""
     from ..actions import InvalidParamsError
     from ._loading import load_action
     from ._params import collect_params
     from ._render import failure_lines, outcome_json, outcome_table, result_line
-    from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path
+    from ._runner import choose_executor, late_signals_noted, open_store, resolve_home, run_action, store_path
 
     with _bad_input(as_json=as_json):
         policy = _failure_policy(on_failure)
+        chosen = choose_executor(executor, address, quiet=as_json)
         action_class = load_action(target)
         params = collect_params(params_file, param or [], action_class.params_model)
         root = resolve_home(home)
@@ -298,6 +325,7 @@ def run(
                     late=late,
                     show_traceback=show_traceback,
                     on_failure=policy,
+                    executor=chosen,
                 )
             outcome = result.outcome
             if as_json:
@@ -442,6 +470,10 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         ],
         "traceback": job.traceback,
         "resumable": job.resumable,
+        "executor": job.executor,
+        "node": job.node,
+        "worker_pid": job.worker_pid,
+        "lost": job.lost,
         "attempts": [
             {
                 "number": a.number,
@@ -509,6 +541,50 @@ def jobs_show(
                     highlight=False,
                     soft_wrap=True,
                 )
+
+
+@jobs_app.command("cancel", cls=_Command)
+def jobs_cancel(
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="A pending or running job.")],
+    home: HomeOption = None,
+    store: StoreOption = None,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Seconds to wait for the job to end (its rollback included).")
+    ] = 60.0,
+) -> None:
+    """Cancel a running job from another shell: SIGTERM to the process that runs it (a Ray job's
+    driver, which cancels its Ray task); the job rolls back and ends cancelled. Exit code: 0 the
+    job ended, 1 it had not ended after --wait seconds, 2 bad input."""
+    import socket
+    import time
+
+    with _bad_input():
+        job = _read_jobs(home, store, lambda s: s.get(job_id), quiet=True)
+        if job is None:
+            raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
+        if job.status not in ("pending", "running"):
+            raise UsageProblem(f"job {job_id} is {job.status}: only a pending or running job can be cancelled")
+        if job.host != socket.gethostname():
+            raise UsageProblem(
+                f"job {job_id} is driven by process {job.pid} on host {job.host!r}: run steprail jobs cancel there"
+            )
+        try:
+            os.kill(job.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            raise UsageProblem(f"job {job_id}: its process {job.pid} is gone (the job is interrupted)") from None
+        console = _stdout()
+        console.print(f"job {job_id}: SIGTERM sent to its process {job.pid}", markup=False, highlight=False)
+        deadline = time.monotonic() + wait
+        while True:
+            current = _read_jobs(home, store, lambda s: s.get(job_id), quiet=True)
+            assert current is not None  # it was read above; jobs are never deleted
+            if current.status not in ("pending", "running"):
+                console.print(f"job {job_id}: {current.status}", markup=False, highlight=False)
+                raise typer.Exit(EXIT_OK)
+            if time.monotonic() >= deadline:
+                console.print(f"job {job_id}: still {current.status} after {wait:g}s", markup=False, highlight=False)
+                raise typer.Exit(EXIT_FAILED)
+            time.sleep(0.1)
 
 
 @jobs_app.command("rollback", cls=_Command)

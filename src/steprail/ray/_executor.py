@@ -9,6 +9,7 @@ action's runtime (the job store, the console, ...) before answering it, and turn
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import secrets
@@ -97,14 +98,20 @@ class RayExecutor:
             return action.run()  # fails at validation, in this process: nothing is submitted
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=self.address, log_to_driver=self.log_to_driver)
-        return _Drive(action, self._submitter(action)).run()
-
-    def _submitter(self, action: BaseAction[Any]) -> Callable[[WorkerPayload], Any]:
-        import ray
-
         ref, env = _action_ref(type(action), self.runtime_env)
+        task_env: dict[str, Any] | None = None
+        if not ray.is_initialized():
+            # Ray uploads local folders (working_dir, py_modules) only for a whole driver: the
+            # runtime env is given when this process connects.
+            ray.init(address=self.address, log_to_driver=self.log_to_driver, runtime_env=env or None)
+        elif _local_paths(env):
+            raise ValueError(
+                "this process is already connected to Ray, and Ray ships local code (working_dir, "
+                f"py_modules: {_local_paths(env)}) only when a driver connects: pass that runtime_env to "
+                "ray.init() yourself, or let RayExecutor connect (do not call ray.init first)"
+            )
+        else:
+            task_env = env or None
         resources = action.resources
         remote = ray.remote(run_on_worker).options(
             num_cpus=resources.cpus,
@@ -112,21 +119,19 @@ class RayExecutor:
             memory=resources.memory,
             max_retries=0,
             retry_exceptions=False,
-            runtime_env=env or None,
+            runtime_env=task_env,
             name=f"steprail {action.action_name}",
         )
-
-        def submit(payload: WorkerPayload) -> Any:
-            return remote.remote(dataclass_replace_ref(payload, ref))
-
-        return submit
+        return _Drive(action, lambda payload: remote.remote(dataclasses.replace(payload, action_ref=ref))).run()
 
 
-def dataclass_replace_ref(payload: WorkerPayload, ref: str) -> WorkerPayload:
-    """``payload`` naming the action as ``ref``."""
-    import dataclasses
-
-    return dataclasses.replace(payload, action_ref=ref)
+def _local_paths(env: Mapping[str, Any]) -> list[str]:
+    """The local folders and files ``env`` ships (``working_dir``, ``py_modules``), not URIs."""
+    found: list[Any] = []
+    if env.get("working_dir") is not None:
+        found.append(env["working_dir"])
+    found.extend(env.get("py_modules") or ())
+    return [str(item) for item in found if isinstance(item, str | os.PathLike) and "://" not in str(item)]
 
 
 def _action_ref(action_class: type[BaseAction[Any]], runtime_env: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -143,7 +148,7 @@ def _action_ref(action_class: type[BaseAction[Any]], runtime_env: Mapping[str, A
         return f"{action_class.__module__}:{action_class.__qualname__}", env
     source = Path(module_part).absolute()
     working_dir = env.get("working_dir")
-    if isinstance(working_dir, str | os.PathLike) and not str(working_dir).startswith(("s3:", "gs:", "http")):
+    if isinstance(working_dir, str | os.PathLike) and "://" not in str(working_dir):
         folder = Path(working_dir).absolute()
         if source.is_relative_to(folder):
             return f"{source.relative_to(folder)}:{attribute}", env
