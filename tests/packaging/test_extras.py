@@ -98,6 +98,8 @@ def test_the_core_needs_none_of_the_extras() -> None:
         (("hypothesis",), "from steprail.testing import workflows", ["hypothesis"], "testing"),
         (("mypy",), "import steprail.mypy", ["mypy"], "mypy"),
         (("tenacity",), "from steprail import RetryPolicy; RetryPolicy(attempts=3)", ["tenacity"], "retries"),
+        (("ray",), "import steprail.ray", ["ray"], "ray"),
+        (("ray",), "from steprail.ray import RayExecutor", ["ray"], "ray"),
     ],
 )
 def test_a_missing_extra_is_named_with_all_its_missing_packages(
