@@ -84,29 +84,52 @@ class MarkAction(BaseAction[MarkParams]):
 
 class WhereParams(BaseModel):
     note: str = "hi"
+    #: Where the worker notes every SQLite connection opened in its process from the moment the
+    #: action is built (empty: note nothing).
+    spy_file: str = ""
+    #: Open an in-memory SQLite database in ``execute`` (shows that the spy sees connections).
+    open_one: bool = False
 
 
 class SqliteSpyAction(BaseAction[WhereParams]):
-    """Reports whether anything in this process opened an SQLite connection while it ran."""
+    """Notes in ``spy_file`` every ``sqlite3.connect`` made in its process, from its construction
+    on (so the whole run, hooks included, is watched), and reports some events."""
 
     resources = Resources(cpus=0.5)
 
+    def __init__(self, params: WhereParams | dict[str, Any] | None = None, **options: Any) -> None:
+        super().__init__(params, **options)
+        spy_file = params.spy_file if isinstance(params, WhereParams) else dict(params or {}).get("spy_file", "")
+        if spy_file and _in_ray_worker():  # never in the driver: it opens the store, rightly
+            _watch_sqlite(str(spy_file))
+
     def execute(self) -> dict[str, Any]:
-        opened: list[str] = []
-        real = sqlite3.connect
+        self.log("hello", {"note": self.params.note})
+        self.set_progress(1, 2)
+        self.set_metrics({"answer": 42}, "execute")
+        if self.params.open_one:
+            sqlite3.connect(":memory:").close()
+        return {"pid": os.getpid()}
 
-        def spy(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-            opened.append(str(args[0]) if args else "?")
-            return real(*args, **kwargs)
 
-        sqlite3.connect = spy  # type: ignore[assignment]  # a spy with the same call shape
-        try:
-            self.log("hello", {"note": self.params.note})
-            self.set_progress(1, 2)
-            self.set_metrics({"answer": 42}, "execute")
-        finally:
-            sqlite3.connect = real
-        return {"pid": os.getpid(), "sqlite_opened": opened}
+def _in_ray_worker() -> bool:
+    try:
+        import ray
+    except ModuleNotFoundError:
+        return False
+    return bool(ray.is_initialized()) and ray.get_runtime_context().worker.mode == ray.WORKER_MODE
+
+
+def _watch_sqlite(spy_file: str) -> None:
+    real = sqlite3.connect
+
+    def spy(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        with open(spy_file, "a") as out:
+            out.write(f"{args[0] if args else '?'}\n")
+        connection: sqlite3.Connection = real(*args, **kwargs)
+        return connection
+
+    sqlite3.connect = spy  # type: ignore[assignment]  # a spy with the same call shape
 
 
 class GreedyAction(BaseAction[WhereParams]):

@@ -56,11 +56,16 @@ def test_a_job_on_ray_records_the_same_as_in_process(ray_driver: RayCluster, tmp
 
 def test_the_worker_never_opens_sqlite(ray_driver: RayCluster, tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
+    # The control: an action that opens a database itself is seen by the spy.
+    control = tmp_path / "control.txt"
+    assert RayExecutor().run(SqliteSpyAction({"spy_file": str(control), "open_one": True}, runtime=JobRuntime(store))).ok
+    assert control.read_text() == ":memory:\n"
+    spied = tmp_path / "spied.txt"
     runtime = JobRuntime(store)
-    outcome = RayExecutor().run(SqliteSpyAction({"note": "x"}, runtime=runtime))
+    outcome = RayExecutor().run(SqliteSpyAction({"note": "x", "spy_file": str(spied)}, runtime=runtime))
     assert outcome.ok, outcome.error
     assert outcome.summary["pid"] != os.getpid()
-    assert outcome.summary["sqlite_opened"] == []
+    assert not spied.exists()  # the whole run, hooks and final record included: no connection
     assert runtime.job_id is not None
     # ...while every report it made reached the store through the driver.
     assert [(log.event, log.data) for log in store.logs(runtime.job_id)] == [
