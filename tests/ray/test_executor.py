@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from steprail import RuntimeContext
 from steprail.actions import InProcessExecutor, InvalidParamsError, JobCancelled
-from steprail.jobs import JobOutcome, JobRuntime, JobStore, JobStoreFullError
+from steprail.jobs import FanOutRuntime, JobOutcome, JobRuntime, JobStore, JobStoreFullError
 from steprail.ray import RayExecutor, WorkerLostError
 from tests._ray_cluster import RayCluster
 from tests.ray._ray_actions import GreedyAction, MarkAction, SqliteSpyAction
@@ -27,11 +28,14 @@ def _step_table(store: JobStore, job_id: int) -> list[tuple[str, str, bool, dict
 def test_a_job_on_ray_records_the_same_as_in_process(ray_driver: RayCluster, tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
     records = {}
+    progress: dict[str, list[tuple[int, int, str | None]]] = {}
     for name, executor in (("local", InProcessExecutor()), ("ray", RayExecutor())):
         folder = tmp_path / name
         folder.mkdir()
         runtime = JobRuntime(store)
-        outcome = executor.run(MarkAction({"folder": str(folder), "items": 5}, runtime=runtime))
+        memory = RuntimeContext()
+        outcome = executor.run(MarkAction({"folder": str(folder), "items": 5}, runtime=FanOutRuntime(runtime, memory)))
+        progress[name] = [(entry.current, entry.total, entry.step) for entry in memory.progress]
         assert outcome.status == "success", outcome.error
         assert runtime.job_id is not None
         job = store.get(runtime.job_id)
@@ -46,6 +50,10 @@ def test_a_job_on_ray_records_the_same_as_in_process(ray_driver: RayCluster, tmp
         "first": {"loss": 0.2, "item": 5}, "second": {"loss": 0.2, "item": 5}, "third": {"loss": 0.2, "item": 5},
     }
     assert [(e.kind, e.event, e.step) for e in records["ray"][1]] == [(e.kind, e.event, e.step) for e in records["local"][1]]
+    # The driver saw the same progress reports, in the same order: overall progress only rises.
+    assert progress["ray"] == progress["local"] and len(progress["ray"]) > 10
+    overall = [current * 100 // total for current, total, step in progress["ray"] if step is None]
+    assert overall == sorted(overall) and overall[-1] == 100
     # Where each ran: the in-process job here, the Ray one in a worker process.
     assert local.executor == "in-process" and local.worker_pid is None
     assert ray_run.executor == "ray" and ray_run.worker_pid not in (None, os.getpid())
