@@ -175,3 +175,26 @@ def test_a_killed_worker_ends_the_cli_job_interrupted(ray_cluster: RayCluster, a
         _command("jobs", "show", "1"), cwd=tmp_path, env=_env(home, ray_cluster), capture_output=True, text=True, timeout=60
     )
     assert "interrupted (recorded as running; its worker was lost)" in shown.stdout
+
+
+def test_submit_queues_ray_jobs_that_run_after_it_returned(ray_cluster: RayCluster, action_file: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = _env(home, ray_cluster)
+    files = []
+    for name in ("ann", "bob"):
+        params = tmp_path / f"{name}.json"
+        params.write_text(json.dumps({"name": name, "wait": 1.0}))
+        files += ["--params", str(params)]
+    done = subprocess.run(
+        _command("submit", f"{action_file}:Greet", *files, "--json"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"job_ids": [1, 2]}
+    deadline = time.monotonic() + 120
+    while any(_job(home, job_id).status in ("pending", "running") for job_id in (1, 2)):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    jobs = [_job(home, job_id) for job_id in (1, 2)]
+    assert [(job.status, job.executor, job.summary["text"]) for job in jobs] == [
+        ("success", "ray", "hello ann"), ("success", "ray", "hello bob"),
+    ]

@@ -281,6 +281,7 @@ def run_action(
     resume: int | None = None,
     force: bool = False,
     executor: Executor | None = None,
+    adopted: int | None = None,
 ) -> RunResult:
     """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
     cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
@@ -288,8 +289,9 @@ def run_action(
     step's exception as soon as the job fails; ``on_failure`` overrides the action's failure
     policy. With ``resume`` (a job id), the run is a new attempt of that job (``force`` accepts
     a changed workflow): see :meth:`BaseAction.resume`. ``executor`` runs a new job (in this
-    process by default; a resume always runs in this process)."""
-    jobs = JobRuntime(store)
+    process by default; a resume always runs in this process). ``adopted``: the id of a job
+    created beforehand (``steprail submit``) that this process adopted and records into."""
+    jobs = JobRuntime(store, adopted=adopted)
     work_dirs = _WorkDirPerJob(jobs, home)
     console_sink = ConsoleRuntime(console, plain=plain, show_traceback=show_traceback)
     # The job's events also go to the steprail.job logger: nothing is built unless the user's

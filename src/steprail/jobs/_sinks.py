@@ -64,15 +64,19 @@ def plain_output_wanted(console: Console) -> bool:
 class JobRuntime(ActionRuntime):
     """Records a job in a :class:`JobStore`: one transaction per change.
 
-    The job is created when the action reports ``job_created``; :attr:`job_id` is its id. A
+    The job is created when the action reports ``job_created`` (or was created beforehand and
+    is passed as ``adopted``); :attr:`job_id` is its id. A
     step's own progress is written when its integer percentage changes, so a step that reports
     every item does not turn into one transaction per item.
     """
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, *, adopted: int | None = None) -> None:
         super().__init__()
         self.store = store
-        self.job_id: int | None = None
+        #: ``adopted``: a job created ``pending`` beforehand (``steprail submit``) and adopted by
+        #: this process (:meth:`JobStore.adopt_job`); the run records into it instead of a new one.
+        self.job_id: int | None = adopted
+        self._adopted = adopted is not None
         self._orders: dict[str, int] = {}
         self._current: str | None = None
         self._step_percent: dict[int, int] = {}
@@ -98,8 +102,9 @@ class JobRuntime(ActionRuntime):
         return self.job_id
 
     def job_created(self, action: str, params: Mapping[str, Any]) -> None:
-        """Create the job record (``pending``)."""
-        self.job_id = self.store.create_job(action, params)
+        """Create the job record (``pending``), unless the job was created beforehand."""
+        if not self._adopted:
+            self.job_id = self.store.create_job(action, params)
 
     def job_started(self, params: Mapping[str, Any], steps: Sequence[PlannedStep]) -> None:
         """Mark the job ``running`` and record its plan (a resumed job was marked by its claim)."""

@@ -847,6 +847,26 @@ class JobStore:
             )
             self._touch(conn, job_id, "metrics = json_set(metrics, ?, json(?))", _json_path(key), encoded)
 
+    def adopt_job(self, job_id: int, from_pid: int) -> JobRecord:
+        """Make this process the owner of job ``job_id``, created ``pending`` by process
+        ``from_pid`` on this host (``steprail submit``): its ``host`` and ``pid`` become this
+        process's, so the job reads ``interrupted`` if this process dies and ``steprail jobs
+        cancel`` signals this process. Checked and changed in one transaction: one adopter wins.
+
+        Raises:
+            JobNotFoundError: there is no such job.
+            JobStoreError: the job is not ``pending`` or not ``from_pid``'s; nothing was changed.
+        """
+        with self._transaction() as conn:
+            job = self._read_job(conn, job_id)
+            if job.recorded_status != "pending" or job.pid != from_pid or job.host != self._host:
+                raise JobStoreError(
+                    f"job {job_id} ({job.status}, process {job.pid} on {job.host}) cannot be adopted: "
+                    f"only a pending job of process {from_pid} on this host can"
+                )
+            self._touch(conn, job_id, "pid = ?, pid_started = ?", self._pid, self._pid_started)
+            return self._read_job(conn, job_id)
+
     def set_placement(self, job_id: int, executor: str, node: str, worker_pid: int) -> None:
         """Record where job ``job_id``'s action runs: the ``executor`` (``ray``), the ``node``
         and the ``worker_pid`` of the process it runs in (the job's own ``host``/``pid`` stay
