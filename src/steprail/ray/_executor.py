@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel
 
 from .._errors import RollbackEntry
 from .._runtime import RuntimeContext
@@ -189,8 +191,8 @@ class _Drive:
 
     def _payload(self, address: tuple[str, int]) -> WorkerPayload:
         action = self.action
-        raw: object = action._raw
-        params = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw)  # type: ignore[call-overload]  # raw is a Mapping or a pydantic model
+        raw: BaseModel | Mapping[str, Any] = action._raw
+        params = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw)
         client_root = work_dir = None
         client = getattr(action, "client", None)
         if client is not None or hasattr(action, "_work_dir"):
@@ -371,14 +373,16 @@ class _Drive:
             raise WorkerLostError(name, cause)
         return self._outcome(result)
 
-    def _end_here(self, status: str, error: str, exception: BaseException | None) -> ActionOutcome:
+    def _end_here(
+        self, status: Literal["failed", "cancelled"], error: str, exception: BaseException | None
+    ) -> ActionOutcome:
         duration = time.monotonic() - self.started
         if self.hooks is not None and not self.finished:
-            self.hooks.job_finished(JobOutcome(status, error, (), {}, duration))  # type: ignore[arg-type]  # status is one of the three
+            self.hooks.job_finished(JobOutcome(status, error, (), {}, duration))
             self.finished = True
         if exception is None:
             exception = JobCancelled(self.signals[0] if self.signals else signal.SIGINT) if status == "cancelled" else RuntimeError(error)
-        return ActionOutcome(self.action.action_name, status, error, exception, duration=duration)  # type: ignore[arg-type]  # as above
+        return ActionOutcome(self.action.action_name, status, error, exception, duration=duration)
 
     def _outcome(self, result: Mapping[str, Any]) -> ActionOutcome:
         import pickle
