@@ -198,3 +198,22 @@ def test_the_command_line_needs_only_the_cli_extra_for_help() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def test_executor_ray_without_the_ray_extra_is_bad_input_naming_the_extra() -> None:
+    result = run_without(
+        ("ray",),
+        """
+        from steprail.cli._errors import UsageProblem
+        from steprail.cli._runner import choose_executor
+        print(type(choose_executor("in-process", None)).__name__)
+        try:
+            choose_executor("ray", None)
+        except UsageProblem as problem:
+            print(problem)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    chosen, message = result.stdout.splitlines()
+    assert chosen == "InProcessExecutor"
+    assert message.startswith("--executor ray: steprail.ray needs the [ray] extra (missing: ray)")

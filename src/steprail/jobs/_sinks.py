@@ -368,7 +368,8 @@ class JsonLinesRuntime(ActionRuntime):
 
     Every line has ``ts`` (ISO 8601, UTC) and ``type`` (``log``, ``progress``, ``metrics``,
     ``job_created``, ``job_started``, ``step_started``, ``step_finished``, ``step_rolled_back``,
-    ``job_finished``) plus the event's fields.
+    ``job_finished``; ``job_placed`` and ``job_lost`` for a run on another executor) plus the
+    event's fields.
 
     Args:
         target: A path (opened for appending, closed at ``job_finished``) or an open text stream.
