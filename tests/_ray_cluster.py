@@ -22,6 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# Ray 2.60 turns token authentication on for a head started while ~/.ray/auth_token exists
+# (any local ray.init() writes one), and clients that do not read it then cannot connect. These
+# test clusters run on this machine only: authentication is off for the head and its clients.
+_NO_TOKEN_AUTH = {"RAY_AUTH_MODE": "disabled"}
 _ADDRESS = re.compile(r"ray start --address='([^']+)'")
 _START_TIMEOUT = 120.0
 
@@ -52,7 +56,7 @@ def start_cluster(num_cpus: int = 2) -> tuple[RayCluster, subprocess.Popen[str]]
             "--temp-dir", str(temp_dir),
         ],
         stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"},
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **_NO_TOKEN_AUTH},
     )
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
@@ -85,10 +89,7 @@ def stop_cluster(process: subprocess.Popen[str], temp_dir: Path) -> None:
 
 
 def cluster_session() -> Iterator[RayCluster]:
-    # One authentication mode for the head, this driver and every subprocess a test starts: a
-    # ~/.ray/auth_token left by some other ray.init() on the machine must not make the shared
-    # cluster refuse its own tests.
-    os.environ["RAY_AUTH_MODE"] = "disabled"
+    os.environ.update(_NO_TOKEN_AUTH)  # this process's driver and the commands it starts
     cluster, process = start_cluster()
     try:
         yield cluster

@@ -286,7 +286,7 @@ def test_help_lists_the_commands() -> None:
     # The rows of the Commands section, not the description line (which names them all as well).
     section = result.output[result.output.index("Commands:") :]
     names = [line.split()[0] for line in section.splitlines()[1:] if line.startswith("  ") and line[2] != " "]
-    assert sorted(names) == ["demo", "jobs", "plan", "run"]
+    assert sorted(names) == ["demo", "jobs", "plan", "run", "submit"]  # drive is internal: hidden
 
 
 @pytest.mark.parametrize("command", [["run"], ["plan"], ["demo"], ["jobs", "list"], ["jobs", "show"], ["jobs"], []])

@@ -98,6 +98,8 @@ def test_the_core_needs_none_of_the_extras() -> None:
         (("hypothesis",), "from steprail.testing import workflows", ["hypothesis"], "testing"),
         (("mypy",), "import steprail.mypy", ["mypy"], "mypy"),
         (("tenacity",), "from steprail import RetryPolicy; RetryPolicy(attempts=3)", ["tenacity"], "retries"),
+        (("ray",), "import steprail.ray", ["ray"], "ray"),
+        (("ray",), "from steprail.ray import RayExecutor", ["ray"], "ray"),
     ],
 )
 def test_a_missing_extra_is_named_with_all_its_missing_packages(
@@ -196,3 +198,22 @@ def test_the_command_line_needs_only_the_cli_extra_for_help() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def test_executor_ray_without_the_ray_extra_is_bad_input_naming_the_extra() -> None:
+    result = run_without(
+        ("ray",),
+        """
+        from steprail.cli._errors import UsageProblem
+        from steprail.cli._runner import choose_executor
+        print(type(choose_executor("in-process", None)).__name__)
+        try:
+            choose_executor("ray", None)
+        except UsageProblem as problem:
+            print(problem)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    chosen, message = result.stdout.splitlines()
+    assert chosen == "InProcessExecutor"
+    assert message.startswith("--executor ray: steprail.ray needs the [ray] extra (missing: ray)")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .._extras import extra_name_error, missing_packages
 from ._base import ActionOutcome, BaseAction, Workflow
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
+from ._executor import Executor, InProcessExecutor, Resources
 from ._kept import KeptWorkError
 from ._resume import WorkflowChangedError
 from ._params import InvalidParamsError
@@ -32,9 +33,12 @@ __all__ = [
     "ActionOutcome",
     "BaseAction",
     "CancellationGuard",
+    "Executor",
+    "InProcessExecutor",
     "InvalidParamsError",
     "JobCancelled",
     "KeptWorkError",
+    "Resources",
     "Workflow",
     "WorkflowChangedError",
     "can_roll_back",

@@ -33,6 +33,7 @@ from .._logging import get_logger
 from ..jobs._failure import failure_traceback
 from ..jobs._secrets import masked_params
 from ._cancel import CancellationGuard, JobCancelled, cancellation_signals
+from ._executor import Resources
 from ._params import InvalidParamsError, validate_params
 from ._plan import plan_steps
 
@@ -432,6 +433,8 @@ class BaseAction[P: BaseModel]:
         checkpoints: Save the context's fields with each completed step when the runtime keeps
             checkpoints (a :class:`~steprail.jobs.JobRuntime`): what :meth:`resume` restores.
             True by default; set it (class or constructor) to ``False`` to take none.
+        resources: What one run needs (CPUs, GPUs, memory), for executors that place the action
+            on a cluster (:class:`steprail.ray.RayExecutor`); one CPU by default.
 
     Raises:
         ValueError: ``on_failure`` is not ``'rollback'`` or ``'keep'``.
@@ -441,6 +444,7 @@ class BaseAction[P: BaseModel]:
     action_name: ClassVar[str] = "steprail.actions:BaseAction"
     on_failure: FailurePolicy = "rollback"
     checkpoints: bool = True
+    resources: ClassVar[Resources] = Resources()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -11,14 +11,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_STORE_FAILED, StoreFailedDuringJob, UsageProblem
+from ._errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_STORE_FAILED, JobInterrupted, StoreFailedDuringJob, UsageProblem
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,6 +37,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "STEPRAIL_PLAIN": "--plain",
     "STEPRAIL_JSON_LOG": "--json-log",
     "STEPRAIL_TRACEBACK": "--traceback",
+    "STEPRAIL_EXECUTOR": "--executor",
 }
 #: Not an option: a logging level (``DEBUG``, ``INFO``, ...) that shows the library's
 #: ``steprail.*`` log records on stderr.
@@ -66,7 +67,7 @@ class _Group(typer.core.TyperGroup):
 app = typer.Typer(
     name="steprail",
     cls=_Group,
-    help="Run typed step workflows as recorded jobs: run, plan, jobs, demo.",
+    help="Run typed step workflows as recorded jobs: run, submit, plan, jobs, demo.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -166,6 +167,26 @@ TracebackOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of text.")]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        metavar="in-process|ray",
+        envvar="STEPRAIL_EXECUTOR",
+        show_envvar=True,
+        help="Where the action runs: in this process, or in a Ray worker (needs the [ray] extra; see --address).",
+    ),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        envvar="RAY_ADDRESS",
+        show_envvar=True,
+        help="With --executor ray: the Ray cluster to connect to [default: a new local cluster].",
+        show_default=False,
+    ),
+]
 OnFailureOption = Annotated[
     str | None,
     typer.Option(
@@ -218,7 +239,7 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    """Run typed step workflows as recorded jobs: run, plan, jobs, demo."""
+    """Run typed step workflows as recorded jobs: run, submit, plan, jobs, demo."""
 
 
 @contextmanager
@@ -234,6 +255,9 @@ def _bad_input(*, as_json: bool = False) -> Iterator[None]:
     except StoreFailedDuringJob as failure:
         _report(str(failure), failure.job_id, EXIT_STORE_FAILED, as_json=as_json)
         raise typer.Exit(EXIT_STORE_FAILED) from None
+    except JobInterrupted as interrupted:
+        _report(str(interrupted), interrupted.job_id, EXIT_FAILED, as_json=as_json)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def error_json(error: str, job_id: int | None, exit_code: int) -> dict[str, Any]:
@@ -266,17 +290,20 @@ def run(
         ),
     ] = False,
     on_failure: OnFailureOption = None,
+    executor: ExecutorOption = "in-process",
+    address: AddressOption = None,
 ) -> None:
-    """Run an action as a recorded job. Exit code: 0 success, 1 failed, 2 bad input, 3 job store failed
-    during the job, 130 cancelled."""
+    """Run an action as a recorded job. Exit code: 0 success, 1 failed (or its Ray worker was lost),
+    2 bad input, 3 job store failed during the job, 130 cancelled."""
     from ..actions import InvalidParamsError
     from ._loading import load_action
     from ._params import collect_params
     from ._render import failure_lines, outcome_json, outcome_table, result_line
-    from ._runner import late_signals_noted, open_store, resolve_home, run_action, store_path
+    from ._runner import choose_executor, late_signals_noted, open_store, resolve_home, run_action, store_path
 
     with _bad_input(as_json=as_json):
         policy = _failure_policy(on_failure)
+        chosen = choose_executor(executor, address, quiet=as_json)
         action_class = load_action(target)
         params = collect_params(params_file, param or [], action_class.params_model)
         root = resolve_home(home)
@@ -298,6 +325,7 @@ def run(
                     late=late,
                     show_traceback=show_traceback,
                     on_failure=policy,
+                    executor=chosen,
                 )
             outcome = result.outcome
             if as_json:
@@ -319,6 +347,137 @@ def run(
             for line in failure_lines(outcome, result.job_id, traceback_shown=show_traceback):
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(result.exit_code)
+
+
+#: Where ``steprail submit`` hands each job's params to the process that drives it.
+_SUBMITTED = "submitted"
+#: How long ``steprail submit`` waits for each job's process to take the job over.
+_ADOPTION_SECONDS = 60.0
+
+
+@app.command(cls=_Command)
+def submit(
+    target: Annotated[str, typer.Argument(metavar="MODULE:ACTION", help="The action, as for run.")],
+    params_files: Annotated[
+        list[Path] | None,
+        typer.Option("--params", "-f", help="A params file per job (repeatable); the -p values apply to every job.", show_default=False),
+    ] = None,
+    param: ParamOption = None,
+    home: HomeOption = None,
+    store: StoreOption = None,
+    lock_timeout: LockTimeoutOption = 5.0,
+    executor: ExecutorOption = "in-process",
+    address: AddressOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue one job per --params file (one job without any) and print their ids at once. Every job's
+    params are validated first: one bad set queues nothing. Each job is then driven by a detached
+    steprail process (its output in <home>/submitted/job-<id>.log) that records it like run; follow
+    them with jobs list, stop one with jobs cancel. Exit code: 0 queued, 2 bad input."""
+    import subprocess
+
+    from ..actions import InvalidParamsError
+    from ..jobs._secrets import masked_params
+    from ._loading import load_action
+    from ._params import collect_params
+    from ._runner import choose_executor, open_store, resolve_home, store_path
+
+    with _bad_input(as_json=as_json):
+        choose_executor(executor, address)  # an unknown executor, or ray missing: refused now
+        action_class = load_action(target)
+        files: list[Path | None] = list(params_files) if params_files else [None]
+        sets = []
+        for number, file in enumerate(files, start=1):
+            raw = collect_params(file, param or [], action_class.params_model)
+            try:
+                action_class.validate_params(raw)
+            except InvalidParamsError as error:
+                which = f" ({file})" if file is not None else ""
+                raise UsageProblem(f"job {number} of {len(files)}{which}: {error}\nnothing was queued") from error
+            sets.append(raw)
+        root = resolve_home(home)
+        path = store_path(root, store)
+        hand_off = root / _SUBMITTED
+        hand_off.mkdir(parents=True, exist_ok=True)
+        drivers: dict[int, subprocess.Popen[bytes]] = {}
+        with open_store(path, lock_timeout) as job_store:
+            for raw in sets:
+                job_id = job_store.create_job(action_class.action_name, masked_params(action_class.params_model, raw))
+                params_path = hand_off / f"job-{job_id}.json"
+                # Raw params (secrets unmasked) for the driving process only; it deletes the file.
+                params_path.touch(mode=0o600)
+                params_path.write_text(json.dumps(raw), encoding="utf-8")
+                command = [
+                    sys.executable, "-m", "steprail.cli", "drive", str(job_id), "--from-pid", str(os.getpid()),
+                    "--home", str(root), "--store", str(path), "--executor", executor,
+                    *(["--address", address] if address else []),
+                ]  # fmt: skip
+                with (hand_off / f"job-{job_id}.log").open("wb") as log:
+                    drivers[job_id] = subprocess.Popen(
+                        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+            _wait_for_adoption(job_store, drivers, hand_off)
+        ids = list(drivers)
+        if as_json:
+            typer.echo(json.dumps({"job_ids": ids}))
+        else:
+            for job_id in ids:
+                typer.echo(str(job_id))
+    raise typer.Exit(EXIT_OK)
+
+
+def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], hand_off: Path) -> None:
+    """Return once every job's process owns its job (so it never reads as interrupted when this
+    command ends); a process that ended before is reported with its log."""
+    import time
+
+    deadline = time.monotonic() + _ADOPTION_SECONDS
+    waiting = dict(drivers)
+    while waiting:
+        for job_id, process in list(waiting.items()):
+            if job_store.get(job_id).pid == process.pid:
+                del waiting[job_id]
+            elif process.poll() is not None and job_store.get(job_id).pid != process.pid:
+                log = (hand_off / f"job-{job_id}.log").read_text(errors="replace").strip()
+                job_store.finish_job(job_id, "failed", error=f"its process could not start: {log}")
+                raise UsageProblem(f"job {job_id}: the process to drive it ended with exit code {process.returncode}:\n{log}")
+        if waiting and time.monotonic() > deadline:
+            raise UsageProblem(f"jobs {sorted(waiting)}: their processes did not start within {_ADOPTION_SECONDS:g}s")
+        time.sleep(0.05)
+
+
+@app.command("drive", cls=_Command, hidden=True)
+def drive(
+    job_id: Annotated[int, typer.Argument(metavar="ID")],
+    from_pid: Annotated[int, typer.Option("--from-pid", help="The submitting process.")],
+    home: HomeOption = None,
+    store: StoreOption = None,
+    executor: ExecutorOption = "in-process",
+    address: AddressOption = None,
+) -> None:
+    """Drive job ID that steprail submit queued (internal: submit starts it)."""
+    from ..jobs import JobStoreError
+    from ._loading import load_action
+    from ._runner import choose_executor, late_signals_noted, open_store, resolve_home, run_action, store_path
+
+    with _bad_input():
+        root = resolve_home(home)
+        params_path = root / _SUBMITTED / f"job-{job_id}.json"
+        params = json.loads(params_path.read_text(encoding="utf-8"))
+        params_path.unlink()
+        chosen = choose_executor(executor, address)
+        with late_signals_noted() as late:
+            with open_store(store_path(root, store)) as job_store:
+                action_class = load_action(job_store.get(job_id).action)  # before adopting: see submit
+                try:
+                    job_store.adopt_job(job_id, from_pid)
+                except JobStoreError as error:
+                    raise UsageProblem(str(error)) from error
+                result = run_action(
+                    action_class, params, home=root, store=job_store, console=_stdout(), plain=True,
+                    json_log=None, late=late, executor=chosen, adopted=job_id,
+                )  # fmt: skip
+    raise typer.Exit(result.exit_code)
 
 
 def _failure_policy(value: str | None) -> FailurePolicy | None:
@@ -442,6 +601,10 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         ],
         "traceback": job.traceback,
         "resumable": job.resumable,
+        "executor": job.executor,
+        "node": job.node,
+        "worker_pid": job.worker_pid,
+        "lost": job.lost,
         "attempts": [
             {
                 "number": a.number,
@@ -509,6 +672,50 @@ def jobs_show(
                     highlight=False,
                     soft_wrap=True,
                 )
+
+
+@jobs_app.command("cancel", cls=_Command)
+def jobs_cancel(
+    job_id: Annotated[int, typer.Argument(metavar="ID", help="A pending or running job.")],
+    home: HomeOption = None,
+    store: StoreOption = None,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Seconds to wait for the job to end (its rollback included).")
+    ] = 60.0,
+) -> None:
+    """Cancel a running job from another shell: SIGTERM to the process that runs it (a Ray job's
+    driver, which cancels its Ray task); the job rolls back and ends cancelled. Exit code: 0 the
+    job ended, 1 it had not ended after --wait seconds, 2 bad input."""
+    import socket
+    import time
+
+    with _bad_input():
+        job = _read_jobs(home, store, lambda s: s.get(job_id), quiet=True)
+        if job is None:
+            raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
+        if job.status not in ("pending", "running"):
+            raise UsageProblem(f"job {job_id} is {job.status}: only a pending or running job can be cancelled")
+        if job.host != socket.gethostname():
+            raise UsageProblem(
+                f"job {job_id} is driven by process {job.pid} on host {job.host!r}: run steprail jobs cancel there"
+            )
+        try:
+            os.kill(job.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            raise UsageProblem(f"job {job_id}: its process {job.pid} is gone (the job is interrupted)") from None
+        console = _stdout()
+        console.print(f"job {job_id}: SIGTERM sent to its process {job.pid}", markup=False, highlight=False)
+        deadline = time.monotonic() + wait
+        while True:
+            current = _read_jobs(home, store, lambda s: s.get(job_id), quiet=True)
+            assert current is not None  # it was read above; jobs are never deleted
+            if current.status not in ("pending", "running"):
+                console.print(f"job {job_id}: {current.status}", markup=False, highlight=False)
+                raise typer.Exit(EXIT_OK)
+            if time.monotonic() >= deadline:
+                console.print(f"job {job_id}: still {current.status} after {wait:g}s", markup=False, highlight=False)
+                raise typer.Exit(EXIT_FAILED)
+            time.sleep(0.1)
 
 
 @jobs_app.command("rollback", cls=_Command)

@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_STORE_FAILED",
+    "JobInterrupted",
     "StoreFailedDuringJob",
     "UsageProblem",
     "file_kind",
@@ -39,6 +40,15 @@ class UsageProblem(Exception):
 class StoreFailedDuringJob(Exception):
     """The job store failed after the job had started (exit code 3); the message says how the
     job ended and that its final record could not be written. ``job_id`` is the job's id."""
+
+    def __init__(self, message: str, job_id: int | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class JobInterrupted(Exception):
+    """The process running the job's action was lost (a Ray worker killed, its node gone): the
+    job was recorded ``interrupted`` (exit code 1). ``job_id`` is the job's id."""
 
     def __init__(self, message: str, job_id: int | None = None) -> None:
         super().__init__(message)

@@ -292,6 +292,7 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
     table.add_column("created")
     table.add_column("duration", justify="right")
     table.add_column("error")
+    table.add_column("ran on")
     for job in jobs:
         error = job.error.splitlines()[0] if job.error else ""
         table.add_row(
@@ -302,8 +303,14 @@ def jobs_table(jobs: Sequence[JobRecord]) -> Table:
             job.created_at.astimezone().strftime("%m-%d %H:%M:%S"),
             _seconds(job.duration),
             error[:32] + ("..." if len(error) > 32 else ""),
+            _ran_on(job),
         )
     return table
+
+
+def _ran_on(job: JobRecord) -> str:
+    """``in-process``, or ``ray 10.0.0.7:4242`` (the node and the worker's pid)."""
+    return job.executor if job.node is None else job.where
 
 
 #: The first job store schema that records tracebacks.
@@ -317,9 +324,15 @@ def job_detail(
     ``schema_version`` is the store's, to say why an older store has none)."""
     console.print(f"[bold]job {job.id}[/bold]: {job.action}", highlight=False, soft_wrap=True)
     status = _status(job.status)
-    if job.status != job.recorded_status:
+    if job.lost is not None and job.status != job.recorded_status:
+        status += f" (recorded as {job.recorded_status}; its worker was lost)"
+    elif job.status != job.recorded_status:
         status += f" (recorded as {job.recorded_status}; its process {job.pid} on {job.host} is gone)"
     console.print(f"status: {status}   progress: {job.progress}%", highlight=False, soft_wrap=True)
+    if job.node is not None:  # in-process jobs ran where they were recorded (host, pid)
+        console.print(
+            f"ran on: {job.where} (recorded by pid {job.pid} on {job.host})", markup=False, highlight=False, soft_wrap=True
+        )
     console.print(
         f"created: {_when(job.created_at)}   started: {_when(job.started_at)}   "
         f"finished: {_when(job.finished_at)}   duration: {_seconds(job.duration)}",

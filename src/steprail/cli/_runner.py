@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..actions import ActionOutcome, BaseAction, BaseTrainAction, InvalidParamsError, KeptWorkError
+from ..actions import ActionOutcome, BaseAction, BaseTrainAction, Executor, InProcessExecutor, InvalidParamsError, KeptWorkError
 from ..actions._cancel import CANCEL_SIGNALS
 from ..datasets import LocalBackend
 from ..jobs import (
@@ -44,6 +45,7 @@ from ._errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_STORE_FAILED,
+    JobInterrupted,
     StoreFailedDuringJob,
     UsageProblem,
 )
@@ -54,6 +56,7 @@ _log = get_logger("steprail.cli")
 __all__ = [
     "RunResult",
     "LateSignals",
+    "choose_executor",
     "StoreFailedDuringJob",
     "late_signals_noted",
     "open_backend",
@@ -123,6 +126,31 @@ class LateSignals(ActionRuntime):
 
     def job_finished(self, outcome: JobOutcome) -> None:
         self.job_ended = True
+
+    def job_lost(self, cause: str) -> None:
+        self.job_ended = True
+
+
+#: The executors ``--executor`` accepts.
+EXECUTORS = ("in-process", "ray")
+
+
+def choose_executor(name: str, address: str | None, *, quiet: bool = False) -> Executor:
+    """The executor ``--executor NAME`` (``$STEPRAIL_EXECUTOR``) names; ``address`` is the Ray
+    cluster's (``--address`` / ``$RAY_ADDRESS``). ``quiet`` keeps the workers' output off stdout.
+
+    Raises:
+        UsageProblem: an unknown name, ``--address`` without Ray, or Ray not installed.
+    """
+    if name not in EXECUTORS:
+        raise UsageProblem(f"--executor: {name!r} is not an executor; use one of: {', '.join(EXECUTORS)}")
+    if name == "in-process":
+        return InProcessExecutor()
+    try:
+        from ..ray import RayExecutor
+    except ModuleNotFoundError as error:
+        raise UsageProblem(f"--executor ray: {error}") from error
+    return RayExecutor(address, log_to_driver=not quiet)
 
 
 @contextmanager
@@ -252,14 +280,18 @@ def run_action(
     on_failure: FailurePolicy | None = None,
     resume: int | None = None,
     force: bool = False,
+    executor: Executor | None = None,
+    adopted: int | None = None,
 ) -> RunResult:
     """Run ``action_class`` with ``params``: recorded in ``store``, shown on ``console``,
     cancellable with SIGTERM / Ctrl-C. A training action gets the local backend under ``home``
     and a work folder ``<home>/work/job-<id>``. ``show_traceback`` prints the traceback of a
     step's exception as soon as the job fails; ``on_failure`` overrides the action's failure
     policy. With ``resume`` (a job id), the run is a new attempt of that job (``force`` accepts
-    a changed workflow): see :meth:`BaseAction.resume`."""
-    jobs = JobRuntime(store)
+    a changed workflow): see :meth:`BaseAction.resume`. ``executor`` runs a new job (in this
+    process by default; a resume always runs in this process). ``adopted``: the id of a job
+    created beforehand (``steprail submit``) that this process adopted and records into."""
+    jobs = JobRuntime(store, adopted=adopted)
     work_dirs = _WorkDirPerJob(jobs, home)
     console_sink = ConsoleRuntime(console, plain=plain, show_traceback=show_traceback)
     # The job's events also go to the steprail.job logger: nothing is built unless the user's
@@ -287,7 +319,10 @@ def run_action(
     else:
         action = action_class(params, runtime=runtime, handle_signals=True, on_failure=on_failure)
     try:
-        outcome = action.run() if resume is None else action.resume(resume, force=force)
+        if resume is None:
+            outcome = (executor or InProcessExecutor()).run(action)
+        else:
+            outcome = action.resume(resume, force=force)
     except KeptWorkError as error:  # a changed workflow, another action: nothing was done
         raise UsageProblem(str(error)) from error
     except JobStoreError as error:
@@ -301,6 +336,11 @@ def run_action(
             "; until a final record is written it reads as interrupted",
             jobs.job_id,
         ) from error
+    except Exception as error:
+        ray_package = sys.modules.get("steprail.ray")  # WorkerLostError exists only with ray
+        if ray_package is None or not isinstance(error, ray_package.WorkerLostError):
+            raise
+        raise JobInterrupted(f"job {jobs.job_id} interrupted: {getattr(error, 'cause', error)}", jobs.job_id) from error
     finally:
         console_sink.close()
         if backend is not None:

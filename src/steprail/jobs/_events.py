@@ -34,7 +34,7 @@ type JobStatus = Literal["pending", "running", "success", "failed", "cancelled"]
 
 type JobState = Literal["pending", "running", "success", "failed", "cancelled", "interrupted"]
 """A job's status as read back: ``interrupted`` is a ``running`` or ``pending`` job whose process
-is gone (it is derived on read, never written)."""
+is gone, or whose Ray worker was recorded lost (it is derived on read, never written)."""
 
 #: Every transition a job's record may make, defined once: a job is created ``pending``; it
 #: starts ``running`` once its params are valid; it ends ``success``, ``failed`` or ``cancelled``
@@ -165,6 +165,15 @@ class ActionRuntime(RuntimeContext):
         """A step's rollback ended: its ``rollback`` and its undo actions ran. ``entry.error`` is
         ``None`` when all worked, else what failed; it starts with ``stopped: `` when a second
         signal cut the rollback short (the step's work may still be in place)."""
+
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """The job's action started running elsewhere: with ``executor`` (``ray``) on ``node``,
+        in process ``pid``. Only executors other than the in-process one call it, between
+        :meth:`job_created` and :meth:`job_started`."""
+
+    def job_lost(self, cause: str) -> None:
+        """The process running the job's action was lost (it died, or its node did) before the
+        job ended: ``cause`` says how. Nothing is reported after this (no :meth:`job_finished`)."""
 
     def job_finished(self, outcome: JobOutcome) -> None:
         """The job ended; nothing is reported after this."""

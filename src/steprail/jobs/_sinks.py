@@ -64,15 +64,19 @@ def plain_output_wanted(console: Console) -> bool:
 class JobRuntime(ActionRuntime):
     """Records a job in a :class:`JobStore`: one transaction per change.
 
-    The job is created when the action reports ``job_created``; :attr:`job_id` is its id. A
+    The job is created when the action reports ``job_created`` (or was created beforehand and
+    is passed as ``adopted``); :attr:`job_id` is its id. A
     step's own progress is written when its integer percentage changes, so a step that reports
     every item does not turn into one transaction per item.
     """
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, *, adopted: int | None = None) -> None:
         super().__init__()
         self.store = store
-        self.job_id: int | None = None
+        #: ``adopted``: a job created ``pending`` beforehand (``steprail submit``) and adopted by
+        #: this process (:meth:`JobStore.adopt_job`); the run records into it instead of a new one.
+        self.job_id: int | None = adopted
+        self._adopted = adopted is not None
         self._orders: dict[str, int] = {}
         self._current: str | None = None
         self._step_percent: dict[int, int] = {}
@@ -98,8 +102,9 @@ class JobRuntime(ActionRuntime):
         return self.job_id
 
     def job_created(self, action: str, params: Mapping[str, Any]) -> None:
-        """Create the job record (``pending``)."""
-        self.job_id = self.store.create_job(action, params)
+        """Create the job record (``pending``), unless the job was created beforehand."""
+        if not self._adopted:
+            self.job_id = self.store.create_job(action, params)
 
     def job_started(self, params: Mapping[str, Any], steps: Sequence[PlannedStep]) -> None:
         """Mark the job ``running`` and record its plan (a resumed job was marked by its claim)."""
@@ -138,6 +143,14 @@ class JobRuntime(ActionRuntime):
         if order is not None:
             finished = entry.error is None or not entry.error.startswith(STOPPED)
             self.store.step_rolled_back(self._job(), order, entry.error, finished=finished)
+
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Record where the action runs."""
+        self.store.set_placement(self._job(), executor, node, pid)
+
+    def job_lost(self, cause: str) -> None:
+        """Record the job as lost: it reads ``interrupted``, with ``cause`` as its error."""
+        self.store.mark_lost(self._job(), cause)
 
     def job_finished(self, outcome: JobOutcome) -> None:
         """Record the final status, error, rollback report, summary and traceback."""
@@ -288,6 +301,15 @@ class ConsoleRuntime(ActionRuntime):
         result = "ok" if entry.error is None else f"FAILED: {entry.error}"
         self._line(f"rolled back {entry.step}: {result}")
 
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Print where the action runs."""
+        self._line(f"running on {executor}: node {node}, pid {pid}")
+
+    def job_lost(self, cause: str) -> None:
+        """Stop the bars and print why the job was interrupted."""
+        self.close()
+        self._line(f"job interrupted: {cause}")
+
     def job_finished(self, outcome: JobOutcome) -> None:
         """Stop the bars and print the outcome."""
         if self._progress is not None:
@@ -346,7 +368,8 @@ class JsonLinesRuntime(ActionRuntime):
 
     Every line has ``ts`` (ISO 8601, UTC) and ``type`` (``log``, ``progress``, ``metrics``,
     ``job_created``, ``job_started``, ``step_started``, ``step_finished``, ``step_rolled_back``,
-    ``job_finished``) plus the event's fields.
+    ``job_finished``; ``job_placed`` and ``job_lost`` for a run on another executor) plus the
+    event's fields.
 
     Args:
         target: A path (opened for appending, closed at ``job_finished``) or an open text stream.
@@ -404,6 +427,16 @@ class JsonLinesRuntime(ActionRuntime):
     def step_rolled_back(self, entry: RollbackEntry) -> None:
         """Write ``step_rolled_back``."""
         self._write("step_rolled_back", step=entry.step, error=entry.error)
+
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Write ``job_placed``."""
+        self._write("job_placed", executor=executor, node=node, pid=pid)
+
+    def job_lost(self, cause: str) -> None:
+        """Write ``job_lost`` and close a file this sink opened."""
+        self._write("job_lost", cause=cause)
+        if self._owned:
+            self._stream.close()
 
     def job_finished(self, outcome: JobOutcome) -> None:
         """Write ``job_finished`` and close a file this sink opened."""
@@ -493,6 +526,16 @@ class FanOutRuntime(ActionRuntime):
         """Forward."""
         for sink in self._listeners:
             sink.step_rolled_back(entry)
+
+    def job_placed(self, executor: str, node: str, pid: int) -> None:
+        """Forward."""
+        for sink in self._listeners:
+            sink.job_placed(executor, node, pid)
+
+    def job_lost(self, cause: str) -> None:
+        """Forward."""
+        for sink in self._listeners:
+            sink.job_lost(cause)
 
     def job_finished(self, outcome: JobOutcome) -> None:
         """Forward."""

@@ -46,8 +46,9 @@ __all__ = [
 #: knows is migrated in place when opened for writing (and read as it is when opened read-only);
 #: any other version is refused. Version 2 added ``jobs.traceback``; version 3 added what keeping
 #: and resuming work needs: ``jobs.resumable``, ``jobs.attempts`` and
-#: ``steps.rollback_data``, ``steps.checkpoint``.
-SCHEMA_VERSION: Final = 3
+#: ``steps.rollback_data``, ``steps.checkpoint``; version 4 added where a job ran and whether its
+#: worker was lost: ``jobs.executor``, ``jobs.node``, ``jobs.worker_pid``, ``jobs.lost``.
+SCHEMA_VERSION: Final = 4
 # Each migration takes a store from the version before it to the key's version, in one
 # transaction. Only columns are ever added, so code of the older version can still read it.
 _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
@@ -57,6 +58,12 @@ _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
         "ALTER TABLE jobs ADD COLUMN attempts TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE steps ADD COLUMN rollback_data TEXT",
         "ALTER TABLE steps ADD COLUMN checkpoint TEXT",
+    ),
+    4: (
+        "ALTER TABLE jobs ADD COLUMN executor TEXT NOT NULL DEFAULT 'in-process'",
+        "ALTER TABLE jobs ADD COLUMN node TEXT",
+        "ALTER TABLE jobs ADD COLUMN worker_pid INTEGER",
+        "ALTER TABLE jobs ADD COLUMN lost TEXT",
     ),
 }
 #: A job on another host is presumed dead when it has not written anything for this long.
@@ -91,7 +98,11 @@ CREATE TABLE jobs (
     pid_started TEXT,
     traceback TEXT,
     resumable INTEGER NOT NULL DEFAULT 0,
-    attempts TEXT NOT NULL DEFAULT '[]'
+    attempts TEXT NOT NULL DEFAULT '[]',
+    executor TEXT NOT NULL DEFAULT 'in-process',
+    node TEXT,
+    worker_pid INTEGER,
+    lost TEXT
 );
 CREATE TABLE steps (
     job_id INTEGER NOT NULL REFERENCES jobs (id),
@@ -282,6 +293,14 @@ class JobRecord:
             before the store kept tracebacks).
         resumable: The job ended ``failed`` or ``cancelled`` under the ``keep`` failure policy
             and its completed steps' work was neither rolled back nor resumed since.
+        executor: Where the action ran: ``in-process`` (in the process that recorded the job,
+            :attr:`host` / :attr:`pid`) or ``ray`` (a Ray worker, see :attr:`node` and
+            :attr:`worker_pid`).
+        node: The node the action ran on (a Ray node's address), ``None`` for in-process.
+        worker_pid: The pid of the process the action ran in, ``None`` for in-process (it is
+            :attr:`pid`).
+        lost: Why the job's worker was lost (it died, or its node did), as recorded by the
+            process that drove it; such a job reads ``interrupted``. ``None`` otherwise.
     """
 
     id: int
@@ -304,6 +323,17 @@ class JobRecord:
     traceback: str | None = None
     resumable: bool = False
     attempts: list[JobAttempt] = field(default_factory=list)
+    executor: str = "in-process"
+    node: str | None = None
+    worker_pid: int | None = None
+    lost: str | None = None
+
+    @property
+    def where(self) -> str:
+        """Where the action ran, for people: ``in-process host:pid`` or ``ray node:pid``."""
+        if self.executor == "in-process" or self.node is None:
+            return f"{self.executor} {self.host}:{self.pid}"
+        return f"{self.executor} {self.node}:{self.worker_pid}"
 
     @property
     def attempt(self) -> int:
@@ -817,6 +847,49 @@ class JobStore:
             )
             self._touch(conn, job_id, "metrics = json_set(metrics, ?, json(?))", _json_path(key), encoded)
 
+    def adopt_job(self, job_id: int, from_pid: int) -> JobRecord:
+        """Make this process the owner of job ``job_id``, created ``pending`` by process
+        ``from_pid`` on this host (``steprail submit``): its ``host`` and ``pid`` become this
+        process's, so the job reads ``interrupted`` if this process dies and ``steprail jobs
+        cancel`` signals this process. Checked and changed in one transaction: one adopter wins.
+
+        Raises:
+            JobNotFoundError: there is no such job.
+            JobStoreError: the job is not ``pending`` or not ``from_pid``'s; nothing was changed.
+        """
+        with self._transaction() as conn:
+            job = self._read_job(conn, job_id)
+            if job.recorded_status != "pending" or job.pid != from_pid or job.host != self._host:
+                raise JobStoreError(
+                    f"job {job_id} ({job.status}, process {job.pid} on {job.host}) cannot be adopted: "
+                    f"only a pending job of process {from_pid} on this host can"
+                )
+            self._touch(conn, job_id, "pid = ?, pid_started = ?", self._pid, self._pid_started)
+            return self._read_job(conn, job_id)
+
+    def set_placement(self, job_id: int, executor: str, node: str, worker_pid: int) -> None:
+        """Record where job ``job_id``'s action runs: the ``executor`` (``ray``), the ``node``
+        and the ``worker_pid`` of the process it runs in (the job's own ``host``/``pid`` stay
+        those of the process that records it)."""
+        with self._transaction() as conn:
+            self._touch(conn, job_id, "executor = ?, node = ?, worker_pid = ?", executor, node, worker_pid)
+
+    def mark_lost(self, job_id: int, cause: str) -> None:
+        """Record that job ``job_id``'s worker was lost (it died, or its node did) before the
+        job ended: the job reads ``interrupted`` from now on, with ``cause`` as its error. It
+        can be resumed like any interrupted job. A job that already ended is left as it is.
+
+        Raises:
+            JobNotFoundError: there is no such job.
+        """
+        with self._transaction() as conn:
+            row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
+            if row[0] not in ("pending", "running"):
+                return
+            self._touch(conn, job_id, "lost = ?, error = ?, finished_at = ?", capped_text(cause), capped_text(cause), _now())
+
     def finish_job(
         self,
         job_id: int,
@@ -921,7 +994,8 @@ class JobStore:
                 conn,
                 job_id,
                 "status = 'running', resumable = 0, error = NULL, traceback = NULL, finished_at = NULL,"
-                " params = ?, attempts = ?, host = ?, pid = ?, pid_started = ?",
+                " params = ?, attempts = ?, host = ?, pid = ?, pid_started = ?,"
+                " executor = 'in-process', node = NULL, worker_pid = NULL, lost = NULL",
                 _checked_params(to_json(dict(params))),
                 to_json([*attempts, attempt]),
                 self._host,
@@ -1030,6 +1104,7 @@ class JobStore:
             _JOB_COLUMNS
             + (", traceback" if self._version >= 2 else ", NULL")
             + (", resumable, attempts" if self._version >= 3 else ", 0, '[]'")
+            + (", executor, node, worker_pid, lost" if self._version >= 4 else ", 'in-process', NULL, NULL, NULL")
         )
 
     def _step_columns(self, checkpoints: bool = False) -> str:
@@ -1041,10 +1116,13 @@ class JobStore:
         (
             job_id, action, params, status, progress, error, rollback, summary, metrics,
             created, started, finished, updated, host, pid, pid_started, traceback, resumable, attempts,
+            executor, node, worker_pid, lost,
         ) = row  # fmt: skip
         updated_at = datetime.fromisoformat(updated)
         state: JobState = status
-        if status in ("pending", "running") and not process_alive(host, pid, pid_started, updated_at):
+        if status in ("pending", "running") and (
+            lost is not None or not process_alive(host, pid, pid_started, updated_at)
+        ):
             state = "interrupted"
         return JobRecord(
             id=job_id,
@@ -1067,6 +1145,10 @@ class JobStore:
             traceback=traceback,
             resumable=bool(resumable),
             attempts=[_attempt(entry) for entry in json.loads(attempts)],
+            executor=executor,
+            node=node,
+            worker_pid=worker_pid,
+            lost=lost,
         )
 
     @staticmethod

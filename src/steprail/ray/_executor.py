@@ -1,0 +1,431 @@
+"""The driver's side of a Ray run: submit the action, replay what the worker reports, end the job.
+
+See docs/ray.md for what runs where. In short: the driver validates the params and creates the
+job (its process is the job's ``host``/``pid``), submits one Ray task with the action's declared
+resources and no retries, listens on a socket for the task's events and replays each into the
+action's runtime (the job store, the console, ...) before answering it, and turns the task's end
+(a result, a cancellation, a dead worker) into the job's final record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel
+
+from .._errors import RollbackEntry
+from .._runtime import RuntimeContext
+from ..actions import ActionOutcome, BaseAction, InvalidParamsError, JobCancelled
+from ..actions._cancel import CANCEL_SIGNALS
+from ..jobs import ActionRuntime, JobOutcome, JobStoreError, PlannedStep, StepOutcome
+from ._channel import Channel, ChannelClosed
+from ._worker import WorkerPayload, node_address, run_on_worker
+
+__all__ = ["RayExecutor", "WorkerLostError"]
+
+#: How often the driver looks at signals and at the task while it waits for an event (seconds).
+_POLL_SECONDS: Final = 0.2
+#: How long the driver waits for the worker's last events once Ray says the task has ended.
+_DRAIN_SECONDS: Final = 5.0
+
+
+class WorkerLostError(RuntimeError):
+    """The worker running the action died (killed, out of memory, its node lost) before the job
+    ended. The job was recorded ``interrupted`` with :attr:`cause`; it can be resumed."""
+
+    def __init__(self, action: str, cause: str) -> None:
+        super().__init__(f"{action}: the job is interrupted: {cause}")
+        self.action = action
+        self.cause = cause
+
+
+class RayExecutor:
+    """Runs an action in a Ray worker; the job is recorded by this process (the driver) alone.
+
+    Args:
+        address: The cluster to connect to when this process is not connected yet: ``None``
+            uses ``$RAY_ADDRESS`` or starts a local cluster (``ray.init()``); ``"auto"`` finds a
+            running local one.
+        runtime_env: Ray's runtime environment for the task (``working_dir``, ``py_modules``,
+            ``pip``, ``env_vars``, ...): how the action's code reaches the workers. An action
+            loaded from a file (``path/to/file.py:MyAction``) ships the file's folder as the
+            ``working_dir`` unless one is given that holds the file.
+        log_to_driver: Show what the workers print on this process's output (Ray's prefix
+            included); passed to ``ray.init`` when this executor connects.
+
+    The action's :attr:`~steprail.actions.BaseAction.resources` are asked of Ray; the task is
+    never retried (an action is not idempotent).
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        runtime_env: Mapping[str, Any] | None = None,
+        log_to_driver: bool = True,
+    ) -> None:
+        self.address = address
+        self.runtime_env: dict[str, Any] = dict(runtime_env or {})
+        self.log_to_driver = log_to_driver
+
+    def run(self, action: BaseAction[Any]) -> ActionOutcome:
+        """Run ``action`` on the cluster and return how it ended, as :meth:`BaseAction.run` does.
+
+        Invalid params are refused here, before anything is submitted: the job is recorded
+        ``failed`` exactly as in-process. The returned outcome has no ``context`` (the workflow's
+        context stayed on the worker).
+
+        Raises:
+            WorkerLostError: the worker died before the job ended (recorded ``interrupted``).
+            steprail.jobs.JobStoreError: this process could not record the job.
+            ValueError: ``action`` was prepared for a resume (resumes run in-process).
+        """
+        if action._resuming is not None:
+            raise ValueError("RayExecutor runs new jobs only; resume a job in-process (steprail jobs resume)")
+        try:
+            action.validate_params(action._raw)
+        except InvalidParamsError:
+            return action.run()  # fails at validation, in this process: nothing is submitted
+        import ray
+
+        ref, env = _action_ref(type(action), self.runtime_env)
+        task_env: dict[str, Any] | None = None
+        if not ray.is_initialized():
+            # Ray uploads local folders (working_dir, py_modules) only for a whole driver: the
+            # runtime env is given when this process connects.
+            ray.init(address=self.address, log_to_driver=self.log_to_driver, runtime_env=env or None)
+        elif _local_paths(env):
+            raise ValueError(
+                "this process is already connected to Ray, and Ray ships local code (working_dir, "
+                f"py_modules: {_local_paths(env)}) only when a driver connects: pass that runtime_env to "
+                "ray.init() yourself, or let RayExecutor connect (do not call ray.init first)"
+            )
+        else:
+            task_env = env or None
+        resources = action.resources
+        remote = ray.remote(run_on_worker).options(
+            num_cpus=resources.cpus,
+            num_gpus=resources.gpus,
+            memory=resources.memory,
+            max_retries=0,
+            retry_exceptions=False,
+            runtime_env=task_env,
+            name=f"steprail {action.action_name}",
+        )
+        return _Drive(action, lambda payload: remote.remote(dataclasses.replace(payload, action_ref=ref))).run()
+
+
+def _local_paths(env: Mapping[str, Any]) -> list[str]:
+    """The local folders and files ``env`` ships (``working_dir``, ``py_modules``), not URIs."""
+    found: list[Any] = []
+    if env.get("working_dir") is not None:
+        found.append(env["working_dir"])
+    found.extend(env.get("py_modules") or ())
+    return [str(item) for item in found if isinstance(item, str | os.PathLike) and "://" not in str(item)]
+
+
+def _action_ref(action_class: type[BaseAction[Any]], runtime_env: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """How the worker finds the action, and the runtime env that gets it there.
+
+    An action loaded from a file (its name is ``path/file.py:Class``) is loaded from the file in
+    the working dir: the file's folder, unless ``runtime_env`` has a ``working_dir`` holding it.
+    Any other action is imported by module name (installed on the workers, or shipped with
+    ``py_modules`` / ``working_dir``).
+    """
+    env = dict(runtime_env)
+    module_part, _, attribute = action_class.action_name.rpartition(":")
+    if not module_part.endswith(".py"):
+        return f"{action_class.__module__}:{action_class.__qualname__}", env
+    source = Path(module_part).absolute()
+    working_dir = env.get("working_dir")
+    if isinstance(working_dir, str | os.PathLike) and "://" not in str(working_dir):
+        folder = Path(working_dir).absolute()
+        if source.is_relative_to(folder):
+            return f"{source.relative_to(folder)}:{attribute}", env
+        raise ValueError(
+            f"runtime_env working_dir {str(folder)!r} does not hold the action's file {str(source)!r}; "
+            "give a working_dir that holds it, or none (its folder is shipped)"
+        )
+    env["working_dir"] = str(source.parent)
+    return f"{source.name}:{attribute}", env
+
+
+class _Drive:
+    """One run: the job's events in, the job's records out."""
+
+    def __init__(self, action: BaseAction[Any], submit: Callable[[WorkerPayload], Any]) -> None:
+        self.action = action
+        self.submit = submit
+        self.runtime: RuntimeContext = action.runtime
+        self.hooks = action.runtime if isinstance(action.runtime, ActionRuntime) else None
+        self.signals: list[int] = []
+        self.finished = False
+        self.placed = False
+        self.started = time.monotonic()
+
+    def run(self) -> ActionOutcome:
+        host = node_address()
+        with socket.create_server((host, 0)) as server:
+            server.settimeout(_POLL_SECONDS)
+            if self.hooks is not None:
+                self.hooks.job_created(self.action.action_name, self.action._raw_params())
+            payload = self._payload(server.getsockname()[:2])
+            with self._signals_noted():
+                ref = self.submit(payload)
+                channel = self._pump(server, ref, payload.token)
+            if channel is not None:
+                channel.close()
+        return self._ending(ref)
+
+    def _payload(self, address: tuple[str, int]) -> WorkerPayload:
+        action = self.action
+        raw: BaseModel | Mapping[str, Any] = action._raw
+        params = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw)
+        client_root = work_dir = None
+        client = getattr(action, "client", None)
+        if client is not None or hasattr(action, "_work_dir"):
+            root = getattr(client, "root", None)
+            if client is not None and root is None:
+                raise ValueError(
+                    f"RayExecutor runs a training action with a LocalBackend client only (its root must be "
+                    f"shared with the workers), not {type(client).__name__}"
+                )
+            client_root = None if root is None else str(root)
+            work_dir = str(getattr(action, "work_dir")) if hasattr(action, "work_dir") else None
+        return WorkerPayload(
+            action_ref=action.action_name,
+            params=params,
+            on_failure=action.on_failure,
+            checkpoints=action.checkpoints,
+            records_checkpoints=self.hooks is not None and self.hooks.records_checkpoints,
+            client_root=client_root,
+            work_dir=work_dir,
+            driver=(address[0], int(address[1])),
+            token=secrets.token_hex(16),
+        )
+
+    @contextmanager
+    def _signals_noted(self) -> Iterator[None]:
+        """While the task runs: a SIGINT/SIGTERM/SIGHUP/SIGQUIT is noted, and the loop cancels
+        the task (the first signal: the worker rolls back; a later one: the worker is killed)."""
+        if not self.action.handle_signals or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def note(signum: int, frame: FrameType | None) -> None:
+            self.signals.append(signum)
+
+        previous = {number: signal.getsignal(number) for number in CANCEL_SIGNALS}
+        for number in CANCEL_SIGNALS:
+            signal.signal(number, note)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _cancel_if_asked(self, ref: Any, sent: int) -> int:
+        import ray
+
+        if len(self.signals) > sent:
+            # The first cancel raises KeyboardInterrupt... as SIGINT in the task: the action's
+            # own handler turns it into JobCancelled and rolls back. A second one kills it.
+            ray.cancel(ref, force=sent > 0)
+        return len(self.signals)
+
+    def _pump(self, server: socket.socket, ref: Any, token: str) -> Channel | None:
+        import ray
+
+        sent = 0
+        channel: Channel | None = None
+        inbox: queue.Queue[dict[str, Any] | ChannelClosed] = queue.Queue()
+        ended_at: float | None = None
+        while True:
+            sent = self._cancel_if_asked(ref, sent)
+            if channel is None:
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    if ray.wait([ref], timeout=0)[0]:
+                        return None  # the task ended before it connected
+                    continue
+                conn.settimeout(None)
+                candidate = Channel(conn)
+                try:
+                    hello = candidate.receive()
+                except (ChannelClosed, ValueError):
+                    candidate.close()
+                    continue
+                if hello.get("token") != token:
+                    candidate.close()  # not this job's worker
+                    continue
+                channel = candidate
+                threading.Thread(target=_read_all, args=(channel, inbox), daemon=True).start()
+                continue
+            try:
+                message = inbox.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if ended_at is None and ray.wait([ref], timeout=0)[0]:
+                    ended_at = time.monotonic()
+                if ended_at is not None and time.monotonic() - ended_at > _DRAIN_SECONDS:
+                    return channel  # the task ended and its connection never closed (node lost)
+                continue
+            if isinstance(message, ChannelClosed):
+                return channel
+            answer = self._replay(message, sent > 0)
+            try:
+                channel.send(answer)
+            except ChannelClosed:
+                return channel
+
+    def _replay(self, message: Mapping[str, Any], cancel_sent: bool) -> dict[str, Any]:
+        hook = str(message.get("hook"))
+        args: list[Any] = list(message.get("args", []))
+        try:
+            self._dispatch(hook, args, cancel_sent)
+        except Exception as error:
+            return {"ok": False, "kind": type(error).__name__, "error": str(error)}
+        return {"ok": True}
+
+    def _dispatch(self, hook: str, args: list[Any], cancel_sent: bool) -> None:
+        hooks = self.hooks
+        if hook == "log":
+            self.runtime.log(args[0], args[1], args[2])
+        elif hook == "set_progress":
+            self.runtime.set_progress(args[0], args[1], args[2])
+        elif hook == "set_metrics":
+            self.runtime.set_metrics(args[0], args[1])
+        elif hooks is None:
+            return
+        elif hook == "job_placed":
+            self.placed = True
+            hooks.job_placed(str(args[0]), str(args[1]), int(args[2]))
+        elif hook == "job_started":
+            hooks.job_started(args[0], [PlannedStep(**step) for step in args[1]])
+        elif hook == "step_started":
+            hooks.step_started(PlannedStep(**args[0]))
+        elif hook == "step_finished":
+            hooks.step_finished(StepOutcome(**args[0]))
+        elif hook == "step_retrying":
+            hooks.step_retrying(PlannedStep(**args[0]), int(args[1]), str(args[2]), float(args[3]))
+        elif hook == "step_rolled_back":
+            hooks.step_rolled_back(RollbackEntry(**args[0]))
+        elif hook == "job_finished":
+            fields = dict(args[0])
+            fields["rollback"] = tuple(RollbackEntry(**entry) for entry in fields["rollback"])
+            if cancel_sent and fields["status"] == "cancelled":
+                fields["error"] = self._cancel_text(fields["error"])
+            hooks.job_finished(JobOutcome(**fields))
+            self.finished = True
+        else:
+            raise ValueError(f"unknown event {hook!r} from the worker")
+
+    def _cancel_text(self, error: str | None) -> str:
+        asked = signal.Signals(self.signals[0]).name if self.signals else "a cancel"
+        return f"{error} (ray.cancel after {asked} on the driver)"
+
+    def _ending(self, ref: Any) -> ActionOutcome:
+        """The job's end from the task's: its outcome, or a record written here for a task that
+        ended without recording one (cancelled in the queue, failed to load, worker lost)."""
+        import ray
+        from ray.exceptions import RayTaskError, TaskCancelledError
+
+        name = self.action.action_name
+        try:
+            result: dict[str, Any] = ray.get(ref)
+        except TaskCancelledError:
+            return self._end_here("cancelled", self._cancel_text("cancelled before it started on a worker"), None)
+        except RayTaskError as error:
+            cause = error.cause
+            if isinstance(cause, JobStoreError):
+                raise cause from error  # the run could not record its end (notes say how it ended)
+            if self.finished:
+                raise
+            if isinstance(cause, KeyboardInterrupt | TaskCancelledError):  # cut before the action ran
+                return self._end_here("cancelled", self._cancel_text("cancelled before the action ran"), None)
+            text = f"the Ray task failed: {type(cause).__name__}: {cause}"
+            return self._end_here("failed", text, cause if isinstance(cause, Exception) else None)
+        except ray.exceptions.RayError as error:
+            if self.finished:
+                raise
+            cause = f"the Ray worker running the job was lost: {type(error).__name__}: {_first_line(error)}"
+            if self.hooks is not None:
+                self.hooks.job_lost(cause)
+            raise WorkerLostError(name, cause) from error
+        if not result.get("loaded", True):
+            return self._end_here("failed", str(result["error"]), None)
+        if not self.finished:
+            cause = "the Ray task ended without recording the job's end"
+            if self.hooks is not None:
+                self.hooks.job_lost(cause)
+            raise WorkerLostError(name, cause)
+        return self._outcome(result)
+
+    def _end_here(
+        self, status: Literal["failed", "cancelled"], error: str, exception: BaseException | None
+    ) -> ActionOutcome:
+        duration = time.monotonic() - self.started
+        if self.hooks is not None and not self.finished:
+            self.hooks.job_finished(JobOutcome(status, error, (), {}, duration))
+            self.finished = True
+        if exception is None:
+            exception = JobCancelled(self.signals[0] if self.signals else signal.SIGINT) if status == "cancelled" else RuntimeError(error)
+        return ActionOutcome(self.action.action_name, status, error, exception, duration=duration)
+
+    def _outcome(self, result: Mapping[str, Any]) -> ActionOutcome:
+        import pickle
+
+        status = result["status"]
+        exception: BaseException | None = None
+        if status == "cancelled":
+            exception = JobCancelled(self.signals[0] if self.signals else signal.SIGINT)
+        elif result["exception"] is not None:
+            try:
+                exception = pickle.loads(result["exception"])
+            except Exception:
+                exception = None
+        if exception is None and result["exception_text"] is not None:
+            exception = RuntimeError(result["exception_text"])
+        error = result["error"]
+        return ActionOutcome(
+            action=self.action.action_name,
+            status=status,
+            error=self._cancel_text(error) if status == "cancelled" and self.signals else error,
+            exception=exception,
+            plan=[PlannedStep(**step) for step in result["plan"]],
+            steps=[StepOutcome(**step) for step in result["steps"]],
+            rollback=[RollbackEntry(**entry) for entry in result["rollback"]],
+            summary=dict(result["summary"]),
+            duration=float(result["duration"]),
+            resumable=bool(result["resumable"]),
+        )
+
+
+def _read_all(channel: Channel, inbox: queue.Queue[dict[str, Any] | ChannelClosed]) -> None:
+    """The reader thread: every message into ``inbox``, then the reason it stopped."""
+    while True:
+        try:
+            inbox.put(channel.receive())
+        except ChannelClosed as closed:
+            inbox.put(closed)
+            return
+        except ValueError as error:  # not JSON: the connection is not usable any more
+            inbox.put(ChannelClosed(f"the worker sent something that is not a message ({error})"))
+            return
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
