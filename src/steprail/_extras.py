@@ -35,6 +35,7 @@ EXTRAS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "testing": (("hypothesis", "hypothesis"),),
     "mypy": (("mypy", "mypy"),),
     "retries": (("tenacity", "tenacity"),),
+    "ray": (("ray", "ray"),),
 }
 
 
