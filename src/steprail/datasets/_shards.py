@@ -409,10 +409,7 @@ class _Merge:
                     raise ShardFailedError(f"{spec.describe()}: its file ends early")
                 # Skipped items were merged too (their audit records were replayed).
                 self._progress.add(shard_range.stop - shard_range.start - merged)
-        unlisted = audit.reasons[AuditReason.UNLISTED_IMAGE.value]
         audit_unlisted_originals(layout, split, matched, audit)
-        unlisted = audit.reasons[AuditReason.UNLISTED_IMAGE.value] - unlisted
-        _refuse_several_images(layout, split, matched + unlisted)
 
     def yolo(self, class_ids: Mapping[str, int], pose: DMv2Keypoints | None) -> Callable[
         [DMv2Layout, AuditLog, Mapping[str, int], DMv2Keypoints | None],
@@ -472,31 +469,31 @@ def _load(handle: IO[bytes]) -> Iterator[_Event]:
 _IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
 
 
-def _refuse_several_images(layout: DMv2Layout, split: str | None, accounted: int) -> None:
+def _refuse_several_images(layout: DMv2Layout, split: str | None) -> None:
     # An item whose stem has several images (a.jpg and a.png) gets the one with the extension of
     # the item read before it, where it has it: a shard starts without that, so it could pick
-    # the other one. Every image is either some item's or unlisted; more images than that
-    # means such an item exists: refused rather than risk output that differs.
-    originals, _, safe = split_folders(layout, split)
+    # the other one. Refused rather than risk output that differs (one listing of the folder).
+    originals, json_folder, safe = split_folders(layout, split)
     if not safe:
         return
+    stems: set[str] = set()
     try:
         with os.scandir(originals) as entries:
-            images = sum(
-                1
-                for entry in entries
-                if os.path.splitext(entry.name)[1].lower() in _IMAGE_SUFFIXES
-                and not entry.is_dir(follow_symlinks=False)
-            )
+            for entry in entries:
+                stem, ext = os.path.splitext(entry.name)
+                if ext.lower() not in _IMAGE_SUFFIXES:
+                    continue
+                if stem in stems and os.path.isfile(os.path.join(json_folder, stem + ".json")):
+                    where = f"{split}/original_files" if split is not None else "original_files"
+                    raise DatasetInputError(
+                        f"{where}/{stem}.* in {str(layout.root)!r}: the item has several images; "
+                        "which one a conversion uses depends on the item read before it, so a "
+                        "sharded conversion cannot promise the single-process output: convert "
+                        "it with one shard"
+                    )
+                stems.add(stem)
     except (FileNotFoundError, NotADirectoryError):
         return
-    if images > accounted:
-        where = f"{split}/original_files" if split is not None else "original_files"
-        raise DatasetInputError(
-            f"{where} in {str(layout.root)!r} has items with several images (a.jpg and a.png): "
-            "which one a conversion uses depends on the item before it, so a sharded "
-            "conversion cannot promise the single-process output; convert it with one shard"
-        )
 
 
 def _plan(
@@ -734,6 +731,8 @@ def convert_in_shards(
     with _sigterm_cleans_up():
         try:
             staging.mkdir(parents=True)
+            for split in layout.splits:
+                _refuse_several_images(layout, split)
             specs = _plan(layout, shards, target_format, class_ids, pose, staging)
             counter = _Progress(2 * sum(spec.items for spec in specs), progress)
             run = run_with.start(specs, lambda report: counter.add(report.items))
