@@ -13,7 +13,9 @@ sizes not in the JSON, so every image header is read) is converted, interleaved,
 * **single process**: ``dmv2_to_yolo`` / ``dmv2_to_coco`` (the baseline every ratio is against);
 * **Ray, 1 worker**: ``convert_in_shards(shards=1, executor=RayShards())``;
 * **Ray, 2 workers**: ``shards=2`` (each task asks for one CPU: both run at once);
-* **Ray, 2 workers, 8 shards**: smaller shards, so the driver's merge starts sooner.
+* **Ray, 2 workers, 8 shards**: smaller shards, so the driver's merge starts sooner;
+* the **driver's serial share**: the same conversion with every shard done in this process
+  before the merge starts, minus the shards' time: what no number of workers removes.
 
 Times are medians over ``--repeats``. The driver's merge (naming, ids, writing every file) is
 serial and runs beside the workers on the same two cores, so the ideal speed-up here is below
@@ -31,14 +33,19 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import ray
 
 from steprail.datasets import (
     ConversionResult,
+    InProcessShards,
     RayShards,
+    ShardReport,
+    ShardRun,
+    ShardSpec,
+    ShardTarget,
     convert_in_shards,
     dmv2_to_coco,
     dmv2_to_yolo,
@@ -46,6 +53,25 @@ from steprail.datasets import (
 )
 
 type _Run = Callable[[Path, Path], ConversionResult]
+
+
+class _ShardsFirst(InProcessShards):
+    """Runs every shard in this process before the merge starts and times them apart, so the
+    rest of the run is the driver's serial share (planning and the merge)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shard_seconds = 0.0
+
+    def start(
+        self, specs: Sequence[ShardSpec], on_done: Callable[[ShardReport], None]
+    ) -> ShardRun:
+        begin = time.perf_counter()
+        run = super().start(specs, on_done)
+        for spec in specs:
+            run.result(spec.index)
+        self.shard_seconds += time.perf_counter() - begin
+        return run
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -59,7 +85,7 @@ def _digests(root: Path) -> dict[str, str]:
 
 def _variants(target: str) -> list[tuple[str, _Run]]:
     single: _Run = dmv2_to_yolo if target == "yolo" else dmv2_to_coco
-    fmt = "yolo" if target == "yolo" else "coco"
+    fmt: ShardTarget = "yolo" if target == "yolo" else "coco"
 
     def sharded(shards: int) -> _Run:
         def run(source: Path, output: Path) -> ConversionResult:
@@ -116,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             for target in args.targets:
                 variants = _variants(target)
                 times: dict[str, list[float]] = {name: [] for name, _ in variants}
+                serial: list[float] = []
                 reference: dict[str, str] | None = None
                 for repeat in range(args.repeats):
                     for name, run in variants:
@@ -131,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
                                 print(f"ERROR: {name} output differs from the single process")
                                 return 1
                         shutil.rmtree(output)
+                    shards_first = _ShardsFirst()
+                    begin = time.perf_counter()
+                    fmt: ShardTarget = "yolo" if target == "yolo" else "coco"
+                    convert_in_shards(source, root / "out", fmt, shards=2, executor=shards_first)
+                    serial.append(time.perf_counter() - begin - shards_first.shard_seconds)
+                    shutil.rmtree(root / "out")
                 base = statistics.median(times["single process"])
                 one_worker = statistics.median(times["Ray, 1 worker"])
                 print(f"\nDM v2 -> {target}, {args.items} items, medians of {args.repeats}:")
@@ -141,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
                         f"x{base / median:4.2f} vs single process  "
                         f"x{one_worker / median:4.2f} vs 1 worker"
                     )
+                driver = statistics.median(serial)
+                print(
+                    f"  driver's serial share (plan + merge, shards done beforehand): "
+                    f"{driver:.2f} s = {driver / base:.0%} of the single process; no number of "
+                    f"workers makes the run faster than x{base / driver:.2f}"
+                )
                 print("  outputs byte-identical to the single process: yes", flush=True)
     finally:
         ray.shutdown()

@@ -147,8 +147,8 @@ class ShardReport:
     worker: str
 
 
-#: The function a shard runs: :func:`convert_shard` (tests wrap it to inject faults).
 type ShardTask = Callable[[ShardSpec], ShardReport]
+"""The function a shard runs: :func:`convert_shard` (tests wrap it to inject faults)."""
 
 
 class ShardRun(Protocol):
