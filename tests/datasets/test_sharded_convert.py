@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from io import BytesIO
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import steprail.datasets._shards as shards_module
+from steprail._extras import MissingExtraError
 from steprail import BaseStep, Orchestrator, RuntimeContext, StepFailedError, StepRegistry, StepResult
 from steprail.datasets import (
     ConvertDatasetStep,
@@ -24,6 +26,7 @@ from steprail.datasets import (
     DatasetInputError,
     InProcessShards,
     OutputExistsError,
+    RayShards,
     ShardFailedError,
     AuditLog,
     DMv2Keypoints,
@@ -354,3 +357,11 @@ def test_the_sharded_step_is_rolled_back_with_everything_it_made(tmp_path: Path)
         _run(context, ConvertDatasetStep(target_format="coco", shards=3), _Boom())
     assert tree(tmp_path) == before
 
+
+
+def test_ray_shards_without_the_ray_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # how Python marks a module not importable
+    with pytest.raises(MissingExtraError, match=r"RayShards needs the \[ray\] extra \(missing: ray\)"):
+        RayShards().start([], lambda report: None)
+    with pytest.raises(ValueError, match="num_cpus=0"):
+        RayShards(num_cpus=0)
