@@ -32,7 +32,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Literal, Protocol
@@ -234,9 +234,12 @@ def _replay(records: tuple[_Record, ...], audit: AuditLog) -> None:
 # Events of a shard file: an item (the audit records made before it, the item) or the end of
 # the shard's part of a split (records after its last item, items whose image was found, item
 # files counted).
-type _ItemEvent = tuple[Literal["item"], tuple[_Record, ...], PreparedYoloItem | CheckedShapes]
+type _ItemEvent = tuple[Literal["item"], tuple[_Record, ...], PreparedYoloItem | tuple[object, ...]]
 type _EndEvent = tuple[Literal["end"], tuple[_Record, ...], int, int]
 type _Event = _ItemEvent | _EndEvent
+
+# The fields of a CheckedShapes, in its constructor's order: how a COCO shard's items travel.
+_SHAPE_FIELDS: Final = tuple(f.name for f in fields(CheckedShapes))
 
 # Events pickled together: few, large writes, and a small bounded buffer.
 _BATCH: Final = 256
@@ -333,7 +336,8 @@ def _check_range(
             yield ("item", audit.take(), prepared)
     else:
         for shapes in iter_checked_shapes(layout, audit, spec.class_ids, listing):
-            yield ("item", audit.take(), shapes)
+            # As a plain tuple of its fields: loads in half the time of the dataclass.
+            yield ("item", audit.take(), tuple([getattr(shapes, f) for f in _SHAPE_FIELDS]))
 
 
 def _dump(batch: list[_Event], out: IO[bytes]) -> None:
@@ -388,7 +392,9 @@ class _Merge:
             self._open[spec.index] = (handle, _load(handle))
         return self._open[spec.index][1]
 
-    def _split(self, layout: DMv2Layout, split: str | None, audit: AuditLog) -> Iterator[object]:
+    def _split(
+        self, layout: DMv2Layout, split: str | None, audit: AuditLog
+    ) -> Iterator[PreparedYoloItem | tuple[object, ...]]:
         matched = 0
         for spec in self._specs:
             for shard_range in spec.ranges:
@@ -440,8 +446,7 @@ class _Merge:
             _same_classes(found_ids, class_ids)
             for split in layout.splits:
                 for item in self._split(layout, split, audit):
-                    assert isinstance(item, CheckedShapes)
-                    yield item
+                    yield CheckedShapes(*item)  # the fields, in their order
 
         return checked
 

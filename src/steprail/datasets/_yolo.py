@@ -25,9 +25,8 @@ import json
 import os
 import posixpath
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
@@ -149,10 +148,11 @@ def _write_pair(
         name = f"{stem}~{number}{ext}"
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedYoloItem:
+class PreparedYoloItem(NamedTuple):
     """One checked item with its label file's text made: what is left is naming its files in
-    the output (which depends on the items before it) and writing them."""
+    the output (which depends on the items before it) and writing them. A named tuple: a
+    sharded conversion pickles one per item, and a tuple loads several times faster than a
+    dataclass."""
 
     split: str | None
     stem: str
