@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -35,8 +36,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import ray
 
 from steprail.datasets import (
     ConversionResult,
@@ -115,6 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", nargs="+", choices=("yolo", "coco"), default=["yolo", "coco"])
     parser.add_argument("--address", default=None, help="an existing Ray cluster (default: start one)")
     args = parser.parse_args(argv)
+
+    if args.address is None and "RAY_AUTH_MODE" not in os.environ:
+        # A new local cluster turns Ray's token authentication on and, with no token given,
+        # writes one to ~/.ray/auth_token, which every later `ray start` on the machine then
+        # picks up (other clusters' clients, without it, are refused). A token of its own, in
+        # the environment its processes inherit, keeps the machine as it was. Set before Ray
+        # is imported: it reads its configuration then.
+        os.environ["RAY_AUTH_MODE"] = "token"
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    import ray
 
     print(f"python {sys.version.split()[0]}, ray {ray.__version__}; {_load()}", flush=True)
     started = time.perf_counter()
