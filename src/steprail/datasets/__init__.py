@@ -1,6 +1,6 @@
 """Datasets: a backend (embedded local default), the DM v2 format, YOLO, COCO and Pascal VOC
-converters, and the built-in dataset steps :class:`ExportDatasetStep` and
-:class:`ConvertDatasetStep`.
+converters, sharded conversion (in process or on Ray: :func:`convert_in_shards`), and the
+built-in dataset steps :class:`ExportDatasetStep` and :class:`ConvertDatasetStep`.
 
 See ``docs/datasets.md`` for the formats, the layouts and the audit report.
 """
@@ -51,6 +51,20 @@ from ._source import (
     NoUsableItemsError,
 )
 from ._steps import ConvertDatasetStep, DatasetContext, ExportDatasetStep
+from ._shards import (
+    InProcessShards,
+    RayShards,
+    ShardExecutor,
+    ShardFailedError,
+    ShardRange,
+    ShardReport,
+    ShardRun,
+    ShardSpec,
+    ShardTarget,
+    ShardTask,
+    convert_in_shards,
+    convert_shard,
+)
 from ._voc import VOC_ATTRIBUTES, dmv2_to_voc, voc_to_dmv2
 from ._yolo import (
     YOLO_CONFIG_NAME,
@@ -89,6 +103,7 @@ __all__ = [
     "ExportDatasetStep",
     "IMAGE_EXTENSIONS",
     "ImportResult",
+    "InProcessShards",
     "LocalBackend",
     "MANIFEST_FILE_NAME",
     "ModelNotFoundError",
@@ -96,13 +111,24 @@ __all__ = [
     "NoUsableItemsError",
     "OutputExistsError",
     "Polygon",
+    "RayShards",
     "RleMask",
     "SAMPLE_CLASSES",
     "SampleDataset",
+    "ShardExecutor",
+    "ShardFailedError",
+    "ShardRange",
+    "ShardReport",
+    "ShardRun",
+    "ShardSpec",
+    "ShardTarget",
+    "ShardTask",
     "VOC_ATTRIBUTES",
     "YOLO_CONFIG_NAME",
     "YoloConfig",
     "coco_to_dmv2",
+    "convert_in_shards",
+    "convert_shard",
     "default_backend_root",
     "dmv2_to_coco",
     "dmv2_to_voc",

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import IO, Final
@@ -50,8 +50,10 @@ from ._source import (
 )
 
 __all__ = [
+    "CheckedShapesSource",
     "coco_to_dmv2",
     "dmv2_to_coco",
+    "write_coco",
 ]
 
 _ANNOTATIONS_DIR: Final = "annotations"
@@ -548,6 +550,28 @@ def dmv2_to_coco(
     sub-folders) are the source's where it has them (see the module docs); ``class_map`` fixes
     the category ids instead.
     """
+    return write_coco(source, output, splits=splits, class_map=class_map)
+
+
+#: Where a split's checked items come from (a one-split layout, the audit their skips go to,
+#: the class ids): a sharded conversion replays its shards' items through it.
+type CheckedShapesSource = Callable[
+    [DMv2Layout, AuditLog, Mapping[str, int]], Iterator[CheckedShapes]
+]
+
+
+def write_coco(
+    source: Path,
+    output: Path,
+    *,
+    splits: Sequence[str] | None = None,
+    class_map: Mapping[str, int] | None = None,
+    checked: CheckedShapesSource | None = None,
+) -> ConversionResult:
+    """:func:`dmv2_to_coco`, with each split's items from ``checked`` when given (the sharded
+    conversion replays its shards' items so): the same items in the same order give the same
+    bytes."""
+    read_items: CheckedShapesSource = iter_checked_shapes if checked is None else checked
     layout = detect_layout(source, splits)
     refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=1, class_map=class_map)
@@ -578,9 +602,7 @@ def dmv2_to_coco(
                     resolved.categories,
                     manifest.keypoints if manifest is not None else None,
                 )
-                for item in iter_checked_shapes(
-                    _single_split(layout, split), audit, class_ids
-                ):
+                for item in read_items(_single_split(layout, split), audit, class_ids):
                     identity, encoded = utf8_identity(item.file_name or item.image_name)
                     if "/" in identity:
                         parent = os.path.dirname(os.path.join(images_str, identity))

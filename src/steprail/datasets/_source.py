@@ -49,11 +49,13 @@ __all__ = [
     "DMv2Manifest",
     "DatasetInputError",
     "FileTooLargeError",
+    "ItemListing",
     "MANIFEST_FILE_NAME",
     "MAX_ITEM_BYTES",
     "NoUsableItemsError",
     "ShapeExtras",
     "annotation_reason",
+    "audit_unlisted_originals",
     "check_something_written",
     "checked_box",
     "checked_declared_size",
@@ -64,10 +66,12 @@ __all__ = [
     "iter_checked_items",
     "iter_checked_shapes",
     "link_or_copy",
+    "list_item_files",
     "read_manifest",
     "read_small_file",
     "refuse_output_inside",
     "scan_classes",
+    "split_folders",
     "validation_message",
     "write_dmv2_item",
     "write_manifest",
@@ -861,8 +865,60 @@ def _unsafe_entry(
     return False
 
 
+class ItemListing:
+    """Which item files of each split a check reads, for a run that checks part of a dataset
+    (one shard of a sharded conversion): by default every ``json/*.json`` of the split.
+
+    :func:`iter_checked_items` and :func:`iter_checked_shapes` given a listing read only the
+    entries :meth:`entries` yields, and leave the split-wide check for images no item lists to
+    the caller (it needs every shard's count): they store each split's count of items whose
+    image was found in :attr:`matched` instead.
+    """
+
+    def __init__(self) -> None:
+        #: Per split: the items whose image was found (each a different file of
+        #: ``original_files/``).
+        self.matched: dict[str | None, int] = {}
+
+    def entries(self, layout: DMv2Layout, split: str | None) -> Iterator[os.DirEntry[str]]:
+        """The item files of ``split`` to read, in the order the single-process run reads them."""
+        return list_item_files(layout.split_dir(split) / "json")
+
+
+def list_item_files(folder: Path) -> Iterator[os.DirEntry[str]]:
+    """The ``*.json`` files of a ``json/`` folder, in the order a conversion reads them (the
+    directory's own order: the same for an unchanged folder)."""
+    return _iter_json(folder)
+
+
+def split_folders(layout: DMv2Layout, split: str | None) -> tuple[str, str, bool]:
+    """``split``'s ``original_files/`` (with a trailing separator) and ``json/`` folders, and
+    whether both lie inside the dataset root (a folder that is a symlink out of the root makes
+    every item in it unsafe, and its images are not even listed)."""
+    folder = layout.split_dir(split)
+    root_real = os.path.realpath(layout.root)
+    # ".../original_files/": an image path is this + stem + extension (no join per item).
+    originals = os.path.join(folder, "original_files", "")
+    json_folder = os.path.join(folder, "json")
+    folders_safe = all(
+        _is_inside(root_real, os.path.join(root_real, os.path.relpath(f, layout.root)))
+        for f in (json_folder, originals)
+    )
+    return originals, json_folder, folders_safe
+
+
+def audit_unlisted_originals(
+    layout: DMv2Layout, split: str | None, matched: int, audit: AuditLog
+) -> None:
+    """Record the images of ``split`` that no item lists, given how many items of the split
+    found their image (what a sharded run does once every shard of the split is merged)."""
+    originals, json_folder, folders_safe = split_folders(layout, split)
+    if folders_safe:  # a folder leading out of the root is not even listed
+        _audit_unlisted_originals(originals, json_folder, matched, split, audit)
+
+
 def _iter_sized[T](
-    layout: DMv2Layout, audit: AuditLog, parse: _Parser[T]
+    layout: DMv2Layout, audit: AuditLog, parse: _Parser[T], listing: ItemListing | None = None
 ) -> Iterator[tuple[str | None, str, str, str, int, int, list[T], tuple[str | None, int | None]]]:
     # Every item that parses and has a readable image, with its size: (split, stem, image path,
     # image file name, width, height, its image entries, its source identity). Skips are
@@ -872,17 +928,12 @@ def _iter_sized[T](
     for split in layout.splits:
         folder = layout.split_dir(split)
         # Plain strings in this loop: pathlib objects cost more than the I/O for small items.
-        # ".../original_files/": an image path is this + stem + extension (no join per item).
-        originals = os.path.join(folder, "original_files", "")
         # Folders that are symlinks out of the root make every item in them unsafe; checked once
         # here, so each item needs only an lstat of its own two files.
-        json_folder = os.path.join(folder, "json")
-        folders_safe = all(
-            _is_inside(root_real, os.path.join(root_real, os.path.relpath(f, layout.root)))
-            for f in (json_folder, originals)
-        )
+        originals, json_folder, folders_safe = split_folders(layout, split)
         matched = 0  # items whose image was found: each is a different file of original_files/
-        for entry in _iter_json(folder / "json"):
+        entries = _iter_json(folder / "json") if listing is None else listing.entries(layout, split)
+        for entry in entries:
             stem = entry.name[:-5]
             audit.items_total += 1
             if not folders_safe or entry.is_symlink():
@@ -952,7 +1003,9 @@ def _iter_sized[T](
             if size is None:
                 continue
             yield split, stem, image_path, image_name, size[0], size[1], images, identity
-        if folders_safe:  # a folder leading out of the root is not even listed
+        if listing is not None:
+            listing.matched[split] = matched  # the caller checks unlisted images split-wide
+        elif folders_safe:  # a folder leading out of the root is not even listed
             _audit_unlisted_originals(originals, json_folder, matched, split, audit)
 
 
@@ -1005,8 +1058,10 @@ def iter_checked_items(
     layout: DMv2Layout,
     audit: AuditLog,
     classes: Mapping[str, int] | None = None,
+    listing: ItemListing | None = None,
 ) -> Iterator[CheckedItem]:
-    """Yield every usable item of ``layout``, recording each skip in ``audit``.
+    """Yield every usable item of ``layout`` (those ``listing`` names, when given), recording
+    each skip in ``audit``.
 
     Yielded boxes and polygons lie inside the image: those within the edge tolerance outside it
     are snapped in, so writers need no clamping.
@@ -1014,7 +1069,7 @@ def iter_checked_items(
     ``classes`` (name to id), when given, makes an annotation of any other class a skip.
     """
     for split, stem, image_path, image_name, width, height, images, identity in _iter_sized(
-        layout, audit, _parse_models
+        layout, audit, _parse_models, listing
     ):
         boxes: list[BoundingBox] = []
         polygons: list[Polygon] = []
@@ -1119,7 +1174,10 @@ def _polygon_extras(
 
 
 def iter_checked_shapes(
-    layout: DMv2Layout, audit: AuditLog, classes: Mapping[str, int]
+    layout: DMv2Layout,
+    audit: AuditLog,
+    classes: Mapping[str, int],
+    listing: ItemListing | None = None,
 ) -> Iterator[CheckedShapes]:
     """:func:`iter_checked_items` for writers that need only each annotation's class and data.
 
@@ -1128,7 +1186,7 @@ def iter_checked_shapes(
     with anything wrong goes through the same salvage path as in :func:`iter_checked_items`).
     """
     for split, stem, image_path, image_name, width, height, images, identity in _iter_sized(
-        layout, audit, _parse_lean
+        layout, audit, _parse_lean, listing
     ):
         boxes: list[tuple[str, tuple[float, float, float, float]]] = []
         polygons: list[_CheckedPolygon] = []

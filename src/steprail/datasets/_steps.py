@@ -24,6 +24,7 @@ from ._backend import Backend
 from ._coco import coco_to_dmv2, dmv2_to_coco
 from ._convert import ConversionResult, DatasetFormat, OutputExistsError
 from ._local import LocalBackend
+from ._shards import ShardExecutor, ShardTarget, convert_in_shards
 from ._voc import dmv2_to_voc, voc_to_dmv2
 from ._yolo import dmv2_to_yolo, yolo_to_dmv2
 
@@ -245,8 +246,14 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), 
     Declared data flow: requires and provides ``dataset``: an earlier step (an export) must fill
     it, or the registry must declare it an input (``StepRegistry(inputs=("dataset",))``).
 
+    ``shards`` above 1, or a ``shard_executor`` (:class:`~steprail.datasets.RayShards` for a
+    Ray cluster), convert ``dm_v2`` to ``yolo`` or ``coco`` in shards with
+    :func:`~steprail.datasets.convert_in_shards`: the same output, byte for byte, with the
+    step's progress moving as shards finish and items are merged (docs/ray-conversion.md).
+
     Raises:
-        ValueError: at construction, for an unsupported pair of formats.
+        ValueError: at construction, for an unsupported pair of formats, or sharding asked for a
+            pair it does not cover.
     """
 
     def __init__(
@@ -256,13 +263,24 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), 
         *,
         name: str | None = None,
         progress_weight: float = 0.2,
+        shards: int = 1,
+        shard_executor: ShardExecutor | None = None,
     ) -> None:
-        """Pick the conversion; the name defaults to ``convert_to_<target>``."""
+        """Pick the conversion; the name defaults to ``convert_to_<target>``. ``shards`` and
+        ``shard_executor`` (in-process by default) split a DM v2 to YOLO/COCO conversion."""
         if (source_format, target_format) not in _CONVERTERS:
             pairs = ", ".join(f"{s}->{t}" for s, t in _CONVERTERS)
             raise ValueError(
                 f"ConvertDatasetStep cannot convert {source_format!r} to {target_format!r}; "
                 f"supported: {pairs}"
+            )
+        if shards < 1:
+            raise ValueError(f"ConvertDatasetStep(shards={shards}): need at least one shard")
+        sharded = shards > 1 or shard_executor is not None
+        if sharded and (source_format != "dm_v2" or target_format not in ("yolo", "coco")):
+            raise ValueError(
+                f"ConvertDatasetStep cannot shard {source_format!r} to {target_format!r}: "
+                "sharded conversion covers dm_v2->yolo and dm_v2->coco"
             )
         super().__init__(
             name=name if name is not None else f"convert_to_{target_format}",
@@ -270,6 +288,8 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), 
         )
         self.target_format = target_format
         self.source_format = source_format
+        self.shards = shards
+        self.shard_executor = shard_executor
 
     def execute(self, context: DatasetContext) -> StepResult:
         """Convert ``context.dataset['path']`` into a new folder."""
@@ -303,7 +323,7 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), 
         # The converter claims the folder atomically and cleans up after itself if it fails;
         # the undo is registered only once the output is ours, so a run that lost the folder to
         # another can never remove that run's output.
-        result = _CONVERTERS[(self.source_format, self.target_format)](source, target, class_map)
+        result = self._convert(context, source, target, class_map)
         context.on_rollback(undo, label=f"remove converted dataset {target}")
         summary = result.audit
         context.dataset = {
@@ -332,3 +352,18 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), 
             },
             rollback_data={"path": result.path},
         )
+
+    def _convert(
+        self,
+        context: DatasetContext,
+        source: Path,
+        target: Path,
+        class_map: Mapping[str, int] | None,
+    ) -> ConversionResult:
+        if self.shards == 1 and self.shard_executor is None:
+            return _CONVERTERS[(self.source_format, self.target_format)](source, target, class_map)
+        target_format: ShardTarget = "yolo" if self.target_format == "yolo" else "coco"
+        return convert_in_shards(
+            source, target, target_format, shards=self.shards, executor=self.shard_executor,
+            class_map=class_map, progress=lambda done, total: context.set_progress(done, total),
+        )  # fmt: skip

@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
@@ -44,6 +44,7 @@ from ._paths import ItemKeys, UnsafePathError, utf8_identity
 from ._regular import NotRegularFileError, special_file_problem
 from ._source import (
     CheckedItem,
+    DMv2Layout,
     DatasetInputError,
     NoUsableItemsError,
     check_something_written,
@@ -66,10 +67,15 @@ from ._yolo_config import (
 )
 
 __all__ = [
+    "PreparedYoloItem",
+    "PreparedYoloSource",
     "YOLO_CONFIG_NAME",
     "YoloConfig",
     "dmv2_to_yolo",
+    "prepare_yolo_item",
     "read_yolo_config",
+    "write_yolo",
+    "yolo_ids",
     "yolo_to_dmv2",
 ]
 
@@ -84,10 +90,11 @@ _IMAGE_SUFFIXES: Final = frozenset(
 )
 
 
-def _yolo_ids(
+def yolo_ids(
     ids: dict[str, int], categories: Sequence[DMv2Category], explicit: bool, audit: AuditLog
 ) -> tuple[dict[str, int], list[str]]:
-    # The ids and the id-ordered names list of the output (see the module docs).
+    """The class ids and the id-ordered names list of a YOLO output (see the module docs);
+    what had to change is recorded in ``audit``."""
     if sorted(ids.values()) == list(range(len(ids))):
         return ids, [name for name, _ in sorted(ids.items(), key=lambda kv: kv[1])]
     if explicit:
@@ -141,6 +148,89 @@ def _write_pair(
         name = f"{stem}~{number}{ext}"
 
 
+class PreparedYoloItem(NamedTuple):
+    """One checked item with its label file's text made: what is left is naming its files in
+    the output (which depends on the items before it) and writing them. A named tuple: a
+    sharded conversion pickles one per item, and a tuple loads several times faster than a
+    dataclass."""
+
+    split: str | None
+    stem: str
+    image_path: str
+    #: The name the item wants in the output (its identity, made UTF-8 text).
+    identity: str
+    #: Whether ``identity`` had to be made UTF-8 text (audited as a rename).
+    encoded: bool
+    label: bytes
+    rows: int
+    boxes: int
+    polygons: int
+
+
+#: Where the checked, prepared items come from (the layout, the audit their skips go to, the
+#: class ids and the pose schema): a sharded conversion replays its shards' items through it.
+type PreparedYoloSource = Callable[
+    [DMv2Layout, AuditLog, Mapping[str, int], DMv2Keypoints | None], Iterator[PreparedYoloItem]
+]
+
+
+def prepare_yolo_item(
+    item: CheckedItem, class_ids: Mapping[str, int], pose: DMv2Keypoints | None, audit: AuditLog
+) -> PreparedYoloItem:
+    """Make ``item``'s label rows (what does not depend on other items), recording what had to
+    change in ``audit``."""
+    identity = (
+        item.source.file_name
+        if item.source is not None and item.source.file_name
+        else item.image_name
+    )
+    identity, encoded = utf8_identity(identity)
+    w, h = float(item.width), float(item.height)
+    rows: list[str] = []
+    boxes_written = polygons_written = 0
+    if pose is not None:
+        rows = _pose_rows(item, class_ids, pose, audit)
+        boxes_written += len(rows)
+    for box in item.boxes if pose is None else ():
+        x, y, bw, bh = box.data  # inside the image: iter_checked_items guarantees it
+        rows.append(
+            "%d %.6f %.6f %.6f %.6f\n"
+            % (
+                class_ids[box.classification],
+                (x + bw / 2) / w,
+                (y + bh / 2) / h,
+                bw / w,
+                bh / h,
+            )
+        )
+        if box.keypoints:
+            _keypoints_dropped(audit, item, box.id, "box")
+        if box.crowd or box.mask is not None:
+            _crowd_as_object(audit, item, box.id, "box")
+    for poly in item.polygons if pose is None else ():
+        if poly.keypoints:
+            _keypoints_dropped(audit, item, poly.id, "polygon")
+        if poly.crowd:
+            _crowd_as_object(audit, item, poly.id, "polygon")
+        for ring in (poly.data, *poly.rings):
+            coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in ring])
+            rows.append(f"{class_ids[poly.classification]} {coords}\n")
+        if poly.rings:
+            audit.record_change(
+                split=item.split, item=item.stem, annotation=poly.id, kind="polygon",
+                reason=AuditReason.POLYGON_RINGS_SPLIT,
+                message=f"an object of {1 + len(poly.rings)} polygons written as "
+                f"{1 + len(poly.rings)} rows: a YOLO row holds one polygon",
+            )  # fmt: skip
+    if pose is None:
+        boxes_written += len(item.boxes)
+        polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
+    return PreparedYoloItem(
+        item.split, item.stem, item.image_path, identity, encoded,
+        "".join(rows).encode("utf-8"), len(rows), boxes_written, polygons_written,
+    )  # fmt: skip
+
+
 def dmv2_to_yolo(
     source: Path,
     output: Path,
@@ -159,13 +249,27 @@ def dmv2_to_yolo(
     nothing usable remains, :class:`~steprail.datasets.OutputExistsError` when ``output`` is not
     empty or another run is writing it; on any failure ``output`` is left as it was.
     """
+    return write_yolo(source, output, splits=splits, class_map=class_map)
+
+
+def write_yolo(
+    source: Path,
+    output: Path,
+    *,
+    splits: Sequence[str] | None = None,
+    class_map: Mapping[str, int] | None = None,
+    prepared: PreparedYoloSource | None = None,
+) -> ConversionResult:
+    """:func:`dmv2_to_yolo`, with its items from ``prepared`` when given (the sharded
+    conversion replays its shards' items so): the same items in the same order give the same
+    bytes."""
     layout = detect_layout(source, splits)
     refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
     with fresh_output(output) as out, AuditLog(
         out, source=str(source), target_format="yolo"
     ) as audit:
-        class_ids, names = _yolo_ids(
+        class_ids, names = yolo_ids(
             resolved.ids, resolved.categories, class_map is not None, audit
         )
         manifest = read_manifest(layout.root)
@@ -181,74 +285,34 @@ def dmv2_to_yolo(
                 made.add(os.fspath(folder))
             folders[split] = (str(made_pair[0]), str(made_pair[1]))
         boxes_written = polygons_written = 0
-        for item in iter_checked_items(layout, audit, class_ids):
-            images_dir, labels_dir = folders[item.split]
-            identity = (
-                item.source.file_name
-                if item.source is not None and item.source.file_name
-                else item.image_name
-            )
-            identity, encoded = utf8_identity(identity)
-            w, h = float(item.width), float(item.height)
-            rows: list[str] = []
-            if pose is not None:
-                rows = _pose_rows(item, class_ids, pose, audit)
-                boxes_written += len(rows)
-            for box in item.boxes if pose is None else ():
-                x, y, bw, bh = box.data  # inside the image: iter_checked_items guarantees it
-                rows.append(
-                    "%d %.6f %.6f %.6f %.6f\n"
-                    % (
-                        class_ids[box.classification],
-                        (x + bw / 2) / w,
-                        (y + bh / 2) / h,
-                        bw / w,
-                        bh / h,
-                    )
-                )
-                if box.keypoints:
-                    _keypoints_dropped(audit, item, box.id, "box")
-                if box.crowd or box.mask is not None:
-                    _crowd_as_object(audit, item, box.id, "box")
-            for poly in item.polygons if pose is None else ():
-                if poly.keypoints:
-                    _keypoints_dropped(audit, item, poly.id, "polygon")
-                if poly.crowd:
-                    _crowd_as_object(audit, item, poly.id, "polygon")
-                for ring in (poly.data, *poly.rings):
-                    coords = " ".join(["%.6f %.6f" % (px / w, py / h) for px, py in ring])
-                    rows.append(f"{class_ids[poly.classification]} {coords}\n")
-                if poly.rings:
-                    audit.record_change(
-                        split=item.split, item=item.stem, annotation=poly.id, kind="polygon",
-                        reason=AuditReason.POLYGON_RINGS_SPLIT,
-                        message=f"an object of {1 + len(poly.rings)} polygons written as "
-                        f"{1 + len(poly.rings)} rows: a YOLO row holds one polygon",
-                    )  # fmt: skip
-            if pose is None:
-                boxes_written += len(item.boxes)
-                polygons_written += sum(1 + len(poly.rings) for poly in item.polygons)
-            name = _write_pair(
-                images_dir, identity, item.image_path, "".join(rows).encode("utf-8"), made
-            )
+        items = (
+            prepare_yolo_item(item, class_ids, pose, audit)
+            for item in iter_checked_items(layout, audit, class_ids)
+        ) if prepared is None else prepared(layout, audit, class_ids, pose)  # fmt: skip
+        for ready in items:
+            images_dir, labels_dir = folders[ready.split]
+            boxes_written += ready.boxes
+            polygons_written += ready.polygons
+            identity = ready.identity
+            name = _write_pair(images_dir, identity, ready.image_path, ready.label, made)
             label_path = _label_path(os.path.join(images_dir, name))
             if label_path != os.path.join(labels_dir, posixpath.splitext(name)[0] + ".txt"):
                 audit.record_change(
-                    split=item.split, item=item.stem, reason=AuditReason.LABEL_IN_IMAGES_FOLDER,
+                    split=ready.split, item=ready.stem, reason=AuditReason.LABEL_IN_IMAGES_FOLDER,
                     message=f"{name} has a folder named 'images': Ultralytics takes the label "
                     "path from the LAST /images/ of the image path, so its label is written at "
                     f"{os.path.relpath(label_path, out)}, not under labels/ (tools that map "
                     "the first images folder will not find it)",
                 )  # fmt: skip
-            if name != identity or encoded:
+            if name != identity or ready.encoded:
                 audit.record_change(
-                    split=item.split, item=item.stem, reason=AuditReason.RENAMED_FOR_TARGET,
+                    split=ready.split, item=ready.stem, reason=AuditReason.RENAMED_FOR_TARGET,
                     message=f"{identity} written as {name}: YOLO finds a label by the image's "
                     "path without extension, and an earlier image has that label file (or the "
                     "name is not UTF-8 text)",
                 )  # fmt: skip
             audit.items_written += 1
-            audit.annotations_written += len(rows)
+            audit.annotations_written += ready.rows
         check_something_written(audit, source)
         if boxes_written and polygons_written:
             audit.record_change(

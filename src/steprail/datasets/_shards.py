@@ -1,0 +1,770 @@
+"""Sharded conversion: a DM v2 dataset converted to YOLO or COCO by several workers at once, with
+an output byte for byte the one a single process writes.
+
+How it stays identical. A conversion has two kinds of work:
+
+* per item, independent of every other item: reading and validating the item's JSON, reading its
+  image header, checking each annotation, and (YOLO) formatting its label rows. This is most of
+  the time, and it is what the shards do, each over a contiguous range of the items in the order
+  the single-process run reads them. A shard writes what it found (the checked items, and every
+  audit record the checks made, in order) to its own file in a staging folder.
+* what depends on the items before it: COCO image and annotation ids (a source id is kept while
+  free), output file names (``~2`` suffixes), the audit's order and counts, the files written.
+  The merge, on the driver, runs the unchanged converter with its item loop fed from the shard
+  files, in shard order, replaying each shard's audit records just where the check made them.
+
+So the converter sees the same items, with the same audit calls, in the same order as when it
+reads them itself: the bytes cannot differ. The tests compare them anyway.
+
+Where shards run is an executor (:class:`ShardExecutor`): :class:`InProcessShards` runs them one
+after the other in this process (no Ray; what proves merge determinism cheaply), and
+:class:`RayShards` runs each as a Ray task. Tasks are not retried (``max_retries=0``): a shard
+that fails fails the conversion with its name and, where known, its item. A shard's output is
+idempotent (written under a partial name and renamed), so running a shard again is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from itertools import islice
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Final, Literal, Protocol
+
+from ._audit import AuditLog, AuditReason
+from ._classes import resolve_class_map
+from ._coco import write_coco
+from ._convert import ConversionResult, OutputExistsError, _sigterm_cleans_up
+from ._dmv2 import IMAGE_EXTENSIONS, DMv2Keypoints
+from ._source import (
+    CheckedShapes,
+    DatasetInputError,
+    DMv2Layout,
+    ItemListing,
+    audit_unlisted_originals,
+    detect_layout,
+    iter_checked_items,
+    iter_checked_shapes,
+    list_item_files,
+    read_manifest,
+    refuse_output_inside,
+    split_folders,
+)
+from ._yolo import PreparedYoloItem, prepare_yolo_item, write_yolo, yolo_ids
+
+if TYPE_CHECKING:
+    from ray import ObjectRef
+
+__all__ = [
+    "InProcessShards",
+    "RayShards",
+    "ShardExecutor",
+    "ShardFailedError",
+    "ShardRange",
+    "ShardReport",
+    "ShardRun",
+    "ShardSpec",
+    "ShardTarget",
+    "ShardTask",
+    "convert_in_shards",
+    "convert_shard",
+]
+
+type ShardTarget = Literal["yolo", "coco"]
+"""The formats a sharded conversion writes (from DM v2)."""
+
+#: Progress: (done, total) work units, a unit being one item checked by a shard or one item
+#: merged by the driver, so ``total`` is twice the item count.
+type ProgressCallback = Callable[[int, int], None]
+
+
+class ShardFailedError(RuntimeError):
+    """A shard of a sharded conversion failed: the message names the shard (its number and its
+    first and last items) and, when the worker could say, the item it was reading."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardRange:
+    """A shard's items in one split: entries ``[start, stop)`` of the split's ``json/`` folder
+    in the order the single-process run reads it, with a digest of their names (a worker that
+    lists the folder otherwise refuses to run rather than convert other items)."""
+
+    split: str | None
+    start: int
+    stop: int
+    digest: str
+    first: str
+    last: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShardSpec:
+    """Everything one shard needs (plain data: it is sent to a worker as it is)."""
+
+    index: int
+    shards: int
+    source: str
+    is_categorized: bool
+    ranges: tuple[ShardRange, ...]
+    target_format: ShardTarget
+    class_ids: Mapping[str, int]
+    pose: DMv2Keypoints | None
+    staging: str
+
+    @property
+    def items(self) -> int:
+        """How many item files the shard reads."""
+        return sum(r.stop - r.start for r in self.ranges)
+
+    @property
+    def output_path(self) -> Path:
+        """The shard's file in the staging folder."""
+        return Path(self.staging) / f"shard-{self.index:05d}.pickle"
+
+    def describe(self) -> str:
+        """``shard 2 of 4 (train/item_000120.json .. valid/item_000002.json)``."""
+        first, last = self.ranges[0], self.ranges[-1]
+        return (
+            f"shard {self.index + 1} of {self.shards} "
+            f"({_item_name(first.split, first.first)} .. {_item_name(last.split, last.last)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ShardReport:
+    """What a finished shard returns: its file, how many item files it read, and where it ran
+    (``host:pid``)."""
+
+    index: int
+    items: int
+    path: str
+    worker: str
+
+
+type ShardTask = Callable[[ShardSpec], ShardReport]
+"""The function a shard runs: :func:`convert_shard` (tests wrap it to inject faults)."""
+
+
+class ShardRun(Protocol):
+    """Shards started by an executor."""
+
+    def result(self, index: int) -> ShardReport:
+        """Wait for shard ``index`` (reporting other shards as they finish); raise
+        :class:`ShardFailedError` if it, or a shard finishing meanwhile, failed."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the shards still running and wait until they have stopped."""
+        ...
+
+
+class ShardExecutor(Protocol):
+    """Where the shards of a conversion run (the seam between the merge and the workers)."""
+
+    def start(
+        self, specs: Sequence[ShardSpec], on_done: Callable[[ShardReport], None]
+    ) -> ShardRun:
+        """Start (or schedule) every shard; ``on_done`` is called on the caller's thread, once
+        per shard that finishes, from :meth:`ShardRun.result`."""
+        ...
+
+
+def _item_name(split: str | None, name: str) -> str:
+    return name if split is None else f"{split}/{name}"
+
+
+# An audit call a check made: (is a change, split, item, reason, message, annotation, kind).
+type _Record = tuple[bool, str | None, str, AuditReason, str, str | None, str]
+
+
+class _RecordingAudit(AuditLog):
+    """An audit log that keeps its records in memory, in order, to be replayed by the merge."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, source="", target_format="")
+        self.pending: list[_Record] = []
+
+    def record(
+        self,
+        *,
+        split: str | None,
+        item: str,
+        reason: AuditReason,
+        message: str,
+        annotation: str | None = None,
+        kind: str = "item",
+    ) -> None:
+        self.pending.append((False, split, item, reason, message, annotation, kind))
+
+    def record_change(
+        self,
+        *,
+        split: str | None,
+        item: str,
+        reason: AuditReason,
+        message: str,
+        annotation: str | None = None,
+        kind: str = "item",
+    ) -> None:
+        self.pending.append((True, split, item, reason, message, annotation, kind))
+
+    def take(self) -> tuple[_Record, ...]:
+        if not self.pending:
+            return ()
+        taken = tuple(self.pending)
+        self.pending.clear()
+        return taken
+
+
+def _replay(records: tuple[_Record, ...], audit: AuditLog) -> None:
+    for change, split, item, reason, message, annotation, kind in records:
+        add = audit.record_change if change else audit.record
+        add(
+            split=split, item=item, reason=reason, message=message, annotation=annotation,
+            kind=kind,
+        )  # fmt: skip
+
+
+# Events of a shard file: an item (the audit records made before it, the item) or the end of
+# the shard's part of a split (records after its last item, items whose image was found, item
+# files counted).
+type _ItemEvent = tuple[Literal["item"], tuple[_Record, ...], PreparedYoloItem | tuple[object, ...]]
+type _EndEvent = tuple[Literal["end"], tuple[_Record, ...], int, int]
+type _Event = _ItemEvent | _EndEvent
+
+# The fields of a CheckedShapes, in its constructor's order: how a COCO shard's items travel.
+_SHAPE_FIELDS: Final = tuple(f.name for f in fields(CheckedShapes))
+
+# Events pickled together: few, large writes, and a small bounded buffer.
+_BATCH: Final = 256
+
+
+class _ShardListing(ItemListing):
+    """A shard's entries of each split, checked against the names the driver planned."""
+
+    def __init__(self, spec: ShardSpec) -> None:
+        super().__init__()
+        self._ranges = {r.split: r for r in spec.ranges}
+        self._spec = spec
+        self.current: str | None = None
+
+    def entries(self, layout: DMv2Layout, split: str | None) -> Iterator[os.DirEntry[str]]:
+        wanted = self._ranges[split]
+        folder = layout.split_dir(split) / "json"
+        chosen = list(islice(list_item_files(folder), wanted.start, wanted.stop))
+        if _digest([entry.name for entry in chosen]) != wanted.digest:
+            raise ShardFailedError(
+                f"{self._spec.describe()}: the worker lists {str(folder)!r} otherwise than the "
+                "driver did (files added or removed during the conversion, or storage that is "
+                "not the same for both): refused rather than convert other items"
+            )
+        for entry in chosen:
+            self.current = _item_name(split, entry.name)
+            yield entry
+        self.current = None
+
+
+def _digest(names: Sequence[str]) -> str:
+    joined = "\0".join(names).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(joined).hexdigest()
+
+
+def _where() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def convert_shard(spec: ShardSpec) -> ShardReport:
+    """Check one shard's items and write them, with their audit records, to the shard's file.
+
+    Runs wherever the executor puts it (a Ray worker, or this process). The source and the
+    staging folder must be reachable there at the same paths (shared storage).
+
+    Raises:
+        ShardFailedError: naming the shard and the item it was reading.
+    """
+    source = Path(spec.source)
+    staging = Path(spec.staging)
+    for what, folder in (("dataset folder", source), ("staging folder", staging)):
+        if not folder.is_dir():
+            raise ShardFailedError(
+                f"{spec.describe()}: {what} {str(folder)!r} is not reachable from the worker "
+                f"{_where()}: the source and the output's folder must be on storage every "
+                "worker reaches at the same path"
+            )
+    listing = _ShardListing(spec)
+    audit = _RecordingAudit(staging)
+    target = spec.output_path
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            batch: list[_Event] = []
+            for shard_range in spec.ranges:
+                layout = DMv2Layout(source, spec.is_categorized, (shard_range.split,))
+                counted = audit.items_total
+                for event in _check_range(spec, layout, audit, listing):
+                    batch.append(event)
+                    if len(batch) >= _BATCH:
+                        _dump(batch, out)
+                matched = listing.matched[shard_range.split]
+                batch.append(("end", audit.take(), matched, audit.items_total - counted))
+            _dump(batch, out)
+        os.replace(partial, target)
+    except ShardFailedError:
+        partial.unlink(missing_ok=True)
+        raise
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        at = f" at item {listing.current}" if listing.current is not None else ""
+        raise ShardFailedError(
+            f"{spec.describe()} failed{at}: {type(exc).__name__}: {exc}"
+        ) from exc
+    return ShardReport(spec.index, spec.items, str(target), _where())
+
+
+def _check_range(
+    spec: ShardSpec, layout: DMv2Layout, audit: _RecordingAudit, listing: _ShardListing
+) -> Iterator[_ItemEvent]:
+    if spec.target_format == "yolo":
+        for item in iter_checked_items(layout, audit, spec.class_ids, listing):
+            prepared = prepare_yolo_item(item, spec.class_ids, spec.pose, audit)
+            yield ("item", audit.take(), prepared)
+    else:
+        for shapes in iter_checked_shapes(layout, audit, spec.class_ids, listing):
+            # As a plain tuple of its fields: loads in half the time of the dataclass.
+            yield ("item", audit.take(), tuple([getattr(shapes, f) for f in _SHAPE_FIELDS]))
+
+
+def _dump(batch: list[_Event], out: IO[bytes]) -> None:
+    if batch:
+        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+        batch.clear()
+
+
+class _Progress:
+    """Work units done of ``total``, reported at most about a thousand times, always at the
+    end; only ever grows."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+        self.total = total
+        self.done = 0
+        self._callback = callback
+        self._step = max(1, total // 1000)
+        self._reported = 0
+
+    def add(self, units: int) -> None:
+        self.done += units
+        if self._callback is not None and (
+            self.done - self._reported >= self._step or self.done >= self.total
+        ):
+            self._reported = self.done
+            self._callback(self.done, self.total)
+
+    def finish(self) -> None:
+        if self._callback is not None and self._reported < self.total:
+            self._reported = self.done = self.total
+            self._callback(self.total, self.total)
+
+
+class _Merge:
+    """Feeds the converter from the shard files, in shard order, replaying their audit records."""
+
+    def __init__(self, specs: Sequence[ShardSpec], run: ShardRun, progress: _Progress) -> None:
+        self._specs = specs
+        self._run = run
+        self._progress = progress
+        self._open: dict[int, tuple[IO[bytes], Iterator[_Event]]] = {}
+
+    def close(self) -> None:
+        for handle, _ in self._open.values():
+            handle.close()
+        self._open.clear()
+
+    def _events(self, spec: ShardSpec) -> Iterator[_Event]:
+        if spec.index not in self._open:
+            report = self._run.result(spec.index)
+            handle = open(report.path, "rb")  # noqa: SIM115 (closed by close() or at its end)
+            self._open[spec.index] = (handle, _load(handle))
+        return self._open[spec.index][1]
+
+    def _split(
+        self, layout: DMv2Layout, split: str | None, audit: AuditLog
+    ) -> Iterator[PreparedYoloItem | tuple[object, ...]]:
+        matched = 0
+        for spec in self._specs:
+            for shard_range in spec.ranges:
+                if shard_range.split != split:
+                    continue
+                events = self._events(spec)
+                merged = 0
+                for event in events:
+                    _replay(event[1], audit)
+                    if event[0] == "end":
+                        matched += event[2]
+                        audit.items_total += event[3]
+                        break
+                    merged += 1
+                    self._progress.add(1)
+                    yield event[2]
+                else:
+                    raise ShardFailedError(f"{spec.describe()}: its file ends early")
+                # Skipped items were merged too (their audit records were replayed).
+                self._progress.add(shard_range.stop - shard_range.start - merged)
+        audit_unlisted_originals(layout, split, matched, audit)
+
+    def yolo(self, class_ids: Mapping[str, int], pose: DMv2Keypoints | None) -> Callable[
+        [DMv2Layout, AuditLog, Mapping[str, int], DMv2Keypoints | None],
+        Iterator[PreparedYoloItem],
+    ]:
+        def prepared(
+            layout: DMv2Layout,
+            audit: AuditLog,
+            found_ids: Mapping[str, int],
+            found_pose: DMv2Keypoints | None,
+        ) -> Iterator[PreparedYoloItem]:
+            _same_classes(found_ids, class_ids)
+            if found_pose != pose:
+                raise RuntimeError("the converter's pose schema is not the one the shards used")
+            for split in layout.splits:
+                for item in self._split(layout, split, audit):
+                    assert isinstance(item, PreparedYoloItem)
+                    yield item
+
+        return prepared
+
+    def coco(self, class_ids: Mapping[str, int]) -> Callable[
+        [DMv2Layout, AuditLog, Mapping[str, int]], Iterator[CheckedShapes]
+    ]:
+        def checked(
+            layout: DMv2Layout, audit: AuditLog, found_ids: Mapping[str, int]
+        ) -> Iterator[CheckedShapes]:
+            _same_classes(found_ids, class_ids)
+            for split in layout.splits:
+                for item in self._split(layout, split, audit):
+                    yield CheckedShapes(*item)  # the fields, in their order
+
+        return checked
+
+
+def _same_classes(found: Mapping[str, int], planned: Mapping[str, int]) -> None:
+    # The shards checked classes against the ids planned before they started; the converter
+    # computes its own. They are the same computation on the same input; a difference (the
+    # manifest changed meanwhile) would change the output, so it fails instead.
+    if dict(found) != dict(planned):
+        raise DatasetInputError(
+            "the dataset's classes changed while it was converted (the manifest was edited?): "
+            "run the conversion again"
+        )
+
+
+def _load(handle: IO[bytes]) -> Iterator[_Event]:
+    while True:
+        try:
+            batch: list[_Event] = pickle.load(handle)
+        except EOFError:
+            return
+        yield from batch
+
+
+_IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
+
+
+def _refuse_several_images(layout: DMv2Layout, split: str | None) -> None:
+    # An item whose stem has several images (a.jpg and a.png) gets the one with the extension of
+    # the item read before it, where it has it: a shard starts without that, so it could pick
+    # the other one. Refused rather than risk output that differs (one listing of the folder).
+    originals, json_folder, safe = split_folders(layout, split)
+    if not safe:
+        return
+    stems: set[str] = set()
+    try:
+        with os.scandir(originals) as entries:
+            for entry in entries:
+                stem, ext = os.path.splitext(entry.name)
+                if ext.lower() not in _IMAGE_SUFFIXES:
+                    continue
+                if stem in stems and os.path.isfile(os.path.join(json_folder, stem + ".json")):
+                    where = f"{split}/original_files" if split is not None else "original_files"
+                    raise DatasetInputError(
+                        f"{where}/{stem}.* in {str(layout.root)!r}: the item has several images; "
+                        "which one a conversion uses depends on the item read before it, so a "
+                        "sharded conversion cannot promise the single-process output: convert "
+                        "it with one shard"
+                    )
+                stems.add(stem)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+
+
+def _plan(
+    layout: DMv2Layout,
+    shards: int,
+    target_format: ShardTarget,
+    class_ids: Mapping[str, int],
+    pose: DMv2Keypoints | None,
+    staging: Path,
+) -> list[ShardSpec]:
+    # Contiguous ranges of the items in reading order (split after split), as even as can be;
+    # shards with no item are left out.
+    names = {
+        split: [entry.name for entry in list_item_files(layout.split_dir(split) / "json")]
+        for split in layout.splits
+    }
+    total = sum(len(found) for found in names.values())
+    bounds = [total * k // shards for k in range(shards + 1)]
+    pieces: list[tuple[ShardRange, ...]] = []
+    for start, stop in zip(bounds, bounds[1:]):
+        ranges: list[ShardRange] = []
+        offset = 0
+        for split in layout.splits:
+            found = names[split]
+            low, high = max(start - offset, 0), min(stop - offset, len(found))
+            if low < high:
+                chosen = found[low:high]
+                ranges.append(
+                    ShardRange(split, low, high, _digest(chosen), chosen[0], chosen[-1])
+                )
+            offset += len(found)
+        if ranges:
+            pieces.append(tuple(ranges))
+    return [
+        ShardSpec(
+            index=index, shards=len(pieces), source=str(layout.root),
+            is_categorized=layout.is_categorized, ranges=ranges, target_format=target_format,
+            class_ids=dict(class_ids), pose=pose, staging=str(staging),
+        )  # fmt: skip
+        for index, ranges in enumerate(pieces)
+    ]
+
+
+class InProcessShards:
+    """Runs the shards in this process, one after the other, as the merge asks for them.
+
+    No speed-up: it is the reference the Ray executor is compared with, and what tests use to
+    prove that any split into shards merges to the single-process output.
+    """
+
+    def __init__(self, task: ShardTask = convert_shard) -> None:
+        """``task`` is what each shard runs (:func:`convert_shard`; tests wrap it)."""
+        self.task = task
+
+    def start(
+        self, specs: Sequence[ShardSpec], on_done: Callable[[ShardReport], None]
+    ) -> ShardRun:
+        """Return a run that computes shard ``i`` (and those before it) when asked for it."""
+        return _SequentialRun(list(specs), self.task, on_done)
+
+
+class _SequentialRun:
+    def __init__(
+        self, specs: list[ShardSpec], task: ShardTask, on_done: Callable[[ShardReport], None]
+    ) -> None:
+        self._specs = specs
+        self._task = task
+        self._on_done = on_done
+        self._reports: list[ShardReport] = []
+
+    def result(self, index: int) -> ShardReport:
+        while len(self._reports) <= index:
+            report = self._task(self._specs[len(self._reports)])
+            self._reports.append(report)
+            self._on_done(report)
+        return self._reports[index]
+
+    def cancel(self) -> None:
+        pass  # nothing runs between two calls
+
+
+class RayShards:
+    """Runs each shard as a Ray task (``steprail[ray]``), all submitted at once; the merge
+    starts with the first shard as soon as it is done, while the others run.
+
+    Connects with ``ray.init(address=address)`` unless this process is connected already
+    (``address=None``: ``RAY_ADDRESS``, else a new local cluster). Every worker must reach the
+    dataset and the output's folder at the same paths (shared storage).
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        num_cpus: float = 1.0,
+        task: ShardTask = convert_shard,
+    ) -> None:
+        """``num_cpus``: the CPUs each task asks for; ``task``: what it runs (tests wrap
+        :func:`convert_shard` to inject faults)."""
+        if num_cpus <= 0:
+            raise ValueError(f"RayShards(num_cpus={num_cpus}): must be positive")
+        self.address = address
+        self.num_cpus = num_cpus
+        self.task = task
+
+    def start(
+        self, specs: Sequence[ShardSpec], on_done: Callable[[ShardReport], None]
+    ) -> ShardRun:
+        """Submit one task per shard (not retried: a failure is reported, never hidden)."""
+        from .._extras import require_extra
+
+        require_extra("ray", "steprail.datasets.RayShards")
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address)
+        remote = ray.remote(self.task).options(
+            num_cpus=self.num_cpus, max_retries=0, retry_exceptions=False
+        )
+        refs = [remote.remote(spec) for spec in specs]
+        return _RayRun(list(specs), refs, on_done)
+
+
+class _RayRun:
+    def __init__(
+        self,
+        specs: list[ShardSpec],
+        refs: list[ObjectRef[ShardReport]],
+        on_done: Callable[[ShardReport], None],
+    ) -> None:
+        self._specs = specs
+        self._refs = refs
+        self._on_done = on_done
+        self._reports: dict[int, ShardReport] = {}
+
+    def result(self, index: int) -> ShardReport:
+        import ray
+
+        while index not in self._reports:
+            pending = [ref for i, ref in enumerate(self._refs) if i not in self._reports]
+            ready, _ = ray.wait(pending, num_returns=1, fetch_local=True)
+            for ref in ready:
+                done = self._refs.index(ref)
+                try:
+                    report = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    raise ShardFailedError(_failure(self._specs[done], exc)) from exc
+                self._reports[done] = report
+                self._on_done(report)
+        return self._reports[index]
+
+    def cancel(self) -> None:
+        import ray
+
+        pending = [ref for i, ref in enumerate(self._refs) if i not in self._reports]
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=True)
+            except (ray.exceptions.RayError, ValueError):
+                pass  # finished meanwhile
+        # Wait for them to stop, so none writes into the staging folder as it is removed.
+        if pending:
+            ray.wait(pending, num_returns=len(pending), timeout=30.0, fetch_local=False)
+
+
+def _failure(spec: ShardSpec, exc: Exception) -> str:
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, ShardFailedError):
+        return str(cause)
+    if cause is not None:
+        return f"{spec.describe()} failed: {type(cause).__name__}: {cause}"
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{spec.describe()} failed: its worker stopped ({type(exc).__name__}: {first_line})"
+
+
+def _refuse_existing(output: Path) -> None:
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
+
+
+def convert_in_shards(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    target_format: ShardTarget,
+    *,
+    shards: int,
+    executor: ShardExecutor | None = None,
+    splits: Sequence[str] | None = None,
+    class_map: Mapping[str, int] | None = None,
+    progress: ProgressCallback | None = None,
+) -> ConversionResult:
+    """Convert the DM v2 dataset at ``source`` to YOLO or COCO at ``output`` in ``shards``
+    shards, run by ``executor`` (:class:`InProcessShards` by default, :class:`RayShards` for a
+    cluster), merged on this process into the output :func:`~steprail.datasets.dmv2_to_yolo`
+    or :func:`~steprail.datasets.dmv2_to_coco` would write, byte for byte.
+
+    The shards write to a staging folder beside ``output`` (``.<output name>.shards-<id>``),
+    removed when the call returns or fails; ``output`` appears as with the single-process
+    converters (claimed atomically, removed again on failure). ``progress(done, total)`` is
+    called as shards finish and as items are merged (``total`` is twice the item count); the
+    numbers only grow and end at ``total``.
+
+    Raises:
+        ValueError: ``shards`` is below 1.
+        ShardFailedError: a shard failed (named, with its item where known); nothing is left.
+        DatasetInputError, NoUsableItemsError, OutputExistsError: as the converters.
+    """
+    if shards < 1:
+        raise ValueError(f"convert_in_shards(shards={shards}): need at least one shard")
+    source_path = Path(os.fspath(source)).absolute()
+    output_path = Path(os.fspath(output)).absolute()
+    layout = detect_layout(source_path, splits)
+    refuse_output_inside(output_path, layout.root)
+    _refuse_existing(output_path)
+    if target_format == "yolo":
+        resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
+        class_ids, _ = yolo_ids(
+            resolved.ids, resolved.categories, class_map is not None,
+            _RecordingAudit(output_path.parent),
+        )  # fmt: skip
+        manifest = read_manifest(layout.root)
+        pose = manifest.keypoints if manifest is not None and manifest.keypoints else None
+    elif target_format == "coco":
+        class_ids = resolve_class_map(layout, first_id=1, class_map=class_map).ids
+        pose = None
+    else:
+        raise ValueError(f"convert_in_shards writes 'yolo' or 'coco', not {target_format!r}")
+    run_with = executor if executor is not None else InProcessShards()
+    staging = output_path.parent / f".{output_path.name}.shards-{uuid.uuid4().hex[:12]}"
+    made: list[Path] = []
+    parent = output_path.parent
+    while not parent.exists():
+        made.append(parent)
+        parent = parent.parent
+    with _sigterm_cleans_up():
+        try:
+            staging.mkdir(parents=True)
+            for split in layout.splits:
+                _refuse_several_images(layout, split)
+            specs = _plan(layout, shards, target_format, class_ids, pose, staging)
+            counter = _Progress(2 * sum(spec.items for spec in specs), progress)
+            run = run_with.start(specs, lambda report: counter.add(report.items))
+            merge = _Merge(specs, run, counter)
+            try:
+                if target_format == "yolo":
+                    result = write_yolo(
+                        source_path, output_path, splits=splits, class_map=class_map,
+                        prepared=merge.yolo(class_ids, pose),
+                    )  # fmt: skip
+                else:
+                    result = write_coco(
+                        source_path, output_path, splits=splits, class_map=class_map,
+                        checked=merge.coco(class_ids),
+                    )  # fmt: skip
+            except BaseException:
+                run.cancel()
+                raise
+            finally:
+                merge.close()
+            counter.finish()
+            return result
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not output_path.exists():
+                for folder in made:
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
