@@ -53,9 +53,16 @@ class StepTimeoutError(TimeoutError):
 
 def check_time_limit(seconds: object) -> float:
     """``seconds`` as a float if it is a finite number of seconds > 0, else a ``ValueError``."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"a step's time limit must be a finite number of seconds > 0, got {seconds!r}")
-    return float(seconds)
+    refused = ValueError(f"a step's time limit must be a finite number of seconds > 0, got {seconds!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise refused
+    try:
+        as_float = float(seconds)  # an int beyond a float's range (10**400) raises OverflowError
+    except OverflowError:
+        raise refused from None
+    if not math.isfinite(as_float) or as_float <= 0:
+        raise refused
+    return as_float
 
 
 def _can_interrupt() -> bool:
