@@ -651,7 +651,7 @@ class _Run[C: BaseStepContext]:
                 self._record(report, RollbackEntry(name, "undo", label, f"{STOPPED}{error_text(stop)}"))
                 raise
             else:
-                report.entries.append(RollbackEntry(name, "undo", label))
+                report._items.append(RollbackEntry(name, "undo", label))  # not ``entries``: no read
 
     def _enter(self, order: int) -> None:
         fields = self.context.__dict__
@@ -659,7 +659,7 @@ class _Run[C: BaseStepContext]:
         fields["current_step_order"] = order
 
     def _record(self, report: RollbackReport, entry: RollbackEntry) -> None:
-        report.entries.append(entry)
+        report._items.append(entry)
         what = "Rollback" if entry.kind == "rollback" else f"Undo {entry.label!r}"
         self.context.errors.append(f"{what} of step '{entry.step}' failed: {entry.error}")
 
