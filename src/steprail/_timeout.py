@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -135,9 +136,14 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
 class _Limit:
     """One running time limit of the main thread: its deadline, its error, and its state."""
 
-    __slots__ = ("began", "deadline", "error", "inside", "expired", "fired", "entry", "target", "signum")
+    __slots__ = ("began", "deadline", "error", "inside", "expired", "fired", "entry", "target", "signum", "frame")
 
     def __init__(self, seconds: float, error: Callable[[float], StepTimeoutError]) -> None:
+        # The frame that runs the limited step (the caller's): while it is on the main thread's
+        # stack the limit is live; once it is not, the limit's end was cut short (an exception
+        # from another signal handler, such as KeyboardInterrupt, landed in it) and the limit is
+        # stale. Dropped when the limit ends.
+        self.frame: FrameType | None = sys._getframe(1)
         self.began = time.monotonic()
         self.deadline = self.began + seconds
         self.error = error
@@ -173,6 +179,12 @@ class _MainThread:
         # the note is acted on right after, at a point where raising is safe.
         self.critical = False
         self.deferred = False
+        # What must still be undone, kept until it is: the signals given steprail's handler and
+        # not yet given back, and those steprail blocked and has not unblocked. Another handler
+        # that raises (KeyboardInterrupt) can cut any teardown short; the next limit's start (or
+        # end) finishes it, so nothing stays borrowed or blocked for good.
+        self.owed: set[int] = set()
+        self.blocked: set[int] = set()
 
 
 _main = _MainThread()
@@ -192,6 +204,13 @@ _main = _MainThread()
 #   signal in the main thread (which runs a handler whose signal already arrived: it only notes
 #   it), drops any instance still pending, and only then puts the default handler back. No
 #   instance can arrive once the default action (ending the process) is back.
+# - Cut short: another signal handler that raises (KeyboardInterrupt, a program's SIGALRM
+#   handler) can land anywhere in a teardown. What is still to be done is state, not position in
+#   the code: the signals still borrowed (``owed``) and blocked by steprail (``blocked``) are
+#   noted before each change and cleared after it, and a limit whose frame left the stack without
+#   its end is stale. The next limit's start drops stale limits (cancelling their entries before
+#   the signal is marked unborrowed) and settles what is owed; the handler never raises a stale
+#   limit. So a cut-short teardown costs at most one signal, until the next limited step.
 
 
 def _on_expiry(signum: int, frame: FrameType | None) -> None:
@@ -206,6 +225,9 @@ def _on_expiry(signum: int, frame: FrameType | None) -> None:
 def _raise_expired() -> None:
     for position, limit in enumerate(_main.active):
         if limit.expired and limit.inside and not limit.fired:
+            if position >= _live_count(_main.active):  # its end was cut short: never raise it
+                limit.fired = True
+                continue
             for unwound in _main.active[position:]:
                 unwound.fired = True
             raise limit.error(time.monotonic() - limit.began)
@@ -218,10 +240,28 @@ def _after_critical() -> None:
         _raise_expired()
 
 
+def _live_count(active: list[_Limit]) -> int:
+    """How many limits, from the outermost, still have their frame on this thread's stack (the
+    others' end was cut short; a live limit is never nested in a stale one)."""
+    frames = set()
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        frames.add(id(frame))
+        frame = frame.f_back
+    for position, limit in enumerate(active):
+        if id(limit.frame) not in frames:
+            return position
+    return len(active)
+
+
 def _begin(limit: _Limit) -> None:
     _main.critical = True
     try:
+        if _main.active:
+            _drop_stale()
         if not _main.active:  # the outermost limit: borrow a signal for the limits to come
+            if _main.owed or _main.blocked:  # a teardown was cut short: finish it first
+                _settle(drain=True)
             _main.signum = _borrow_signal()
             _main.sent = False
         _main.active.append(limit)
@@ -248,11 +288,37 @@ def _end(limit: _Limit) -> None:
             # leaves them for the outer limit's end to cancel.
             entries = [each.entry for each in ended if each.entry is not None]
             watchdog.cancel(*entries, then=_release_signal if outermost else None)
+        for each in ended:
+            each.frame = None  # no reference cycle through the step's frame
         del active[position:]
-        if outermost and signum:
-            _give_back(signum, drain=_main.sent)  # ``sent`` is final: no expiry sends from now
+        if outermost:
+            _settle(drain=_main.sent)  # ``sent`` is final: no expiry sends from now
     finally:
         _after_critical()
+
+
+def _drop_stale() -> None:
+    """Take off the stack the limits whose end was cut short (and so cannot run again): cancel
+    their entries and, if no live limit is left, stop sending the borrowed signal."""
+    active = _main.active
+    live = _live_count(active)
+    if live == len(active):
+        return
+    stale = active[live:]
+    entries = [each.entry for each in stale if each.entry is not None]
+    watchdog.cancel(*entries, then=_release_signal if live == 0 else None)
+    del active[live:]
+
+
+def _settle(*, drain: bool) -> None:
+    """Give back every signal still borrowed and unblock what steprail blocked (no limit runs,
+    and no expiry sends any more). Each step is recorded when done, so a settle cut short is
+    finished by the next one."""
+    for signum in sorted(_main.owed):
+        _give_back(signum, drain=drain)
+    for signum in sorted(_main.blocked):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        _main.blocked.discard(signum)
 
 
 def _release_signal() -> None:
@@ -265,7 +331,8 @@ def _borrow_signal() -> int:
     default, set by nobody) and not blocked in this thread; ``0`` if none is."""
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     for signum in _CANDIDATES:
-        if signum not in blocked and signal.getsignal(signum) == signal.SIG_DFL:
+        if signum not in blocked and signal.getsignal(signum) in (signal.SIG_DFL, _on_expiry):
+            _main.owed.add(signum)  # noted first: an interruption from here on leaves it owed
             signal.signal(signum, _on_expiry)
             return signum
     return 0
@@ -274,21 +341,21 @@ def _borrow_signal() -> int:
 def _give_back(signum: int, *, drain: bool) -> None:
     """Put the default handler back on ``signum`` once no instance of it can still arrive
     (``drain``: the signal was sent, and one may still be on its way)."""
-    if not drain:
-        _restore_default(signum)
-        return
-    # Blocking runs the handler of a signal that already arrived (CPython checks its flags
-    # when the mask changes); ours only notes it, while ``critical``.
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
-    try:
+    if drain:
+        # Blocking runs the handler of a signal that already arrived (CPython checks its flags
+        # when the mask changes); ours only notes it, while ``critical``.
+        if signum not in signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+            _main.blocked.add(signum)  # noted first: whatever interrupts, it is unblocked later
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
         # A signal sent to this thread while it is blocked stays pending for this thread (no
         # other thread takes it); real-time signals queue, so drop every instance.
         while signal.sigtimedwait({signum}, 0) is not None:
             pass
-        _restore_default(signum)
-    finally:
-        if signum not in previous:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+    _restore_default(signum)
+    _main.owed.discard(signum)
+    if signum in _main.blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        _main.blocked.discard(signum)
 
 
 def _restore_default(signum: int) -> None:
