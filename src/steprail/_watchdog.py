@@ -62,7 +62,12 @@ class Watchdog:
     def reset(self) -> None:
         """Forget every entry and the thread (in a forked child, which has none of the parent's
         threads, and whose copy of the lock may have been held by the parent's watchdog)."""
-        self._condition = threading.Condition(threading.Lock())
+        # Callers (the main thread) hold the lock itself, not the condition: ``Condition.__enter__``
+        # is Python code, so an exception from a signal handler (KeyboardInterrupt) can be raised
+        # in it once the lock is taken and before the ``with`` block owns it, leaving it held for
+        # good; a C lock's ``with`` cannot be cut there.
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
         self._heap: list[WatchdogEntry] = []
         self._cancelled = 0
         self._thread: threading.Thread | None = None
@@ -77,7 +82,7 @@ class Watchdog:
         ``time.monotonic()`` reaches ``deadline`` (unless the entry is cancelled first).
         ``expire`` must be quick and must not call back into the watchdog."""
         entry = WatchdogEntry(deadline, expire)
-        with self._condition:
+        with self._lock:
             heapq.heappush(self._heap, entry)
             if self._thread is None:
                 thread = threading.Thread(target=self._serve, name="steprail-watchdog", daemon=True)
@@ -91,7 +96,7 @@ class Watchdog:
         """Cancel ``entries``: when this returns, their expiries have finished or will never
         run. ``then``, if given, is called with the lock held after cancelling, so every expiry
         that runs later sees what it changed."""
-        with self._condition:
+        with self._lock:
             for entry in entries:
                 if not entry.cancelled:
                     entry.cancelled = True

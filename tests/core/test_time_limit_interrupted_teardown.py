@@ -16,11 +16,12 @@ from steprail._timeout import _CANDIDATES
 pytestmark = pytest.mark.skipif(not _CANDIDATES, reason="no signal can be sent to one thread here")
 
 _SCRIPT = """
-import random, signal, sys, threading, time
+import faulthandler, random, signal, sys, threading, time
 from steprail import RuntimeContext, StepTimeoutError, TimeLimitStep, _timeout
 from tests.core.test_time_limit_watchdog import Ctx, Run
 
 seconds, seed = float(sys.argv[1]), int(sys.argv[2])
+faulthandler.dump_traceback_later(seconds + 50, exit=True)  # a hang shows where it is
 rng = random.Random(seed)
 main = threading.get_ident()
 stop = threading.Event()
