@@ -28,6 +28,7 @@ from ._registry import StepRegistry
 from ._result import StepResult
 from ._retry import RetryListener, RetryPolicy
 from ._step import BaseStep
+from ._timeout import ROLLBACK_CODES as _TIME_LIMIT_SPARES
 from ._timeout import TimeLimitStep, check_time_limit
 
 __all__ = ["FAILURE_POLICIES", "FailurePolicy", "Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
@@ -694,3 +695,5 @@ def _interrupt_note(step_name: str, report: RollbackReport) -> str:
 #: The code of the orchestrator's rollback: a signal handler that finds it on the stack knows a
 #: rollback is under way (see ``steprail.actions.CancellationGuard``).
 ROLLBACK_CODES: Final = frozenset({_Run._roll_back.__code__})
+# A time limit lets these finish (a failed run's rollback, the undo actions between attempts).
+_TIME_LIMIT_SPARES.update({_Run._roll_back.__code__, _Run._run_undos.__code__})

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
+from types import CodeType, FrameType
 
 from ._context import BaseStepContext
 from ._result import StepResult
@@ -79,6 +79,13 @@ def _candidate_signals() -> tuple[int, ...]:
     return tuple(getattr(signal, name) for name in ("SIGUSR2", "SIGUSR1") if hasattr(signal, name))
 
 
+#: The code of the orchestrator's rollbacks (a failed run's, and the undo actions between two
+#: attempts), filled in by the orchestrator: a limit that passes while one of them runs inside its
+#: step lets it finish (a rollback cut in half leaves work half undone) and stops the step right
+#: after, by sending its signal again every ``_RESEND_AFTER`` seconds until it can be raised.
+ROLLBACK_CODES: set[CodeType] = set()
+_RESEND_AFTER = 0.01
+
 _SIGNALS_USABLE = all(hasattr(signal, name) for name in ("pthread_kill", "pthread_sigmask", "sigtimedwait"))
 _CANDIDATES = _candidate_signals() if _SIGNALS_USABLE else ()
 
@@ -103,10 +110,18 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
     def execute(self, context: C) -> StepResult:
         """Run the wrapped step; raise :class:`StepTimeoutError` if it overruns."""
         began = time.monotonic()
-        if _can_interrupt():
-            result = self._execute_interruptibly(context)
-        else:
-            result = self._wrapped.execute(context)
+        try:
+            if _can_interrupt():
+                result = self._execute_interruptibly(context)
+            else:
+                result = self._wrapped.execute(context)
+        except Exception as error:
+            # Past its limit, the step's failure is its timeout whatever it raised (a nested
+            # run's failure, an error it met when stopped), so ``on=TimeoutError`` applies.
+            elapsed = time.monotonic() - began
+            if elapsed > self.seconds and not isinstance(error, StepTimeoutError):
+                raise self._error(elapsed) from error
+            raise
         elapsed = time.monotonic() - began
         if elapsed > self.seconds:  # it swallowed the error, or it could not be interrupted
             raise self._error(elapsed)
@@ -228,6 +243,9 @@ def _raise_expired() -> None:
             if position >= _live_count(_main.active):  # its end was cut short: never raise it
                 limit.fired = True
                 continue
+            if _rolling_back_inside(limit):
+                limit.entry = watchdog.schedule(time.monotonic() + _RESEND_AFTER, limit.expire)
+                return
             for unwound in _main.active[position:]:
                 unwound.fired = True
             raise limit.error(time.monotonic() - limit.began)
@@ -252,6 +270,16 @@ def _live_count(active: list[_Limit]) -> int:
         if id(limit.frame) not in frames:
             return position
     return len(active)
+
+
+def _rolling_back_inside(limit: _Limit) -> bool:
+    """Whether a rollback runs in ``limit``'s step (between its frame and the handler's)."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and frame is not limit.frame:
+        if frame.f_code in ROLLBACK_CODES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _begin(limit: _Limit) -> None:
