@@ -24,9 +24,10 @@ seconds, seed = float(sys.argv[1]), int(sys.argv[2])
 faulthandler.dump_traceback_later(seconds + 50, exit=True)  # a hang shows where it is
 rng = random.Random(seed)
 main = threading.get_ident()
-stop = threading.Event()
+stop, go = threading.Event(), threading.Event()
 
 def ctrl_c() -> None:
+    go.wait()  # not before the main thread is in its loop, where it catches KeyboardInterrupt
     while not stop.is_set():
         time.sleep(rng.uniform(0.0001, 0.002))
         signal.pthread_kill(main, signal.SIGINT)
@@ -49,6 +50,7 @@ iterations = most_borrowed = 0
 until = time.monotonic() + seconds
 while True:
     try:
+        go.set()
         if time.monotonic() >= until:
             storming = False
             break
