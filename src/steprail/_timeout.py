@@ -244,8 +244,9 @@ def _raise_expired() -> None:
                 limit.fired = True
                 continue
             if _rolling_back_inside(limit):
-                limit.entry = watchdog.schedule(time.monotonic() + _RESEND_AFTER, limit.expire)
-                return
+                if limit.entry is None or limit.entry.cancelled:  # one resend on its way at most
+                    limit.entry = watchdog.schedule(time.monotonic() + _RESEND_AFTER, limit.expire)
+                continue  # a limit inside the rollback (an undo action's own) may still be raised
             for unwound in _main.active[position:]:
                 unwound.fired = True
             raise limit.error(time.monotonic() - limit.began)
@@ -335,6 +336,8 @@ def _drop_stale() -> None:
     stale = active[live:]
     entries = [each.entry for each in stale if each.entry is not None]
     watchdog.cancel(*entries, then=_release_signal if live == 0 else None)
+    for each in stale:
+        each.frame = None
     del active[live:]
 
 

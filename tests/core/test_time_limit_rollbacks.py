@@ -163,3 +163,25 @@ def test_an_error_raised_within_the_limit_is_left_as_it_is() -> None:
 
     error = _in_a_thread(TimeLimitStep(Fn("early", early), 30))
     assert isinstance(error, ValueError) and str(error) == "on time"
+
+
+@pytest.mark.skipif(not _CANDIDATES, reason="no signal can be sent to one thread here")
+def test_a_limited_step_run_by_a_spared_rollback_is_still_stopped_by_its_own_limit() -> None:
+    log: list[str] = []
+
+    def rollback_running_a_limited_step() -> None:
+        log.append("rollback start")
+        try:
+            TimeLimitStep(Fn("undo", lambda: time.sleep(10)), 0.3).execute(Ctx(runtime_ctx=RuntimeContext()))
+        except StepTimeoutError as error:
+            log.append(str(error).split(" (")[0])
+        log.append("rollback finished")
+
+    def outer() -> None:
+        _run(Fn("a", lambda: None, rollback_running_a_limited_step), Fn("b", lambda: 1 / 0))
+
+    began = time.monotonic()
+    with pytest.raises(StepFailedError, match="step 'outer' exceeded"):
+        _run(Fn("outer", outer), limits={"outer": 0.1})
+    assert log == ["rollback start", "step 'undo' exceeded its time limit of 0.3s", "rollback finished"]
+    assert time.monotonic() - began < 3
