@@ -67,19 +67,31 @@ class RollbackReport:
         entries: The attempts so far (empty by default).
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_read", "_last_read")
 
     def __init__(self, entries: list[RollbackEntry] | None = None) -> None:
         # A step name stands for ``RollbackEntry(name, "rollback", name)``: the orchestrator
-        # notes successful rollbacks this cheaply and they become entries when first read.
+        # notes successful rollbacks this cheaply (appending to the end) and they become entries
+        # when first read.
         self._items: list[RollbackEntry | str] = list(entries) if entries is not None else []
+        # How many leading items the last read left as entries, and the last of them: a read
+        # looks at newer items only (reading after each of N appends costs O(N) in all, not
+        # O(N^2)), unless the list was changed before that point (then it reads all of it).
+        self._read = 0
+        self._last_read: RollbackEntry | str | None = None
 
     @property
     def entries(self) -> list[RollbackEntry]:
         """Every attempt, in order (the list itself: appending to it adds an attempt)."""
         items = self._items
-        if any(type(item) is str for item in items):
-            items[:] = [rolled_back_entry(item) if type(item) is str else item for item in items]
+        start = self._read
+        if start > len(items) or (start and items[start - 1] is not self._last_read):
+            start = 0  # shortened or rearranged through this list since the last read
+        for position in range(start, len(items)):
+            if type(items[position]) is str:
+                items[position] = rolled_back_entry(cast(str, items[position]))
+        self._read = len(items)
+        self._last_read = items[-1] if items else None
         return cast(list[RollbackEntry], items)
 
     def _note_rolled_back(self, step: str) -> None:

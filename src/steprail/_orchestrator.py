@@ -28,6 +28,7 @@ from ._registry import StepRegistry
 from ._result import StepResult
 from ._retry import RetryListener, RetryPolicy
 from ._step import BaseStep
+from ._timeout import ROLLBACK_CODES as _TIME_LIMIT_SPARES
 from ._timeout import TimeLimitStep, check_time_limit
 
 __all__ = ["FAILURE_POLICIES", "FailurePolicy", "Orchestrator", "ProgressCallback", "RollbackListener", "RunSummary"]
@@ -651,7 +652,7 @@ class _Run[C: BaseStepContext]:
                 self._record(report, RollbackEntry(name, "undo", label, f"{STOPPED}{error_text(stop)}"))
                 raise
             else:
-                report.entries.append(RollbackEntry(name, "undo", label))
+                report._items.append(RollbackEntry(name, "undo", label))  # not ``entries``: no read
 
     def _enter(self, order: int) -> None:
         fields = self.context.__dict__
@@ -659,7 +660,7 @@ class _Run[C: BaseStepContext]:
         fields["current_step_order"] = order
 
     def _record(self, report: RollbackReport, entry: RollbackEntry) -> None:
-        report.entries.append(entry)
+        report._items.append(entry)
         what = "Rollback" if entry.kind == "rollback" else f"Undo {entry.label!r}"
         self.context.errors.append(f"{what} of step '{entry.step}' failed: {entry.error}")
 
@@ -694,3 +695,5 @@ def _interrupt_note(step_name: str, report: RollbackReport) -> str:
 #: The code of the orchestrator's rollback: a signal handler that finds it on the stack knows a
 #: rollback is under way (see ``steprail.actions.CancellationGuard``).
 ROLLBACK_CODES: Final = frozenset({_Run._roll_back.__code__})
+# A time limit lets these finish (a failed run's rollback, the undo actions between attempts).
+_TIME_LIMIT_SPARES.update({_Run._roll_back.__code__, _Run._run_undos.__code__})

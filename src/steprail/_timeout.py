@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
+from types import CodeType, FrameType
 
 from ._context import BaseStepContext
 from ._result import StepResult
@@ -53,9 +54,16 @@ class StepTimeoutError(TimeoutError):
 
 def check_time_limit(seconds: object) -> float:
     """``seconds`` as a float if it is a finite number of seconds > 0, else a ``ValueError``."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"a step's time limit must be a finite number of seconds > 0, got {seconds!r}")
-    return float(seconds)
+    refused = ValueError(f"a step's time limit must be a finite number of seconds > 0, got {seconds!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise refused
+    try:
+        as_float = float(seconds)  # an int beyond a float's range (10**400) raises OverflowError
+    except OverflowError:
+        raise refused from None
+    if not math.isfinite(as_float) or as_float <= 0:
+        raise refused
+    return as_float
 
 
 def _can_interrupt() -> bool:
@@ -70,6 +78,13 @@ def _candidate_signals() -> tuple[int, ...]:
         return tuple(range(signal.SIGRTMAX - 1, max(signal.SIGRTMIN, signal.SIGRTMAX - 9), -1))
     return tuple(getattr(signal, name) for name in ("SIGUSR2", "SIGUSR1") if hasattr(signal, name))
 
+
+#: The code of the orchestrator's rollbacks (a failed run's, and the undo actions between two
+#: attempts), filled in by the orchestrator: a limit that passes while one of them runs inside its
+#: step lets it finish (a rollback cut in half leaves work half undone) and stops the step right
+#: after, by sending its signal again every ``_RESEND_AFTER`` seconds until it can be raised.
+ROLLBACK_CODES: set[CodeType] = set()
+_RESEND_AFTER = 0.01
 
 _SIGNALS_USABLE = all(hasattr(signal, name) for name in ("pthread_kill", "pthread_sigmask", "sigtimedwait"))
 _CANDIDATES = _candidate_signals() if _SIGNALS_USABLE else ()
@@ -95,10 +110,18 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
     def execute(self, context: C) -> StepResult:
         """Run the wrapped step; raise :class:`StepTimeoutError` if it overruns."""
         began = time.monotonic()
-        if _can_interrupt():
-            result = self._execute_interruptibly(context)
-        else:
-            result = self._wrapped.execute(context)
+        try:
+            if _can_interrupt():
+                result = self._execute_interruptibly(context)
+            else:
+                result = self._wrapped.execute(context)
+        except Exception as error:
+            # Past its limit, the step's failure is its timeout whatever it raised (a nested
+            # run's failure, an error it met when stopped), so ``on=TimeoutError`` applies.
+            elapsed = time.monotonic() - began
+            if elapsed > self.seconds and not isinstance(error, StepTimeoutError):
+                raise self._error(elapsed) from error
+            raise
         elapsed = time.monotonic() - began
         if elapsed > self.seconds:  # it swallowed the error, or it could not be interrupted
             raise self._error(elapsed)
@@ -128,9 +151,14 @@ class TimeLimitStep[C: BaseStepContext](WrapperStep[C]):
 class _Limit:
     """One running time limit of the main thread: its deadline, its error, and its state."""
 
-    __slots__ = ("began", "deadline", "error", "inside", "expired", "fired", "entry", "target", "signum")
+    __slots__ = ("began", "deadline", "error", "inside", "expired", "fired", "entry", "target", "signum", "frame")
 
     def __init__(self, seconds: float, error: Callable[[float], StepTimeoutError]) -> None:
+        # The frame that runs the limited step (the caller's): while it is on the main thread's
+        # stack the limit is live; once it is not, the limit's end was cut short (an exception
+        # from another signal handler, such as KeyboardInterrupt, landed in it) and the limit is
+        # stale. Dropped when the limit ends.
+        self.frame: FrameType | None = sys._getframe(1)
         self.began = time.monotonic()
         self.deadline = self.began + seconds
         self.error = error
@@ -166,6 +194,12 @@ class _MainThread:
         # the note is acted on right after, at a point where raising is safe.
         self.critical = False
         self.deferred = False
+        # What must still be undone, kept until it is: the signals given steprail's handler and
+        # not yet given back, and those steprail blocked and has not unblocked. Another handler
+        # that raises (KeyboardInterrupt) can cut any teardown short; the next limit's start (or
+        # end) finishes it, so nothing stays borrowed or blocked for good.
+        self.owed: set[int] = set()
+        self.blocked: set[int] = set()
 
 
 _main = _MainThread()
@@ -185,6 +219,13 @@ _main = _MainThread()
 #   signal in the main thread (which runs a handler whose signal already arrived: it only notes
 #   it), drops any instance still pending, and only then puts the default handler back. No
 #   instance can arrive once the default action (ending the process) is back.
+# - Cut short: another signal handler that raises (KeyboardInterrupt, a program's SIGALRM
+#   handler) can land anywhere in a teardown. What is still to be done is state, not position in
+#   the code: the signals still borrowed (``owed``) and blocked by steprail (``blocked``) are
+#   noted before each change and cleared after it, and a limit whose frame left the stack without
+#   its end is stale. The next limit's start drops stale limits (cancelling their entries before
+#   the signal is marked unborrowed) and settles what is owed; the handler never raises a stale
+#   limit. So a cut-short teardown costs at most one signal, until the next limited step.
 
 
 def _on_expiry(signum: int, frame: FrameType | None) -> None:
@@ -199,6 +240,13 @@ def _on_expiry(signum: int, frame: FrameType | None) -> None:
 def _raise_expired() -> None:
     for position, limit in enumerate(_main.active):
         if limit.expired and limit.inside and not limit.fired:
+            if position >= _live_count(_main.active):  # its end was cut short: never raise it
+                limit.fired = True
+                continue
+            if _rolling_back_inside(limit):
+                if limit.entry is None or limit.entry.cancelled:  # one resend on its way at most
+                    limit.entry = watchdog.schedule(time.monotonic() + _RESEND_AFTER, limit.expire)
+                continue  # a limit inside the rollback (an undo action's own) may still be raised
             for unwound in _main.active[position:]:
                 unwound.fired = True
             raise limit.error(time.monotonic() - limit.began)
@@ -211,10 +259,38 @@ def _after_critical() -> None:
         _raise_expired()
 
 
+def _live_count(active: list[_Limit]) -> int:
+    """How many limits, from the outermost, still have their frame on this thread's stack (the
+    others' end was cut short; a live limit is never nested in a stale one)."""
+    frames = set()
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        frames.add(id(frame))
+        frame = frame.f_back
+    for position, limit in enumerate(active):
+        if id(limit.frame) not in frames:
+            return position
+    return len(active)
+
+
+def _rolling_back_inside(limit: _Limit) -> bool:
+    """Whether a rollback runs in ``limit``'s step (between its frame and the handler's)."""
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and frame is not limit.frame:
+        if frame.f_code in ROLLBACK_CODES:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _begin(limit: _Limit) -> None:
     _main.critical = True
     try:
+        if _main.active:
+            _drop_stale()
         if not _main.active:  # the outermost limit: borrow a signal for the limits to come
+            if _main.owed or _main.blocked:  # a teardown was cut short: finish it first
+                _settle(drain=True)
             _main.signum = _borrow_signal()
             _main.sent = False
         _main.active.append(limit)
@@ -241,11 +317,39 @@ def _end(limit: _Limit) -> None:
             # leaves them for the outer limit's end to cancel.
             entries = [each.entry for each in ended if each.entry is not None]
             watchdog.cancel(*entries, then=_release_signal if outermost else None)
+        for each in ended:
+            each.frame = None  # no reference cycle through the step's frame
         del active[position:]
-        if outermost and signum:
-            _give_back(signum, drain=_main.sent)  # ``sent`` is final: no expiry sends from now
+        if outermost:
+            _settle(drain=_main.sent)  # ``sent`` is final: no expiry sends from now
     finally:
         _after_critical()
+
+
+def _drop_stale() -> None:
+    """Take off the stack the limits whose end was cut short (and so cannot run again): cancel
+    their entries and, if no live limit is left, stop sending the borrowed signal."""
+    active = _main.active
+    live = _live_count(active)
+    if live == len(active):
+        return
+    stale = active[live:]
+    entries = [each.entry for each in stale if each.entry is not None]
+    watchdog.cancel(*entries, then=_release_signal if live == 0 else None)
+    for each in stale:
+        each.frame = None
+    del active[live:]
+
+
+def _settle(*, drain: bool) -> None:
+    """Give back every signal still borrowed and unblock what steprail blocked (no limit runs,
+    and no expiry sends any more). Each step is recorded when done, so a settle cut short is
+    finished by the next one."""
+    for signum in sorted(_main.owed):
+        _give_back(signum, drain=drain)
+    for signum in sorted(_main.blocked):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        _main.blocked.discard(signum)
 
 
 def _release_signal() -> None:
@@ -258,7 +362,8 @@ def _borrow_signal() -> int:
     default, set by nobody) and not blocked in this thread; ``0`` if none is."""
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     for signum in _CANDIDATES:
-        if signum not in blocked and signal.getsignal(signum) == signal.SIG_DFL:
+        if signum not in blocked and signal.getsignal(signum) in (signal.SIG_DFL, _on_expiry):
+            _main.owed.add(signum)  # noted first: an interruption from here on leaves it owed
             signal.signal(signum, _on_expiry)
             return signum
     return 0
@@ -267,21 +372,21 @@ def _borrow_signal() -> int:
 def _give_back(signum: int, *, drain: bool) -> None:
     """Put the default handler back on ``signum`` once no instance of it can still arrive
     (``drain``: the signal was sent, and one may still be on its way)."""
-    if not drain:
-        _restore_default(signum)
-        return
-    # Blocking runs the handler of a signal that already arrived (CPython checks its flags
-    # when the mask changes); ours only notes it, while ``critical``.
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
-    try:
+    if drain:
+        # Blocking runs the handler of a signal that already arrived (CPython checks its flags
+        # when the mask changes); ours only notes it, while ``critical``.
+        if signum not in signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+            _main.blocked.add(signum)  # noted first: whatever interrupts, it is unblocked later
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
         # A signal sent to this thread while it is blocked stays pending for this thread (no
         # other thread takes it); real-time signals queue, so drop every instance.
         while signal.sigtimedwait({signum}, 0) is not None:
             pass
-        _restore_default(signum)
-    finally:
-        if signum not in previous:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+    _restore_default(signum)
+    _main.owed.discard(signum)
+    if signum in _main.blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        _main.blocked.discard(signum)
 
 
 def _restore_default(signum: int) -> None:
