@@ -173,6 +173,9 @@ class _Drive:
         self.signals: list[int] = []
         self.finished = False
         self.placed = False
+        #: The worker reported ``job_started``: from then on steps may have run and left work.
+        self.began = False
+        self.final: JobOutcome | None = None
         self.started = time.monotonic()
 
     def run(self) -> ActionOutcome:
@@ -313,6 +316,7 @@ class _Drive:
             self.placed = True
             hooks.job_placed(str(args[0]), str(args[1]), int(args[2]))
         elif hook == "job_started":
+            self.began = True
             hooks.job_started(args[0], [PlannedStep(**step) for step in args[1]])
         elif hook == "step_started":
             hooks.step_started(PlannedStep(**args[0]))
@@ -327,7 +331,8 @@ class _Drive:
             fields["rollback"] = tuple(RollbackEntry(**entry) for entry in fields["rollback"])
             if cancel_sent and fields["status"] == "cancelled":
                 fields["error"] = self._cancel_text(fields["error"])
-            hooks.job_finished(JobOutcome(**fields))
+            self.final = JobOutcome(**fields)
+            hooks.job_finished(self.final)
             self.finished = True
         else:
             raise ValueError(f"unknown event {hook!r} from the worker")
@@ -345,25 +350,33 @@ class _Drive:
         name = self.action.action_name
         try:
             result: dict[str, Any] = ray.get(ref)
-        except TaskCancelledError:
-            return self._end_here("cancelled", self._cancel_text("cancelled before it started on a worker"), None)
+        except TaskCancelledError as error:
+            if self.final is not None:  # the end was recorded; the worker was cut on its way out
+                return self._end_here(self.final.status, self.final.error, None)
+            if self.began:
+                # Ray reports a cancelled task whose worker then died (a second signal:
+                # ray.cancel(force=True); or killed while it rolled back) the same way as one
+                # cancelled in its queue. This one ran: its work may still be in place.
+                return self._lost(self._cancelled_worker_lost(), error)
+            if not self.placed:
+                return self._end_here("cancelled", self._cancel_text("cancelled before it started on a worker"), None)
+            return self._end_here("cancelled", self._cancel_text("cancelled before the action ran"), None)
         except RayTaskError as error:
             cause = error.cause
             if isinstance(cause, JobStoreError):
                 raise cause from error  # the run could not record its end (notes say how it ended)
             if self.finished:
                 raise
-            if isinstance(cause, KeyboardInterrupt | TaskCancelledError):  # cut before the action ran
+            if isinstance(cause, KeyboardInterrupt | TaskCancelledError):
+                if self.began:  # the cancel cut the worker after its steps started: nothing recorded the end
+                    return self._lost(self._cancelled_worker_lost(), error)
                 return self._end_here("cancelled", self._cancel_text("cancelled before the action ran"), None)
             text = f"the Ray task failed: {type(cause).__name__}: {cause}"
             return self._end_here("failed", text, cause if isinstance(cause, Exception) else None)
         except ray.exceptions.RayError as error:
             if self.finished:
                 raise
-            cause = f"the Ray worker running the job was lost: {type(error).__name__}: {_first_line(error)}"
-            if self.hooks is not None:
-                self.hooks.job_lost(cause)
-            raise WorkerLostError(name, cause) from error
+            return self._lost(f"the Ray worker running the job was lost: {type(error).__name__}: {_first_line(error)}", error)
         if not result.get("loaded", True):
             return self._end_here("failed", str(result["error"]), None)
         if not self.finished:
@@ -373,14 +386,34 @@ class _Drive:
             raise WorkerLostError(name, cause)
         return self._outcome(result)
 
+    def _lost(self, cause: str, error: BaseException | None) -> ActionOutcome:
+        """Record the job ``interrupted`` with ``cause`` (its worker ended without recording the
+        end) and raise :class:`WorkerLostError`."""
+        if self.hooks is not None:
+            self.hooks.job_lost(cause)
+        raise WorkerLostError(self.action.action_name, cause) from error
+
+    def _cancelled_worker_lost(self) -> str:
+        asked = [signal.Signals(number).name for number in self.signals]
+        if len(asked) > 1:
+            how = f"killed by ray.cancel(force=True) after a second {asked[1]} on the driver"
+        elif asked:
+            how = f"lost after ray.cancel ({asked[0]} on the driver)"
+        else:
+            how = "lost after its task was cancelled"
+        return (
+            f"the Ray worker running the job was {how}, before it recorded the job's end; "
+            "steps not recorded as rolled back may still have their work in place"
+        )
+
     def _end_here(
-        self, status: Literal["failed", "cancelled"], error: str, exception: BaseException | None
+        self, status: Literal["success", "failed", "cancelled"], error: str | None, exception: BaseException | None
     ) -> ActionOutcome:
         duration = time.monotonic() - self.started
         if self.hooks is not None and not self.finished:
             self.hooks.job_finished(JobOutcome(status, error, (), {}, duration))
             self.finished = True
-        if exception is None:
+        if exception is None and status != "success":
             exception = JobCancelled(self.signals[0] if self.signals else signal.SIGINT) if status == "cancelled" else RuntimeError(error)
         return ActionOutcome(self.action.action_name, status, error, exception, duration=duration)
 

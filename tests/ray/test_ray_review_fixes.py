@@ -1,0 +1,207 @@
+"""The hostile review of the Ray executor, as real processes and signals: each test is one
+finding (docs/ray.md says what is promised) and fails on the code before its fix."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from steprail.jobs import JobRecord, JobStore
+from tests._ray_cluster import RayCluster
+
+pytestmark = pytest.mark.ray
+
+STEPRAIL = Path(sys.executable).with_name("steprail")
+
+# write (its rollback deletes a.txt) -> slowrb (its rollback takes 4 s) -> slow (reports every
+# 0.1 s) -> fin. Every step leaves a mark in the folder, so the tests see what ran on disk.
+_ACTION = '''
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from pydantic import BaseModel
+from steprail import BaseStep, BaseStepContext, StepRegistry, StepResult
+from steprail.actions import BaseAction, Workflow
+
+
+class Params(BaseModel):
+    folder: str
+    seconds: float = 30.0
+
+
+@dataclass
+class Ctx(BaseStepContext):
+    folder: str = ""
+    seconds: float = 0.0
+
+
+class Write(BaseStep[Ctx]):
+    @property
+    def name(self) -> str:
+        return "write"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: Ctx) -> StepResult:
+        Path(context.folder, "a.txt").write_text("work")
+        return StepResult()
+
+    def rollback(self, context: Ctx, result: StepResult) -> None:
+        Path(context.folder, "a.txt").unlink(missing_ok=True)
+        Path(context.folder, "write_rolled_back").write_text("x")
+
+
+class SlowRollback(BaseStep[Ctx]):
+    @property
+    def name(self) -> str:
+        return "slowrb"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: Ctx) -> StepResult:
+        return StepResult()
+
+    def rollback(self, context: Ctx, result: StepResult) -> None:
+        Path(context.folder, "rb.pid").write_text(str(os.getpid()))
+        time.sleep(4)
+
+
+class Slow(BaseStep[Ctx]):
+    @property
+    def name(self) -> str:
+        return "slow"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: Ctx) -> StepResult:
+        Path(context.folder, "slow.pid").write_text(str(os.getpid()))
+        deadline = time.monotonic() + context.seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            context.set_progress(1, 2)
+        return StepResult()
+
+
+class Fin(BaseStep[Ctx]):
+    @property
+    def name(self) -> str:
+        return "fin"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: Ctx) -> StepResult:
+        Path(context.folder, "final.txt").write_text("done")
+        return StepResult()
+
+
+class SlowJob(BaseAction[Params]):
+    def build_workflow(self) -> Workflow[Ctx]:
+        steps = StepRegistry[Ctx]()
+        for step in (Write(), Slow(), Fin()):
+            steps.register(step)
+        return Workflow(steps, Ctx(runtime_ctx=self.runtime, folder=self.params.folder, seconds=self.params.seconds))
+
+
+class SlowRbJob(BaseAction[Params]):
+    def build_workflow(self) -> Workflow[Ctx]:
+        steps = StepRegistry[Ctx]()
+        for step in (Write(), SlowRollback(), Slow(), Fin()):
+            steps.register(step)
+        return Workflow(steps, Ctx(runtime_ctx=self.runtime, folder=self.params.folder, seconds=self.params.seconds))
+'''
+
+
+@pytest.fixture
+def action_file(tmp_path: Path) -> Path:
+    folder = tmp_path / "code"
+    folder.mkdir()
+    path = folder / "slow_actions.py"
+    path.write_text(_ACTION)
+    return path
+
+
+@pytest.fixture
+def marks(tmp_path: Path) -> Path:
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    return folder
+
+
+def _env(home: Path, cluster: RayCluster) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("CI", None)
+    env.pop("PYTHONPATH", None)
+    env.update(STEPRAIL_HOME=str(home), RAY_ADDRESS=cluster.address, STEPRAIL_EXECUTOR="ray")
+    return env
+
+
+def _command(*args: str) -> list[str]:
+    return [str(STEPRAIL), *args] if STEPRAIL.exists() else [sys.executable, "-m", "steprail.cli", *args]
+
+
+def _job(home: Path, job_id: int = 1) -> JobRecord:
+    with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+        return store.get(job_id)
+
+
+def _wait_for(path: Path, driver: subprocess.Popen[str] | None = None, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        if driver is not None and driver.poll() is not None:
+            raise AssertionError(f"the driver ended ({driver.returncode}) before {path} appeared: {driver.communicate()[0]}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def driver_of(tmp_path: Path, ray_cluster: RayCluster) -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _run(driver_of: list[subprocess.Popen[str]], home: Path, cluster: RayCluster, *args: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        _command("run", *args, "--plain"), cwd=home.parent, env=_env(home, cluster),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    driver_of.append(process)
+    return process
+
+
+def test_a_second_signal_during_the_rollback_ends_the_job_interrupted_not_cancelled(
+    ray_cluster: RayCluster, action_file: Path, marks: Path, tmp_path: Path, driver_of: list[subprocess.Popen[str]]
+) -> None:
+    home = tmp_path / "home"
+    driver = _run(driver_of, home, ray_cluster, f"{action_file}:SlowRbJob", "-p", f"folder={marks}")
+    _wait_for(marks / "slow.pid", driver)
+    driver.send_signal(signal.SIGTERM)  # the worker rolls back: slowrb's rollback takes 4 s
+    _wait_for(marks / "rb.pid", driver)
+    driver.send_signal(signal.SIGTERM)  # the second one kills the worker mid-rollback
+    out, _ = driver.communicate(timeout=60)
+    job = _job(home)
+    # It ran, and write's work is still on disk: not "cancelled before it started".
+    assert (marks / "a.txt").exists()
+    assert driver.returncode == 1, out
+    assert job.status == "interrupted", (job.status, job.error)
+    assert job.lost is not None and "second SIGTERM on the driver" in job.lost
+    assert [(s.name, s.status, s.rolled_back) for s in job.steps[:2]] == [("write", "success", False), ("slowrb", "success", False)]
