@@ -90,7 +90,7 @@ class Slow(BaseStep[Ctx]):
     def execute(self, context: Ctx) -> StepResult:
         Path(context.folder, "slow.pid").write_text(str(os.getpid()))
         deadline = time.monotonic() + context.seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not Path(context.folder, "stop").exists():
             time.sleep(0.1)
             context.set_progress(1, 2)
         return StepResult()
@@ -205,3 +205,37 @@ def test_a_second_signal_during_the_rollback_ends_the_job_interrupted_not_cancel
     assert job.status == "interrupted", (job.status, job.error)
     assert job.lost is not None and "second SIGTERM on the driver" in job.lost
     assert [(s.name, s.status, s.rolled_back) for s in job.steps[:2]] == [("write", "success", False), ("slowrb", "success", False)]
+
+
+def _gone(pid: int, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_worker_that_loses_its_driver_stops_without_rolling_back_so_resume_finds_the_work(
+    ray_cluster: RayCluster, action_file: Path, marks: Path, tmp_path: Path, driver_of: list[subprocess.Popen[str]]
+) -> None:
+    home = tmp_path / "home"
+    driver = _run(driver_of, home, ray_cluster, f"{action_file}:SlowJob", "-p", f"folder={marks}")
+    _wait_for(marks / "slow.pid", driver)
+    worker = int((marks / "slow.pid").read_text())
+    driver.kill()
+    driver.wait()
+    assert _gone(worker), "the worker outlived its driver"
+    # Nothing recorded a rollback, so none happened: write's work is where the record says.
+    assert (marks / "a.txt").exists() and not (marks / "write_rolled_back").exists()
+    job = _job(home)
+    assert job.status == "interrupted" and [(s.name, s.status) for s in job.steps[:1]] == [("write", "success")]
+    (marks / "stop").write_text("")
+    resumed = subprocess.run(
+        _command("jobs", "resume", "1", "--plain"), cwd=tmp_path, env=_env(home, ray_cluster),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _job(home).status == "success" and (marks / "a.txt").exists() and (marks / "final.txt").exists()
