@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,3 +240,40 @@ def test_a_worker_that_loses_its_driver_stops_without_rolling_back_so_resume_fin
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _job(home).status == "success" and (marks / "a.txt").exists() and (marks / "final.txt").exists()
+
+
+@pytest.mark.parametrize("stranger_sends", [b"", b"[" * 100_000 + b"\n", b"x" * 100_000], ids=["silent", "deep", "endless"])
+def test_a_stranger_on_the_event_port_neither_freezes_nor_crashes_the_driver(
+    ray_driver: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stranger_sends: bytes
+) -> None:
+    import socket
+
+    from steprail.ray import RayExecutor
+    from steprail.ray._executor import _Drive
+    from tests.ray._ray_actions import MarkAction
+
+    strangers: list[socket.socket] = []
+    payload_of = _Drive._payload
+
+    def connect_first(self: _Drive, address: tuple[str, int]) -> object:
+        # Before the task is even submitted: the stranger is the first to connect, and stays.
+        stranger = socket.create_connection(address, timeout=5)
+        if stranger_sends:
+            stranger.sendall(stranger_sends)
+        strangers.append(stranger)
+        threading.Timer(45, stranger.close).start()  # without the fix, the run waits for this
+        return payload_of(self, address)
+
+    monkeypatch.setattr(_Drive, "_payload", connect_first)
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    from steprail.jobs import JobRuntime
+
+    started = time.monotonic()
+    try:
+        outcome = RayExecutor().run(MarkAction({"folder": str(tmp_path), "items": 2}, runtime=JobRuntime(store)))
+    finally:
+        for stranger in strangers:
+            stranger.close()
+    assert outcome.status == "success", outcome.error
+    assert store.get(1).status == "success" and strangers
+    assert time.monotonic() - started < 30  # not held until the stranger hangs up

@@ -10,6 +10,7 @@ action's runtime (the job store, the console, ...) before answering it, and turn
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import os
 import queue
 import secrets
@@ -39,6 +40,11 @@ __all__ = ["RayExecutor", "WorkerLostError"]
 _POLL_SECONDS: Final = 0.2
 #: How long the driver waits for the worker's last events once Ray says the task has ended.
 _DRAIN_SECONDS: Final = 5.0
+#: How long a connection may take to introduce itself before the driver hangs up on it, and the
+#: longest introduction it reads: anything that reaches the port can connect, so neither a
+#: silent stranger nor a flood may hold the job up.
+_HELLO_SECONDS: Final = 10.0
+_HELLO_MAX_BYTES: Final = 1024
 
 
 class WorkerLostError(RuntimeError):
@@ -254,6 +260,9 @@ class _Drive:
         sent = 0
         channel: Channel | None = None
         inbox: queue.Queue[dict[str, Any] | ChannelClosed] = queue.Queue()
+        # Connections are introduced in threads of their own, so the loop keeps acting on
+        # signals (and noticing the task's end) whoever connects and however slowly.
+        introduced: queue.Queue[Channel] = queue.Queue()
         ended_at: float | None = None
         while True:
             sent = self._cancel_if_asked(ref, sent)
@@ -261,20 +270,15 @@ class _Drive:
                 try:
                     conn, _ = server.accept()
                 except TimeoutError:
+                    pass
+                else:
+                    threading.Thread(target=_introduce, args=(conn, token, introduced), daemon=True).start()
+                try:
+                    channel = introduced.get(timeout=_POLL_SECONDS / 4)
+                except queue.Empty:
                     if ray.wait([ref], timeout=0)[0]:
                         return None  # the task ended before it connected
                     continue
-                conn.settimeout(None)
-                candidate = Channel(conn)
-                try:
-                    hello = candidate.receive()
-                except (ChannelClosed, ValueError):
-                    candidate.close()
-                    continue
-                if hello.get("token") != token:
-                    candidate.close()  # not this job's worker
-                    continue
-                channel = candidate
                 threading.Thread(target=_read_all, args=(channel, inbox), daemon=True).start()
                 continue
             try:
@@ -446,16 +450,32 @@ class _Drive:
         )
 
 
+def _introduce(conn: socket.socket, token: str, introduced: queue.Queue[Channel]) -> None:
+    """Read a new connection's hello (bounded in time and size); a connection that gives this
+    job's token goes into ``introduced``, any other is closed."""
+    conn.settimeout(_HELLO_SECONDS)
+    candidate = Channel(conn)
+    try:
+        hello = candidate.receive(max_bytes=_HELLO_MAX_BYTES)
+    except ChannelClosed:
+        candidate.close()  # silent, slow, or not speaking the protocol
+        return
+    given = hello.get("token")
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
+        candidate.close()  # not this job's worker
+        return
+    conn.settimeout(None)
+    introduced.put(candidate)
+
+
 def _read_all(channel: Channel, inbox: queue.Queue[dict[str, Any] | ChannelClosed]) -> None:
-    """The reader thread: every message into ``inbox``, then the reason it stopped."""
+    """The reader thread: every message into ``inbox``, then the reason it stopped (a broken
+    protocol included: the connection is not usable any more)."""
     while True:
         try:
             inbox.put(channel.receive())
         except ChannelClosed as closed:
             inbox.put(closed)
-            return
-        except ValueError as error:  # not JSON: the connection is not usable any more
-            inbox.put(ChannelClosed(f"the worker sent something that is not a message ({error})"))
             return
 
 
