@@ -7,8 +7,10 @@ datasets) when it runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -398,25 +400,34 @@ def submit(
         root = resolve_home(home)
         path = store_path(root, store)
         hand_off = root / _SUBMITTED
-        hand_off.mkdir(parents=True, exist_ok=True)
+        hand_off.mkdir(mode=0o700, parents=True, exist_ok=True)
         drivers: dict[int, subprocess.Popen[bytes]] = {}
+        logs: dict[int, Path] = {}
         with open_store(path, lock_timeout) as job_store:
             for raw in sets:
                 job_id = job_store.create_job(action_class.action_name, masked_params(action_class.params_model, raw))
-                params_path = hand_off / f"job-{job_id}.json"
-                # Raw params (secrets unmasked) for the driving process only; it deletes the file.
-                params_path.touch(mode=0o600)
-                params_path.write_text(json.dumps(raw), encoding="utf-8")
+                # Raw params (secrets unmasked) for the driving process only, which deletes the
+                # file; its name is unguessable and made here (never an existing file or link).
+                params_path = hand_off / f"{_hand_off_stem(path, job_id)}-{secrets.token_hex(16)}.json"
+                _write_private(params_path, json.dumps(raw).encode("utf-8"))
+                logs[job_id] = hand_off / f"{_hand_off_stem(path, job_id)}.log"
                 command = [
                     sys.executable, "-m", "steprail.cli", "drive", str(job_id), "--from-pid", str(os.getpid()),
+                    "--params-file", str(params_path),
                     "--home", str(root), "--store", str(path), "--executor", executor,
                     *(["--address", address] if address else []),
                 ]  # fmt: skip
-                with (hand_off / f"job-{job_id}.log").open("wb") as log:
+                log_fd = os.open(logs[job_id], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                try:
                     drivers[job_id] = subprocess.Popen(
-                        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                        command, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=subprocess.STDOUT, start_new_session=True
                     )
-            _wait_for_adoption(job_store, drivers, hand_off)
+                except OSError:
+                    params_path.unlink(missing_ok=True)
+                    raise
+                finally:
+                    os.close(log_fd)
+            _wait_for_adoption(job_store, drivers, logs)
         ids = list(drivers)
         if as_json:
             typer.echo(json.dumps({"job_ids": ids}))
@@ -426,7 +437,22 @@ def submit(
     raise typer.Exit(EXIT_OK)
 
 
-def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], hand_off: Path) -> None:
+def _hand_off_stem(store: Path, job_id: int) -> str:
+    """``job-<id>-<store key>``: the key (from the store file's full path) keeps the hand-off
+    files of two stores under one home apart, though both number their jobs from 1."""
+    key = hashlib.sha256(str(store.resolve()).encode("utf-8")).hexdigest()[:10]
+    return f"job-{job_id}-{key}"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file ``path`` that only this user can read (refused if the path
+    exists, a symbolic link included)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], logs: Mapping[int, Path]) -> None:
     """Return once every job's process owns its job (so it never reads as interrupted when this
     command ends); a process that ended before is reported with its log."""
     import time
@@ -438,7 +464,7 @@ def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], hand_off
             if job_store.get(job_id).pid == process.pid:
                 del waiting[job_id]
             elif process.poll() is not None and job_store.get(job_id).pid != process.pid:
-                log = (hand_off / f"job-{job_id}.log").read_text(errors="replace").strip()
+                log = logs[job_id].read_text(errors="replace").strip()
                 job_store.finish_job(job_id, "failed", error=f"its process could not start: {log}")
                 raise UsageProblem(f"job {job_id}: the process to drive it ended with exit code {process.returncode}:\n{log}")
         if waiting and time.monotonic() > deadline:
@@ -450,6 +476,7 @@ def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], hand_off
 def drive(
     job_id: Annotated[int, typer.Argument(metavar="ID")],
     from_pid: Annotated[int, typer.Option("--from-pid", help="The submitting process.")],
+    params_file: Annotated[Path, typer.Option("--params-file", help="The job's raw params (deleted once read).")],
     home: HomeOption = None,
     store: StoreOption = None,
     executor: ExecutorOption = "in-process",
@@ -462,9 +489,12 @@ def drive(
 
     with _bad_input():
         root = resolve_home(home)
-        params_path = root / _SUBMITTED / f"job-{job_id}.json"
-        params = json.loads(params_path.read_text(encoding="utf-8"))
-        params_path.unlink()
+        try:
+            params = json.loads(params_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise UsageProblem(f"job {job_id}: cannot read its params from {str(params_file)!r}: {error}") from error
+        finally:
+            params_file.unlink(missing_ok=True)
         chosen = choose_executor(executor, address)
         with late_signals_noted() as late:
             with open_store(store_path(root, store)) as job_store:
