@@ -70,7 +70,7 @@ def test_a_version_3_store_is_migrated_to_4_in_place_and_records_placement(old_s
         # An interrupted job resumes in-process: the claim clears where it ran and the loss.
         resumed = store.resume_job(job, params={"dataset": 3}, plan=plan)
         assert (resumed.status, resumed.executor, resumed.lost, resumed.error) == ("running", "in-process", None, None)
-    assert _version(old_store) == SCHEMA_VERSION == 4
+    assert _version(old_store) == SCHEMA_VERSION == 5
     with JobStore(old_store, read_only=True) as store:
         _check_old_jobs(store.get(1), store.get(2))
 

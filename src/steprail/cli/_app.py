@@ -315,7 +315,7 @@ def run(
         console = _stderr() if as_json else _stdout()
         step_output = redirect_stdout(sys.stderr) if as_json else nullcontext()
         with late_signals_noted() as late:
-            with open_store(store_path(root, store), lock_timeout) as job_store, step_output:
+            with open_store(store_path(root, store), lock_timeout, signals=True) as job_store, step_output:
                 result = run_action(
                     action_class,
                     params,
@@ -461,9 +461,10 @@ def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], logs: Ma
     waiting = dict(drivers)
     while waiting:
         for job_id, process in list(waiting.items()):
-            if job_store.get(job_id).pid == process.pid:
+            job = job_store.get(job_id)
+            if job.pid == process.pid or job.recorded_status != "pending":  # taken over, or cancelled meanwhile
                 del waiting[job_id]
-            elif process.poll() is not None and job_store.get(job_id).pid != process.pid:
+            elif process.poll() is not None:
                 log = logs[job_id].read_text(errors="replace").strip()
                 job_store.finish_job(job_id, "failed", error=f"its process could not start: {log}")
                 raise UsageProblem(f"job {job_id}: the process to drive it ended with exit code {process.returncode}:\n{log}")
@@ -496,8 +497,13 @@ def drive(
         finally:
             params_file.unlink(missing_ok=True)
         chosen = choose_executor(executor, address)
+        from ..actions._cancel import CANCEL_SIGNALS
+
+        # From the adoption on, jobs cancel signals this process: a signal before the run's own
+        # handlers are in place stays pending (blocked) and cancels the job once they are.
+        signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
         with late_signals_noted() as late:
-            with open_store(store_path(root, store)) as job_store:
+            with open_store(store_path(root, store), signals=True) as job_store:
                 action_class = load_action(job_store.get(job_id).action)  # before adopting: see submit
                 try:
                     job_store.adopt_job(job_id, from_pid)
@@ -719,20 +725,40 @@ def jobs_cancel(
     import socket
     import time
 
+    from ._runner import open_store, resolve_home, store_path
+
     with _bad_input():
         job = _read_jobs(home, store, lambda s: s.get(job_id), quiet=True)
         if job is None:
             raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
         if job.status not in ("pending", "running"):
             raise UsageProblem(f"job {job_id} is {job.status}: only a pending or running job can be cancelled")
+        if job.status == "pending" and not job.signals:
+            # Queued by submit and not taken over yet: cancelled in the store, and the process
+            # about to take it over then finds it cancelled. (Taken over meanwhile: signal it.)
+            with open_store(store_path(resolve_home(home), store)) as job_store:
+                cancelled = job_store.cancel_pending(job_id, "cancelled before it started (steprail jobs cancel)")
+                job = job_store.get(job_id)
+            if cancelled:
+                _stdout().print(f"job {job_id}: cancelled before it started", markup=False, highlight=False)
+                raise typer.Exit(EXIT_OK)
         if job.host != socket.gethostname():
             raise UsageProblem(
                 f"job {job_id} is driven by process {job.pid} on host {job.host!r}: run steprail jobs cancel there"
+            )
+        if not job.signals:
+            raise UsageProblem(
+                f"job {job_id} runs inside another program (process {job.pid}), which does not cancel it on a "
+                "signal: cancel it there (steprail jobs cancel signals only the steprail commands that run jobs)"
             )
         try:
             os.kill(job.pid, signal.SIGTERM)
         except ProcessLookupError:
             raise UsageProblem(f"job {job_id}: its process {job.pid} is gone (the job is interrupted)") from None
+        except PermissionError:
+            raise UsageProblem(
+                f"job {job_id}: its process {job.pid} belongs to another user; cancel it as that user"
+            ) from None
         console = _stdout()
         console.print(f"job {job_id}: SIGTERM sent to its process {job.pid}", markup=False, highlight=False)
         deadline = time.monotonic() + wait
@@ -821,7 +847,7 @@ def jobs_resume(
             raise UsageProblem(f"there is no job {job_id}: {path} does not exist")
         console = _stdout()
         with late_signals_noted() as late:
-            with open_store(path, lock_timeout) as job_store:
+            with open_store(path, lock_timeout, signals=True) as job_store:
                 try:
                     job = job_store.get(job_id)
                 except JobNotFoundError as error:

@@ -200,17 +200,27 @@ def _store_fault(error: BaseException | None) -> JobStoreError | None:
 
 
 def open_store(
-    path: Path, timeout: float = 5.0, *, read_only: bool = False, write_timeout: float | None = None
+    path: Path,
+    timeout: float = 5.0,
+    *,
+    read_only: bool = False,
+    write_timeout: float | None = None,
+    signals: bool = False,
 ) -> JobStore:
     """Open (or create) the job store; any problem becomes a :class:`UsageProblem`.
     ``read_only`` opens it for reading only (it works on a read-only file or mount).
 
     ``timeout`` bounds every wait for another process's lock: opening (and upgrading) it,
     creating the job and each of the job's writes, unless ``write_timeout`` sets the last two
-    apart (``steprail demo`` keeps the store's default)."""
+    apart (``steprail demo`` keeps the store's default). ``signals``: this command runs the
+    jobs it records and cancels them on SIGTERM (``run``, ``drive``, ``jobs resume``)."""
     try:
         return JobStore(
-            path, timeout=timeout, write_timeout=timeout if write_timeout is None else write_timeout, read_only=read_only
+            path,
+            timeout=timeout,
+            write_timeout=timeout if write_timeout is None else write_timeout,
+            read_only=read_only,
+            signals=signals and threading.current_thread() is threading.main_thread(),
         )
     except JobStoreError as error:
         raise store_problem(error) from error

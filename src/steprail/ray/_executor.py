@@ -188,10 +188,10 @@ class _Drive:
         host = node_address()
         with socket.create_server((host, 0)) as server:
             server.settimeout(_POLL_SECONDS)
-            if self.hooks is not None:
-                self.hooks.job_created(self.action.action_name, self.action._raw_params())
-            payload = self._payload(server.getsockname()[:2])
-            with self._signals_noted():
+            with self._signals_noted():  # from the job's creation on, a signal cancels it
+                if self.hooks is not None:
+                    self.hooks.job_created(self.action.action_name, self.action._raw_params())
+                payload = self._payload(server.getsockname()[:2])
                 ref = self.submit(payload)
                 channel = self._pump(server, ref, payload.token)
             if channel is not None:
@@ -239,9 +239,11 @@ class _Drive:
         previous = {number: signal.getsignal(number) for number in CANCEL_SIGNALS}
         for number in CANCEL_SIGNALS:
             signal.signal(number, note)
+        mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, CANCEL_SIGNALS)  # one held back is noted now
         try:
             yield
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
