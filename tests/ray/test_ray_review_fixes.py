@@ -277,3 +277,30 @@ def test_a_stranger_on_the_event_port_neither_freezes_nor_crashes_the_driver(
     assert outcome.status == "success", outcome.error
     assert store.get(1).status == "success" and strangers
     assert time.monotonic() - started < 30  # not held until the stranger hangs up
+
+
+def test_an_unreachable_cluster_address_fails_at_once_with_nothing_recorded(tmp_path: Path, action_file: Path) -> None:
+    home = tmp_path / "home"
+    env = dict(os.environ, STEPRAIL_HOME=str(home))
+    env.pop("RAY_ADDRESS", None)
+    for command in ("run", "submit"):
+        started = time.monotonic()
+        done = subprocess.run(
+            _command(command, f"{action_file}:SlowJob", "-p", f"folder={tmp_path}", "--executor", "ray", "--address", "127.0.0.1:1"),
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "cannot reach the Ray cluster at '127.0.0.1:1'" in done.stderr
+        assert time.monotonic() - started < 60
+    if (home / "jobs.sqlite3").exists():
+        with JobStore(home / "jobs.sqlite3", read_only=True) as store:
+            assert store.list_jobs() == []
+
+
+def test_a_cluster_address_that_is_not_host_port_is_refused() -> None:
+    from steprail.ray import ClusterUnreachableError
+    from steprail.ray._executor import check_reachable
+
+    with pytest.raises(ClusterUnreachableError, match="'nowhere' is not HOST:PORT"):
+        check_reachable("nowhere")
+    check_reachable("auto")  # left to Ray: it finds a local cluster

@@ -385,7 +385,7 @@ def submit(
     from ._runner import choose_executor, open_store, resolve_home, store_path
 
     with _bad_input(as_json=as_json):
-        choose_executor(executor, address)  # an unknown executor, or ray missing: refused now
+        choose_executor(executor, address, check=True)  # unknown, ray missing, cluster unreachable: refused now
         action_class = load_action(target)
         files: list[Path | None] = list(params_files) if params_files else [None]
         sets = []

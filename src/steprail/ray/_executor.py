@@ -34,7 +34,7 @@ from ..jobs import ActionRuntime, JobOutcome, JobStoreError, PlannedStep, StepOu
 from ._channel import Channel, ChannelClosed
 from ._worker import WorkerPayload, node_address, run_on_worker
 
-__all__ = ["RayExecutor", "WorkerLostError"]
+__all__ = ["ClusterUnreachableError", "RayExecutor", "WorkerLostError", "check_reachable"]
 
 #: How often the driver looks at signals and at the task while it waits for an event (seconds).
 _POLL_SECONDS: Final = 0.2
@@ -45,6 +45,41 @@ _DRAIN_SECONDS: Final = 5.0
 #: silent stranger nor a flood may hold the job up.
 _HELLO_SECONDS: Final = 10.0
 _HELLO_MAX_BYTES: Final = 1024
+
+
+#: How long the executor tries to reach the cluster's address before it gives up (Ray's own
+#: ``ray.init`` retries an unreachable address for ever).
+CONNECT_SECONDS: Final = 15.0
+
+
+class ClusterUnreachableError(ConnectionError):
+    """The Ray cluster's address (``address``, or ``$RAY_ADDRESS``) could not be reached, or is
+    not ``HOST:PORT``. Raised before anything is recorded or submitted."""
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_SECONDS) -> None:
+    """Fail fast when ``address`` (``None``: ``$RAY_ADDRESS``) names a cluster that cannot be
+    reached within ``timeout`` seconds. ``auto``, ``local`` and no address at all are left to Ray
+    (they find or start a cluster on this machine).
+
+    Raises:
+        ClusterUnreachableError: nothing answers at the address, or it is not ``HOST:PORT``.
+    """
+    target = address if address is not None else os.environ.get("RAY_ADDRESS")
+    if not target or target in ("auto", "local"):
+        return
+    scheme, _, rest = target.rpartition("://")
+    if scheme not in ("", "ray"):
+        return  # another protocol: Ray's business
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterUnreachableError(f"Ray address {target!r} is not HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ClusterUnreachableError(
+            f"cannot reach the Ray cluster at {target!r} within {timeout:g}s ({error}); check --address / $RAY_ADDRESS"
+        ) from error
 
 
 class WorkerLostError(RuntimeError):
@@ -62,8 +97,10 @@ class RayExecutor:
 
     Args:
         address: The cluster to connect to when this process is not connected yet: ``None``
-            uses ``$RAY_ADDRESS`` or starts a local cluster (``ray.init()``); ``"auto"`` finds a
-            running local one.
+            uses ``$RAY_ADDRESS``, else a cluster already running on this machine (whoever
+            started it), else starts a local one (``ray.init()``); ``"auto"`` finds a running
+            local one. An address that cannot be reached within :data:`CONNECT_SECONDS` raises
+            :class:`ClusterUnreachableError`.
         runtime_env: Ray's runtime environment for the task (``working_dir``, ``py_modules``,
             ``pip``, ``env_vars``, ...): how the action's code reaches the workers. An action
             loaded from a file (``path/to/file.py:MyAction``) ships the file's folder as the
@@ -94,6 +131,7 @@ class RayExecutor:
         context stayed on the worker).
 
         Raises:
+            ClusterUnreachableError: the cluster's address cannot be reached (nothing recorded).
             WorkerLostError: the worker died before the job ended (recorded ``interrupted``).
             steprail.jobs.JobStoreError: this process could not record the job.
             ValueError: ``action`` was prepared for a resume (resumes run in-process).
@@ -109,6 +147,7 @@ class RayExecutor:
         ref, env = _action_ref(type(action), self.runtime_env)
         task_env: dict[str, Any] | None = None
         if not ray.is_initialized():
+            check_reachable(self.address)  # ray.init would retry an unreachable address for ever
             # Ray uploads local folders (working_dir, py_modules) only for a whole driver: the
             # runtime env is given when this process connects.
             ray.init(address=self.address, log_to_driver=self.log_to_driver, runtime_env=env or None)
