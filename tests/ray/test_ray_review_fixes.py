@@ -304,3 +304,25 @@ def test_a_cluster_address_that_is_not_host_port_is_refused() -> None:
     with pytest.raises(ClusterUnreachableError, match="'nowhere' is not HOST:PORT"):
         check_reachable("nowhere")
     check_reachable("auto")  # left to Ray: it finds a local cluster
+
+
+def test_a_fifo_in_the_action_files_folder_is_refused_not_a_hang(ray_cluster: RayCluster, tmp_path: Path, action_file: Path) -> None:
+    os.mkfifo(action_file.parent / "pipe")
+    home = tmp_path / "home"
+    env = _env(home, ray_cluster)
+    done = subprocess.run(
+        _command("run", f"{action_file}:SlowJob", "-p", f"folder={tmp_path}", "--executor", "ray"),
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{action_file.parent / 'pipe'}' is not a regular file" in done.stderr
+    assert not (home / "jobs.sqlite3").exists() or JobStore(home / "jobs.sqlite3", read_only=True).list_jobs() == []
+
+
+def test_a_home_or_shared_temp_folder_is_never_shipped_whole() -> None:
+    from steprail.ray import CodeNotShippableError
+    from steprail.ray._executor import check_shippable
+
+    for folder in ("/tmp", str(Path.home())):
+        with pytest.raises(CodeNotShippableError, match="refusing to ship"):
+            check_shippable([folder])

@@ -355,7 +355,7 @@ def run_action(
         ) from error
     except Exception as error:
         ray_package = sys.modules.get("steprail.ray")  # WorkerLostError exists only with ray
-        if ray_package is not None and isinstance(error, ray_package.ClusterUnreachableError):
+        if ray_package is not None and isinstance(error, ray_package.ClusterUnreachableError | ray_package.CodeNotShippableError):
             if adopted is not None:  # queued by submit: the record says why it never ran
                 store.finish_job(adopted, "failed", error=str(error))
             raise UsageProblem(str(error)) from error

@@ -16,9 +16,10 @@ import queue
 import secrets
 import signal
 import socket
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -34,7 +35,7 @@ from ..jobs import ActionRuntime, JobOutcome, JobStoreError, PlannedStep, StepOu
 from ._channel import Channel, ChannelClosed
 from ._worker import WorkerPayload, node_address, run_on_worker
 
-__all__ = ["ClusterUnreachableError", "RayExecutor", "WorkerLostError", "check_reachable"]
+__all__ = ["ClusterUnreachableError", "CodeNotShippableError", "RayExecutor", "WorkerLostError", "check_reachable", "check_shippable"]
 
 #: How often the driver looks at signals and at the task while it waits for an event (seconds).
 _POLL_SECONDS: Final = 0.2
@@ -80,6 +81,11 @@ def check_reachable(address: str | None, timeout: float = CONNECT_SECONDS) -> No
         raise ClusterUnreachableError(
             f"cannot reach the Ray cluster at {target!r} within {timeout:g}s ({error}); check --address / $RAY_ADDRESS"
         ) from error
+
+
+class CodeNotShippableError(ValueError):
+    """A local folder the action's code would be shipped from cannot be (see
+    :func:`check_shippable`). Raised before anything is recorded or submitted."""
 
 
 class WorkerLostError(RuntimeError):
@@ -132,6 +138,8 @@ class RayExecutor:
 
         Raises:
             ClusterUnreachableError: the cluster's address cannot be reached (nothing recorded).
+            CodeNotShippableError: a local folder to ship holds a special file, or is a home or
+                shared temp folder (nothing recorded).
             WorkerLostError: the worker died before the job ended (recorded ``interrupted``).
             steprail.jobs.JobStoreError: this process could not record the job.
             ValueError: ``action`` was prepared for a resume (resumes run in-process).
@@ -147,6 +155,7 @@ class RayExecutor:
         ref, env = _action_ref(type(action), self.runtime_env)
         task_env: dict[str, Any] | None = None
         if not ray.is_initialized():
+            check_shippable(_local_paths(env))  # before Ray opens every file in them
             check_reachable(self.address)  # ray.init would retry an unreachable address for ever
             # Ray uploads local folders (working_dir, py_modules) only for a whole driver: the
             # runtime env is given when this process connects.
@@ -170,6 +179,39 @@ class RayExecutor:
             name=f"steprail {action.action_name}",
         )
         return _Drive(action, lambda payload: remote.remote(dataclasses.replace(payload, action_ref=ref))).run()
+
+
+def check_shippable(paths: Sequence[str]) -> None:
+    """Refuse local code folders Ray cannot or should not upload: a special file in them (a
+    FIFO blocks Ray's packaging for ever; sockets and devices are not code), and a home folder
+    or a shared, world-writable one such as ``/tmp`` (Ray would upload all of it, other people's
+    files and your credentials included, into the cluster).
+
+    Raises:
+        CodeNotShippableError: naming the folder and what is wrong with it.
+    """
+    for item in paths:
+        folder = Path(item).absolute()
+        if not folder.is_dir():
+            continue
+        if folder == Path.home().absolute() or folder.stat().st_mode & stat.S_ISVTX:
+            raise CodeNotShippableError(
+                f"refusing to ship {str(folder)!r} to the Ray workers (a home folder or a shared temp folder: Ray "
+                "would upload all of it): put the action file in a folder of its own, or give runtime_env working_dir"
+            )
+        for root, dirs, files in os.walk(folder):
+            for name in (*dirs, *files):
+                path = Path(root, name)
+                try:
+                    mode = path.stat().st_mode  # through links: Ray reads what they point at
+                except OSError:
+                    continue  # a dangling link: Ray skips it too
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    raise CodeNotShippableError(
+                        f"cannot ship {str(folder)!r} to the Ray workers: {str(path)!r} is not a regular file "
+                        "(a FIFO, socket or device would block or break Ray's upload); move it out, or put the "
+                        "action file in a folder of its own"
+                    )
 
 
 def _local_paths(env: Mapping[str, Any]) -> list[str]:
