@@ -119,6 +119,27 @@ class SlowJob(BaseAction[Params]):
         return Workflow(steps, Ctx(runtime_ctx=self.runtime, folder=self.params.folder, seconds=self.params.seconds))
 
 
+class Boom(BaseStep[Ctx]):
+    @property
+    def name(self) -> str:
+        return "boom"
+
+    @property
+    def progress_weight(self) -> float:
+        return 1.0
+
+    def execute(self, context: Ctx) -> StepResult:
+        raise ValueError("boom")
+
+
+class FailRbJob(BaseAction[Params]):
+    def build_workflow(self) -> Workflow[Ctx]:
+        steps = StepRegistry[Ctx]()
+        for step in (Write(), SlowRollback(), Boom()):
+            steps.register(step)
+        return Workflow(steps, Ctx(runtime_ctx=self.runtime, folder=self.params.folder, seconds=self.params.seconds))
+
+
 class SlowRbJob(BaseAction[Params]):
     def build_workflow(self) -> Workflow[Ctx]:
         steps = StepRegistry[Ctx]()
@@ -326,3 +347,17 @@ def test_a_home_or_shared_temp_folder_is_never_shipped_whole() -> None:
     for folder in ("/tmp", str(Path.home())):
         with pytest.raises(CodeNotShippableError, match="refusing to ship"):
             check_shippable([folder])
+
+
+def test_a_signal_during_a_failures_rollback_is_named_as_sent(
+    ray_cluster: RayCluster, action_file: Path, marks: Path, tmp_path: Path, driver_of: list[subprocess.Popen[str]]
+) -> None:
+    home = tmp_path / "home"
+    driver = _run(driver_of, home, ray_cluster, f"{action_file}:FailRbJob", "-p", f"folder={marks}")
+    _wait_for(marks / "rb.pid", driver)  # boom failed; slowrb rolls back for 4 s
+    driver.send_signal(signal.SIGTERM)
+    out, _ = driver.communicate(timeout=60)
+    job = _job(home)
+    assert job.status == "failed" and driver.returncode == 1, out
+    assert "(SIGTERM arrived during the rollback" in (job.error or ""), job.error
+    assert "SIGINT" not in (job.error or "") and "SIGINT" not in out

@@ -418,11 +418,22 @@ class _Drive:
             fields["rollback"] = tuple(RollbackEntry(**entry) for entry in fields["rollback"])
             if cancel_sent and fields["status"] == "cancelled":
                 fields["error"] = self._cancel_text(fields["error"])
+            else:
+                fields["error"] = self._signal_named(fields["error"])
             self.final = JobOutcome(**fields)
             hooks.job_finished(self.final)
             self.finished = True
         else:
             raise ValueError(f"unknown event {hook!r} from the worker")
+
+    def _signal_named(self, error: str | None) -> str | None:
+        """``error`` naming the signal the driver was sent where the worker saw ray.cancel's SIGINT."""
+        if error is None or not self.signals:
+            return error
+        asked = signal.Signals(self.signals[0]).name
+        return error.replace(
+            "(SIGINT arrived during the rollback;", f"({asked} arrived during the rollback (ray.cancel on the driver);"
+        )
 
     def _cancel_text(self, error: str | None) -> str:
         asked = signal.Signals(self.signals[0]).name if self.signals else "a cancel"
@@ -522,7 +533,7 @@ class _Drive:
         return ActionOutcome(
             action=self.action.action_name,
             status=status,
-            error=self._cancel_text(error) if status == "cancelled" and self.signals else error,
+            error=self._cancel_text(error) if status == "cancelled" and self.signals else self._signal_named(error),
             exception=exception,
             plan=[PlannedStep(**step) for step in result["plan"]],
             steps=[StepOutcome(**step) for step in result["steps"]],
