@@ -46,6 +46,12 @@ def test_jobs_cancel_refuses_a_job_run_inside_another_program_and_leaves_it_aliv
         assert "job 1 runs inside another program" in cancel.stderr and "cancel it there" in cancel.stderr
         time.sleep(0.3)
         assert host.poll() is None  # not sent SIGTERM
+        # The record says which process that is, and that it does not cancel on a signal.
+        shown = subprocess.run(
+            [*_command(), "jobs", "show", "1", "--json"], cwd=ROOT, env=_env(tmp_path / "home"), capture_output=True, text=True, timeout=60
+        )
+        record = json.loads(shown.stdout)
+        assert (record["pid"], record["signals"], bool(record["host"])) == (host.pid, False, True)
     finally:
         host.kill()
         host.wait()

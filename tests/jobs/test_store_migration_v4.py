@@ -67,6 +67,7 @@ def test_a_version_3_store_is_migrated_to_4_in_place_and_records_placement(old_s
         record = store.get(job)
         assert (record.status, record.recorded_status) == ("interrupted", "running")
         assert record.where == "ray 10.0.0.7:4242" and record.error == record.lost
+        assert record.finished_at is None  # interrupted, as any job whose process died: not finished
         # An interrupted job resumes in-process: the claim clears where it ran and the loss.
         resumed = store.resume_job(job, params={"dataset": 3}, plan=plan)
         assert (resumed.status, resumed.executor, resumed.lost, resumed.error) == ("running", "in-process", None, None)

@@ -637,6 +637,10 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         ],
         "traceback": job.traceback,
         "resumable": job.resumable,
+        # The process that records the job (the one jobs cancel signals, when it may).
+        "host": job.host,
+        "pid": job.pid,
+        "signals": job.signals,
         "executor": job.executor,
         "node": job.node,
         "worker_pid": job.worker_pid,

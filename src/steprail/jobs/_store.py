@@ -921,7 +921,9 @@ class JobStore:
                 raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
             if row[0] not in ("pending", "running"):
                 return
-            self._touch(conn, job_id, "lost = ?, error = ?, finished_at = ?", capped_text(cause), capped_text(cause), _now())
+            # No finished time: the job did not finish (its record stays running), as for any
+            # interrupted job.
+            self._touch(conn, job_id, "lost = ?, error = ?", capped_text(cause), capped_text(cause))
 
     def finish_job(
         self,
