@@ -361,3 +361,25 @@ def test_a_signal_during_a_failures_rollback_is_named_as_sent(
     assert job.status == "failed" and driver.returncode == 1, out
     assert "(SIGTERM arrived during the rollback" in (job.error or ""), job.error
     assert "SIGINT" not in (job.error or "") and "SIGINT" not in out
+
+
+_TWICE = """
+import sys
+from steprail.cli._loading import load_action
+from steprail.ray import RayExecutor
+
+action = load_action(sys.argv[1])
+executor = RayExecutor(log_to_driver=False)
+for _ in range(2):
+    print(executor.run(action({"folder": sys.argv[2], "seconds": 0})).status, flush=True)
+print(RayExecutor(log_to_driver=False).run(action({"folder": sys.argv[2], "seconds": 0})).status)
+"""
+
+
+def test_one_process_runs_several_actions_that_ship_the_same_code(ray_cluster: RayCluster, action_file: Path, marks: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _TWICE, f"{action_file}:SlowJob", str(marks)],
+        cwd=tmp_path, env=_env(tmp_path / "home", ray_cluster), capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["success", "success", "success"]

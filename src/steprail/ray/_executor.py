@@ -83,6 +83,11 @@ def check_reachable(address: str | None, timeout: float = CONNECT_SECONDS) -> No
         ) from error
 
 
+# The runtime env this module gave ray.init when it connected this process (a later run that
+# ships the same local code reuses it; Ray refuses local folders in a task's own runtime env).
+_CONNECTED_WITH: list[dict[str, Any]] = []
+
+
 class CodeNotShippableError(ValueError):
     """A local folder the action's code would be shipped from cannot be (see
     :func:`check_shippable`). Raised before anything is recorded or submitted."""
@@ -159,7 +164,11 @@ class RayExecutor:
             check_reachable(self.address)  # ray.init would retry an unreachable address for ever
             # Ray uploads local folders (working_dir, py_modules) only for a whole driver: the
             # runtime env is given when this process connects.
+            shipped = _copied(env)  # ray.init rewrites the local paths it uploads in place
             ray.init(address=self.address, log_to_driver=self.log_to_driver, runtime_env=env or None)
+            _CONNECTED_WITH[:] = [shipped]
+        elif _local_paths(env) and _CONNECTED_WITH == [env]:
+            pass  # the code this run needs was shipped when this process connected: reuse it
         elif _local_paths(env):
             raise ValueError(
                 "this process is already connected to Ray, and Ray ships local code (working_dir, "
@@ -212,6 +221,10 @@ def check_shippable(paths: Sequence[str]) -> None:
                         "(a FIFO, socket or device would block or break Ray's upload); move it out, or put the "
                         "action file in a folder of its own"
                     )
+
+
+def _copied(env: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: list(value) if isinstance(value, list | tuple) else value for key, value in env.items()}
 
 
 def _local_paths(env: Mapping[str, Any]) -> list[str]:
@@ -398,6 +411,10 @@ class _Drive:
         elif hook == "set_metrics":
             self.runtime.set_metrics(args[0], args[1])
         elif hooks is None:
+            # A runtime that does not hear the lifecycle: only what the end needs is kept.
+            self.placed = self.placed or hook == "job_placed"
+            self.began = self.began or hook == "job_started"
+            self.finished = self.finished or hook == "job_finished"
             return
         elif hook == "job_placed":
             self.placed = True
