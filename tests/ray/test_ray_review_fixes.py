@@ -383,3 +383,34 @@ def test_one_process_runs_several_actions_that_ship_the_same_code(ray_cluster: R
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["success", "success", "success"]
+
+
+_MAIN_ACTION = """
+from pydantic import BaseModel
+from steprail.actions import BaseAction
+from steprail.ray import CodeNotShippableError, RayExecutor
+
+
+class NoParams(BaseModel):
+    pass
+
+
+class Hello(BaseAction[NoParams]):
+    def execute(self) -> dict[str, str]:
+        return {"hello": "world"}
+
+
+try:
+    RayExecutor().run(Hello({}))
+except CodeNotShippableError as error:
+    print(error)
+"""
+
+
+def test_an_action_defined_in_the_running_script_is_refused_with_a_hint(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _MAIN_ACTION], cwd=tmp_path, env=_env(tmp_path / "home", ray_cluster),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "defined in the script being run (__main__)" in done.stdout and "move it into a module" in done.stdout

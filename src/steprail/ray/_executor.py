@@ -247,6 +247,11 @@ def _action_ref(action_class: type[BaseAction[Any]], runtime_env: Mapping[str, A
     env = dict(runtime_env)
     module_part, _, attribute = action_class.action_name.rpartition(":")
     if not module_part.endswith(".py"):
+        if action_class.__module__ == "__main__" or "<locals>" in action_class.__qualname__:
+            raise CodeNotShippableError(
+                f"the action {action_class.__qualname__} is defined in the script being run (__main__) or inside a "
+                "function, which Ray workers cannot import: move it into a module or an action file and import it"
+            )
         return f"{action_class.__module__}:{action_class.__qualname__}", env
     source = Path(module_part).absolute()
     working_dir = env.get("working_dir")
