@@ -653,6 +653,8 @@ def job_json(job: JobRecord) -> dict[str, Any]:
                 "previous_status": a.previous_status,
                 "previous_error": a.previous_error,
                 "forced": a.forced,
+                "previous_where": a.previous_where,
+                "previous_lost": a.previous_lost,
             }
             for a in job.attempts
         ],

@@ -255,6 +255,10 @@ class JobAttempt:
             ``interrupted``) and ``previous_error`` its error.
         forced: The workflow differences accepted with ``force``, ``None`` when there were none.
         host: Where it ran; ``pid`` its process.
+        previous_where: Where the attempt before it ran its action, as :attr:`JobRecord.where`
+            read then (``ray 10.0.0.7:4242`` for a Ray worker); ``None`` in records made before
+            it was kept.
+        previous_lost: Why the attempt before it lost its worker (:attr:`JobRecord.lost`).
     """
 
     number: int
@@ -265,6 +269,8 @@ class JobAttempt:
     forced: str | None
     host: str
     pid: int
+    previous_where: str | None = None
+    previous_lost: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1023,6 +1029,9 @@ class JobStore:
                 "forced": forced,
                 "host": self._host,
                 "pid": self._pid,
+                # The claim below resets where the job runs: keep where the last attempt ran.
+                "previous_where": job.where,
+                "previous_lost": job.lost,
             }
             attempts = json.loads(conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
             self._touch(
@@ -1250,6 +1259,8 @@ def _attempt(entry: Mapping[str, Any]) -> JobAttempt:
         forced=entry.get("forced"),
         host=str(entry["host"]),
         pid=int(entry["pid"]),
+        previous_where=entry.get("previous_where"),
+        previous_lost=entry.get("previous_lost"),
     )
 
 
