@@ -66,14 +66,14 @@ def test_an_old_store_opened_for_writing_is_migrated_in_place(old_store: Path) -
         store.start_job(job, [], {"dataset": 3})
         store.finish_job(job, "failed", error="KeyError: 'a'", traceback="Traceback ...\nKeyError: 'a'\n")
         assert store.get(job).traceback == "Traceback ...\nKeyError: 'a'\n"
-    assert _version(old_store) == SCHEMA_VERSION == 4
+    assert _version(old_store) == SCHEMA_VERSION == 5
     with JobStore(old_store, read_only=True) as store:  # and reopening finds nothing to do
         assert [j.id for j in store.list_jobs()] == [3, 2, 1]
 
 
 def test_two_processes_opening_an_old_store_migrate_it_once(old_store: Path) -> None:
     first = JobStore(old_store)
-    second = JobStore(old_store)  # sees version 4 already: no second ALTER TABLE
+    second = JobStore(old_store)  # sees version 5 already: no second ALTER TABLE
     try:
         assert second.get(1).status == "success"
     finally:
@@ -85,7 +85,7 @@ def test_a_store_of_a_newer_schema_is_refused_and_left_untouched(old_store: Path
     with sqlite3.connect(old_store) as conn:
         conn.execute("PRAGMA user_version = 99")
     before = old_store.read_bytes()
-    with pytest.raises(JobStoreDamagedError, match=r"schema version 1 to 4 \(found version 99"):
+    with pytest.raises(JobStoreDamagedError, match=r"schema version 1 to 5 \(found version 99"):
         JobStore(old_store)
     assert old_store.read_bytes() == before
 

@@ -72,7 +72,7 @@ def test_a_version_2_store_opened_for_writing_is_migrated_to_3_in_place(old_stor
         record = store.get(job)
         assert record.resumable and record.steps[0].rollback_data == {"path": "/tmp/x"}
         assert [step.name for step in record.kept_steps] == ["load"]
-    assert _version(old_store) == SCHEMA_VERSION == 4
+    assert _version(old_store) == SCHEMA_VERSION == 5
     with JobStore(old_store, read_only=True) as store:
         assert [j.id for j in store.list_jobs()] == [3, 2, 1]
         _check_old_jobs(store.get(1), store.get(2))

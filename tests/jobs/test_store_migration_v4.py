@@ -67,10 +67,14 @@ def test_a_version_3_store_is_migrated_to_4_in_place_and_records_placement(old_s
         record = store.get(job)
         assert (record.status, record.recorded_status) == ("interrupted", "running")
         assert record.where == "ray 10.0.0.7:4242" and record.error == record.lost
+        assert record.finished_at is None  # interrupted, as any job whose process died: not finished
         # An interrupted job resumes in-process: the claim clears where it ran and the loss.
         resumed = store.resume_job(job, params={"dataset": 3}, plan=plan)
         assert (resumed.status, resumed.executor, resumed.lost, resumed.error) == ("running", "in-process", None, None)
-    assert _version(old_store) == SCHEMA_VERSION == 4
+        # The attempt keeps where the one before ran, and why its worker was lost.
+        last = resumed.attempts[-1]
+        assert (last.previous_where, last.previous_lost) == ("ray 10.0.0.7:4242", "the Ray worker running the job was lost: WorkerCrashedError")
+    assert _version(old_store) == SCHEMA_VERSION == 5
     with JobStore(old_store, read_only=True) as store:
         _check_old_jobs(store.get(1), store.get(2))
 

@@ -200,8 +200,12 @@ def cancellation_signals(enabled: bool = True) -> Iterator[CancellationGuard]:
     previous = {number: signal.getsignal(number) for number in _SIGNALS}
     for number in _SIGNALS:
         signal.signal(number, guard._handle)
+    # A caller that blocked them until the job could be cancelled (steprail's submitted-job
+    # process) gets the pending one delivered here, to the guard, as a cancel.
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     try:
         yield guard
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for number, handler in previous.items():
             signal.signal(number, handler)

@@ -7,8 +7,10 @@ datasets) when it runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -313,7 +315,7 @@ def run(
         console = _stderr() if as_json else _stdout()
         step_output = redirect_stdout(sys.stderr) if as_json else nullcontext()
         with late_signals_noted() as late:
-            with open_store(store_path(root, store), lock_timeout) as job_store, step_output:
+            with open_store(store_path(root, store), lock_timeout, signals=True) as job_store, step_output:
                 result = run_action(
                     action_class,
                     params,
@@ -383,7 +385,7 @@ def submit(
     from ._runner import choose_executor, open_store, resolve_home, store_path
 
     with _bad_input(as_json=as_json):
-        choose_executor(executor, address)  # an unknown executor, or ray missing: refused now
+        choose_executor(executor, address, check=True)  # unknown, ray missing, cluster unreachable: refused now
         action_class = load_action(target)
         files: list[Path | None] = list(params_files) if params_files else [None]
         sets = []
@@ -398,25 +400,34 @@ def submit(
         root = resolve_home(home)
         path = store_path(root, store)
         hand_off = root / _SUBMITTED
-        hand_off.mkdir(parents=True, exist_ok=True)
+        hand_off.mkdir(mode=0o700, parents=True, exist_ok=True)
         drivers: dict[int, subprocess.Popen[bytes]] = {}
+        logs: dict[int, Path] = {}
         with open_store(path, lock_timeout) as job_store:
             for raw in sets:
                 job_id = job_store.create_job(action_class.action_name, masked_params(action_class.params_model, raw))
-                params_path = hand_off / f"job-{job_id}.json"
-                # Raw params (secrets unmasked) for the driving process only; it deletes the file.
-                params_path.touch(mode=0o600)
-                params_path.write_text(json.dumps(raw), encoding="utf-8")
+                # Raw params (secrets unmasked) for the driving process only, which deletes the
+                # file; its name is unguessable and made here (never an existing file or link).
+                params_path = hand_off / f"{_hand_off_stem(path, job_id)}-{secrets.token_hex(16)}.json"
+                _write_private(params_path, json.dumps(raw).encode("utf-8"))
+                logs[job_id] = hand_off / f"{_hand_off_stem(path, job_id)}.log"
                 command = [
                     sys.executable, "-m", "steprail.cli", "drive", str(job_id), "--from-pid", str(os.getpid()),
+                    "--params-file", str(params_path),
                     "--home", str(root), "--store", str(path), "--executor", executor,
                     *(["--address", address] if address else []),
                 ]  # fmt: skip
-                with (hand_off / f"job-{job_id}.log").open("wb") as log:
+                log_fd = os.open(logs[job_id], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                try:
                     drivers[job_id] = subprocess.Popen(
-                        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                        command, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=subprocess.STDOUT, start_new_session=True
                     )
-            _wait_for_adoption(job_store, drivers, hand_off)
+                except OSError:
+                    params_path.unlink(missing_ok=True)
+                    raise
+                finally:
+                    os.close(log_fd)
+            _wait_for_adoption(job_store, drivers, logs)
         ids = list(drivers)
         if as_json:
             typer.echo(json.dumps({"job_ids": ids}))
@@ -426,7 +437,22 @@ def submit(
     raise typer.Exit(EXIT_OK)
 
 
-def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], hand_off: Path) -> None:
+def _hand_off_stem(store: Path, job_id: int) -> str:
+    """``job-<id>-<store key>``: the key (from the store file's full path) keeps the hand-off
+    files of two stores under one home apart, though both number their jobs from 1."""
+    key = hashlib.sha256(str(store.resolve()).encode("utf-8")).hexdigest()[:10]
+    return f"job-{job_id}-{key}"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file ``path`` that only this user can read (refused if the path
+    exists, a symbolic link included)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], logs: Mapping[int, Path]) -> None:
     """Return once every job's process owns its job (so it never reads as interrupted when this
     command ends); a process that ended before is reported with its log."""
     import time
@@ -435,10 +461,11 @@ def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], hand_off
     waiting = dict(drivers)
     while waiting:
         for job_id, process in list(waiting.items()):
-            if job_store.get(job_id).pid == process.pid:
+            job = job_store.get(job_id)
+            if job.pid == process.pid or job.recorded_status != "pending":  # taken over, or cancelled meanwhile
                 del waiting[job_id]
-            elif process.poll() is not None and job_store.get(job_id).pid != process.pid:
-                log = (hand_off / f"job-{job_id}.log").read_text(errors="replace").strip()
+            elif process.poll() is not None:
+                log = logs[job_id].read_text(errors="replace").strip()
                 job_store.finish_job(job_id, "failed", error=f"its process could not start: {log}")
                 raise UsageProblem(f"job {job_id}: the process to drive it ended with exit code {process.returncode}:\n{log}")
         if waiting and time.monotonic() > deadline:
@@ -450,6 +477,7 @@ def _wait_for_adoption(job_store: JobStore, drivers: Mapping[int, Any], hand_off
 def drive(
     job_id: Annotated[int, typer.Argument(metavar="ID")],
     from_pid: Annotated[int, typer.Option("--from-pid", help="The submitting process.")],
+    params_file: Annotated[Path, typer.Option("--params-file", help="The job's raw params (deleted once read).")],
     home: HomeOption = None,
     store: StoreOption = None,
     executor: ExecutorOption = "in-process",
@@ -462,12 +490,20 @@ def drive(
 
     with _bad_input():
         root = resolve_home(home)
-        params_path = root / _SUBMITTED / f"job-{job_id}.json"
-        params = json.loads(params_path.read_text(encoding="utf-8"))
-        params_path.unlink()
+        try:
+            params = json.loads(params_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise UsageProblem(f"job {job_id}: cannot read its params from {str(params_file)!r}: {error}") from error
+        finally:
+            params_file.unlink(missing_ok=True)
         chosen = choose_executor(executor, address)
+        from ..actions._cancel import CANCEL_SIGNALS
+
+        # From the adoption on, jobs cancel signals this process: a signal before the run's own
+        # handlers are in place stays pending (blocked) and cancels the job once they are.
+        signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
         with late_signals_noted() as late:
-            with open_store(store_path(root, store)) as job_store:
+            with open_store(store_path(root, store), signals=True) as job_store:
                 action_class = load_action(job_store.get(job_id).action)  # before adopting: see submit
                 try:
                     job_store.adopt_job(job_id, from_pid)
@@ -601,6 +637,10 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         ],
         "traceback": job.traceback,
         "resumable": job.resumable,
+        # The process that records the job (the one jobs cancel signals, when it may).
+        "host": job.host,
+        "pid": job.pid,
+        "signals": job.signals,
         "executor": job.executor,
         "node": job.node,
         "worker_pid": job.worker_pid,
@@ -613,6 +653,8 @@ def job_json(job: JobRecord) -> dict[str, Any]:
                 "previous_status": a.previous_status,
                 "previous_error": a.previous_error,
                 "forced": a.forced,
+                "previous_where": a.previous_where,
+                "previous_lost": a.previous_lost,
             }
             for a in job.attempts
         ],
@@ -689,20 +731,40 @@ def jobs_cancel(
     import socket
     import time
 
+    from ._runner import open_store, resolve_home, store_path
+
     with _bad_input():
         job = _read_jobs(home, store, lambda s: s.get(job_id), quiet=True)
         if job is None:
             raise UsageProblem(f"there is no job {job_id}: nothing has been recorded yet")
         if job.status not in ("pending", "running"):
             raise UsageProblem(f"job {job_id} is {job.status}: only a pending or running job can be cancelled")
+        if job.status == "pending" and not job.signals:
+            # Queued by submit and not taken over yet: cancelled in the store, and the process
+            # about to take it over then finds it cancelled. (Taken over meanwhile: signal it.)
+            with open_store(store_path(resolve_home(home), store)) as job_store:
+                cancelled = job_store.cancel_pending(job_id, "cancelled before it started (steprail jobs cancel)")
+                job = job_store.get(job_id)
+            if cancelled:
+                _stdout().print(f"job {job_id}: cancelled before it started", markup=False, highlight=False)
+                raise typer.Exit(EXIT_OK)
         if job.host != socket.gethostname():
             raise UsageProblem(
                 f"job {job_id} is driven by process {job.pid} on host {job.host!r}: run steprail jobs cancel there"
+            )
+        if not job.signals:
+            raise UsageProblem(
+                f"job {job_id} runs inside another program (process {job.pid}), which does not cancel it on a "
+                "signal: cancel it there (steprail jobs cancel signals only the steprail commands that run jobs)"
             )
         try:
             os.kill(job.pid, signal.SIGTERM)
         except ProcessLookupError:
             raise UsageProblem(f"job {job_id}: its process {job.pid} is gone (the job is interrupted)") from None
+        except PermissionError:
+            raise UsageProblem(
+                f"job {job_id}: its process {job.pid} belongs to another user; cancel it as that user"
+            ) from None
         console = _stdout()
         console.print(f"job {job_id}: SIGTERM sent to its process {job.pid}", markup=False, highlight=False)
         deadline = time.monotonic() + wait
@@ -791,7 +853,7 @@ def jobs_resume(
             raise UsageProblem(f"there is no job {job_id}: {path} does not exist")
         console = _stdout()
         with late_signals_noted() as late:
-            with open_store(path, lock_timeout) as job_store:
+            with open_store(path, lock_timeout, signals=True) as job_store:
                 try:
                     job = job_store.get(job_id)
                 except JobNotFoundError as error:

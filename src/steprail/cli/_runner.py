@@ -135,9 +135,10 @@ class LateSignals(ActionRuntime):
 EXECUTORS = ("in-process", "ray")
 
 
-def choose_executor(name: str, address: str | None, *, quiet: bool = False) -> Executor:
+def choose_executor(name: str, address: str | None, *, quiet: bool = False, check: bool = False) -> Executor:
     """The executor ``--executor NAME`` (``$STEPRAIL_EXECUTOR``) names; ``address`` is the Ray
-    cluster's (``--address`` / ``$RAY_ADDRESS``). ``quiet`` keeps the workers' output off stdout.
+    cluster's (``--address`` / ``$RAY_ADDRESS``). ``quiet`` keeps the workers' output off stdout;
+    ``check`` refuses now a cluster address that cannot be reached (``submit``).
 
     Raises:
         UsageProblem: an unknown name, ``--address`` without Ray, or Ray not installed.
@@ -147,9 +148,15 @@ def choose_executor(name: str, address: str | None, *, quiet: bool = False) -> E
     if name == "in-process":
         return InProcessExecutor()
     try:
-        from ..ray import RayExecutor
+        from ..ray import ClusterUnreachableError, RayExecutor
+        from ..ray._executor import check_reachable
     except ModuleNotFoundError as error:
         raise UsageProblem(f"--executor ray: {error}") from error
+    if check:
+        try:
+            check_reachable(address)
+        except ClusterUnreachableError as error:
+            raise UsageProblem(str(error)) from error
     return RayExecutor(address, log_to_driver=not quiet)
 
 
@@ -200,17 +207,27 @@ def _store_fault(error: BaseException | None) -> JobStoreError | None:
 
 
 def open_store(
-    path: Path, timeout: float = 5.0, *, read_only: bool = False, write_timeout: float | None = None
+    path: Path,
+    timeout: float = 5.0,
+    *,
+    read_only: bool = False,
+    write_timeout: float | None = None,
+    signals: bool = False,
 ) -> JobStore:
     """Open (or create) the job store; any problem becomes a :class:`UsageProblem`.
     ``read_only`` opens it for reading only (it works on a read-only file or mount).
 
     ``timeout`` bounds every wait for another process's lock: opening (and upgrading) it,
     creating the job and each of the job's writes, unless ``write_timeout`` sets the last two
-    apart (``steprail demo`` keeps the store's default)."""
+    apart (``steprail demo`` keeps the store's default). ``signals``: this command runs the
+    jobs it records and cancels them on SIGTERM (``run``, ``drive``, ``jobs resume``)."""
     try:
         return JobStore(
-            path, timeout=timeout, write_timeout=timeout if write_timeout is None else write_timeout, read_only=read_only
+            path,
+            timeout=timeout,
+            write_timeout=timeout if write_timeout is None else write_timeout,
+            read_only=read_only,
+            signals=signals and threading.current_thread() is threading.main_thread(),
         )
     except JobStoreError as error:
         raise store_problem(error) from error
@@ -338,6 +355,10 @@ def run_action(
         ) from error
     except Exception as error:
         ray_package = sys.modules.get("steprail.ray")  # WorkerLostError exists only with ray
+        if ray_package is not None and isinstance(error, ray_package.ClusterUnreachableError | ray_package.CodeNotShippableError):
+            if adopted is not None:  # queued by submit: the record says why it never ran
+                store.finish_job(adopted, "failed", error=str(error))
+            raise UsageProblem(str(error)) from error
         if ray_package is None or not isinstance(error, ray_package.WorkerLostError):
             raise
         raise JobInterrupted(f"job {jobs.job_id} interrupted: {getattr(error, 'cause', error)}", jobs.job_id) from error

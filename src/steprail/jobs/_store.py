@@ -47,8 +47,9 @@ __all__ = [
 #: any other version is refused. Version 2 added ``jobs.traceback``; version 3 added what keeping
 #: and resuming work needs: ``jobs.resumable``, ``jobs.attempts`` and
 #: ``steps.rollback_data``, ``steps.checkpoint``; version 4 added where a job ran and whether its
-#: worker was lost: ``jobs.executor``, ``jobs.node``, ``jobs.worker_pid``, ``jobs.lost``.
-SCHEMA_VERSION: Final = 4
+#: worker was lost: ``jobs.executor``, ``jobs.node``, ``jobs.worker_pid``, ``jobs.lost``;
+#: version 5 added whether the job's process cancels it on SIGTERM: ``jobs.signals``.
+SCHEMA_VERSION: Final = 5
 # Each migration takes a store from the version before it to the key's version, in one
 # transaction. Only columns are ever added, so code of the older version can still read it.
 _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
@@ -65,6 +66,7 @@ _MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
         "ALTER TABLE jobs ADD COLUMN worker_pid INTEGER",
         "ALTER TABLE jobs ADD COLUMN lost TEXT",
     ),
+    5: ("ALTER TABLE jobs ADD COLUMN signals INTEGER NOT NULL DEFAULT 0",),
 }
 #: A job on another host is presumed dead when it has not written anything for this long.
 REMOTE_STALE_SECONDS: Final = 3600.0
@@ -102,7 +104,8 @@ CREATE TABLE jobs (
     executor TEXT NOT NULL DEFAULT 'in-process',
     node TEXT,
     worker_pid INTEGER,
-    lost TEXT
+    lost TEXT,
+    signals INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE steps (
     job_id INTEGER NOT NULL REFERENCES jobs (id),
@@ -252,6 +255,10 @@ class JobAttempt:
             ``interrupted``) and ``previous_error`` its error.
         forced: The workflow differences accepted with ``force``, ``None`` when there were none.
         host: Where it ran; ``pid`` its process.
+        previous_where: Where the attempt before it ran its action, as :attr:`JobRecord.where`
+            read then (``ray 10.0.0.7:4242`` for a Ray worker); ``None`` in records made before
+            it was kept.
+        previous_lost: Why the attempt before it lost its worker (:attr:`JobRecord.lost`).
     """
 
     number: int
@@ -262,6 +269,8 @@ class JobAttempt:
     forced: str | None
     host: str
     pid: int
+    previous_where: str | None = None
+    previous_lost: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +310,11 @@ class JobRecord:
             :attr:`pid`).
         lost: Why the job's worker was lost (it died, or its node did), as recorded by the
             process that drove it; such a job reads ``interrupted``. ``None`` otherwise.
+        signals: The job's process (:attr:`host` / :attr:`pid`) cancels the job when it gets
+            SIGTERM (a ``steprail`` command that runs it: ``run``, the process ``submit``
+            starts, ``jobs resume``), so ``steprail jobs cancel`` may signal it. ``False`` for a
+            job recorded by another program (the process may be a whole application) and for
+            a job ``submit`` has queued but no process has taken over yet.
     """
 
     id: int
@@ -327,6 +341,7 @@ class JobRecord:
     node: str | None = None
     worker_pid: int | None = None
     lost: str | None = None
+    signals: bool = False
 
     @property
     def where(self) -> str:
@@ -478,6 +493,10 @@ class JobStore:
         path: The database file; its folder is created if needed.
         timeout: Seconds to wait for another process's write lock before giving up with
             :class:`JobStoreLockedError`.
+        signals: This process cancels the jobs it records when it gets SIGTERM (as the
+            ``steprail`` commands do): recorded with each job it creates, adopts or resumes
+            (:attr:`JobRecord.signals`), so that ``steprail jobs cancel`` may signal it. Leave
+            it ``False`` in any other program: ``jobs cancel`` then refuses to signal it.
 
     Raises:
         JobStoreDamagedError: the file exists but is not a steprail job store (or is corrupt).
@@ -492,8 +511,10 @@ class JobStore:
         timeout: float = 5.0,
         write_timeout: float = WRITE_TIMEOUT_SECONDS,
         read_only: bool = False,
+        signals: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.signals = signals
         self.timeout = timeout
         self.write_timeout = max(timeout, write_timeout)
         self.read_only = read_only
@@ -739,9 +760,9 @@ class JobStore:
         encoded = _checked_params(to_json(dict(params)))
         with self._transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO jobs (action, params, status, created_at, updated_at, host, pid, pid_started)"
-                " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
-                (action, encoded, now, now, self._host, self._pid, self._pid_started),
+                "INSERT INTO jobs (action, params, status, created_at, updated_at, host, pid, pid_started, signals)"
+                " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                (action, encoded, now, now, self._host, self._pid, self._pid_started, int(self.signals)),
             )
             job_id = cursor.lastrowid
         assert job_id is not None  # an INSERT into a rowid table always sets it
@@ -864,8 +885,26 @@ class JobStore:
                     f"job {job_id} ({job.status}, process {job.pid} on {job.host}) cannot be adopted: "
                     f"only a pending job of process {from_pid} on this host can"
                 )
-            self._touch(conn, job_id, "pid = ?, pid_started = ?", self._pid, self._pid_started)
+            self._touch(
+                conn, job_id, "pid = ?, pid_started = ?, signals = ?", self._pid, self._pid_started, int(self.signals)
+            )
             return self._read_job(conn, job_id)
+
+    def cancel_pending(self, job_id: int, why: str) -> bool:
+        """Cancel job ``job_id`` if it is still ``pending`` with no process that cancels it on a
+        signal (queued by ``steprail submit``, not taken over yet): it ends ``cancelled`` with
+        ``why``, and the process about to take it over then cannot. Checked and changed in one
+        transaction. Returns whether it was cancelled here (``False``: signal its process).
+
+        Raises:
+            JobNotFoundError: there is no such job.
+        """
+        with self._transaction() as conn:
+            job = self._read_job(conn, job_id)
+            if job.recorded_status != "pending" or job.signals:
+                return False
+            self._touch(conn, job_id, "status = 'cancelled', error = ?, finished_at = ?", capped_text(why), _now())
+            return True
 
     def set_placement(self, job_id: int, executor: str, node: str, worker_pid: int) -> None:
         """Record where job ``job_id``'s action runs: the ``executor`` (``ray``), the ``node``
@@ -888,7 +927,9 @@ class JobStore:
                 raise JobNotFoundError(f"job store {str(self.path)!r} has no job {job_id}")
             if row[0] not in ("pending", "running"):
                 return
-            self._touch(conn, job_id, "lost = ?, error = ?, finished_at = ?", capped_text(cause), capped_text(cause), _now())
+            # No finished time: the job did not finish (its record stays running), as for any
+            # interrupted job.
+            self._touch(conn, job_id, "lost = ?, error = ?", capped_text(cause), capped_text(cause))
 
     def finish_job(
         self,
@@ -988,19 +1029,23 @@ class JobStore:
                 "forced": forced,
                 "host": self._host,
                 "pid": self._pid,
+                # The claim below resets where the job runs: keep where the last attempt ran.
+                "previous_where": job.where,
+                "previous_lost": job.lost,
             }
             attempts = json.loads(conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
             self._touch(
                 conn,
                 job_id,
                 "status = 'running', resumable = 0, error = NULL, traceback = NULL, finished_at = NULL,"
-                " params = ?, attempts = ?, host = ?, pid = ?, pid_started = ?,"
+                " params = ?, attempts = ?, host = ?, pid = ?, pid_started = ?, signals = ?,"
                 " executor = 'in-process', node = NULL, worker_pid = NULL, lost = NULL",
                 _checked_params(to_json(dict(params))),
                 to_json([*attempts, attempt]),
                 self._host,
                 self._pid,
                 self._pid_started,
+                int(self.signals),
             )
             conn.execute(
                 "UPDATE steps SET status = 'pending', progress_current = NULL, progress_total = NULL,"
@@ -1105,6 +1150,7 @@ class JobStore:
             + (", traceback" if self._version >= 2 else ", NULL")
             + (", resumable, attempts" if self._version >= 3 else ", 0, '[]'")
             + (", executor, node, worker_pid, lost" if self._version >= 4 else ", 'in-process', NULL, NULL, NULL")
+            + (", signals" if self._version >= 5 else ", 0")
         )
 
     def _step_columns(self, checkpoints: bool = False) -> str:
@@ -1116,7 +1162,7 @@ class JobStore:
         (
             job_id, action, params, status, progress, error, rollback, summary, metrics,
             created, started, finished, updated, host, pid, pid_started, traceback, resumable, attempts,
-            executor, node, worker_pid, lost,
+            executor, node, worker_pid, lost, signals,
         ) = row  # fmt: skip
         updated_at = datetime.fromisoformat(updated)
         state: JobState = status
@@ -1149,6 +1195,7 @@ class JobStore:
             node=node,
             worker_pid=worker_pid,
             lost=lost,
+            signals=bool(signals),
         )
 
     @staticmethod
@@ -1212,6 +1259,8 @@ def _attempt(entry: Mapping[str, Any]) -> JobAttempt:
         forced=entry.get("forced"),
         host=str(entry["host"]),
         pid=int(entry["pid"]),
+        previous_where=entry.get("previous_where"),
+        previous_lost=entry.get("previous_lost"),
     )
 
 

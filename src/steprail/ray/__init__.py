@@ -10,6 +10,6 @@ from .._extras import require_extra
 
 require_extra("ray", "steprail.ray")
 
-from ._executor import RayExecutor, WorkerLostError  # noqa: E402  (after the extra check)
+from ._executor import ClusterUnreachableError, CodeNotShippableError, RayExecutor, WorkerLostError  # noqa: E402  (after the extra check)
 
-__all__ = ["RayExecutor", "WorkerLostError"]
+__all__ = ["ClusterUnreachableError", "CodeNotShippableError", "RayExecutor", "WorkerLostError"]

@@ -20,6 +20,9 @@ __all__ = ["Channel", "ChannelClosed", "encode"]
 
 #: How long the worker waits for the driver's answer to one event before giving up on it.
 ANSWER_TIMEOUT_SECONDS: Final = 600.0
+#: The longest line either end accepts (a job's summary travels in one): a longer one is a
+#: protocol error, so a peer cannot make the other buffer without bound.
+MAX_MESSAGE_BYTES: Final = 256 * 1024 * 1024
 
 
 class ChannelClosed(ConnectionError):
@@ -42,6 +45,12 @@ class Channel:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._file = sock.makefile("rwb")
+        try:
+            host, port = sock.getpeername()[:2]
+            #: Who is at the other end, for error messages.
+            self.peer = f"{host}:{port}"
+        except OSError:
+            self.peer = "an unconnected peer"
 
     @classmethod
     def connect(cls, address: tuple[str, int], token: str, timeout: float = 30.0) -> Channel:
@@ -60,21 +69,28 @@ class Channel:
         except OSError as error:
             raise ChannelClosed(f"the connection to the other end was lost ({error})") from error
 
-    def receive(self) -> dict[str, Any]:
-        """Read one message.
+    def receive(self, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+        """Read one message of at most ``max_bytes``.
 
         Raises:
-            ChannelClosed: the other end closed the connection or went away.
+            ChannelClosed: the other end closed the connection, went away, did not answer within
+                the socket's timeout, or broke the protocol (a line longer than ``max_bytes``, or
+                one that is not a JSON object: too deeply nested, not UTF-8, ...).
         """
         try:
-            line = self._file.readline()
+            line = self._file.readline(max_bytes + 1)
         except OSError as error:
-            raise ChannelClosed(f"the connection to the other end was lost ({error})") from error
+            raise ChannelClosed(f"the connection to {self.peer} was lost ({error})") from error
         if not line:
-            raise ChannelClosed("the other end closed the connection")
-        message = json.loads(line)
+            raise ChannelClosed(f"{self.peer} closed the connection")
+        if len(line) > max_bytes:
+            raise ChannelClosed(f"{self.peer} broke the protocol: a line longer than {max_bytes} bytes")
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError) as error:  # RecursionError: nesting too deep to decode
+            raise ChannelClosed(f"{self.peer} broke the protocol: not a JSON message ({type(error).__name__})") from error
         if not isinstance(message, dict):
-            raise ChannelClosed(f"the other end sent {type(message).__name__}, not a message")
+            raise ChannelClosed(f"{self.peer} broke the protocol: it sent {type(message).__name__}, not a message")
         return message
 
     def close(self) -> None:

@@ -10,14 +10,16 @@ action's runtime (the job store, the console, ...) before answering it, and turn
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import os
 import queue
 import secrets
 import signal
 import socket
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -33,12 +35,62 @@ from ..jobs import ActionRuntime, JobOutcome, JobStoreError, PlannedStep, StepOu
 from ._channel import Channel, ChannelClosed
 from ._worker import WorkerPayload, node_address, run_on_worker
 
-__all__ = ["RayExecutor", "WorkerLostError"]
+__all__ = ["ClusterUnreachableError", "CodeNotShippableError", "RayExecutor", "WorkerLostError", "check_reachable", "check_shippable"]
 
 #: How often the driver looks at signals and at the task while it waits for an event (seconds).
 _POLL_SECONDS: Final = 0.2
 #: How long the driver waits for the worker's last events once Ray says the task has ended.
 _DRAIN_SECONDS: Final = 5.0
+#: How long a connection may take to introduce itself before the driver hangs up on it, and the
+#: longest introduction it reads: anything that reaches the port can connect, so neither a
+#: silent stranger nor a flood may hold the job up.
+_HELLO_SECONDS: Final = 10.0
+_HELLO_MAX_BYTES: Final = 1024
+
+
+#: How long the executor tries to reach the cluster's address before it gives up (Ray's own
+#: ``ray.init`` retries an unreachable address for ever).
+CONNECT_SECONDS: Final = 15.0
+
+
+class ClusterUnreachableError(ConnectionError):
+    """The Ray cluster's address (``address``, or ``$RAY_ADDRESS``) could not be reached, or is
+    not ``HOST:PORT``. Raised before anything is recorded or submitted."""
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_SECONDS) -> None:
+    """Fail fast when ``address`` (``None``: ``$RAY_ADDRESS``) names a cluster that cannot be
+    reached within ``timeout`` seconds. ``auto``, ``local`` and no address at all are left to Ray
+    (they find or start a cluster on this machine).
+
+    Raises:
+        ClusterUnreachableError: nothing answers at the address, or it is not ``HOST:PORT``.
+    """
+    target = address if address is not None else os.environ.get("RAY_ADDRESS")
+    if not target or target in ("auto", "local"):
+        return
+    scheme, _, rest = target.rpartition("://")
+    if scheme not in ("", "ray"):
+        return  # another protocol: Ray's business
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterUnreachableError(f"Ray address {target!r} is not HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ClusterUnreachableError(
+            f"cannot reach the Ray cluster at {target!r} within {timeout:g}s ({error}); check --address / $RAY_ADDRESS"
+        ) from error
+
+
+# The runtime env this module gave ray.init when it connected this process (a later run that
+# ships the same local code reuses it; Ray refuses local folders in a task's own runtime env).
+_CONNECTED_WITH: list[dict[str, Any]] = []
+
+
+class CodeNotShippableError(ValueError):
+    """A local folder the action's code would be shipped from cannot be (see
+    :func:`check_shippable`). Raised before anything is recorded or submitted."""
 
 
 class WorkerLostError(RuntimeError):
@@ -56,8 +108,10 @@ class RayExecutor:
 
     Args:
         address: The cluster to connect to when this process is not connected yet: ``None``
-            uses ``$RAY_ADDRESS`` or starts a local cluster (``ray.init()``); ``"auto"`` finds a
-            running local one.
+            uses ``$RAY_ADDRESS``, else a cluster already running on this machine (whoever
+            started it), else starts a local one (``ray.init()``); ``"auto"`` finds a running
+            local one. An address that cannot be reached within :data:`CONNECT_SECONDS` raises
+            :class:`ClusterUnreachableError`.
         runtime_env: Ray's runtime environment for the task (``working_dir``, ``py_modules``,
             ``pip``, ``env_vars``, ...): how the action's code reaches the workers. An action
             loaded from a file (``path/to/file.py:MyAction``) ships the file's folder as the
@@ -88,6 +142,9 @@ class RayExecutor:
         context stayed on the worker).
 
         Raises:
+            ClusterUnreachableError: the cluster's address cannot be reached (nothing recorded).
+            CodeNotShippableError: a local folder to ship holds a special file, or is a home or
+                shared temp folder (nothing recorded).
             WorkerLostError: the worker died before the job ended (recorded ``interrupted``).
             steprail.jobs.JobStoreError: this process could not record the job.
             ValueError: ``action`` was prepared for a resume (resumes run in-process).
@@ -103,9 +160,15 @@ class RayExecutor:
         ref, env = _action_ref(type(action), self.runtime_env)
         task_env: dict[str, Any] | None = None
         if not ray.is_initialized():
+            check_shippable(_local_paths(env))  # before Ray opens every file in them
+            check_reachable(self.address)  # ray.init would retry an unreachable address for ever
             # Ray uploads local folders (working_dir, py_modules) only for a whole driver: the
             # runtime env is given when this process connects.
+            shipped = _copied(env)  # ray.init rewrites the local paths it uploads in place
             ray.init(address=self.address, log_to_driver=self.log_to_driver, runtime_env=env or None)
+            _CONNECTED_WITH[:] = [shipped]
+        elif _local_paths(env) and _CONNECTED_WITH == [env]:
+            pass  # the code this run needs was shipped when this process connected: reuse it
         elif _local_paths(env):
             raise ValueError(
                 "this process is already connected to Ray, and Ray ships local code (working_dir, "
@@ -125,6 +188,43 @@ class RayExecutor:
             name=f"steprail {action.action_name}",
         )
         return _Drive(action, lambda payload: remote.remote(dataclasses.replace(payload, action_ref=ref))).run()
+
+
+def check_shippable(paths: Sequence[str]) -> None:
+    """Refuse local code folders Ray cannot or should not upload: a special file in them (a
+    FIFO blocks Ray's packaging for ever; sockets and devices are not code), and a home folder
+    or a shared, world-writable one such as ``/tmp`` (Ray would upload all of it, other people's
+    files and your credentials included, into the cluster).
+
+    Raises:
+        CodeNotShippableError: naming the folder and what is wrong with it.
+    """
+    for item in paths:
+        folder = Path(item).absolute()
+        if not folder.is_dir():
+            continue
+        if folder == Path.home().absolute() or folder.stat().st_mode & stat.S_ISVTX:
+            raise CodeNotShippableError(
+                f"refusing to ship {str(folder)!r} to the Ray workers (a home folder or a shared temp folder: Ray "
+                "would upload all of it): put the action file in a folder of its own, or give runtime_env working_dir"
+            )
+        for root, dirs, files in os.walk(folder):
+            for name in (*dirs, *files):
+                path = Path(root, name)
+                try:
+                    mode = path.stat().st_mode  # through links: Ray reads what they point at
+                except OSError:
+                    continue  # a dangling link: Ray skips it too
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    raise CodeNotShippableError(
+                        f"cannot ship {str(folder)!r} to the Ray workers: {str(path)!r} is not a regular file "
+                        "(a FIFO, socket or device would block or break Ray's upload); move it out, or put the "
+                        "action file in a folder of its own"
+                    )
+
+
+def _copied(env: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: list(value) if isinstance(value, list | tuple) else value for key, value in env.items()}
 
 
 def _local_paths(env: Mapping[str, Any]) -> list[str]:
@@ -147,6 +247,11 @@ def _action_ref(action_class: type[BaseAction[Any]], runtime_env: Mapping[str, A
     env = dict(runtime_env)
     module_part, _, attribute = action_class.action_name.rpartition(":")
     if not module_part.endswith(".py"):
+        if action_class.__module__ == "__main__" or "<locals>" in action_class.__qualname__:
+            raise CodeNotShippableError(
+                f"the action {action_class.__qualname__} is defined in the script being run (__main__) or inside a "
+                "function, which Ray workers cannot import: move it into a module or an action file and import it"
+            )
         return f"{action_class.__module__}:{action_class.__qualname__}", env
     source = Path(module_part).absolute()
     working_dir = env.get("working_dir")
@@ -173,16 +278,19 @@ class _Drive:
         self.signals: list[int] = []
         self.finished = False
         self.placed = False
+        #: The worker reported ``job_started``: from then on steps may have run and left work.
+        self.began = False
+        self.final: JobOutcome | None = None
         self.started = time.monotonic()
 
     def run(self) -> ActionOutcome:
         host = node_address()
         with socket.create_server((host, 0)) as server:
             server.settimeout(_POLL_SECONDS)
-            if self.hooks is not None:
-                self.hooks.job_created(self.action.action_name, self.action._raw_params())
-            payload = self._payload(server.getsockname()[:2])
-            with self._signals_noted():
+            with self._signals_noted():  # from the job's creation on, a signal cancels it
+                if self.hooks is not None:
+                    self.hooks.job_created(self.action.action_name, self.action._raw_params())
+                payload = self._payload(server.getsockname()[:2])
                 ref = self.submit(payload)
                 channel = self._pump(server, ref, payload.token)
             if channel is not None:
@@ -230,9 +338,11 @@ class _Drive:
         previous = {number: signal.getsignal(number) for number in CANCEL_SIGNALS}
         for number in CANCEL_SIGNALS:
             signal.signal(number, note)
+        mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, CANCEL_SIGNALS)  # one held back is noted now
         try:
             yield
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
@@ -251,6 +361,9 @@ class _Drive:
         sent = 0
         channel: Channel | None = None
         inbox: queue.Queue[dict[str, Any] | ChannelClosed] = queue.Queue()
+        # Connections are introduced in threads of their own, so the loop keeps acting on
+        # signals (and noticing the task's end) whoever connects and however slowly.
+        introduced: queue.Queue[Channel] = queue.Queue()
         ended_at: float | None = None
         while True:
             sent = self._cancel_if_asked(ref, sent)
@@ -258,20 +371,15 @@ class _Drive:
                 try:
                     conn, _ = server.accept()
                 except TimeoutError:
+                    pass
+                else:
+                    threading.Thread(target=_introduce, args=(conn, token, introduced), daemon=True).start()
+                try:
+                    channel = introduced.get(timeout=_POLL_SECONDS / 4)
+                except queue.Empty:
                     if ray.wait([ref], timeout=0)[0]:
                         return None  # the task ended before it connected
                     continue
-                conn.settimeout(None)
-                candidate = Channel(conn)
-                try:
-                    hello = candidate.receive()
-                except (ChannelClosed, ValueError):
-                    candidate.close()
-                    continue
-                if hello.get("token") != token:
-                    candidate.close()  # not this job's worker
-                    continue
-                channel = candidate
                 threading.Thread(target=_read_all, args=(channel, inbox), daemon=True).start()
                 continue
             try:
@@ -308,11 +416,16 @@ class _Drive:
         elif hook == "set_metrics":
             self.runtime.set_metrics(args[0], args[1])
         elif hooks is None:
+            # A runtime that does not hear the lifecycle: only what the end needs is kept.
+            self.placed = self.placed or hook == "job_placed"
+            self.began = self.began or hook == "job_started"
+            self.finished = self.finished or hook == "job_finished"
             return
         elif hook == "job_placed":
             self.placed = True
             hooks.job_placed(str(args[0]), str(args[1]), int(args[2]))
         elif hook == "job_started":
+            self.began = True
             hooks.job_started(args[0], [PlannedStep(**step) for step in args[1]])
         elif hook == "step_started":
             hooks.step_started(PlannedStep(**args[0]))
@@ -327,10 +440,22 @@ class _Drive:
             fields["rollback"] = tuple(RollbackEntry(**entry) for entry in fields["rollback"])
             if cancel_sent and fields["status"] == "cancelled":
                 fields["error"] = self._cancel_text(fields["error"])
-            hooks.job_finished(JobOutcome(**fields))
+            else:
+                fields["error"] = self._signal_named(fields["error"])
+            self.final = JobOutcome(**fields)
+            hooks.job_finished(self.final)
             self.finished = True
         else:
             raise ValueError(f"unknown event {hook!r} from the worker")
+
+    def _signal_named(self, error: str | None) -> str | None:
+        """``error`` naming the signal the driver was sent where the worker saw ray.cancel's SIGINT."""
+        if error is None or not self.signals:
+            return error
+        asked = signal.Signals(self.signals[0]).name
+        return error.replace(
+            "(SIGINT arrived during the rollback;", f"({asked} arrived during the rollback (ray.cancel on the driver);"
+        )
 
     def _cancel_text(self, error: str | None) -> str:
         asked = signal.Signals(self.signals[0]).name if self.signals else "a cancel"
@@ -345,25 +470,33 @@ class _Drive:
         name = self.action.action_name
         try:
             result: dict[str, Any] = ray.get(ref)
-        except TaskCancelledError:
-            return self._end_here("cancelled", self._cancel_text("cancelled before it started on a worker"), None)
+        except TaskCancelledError as error:
+            if self.final is not None:  # the end was recorded; the worker was cut on its way out
+                return self._end_here(self.final.status, self.final.error, None)
+            if self.began:
+                # Ray reports a cancelled task whose worker then died (a second signal:
+                # ray.cancel(force=True); or killed while it rolled back) the same way as one
+                # cancelled in its queue. This one ran: its work may still be in place.
+                return self._lost(self._cancelled_worker_lost(), error)
+            if not self.placed:
+                return self._end_here("cancelled", self._cancel_text("cancelled before it started on a worker"), None)
+            return self._end_here("cancelled", self._cancel_text("cancelled before the action ran"), None)
         except RayTaskError as error:
             cause = error.cause
             if isinstance(cause, JobStoreError):
                 raise cause from error  # the run could not record its end (notes say how it ended)
             if self.finished:
                 raise
-            if isinstance(cause, KeyboardInterrupt | TaskCancelledError):  # cut before the action ran
+            if isinstance(cause, KeyboardInterrupt | TaskCancelledError):
+                if self.began:  # the cancel cut the worker after its steps started: nothing recorded the end
+                    return self._lost(self._cancelled_worker_lost(), error)
                 return self._end_here("cancelled", self._cancel_text("cancelled before the action ran"), None)
             text = f"the Ray task failed: {type(cause).__name__}: {cause}"
             return self._end_here("failed", text, cause if isinstance(cause, Exception) else None)
         except ray.exceptions.RayError as error:
             if self.finished:
                 raise
-            cause = f"the Ray worker running the job was lost: {type(error).__name__}: {_first_line(error)}"
-            if self.hooks is not None:
-                self.hooks.job_lost(cause)
-            raise WorkerLostError(name, cause) from error
+            return self._lost(f"the Ray worker running the job was lost: {type(error).__name__}: {_first_line(error)}", error)
         if not result.get("loaded", True):
             return self._end_here("failed", str(result["error"]), None)
         if not self.finished:
@@ -373,14 +506,34 @@ class _Drive:
             raise WorkerLostError(name, cause)
         return self._outcome(result)
 
+    def _lost(self, cause: str, error: BaseException | None) -> ActionOutcome:
+        """Record the job ``interrupted`` with ``cause`` (its worker ended without recording the
+        end) and raise :class:`WorkerLostError`."""
+        if self.hooks is not None:
+            self.hooks.job_lost(cause)
+        raise WorkerLostError(self.action.action_name, cause) from error
+
+    def _cancelled_worker_lost(self) -> str:
+        asked = [signal.Signals(number).name for number in self.signals]
+        if len(asked) > 1:
+            how = f"killed by ray.cancel(force=True) after a second {asked[1]} on the driver"
+        elif asked:
+            how = f"lost after ray.cancel ({asked[0]} on the driver)"
+        else:
+            how = "lost after its task was cancelled"
+        return (
+            f"the Ray worker running the job was {how}, before it recorded the job's end; "
+            "steps not recorded as rolled back may still have their work in place"
+        )
+
     def _end_here(
-        self, status: Literal["failed", "cancelled"], error: str, exception: BaseException | None
+        self, status: Literal["success", "failed", "cancelled"], error: str | None, exception: BaseException | None
     ) -> ActionOutcome:
         duration = time.monotonic() - self.started
         if self.hooks is not None and not self.finished:
             self.hooks.job_finished(JobOutcome(status, error, (), {}, duration))
             self.finished = True
-        if exception is None:
+        if exception is None and status != "success":
             exception = JobCancelled(self.signals[0] if self.signals else signal.SIGINT) if status == "cancelled" else RuntimeError(error)
         return ActionOutcome(self.action.action_name, status, error, exception, duration=duration)
 
@@ -402,7 +555,7 @@ class _Drive:
         return ActionOutcome(
             action=self.action.action_name,
             status=status,
-            error=self._cancel_text(error) if status == "cancelled" and self.signals else error,
+            error=self._cancel_text(error) if status == "cancelled" and self.signals else self._signal_named(error),
             exception=exception,
             plan=[PlannedStep(**step) for step in result["plan"]],
             steps=[StepOutcome(**step) for step in result["steps"]],
@@ -413,16 +566,32 @@ class _Drive:
         )
 
 
+def _introduce(conn: socket.socket, token: str, introduced: queue.Queue[Channel]) -> None:
+    """Read a new connection's hello (bounded in time and size); a connection that gives this
+    job's token goes into ``introduced``, any other is closed."""
+    conn.settimeout(_HELLO_SECONDS)
+    candidate = Channel(conn)
+    try:
+        hello = candidate.receive(max_bytes=_HELLO_MAX_BYTES)
+    except ChannelClosed:
+        candidate.close()  # silent, slow, or not speaking the protocol
+        return
+    given = hello.get("token")
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
+        candidate.close()  # not this job's worker
+        return
+    conn.settimeout(None)
+    introduced.put(candidate)
+
+
 def _read_all(channel: Channel, inbox: queue.Queue[dict[str, Any] | ChannelClosed]) -> None:
-    """The reader thread: every message into ``inbox``, then the reason it stopped."""
+    """The reader thread: every message into ``inbox``, then the reason it stopped (a broken
+    protocol included: the connection is not usable any more)."""
     while True:
         try:
             inbox.put(channel.receive())
         except ChannelClosed as closed:
             inbox.put(closed)
-            return
-        except ValueError as error:  # not JSON: the connection is not usable any more
-            inbox.put(ChannelClosed(f"the worker sent something that is not a message ({error})"))
             return
 
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from .._errors import RollbackEntry
 from .._runtime import RuntimeContext
@@ -34,7 +34,7 @@ from ..jobs import (
     PlannedStep,
     StepOutcome,
 )
-from ._channel import Channel
+from ._channel import Channel, ChannelClosed
 
 __all__ = ["ForwardingRuntime", "WorkerPayload", "node_address", "resolve_action", "run_on_worker"]
 
@@ -96,8 +96,11 @@ class ForwardingRuntime(ActionRuntime):
         return self._records_checkpoints
 
     def _ask(self, hook: str, *args: object) -> None:
-        self._channel.send({"hook": hook, "args": list(args)})
-        answer = self._channel.receive()
+        try:
+            self._channel.send({"hook": hook, "args": list(args)})
+            answer = self._channel.receive()
+        except ChannelClosed as error:
+            stop_without_the_driver(hook, error)
         if not answer.get("ok"):
             raise _store_error(str(answer.get("kind")), str(answer.get("error")))
 
@@ -139,6 +142,29 @@ class ForwardingRuntime(ActionRuntime):
     def set_metrics(self, value: dict[str, Any], step: str | None = None) -> None:
         """Forward."""
         self._ask("set_metrics", value, step)
+
+
+#: The worker's exit code when it stops because it lost its driver.
+DRIVER_LOST_EXIT: Final = 75
+
+
+def stop_without_the_driver(hook: str, error: ChannelClosed) -> NoReturn:
+    """End this worker process at once, leaving the job's work as it is.
+
+    Without its driver nothing can record what the worker does any more: a rollback now would
+    undo steps the job record still shows done, and ``jobs resume`` would then trust that record
+    and skip them. So the worker does what an in-process run does when its process is killed:
+    it stops where it is. The job reads ``interrupted`` (its driver is gone) with every recorded
+    step's work in place, and ``jobs resume`` or ``jobs rollback`` take it from there.
+    """
+    try:
+        sys.stderr.write(
+            f"steprail: the driver of this job is gone ({error}, while sending {hook!r}); "
+            "stopping the worker without rolling back: the job reads interrupted, its work is left in place\n"
+        )
+        sys.stderr.flush()
+    finally:
+        os._exit(DRIVER_LOST_EXIT)
 
 
 def resolve_action(ref: str) -> type[BaseAction[Any]]:
