@@ -89,7 +89,9 @@ def test_a_submitted_job_cancelled_during_the_hand_over_never_kills_submit(tmp_p
     files = []
     for number in range(3):
         params = tmp_path / f"p{number}.json"
-        params.write_text(json.dumps({"folder": str(tmp_path), "dataset": 1, "wait_seconds": 0.5}))
+        # Job 3 runs long enough that a loaded machine's slow `jobs cancel` still finds it unfinished.
+        wait = 8.0 if number == 2 else 0.5
+        params.write_text(json.dumps({"folder": str(tmp_path), "dataset": 1, "wait_seconds": wait}))
         files += ["--params", str(params)]
     submit = subprocess.Popen(
         [*_command(), "submit", ACTION, *files], cwd=ROOT, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
