@@ -140,6 +140,18 @@ def _sigterm_cleans_up() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def refuse_used_output(output: Path) -> None:
+    """Raise :class:`OutputExistsError` unless ``output`` is absent or an empty folder (a file,
+    a folder with something in it, or one an interrupted run left, each with its own message)."""
+    if output.exists() and not output.is_dir():
+        raise OutputExistsError(f"output {str(output)!r} exists and is not a folder")
+    if output.exists() and any(output.iterdir()):
+        interrupted = _interrupted_run_message(output)
+        raise OutputExistsError(
+            interrupted or f"output folder {str(output)!r} exists and is not empty"
+        )
+
+
 @contextmanager
 def fresh_output(output: Path) -> Iterator[Path]:
     """Claim ``output`` (it must be absent or empty) and remove what the body made if it fails.
@@ -151,13 +163,7 @@ def fresh_output(output: Path) -> Iterator[Path]:
     the same way (when the process has no SIGTERM handler of its own), then exits with 143.
     """
     output = output.absolute()
-    if output.exists() and not output.is_dir():
-        raise OutputExistsError(f"output {str(output)!r} exists and is not a folder")
-    if output.exists() and any(output.iterdir()):
-        interrupted = _interrupted_run_message(output)
-        raise OutputExistsError(
-            interrupted or f"output folder {str(output)!r} exists and is not empty"
-        )
+    refuse_used_output(output)
     made: list[Path] = []
     parent = output.parent
     while not parent.exists():

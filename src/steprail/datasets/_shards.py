@@ -26,10 +26,12 @@ idempotent (written under a partial name and renamed), so running a shard again 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import shutil
 import socket
+import stat
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -40,10 +42,11 @@ from typing import IO, TYPE_CHECKING, Final, Literal, Protocol
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
 from ._coco import write_coco
-from ._convert import ConversionResult, OutputExistsError, _sigterm_cleans_up
-from ._dmv2 import IMAGE_EXTENSIONS, DMv2Keypoints
+from ._convert import ConversionResult, _sigterm_cleans_up, refuse_used_output
+from ._dmv2 import IMAGE_EXTENSIONS, DMv2Keypoints, RleMask
 from ._source import (
     CheckedShapes,
+    ShapeExtras,
     DatasetInputError,
     DMv2Layout,
     ItemListing,
@@ -360,7 +363,8 @@ class _Progress:
     def add(self, units: int) -> None:
         self.done += units
         if self._callback is not None and (
-            self.done - self._reported >= self._step or self.done >= self.total
+            self.done - self._reported >= self._step
+            or (self.done >= self.total and self._reported < self.done)
         ):
             self._reported = self.done
             self._callback(self.done, self.total)
@@ -374,10 +378,13 @@ class _Progress:
 class _Merge:
     """Feeds the converter from the shard files, in shard order, replaying their audit records."""
 
-    def __init__(self, specs: Sequence[ShardSpec], run: ShardRun, progress: _Progress) -> None:
+    def __init__(
+        self, specs: Sequence[ShardSpec], run: ShardRun, progress: _Progress, staging: _Staging
+    ) -> None:
         self._specs = specs
         self._run = run
         self._progress = progress
+        self._staging = staging
         self._open: dict[int, tuple[IO[bytes], Iterator[_Event]]] = {}
 
     def close(self) -> None:
@@ -387,10 +394,28 @@ class _Merge:
 
     def _events(self, spec: ShardSpec) -> Iterator[_Event]:
         if spec.index not in self._open:
-            report = self._run.result(spec.index)
-            handle = open(report.path, "rb")  # noqa: SIM115 (closed by close() or at its end)
-            self._open[spec.index] = (handle, _load(handle))
+            self._run.result(spec.index)
+            # The file is opened by name inside the staging folder this process made and still
+            # holds open, whatever the report says and whatever the path now leads to.
+            handle = self._staging.open_shard_file(spec)
+            self._open[spec.index] = (handle, self._guarded(spec, _load(handle)))
         return self._open[spec.index][1]
+
+    def _guarded(self, spec: ShardSpec, events: Iterator[_Event]) -> Iterator[_Event]:
+        coco = spec.target_format == "coco"
+        try:
+            for event in events:
+                if event[0] == "item" and coco != (
+                    type(event[2]) is tuple and len(event[2]) == len(_SHAPE_FIELDS)
+                ):
+                    raise pickle.UnpicklingError("holds an item of another format")
+                yield event
+        except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError,
+                IndexError, KeyError, MemoryError) as exc:  # fmt: skip
+            raise ShardFailedError(
+                f"{spec.describe()}: its file {spec.output_path.name!r} is not one this "
+                f"conversion's shard wrote ({type(exc).__name__}: {exc}): the conversion stopped"
+            ) from exc
 
     def _split(
         self, layout: DMv2Layout, split: str | None, audit: AuditLog
@@ -462,13 +487,47 @@ def _same_classes(found: Mapping[str, int], planned: Mapping[str, int]) -> None:
         )
 
 
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Loads what a shard writes and nothing else: plain values and the four record types a
+    shard's items are made of. Any other global (``os.system``, a class with side effects in
+    ``__reduce__``) is refused, so a shard file that is not what this module wrote cannot run
+    code in the driver."""
+
+    _ALLOWED: Final = {
+        (cls.__module__, cls.__qualname__): cls
+        for cls in (AuditReason, PreparedYoloItem, ShapeExtras, RleMask)
+    }
+
+    def find_class(self, module: str, name: str) -> type:
+        found = self._ALLOWED.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"refers to {module}.{name}, which a shard never writes")
+        return found
+
+
 def _load(handle: IO[bytes]) -> Iterator[_Event]:
+    unpickler = _DataOnlyUnpickler(handle)
     while True:
         try:
-            batch: list[_Event] = pickle.load(handle)
+            batch: object = unpickler.load()
         except EOFError:
             return
-        yield from batch
+        if not isinstance(batch, list):
+            raise pickle.UnpicklingError(f"holds a {type(batch).__name__} where a batch belongs")
+        for event in batch:
+            yield _checked_event(event)
+
+
+def _checked_event(event: object) -> _Event:
+    # The merge unpacks events by position: anything else would fail with a bare TypeError far
+    # from the shard that wrote it.
+    if isinstance(event, tuple) and len(event) == 3 and event[0] == "item":
+        if isinstance(event[1], tuple) and isinstance(event[2], PreparedYoloItem | tuple):
+            return event  # shape checked just above
+    elif isinstance(event, tuple) and len(event) == 4 and event[0] == "end":
+        if isinstance(event[1], tuple) and all(type(n) is int and n >= 0 for n in event[2:]):
+            return event  # shape checked just above
+    raise pickle.UnpicklingError("holds an event a shard never writes")
 
 
 _IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
@@ -516,6 +575,8 @@ def _plan(
         for split in layout.splits
     }
     total = sum(len(found) for found in names.values())
+    # Never more shards than items: planning costs O(items) whatever ``shards`` asks for.
+    shards = max(1, min(shards, total))
     bounds = [total * k // shards for k in range(shards + 1)]
     pieces: list[tuple[ShardRange, ...]] = []
     for start, stop in zip(bounds, bounds[1:]):
@@ -674,9 +735,84 @@ def _failure(spec: ShardSpec, exc: Exception) -> str:
     return f"{spec.describe()} failed: its worker stopped ({type(exc).__name__}: {first_line})"
 
 
-def _refuse_existing(output: Path) -> None:
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
+_DIR_FLAGS: Final = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_SHARD_FILE_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+class _Staging:
+    """The staging folder: made by this process (mode 0700, a new name, never one that was
+    there), held open while the run lasts, and read only through that handle. Someone else who
+    can write in its parent can rename it away or put another folder at its name, but cannot
+    get a file of theirs read by the merge."""
+
+    def __init__(self, parent: Path) -> None:
+        # A short name of its own (not the output's name lengthened past the name limit).
+        self.path = parent / f".steprail-shards-{uuid.uuid4().hex[:12]}"
+        os.mkdir(self.path, 0o700)  # FileExistsError: a folder already there is never used
+        try:
+            self._fd = os.open(self.path, _DIR_FLAGS)
+        except OSError:
+            os.rmdir(self.path)
+            raise
+        try:
+            found = os.fstat(self._fd)
+            if (
+                not stat.S_ISDIR(found.st_mode)
+                or found.st_uid != os.geteuid()
+                or stat.S_IMODE(found.st_mode) & 0o077
+            ):
+                raise ShardFailedError(
+                    f"staging folder {str(self.path)!r} is not the private folder this run "
+                    "made (someone replaced it): refused"
+                )
+        except BaseException:
+            self.remove()
+            raise
+
+    def open_shard_file(self, spec: ShardSpec) -> IO[bytes]:
+        """The shard's file, opened inside the folder this process made; a symlink, or a file
+        someone else owns, is refused."""
+        name = spec.output_path.name
+        try:
+            fd = os.open(name, _SHARD_FILE_FLAGS, dir_fd=self._fd)
+        except OSError as exc:
+            raise ShardFailedError(
+                f"{spec.describe()}: its file {name!r} cannot be opened in the staging folder "
+                f"{str(self.path)!r} ({exc.strerror or exc}): was the folder moved, or do the "
+                "workers see another folder at its path?"
+            ) from exc
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid():
+            os.close(fd)
+            raise ShardFailedError(
+                f"{spec.describe()}: its file {name!r} is not a file this user wrote: refused"
+            )
+        return io.open(fd, "rb")  # noqa: SIM115 (closed by the merge)
+
+    def remove(self) -> None:
+        """Remove the folder (what is at its path, if it is still ours) and its handle."""
+        try:
+            if os.path.samestat(os.fstat(self._fd), os.lstat(self.path)):
+                shutil.rmtree(self.path, ignore_errors=True)
+        except (OSError, AttributeError):
+            pass
+        finally:
+            if hasattr(self, "_fd"):
+                os.close(self._fd)
+                del self._fd
+
+
+def _checked_shards(shards: object) -> int:
+    # An int and not a bool (True would mean one shard); a float or a string is refused here,
+    # not half-way through the run.
+    if isinstance(shards, bool) or not isinstance(shards, int):
+        raise ValueError(
+            f"convert_in_shards(shards={shards!r}): the number of shards must be an int, "
+            f"not {type(shards).__name__}"
+        )
+    if shards < 1:
+        raise ValueError(f"convert_in_shards(shards={shards}): need at least one shard")
+    return shards
 
 
 def convert_in_shards(
@@ -702,17 +838,19 @@ def convert_in_shards(
     numbers only grow and end at ``total``.
 
     Raises:
-        ValueError: ``shards`` is below 1.
+        ValueError: ``shards`` is not an int, or is below 1.
         ShardFailedError: a shard failed (named, with its item where known); nothing is left.
         DatasetInputError, NoUsableItemsError, OutputExistsError: as the converters.
     """
-    if shards < 1:
-        raise ValueError(f"convert_in_shards(shards={shards}): need at least one shard")
-    source_path = Path(os.fspath(source)).absolute()
+    shards = _checked_shards(shards)
+    # The writers get ``source`` as given (their audit.json records it so); the plan and the
+    # workers get it absolute.
+    given_source = Path(os.fspath(source))
+    source_path = given_source.absolute()
     output_path = Path(os.fspath(output)).absolute()
     layout = detect_layout(source_path, splits)
     refuse_output_inside(output_path, layout.root)
-    _refuse_existing(output_path)
+    refuse_used_output(output_path)
     if target_format == "yolo":
         resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
         class_ids, _ = yolo_ids(
@@ -727,30 +865,31 @@ def convert_in_shards(
     else:
         raise ValueError(f"convert_in_shards writes 'yolo' or 'coco', not {target_format!r}")
     run_with = executor if executor is not None else InProcessShards()
-    staging = output_path.parent / f".{output_path.name}.shards-{uuid.uuid4().hex[:12]}"
     made: list[Path] = []
     parent = output_path.parent
     while not parent.exists():
         made.append(parent)
         parent = parent.parent
     with _sigterm_cleans_up():
+        staging: _Staging | None = None
         try:
-            staging.mkdir(parents=True)
+            output_path.parent.mkdir(parents=True, exist_ok=True)
+            staging = _Staging(output_path.parent)
             for split in layout.splits:
                 _refuse_several_images(layout, split)
-            specs = _plan(layout, shards, target_format, class_ids, pose, staging)
+            specs = _plan(layout, shards, target_format, class_ids, pose, staging.path)
             counter = _Progress(2 * sum(spec.items for spec in specs), progress)
             run = run_with.start(specs, lambda report: counter.add(report.items))
-            merge = _Merge(specs, run, counter)
+            merge = _Merge(specs, run, counter, staging)
             try:
                 if target_format == "yolo":
                     result = write_yolo(
-                        source_path, output_path, splits=splits, class_map=class_map,
+                        given_source, output_path, splits=splits, class_map=class_map,
                         prepared=merge.yolo(class_ids, pose),
                     )  # fmt: skip
                 else:
                     result = write_coco(
-                        source_path, output_path, splits=splits, class_map=class_map,
+                        given_source, output_path, splits=splits, class_map=class_map,
                         checked=merge.coco(class_ids),
                     )  # fmt: skip
             except BaseException:
@@ -761,7 +900,8 @@ def convert_in_shards(
             counter.finish()
             return result
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if staging is not None:
+                staging.remove()
             if not output_path.exists():
                 for folder in made:
                     try:

@@ -1,0 +1,106 @@
+"""Fixes of the hostile review of sharded conversion (notes/review-shard.md): each test fails
+without its fix."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import stat
+from pathlib import Path
+
+import pytest
+
+import steprail.datasets._shards as shards_module
+from steprail.datasets import (
+    InProcessShards,
+    OutputExistsError,
+    ShardFailedError,
+    ShardReport,
+    ShardSpec,
+    convert_in_shards,
+    convert_shard,
+    dmv2_to_coco,
+    dmv2_to_yolo,
+    make_sample_dataset,
+)
+
+from ._shard_helpers import file_bytes, leftovers
+
+
+class _Payload:
+    """What a hostile pickle does when loaded: creates ``marker`` (stands for any code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, ...]]:
+        return (os.mkdir, (str(self.marker),))
+
+
+def _sample(tmp_path: Path, items: int = 8) -> Path:
+    return Path(make_sample_dataset(tmp_path / "dm", items=items, categorized=False).path)
+
+
+def test_the_staging_folder_is_private_to_the_user(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    def look(spec: ShardSpec) -> ShardReport:
+        found = os.lstat(spec.staging)
+        assert found.st_uid == os.geteuid()
+        seen.append(stat.S_IMODE(found.st_mode))
+        return convert_shard(spec)
+
+    old = os.umask(0o002)  # a group-writable default, as for users on Ubuntu
+    try:
+        convert_in_shards(_sample(tmp_path), tmp_path / "out", "yolo", shards=2,
+                          executor=InProcessShards(look))  # fmt: skip
+    finally:
+        os.umask(old)
+    assert seen == [0o700, 0o700]
+
+
+def test_a_swapped_shard_file_runs_no_code_and_names_the_shard(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+
+    def swap(spec: ShardSpec) -> ShardReport:
+        report = convert_shard(spec)
+        Path(report.path).write_bytes(pickle.dumps([_Payload(marker)]))
+        return report
+
+    with pytest.raises(ShardFailedError, match=r"shard 1 of 2 .*'shard-00000.pickle'.*mkdir"):
+        convert_in_shards(_sample(tmp_path), tmp_path / "out", "coco", shards=2,
+                          executor=InProcessShards(swap))  # fmt: skip
+    assert not marker.exists()
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("foreign", [[1, 2], 7, [("item", (), 3)], [("end", (), -1, 0)]])
+def test_a_foreign_shard_file_is_a_shard_failure(tmp_path: Path, foreign: object) -> None:
+    def swap(spec: ShardSpec) -> ShardReport:
+        report = convert_shard(spec)
+        Path(report.path).write_bytes(pickle.dumps(foreign))
+        return report
+
+    with pytest.raises(ShardFailedError, match=r"shard 1 of 1 .*is not one this conversion"):
+        convert_in_shards(_sample(tmp_path), tmp_path / "out", "yolo", shards=1,
+                          executor=InProcessShards(swap))  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_staging_folder_replaced_by_another_is_never_read(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+
+    def replace_folder(spec: ShardSpec) -> ShardReport:
+        if spec.index == 1:  # someone who can write in the parent swaps the folder
+            staging = Path(spec.staging)
+            staging.rename(staging.with_name(staging.name + ".old"))
+            staging.mkdir()
+            (staging / spec.output_path.name).write_bytes(pickle.dumps([_Payload(marker)]))
+            return ShardReport(spec.index, spec.items, str(spec.output_path), "attacker")
+        return convert_shard(spec)
+
+    with pytest.raises(ShardFailedError, match=r"shard 2 of 2 .*cannot be opened"):
+        convert_in_shards(_sample(tmp_path), tmp_path / "out", "yolo", shards=2,
+                          executor=InProcessShards(replace_folder))  # fmt: skip
+    assert not marker.exists()
+    assert not (tmp_path / "out").exists()
