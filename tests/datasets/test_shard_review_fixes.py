@@ -104,3 +104,25 @@ def test_a_staging_folder_replaced_by_another_is_never_read(tmp_path: Path) -> N
                           executor=InProcessShards(replace_folder))  # fmt: skip
     assert not marker.exists()
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("target", ["yolo", "coco"])
+def test_an_image_swapped_for_a_symlink_after_its_check_is_refused(
+    tmp_path: Path, target: str
+) -> None:
+    source = _sample(tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the output")
+
+    def swap_images_after_the_checks(spec: ShardSpec) -> ShardReport:
+        report = convert_shard(spec)
+        if spec.index == spec.shards - 1:  # every shard has checked its images
+            for image in (source / "original_files").iterdir():
+                image.unlink()
+                image.symlink_to(secret)
+        return report
+
+    with pytest.raises(ShardFailedError, match=r"the image .* changed .* after the shard checked"):
+        convert_in_shards(source, tmp_path / "out", target, shards=2,  # type: ignore[arg-type]
+                          executor=InProcessShards(swap_images_after_the_checks))  # fmt: skip
+    assert not (tmp_path / "out").exists()

@@ -237,12 +237,18 @@ def _replay(records: tuple[_Record, ...], audit: AuditLog) -> None:
 # Events of a shard file: an item (the audit records made before it, the item) or the end of
 # the shard's part of a split (records after its last item, items whose image was found, item
 # files counted).
-type _ItemEvent = tuple[Literal["item"], tuple[_Record, ...], PreparedYoloItem | tuple[object, ...]]
+type _ItemEvent = tuple[
+    Literal["item"],
+    tuple[_Record, ...],
+    PreparedYoloItem | tuple[object, ...],
+    tuple[int, int, int, int],
+]
 type _EndEvent = tuple[Literal["end"], tuple[_Record, ...], int, int]
 type _Event = _ItemEvent | _EndEvent
 
 # The fields of a CheckedShapes, in its constructor's order: how a COCO shard's items travel.
 _SHAPE_FIELDS: Final = tuple(f.name for f in fields(CheckedShapes))
+_IMAGE_PATH: Final = _SHAPE_FIELDS.index("image_path")
 
 # Events pickled together: few, large writes, and a small bounded buffer.
 _BATCH: Final = 256
@@ -336,11 +342,19 @@ def _check_range(
     if spec.target_format == "yolo":
         for item in iter_checked_items(layout, audit, spec.class_ids, listing):
             prepared = prepare_yolo_item(item, spec.class_ids, spec.pose, audit)
-            yield ("item", audit.take(), prepared)
+            yield ("item", audit.take(), prepared, _identity(prepared.image_path))
     else:
         for shapes in iter_checked_shapes(layout, audit, spec.class_ids, listing):
             # As a plain tuple of its fields: loads in half the time of the dataclass.
-            yield ("item", audit.take(), tuple([getattr(shapes, f) for f in _SHAPE_FIELDS]))
+            fields_ = tuple([getattr(shapes, f) for f in _SHAPE_FIELDS])
+            yield ("item", audit.take(), fields_, _identity(shapes.image_path))
+
+
+def _identity(path: str) -> tuple[int, int, int, int]:
+    # The image file as the check saw it (not followed: a symlink is itself): the merge links
+    # it much later, and refuses it if it is no longer this file.
+    found = os.lstat(path)
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _dump(batch: list[_Event], out: IO[bytes]) -> None:
@@ -435,6 +449,7 @@ class _Merge:
                         break
                     merged += 1
                     self._progress.add(1)
+                    _refuse_changed_image(spec, event[2], event[3])
                     yield event[2]
                 else:
                     raise ShardFailedError(f"{spec.describe()}: its file ends early")
@@ -474,6 +489,26 @@ class _Merge:
                     yield CheckedShapes(*item)  # the fields, in their order
 
         return checked
+
+
+def _refuse_changed_image(
+    spec: ShardSpec, item: PreparedYoloItem | tuple[object, ...], checked: tuple[int, ...]
+) -> None:
+    # Right before the writer links the image: it must still be the file the shard checked
+    # (a symlink put in its place meanwhile, leading out of the root, would otherwise be linked
+    # or copied into the output unchecked).
+    path = item.image_path if isinstance(item, PreparedYoloItem) else item[_IMAGE_PATH]
+    assert isinstance(path, str)
+    try:
+        now: tuple[int, ...] | None = _identity(path)
+    except OSError:
+        now = None
+    if now != checked:
+        raise ShardFailedError(
+            f"{spec.describe()}: the image {path!r} changed (replaced, removed or turned into "
+            "a symlink) after the shard checked it: a dataset changed during the conversion "
+            "is refused rather than copied unchecked; run the conversion again"
+        )
 
 
 def _same_classes(found: Mapping[str, int], planned: Mapping[str, int]) -> None:
@@ -521,8 +556,14 @@ def _load(handle: IO[bytes]) -> Iterator[_Event]:
 def _checked_event(event: object) -> _Event:
     # The merge unpacks events by position: anything else would fail with a bare TypeError far
     # from the shard that wrote it.
-    if isinstance(event, tuple) and len(event) == 3 and event[0] == "item":
-        if isinstance(event[1], tuple) and isinstance(event[2], PreparedYoloItem | tuple):
+    if isinstance(event, tuple) and len(event) == 4 and event[0] == "item":
+        if (
+            isinstance(event[1], tuple)
+            and isinstance(event[2], PreparedYoloItem | tuple)
+            and isinstance(event[3], tuple)
+            and len(event[3]) == 4
+            and all(type(n) is int for n in event[3])
+        ):
             return event  # shape checked just above
     elif isinstance(event, tuple) and len(event) == 4 and event[0] == "end":
         if isinstance(event[1], tuple) and all(type(n) is int and n >= 0 for n in event[2:]):
