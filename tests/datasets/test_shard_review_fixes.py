@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import stat
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,77 @@ def test_an_image_swapped_for_a_symlink_after_its_check_is_refused(
         convert_in_shards(source, tmp_path / "out", target, shards=2,  # type: ignore[arg-type]
                           executor=InProcessShards(swap_images_after_the_checks))  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_a_relative_source_is_recorded_as_the_single_process_run_records_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _sample(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    single = dmv2_to_yolo(Path("dm"), tmp_path / "single")
+    sharded = convert_in_shards("dm", tmp_path / "sharded", "yolo", shards=2)
+    assert sharded.source_path == single.source_path == "dm"
+    assert file_bytes(tmp_path / "sharded") == file_bytes(tmp_path / "single")
+
+
+def test_a_huge_shard_count_costs_no_more_than_the_items(tmp_path: Path) -> None:
+    source = _sample(tmp_path)
+    # Planned per shard asked for, 10**6 shards of 8 items would hold tens of megabytes (and
+    # 10**9 would not fit in memory); planned per item it is a few kilobytes.
+    tracemalloc.start()
+    try:
+        result = convert_in_shards(source, tmp_path / "out", "coco", shards=10**6)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.audit.items_written == 8
+    assert peak < 4 * 2**20, peak
+
+
+@pytest.mark.parametrize("bad", [True, 2.5, "3", 0, -1])
+def test_a_bad_shard_count_is_a_value_error_before_any_work(tmp_path: Path, bad: object) -> None:
+    source = _sample(tmp_path)
+    with pytest.raises(ValueError, match=r"shards="):
+        convert_in_shards(source, tmp_path / "out", "yolo", shards=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("bad", [True, 2.5, "3"])
+def test_the_step_refuses_a_shard_count_that_is_no_int_when_made(bad: object) -> None:
+    from steprail.datasets import ConvertDatasetStep
+
+    with pytest.raises(ValueError, match=r"ConvertDatasetStep\(shards=.*must be an int"):
+        ConvertDatasetStep(target_format="yolo", shards=bad)  # type: ignore[arg-type]
+
+
+def test_a_used_output_gets_the_single_process_messages(tmp_path: Path) -> None:
+    source = _sample(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(OutputExistsError, match=r"exists and is not a folder"):
+        convert_in_shards(source, a_file, "yolo", shards=2)
+    # What a run killed outright leaves: its claim file (a dead pid), and no audit.json.
+    (tmp_path / "left" / ".steprail-claim").parent.mkdir()
+    (tmp_path / "left" / ".steprail-claim").write_text("999999999\n")
+    with pytest.raises(OutputExistsError) as single:
+        dmv2_to_coco(source, tmp_path / "left")
+    with pytest.raises(OutputExistsError) as sharded:
+        convert_in_shards(source, tmp_path / "left", "coco", shards=2)
+    assert "interrupted run" in str(single.value)
+    assert str(sharded.value) == str(single.value)
+
+
+def test_the_final_progress_is_reported_once(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    convert_in_shards(_sample(tmp_path), tmp_path / "out", "yolo", shards=3,
+                      progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert seen[-1] == (16, 16) and seen.count((16, 16)) == 1
+    assert seen == sorted(set(seen))
+
+
+def test_an_output_name_near_the_name_limit_works_as_single_process(tmp_path: Path) -> None:
+    source = _sample(tmp_path)
+    name = "L" * 250  # the single-process converter takes up to 255 bytes
+    dmv2_to_yolo(source, tmp_path / "single" / name)
+    convert_in_shards(source, tmp_path / "sharded" / name, "yolo", shards=2)
+    assert file_bytes(tmp_path / "sharded" / name) == file_bytes(tmp_path / "single" / name)
