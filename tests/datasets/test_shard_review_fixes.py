@@ -3,6 +3,7 @@ without its fix."""
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import stat
@@ -25,7 +26,7 @@ from steprail.datasets import (
     make_sample_dataset,
 )
 
-from ._shard_helpers import file_bytes, leftovers
+from ._shard_helpers import WRITERS, file_bytes, leftovers
 
 
 class _Payload:
@@ -201,3 +202,53 @@ def test_an_output_name_near_the_name_limit_works_as_single_process(tmp_path: Pa
     dmv2_to_yolo(source, tmp_path / "single" / name)
     convert_in_shards(source, tmp_path / "sharded" / name, "yolo", shards=2)
     assert file_bytes(tmp_path / "sharded" / name) == file_bytes(tmp_path / "single" / name)
+
+
+@pytest.mark.parametrize("target", ["yolo", "coco"])
+def test_an_empty_output_folder_under_a_read_only_parent_works_as_single_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    source = _sample(tmp_path)
+    read_only = tmp_path / "mount"
+    for name in ("single", "sharded"):
+        (read_only / name).mkdir(parents=True)  # made by an admin, or a mount point
+    real_mkdir = os.mkdir
+
+    def mkdir(path: str | os.PathLike[str], mode: int = 0o777, **kwargs: object) -> None:
+        # What a read-only file system (or a parent this user may not write) answers; tests
+        # run as root here, where a chmod would not refuse anything.
+        if Path(path).parent == read_only and not Path(path).exists():
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real_mkdir(path, mode, **kwargs)  # type: ignore[arg-type]  # dir_fd, passed through
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    single = WRITERS[target](source, read_only / "single")
+    sharded = convert_in_shards(source, read_only / "sharded", target, shards=3)  # type: ignore[arg-type]
+    assert file_bytes(read_only / "sharded") == file_bytes(read_only / "single")
+    assert sharded.audit == single.audit
+    assert sorted(p.name for p in read_only.iterdir()) == ["sharded", "single"]
+
+
+def test_a_failed_run_with_staging_inside_the_output_leaves_it_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _sample(tmp_path)
+    read_only = tmp_path / "mount"
+    (read_only / "out").mkdir(parents=True)
+    real_mkdir = os.mkdir
+
+    def mkdir(path: str | os.PathLike[str], mode: int = 0o777, **kwargs: object) -> None:
+        if Path(path).parent == read_only and not Path(path).exists():
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        real_mkdir(path, mode, **kwargs)  # type: ignore[arg-type]  # dir_fd, passed through
+
+    def fail(spec: ShardSpec) -> ShardReport:
+        if spec.index == 1:
+            raise ShardFailedError("shard 2 failed on purpose")
+        return convert_shard(spec)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    with pytest.raises(ShardFailedError, match="on purpose"):
+        convert_in_shards(source, read_only / "out", "yolo", shards=2,
+                          executor=InProcessShards(fail))  # fmt: skip
+    assert list((read_only / "out").iterdir()) == []

@@ -567,10 +567,11 @@ def write_coco(
     splits: Sequence[str] | None = None,
     class_map: Mapping[str, int] | None = None,
     checked: CheckedShapesSource | None = None,
+    tolerated: str | None = None,
 ) -> ConversionResult:
     """:func:`dmv2_to_coco`, with each split's items from ``checked`` when given (the sharded
     conversion replays its shards' items so): the same items in the same order give the same
-    bytes."""
+    bytes. ``tolerated``: the sharded run's staging folder inside ``output``, if it put it there."""
     read_items: CheckedShapesSource = iter_checked_shapes if checked is None else checked
     layout = detect_layout(source, splits)
     refuse_output_inside(output, layout.root)
@@ -579,7 +580,7 @@ def write_coco(
     manifest = read_manifest(layout.root)
     next_image_id = manifest.next_image_id or 1 if manifest is not None else 1
     next_annotation_id = manifest.next_annotation_id or 1 if manifest is not None else 1
-    with fresh_output(output) as out, AuditLog(
+    with fresh_output(output, tolerated) as out, AuditLog(
         out, source=str(source), target_format="coco"
     ) as audit:
         annotations_dir = out / _ANNOTATIONS_DIR

@@ -140,12 +140,13 @@ def _sigterm_cleans_up() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def refuse_used_output(output: Path) -> None:
+def refuse_used_output(output: Path, tolerated: str | None = None) -> None:
     """Raise :class:`OutputExistsError` unless ``output`` is absent or an empty folder (a file,
-    a folder with something in it, or one an interrupted run left, each with its own message)."""
+    a folder with something in it, or one an interrupted run left, each with its own message);
+    an entry named ``tolerated`` (this run's own staging folder) does not count."""
     if output.exists() and not output.is_dir():
         raise OutputExistsError(f"output {str(output)!r} exists and is not a folder")
-    if output.exists() and any(output.iterdir()):
+    if output.exists() and any(child.name != tolerated for child in output.iterdir()):
         interrupted = _interrupted_run_message(output)
         raise OutputExistsError(
             interrupted or f"output folder {str(output)!r} exists and is not empty"
@@ -153,7 +154,7 @@ def refuse_used_output(output: Path) -> None:
 
 
 @contextmanager
-def fresh_output(output: Path) -> Iterator[Path]:
+def fresh_output(output: Path, tolerated: str | None = None) -> Iterator[Path]:
     """Claim ``output`` (it must be absent or empty) and remove what the body made if it fails.
 
     The claim is atomic: when two runs target one folder, exactly one proceeds and the other
@@ -161,9 +162,11 @@ def fresh_output(output: Path) -> Iterator[Path]:
     created is removed on failure: an empty folder that existed is emptied, not deleted, and
     parent folders made for it are removed again. A SIGTERM while the body runs cleans up
     the same way (when the process has no SIGTERM handler of its own), then exits with 143.
+    ``tolerated``: the name of an entry the caller made in ``output`` (a sharded run's staging
+    folder), neither counted nor removed here.
     """
     output = output.absolute()
-    refuse_used_output(output)
+    refuse_used_output(output, tolerated)
     made: list[Path] = []
     parent = output.parent
     while not parent.exists():
@@ -179,7 +182,7 @@ def fresh_output(output: Path) -> Iterator[Path]:
             raise OutputExistsError(f"output {str(output)!r} exists and is not a folder") from None
     _claim(output)
     # Claimed: now nothing else may be in it (a run that finished just before us, say).
-    if any(child.name != CLAIM_FILE_NAME for child in output.iterdir()):
+    if any(child.name not in (CLAIM_FILE_NAME, tolerated) for child in output.iterdir()):
         (output / CLAIM_FILE_NAME).unlink(missing_ok=True)
         raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
     try:
@@ -188,7 +191,7 @@ def fresh_output(output: Path) -> Iterator[Path]:
     except BaseException:
         if existed:
             for child in output.iterdir():
-                if child.name == CLAIM_FILE_NAME:
+                if child.name in (CLAIM_FILE_NAME, tolerated):
                     continue
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child, ignore_errors=True)

@@ -25,6 +25,7 @@ idempotent (written under a partial name and renamed), so running a shard again 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -400,11 +401,18 @@ class _Merge:
         self._progress = progress
         self._staging = staging
         self._open: dict[int, tuple[IO[bytes], Iterator[_Event]]] = {}
+        self._ranges_left = sum(len(spec.ranges) for spec in specs)
 
     def close(self) -> None:
         for handle, _ in self._open.values():
             handle.close()
         self._open.clear()
+
+    def finished(self) -> None:
+        """Every shard is merged: the staging folder goes now, before the writer ends (it may
+        be inside the output)."""
+        self.close()
+        self._staging.remove()
 
     def _events(self, spec: ShardSpec) -> Iterator[_Event]:
         if spec.index not in self._open:
@@ -455,6 +463,9 @@ class _Merge:
                     raise ShardFailedError(f"{spec.describe()}: its file ends early")
                 # Skipped items were merged too (their audit records were replayed).
                 self._progress.add(shard_range.stop - shard_range.start - merged)
+                self._ranges_left -= 1
+                if self._ranges_left == 0:
+                    self.finished()
         audit_unlisted_originals(layout, split, matched, audit)
 
     def yolo(self, class_ids: Mapping[str, int], pose: DMv2Keypoints | None) -> Callable[
@@ -789,6 +800,7 @@ class _Staging:
     def __init__(self, parent: Path) -> None:
         # A short name of its own (not the output's name lengthened past the name limit).
         self.path = parent / f".steprail-shards-{uuid.uuid4().hex[:12]}"
+        self._fd = -1
         os.mkdir(self.path, 0o700)  # FileExistsError: a folder already there is never used
         try:
             self._fd = os.open(self.path, _DIR_FLAGS)
@@ -831,16 +843,31 @@ class _Staging:
         return io.open(fd, "rb")  # noqa: SIM115 (closed by the merge)
 
     def remove(self) -> None:
-        """Remove the folder (what is at its path, if it is still ours) and its handle."""
+        """Remove the folder (what is at its path, if it is still the one made) and close its
+        handle; once."""
+        if self._fd < 0:
+            return
         try:
             if os.path.samestat(os.fstat(self._fd), os.lstat(self.path)):
                 shutil.rmtree(self.path, ignore_errors=True)
-        except (OSError, AttributeError):
-            pass
+        except OSError:
+            pass  # gone, or replaced by someone else's: theirs is not removed
         finally:
-            if hasattr(self, "_fd"):
-                os.close(self._fd)
-                del self._fd
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _make_staging(output: Path) -> tuple[_Staging, str | None]:
+    # Beside the output; inside it when it exists and its parent refuses new entries (a mount
+    # point, a folder an admin made under a read-only one), since the single-process run only
+    # writes inside it too. The second value: its name when inside (the writer lets it be).
+    try:
+        return _Staging(output.parent), None
+    except OSError as exc:
+        if not output.is_dir() or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    staging = _Staging(output)
+    return staging, staging.path.name
 
 
 def _checked_shards(shards: object) -> int:
@@ -915,7 +942,7 @@ def convert_in_shards(
         staging: _Staging | None = None
         try:
             output_path.parent.mkdir(parents=True, exist_ok=True)
-            staging = _Staging(output_path.parent)
+            staging, tolerated = _make_staging(output_path)
             for split in layout.splits:
                 _refuse_several_images(layout, split)
             specs = _plan(layout, shards, target_format, class_ids, pose, staging.path)
@@ -926,12 +953,12 @@ def convert_in_shards(
                 if target_format == "yolo":
                     result = write_yolo(
                         given_source, output_path, splits=splits, class_map=class_map,
-                        prepared=merge.yolo(class_ids, pose),
+                        prepared=merge.yolo(class_ids, pose), tolerated=tolerated,
                     )  # fmt: skip
                 else:
                     result = write_coco(
                         given_source, output_path, splits=splits, class_map=class_map,
-                        checked=merge.coco(class_ids),
+                        checked=merge.coco(class_ids), tolerated=tolerated,
                     )  # fmt: skip
             except BaseException:
                 run.cancel()
