@@ -6,8 +6,10 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import shutil
 import stat
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -252,3 +254,41 @@ def test_a_failed_run_with_staging_inside_the_output_leaves_it_empty(
         convert_in_shards(source, read_only / "out", "yolo", shards=2,
                           executor=InProcessShards(fail))  # fmt: skip
     assert list((read_only / "out").iterdir()) == []
+
+
+def _change_after_the_last_shard(change: Callable[[], None]) -> InProcessShards:
+    def run(spec: ShardSpec) -> ShardReport:
+        report = convert_shard(spec)
+        if spec.index == spec.shards - 1:  # every shard has listed and checked its slice
+            change()
+        return report
+
+    return InProcessShards(run)
+
+
+@pytest.mark.parametrize("target", ["yolo", "coco"])
+def test_an_item_added_during_the_run_fails_it(tmp_path: Path, target: str) -> None:
+    source = _sample(tmp_path)
+    some_item = next((source / "json").iterdir())
+
+    def add() -> None:
+        for name in ("aaa_new", "zzz_new"):  # wherever the folder lists them
+            shutil.copy(some_item, source / "json" / f"{name}.json")
+
+    with pytest.raises(ShardFailedError, match=r"changed during the conversion .*zzz_new"):
+        convert_in_shards(source, tmp_path / "out", target, shards=2,  # type: ignore[arg-type]
+                          executor=_change_after_the_last_shard(add))  # fmt: skip
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_a_split_made_during_the_run_fails_it(tmp_path: Path) -> None:
+    source = Path(make_sample_dataset(tmp_path / "dm", items=9, categorized=True).path)
+    (source / "test").rename(tmp_path / "held")  # the dataset has train and valid only
+
+    def add_split() -> None:
+        (tmp_path / "held").rename(source / "test")
+
+    with pytest.raises(ShardFailedError, match=r"changed during the conversion .*'test'"):
+        convert_in_shards(source, tmp_path / "out", "yolo", shards=2,
+                          executor=_change_after_the_last_shard(add_split))  # fmt: skip
+    assert not (tmp_path / "out").exists()

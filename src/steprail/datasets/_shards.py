@@ -394,7 +394,12 @@ class _Merge:
     """Feeds the converter from the shard files, in shard order, replaying their audit records."""
 
     def __init__(
-        self, specs: Sequence[ShardSpec], run: ShardRun, progress: _Progress, staging: _Staging
+        self,
+        specs: Sequence[ShardSpec],
+        run: ShardRun,
+        progress: _Progress,
+        staging: _Staging,
+        planned: tuple[Path, Sequence[str] | None, Mapping[str | None, list[str]]],
     ) -> None:
         self._specs = specs
         self._run = run
@@ -402,6 +407,7 @@ class _Merge:
         self._staging = staging
         self._open: dict[int, tuple[IO[bytes], Iterator[_Event]]] = {}
         self._ranges_left = sum(len(spec.ranges) for spec in specs)
+        self._planned = planned
 
     def close(self) -> None:
         for handle, _ in self._open.values():
@@ -442,6 +448,9 @@ class _Merge:
     def _split(
         self, layout: DMv2Layout, split: str | None, audit: AuditLog
     ) -> Iterator[PreparedYoloItem | tuple[object, ...]]:
+        planned_names = self._planned[2]
+        if split not in planned_names:
+            raise ShardFailedError(_changed(f"the split {split!r} appeared"))
         matched = 0
         for spec in self._specs:
             for shard_range in spec.ranges:
@@ -467,6 +476,25 @@ class _Merge:
                 if self._ranges_left == 0:
                     self.finished()
         audit_unlisted_originals(layout, split, matched, audit)
+        if split == list(planned_names)[-1]:  # the last split: every item is merged
+            self._refuse_changed_listing()
+
+    def _refuse_changed_listing(self) -> None:
+        # Each shard checked its own slice of the items; an item added after the last planned
+        # one, or a split folder made meanwhile, is seen only by listing everything again.
+        root, splits, planned = self._planned
+        now = _listed(detect_layout(root, splits))
+        if list(now) != list(planned):
+            added = sorted(str(split) for split in now if split not in planned)
+            raise ShardFailedError(_changed(f"its splits are now {list(now)!r} ({added} new)"))
+        for split, names in planned.items():
+            if now[split] != names:
+                new = sorted(set(now[split]) - set(names))[:3]
+                gone = sorted(set(names) - set(now[split]))[:3]
+                raise ShardFailedError(
+                    _changed(f"the items of {_item_name(split, 'json/')} changed (added {new}, "
+                             f"removed {gone})")  # fmt: skip
+                )
 
     def yolo(self, class_ids: Mapping[str, int], pose: DMv2Keypoints | None) -> Callable[
         [DMv2Layout, AuditLog, Mapping[str, int], DMv2Keypoints | None],
@@ -500,6 +528,21 @@ class _Merge:
                     yield CheckedShapes(*item)  # the fields, in their order
 
         return checked
+
+
+def _listed(layout: DMv2Layout) -> dict[str | None, list[str]]:
+    # Every split's item files, in reading order.
+    return {
+        split: [entry.name for entry in list_item_files(layout.split_dir(split) / "json")]
+        for split in layout.splits
+    }
+
+
+def _changed(what: str) -> str:
+    return (
+        f"the dataset changed during the conversion ({what}): its output would not be the "
+        "dataset's; run the conversion again"
+    )
 
 
 def _refuse_changed_image(
@@ -619,13 +662,10 @@ def _plan(
     class_ids: Mapping[str, int],
     pose: DMv2Keypoints | None,
     staging: Path,
+    names: Mapping[str | None, list[str]],
 ) -> list[ShardSpec]:
     # Contiguous ranges of the items in reading order (split after split), as even as can be;
     # shards with no item are left out.
-    names = {
-        split: [entry.name for entry in list_item_files(layout.split_dir(split) / "json")]
-        for split in layout.splits
-    }
     total = sum(len(found) for found in names.values())
     # Never more shards than items: planning costs O(items) whatever ``shards`` asks for.
     shards = max(1, min(shards, total))
@@ -945,10 +985,11 @@ def convert_in_shards(
             staging, tolerated = _make_staging(output_path)
             for split in layout.splits:
                 _refuse_several_images(layout, split)
-            specs = _plan(layout, shards, target_format, class_ids, pose, staging.path)
+            names = _listed(layout)
+            specs = _plan(layout, shards, target_format, class_ids, pose, staging.path, names)
             counter = _Progress(2 * sum(spec.items for spec in specs), progress)
             run = run_with.start(specs, lambda report: counter.add(report.items))
-            merge = _Merge(specs, run, counter, staging)
+            merge = _Merge(specs, run, counter, staging, (source_path, splits, names))
             try:
                 if target_format == "yolo":
                     result = write_yolo(
