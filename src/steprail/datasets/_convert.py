@@ -117,8 +117,21 @@ class TerminatedError(SystemExit):
     Ctrl-C; the process then exits with status 143 (128 + SIGTERM) as it would have."""
 
 
+# The status of the last SIGTERM turned into TerminatedError: code that runs Python signal
+# handlers and turns their exception into another (Ray's ray.wait raises SystemExit(1) instead)
+# can raise it again with ``raised_termination``.
+_last_termination: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
+    _last_termination[:] = [128 + signum]
     raise TerminatedError(128 + signum)
+
+
+def raised_termination() -> TerminatedError | None:
+    """The :class:`TerminatedError` a SIGTERM raised during this conversion, if one did (for
+    callers whose library replaced it with another exception on its way out)."""
+    return TerminatedError(_last_termination[0]) if _last_termination else None
 
 
 @contextmanager
@@ -133,6 +146,7 @@ def _sigterm_cleans_up() -> Iterator[None]:
     if previous is not signal.SIG_DFL:
         yield
         return
+    _last_termination.clear()
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield

@@ -31,8 +31,10 @@ import io
 import os
 import pickle
 import shutil
+import signal
 import socket
 import stat
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -43,7 +45,12 @@ from typing import IO, TYPE_CHECKING, Final, Literal, Protocol
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
 from ._coco import write_coco
-from ._convert import ConversionResult, _sigterm_cleans_up, refuse_used_output
+from ._convert import (
+    ConversionResult,
+    _sigterm_cleans_up,
+    raised_termination,
+    refuse_used_output,
+)
 from ._dmv2 import IMAGE_EXTENSIONS, DMv2Keypoints, RleMask
 from ._source import (
     CheckedShapes,
@@ -767,12 +774,23 @@ class RayShards:
         import ray
 
         if not ray.is_initialized():
-            ray.init(address=self.address)
+            _init_keeping_sigterm(ray.init, self.address)
         remote = ray.remote(self.task).options(
             num_cpus=self.num_cpus, max_retries=0, retry_exceptions=False
         )
         refs = [remote.remote(spec) for spec in specs]
         return _RayRun(list(specs), refs, on_done)
+
+
+def _init_keeping_sigterm(init: Callable[..., object], address: str | None) -> None:
+    # ray.init puts its own SIGTERM handler (sys.exit(15), no message) in place of the one the
+    # conversion installed to clean up and exit with 143 as a single-process run does: the
+    # handler in place before is put back.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    init(address=address)
+    if main and before is not None and signal.getsignal(signal.SIGTERM) is not before:
+        signal.signal(signal.SIGTERM, before)
 
 
 class _RayRun:
@@ -792,7 +810,12 @@ class _RayRun:
 
         while index not in self._reports:
             pending = [ref for i, ref in enumerate(self._refs) if i not in self._reports]
-            ready, _ = ray.wait(pending, num_returns=1, fetch_local=True)
+            try:
+                ready, _ = ray.wait(pending, num_returns=1, fetch_local=True)
+            except SystemExit as exc:
+                # Ray runs signal handlers while it waits and turns the TerminatedError of a
+                # SIGTERM into SystemExit(1): the run would exit 1, not 143.
+                raise (raised_termination() or exc) from None
             for ref in ready:
                 done = self._refs.index(ref)
                 try:
