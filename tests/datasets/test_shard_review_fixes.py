@@ -292,3 +292,27 @@ def test_a_split_made_during_the_run_fails_it(tmp_path: Path) -> None:
         convert_in_shards(source, tmp_path / "out", "yolo", shards=2,
                           executor=_change_after_the_last_shard(add_split))  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_a_stray_upper_case_extension_is_not_a_second_image(tmp_path: Path) -> None:
+    source = _sample(tmp_path)
+    image = source / "original_files" / "item_000004.png"
+    shutil.copy(image, image.with_suffix(".PNG"))  # never opened: readers try .png
+    dmv2_to_yolo(source, tmp_path / "single")
+    convert_in_shards(source, tmp_path / "sharded", "yolo", shards=3)
+    assert file_bytes(tmp_path / "sharded") == file_bytes(tmp_path / "single")
+
+
+def test_a_failure_writing_the_shard_file_names_the_file_not_an_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(batch: object, out: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shards_module, "_dump", full_disk)
+    with pytest.raises(ShardFailedError) as failed:
+        convert_in_shards(_sample(tmp_path), tmp_path / "out", "yolo", shards=2)
+    message = str(failed.value)
+    assert "cannot write its file" in message and "shard-00000.pickle.partial" in message
+    assert "No space left on device" in message and "at item" not in message
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

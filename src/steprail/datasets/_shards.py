@@ -37,6 +37,7 @@ import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
@@ -319,7 +320,9 @@ def convert_shard(spec: ShardSpec) -> ShardReport:
     target = spec.output_path
     partial = target.with_name(target.name + ".partial")
     try:
-        with partial.open("wb") as out:
+        with _writing(spec, partial):
+            out = partial.open("wb")
+        with out:
             batch: list[_Event] = []
             for shard_range in spec.ranges:
                 layout = DMv2Layout(source, spec.is_categorized, (shard_range.split,))
@@ -327,11 +330,15 @@ def convert_shard(spec: ShardSpec) -> ShardReport:
                 for event in _check_range(spec, layout, audit, listing):
                     batch.append(event)
                     if len(batch) >= _BATCH:
-                        _dump(batch, out)
+                        with _writing(spec, partial):
+                            _dump(batch, out)
                 matched = listing.matched[shard_range.split]
                 batch.append(("end", audit.take(), matched, audit.items_total - counted))
-            _dump(batch, out)
-        os.replace(partial, target)
+            with _writing(spec, partial):
+                _dump(batch, out)
+                out.close()  # its last bytes are written now, not as an item's failure
+        with _writing(spec, partial):
+            os.replace(partial, target)
     except ShardFailedError:
         partial.unlink(missing_ok=True)
         raise
@@ -342,6 +349,19 @@ def convert_shard(spec: ShardSpec) -> ShardReport:
             f"{spec.describe()} failed{at}: {type(exc).__name__}: {exc}"
         ) from exc
     return ShardReport(spec.index, spec.items, str(target), _where())
+
+
+@contextmanager
+def _writing(spec: ShardSpec, path: Path) -> Iterator[None]:
+    # A failure to write the shard's own file (a full disk, a file size limit) is the staging
+    # folder's, not the item's being read: named so.
+    try:
+        yield
+    except OSError as exc:
+        raise ShardFailedError(
+            f"{spec.describe()}: cannot write its file {str(path)!r}: "
+            f"{exc.strerror or type(exc).__name__} (is the staging folder's disk full?)"
+        ) from exc
 
 
 def _check_range(
@@ -642,14 +662,18 @@ def _refuse_several_images(layout: DMv2Layout, split: str | None) -> None:
     originals, json_folder, safe = split_folders(layout, split)
     if not safe:
         return
-    stems: set[str] = set()
+    # Readers try the lower-case extensions only: x.JPG beside x.jpg is never chosen (it is the
+    # same name where names ignore case), so only different lower-case extensions count.
+    stems: dict[str, str] = {}
     try:
         with os.scandir(originals) as entries:
             for entry in entries:
                 stem, ext = os.path.splitext(entry.name)
-                if ext.lower() not in _IMAGE_SUFFIXES:
+                ext = ext.lower()
+                if ext not in _IMAGE_SUFFIXES:
                     continue
-                if stem in stems and os.path.isfile(os.path.join(json_folder, stem + ".json")):
+                seen = stems.setdefault(stem, ext)
+                if seen != ext and os.path.isfile(os.path.join(json_folder, stem + ".json")):
                     where = f"{split}/original_files" if split is not None else "original_files"
                     raise DatasetInputError(
                         f"{where}/{stem}.* in {str(layout.root)!r}: the item has several images; "
@@ -657,7 +681,6 @@ def _refuse_several_images(layout: DMv2Layout, split: str | None) -> None:
                         "sharded conversion cannot promise the single-process output: convert "
                         "it with one shard"
                     )
-                stems.add(stem)
     except (FileNotFoundError, NotADirectoryError):
         return
 
