@@ -985,9 +985,12 @@ def convert_in_shards(
     cluster), merged on this process into the output :func:`~steprail.datasets.dmv2_to_yolo`
     or :func:`~steprail.datasets.dmv2_to_coco` would write, byte for byte.
 
-    The shards write to a staging folder beside ``output`` (``.<output name>.shards-<id>``),
-    removed when the call returns or fails; ``output`` appears as with the single-process
-    converters (claimed atomically, removed again on failure). ``progress(done, total)`` is
+    The shards write to a staging folder private to this user (mode 0700) beside ``output``
+    (``.steprail-shards-<id>``; inside ``output`` when it is an existing empty folder whose
+    parent refuses new entries), removed once merged and in any case when the call returns or
+    fails; ``output`` appears as with the single-process converters (claimed atomically,
+    removed again on failure). A dataset changed during the run fails it. ``progress(done,
+    total)`` is
     called as shards finish and as items are merged (``total`` is twice the item count); the
     numbers only grow and end at ``total``.
 
