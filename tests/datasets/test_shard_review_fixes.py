@@ -316,3 +316,19 @@ def test_a_failure_writing_the_shard_file_names_the_file_not_an_item(
     assert "cannot write its file" in message and "shard-00000.pickle.partial" in message
     assert "No space left on device" in message and "at item" not in message
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_a_staging_folder_made_in_advance_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    fixed = uuid.UUID(int=7)
+    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)  # the name the run picks
+    planted = tmp_path / f".steprail-shards-{fixed.hex[:12]}"
+    planted.mkdir(mode=0o777)
+    (planted / "shard-00000.pickle").write_bytes(b"not ours")
+    with pytest.raises(ShardFailedError, match=r"exists already: refused"):
+        convert_in_shards(_sample(tmp_path), tmp_path / "out", "yolo", shards=2)
+    assert (planted / "shard-00000.pickle").read_bytes() == b"not ours"  # left as it was
+    assert not (tmp_path / "out").exists()

@@ -887,7 +887,14 @@ class _Staging:
         # A short name of its own (not the output's name lengthened past the name limit).
         self.path = parent / f".steprail-shards-{uuid.uuid4().hex[:12]}"
         self._fd = -1
-        os.mkdir(self.path, 0o700)  # FileExistsError: a folder already there is never used
+        try:
+            os.mkdir(self.path, 0o700)
+        except FileExistsError:
+            # The name is new and random: something already there was put in wait for it.
+            raise ShardFailedError(
+                f"staging folder {str(self.path)!r} exists already: refused, a folder this run "
+                "did not make is never used"
+            ) from None
         try:
             self._fd = os.open(self.path, _DIR_FLAGS)
         except OSError:
