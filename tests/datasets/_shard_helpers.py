@@ -57,4 +57,4 @@ def file_bytes(root: Path) -> dict[str, str]:
 
 def leftovers(parent: Path) -> list[str]:
     """Staging folders of a sharded conversion left in ``parent`` (there must be none)."""
-    return sorted(p.name for p in parent.iterdir() if ".shards-" in p.name)
+    return sorted(p.name for p in parent.iterdir() if "shards-" in p.name)

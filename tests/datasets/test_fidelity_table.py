@@ -119,8 +119,9 @@ def _annotation_keys(data: dict[str, Any]) -> Counter[tuple[object, ...]]:
         (
             a["image_id"],
             a["category_id"],
-            *(round(float(v), 2) for v in a["bbox"]),
-            round(float(a["area"]), 2),
+            # Exactly, as the table claims (no rounding that would hide float noise).
+            *(float(v) for v in a["bbox"]),
+            float(a["area"]),
         )
         for a in data["annotations"]
     )

@@ -128,3 +128,39 @@ def test_a_failing_shard_on_ray_names_its_item_and_leaves_nothing(
             executor=RayShards(task=_failing_on_one_item),
         )  # fmt: skip
     assert tree(tmp_path) == before
+
+
+_SIGTERM_DRIVER = """
+import os, signal, sys, time
+from steprail.datasets import RayShards, convert_in_shards, convert_shard, make_sample_dataset
+
+folder, address = sys.argv[1], sys.argv[2]
+source = make_sample_dataset(folder + "/dm", items=6, categorized=False).path
+driver = os.getpid()
+
+def terminate_the_driver(spec):
+    os.kill(driver, signal.SIGTERM)  # a timeout, docker stop, a CI cancellation
+    time.sleep(60)
+    return convert_shard(spec)
+
+convert_in_shards(source, folder + "/out", "yolo", shards=2,
+                  executor=RayShards(address=address, task=terminate_the_driver))
+"""
+
+
+def test_sigterm_during_a_ray_run_cleans_up_and_exits_143(
+    tmp_path: Path, ray_cluster: RayCluster
+) -> None:
+    # ray.init (made by RayShards here) replaces the conversion's SIGTERM handler with its
+    # own (exit 15, no message); the conversion's is put back.
+    import subprocess
+
+    script = tmp_path / "driver.py"
+    script.write_text(_SIGTERM_DRIVER)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), ray_cluster.address],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 143, (done.returncode, done.stderr[-2000:])
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

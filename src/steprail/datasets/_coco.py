@@ -277,12 +277,12 @@ def _multi_ring(
     # An object of several polygons: one annotation, one segmentation list per ring, the bbox of
     # them all and the sum of their areas (as COCO's own multi-part objects have), unless the
     # source stored its own.
-    xs = [x for ring in rings for x, _ in ring]
-    ys = [y for ring in rings for _, y in ring]
     if stored_bbox is not None:
-        xs, ys = [stored_bbox[0], stored_bbox[0] + stored_bbox[2]], [
-            stored_bbox[1], stored_bbox[1] + stored_bbox[3]
-        ]
+        bbox = list(stored_bbox)  # as stored: corners and back would add float noise to w, h
+    else:
+        xs = [x for ring in rings for x, _ in ring]
+        ys = [y for ring in rings for _, y in ring]
+        bbox = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
     area = (
         sum(_polygon_area([x for x, _ in r], [y for _, y in r]) for r in rings)
         if stored_area is None
@@ -290,7 +290,7 @@ def _multi_ring(
     )
     return {
         "id": ann_id, "image_id": image_id, "category_id": category_id,
-        "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)], "area": area,
+        "bbox": bbox, "area": area,
         "segmentation": [list(chain.from_iterable(ring)) for ring in rings], "iscrowd": 0,
     }  # fmt: skip
 
@@ -384,12 +384,10 @@ def _write_item(
             )  # fmt: skip
         else:
             xs, ys = item.polygon_coords[index]
-            if stored_bbox is not None:
-                left, top = stored_bbox[0], stored_bbox[1]
-                right, bottom = left + stored_bbox[2], top + stored_bbox[3]
             annotation = _polygon_annotation(
                 polygon_ids[index], image_id, class_ids[name],
-                (left, top, right - left, bottom - top),
+                # A stored bbox as it is: corners and back would add float noise to w and h.
+                (left, top, right - left, bottom - top) if stored_bbox is None else stored_bbox,
                 _polygon_area(xs, ys) if stored_area is None else stored_area, points,
             )  # fmt: skip
         if index in item.crowd_polygons:
@@ -567,10 +565,11 @@ def write_coco(
     splits: Sequence[str] | None = None,
     class_map: Mapping[str, int] | None = None,
     checked: CheckedShapesSource | None = None,
+    tolerated: str | None = None,
 ) -> ConversionResult:
     """:func:`dmv2_to_coco`, with each split's items from ``checked`` when given (the sharded
     conversion replays its shards' items so): the same items in the same order give the same
-    bytes."""
+    bytes. ``tolerated``: the sharded run's staging folder inside ``output``, if it put it there."""
     read_items: CheckedShapesSource = iter_checked_shapes if checked is None else checked
     layout = detect_layout(source, splits)
     refuse_output_inside(output, layout.root)
@@ -579,7 +578,7 @@ def write_coco(
     manifest = read_manifest(layout.root)
     next_image_id = manifest.next_image_id or 1 if manifest is not None else 1
     next_annotation_id = manifest.next_annotation_id or 1 if manifest is not None else 1
-    with fresh_output(output) as out, AuditLog(
+    with fresh_output(output, tolerated) as out, AuditLog(
         out, source=str(source), target_format="coco"
     ) as audit:
         annotations_dir = out / _ANNOTATIONS_DIR

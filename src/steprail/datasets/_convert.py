@@ -117,8 +117,21 @@ class TerminatedError(SystemExit):
     Ctrl-C; the process then exits with status 143 (128 + SIGTERM) as it would have."""
 
 
+# The status of the last SIGTERM turned into TerminatedError: code that runs Python signal
+# handlers and turns their exception into another (Ray's ray.wait raises SystemExit(1) instead)
+# can raise it again with ``raised_termination``.
+_last_termination: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
+    _last_termination[:] = [128 + signum]
     raise TerminatedError(128 + signum)
+
+
+def raised_termination() -> TerminatedError | None:
+    """The :class:`TerminatedError` a SIGTERM raised during this conversion, if one did (for
+    callers whose library replaced it with another exception on its way out)."""
+    return TerminatedError(_last_termination[0]) if _last_termination else None
 
 
 @contextmanager
@@ -133,6 +146,7 @@ def _sigterm_cleans_up() -> Iterator[None]:
     if previous is not signal.SIG_DFL:
         yield
         return
+    _last_termination.clear()
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
@@ -140,8 +154,21 @@ def _sigterm_cleans_up() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def refuse_used_output(output: Path, tolerated: str | None = None) -> None:
+    """Raise :class:`OutputExistsError` unless ``output`` is absent or an empty folder (a file,
+    a folder with something in it, or one an interrupted run left, each with its own message);
+    an entry named ``tolerated`` (this run's own staging folder) does not count."""
+    if output.exists() and not output.is_dir():
+        raise OutputExistsError(f"output {str(output)!r} exists and is not a folder")
+    if output.exists() and any(child.name != tolerated for child in output.iterdir()):
+        interrupted = _interrupted_run_message(output)
+        raise OutputExistsError(
+            interrupted or f"output folder {str(output)!r} exists and is not empty"
+        )
+
+
 @contextmanager
-def fresh_output(output: Path) -> Iterator[Path]:
+def fresh_output(output: Path, tolerated: str | None = None) -> Iterator[Path]:
     """Claim ``output`` (it must be absent or empty) and remove what the body made if it fails.
 
     The claim is atomic: when two runs target one folder, exactly one proceeds and the other
@@ -149,15 +176,11 @@ def fresh_output(output: Path) -> Iterator[Path]:
     created is removed on failure: an empty folder that existed is emptied, not deleted, and
     parent folders made for it are removed again. A SIGTERM while the body runs cleans up
     the same way (when the process has no SIGTERM handler of its own), then exits with 143.
+    ``tolerated``: the name of an entry the caller made in ``output`` (a sharded run's staging
+    folder), neither counted nor removed here.
     """
     output = output.absolute()
-    if output.exists() and not output.is_dir():
-        raise OutputExistsError(f"output {str(output)!r} exists and is not a folder")
-    if output.exists() and any(output.iterdir()):
-        interrupted = _interrupted_run_message(output)
-        raise OutputExistsError(
-            interrupted or f"output folder {str(output)!r} exists and is not empty"
-        )
+    refuse_used_output(output, tolerated)
     made: list[Path] = []
     parent = output.parent
     while not parent.exists():
@@ -173,7 +196,7 @@ def fresh_output(output: Path) -> Iterator[Path]:
             raise OutputExistsError(f"output {str(output)!r} exists and is not a folder") from None
     _claim(output)
     # Claimed: now nothing else may be in it (a run that finished just before us, say).
-    if any(child.name != CLAIM_FILE_NAME for child in output.iterdir()):
+    if any(child.name not in (CLAIM_FILE_NAME, tolerated) for child in output.iterdir()):
         (output / CLAIM_FILE_NAME).unlink(missing_ok=True)
         raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
     try:
@@ -182,7 +205,7 @@ def fresh_output(output: Path) -> Iterator[Path]:
     except BaseException:
         if existed:
             for child in output.iterdir():
-                if child.name == CLAIM_FILE_NAME:
+                if child.name in (CLAIM_FILE_NAME, tolerated):
                     continue
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child, ignore_errors=True)

@@ -25,13 +25,19 @@ idempotent (written under a partial name and renamed), so running a shard again 
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import pickle
 import shutil
+import signal
 import socket
+import stat
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
@@ -40,10 +46,16 @@ from typing import IO, TYPE_CHECKING, Final, Literal, Protocol
 from ._audit import AuditLog, AuditReason
 from ._classes import resolve_class_map
 from ._coco import write_coco
-from ._convert import ConversionResult, OutputExistsError, _sigterm_cleans_up
-from ._dmv2 import IMAGE_EXTENSIONS, DMv2Keypoints
+from ._convert import (
+    ConversionResult,
+    _sigterm_cleans_up,
+    raised_termination,
+    refuse_used_output,
+)
+from ._dmv2 import IMAGE_EXTENSIONS, DMv2Keypoints, RleMask
 from ._source import (
     CheckedShapes,
+    ShapeExtras,
     DatasetInputError,
     DMv2Layout,
     ItemListing,
@@ -234,12 +246,18 @@ def _replay(records: tuple[_Record, ...], audit: AuditLog) -> None:
 # Events of a shard file: an item (the audit records made before it, the item) or the end of
 # the shard's part of a split (records after its last item, items whose image was found, item
 # files counted).
-type _ItemEvent = tuple[Literal["item"], tuple[_Record, ...], PreparedYoloItem | tuple[object, ...]]
+type _ItemEvent = tuple[
+    Literal["item"],
+    tuple[_Record, ...],
+    PreparedYoloItem | tuple[object, ...],
+    tuple[int, int, int, int],
+]
 type _EndEvent = tuple[Literal["end"], tuple[_Record, ...], int, int]
 type _Event = _ItemEvent | _EndEvent
 
 # The fields of a CheckedShapes, in its constructor's order: how a COCO shard's items travel.
 _SHAPE_FIELDS: Final = tuple(f.name for f in fields(CheckedShapes))
+_IMAGE_PATH: Final = _SHAPE_FIELDS.index("image_path")
 
 # Events pickled together: few, large writes, and a small bounded buffer.
 _BATCH: Final = 256
@@ -302,7 +320,9 @@ def convert_shard(spec: ShardSpec) -> ShardReport:
     target = spec.output_path
     partial = target.with_name(target.name + ".partial")
     try:
-        with partial.open("wb") as out:
+        with _writing(spec, partial):
+            out = partial.open("wb")
+        with out:
             batch: list[_Event] = []
             for shard_range in spec.ranges:
                 layout = DMv2Layout(source, spec.is_categorized, (shard_range.split,))
@@ -310,11 +330,15 @@ def convert_shard(spec: ShardSpec) -> ShardReport:
                 for event in _check_range(spec, layout, audit, listing):
                     batch.append(event)
                     if len(batch) >= _BATCH:
-                        _dump(batch, out)
+                        with _writing(spec, partial):
+                            _dump(batch, out)
                 matched = listing.matched[shard_range.split]
                 batch.append(("end", audit.take(), matched, audit.items_total - counted))
-            _dump(batch, out)
-        os.replace(partial, target)
+            with _writing(spec, partial):
+                _dump(batch, out)
+                out.close()  # its last bytes are written now, not as an item's failure
+        with _writing(spec, partial):
+            os.replace(partial, target)
     except ShardFailedError:
         partial.unlink(missing_ok=True)
         raise
@@ -327,17 +351,38 @@ def convert_shard(spec: ShardSpec) -> ShardReport:
     return ShardReport(spec.index, spec.items, str(target), _where())
 
 
+@contextmanager
+def _writing(spec: ShardSpec, path: Path) -> Iterator[None]:
+    # A failure to write the shard's own file (a full disk, a file size limit) is the staging
+    # folder's, not the item's being read: named so.
+    try:
+        yield
+    except OSError as exc:
+        raise ShardFailedError(
+            f"{spec.describe()}: cannot write its file {str(path)!r}: "
+            f"{exc.strerror or type(exc).__name__} (is the staging folder's disk full?)"
+        ) from exc
+
+
 def _check_range(
     spec: ShardSpec, layout: DMv2Layout, audit: _RecordingAudit, listing: _ShardListing
 ) -> Iterator[_ItemEvent]:
     if spec.target_format == "yolo":
         for item in iter_checked_items(layout, audit, spec.class_ids, listing):
             prepared = prepare_yolo_item(item, spec.class_ids, spec.pose, audit)
-            yield ("item", audit.take(), prepared)
+            yield ("item", audit.take(), prepared, _identity(prepared.image_path))
     else:
         for shapes in iter_checked_shapes(layout, audit, spec.class_ids, listing):
             # As a plain tuple of its fields: loads in half the time of the dataclass.
-            yield ("item", audit.take(), tuple([getattr(shapes, f) for f in _SHAPE_FIELDS]))
+            fields_ = tuple([getattr(shapes, f) for f in _SHAPE_FIELDS])
+            yield ("item", audit.take(), fields_, _identity(shapes.image_path))
+
+
+def _identity(path: str) -> tuple[int, int, int, int]:
+    # The image file as the check saw it (not followed: a symlink is itself): the merge links
+    # it much later, and refuses it if it is no longer this file.
+    found = os.lstat(path)
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _dump(batch: list[_Event], out: IO[bytes]) -> None:
@@ -360,7 +405,8 @@ class _Progress:
     def add(self, units: int) -> None:
         self.done += units
         if self._callback is not None and (
-            self.done - self._reported >= self._step or self.done >= self.total
+            self.done - self._reported >= self._step
+            or (self.done >= self.total and self._reported < self.done)
         ):
             self._reported = self.done
             self._callback(self.done, self.total)
@@ -374,27 +420,64 @@ class _Progress:
 class _Merge:
     """Feeds the converter from the shard files, in shard order, replaying their audit records."""
 
-    def __init__(self, specs: Sequence[ShardSpec], run: ShardRun, progress: _Progress) -> None:
+    def __init__(
+        self,
+        specs: Sequence[ShardSpec],
+        run: ShardRun,
+        progress: _Progress,
+        staging: _Staging,
+        planned: tuple[Path, Sequence[str] | None, Mapping[str | None, list[str]]],
+    ) -> None:
         self._specs = specs
         self._run = run
         self._progress = progress
+        self._staging = staging
         self._open: dict[int, tuple[IO[bytes], Iterator[_Event]]] = {}
+        self._ranges_left = sum(len(spec.ranges) for spec in specs)
+        self._planned = planned
 
     def close(self) -> None:
         for handle, _ in self._open.values():
             handle.close()
         self._open.clear()
 
+    def finished(self) -> None:
+        """Every shard is merged: the staging folder goes now, before the writer ends (it may
+        be inside the output)."""
+        self.close()
+        self._staging.remove()
+
     def _events(self, spec: ShardSpec) -> Iterator[_Event]:
         if spec.index not in self._open:
-            report = self._run.result(spec.index)
-            handle = open(report.path, "rb")  # noqa: SIM115 (closed by close() or at its end)
-            self._open[spec.index] = (handle, _load(handle))
+            self._run.result(spec.index)
+            # The file is opened by name inside the staging folder this process made and still
+            # holds open, whatever the report says and whatever the path now leads to.
+            handle = self._staging.open_shard_file(spec)
+            self._open[spec.index] = (handle, self._guarded(spec, _load(handle)))
         return self._open[spec.index][1]
+
+    def _guarded(self, spec: ShardSpec, events: Iterator[_Event]) -> Iterator[_Event]:
+        coco = spec.target_format == "coco"
+        try:
+            for event in events:
+                if event[0] == "item" and coco != (
+                    type(event[2]) is tuple and len(event[2]) == len(_SHAPE_FIELDS)
+                ):
+                    raise pickle.UnpicklingError("holds an item of another format")
+                yield event
+        except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError,
+                IndexError, KeyError, MemoryError) as exc:  # fmt: skip
+            raise ShardFailedError(
+                f"{spec.describe()}: its file {spec.output_path.name!r} is not one this "
+                f"conversion's shard wrote ({type(exc).__name__}: {exc}): the conversion stopped"
+            ) from exc
 
     def _split(
         self, layout: DMv2Layout, split: str | None, audit: AuditLog
     ) -> Iterator[PreparedYoloItem | tuple[object, ...]]:
+        planned_names = self._planned[2]
+        if split not in planned_names:
+            raise ShardFailedError(_changed(f"the split {split!r} appeared"))
         matched = 0
         for spec in self._specs:
             for shard_range in spec.ranges:
@@ -410,12 +493,35 @@ class _Merge:
                         break
                     merged += 1
                     self._progress.add(1)
+                    _refuse_changed_image(spec, event[2], event[3])
                     yield event[2]
                 else:
                     raise ShardFailedError(f"{spec.describe()}: its file ends early")
                 # Skipped items were merged too (their audit records were replayed).
                 self._progress.add(shard_range.stop - shard_range.start - merged)
+                self._ranges_left -= 1
+                if self._ranges_left == 0:
+                    self.finished()
         audit_unlisted_originals(layout, split, matched, audit)
+        if split == list(planned_names)[-1]:  # the last split: every item is merged
+            self._refuse_changed_listing()
+
+    def _refuse_changed_listing(self) -> None:
+        # Each shard checked its own slice of the items; an item added after the last planned
+        # one, or a split folder made meanwhile, is seen only by listing everything again.
+        root, splits, planned = self._planned
+        now = _listed(detect_layout(root, splits))
+        if list(now) != list(planned):
+            added = sorted(str(split) for split in now if split not in planned)
+            raise ShardFailedError(_changed(f"its splits are now {list(now)!r} ({added} new)"))
+        for split, names in planned.items():
+            if now[split] != names:
+                new = sorted(set(now[split]) - set(names))[:3]
+                gone = sorted(set(names) - set(now[split]))[:3]
+                raise ShardFailedError(
+                    _changed(f"the items of {_item_name(split, 'json/')} changed (added {new}, "
+                             f"removed {gone})")  # fmt: skip
+                )
 
     def yolo(self, class_ids: Mapping[str, int], pose: DMv2Keypoints | None) -> Callable[
         [DMv2Layout, AuditLog, Mapping[str, int], DMv2Keypoints | None],
@@ -451,6 +557,41 @@ class _Merge:
         return checked
 
 
+def _listed(layout: DMv2Layout) -> dict[str | None, list[str]]:
+    # Every split's item files, in reading order.
+    return {
+        split: [entry.name for entry in list_item_files(layout.split_dir(split) / "json")]
+        for split in layout.splits
+    }
+
+
+def _changed(what: str) -> str:
+    return (
+        f"the dataset changed during the conversion ({what}): its output would not be the "
+        "dataset's; run the conversion again"
+    )
+
+
+def _refuse_changed_image(
+    spec: ShardSpec, item: PreparedYoloItem | tuple[object, ...], checked: tuple[int, ...]
+) -> None:
+    # Right before the writer links the image: it must still be the file the shard checked
+    # (a symlink put in its place meanwhile, leading out of the root, would otherwise be linked
+    # or copied into the output unchecked).
+    path = item.image_path if isinstance(item, PreparedYoloItem) else item[_IMAGE_PATH]
+    assert isinstance(path, str)
+    try:
+        now: tuple[int, ...] | None = _identity(path)
+    except OSError:
+        now = None
+    if now != checked:
+        raise ShardFailedError(
+            f"{spec.describe()}: the image {path!r} changed (replaced, removed or turned into "
+            "a symlink) after the shard checked it: a dataset changed during the conversion "
+            "is refused rather than copied unchecked; run the conversion again"
+        )
+
+
 def _same_classes(found: Mapping[str, int], planned: Mapping[str, int]) -> None:
     # The shards checked classes against the ids planned before they started; the converter
     # computes its own. They are the same computation on the same input; a difference (the
@@ -462,13 +603,53 @@ def _same_classes(found: Mapping[str, int], planned: Mapping[str, int]) -> None:
         )
 
 
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Loads what a shard writes and nothing else: plain values and the four record types a
+    shard's items are made of. Any other global (``os.system``, a class with side effects in
+    ``__reduce__``) is refused, so a shard file that is not what this module wrote cannot run
+    code in the driver."""
+
+    _ALLOWED: Final = {
+        (cls.__module__, cls.__qualname__): cls
+        for cls in (AuditReason, PreparedYoloItem, ShapeExtras, RleMask)
+    }
+
+    def find_class(self, module: str, name: str) -> type:
+        found = self._ALLOWED.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"refers to {module}.{name}, which a shard never writes")
+        return found
+
+
 def _load(handle: IO[bytes]) -> Iterator[_Event]:
+    unpickler = _DataOnlyUnpickler(handle)
     while True:
         try:
-            batch: list[_Event] = pickle.load(handle)
+            batch: object = unpickler.load()
         except EOFError:
             return
-        yield from batch
+        if not isinstance(batch, list):
+            raise pickle.UnpicklingError(f"holds a {type(batch).__name__} where a batch belongs")
+        for event in batch:
+            yield _checked_event(event)
+
+
+def _checked_event(event: object) -> _Event:
+    # The merge unpacks events by position: anything else would fail with a bare TypeError far
+    # from the shard that wrote it.
+    if isinstance(event, tuple) and len(event) == 4 and event[0] == "item":
+        if (
+            isinstance(event[1], tuple)
+            and isinstance(event[2], PreparedYoloItem | tuple)
+            and isinstance(event[3], tuple)
+            and len(event[3]) == 4
+            and all(type(n) is int for n in event[3])
+        ):
+            return event  # shape checked just above
+    elif isinstance(event, tuple) and len(event) == 4 and event[0] == "end":
+        if isinstance(event[1], tuple) and all(type(n) is int and n >= 0 for n in event[2:]):
+            return event  # shape checked just above
+    raise pickle.UnpicklingError("holds an event a shard never writes")
 
 
 _IMAGE_SUFFIXES: Final = frozenset(ext.lower() for ext in IMAGE_EXTENSIONS)
@@ -481,14 +662,18 @@ def _refuse_several_images(layout: DMv2Layout, split: str | None) -> None:
     originals, json_folder, safe = split_folders(layout, split)
     if not safe:
         return
-    stems: set[str] = set()
+    # Readers try the lower-case extensions only: x.JPG beside x.jpg is never chosen (it is the
+    # same name where names ignore case), so only different lower-case extensions count.
+    stems: dict[str, str] = {}
     try:
         with os.scandir(originals) as entries:
             for entry in entries:
                 stem, ext = os.path.splitext(entry.name)
-                if ext.lower() not in _IMAGE_SUFFIXES:
+                ext = ext.lower()
+                if ext not in _IMAGE_SUFFIXES:
                     continue
-                if stem in stems and os.path.isfile(os.path.join(json_folder, stem + ".json")):
+                seen = stems.setdefault(stem, ext)
+                if seen != ext and os.path.isfile(os.path.join(json_folder, stem + ".json")):
                     where = f"{split}/original_files" if split is not None else "original_files"
                     raise DatasetInputError(
                         f"{where}/{stem}.* in {str(layout.root)!r}: the item has several images; "
@@ -496,7 +681,6 @@ def _refuse_several_images(layout: DMv2Layout, split: str | None) -> None:
                         "sharded conversion cannot promise the single-process output: convert "
                         "it with one shard"
                     )
-                stems.add(stem)
     except (FileNotFoundError, NotADirectoryError):
         return
 
@@ -508,14 +692,13 @@ def _plan(
     class_ids: Mapping[str, int],
     pose: DMv2Keypoints | None,
     staging: Path,
+    names: Mapping[str | None, list[str]],
 ) -> list[ShardSpec]:
     # Contiguous ranges of the items in reading order (split after split), as even as can be;
     # shards with no item are left out.
-    names = {
-        split: [entry.name for entry in list_item_files(layout.split_dir(split) / "json")]
-        for split in layout.splits
-    }
     total = sum(len(found) for found in names.values())
+    # Never more shards than items: planning costs O(items) whatever ``shards`` asks for.
+    shards = max(1, min(shards, total))
     bounds = [total * k // shards for k in range(shards + 1)]
     pieces: list[tuple[ShardRange, ...]] = []
     for start, stop in zip(bounds, bounds[1:]):
@@ -614,12 +797,23 @@ class RayShards:
         import ray
 
         if not ray.is_initialized():
-            ray.init(address=self.address)
+            _init_keeping_sigterm(ray.init, self.address)
         remote = ray.remote(self.task).options(
             num_cpus=self.num_cpus, max_retries=0, retry_exceptions=False
         )
         refs = [remote.remote(spec) for spec in specs]
         return _RayRun(list(specs), refs, on_done)
+
+
+def _init_keeping_sigterm(init: Callable[..., object], address: str | None) -> None:
+    # ray.init puts its own SIGTERM handler (sys.exit(15), no message) in place of the one the
+    # conversion installed to clean up and exit with 143 as a single-process run does: the
+    # handler in place before is put back.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    init(address=address)
+    if main and before is not None and signal.getsignal(signal.SIGTERM) is not before:
+        signal.signal(signal.SIGTERM, before)
 
 
 class _RayRun:
@@ -639,7 +833,12 @@ class _RayRun:
 
         while index not in self._reports:
             pending = [ref for i, ref in enumerate(self._refs) if i not in self._reports]
-            ready, _ = ray.wait(pending, num_returns=1, fetch_local=True)
+            try:
+                ready, _ = ray.wait(pending, num_returns=1, fetch_local=True)
+            except SystemExit as exc:
+                # Ray runs signal handlers while it waits and turns the TerminatedError of a
+                # SIGTERM into SystemExit(1): the run would exit 1, not 143.
+                raise (raised_termination() or exc) from None
             for ref in ready:
                 done = self._refs.index(ref)
                 try:
@@ -674,9 +873,107 @@ def _failure(spec: ShardSpec, exc: Exception) -> str:
     return f"{spec.describe()} failed: its worker stopped ({type(exc).__name__}: {first_line})"
 
 
-def _refuse_existing(output: Path) -> None:
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise OutputExistsError(f"output folder {str(output)!r} exists and is not empty")
+_DIR_FLAGS: Final = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_SHARD_FILE_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+class _Staging:
+    """The staging folder: made by this process (mode 0700, a new name, never one that was
+    there), held open while the run lasts, and read only through that handle. Someone else who
+    can write in its parent can rename it away or put another folder at its name, but cannot
+    get a file of theirs read by the merge."""
+
+    def __init__(self, parent: Path) -> None:
+        # A short name of its own (not the output's name lengthened past the name limit).
+        self.path = parent / f".steprail-shards-{uuid.uuid4().hex[:12]}"
+        self._fd = -1
+        try:
+            os.mkdir(self.path, 0o700)
+        except FileExistsError:
+            # The name is new and random: something already there was put in wait for it.
+            raise ShardFailedError(
+                f"staging folder {str(self.path)!r} exists already: refused, a folder this run "
+                "did not make is never used"
+            ) from None
+        try:
+            self._fd = os.open(self.path, _DIR_FLAGS)
+        except OSError:
+            os.rmdir(self.path)
+            raise
+        try:
+            found = os.fstat(self._fd)
+            if (
+                not stat.S_ISDIR(found.st_mode)
+                or found.st_uid != os.geteuid()
+                or stat.S_IMODE(found.st_mode) & 0o077
+            ):
+                raise ShardFailedError(
+                    f"staging folder {str(self.path)!r} is not the private folder this run "
+                    "made (someone replaced it): refused"
+                )
+        except BaseException:
+            self.remove()
+            raise
+
+    def open_shard_file(self, spec: ShardSpec) -> IO[bytes]:
+        """The shard's file, opened inside the folder this process made; a symlink, or a file
+        someone else owns, is refused."""
+        name = spec.output_path.name
+        try:
+            fd = os.open(name, _SHARD_FILE_FLAGS, dir_fd=self._fd)
+        except OSError as exc:
+            raise ShardFailedError(
+                f"{spec.describe()}: its file {name!r} cannot be opened in the staging folder "
+                f"{str(self.path)!r} ({exc.strerror or exc}): was the folder moved, or do the "
+                "workers see another folder at its path?"
+            ) from exc
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid():
+            os.close(fd)
+            raise ShardFailedError(
+                f"{spec.describe()}: its file {name!r} is not a file this user wrote: refused"
+            )
+        return io.open(fd, "rb")  # noqa: SIM115 (closed by the merge)
+
+    def remove(self) -> None:
+        """Remove the folder (what is at its path, if it is still the one made) and close its
+        handle; once."""
+        if self._fd < 0:
+            return
+        try:
+            if os.path.samestat(os.fstat(self._fd), os.lstat(self.path)):
+                shutil.rmtree(self.path, ignore_errors=True)
+        except OSError:
+            pass  # gone, or replaced by someone else's: theirs is not removed
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _make_staging(output: Path) -> tuple[_Staging, str | None]:
+    # Beside the output; inside it when it exists and its parent refuses new entries (a mount
+    # point, a folder an admin made under a read-only one), since the single-process run only
+    # writes inside it too. The second value: its name when inside (the writer lets it be).
+    try:
+        return _Staging(output.parent), None
+    except OSError as exc:
+        if not output.is_dir() or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    staging = _Staging(output)
+    return staging, staging.path.name
+
+
+def _checked_shards(shards: object) -> int:
+    # An int and not a bool (True would mean one shard); a float or a string is refused here,
+    # not half-way through the run.
+    if isinstance(shards, bool) or not isinstance(shards, int):
+        raise ValueError(
+            f"convert_in_shards(shards={shards!r}): the number of shards must be an int, "
+            f"not {type(shards).__name__}"
+        )
+    if shards < 1:
+        raise ValueError(f"convert_in_shards(shards={shards}): need at least one shard")
+    return shards
 
 
 def convert_in_shards(
@@ -695,24 +992,29 @@ def convert_in_shards(
     cluster), merged on this process into the output :func:`~steprail.datasets.dmv2_to_yolo`
     or :func:`~steprail.datasets.dmv2_to_coco` would write, byte for byte.
 
-    The shards write to a staging folder beside ``output`` (``.<output name>.shards-<id>``),
-    removed when the call returns or fails; ``output`` appears as with the single-process
-    converters (claimed atomically, removed again on failure). ``progress(done, total)`` is
+    The shards write to a staging folder private to this user (mode 0700) beside ``output``
+    (``.steprail-shards-<id>``; inside ``output`` when it is an existing empty folder whose
+    parent refuses new entries), removed once merged and in any case when the call returns or
+    fails; ``output`` appears as with the single-process converters (claimed atomically,
+    removed again on failure). A dataset changed during the run fails it. ``progress(done,
+    total)`` is
     called as shards finish and as items are merged (``total`` is twice the item count); the
     numbers only grow and end at ``total``.
 
     Raises:
-        ValueError: ``shards`` is below 1.
+        ValueError: ``shards`` is not an int, or is below 1.
         ShardFailedError: a shard failed (named, with its item where known); nothing is left.
         DatasetInputError, NoUsableItemsError, OutputExistsError: as the converters.
     """
-    if shards < 1:
-        raise ValueError(f"convert_in_shards(shards={shards}): need at least one shard")
-    source_path = Path(os.fspath(source)).absolute()
+    shards = _checked_shards(shards)
+    # The writers get ``source`` as given (their audit.json records it so); the plan and the
+    # workers get it absolute.
+    given_source = Path(os.fspath(source))
+    source_path = given_source.absolute()
     output_path = Path(os.fspath(output)).absolute()
     layout = detect_layout(source_path, splits)
     refuse_output_inside(output_path, layout.root)
-    _refuse_existing(output_path)
+    refuse_used_output(output_path)
     if target_format == "yolo":
         resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
         class_ids, _ = yolo_ids(
@@ -727,31 +1029,33 @@ def convert_in_shards(
     else:
         raise ValueError(f"convert_in_shards writes 'yolo' or 'coco', not {target_format!r}")
     run_with = executor if executor is not None else InProcessShards()
-    staging = output_path.parent / f".{output_path.name}.shards-{uuid.uuid4().hex[:12]}"
     made: list[Path] = []
     parent = output_path.parent
     while not parent.exists():
         made.append(parent)
         parent = parent.parent
     with _sigterm_cleans_up():
+        staging: _Staging | None = None
         try:
-            staging.mkdir(parents=True)
+            output_path.parent.mkdir(parents=True, exist_ok=True)
+            staging, tolerated = _make_staging(output_path)
             for split in layout.splits:
                 _refuse_several_images(layout, split)
-            specs = _plan(layout, shards, target_format, class_ids, pose, staging)
+            names = _listed(layout)
+            specs = _plan(layout, shards, target_format, class_ids, pose, staging.path, names)
             counter = _Progress(2 * sum(spec.items for spec in specs), progress)
             run = run_with.start(specs, lambda report: counter.add(report.items))
-            merge = _Merge(specs, run, counter)
+            merge = _Merge(specs, run, counter, staging, (source_path, splits, names))
             try:
                 if target_format == "yolo":
                     result = write_yolo(
-                        source_path, output_path, splits=splits, class_map=class_map,
-                        prepared=merge.yolo(class_ids, pose),
+                        given_source, output_path, splits=splits, class_map=class_map,
+                        prepared=merge.yolo(class_ids, pose), tolerated=tolerated,
                     )  # fmt: skip
                 else:
                     result = write_coco(
-                        source_path, output_path, splits=splits, class_map=class_map,
-                        checked=merge.coco(class_ids),
+                        given_source, output_path, splits=splits, class_map=class_map,
+                        checked=merge.coco(class_ids), tolerated=tolerated,
                     )  # fmt: skip
             except BaseException:
                 run.cancel()
@@ -761,7 +1065,8 @@ def convert_in_shards(
             counter.finish()
             return result
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if staging is not None:
+                staging.remove()
             if not output_path.exists():
                 for folder in made:
                     try:

@@ -274,6 +274,11 @@ class ConvertDatasetStep(ConfiguredStep[DatasetContext], requires=("dataset",), 
                 f"ConvertDatasetStep cannot convert {source_format!r} to {target_format!r}; "
                 f"supported: {pairs}"
             )
+        if isinstance(shards, bool) or not isinstance(shards, int):
+            raise ValueError(
+                f"ConvertDatasetStep(shards={shards!r}): the number of shards must be an int, "
+                f"not {type(shards).__name__}"
+            )
         if shards < 1:
             raise ValueError(f"ConvertDatasetStep(shards={shards}): need at least one shard")
         sharded = shards > 1 or shard_executor is not None

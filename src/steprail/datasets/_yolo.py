@@ -259,14 +259,15 @@ def write_yolo(
     splits: Sequence[str] | None = None,
     class_map: Mapping[str, int] | None = None,
     prepared: PreparedYoloSource | None = None,
+    tolerated: str | None = None,
 ) -> ConversionResult:
     """:func:`dmv2_to_yolo`, with its items from ``prepared`` when given (the sharded
     conversion replays its shards' items so): the same items in the same order give the same
-    bytes."""
+    bytes. ``tolerated``: the sharded run's staging folder inside ``output``, if it put it there."""
     layout = detect_layout(source, splits)
     refuse_output_inside(output, layout.root)
     resolved = resolve_class_map(layout, first_id=0, class_map=class_map)
-    with fresh_output(output) as out, AuditLog(
+    with fresh_output(output, tolerated) as out, AuditLog(
         out, source=str(source), target_format="yolo"
     ) as audit:
         class_ids, names = yolo_ids(
