@@ -414,3 +414,48 @@ def test_an_action_defined_in_the_running_script_is_refused_with_a_hint(ray_clus
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "defined in the script being run (__main__)" in done.stdout and "move it into a module" in done.stdout
+
+
+_PACKAGE_ACTION = """
+from pydantic import BaseModel
+from steprail.actions import BaseAction
+
+
+class NoParams(BaseModel):
+    pass
+
+
+class Hello(BaseAction[NoParams]):
+    def execute(self) -> dict[str, int]:
+        import os
+        return {"worker": os.getpid()}
+"""
+
+_MODULE_OBJECT_TWICE = """
+import os
+import sys
+import shippedpkg
+from shippedpkg.actions import Hello
+from steprail.ray import RayExecutor
+
+executor = RayExecutor(runtime_env={"py_modules": [shippedpkg]}, log_to_driver=False)
+for _ in range(2):
+    outcome = executor.run(Hello({}))
+    print(outcome.status, outcome.summary["worker"] != os.getpid(), flush=True)
+"""
+
+
+def test_a_package_given_as_a_module_object_is_shipped_for_every_run(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    # docs/ray.md's py_modules example: Ray takes module objects only when a driver connects, so
+    # the second run of the same executor used to fail ("py_module must be a string").
+    package = tmp_path / "code" / "shippedpkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "actions.py").write_text(_PACKAGE_ACTION)
+    env = _env(tmp_path / "home", ray_cluster)
+    env["PYTHONPATH"] = str(tmp_path / "code")  # the driver imports it; the workers get it shipped
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULE_OBJECT_TWICE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["success", "True", "success", "True"]

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel
@@ -131,7 +131,7 @@ class RayExecutor:
         log_to_driver: bool = True,
     ) -> None:
         self.address = address
-        self.runtime_env: dict[str, Any] = dict(runtime_env or {})
+        self.runtime_env: dict[str, Any] = _modules_as_paths(runtime_env or {})
         self.log_to_driver = log_to_driver
 
     def run(self, action: BaseAction[Any]) -> ActionOutcome:
@@ -221,6 +221,26 @@ def check_shippable(paths: Sequence[str]) -> None:
                         "(a FIFO, socket or device would block or break Ray's upload); move it out, or put the "
                         "action file in a folder of its own"
                     )
+
+
+def _modules_as_paths(env: Mapping[str, Any]) -> dict[str, Any]:
+    """``env`` with each module object in ``py_modules`` replaced by its local path (a package's
+    folder, a plain module's file), as Ray's ``ray.init`` would ship it. Ray accepts module
+    objects only when a driver connects, not in a task's options; as paths they are also checked
+    by :func:`check_shippable` and recognised as shipped by the next run of this process."""
+    found = dict(env)
+    modules = found.get("py_modules")
+    if isinstance(modules, list | tuple):
+        found["py_modules"] = [_module_path(item) if isinstance(item, ModuleType) else item for item in modules]
+    return found
+
+
+def _module_path(module: ModuleType) -> str:
+    source = getattr(module, "__file__", None)
+    if not source:
+        raise CodeNotShippableError(f"py_modules: the module {module.__name__!r} has no file to ship (a namespace or built-in module)")
+    path = Path(source)
+    return str(path.parent if path.name == "__init__.py" else path)
 
 
 def _copied(env: Mapping[str, Any]) -> dict[str, Any]:
